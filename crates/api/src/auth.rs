@@ -1,0 +1,198 @@
+//! Authentication and authorization, in one place for every route.
+//!
+//! A handler states the action it performs by the extractor it takes —
+//! `Authorized<Read>`, `Authorized<Operate>`, `Authorized<Manage>`, `Authorized<Govern>` —
+//! and the extractor authenticates the bearer token (a JWT from login, or an API token),
+//! checks the role, and hands the handler a [`Permit`] that store writes require. Scope is
+//! applied by the store's queries using that permit.
+
+use std::{future::Future, marker::PhantomData, pin::Pin};
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
+use chrono::Utc;
+use domain::{Action, Permit, Principal, Source};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::{AppState, error::ApiError, observe::RequestId};
+
+/// The HMAC keys for login tokens; the secret lives in the database so every instance agrees.
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl_seconds: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iat: i64,
+    exp: i64,
+    iss: String,
+}
+
+const ISSUER: &str = "telestate";
+
+impl JwtKeys {
+    /// Keys from the shared secret; tokens live `ttl_seconds`.
+    pub fn new(secret: &str, ttl_seconds: i64) -> Self {
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            ttl_seconds,
+        }
+    }
+
+    /// Issues a token for an admin account.
+    pub fn issue(&self, admin_id: i64) -> Result<(String, i64), ApiError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: admin_id.to_string(),
+            iat: now,
+            exp: now + self.ttl_seconds,
+            iss: ISSUER.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map(|t| (t, self.ttl_seconds))
+            .map_err(|e| ApiError::Internal(format!("signing a token failed: {e}")))
+    }
+
+    fn verify(&self, token: &str) -> Option<i64> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_issuer(&[ISSUER]);
+        v.leeway = 5;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+            .ok()?
+            .claims
+            .sub
+            .parse()
+            .ok()
+    }
+}
+
+fn unauthenticated(message: &str) -> ApiError {
+    ApiError::Unauthenticated {
+        code: "unauthenticated",
+        message: message.into(),
+    }
+}
+
+/// Resolves the bearer token of a request to a principal.
+async fn authenticate(
+    state: web::Data<AppState>,
+    bearer: Option<String>,
+) -> Result<Principal, ApiError> {
+    let token = bearer.ok_or_else(|| {
+        unauthenticated(
+            "send Authorization: Bearer <token> (from POST /api/v1/auth/login, or an API token)",
+        )
+    })?;
+    if token.starts_with(store::secrets::TOKEN_PREFIX) {
+        let found = state
+            .read(move |c| store::tokens::authenticate(c, &token))
+            .await?;
+        let (record, due) =
+            found.ok_or_else(|| unauthenticated("the API token is unknown, revoked or expired"))?;
+        if due {
+            let id = record.id;
+            // Best effort: a busy database must not fail the request that merely used a token.
+            if let Err(e) = state.write(move |c| store::tokens::touch(c, id)).await {
+                tracing::debug!(token.id = id, error = %e, "could not record token use");
+            }
+        }
+        return Ok(record.principal()?);
+    }
+    let admin_id = state
+        .jwt
+        .verify(&token)
+        .ok_or_else(|| unauthenticated("the token is invalid or expired; log in again"))?;
+    let admin = state
+        .read(move |c| store::admins::get(c, admin_id))
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => unauthenticated("the account no longer exists"),
+            other => other,
+        })?;
+    Ok(admin.principal()?)
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn source(req: &HttpRequest) -> Source {
+    match req
+        .headers()
+        .get("x-telestate-source")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(s) if s.eq_ignore_ascii_case("ui") => Source::Ui,
+        _ => Source::Api,
+    }
+}
+
+/// A kind of action a route performs; see [`Authorized`].
+pub trait RouteAction {
+    /// The domain action checked against the caller's role.
+    const ACTION: Action;
+}
+
+/// Reading what is in scope (any role).
+pub struct Read;
+/// Day-to-day number work (operator and above).
+pub struct Operate;
+/// Structural changes (admin and above).
+pub struct Manage;
+/// Accounts, tokens and settings (owner).
+pub struct Govern;
+
+impl RouteAction for Read {
+    const ACTION: Action = Action::Read;
+}
+impl RouteAction for Operate {
+    const ACTION: Action = Action::Operate;
+}
+impl RouteAction for Manage {
+    const ACTION: Action = Action::Manage;
+}
+impl RouteAction for Govern {
+    const ACTION: Action = Action::Govern;
+}
+
+/// An authenticated caller whose role allows action `A`.
+pub struct Authorized<A> {
+    /// Proof of authorization, carrying actor, scope, source and request id.
+    pub permit: Permit,
+    /// The caller.
+    pub principal: Principal,
+    _action: PhantomData<A>,
+}
+
+impl<A: RouteAction> FromRequest for Authorized<A> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        let source = source(req);
+        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let principal = authenticate(state, token).await?;
+            let permit = Permit::authorize(&principal, A::ACTION, source, request_id)?;
+            Ok(Authorized {
+                permit,
+                principal,
+                _action: PhantomData,
+            })
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! One module per resource; each handler is extract → authorize → store → wire.
+
+pub mod admins;
+pub mod audit;
+pub mod auth;
+pub mod health;
+pub mod locations;
+pub mod numbers;
+pub mod ranges;
+pub mod stats;
+pub mod tokens;

@@ -1,0 +1,189 @@
+//! Telestate's REST API: actix-web handlers documented by utoipa.
+//!
+//! Every URL is wired in [`routes`] through `utoipa-actix-web`, so the OpenAPI document is
+//! collected from the very routes that serve requests and cannot drift from them.
+//! Handlers are thin: extract → authorize (by extractor type, see [`auth`]) → one store
+//! call on the blocking pool → map to a wire type. The API never calls Microsoft Graph.
+
+pub mod auth;
+pub mod convert;
+pub mod error;
+pub mod handlers;
+pub mod observe;
+pub mod routes;
+
+use std::sync::Arc;
+
+use actix_web::{
+    App, Error,
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    middleware::from_fn,
+    web,
+};
+use store::{Conn, Db, StoreResult};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+pub use error::ApiError;
+use routes::Conventions;
+
+/// Settings the API needs, parsed once by the server from `TELESTATE_*` variables.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest range a single request may create.
+    pub max_range_size: u64,
+    /// Lifetime of login tokens, in seconds.
+    pub jwt_ttl_seconds: i64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_range_size: 1_000_000,
+            jwt_ttl_seconds: 3600,
+        }
+    }
+}
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Parsed settings.
+    pub config: ApiConfig,
+    /// Login-token keys.
+    pub jwt: auth::JwtKeys,
+    /// Request metrics.
+    pub metrics: Arc<observe::Metrics>,
+}
+
+impl AppState {
+    /// Builds the state, reading (or creating, on first start) the shared JWT secret.
+    pub fn new(db: Db, config: ApiConfig) -> StoreResult<AppState> {
+        let secret = db.write(|c| {
+            store::settings::get_or_init(
+                c,
+                store::settings::JWT_SIGNING_KEY,
+                store::secrets::new_signing_key,
+            )
+        })?;
+        let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl_seconds);
+        Ok(AppState {
+            db,
+            config,
+            jwt,
+            metrics: Arc::new(observe::Metrics::default()),
+        })
+    }
+
+    /// Runs read-only store work on the blocking pool with one connection.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        web::block(move || db.read(f))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+
+    /// Runs store work in one transaction on the blocking pool.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        web::block(move || db.write(f))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+
+    /// Runs work that manages its own connections (login) on the blocking pool.
+    pub async fn with_db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Db) -> StoreResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        web::block(move || f(&db))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+}
+
+/// The OpenAPI document's fixed parts; paths come from [`routes`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Telestate API",
+        description = "Self-hosted control layer for an organisation's telephone-number estate. \
+            Authenticate with `POST /api/v1/auth/login` (or an API token) and send `Authorization: Bearer <token>`. \
+            Errors share one envelope: `{\"error\": {\"code\", \"message\", \"details\"}}`; invalid input is a 400 whose \
+            `details.field` names the field. Objects outside the caller's scope answer 404, as if absent; writes whose \
+            result would leave the scope answer 403 `out_of_scope`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&Conventions),
+    tags(
+        (name = "auth", description = "Login and the caller"),
+        (name = "numbers", description = "The number inventory"),
+        (name = "ranges", description = "Blocks of consecutive numbers"),
+        (name = "locations", description = "Sites"),
+        (name = "tags", description = "Labels on numbers and ranges"),
+        (name = "stats", description = "Dashboard counts"),
+        (name = "admins", description = "Admin accounts (owners only)"),
+        (name = "api-tokens", description = "Integration tokens (owners only)"),
+        (name = "audit", description = "The append-only audit trail"),
+        (name = "health", description = "Liveness, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The complete OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    utoipa::Modify::modify(&routes::Conventions, &mut api);
+    api
+}
+
+/// The whole application: API routes, docs page, health, metrics, and the error envelope
+/// for anything unmatched. Used by `telestate serve` and by the tests alike.
+pub fn app(
+    state: web::Data<AppState>,
+    spec: Arc<utoipa::openapi::OpenApi>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let (app, _) = App::new()
+        .into_utoipa_app()
+        .configure(routes::configure)
+        .split_for_parts();
+    app.app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(8 * 1024 * 1024)
+                .error_handler(error::json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}")
+                .url("/api/v1/openapi.json", (*spec).clone()),
+        )
+        .service(web::redirect("/api/docs", "/api/docs/"))
+        .default_service(web::to(error::no_route))
+        .wrap(from_fn(observe::middleware))
+}

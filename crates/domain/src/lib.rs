@@ -1,0 +1,17 @@
+//! Telestate's pure domain model.
+//!
+//! Nothing in this crate does IO, reads the clock or draws randomness: callers pass `now`
+//! and ids in. That keeps every rule testable as a table and lets the web app (compiled to
+//! WebAssembly) validate input with exactly the code the server uses.
+
+pub mod authz;
+pub mod phone;
+pub mod range;
+pub mod status;
+pub mod tag;
+
+pub use authz::{Action, Actor, ActorKind, Denied, Permit, Principal, Role, Scope, Source};
+pub use phone::{PhoneError, PhoneNumber};
+pub use range::{NumberBlock, RangeError};
+pub use status::{NumberStatus, NumberType, ParseEnumError};
+pub use tag::{Tag, TagError};

@@ -1,0 +1,104 @@
+//! Settings from `TELESTATE_*` environment variables, parsed once at start-up.
+//! Every variable has a working default; an unparsable value is an error naming it.
+
+use std::{env, str::FromStr};
+
+use anyhow::{Context, bail};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Everything `telestate` reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://PATH` or `postgres://…` (TELESTATE_DATABASE_URL).
+    pub database_url: String,
+    /// Listen address (TELESTATE_BIND).
+    pub bind: String,
+    /// First owner's username (TELESTATE_ADMIN_USER).
+    pub admin_user: String,
+    /// First owner's password; generated and printed once when unset (TELESTATE_ADMIN_PASSWORD).
+    pub admin_password: Option<String>,
+    /// Log format (TELESTATE_LOG_FORMAT).
+    pub log_format: LogFormat,
+    /// tracing filter (TELESTATE_LOG).
+    pub log: String,
+    /// Login token lifetime (TELESTATE_JWT_TTL_SECONDS).
+    pub jwt_ttl_seconds: i64,
+    /// Largest range one request may create (TELESTATE_MAX_RANGE_SIZE).
+    pub max_range_size: u64,
+    /// Database connections per process (TELESTATE_DB_POOL_SIZE).
+    pub pool_size: u32,
+    /// HTTP worker threads (TELESTATE_HTTP_WORKERS); 0 means one per core.
+    pub http_workers: usize,
+}
+
+fn var(name: &str) -> Option<String> {
+    env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn parsed<T: FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is not valid: {e}")),
+    }
+}
+
+impl Config {
+    /// Reads the environment.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let database_url =
+            var("TELESTATE_DATABASE_URL").unwrap_or_else(|| "sqlite://data/telestate.db".into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            bail!(
+                "TELESTATE_DATABASE_URL must start with sqlite:// or postgres:// (got {database_url:?})"
+            );
+        }
+        let log_format = match var("TELESTATE_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("TELESTATE_LOG_FORMAT={other:?} is not valid: use text or json"),
+        };
+        let max_range_size: u64 = parsed("TELESTATE_MAX_RANGE_SIZE", 1_000_000)?;
+        if !(1..=100_000_000).contains(&max_range_size) {
+            bail!("TELESTATE_MAX_RANGE_SIZE must be between 1 and 100000000");
+        }
+        let pool_size: u32 = parsed("TELESTATE_DB_POOL_SIZE", 16)?;
+        if pool_size == 0 {
+            bail!("TELESTATE_DB_POOL_SIZE must be at least 1");
+        }
+        let jwt_ttl_seconds: i64 = parsed("TELESTATE_JWT_TTL_SECONDS", 3600)?;
+        if !(60..=86_400 * 7).contains(&jwt_ttl_seconds) {
+            bail!("TELESTATE_JWT_TTL_SECONDS must be between 60 and 604800");
+        }
+        Ok(Config {
+            database_url,
+            bind: var("TELESTATE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            admin_user: var("TELESTATE_ADMIN_USER").unwrap_or_else(|| "admin".into()),
+            admin_password: var("TELESTATE_ADMIN_PASSWORD"),
+            log_format,
+            log: var("TELESTATE_LOG").unwrap_or_else(|| "info".into()),
+            jwt_ttl_seconds,
+            max_range_size,
+            pool_size,
+            http_workers: parsed("TELESTATE_HTTP_WORKERS", 0).context("TELESTATE_HTTP_WORKERS")?,
+        })
+    }
+}

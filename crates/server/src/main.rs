@@ -1,0 +1,198 @@
+//! `telestate`: the one binary — serve the API, migrate, print the spec, manage admins.
+
+mod config;
+
+use std::sync::Arc;
+
+use actix_web::{HttpServer, web};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use config::{Config, LogFormat};
+use domain::{Permit, Role, Source};
+use store::Db;
+
+#[derive(Parser)]
+#[command(
+    name = "telestate",
+    version,
+    about = "Self-hosted control layer for a telephone-number estate"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the API (creates the first owner on first start).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document (JSON) to stdout.
+    Openapi,
+    /// Manage admin accounts directly in the database.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Password (at least 8 characters); generated and printed when omitted.
+        #[arg(long, env = "TELESTATE_NEW_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// viewer, operator, admin or owner.
+        #[arg(long, default_value = "owner")]
+        role: String,
+    },
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn open_db(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url, config.pool_size)
+        .context("opening the database (TELESTATE_DATABASE_URL)")?;
+    let ran = db.migrate().context("migrating the database")?;
+    if ran > 0 {
+        tracing::info!(migrations = ran, "database migrated");
+    }
+    Ok(db)
+}
+
+/// Creates an account from the command line or on first start; returns the password
+/// when it was generated, so the caller can show it once.
+fn create_admin(
+    db: &Db,
+    username: &str,
+    password: Option<String>,
+    role: Role,
+    component: &str,
+) -> anyhow::Result<Option<String>> {
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(store::secrets::new_password);
+    let hash = store::secrets::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let permit = Permit::system(component, Source::Cli);
+    let new = store::admins::NewAdmin {
+        username: username.to_string(),
+        password_hash: hash,
+        role,
+        scope_locations: vec![],
+        scope_tags: vec![],
+    };
+    db.write(|c| store::admins::create(c, &permit, new))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(generated.then_some(password))
+}
+
+fn ensure_first_owner(db: &Db, config: &Config) -> anyhow::Result<()> {
+    if db
+        .read(store::admins::count)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        > 0
+    {
+        return Ok(());
+    }
+    match create_admin(
+        db,
+        &config.admin_user,
+        config.admin_password.clone(),
+        Role::Owner,
+        "first-start",
+    ) {
+        Ok(Some(password)) => {
+            // Printed once, on purpose: there is no other way to learn a generated password.
+            println!(
+                "Created the first owner account.\n  username: {}\n  password: {password}\nChange it after logging in.",
+                config.admin_user
+            );
+        }
+        Ok(None) => {
+            tracing::info!(admin.username = %config.admin_user, "created the first owner from TELESTATE_ADMIN_USER")
+        }
+        // Another instance starting at the same moment may have created it first.
+        Err(e) if e.to_string().contains("taken") => {}
+        Err(e) => return Err(e.context("creating the first owner")),
+    }
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = open_db(&config)?;
+    ensure_first_owner(&db, &config)?;
+    let api_config = api::ApiConfig {
+        max_range_size: config.max_range_size,
+        jwt_ttl_seconds: config.jwt_ttl_seconds,
+    };
+    let state =
+        web::Data::new(api::AppState::new(db, api_config).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let spec = Arc::new(api::openapi());
+    let mut server = HttpServer::new(move || api::app(state.clone(), spec.clone()));
+    if config.http_workers > 0 {
+        server = server.workers(config.http_workers);
+    }
+    let server = server
+        .bind(&config.bind)
+        .with_context(|| format!("binding {} (TELESTATE_BIND)", config.bind))?;
+    tracing::info!(bind = %config.bind, "serving; API docs at /api/docs/");
+    server.run().await.context("serving")
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    init_tracing(&config);
+    match cli.command {
+        Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
+        Command::Migrate => {
+            open_db(&config)?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&api::openapi())?);
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    username,
+                    password,
+                    role,
+                },
+        } => {
+            let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+            let db = open_db(&config)?;
+            if let Some(p) = password.as_deref() {
+                if p.chars().count() < store::secrets::MIN_PASSWORD_CHARS {
+                    bail!(
+                        "--password must be at least {} characters",
+                        store::secrets::MIN_PASSWORD_CHARS
+                    );
+                }
+            }
+            match create_admin(&db, &username, password, role, "cli")? {
+                Some(generated) => {
+                    println!("created {role} '{username}' with password: {generated}")
+                }
+                None => println!("created {role} '{username}'"),
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The audit trail: one append-only record per change, written in the change's transaction.
+//!
+//! The tables' triggers refuse UPDATE and DELETE, so not even a bug here can rewrite history.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use domain::{Actor, Permit, Scope, Source};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{
+    Conn, StoreResult,
+    page::{self, Page},
+    schema::audit_log,
+};
+
+/// One recorded change.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    /// Increasing id; the trail's order.
+    pub id: i64,
+    /// When the change committed (UTC).
+    pub at: NaiveDateTime,
+    /// `admin`, `token`, `system` or `anonymous`.
+    pub actor_kind: String,
+    /// The actor's id.
+    pub actor_id: String,
+    /// The actor's name when it acted.
+    pub actor_name: String,
+    /// What happened, `entity.verb` (e.g. `number.create`).
+    pub action: String,
+    /// The kind of thing changed.
+    pub entity_kind: String,
+    /// Its id (E.164 for numbers).
+    pub entity_id: String,
+    /// State before, as JSON text.
+    pub before_json: Option<String>,
+    /// State after, as JSON text.
+    pub after_json: Option<String>,
+    /// The HTTP request that carried the change.
+    pub request_id: Option<String>,
+    /// `ui`, `api`, `import`, `rule`, `sync`, `scheduler` or `cli`.
+    pub source: String,
+    /// Groups the records of one import, bulk action or rule run.
+    pub change_set_id: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_log)]
+struct NewAudit<'a> {
+    at: NaiveDateTime,
+    actor_kind: &'a str,
+    actor_id: &'a str,
+    actor_name: &'a str,
+    action: &'a str,
+    entity_kind: &'a str,
+    entity_id: &'a str,
+    before_json: Option<String>,
+    after_json: Option<String>,
+    request_id: Option<&'a str>,
+    source: &'a str,
+    change_set_id: Option<&'a str>,
+}
+
+/// What changed, for [`record`].
+pub struct Change<'a> {
+    /// `entity.verb`.
+    pub action: &'a str,
+    /// The kind of thing changed.
+    pub entity_kind: &'a str,
+    /// Its id.
+    pub entity_id: &'a str,
+    /// State before (None for a creation).
+    pub before: Option<Value>,
+    /// State after (None for a deletion).
+    pub after: Option<Value>,
+}
+
+/// Serialises a value for a record's before/after.
+pub fn snapshot<T: Serialize>(value: &T) -> Option<Value> {
+    serde_json::to_value(value).ok()
+}
+
+/// Writes the record of a change made under `permit`.
+pub fn record(conn: &mut Conn, permit: &Permit, change: Change<'_>) -> StoreResult<()> {
+    record_as(
+        conn,
+        permit.actor(),
+        permit.source(),
+        permit.request_id(),
+        None,
+        change,
+    )
+}
+
+/// Writes records of many changes made under `permit` in one statement per chunk.
+pub fn record_many(conn: &mut Conn, permit: &Permit, changes: Vec<Change<'_>>) -> StoreResult<()> {
+    let at = crate::now();
+    let actor = permit.actor();
+    let rows: Vec<NewAudit> = changes
+        .into_iter()
+        .map(|c| NewAudit {
+            at,
+            actor_kind: actor.kind.as_str(),
+            actor_id: &actor.id,
+            actor_name: &actor.name,
+            action: c.action,
+            entity_kind: c.entity_kind,
+            entity_id: c.entity_id,
+            before_json: c.before.map(|v| v.to_string()),
+            after_json: c.after.map(|v| v.to_string()),
+            request_id: permit.request_id(),
+            source: permit.source().as_str(),
+            change_set_id: None,
+        })
+        .collect();
+    // SQLite caps bound parameters per statement; 12 columns × 500 rows stays well below.
+    for chunk in rows.chunks(500) {
+        crate::dialect::insert_batch!(conn, audit_log::table, chunk);
+    }
+    Ok(())
+}
+
+/// Writes a record for an actor that holds no permit (a failed login, say).
+pub fn record_as(
+    conn: &mut Conn,
+    actor: &Actor,
+    source: Source,
+    request_id: Option<&str>,
+    change_set_id: Option<&str>,
+    change: Change<'_>,
+) -> StoreResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values(NewAudit {
+            at: crate::now(),
+            actor_kind: actor.kind.as_str(),
+            actor_id: &actor.id,
+            actor_name: &actor.name,
+            action: change.action,
+            entity_kind: change.entity_kind,
+            entity_id: change.entity_id,
+            before_json: change.before.map(|v| v.to_string()),
+            after_json: change.after.map(|v| v.to_string()),
+            request_id,
+            source: source.as_str(),
+            change_set_id,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Which records to list; every field narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Entity kind (`number`, `range`, `location`, `admin`, `api_token`, `auth`).
+    pub entity_kind: Option<String>,
+    /// Entity id (with `entity_kind`, one object's history).
+    pub entity_id: Option<String>,
+    /// Actor id or name.
+    pub actor: Option<String>,
+    /// Exact action.
+    pub action: Option<String>,
+    /// Exact source.
+    pub source: Option<String>,
+    /// At or after.
+    pub since: Option<NaiveDateTime>,
+    /// Before.
+    pub until: Option<NaiveDateTime>,
+}
+
+/// Lists records newest first. A scoped caller sees only records about numbers in scope.
+pub fn list(
+    conn: &mut Conn,
+    scope: &Scope,
+    filter: &AuditFilter,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> StoreResult<Page<AuditRow>> {
+    let limit = page::limit(limit)?;
+    let mut q = audit_log::table
+        .select(AuditRow::as_select())
+        .order(audit_log::id.desc())
+        .into_boxed();
+    if let Some(c) = cursor {
+        q = q.filter(audit_log::id.lt(page::decode_id(c)?));
+    }
+    if let Some(v) = &filter.entity_kind {
+        q = q.filter(audit_log::entity_kind.eq(v.clone()));
+    }
+    if let Some(v) = &filter.entity_id {
+        q = q.filter(audit_log::entity_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.actor {
+        q = q.filter(
+            audit_log::actor_id
+                .eq(v.clone())
+                .or(audit_log::actor_name.eq(v.clone())),
+        );
+    }
+    if let Some(v) = &filter.action {
+        q = q.filter(audit_log::action.eq(v.clone()));
+    }
+    if let Some(v) = &filter.source {
+        q = q.filter(audit_log::source.eq(v.clone()));
+    }
+    if let Some(v) = filter.since {
+        q = q.filter(audit_log::at.ge(v));
+    }
+    if let Some(v) = filter.until {
+        q = q.filter(audit_log::at.lt(v));
+    }
+    if let Some(cond) = crate::numbers::ScopeFilter::resolve(conn, scope)?
+        .exists_condition("e164", "audit_log.entity_id")
+    {
+        q = q
+            .filter(audit_log::entity_kind.eq("number"))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
+    }
+    let rows = q.limit(limit + 1).load(conn)?;
+    Ok(page::finish(rows, limit, |r| r.id.to_string()))
+}
+
+/// A number's history, newest first, including the record of the range that created it.
+pub fn number_history(
+    conn: &mut Conn,
+    e164: &str,
+    range_id: Option<i64>,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> StoreResult<Page<AuditRow>> {
+    let limit = page::limit(limit)?;
+    let mut q = audit_log::table
+        .select(AuditRow::as_select())
+        .order(audit_log::id.desc())
+        .into_boxed();
+    let own = audit_log::entity_kind
+        .eq("number")
+        .and(audit_log::entity_id.eq(e164.to_string()));
+    q = match range_id {
+        Some(r) => q.filter(
+            own.or(audit_log::entity_kind
+                .eq("range")
+                .and(audit_log::entity_id.eq(r.to_string()))),
+        ),
+        None => q.filter(own),
+    };
+    if let Some(c) = cursor {
+        q = q.filter(audit_log::id.lt(page::decode_id(c)?));
+    }
+    let rows = q.limit(limit + 1).load(conn)?;
+    Ok(page::finish(rows, limit, |r| r.id.to_string()))
+}

@@ -1,0 +1,122 @@
+//! The store's one error type. Database errors are classified once, here, so callers
+//! match on meaning (not found, conflict, invalid) rather than on driver details.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde_json::Value;
+
+/// What went wrong in a store call, in terms an API can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist, or lies outside the caller's scope.
+    #[error("{entity} '{id}' was not found")]
+    NotFound { entity: &'static str, id: String },
+    /// The change conflicts with the current state; `code` is stable and machine-readable.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
+    /// Input that is well-formed but not acceptable; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
+    /// The caller may not do this to this object.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// An `If-Match` version no longer matches.
+    #[error("the object changed since version {expected}; it is now at version {current}")]
+    Stale { expected: i64, current: i64 },
+    /// The database cannot be reached or the pool is exhausted.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a broken database. Logged by the API, never shown in detail.
+    #[error("internal store error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// A conflict without details.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Conflict {
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    /// Invalid input in a named field.
+    pub fn invalid(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        StoreError::Invalid {
+            code,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A missing (or out-of-scope) object.
+    pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
+        StoreError::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => StoreError::NotFound {
+                entity: "object",
+                id: String::new(),
+            },
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StoreError::Conflict {
+                    code: "already_exists",
+                    message: "an object with the same unique value already exists".into(),
+                    details: serde_json::json!({ "constraint": info.constraint_name(), "detail": info.details() }),
+                }
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                StoreError::Conflict {
+                    code: "in_use",
+                    message:
+                        "the object is referenced by others, or references one that does not exist"
+                            .into(),
+                    details: Value::Null,
+                }
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                StoreError::conflict(
+                    "concurrent_change",
+                    "a concurrent change interfered; retry the request",
+                )
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database is locked") =>
+            {
+                StoreError::Unavailable("the SQLite database is busy".into())
+            }
+            other => StoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for StoreError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// Results of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;

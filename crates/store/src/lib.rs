@@ -1,0 +1,33 @@
+//! Telestate's persistence layer: diesel over SQLite and PostgreSQL.
+//!
+//! Store functions are free functions per aggregate, synchronous, connection first
+//! (`numbers::create(conn, &permit, …)`). Every mutating function takes a
+//! [`domain::Permit`] and writes its audit record on the same connection, inside the
+//! caller's [`Db::write`] transaction, so a change and its audit record commit together.
+//! Backend-specific SQL lives in [`dialect`] and nowhere else.
+
+pub mod admins;
+pub mod audit;
+pub mod db;
+pub mod dialect;
+pub mod error;
+pub mod locations;
+pub mod numbers;
+pub mod page;
+pub mod ranges;
+pub mod schema;
+pub mod secrets;
+pub mod settings;
+pub mod stats;
+pub mod tags;
+pub mod tokens;
+
+pub use db::{AnyConnection, Backend, Conn, Db};
+pub use error::{StoreError, StoreResult};
+
+/// The clock every store write uses: UTC, truncated to microseconds so both backends
+/// store and return the same instant.
+pub fn now() -> chrono::NaiveDateTime {
+    let n = chrono::Utc::now().naive_utc();
+    chrono::DurationRound::duration_trunc(n, chrono::Duration::microseconds(1)).unwrap_or(n)
+}

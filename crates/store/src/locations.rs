@@ -1,0 +1,342 @@
+//! Sites: unique by name (case-insensitive), with an ISO country.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use domain::{Permit, Scope};
+use serde::Serialize;
+
+use crate::{
+    Conn, StoreError, StoreResult,
+    audit::{self, Change},
+    page::{self, Page},
+    schema::{locations, numbers, ranges},
+};
+
+/// A site as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = locations)]
+pub struct Location {
+    /// Row id, exposed as a string.
+    pub id: i64,
+    /// Unique name as entered.
+    pub name: String,
+    /// Lower-case name for uniqueness.
+    #[serde(skip)]
+    pub name_key: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// Region or state.
+    pub region: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Street address.
+    pub address: Option<String>,
+    /// The platform's emergency-location id (Teams `locationId`).
+    pub emergency_location_id: Option<String>,
+    /// Increases on every change.
+    pub version: i64,
+    /// When it was added.
+    pub created_at: NaiveDateTime,
+    /// When it last changed.
+    pub updated_at: NaiveDateTime,
+}
+
+/// A site's editable fields, validated.
+#[derive(Debug, Clone)]
+pub struct LocationInput {
+    /// 1–200 characters.
+    pub name: String,
+    /// ISO alpha-2, upper case.
+    pub country: String,
+    /// Optional region.
+    pub region: Option<String>,
+    /// Optional city.
+    pub city: Option<String>,
+    /// Optional address.
+    pub address: Option<String>,
+    /// Optional emergency-location id.
+    pub emergency_location_id: Option<String>,
+}
+
+impl LocationInput {
+    /// Trims and checks the fields, naming the first bad one.
+    pub fn validate(mut self) -> StoreResult<Self> {
+        self.name = self.name.trim().to_string();
+        if self.name.is_empty() || self.name.chars().count() > 200 {
+            return Err(StoreError::invalid(
+                "invalid_name",
+                "name",
+                "must be 1-200 characters",
+            ));
+        }
+        self.country = self.country.trim().to_ascii_uppercase();
+        if !domain::phone::is_known_country(&self.country) {
+            return Err(StoreError::invalid(
+                "invalid_country",
+                "country",
+                format!(
+                    "'{}' is not an ISO 3166-1 alpha-2 country code",
+                    self.country
+                ),
+            ));
+        }
+        for (field, value) in [
+            ("region", &mut self.region),
+            ("city", &mut self.city),
+            ("address", &mut self.address),
+            ("emergency_location_id", &mut self.emergency_location_id),
+        ] {
+            if let Some(v) = value {
+                let t = v.trim();
+                if t.chars().count() > 1000 {
+                    return Err(StoreError::invalid(
+                        "too_long",
+                        field,
+                        "must be at most 1000 characters",
+                    ));
+                }
+                *value = (!t.is_empty()).then(|| t.to_string());
+            }
+        }
+        Ok(self)
+    }
+}
+
+fn visible(scope: &Scope) -> locations::BoxedQuery<'static, crate::db::MultiBackend> {
+    let mut q = locations::table.into_boxed();
+    if !scope.locations.is_empty() {
+        let ids: Vec<i64> = scope
+            .locations
+            .iter()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        q = q.filter(locations::id.eq_any(ids));
+    }
+    q
+}
+
+/// One site, if it exists within `scope`.
+pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<Location> {
+    visible(scope)
+        .filter(locations::id.eq(id))
+        .select(Location::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("location", id))
+}
+
+/// Sites ordered by name; `q` matches name, city or region.
+pub fn list(
+    conn: &mut Conn,
+    scope: &Scope,
+    q: Option<&str>,
+    country: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> StoreResult<Page<Location>> {
+    let limit = page::limit(limit)?;
+    let mut query = visible(scope)
+        .select(Location::as_select())
+        .order(locations::name_key.asc());
+    if let Some(c) = cursor {
+        query = query.filter(locations::name_key.gt(page::decode(c)?));
+    }
+    if let Some(c) = country {
+        query = query.filter(locations::country.eq(c.trim().to_ascii_uppercase()));
+    }
+    if let Some(text) = q.map(str::trim).filter(|t| !t.is_empty()) {
+        let p = format!(
+            "%{}%",
+            text.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        query = query.filter(
+            locations::name_key
+                .like(p.clone())
+                .escape('\\')
+                .or(
+                    crate::numbers::lower(diesel::dsl::sql::<diesel::sql_types::Text>(
+                        "COALESCE(city, '')",
+                    ))
+                    .like(p.clone())
+                    .escape('\\'),
+                )
+                .or(
+                    crate::numbers::lower(diesel::dsl::sql::<diesel::sql_types::Text>(
+                        "COALESCE(region, '')",
+                    ))
+                    .like(p)
+                    .escape('\\'),
+                ),
+        );
+    }
+    let rows = query.limit(limit + 1).load(conn)?;
+    Ok(page::finish(rows, limit, |l| l.name_key.clone()))
+}
+
+fn name_taken(name: &str) -> StoreError {
+    StoreError::Conflict {
+        code: "location_exists",
+        message: format!("a location named '{name}' already exists"),
+        details: serde_json::json!({ "field": "name" }),
+    }
+}
+
+fn require_unscoped_locations(permit: &Permit) -> StoreResult<()> {
+    if permit.scope().locations.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden {
+            code: "out_of_scope",
+            message: "a grant limited to locations cannot create sites".into(),
+        })
+    }
+}
+
+/// Adds a site.
+pub fn create(conn: &mut Conn, permit: &Permit, input: LocationInput) -> StoreResult<Location> {
+    require_unscoped_locations(permit)?;
+    let input = input.validate()?;
+    let key = input.name.to_lowercase();
+    let exists: i64 = locations::table
+        .filter(locations::name_key.eq(&key))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Err(name_taken(&input.name));
+    }
+    let now = crate::now();
+    diesel::insert_into(locations::table)
+        .values((
+            locations::name.eq(&input.name),
+            locations::name_key.eq(&key),
+            locations::country.eq(&input.country),
+            locations::region.eq(&input.region),
+            locations::city.eq(&input.city),
+            locations::address.eq(&input.address),
+            locations::emergency_location_id.eq(&input.emergency_location_id),
+            locations::created_at.eq(now),
+            locations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let created: Location = locations::table
+        .filter(locations::name_key.eq(&key))
+        .select(Location::as_select())
+        .first(conn)?;
+    let id = created.id.to_string();
+    audit::record(
+        conn,
+        permit,
+        Change {
+            action: "location.create",
+            entity_kind: "location",
+            entity_id: &id,
+            before: None,
+            after: audit::snapshot(&created),
+        },
+    )?;
+    Ok(created)
+}
+
+/// Replaces a site's fields (a PATCH merges into the current ones before calling this).
+pub fn update(
+    conn: &mut Conn,
+    permit: &Permit,
+    id: i64,
+    input: LocationInput,
+    if_match: Option<i64>,
+) -> StoreResult<Location> {
+    let before = get(conn, permit.scope(), id)?;
+    if let Some(v) = if_match.filter(|v| *v != before.version) {
+        return Err(StoreError::Stale {
+            expected: v,
+            current: before.version,
+        });
+    }
+    let input = input.validate()?;
+    let key = input.name.to_lowercase();
+    let clash: i64 = locations::table
+        .filter(locations::name_key.eq(&key))
+        .filter(locations::id.ne(id))
+        .count()
+        .get_result(conn)?;
+    if clash > 0 {
+        return Err(name_taken(&input.name));
+    }
+    let n = diesel::update(
+        locations::table
+            .filter(locations::id.eq(id))
+            .filter(locations::version.eq(before.version)),
+    )
+    .set((
+        locations::name.eq(&input.name),
+        locations::name_key.eq(&key),
+        locations::country.eq(&input.country),
+        locations::region.eq(&input.region),
+        locations::city.eq(&input.city),
+        locations::address.eq(&input.address),
+        locations::emergency_location_id.eq(&input.emergency_location_id),
+        locations::version.eq(before.version + 1),
+        locations::updated_at.eq(crate::now()),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::Stale {
+            expected: before.version,
+            current: before.version + 1,
+        });
+    }
+    let after = get(conn, permit.scope(), id)?;
+    let eid = id.to_string();
+    audit::record(
+        conn,
+        permit,
+        Change {
+            action: "location.update",
+            entity_kind: "location",
+            entity_id: &eid,
+            before: audit::snapshot(&before),
+            after: audit::snapshot(&after),
+        },
+    )?;
+    Ok(after)
+}
+
+/// Removes a site that no number or range uses.
+pub fn delete(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
+    require_unscoped_locations(permit)?;
+    let before = get(conn, permit.scope(), id)?;
+    let used_by_numbers: i64 = numbers::table
+        .filter(numbers::location_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    let used_by_ranges: i64 = ranges::table
+        .filter(ranges::location_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if used_by_numbers + used_by_ranges > 0 {
+        return Err(StoreError::Conflict {
+            code: "location_in_use",
+            message: format!(
+                "location '{}' is used by {used_by_numbers} numbers and {used_by_ranges} ranges; move them first",
+                before.name
+            ),
+            details: serde_json::json!({ "numbers": used_by_numbers, "ranges": used_by_ranges }),
+        });
+    }
+    diesel::delete(locations::table.filter(locations::id.eq(id))).execute(conn)?;
+    let eid = id.to_string();
+    audit::record(
+        conn,
+        permit,
+        Change {
+            action: "location.delete",
+            entity_kind: "location",
+            entity_id: &eid,
+            before: audit::snapshot(&before),
+            after: None,
+        },
+    )
+}

@@ -1,0 +1,638 @@
+//! The inventory of numbers: create, read, list, edit, delete — scoped and audited.
+//!
+//! Scope is applied inside every query ([`scoped`]): a number outside the caller's scope
+//! is indistinguishable from one that does not exist.
+
+use chrono::NaiveDateTime;
+use diesel::{
+    dsl::sql,
+    prelude::*,
+    sql_types::{Bool, Text},
+};
+use domain::{NumberStatus, NumberType, Permit, PhoneNumber, Scope, Tag};
+use serde::Serialize;
+
+use crate::{
+    Conn, StoreError, StoreResult,
+    audit::{self, Change},
+    db::MultiBackend,
+    page::{self, Page},
+    schema::{locations, numbers, platforms},
+    tags,
+};
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends for ASCII.
+    fn lower(x: Text) -> Text;
+}
+
+/// Largest batch `create_many` accepts in one call.
+pub const MAX_BATCH: usize = 10_000;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = numbers)]
+struct NumberRow {
+    id: i64,
+    e164: String,
+    base: String,
+    extension: Option<String>,
+    country: String,
+    status: String,
+    range_id: Option<i64>,
+    location_id: Option<i64>,
+    platform_id: Option<i64>,
+    number_type: Option<String>,
+    description: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// A number as the store returns it, tags included.
+#[derive(Debug, Clone, Serialize)]
+pub struct Number {
+    /// Internal row id (not exposed on the wire).
+    #[serde(skip)]
+    pub id: i64,
+    /// Canonical E.164, with `;ext=` when it has an extension.
+    pub number: String,
+    /// The base number without extension.
+    pub base: String,
+    /// The extension digits, if any.
+    pub extension: Option<String>,
+    /// ISO country derived from the number.
+    pub country: String,
+    /// Current status word.
+    pub status: String,
+    /// The range it belongs to.
+    pub range_id: Option<i64>,
+    /// Its site.
+    pub location_id: Option<i64>,
+    /// Its voice platform.
+    pub platform_id: Option<i64>,
+    /// How it is carried.
+    pub number_type: Option<String>,
+    /// Free text.
+    pub description: String,
+    /// Tag names, sorted by key.
+    pub tags: Vec<String>,
+    /// Increases on every change.
+    pub version: i64,
+    /// When it was added.
+    pub created_at: NaiveDateTime,
+    /// When it last changed.
+    pub updated_at: NaiveDateTime,
+}
+
+impl Number {
+    fn from_row(r: NumberRow, tags: Vec<String>) -> Number {
+        Number {
+            id: r.id,
+            number: r.e164,
+            base: r.base,
+            extension: r.extension,
+            country: r.country,
+            status: r.status,
+            range_id: r.range_id,
+            location_id: r.location_id,
+            platform_id: r.platform_id,
+            number_type: r.number_type,
+            description: r.description,
+            tags,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+
+    fn tag_keys(&self) -> Vec<String> {
+        self.tags.iter().map(|t| t.to_lowercase()).collect()
+    }
+}
+
+/// A number to add.
+#[derive(Debug, Clone)]
+pub struct NewNumber {
+    /// The checked number.
+    pub number: PhoneNumber,
+    /// Its site.
+    pub location_id: Option<i64>,
+    /// Its labels.
+    pub tags: Vec<Tag>,
+    /// Free text (≤ 1000 characters, checked by the caller's parser).
+    pub description: String,
+    /// Its voice platform.
+    pub platform_id: Option<i64>,
+    /// How it is carried.
+    pub number_type: Option<NumberType>,
+}
+
+/// Changes to a number's details; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct NumberPatch {
+    /// New description.
+    pub description: Option<String>,
+    /// New tag set (replaces the old one).
+    pub tags: Option<Vec<Tag>>,
+    /// New site, or `Some(None)` to clear it.
+    pub location_id: Option<Option<i64>>,
+    /// New platform, or `Some(None)` to clear it.
+    pub platform_id: Option<Option<i64>>,
+    /// New number type, or `Some(None)` to clear it.
+    pub number_type: Option<Option<NumberType>>,
+}
+
+/// List filters; each one narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct NumberFilter {
+    /// Status.
+    pub status: Option<NumberStatus>,
+    /// Tag keys; a number must carry all of them.
+    pub tags: Vec<String>,
+    /// Site.
+    pub location_id: Option<i64>,
+    /// Range.
+    pub range_id: Option<i64>,
+    /// Platform.
+    pub platform_id: Option<i64>,
+    /// Number type.
+    pub number_type: Option<NumberType>,
+    /// ISO country.
+    pub country: Option<String>,
+    /// Free text: digits match anywhere in the number, words in the description.
+    pub q: Option<String>,
+}
+
+/// A scope resolved to row ids, ready to be written into SQL.
+///
+/// Ids are integers the store itself produced, so conditions inline them as literals;
+/// that keeps one condition usable in any query (diesel cannot box subselects across
+/// backends) and leaves no room for injection.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeFilter {
+    locations: Option<Vec<i64>>,
+    tags: Option<Vec<i64>>,
+}
+
+fn id_list(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        "-1".to_string()
+    } else {
+        ids.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl ScopeFilter {
+    /// Looks up the scope's tag ids (locations are ids already).
+    pub fn resolve(conn: &mut Conn, scope: &Scope) -> StoreResult<ScopeFilter> {
+        let locations = (!scope.locations.is_empty()).then(|| {
+            scope
+                .locations
+                .iter()
+                .filter_map(|l| l.parse().ok())
+                .collect()
+        });
+        let tags = if scope.tags.is_empty() {
+            None
+        } else {
+            Some(tags::ids_for_keys(conn, &scope.tags)?)
+        };
+        Ok(ScopeFilter { locations, tags })
+    }
+
+    /// True when the scope restricts nothing.
+    pub fn is_unrestricted(&self) -> bool {
+        self.locations.is_none() && self.tags.is_none()
+    }
+
+    /// The SQL condition on a numbers row named `alias`, or `None` when unrestricted.
+    pub fn condition(&self, alias: &str) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(l) = &self.locations {
+            parts.push(format!("{alias}.location_id IN ({})", id_list(l)));
+        }
+        if let Some(t) = &self.tags {
+            parts.push(format!(
+                "EXISTS (SELECT 1 FROM number_tags snt WHERE snt.number_id = {alias}.id AND snt.tag_id IN ({}))",
+                id_list(t)
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join(" AND "))
+    }
+
+    /// A condition that a numbers row with `column = outer` exists in scope, for queries
+    /// over other tables (audit records, tag links); `None` when unrestricted.
+    pub fn exists_condition(&self, column: &str, outer: &str) -> Option<String> {
+        self.condition("sn").map(|c| {
+            format!("EXISTS (SELECT 1 FROM numbers sn WHERE sn.{column} = {outer} AND {c})")
+        })
+    }
+}
+
+/// Restricts a numbers query to a scope; shared by every read that must honour scope.
+pub fn scoped<'a, ST: 'a>(
+    q: numbers::BoxedQuery<'a, MultiBackend, ST>,
+    scope: &ScopeFilter,
+) -> numbers::BoxedQuery<'a, MultiBackend, ST> {
+    match scope.condition("numbers") {
+        Some(c) => q.filter(sql::<Bool>(&c)),
+        None => q,
+    }
+}
+
+/// `EXISTS` over the number's tags: correlated, so it probes an index per row instead of
+/// materialising every tagged number (diesel's DSL has no correlated subqueries).
+fn has_tag_id(tag_id: i64) -> diesel::expression::SqlLiteral<Bool> {
+    sql::<Bool>(&format!(
+        "EXISTS (SELECT 1 FROM number_tags nt WHERE nt.number_id = numbers.id AND nt.tag_id = {tag_id})"
+    ))
+}
+
+fn load_tags(conn: &mut Conn, rows: Vec<NumberRow>) -> StoreResult<Vec<Number>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut by_id = tags::of_numbers(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let t = by_id.remove(&r.id).unwrap_or_default();
+            Number::from_row(r, t)
+        })
+        .collect())
+}
+
+/// One number by its canonical E.164, if it exists within `scope`.
+pub fn get(conn: &mut Conn, scope: &Scope, e164: &str) -> StoreResult<Number> {
+    let scope = ScopeFilter::resolve(conn, scope)?;
+    let row = scoped(
+        numbers::table.select(NumberRow::as_select()).into_boxed(),
+        &scope,
+    )
+    .filter(numbers::e164.eq(e164.to_string()))
+    .first(conn)
+    .optional()?
+    .ok_or_else(|| StoreError::not_found("number", e164))?;
+    Ok(load_tags(conn, vec![row])?.remove(0))
+}
+
+/// A page of numbers ordered by E.164.
+pub fn list(
+    conn: &mut Conn,
+    scope: &Scope,
+    filter: &NumberFilter,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> StoreResult<Page<Number>> {
+    let limit = page::limit(limit)?;
+    let scope = ScopeFilter::resolve(conn, scope)?;
+    let mut q = scoped(
+        numbers::table.select(NumberRow::as_select()).into_boxed(),
+        &scope,
+    );
+    if let Some(c) = cursor {
+        q = q.filter(numbers::e164.gt(page::decode(c)?));
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(numbers::status.eq(s.as_str()));
+    }
+    if !filter.tags.is_empty() {
+        let ids = tags::ids_for_keys(conn, &filter.tags)?;
+        if ids.len() < filter.tags.len() {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        for id in ids {
+            q = q.filter(has_tag_id(id));
+        }
+    }
+    if let Some(v) = filter.location_id {
+        q = q.filter(numbers::location_id.eq(v));
+    }
+    if let Some(v) = filter.range_id {
+        q = q.filter(numbers::range_id.eq(v));
+    }
+    if let Some(v) = filter.platform_id {
+        q = q.filter(numbers::platform_id.eq(v));
+    }
+    if let Some(v) = filter.number_type {
+        q = q.filter(numbers::number_type.eq(v.as_str()));
+    }
+    if let Some(v) = &filter.country {
+        q = q.filter(numbers::country.eq(v.to_ascii_uppercase()));
+    }
+    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let words = format!("%{}%", escape_like(&text.to_lowercase()));
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        let looks_like_number = !digits.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if looks_like_number {
+            let pattern = format!("%{digits}%");
+            q = q.filter(
+                numbers::e164
+                    .like(pattern)
+                    .or(lower(numbers::description).like(words).escape('\\')),
+            );
+        } else {
+            q = q.filter(lower(numbers::description).like(words).escape('\\'));
+        }
+    }
+    let rows = q.order(numbers::e164.asc()).limit(limit + 1).load(conn)?;
+    let page = page::finish(rows, limit, |r| r.e164.clone());
+    Ok(Page {
+        items: load_tags(conn, page.items)?,
+        next_cursor: page.next_cursor,
+    })
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Checks references a write is about to store: the location exists (and lies in the
+/// permit's scope together with the tags) and the platform exists.
+fn check_refs(
+    conn: &mut Conn,
+    permit: &Permit,
+    location_id: Option<i64>,
+    platform_id: Option<i64>,
+    tag_keys: &[&str],
+    field_prefix: &str,
+) -> StoreResult<()> {
+    if let Some(id) = location_id {
+        let exists: i64 = locations::table
+            .filter(locations::id.eq(id))
+            .count()
+            .get_result(conn)?;
+        if exists == 0 {
+            return Err(StoreError::invalid(
+                "unknown_location",
+                format!("{field_prefix}location_id"),
+                format!("location {id} does not exist"),
+            ));
+        }
+    }
+    if let Some(id) = platform_id {
+        let exists: i64 = platforms::table
+            .filter(platforms::id.eq(id))
+            .count()
+            .get_result(conn)?;
+        if exists == 0 {
+            return Err(StoreError::invalid(
+                "unknown_platform",
+                format!("{field_prefix}platform_id"),
+                format!("platform {id} does not exist"),
+            ));
+        }
+    }
+    let loc = location_id.map(|l| l.to_string());
+    if !permit.scope().admits(loc.as_deref(), tag_keys) {
+        return Err(StoreError::Forbidden {
+            code: "out_of_scope",
+            message: "the result would lie outside your scope (location and tags)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Adds one number.
+pub fn create(conn: &mut Conn, permit: &Permit, new: NewNumber) -> StoreResult<Number> {
+    Ok(create_many(conn, permit, vec![new])?.remove(0))
+}
+
+/// Adds many numbers in the caller's transaction; all are created or none.
+pub fn create_many(
+    conn: &mut Conn,
+    permit: &Permit,
+    items: Vec<NewNumber>,
+) -> StoreResult<Vec<Number>> {
+    if items.len() > MAX_BATCH {
+        return Err(StoreError::invalid(
+            "batch_too_large",
+            "items",
+            format!("at most {MAX_BATCH} numbers per call"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, n) in items.iter().enumerate() {
+        let prefix = if items.len() > 1 {
+            format!("items[{i}].")
+        } else {
+            String::new()
+        };
+        if !seen.insert(n.number.to_string()) {
+            return Err(StoreError::invalid(
+                "duplicate_number",
+                format!("{prefix}number"),
+                format!("{} appears twice in the request", n.number),
+            ));
+        }
+        let keys: Vec<&str> = n.tags.iter().map(Tag::key).collect();
+        check_refs(conn, permit, n.location_id, n.platform_id, &keys, &prefix)?;
+    }
+    let e164s: Vec<String> = items.iter().map(|n| n.number.to_string()).collect();
+    for chunk in e164s.chunks(5000) {
+        let existing: Vec<String> = numbers::table
+            .filter(numbers::e164.eq_any(chunk))
+            .select(numbers::e164)
+            .limit(10)
+            .load(conn)?;
+        if !existing.is_empty() {
+            return Err(StoreError::Conflict {
+                code: "number_exists",
+                message: format!("{} already in the inventory", existing.join(", ")),
+                details: serde_json::json!({ "numbers": existing }),
+            });
+        }
+    }
+    let now = crate::now();
+    let rows: Vec<_> = items
+        .iter()
+        .map(|n| {
+            (
+                numbers::e164.eq(n.number.to_string()),
+                numbers::base.eq(n.number.base().to_string()),
+                numbers::extension.eq(n.number.extension().map(str::to_string)),
+                numbers::country.eq(n.number.country().to_string()),
+                numbers::status.eq(NumberStatus::Available.as_str()),
+                numbers::location_id.eq(n.location_id),
+                numbers::platform_id.eq(n.platform_id),
+                numbers::number_type.eq(n.number_type.map(|t| t.as_str())),
+                numbers::description.eq(n.description.clone()),
+                numbers::created_at.eq(now),
+                numbers::updated_at.eq(now),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        crate::dialect::insert_batch!(conn, numbers::table, chunk);
+    }
+    let mut created = Vec::with_capacity(items.len());
+    for chunk in e164s.chunks(5000) {
+        let ids: Vec<(String, i64)> = numbers::table
+            .filter(numbers::e164.eq_any(chunk))
+            .select((numbers::e164, numbers::id))
+            .load(conn)?;
+        created.extend(ids);
+    }
+    let ids: std::collections::HashMap<String, i64> = created.into_iter().collect();
+    for n in &items {
+        if !n.tags.is_empty() {
+            let tag_ids = tags::ensure(conn, &n.tags)?;
+            tags::set_for_number(conn, ids[&n.number.to_string()], &tag_ids)?;
+        }
+    }
+    let rows: Vec<NumberRow> = {
+        let mut out = Vec::with_capacity(items.len());
+        for chunk in e164s.chunks(5000) {
+            out.extend(
+                numbers::table
+                    .filter(numbers::e164.eq_any(chunk))
+                    .select(NumberRow::as_select())
+                    .load(conn)?,
+            );
+        }
+        out.sort_by(|a, b| a.e164.cmp(&b.e164));
+        out
+    };
+    let created = load_tags(conn, rows)?;
+    let changes = created
+        .iter()
+        .map(|n| Change {
+            action: "number.create",
+            entity_kind: "number",
+            entity_id: &n.number,
+            before: None,
+            after: audit::snapshot(n),
+        })
+        .collect();
+    audit::record_many(conn, permit, changes)?;
+    Ok(created)
+}
+
+/// Edits a number's details; `if_match` is the version the caller last saw.
+pub fn patch(
+    conn: &mut Conn,
+    permit: &Permit,
+    e164: &str,
+    change: NumberPatch,
+    if_match: Option<i64>,
+) -> StoreResult<Number> {
+    let before = get(conn, permit.scope(), e164)?;
+    check_version(&before, if_match)?;
+    let location_id = change.location_id.unwrap_or(before.location_id);
+    let platform_id = change.platform_id.unwrap_or(before.platform_id);
+    let tag_keys: Vec<String> = match &change.tags {
+        Some(t) => t.iter().map(|t| t.key().to_string()).collect(),
+        None => before.tag_keys(),
+    };
+    let keys: Vec<&str> = tag_keys.iter().map(String::as_str).collect();
+    check_refs(conn, permit, location_id, platform_id, &keys, "")?;
+    let number_type = change
+        .number_type
+        .unwrap_or(before.number_type.as_deref().and_then(|t| t.parse().ok()));
+    let updated = diesel::update(
+        numbers::table
+            .filter(numbers::id.eq(before.id))
+            .filter(numbers::version.eq(before.version)),
+    )
+    .set((
+        numbers::description.eq(change
+            .description
+            .clone()
+            .unwrap_or_else(|| before.description.clone())),
+        numbers::location_id.eq(location_id),
+        numbers::platform_id.eq(platform_id),
+        numbers::number_type.eq(number_type.map(|t| t.as_str())),
+        numbers::version.eq(before.version + 1),
+        numbers::updated_at.eq(crate::now()),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        let current = get(conn, permit.scope(), e164)?;
+        return Err(StoreError::Stale {
+            expected: before.version,
+            current: current.version,
+        });
+    }
+    if let Some(t) = &change.tags {
+        let ids = tags::ensure(conn, t)?;
+        tags::set_for_number(conn, before.id, &ids)?;
+    }
+    let after = get(conn, permit.scope(), e164)?;
+    audit::record(
+        conn,
+        permit,
+        Change {
+            action: "number.update",
+            entity_kind: "number",
+            entity_id: e164,
+            before: audit::snapshot(&before),
+            after: audit::snapshot(&after),
+        },
+    )?;
+    Ok(after)
+}
+
+/// Removes a number from the inventory; only an available number can go.
+pub fn delete(
+    conn: &mut Conn,
+    permit: &Permit,
+    e164: &str,
+    if_match: Option<i64>,
+) -> StoreResult<()> {
+    let before = get(conn, permit.scope(), e164)?;
+    check_version(&before, if_match)?;
+    let deleted = diesel::delete(
+        numbers::table
+            .filter(numbers::id.eq(before.id))
+            .filter(numbers::status.eq(NumberStatus::Available.as_str()))
+            .filter(numbers::version.eq(before.version)),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        let current = get(conn, permit.scope(), e164)?;
+        if current.status != NumberStatus::Available.as_str() {
+            return Err(StoreError::Conflict {
+                code: "number_not_available",
+                message: format!(
+                    "{e164} is {}; only an available number can be deleted (release or unassign it first)",
+                    current.status
+                ),
+                details: serde_json::json!({ "status": current.status }),
+            });
+        }
+        return Err(StoreError::Stale {
+            expected: before.version,
+            current: current.version,
+        });
+    }
+    audit::record(
+        conn,
+        permit,
+        Change {
+            action: "number.delete",
+            entity_kind: "number",
+            entity_id: e164,
+            before: audit::snapshot(&before),
+            after: None,
+        },
+    )
+}
+
+fn check_version(n: &Number, if_match: Option<i64>) -> StoreResult<()> {
+    match if_match {
+        Some(v) if v != n.version => Err(StoreError::Stale {
+            expected: v,
+            current: n.version,
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,601 @@
+//! Ranges: blocks of consecutive numbers, created whole and reported by utilisation.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::{
+    dsl::sql,
+    prelude::*,
+    sql_types::{Bool, Text},
+};
+use domain::{NumberBlock, NumberStatus, NumberType, Permit, Scope, Tag};
+use serde::Serialize;
+
+use crate::{
+    Conn, StoreError, StoreResult,
+    audit::{self, Change},
+    db::MultiBackend,
+    dialect,
+    page::{self, Page},
+    schema::{locations, number_tags, numbers, platforms, range_tags, ranges},
+    tags,
+};
+
+diesel::define_sql_function! {
+    /// SQL `length()` of a text, the same on both backends.
+    fn length(x: Text) -> Integer;
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ranges)]
+struct RangeRow {
+    id: i64,
+    name: Option<String>,
+    start_number: String,
+    end_number: String,
+    country: String,
+    size: i64,
+    location_id: Option<i64>,
+    platform_id: Option<i64>,
+    number_type: Option<String>,
+    description: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// How a range's numbers are used, by status.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Utilisation {
+    /// Free numbers.
+    pub available: i64,
+    /// Held numbers.
+    pub reserved: i64,
+    /// Numbers in use.
+    pub assigned: i64,
+    /// Numbers resting after use.
+    pub quarantined: i64,
+    /// All numbers the range still holds.
+    pub total: i64,
+}
+
+impl Utilisation {
+    /// Adds `count` numbers of status `status`.
+    pub fn add(&mut self, status: &str, count: i64) {
+        match status.parse::<NumberStatus>() {
+            Ok(NumberStatus::Available) => self.available += count,
+            Ok(NumberStatus::Reserved) => self.reserved += count,
+            Ok(NumberStatus::Assigned) => self.assigned += count,
+            Ok(NumberStatus::Quarantined) => self.quarantined += count,
+            Err(_) => {}
+        }
+        self.total += count;
+    }
+}
+
+/// A range as the store returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Range {
+    /// Row id, exposed as a string.
+    pub id: i64,
+    /// Optional display name.
+    pub name: Option<String>,
+    /// Lowest number.
+    pub start: String,
+    /// Highest number.
+    pub end: String,
+    /// Country of every number in it.
+    pub country: String,
+    /// How many numbers it spans.
+    pub size: i64,
+    /// Site given to its numbers.
+    pub location_id: Option<i64>,
+    /// Platform given to its numbers.
+    pub platform_id: Option<i64>,
+    /// Number type given to its numbers.
+    pub number_type: Option<String>,
+    /// Free text.
+    pub description: String,
+    /// The range's own tags (given to its numbers at creation).
+    pub tags: Vec<String>,
+    /// Counts by status.
+    pub utilisation: Utilisation,
+    /// Increases on every change.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: NaiveDateTime,
+    /// When it last changed.
+    pub updated_at: NaiveDateTime,
+}
+
+/// A range to create.
+#[derive(Debug, Clone)]
+pub struct NewRange {
+    /// Optional display name.
+    pub name: Option<String>,
+    /// The checked block.
+    pub block: NumberBlock,
+    /// Site for its numbers.
+    pub location_id: Option<i64>,
+    /// Tags for the range and its numbers.
+    pub tags: Vec<Tag>,
+    /// Free text.
+    pub description: String,
+    /// Platform for its numbers.
+    pub platform_id: Option<i64>,
+    /// Number type for its numbers.
+    pub number_type: Option<NumberType>,
+}
+
+/// Changes to a range; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RangePatch {
+    /// New name, or `Some(None)` to clear it.
+    pub name: Option<Option<String>>,
+    /// New description.
+    pub description: Option<String>,
+    /// New tag set.
+    pub tags: Option<Vec<Tag>>,
+    /// New site, or `Some(None)` to clear it.
+    pub location_id: Option<Option<i64>>,
+    /// New platform, or `Some(None)` to clear it.
+    pub platform_id: Option<Option<i64>>,
+    /// New number type, or `Some(None)` to clear it.
+    pub number_type: Option<Option<NumberType>>,
+    /// Also apply site, platform, type and tag changes to the range's numbers.
+    pub apply_to_numbers: bool,
+}
+
+fn visible(
+    conn: &mut Conn,
+    scope: &Scope,
+) -> StoreResult<ranges::BoxedQuery<'static, MultiBackend>> {
+    let mut q = ranges::table.into_boxed();
+    if !scope.locations.is_empty() {
+        let ids: Vec<i64> = scope
+            .locations
+            .iter()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        q = q.filter(ranges::location_id.eq_any(ids));
+    }
+    if !scope.tags.is_empty() {
+        // Tag ids are integers from our own table, safe to inline (see numbers::ScopeFilter).
+        let ids = tags::ids_for_keys(conn, &scope.tags)?;
+        let list = if ids.is_empty() {
+            "-1".to_string()
+        } else {
+            ids.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        q = q.filter(sql::<Bool>(&format!("EXISTS (SELECT 1 FROM range_tags rt WHERE rt.range_id = ranges.id AND rt.tag_id IN ({list}))")));
+    }
+    Ok(q)
+}
+
+fn assemble(conn: &mut Conn, rows: Vec<RangeRow>) -> StoreResult<Vec<Range>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut tag_map = tags::of_ranges(conn, &ids)?;
+    let counts: Vec<(Option<i64>, String, i64)> = numbers::table
+        .filter(numbers::range_id.eq_any(&ids))
+        .group_by((numbers::range_id, numbers::status))
+        .select((
+            numbers::range_id,
+            numbers::status,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let mut util: HashMap<i64, Utilisation> = HashMap::new();
+    for (range_id, status, count) in counts {
+        if let Some(r) = range_id {
+            util.entry(r).or_default().add(&status, count);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| Range {
+            tags: tag_map.remove(&r.id).unwrap_or_default(),
+            utilisation: util.remove(&r.id).unwrap_or_default(),
+            id: r.id,
+            name: r.name,
+            start: r.start_number,
+            end: r.end_number,
+            country: r.country,
+            size: r.size,
+            location_id: r.location_id,
+            platform_id: r.platform_id,
+            number_type: r.number_type,
+            description: r.description,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect())
+}
+
+/// One range with its utilisation, if it exists within `scope`.
+pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<Range> {
+    let row = visible(conn, scope)?
+        .filter(ranges::id.eq(id))
+        .select(RangeRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("range", id))?;
+    Ok(assemble(conn, vec![row])?.remove(0))
+}
+
+/// Filters for listing ranges.
+#[derive(Debug, Clone, Default)]
+pub struct RangeFilter {
+    /// Site.
+    pub location_id: Option<i64>,
+    /// Country.
+    pub country: Option<String>,
+    /// Tag key carried by the range.
+    pub tag: Option<String>,
+    /// Text in the name or description.
+    pub q: Option<String>,
+}
+
+/// Ranges in creation order, with utilisation.
+pub fn list(
+    conn: &mut Conn,
+    scope: &Scope,
+    filter: &RangeFilter,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> StoreResult<Page<Range>> {
+    let limit = page::limit(limit)?;
+    let mut q = visible(conn, scope)?
+        .select(RangeRow::as_select())
+        .order(ranges::id.asc());
+    if let Some(c) = cursor {
+        q = q.filter(ranges::id.gt(page::decode_id(c)?));
+    }
+    if let Some(v) = filter.location_id {
+        q = q.filter(ranges::location_id.eq(v));
+    }
+    if let Some(v) = &filter.country {
+        q = q.filter(ranges::country.eq(v.to_ascii_uppercase()));
+    }
+    if let Some(tag) = &filter.tag {
+        let ids = tags::ids_for_keys(conn, std::slice::from_ref(tag))?;
+        q = q.filter(
+            ranges::id.eq_any(
+                range_tags::table
+                    .filter(range_tags::tag_id.eq_any(ids))
+                    .select(range_tags::range_id),
+            ),
+        );
+    }
+    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let p = format!(
+            "%{}%",
+            text.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        q = q.filter(
+            crate::numbers::lower(sql::<Text>("COALESCE(ranges.name, '')"))
+                .like(p.clone())
+                .escape('\\')
+                .or(crate::numbers::lower(ranges::description)
+                    .like(p)
+                    .escape('\\')),
+        );
+    }
+    let rows = q.limit(limit + 1).load(conn)?;
+    let page = page::finish(rows, limit, |r| r.id.to_string());
+    Ok(Page {
+        items: assemble(conn, page.items)?,
+        next_cursor: page.next_cursor,
+    })
+}
+
+fn check_refs(
+    conn: &mut Conn,
+    permit: &Permit,
+    location_id: Option<i64>,
+    platform_id: Option<i64>,
+    tag_keys: &[&str],
+) -> StoreResult<()> {
+    if let Some(id) = location_id {
+        let n: i64 = locations::table
+            .filter(locations::id.eq(id))
+            .count()
+            .get_result(conn)?;
+        if n == 0 {
+            return Err(StoreError::invalid(
+                "unknown_location",
+                "location_id",
+                format!("location {id} does not exist"),
+            ));
+        }
+    }
+    if let Some(id) = platform_id {
+        let n: i64 = platforms::table
+            .filter(platforms::id.eq(id))
+            .count()
+            .get_result(conn)?;
+        if n == 0 {
+            return Err(StoreError::invalid(
+                "unknown_platform",
+                "platform_id",
+                format!("platform {id} does not exist"),
+            ));
+        }
+    }
+    let loc = location_id.map(|l| l.to_string());
+    if !permit.scope().admits(loc.as_deref(), tag_keys) {
+        return Err(StoreError::Forbidden {
+            code: "out_of_scope",
+            message: "the range would lie outside your scope (location and tags)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Creates a range and every number in it, in the caller's transaction.
+///
+/// Refused with 409 when it overlaps another range or numbers already in the inventory.
+pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Range> {
+    let keys: Vec<&str> = new.tags.iter().map(Tag::key).collect();
+    check_refs(conn, permit, new.location_id, new.platform_id, &keys)?;
+    let block = &new.block;
+    let first = block.first_value() as i64;
+    let last = first + block.len() as i64 - 1;
+    let digits = block.start().digits().len() as i32;
+    let overlapping: Vec<(i64, Option<String>, String, String)> = ranges::table
+        .filter(ranges::digit_count.eq(digits))
+        .filter(ranges::first_value.le(last))
+        .filter(ranges::last_value.ge(first))
+        .select((
+            ranges::id,
+            ranges::name,
+            ranges::start_number,
+            ranges::end_number,
+        ))
+        .limit(5)
+        .load(conn)?;
+    if let Some((id, name, s, e)) = overlapping.first() {
+        return Err(StoreError::Conflict {
+            code: "range_overlap",
+            message: format!(
+                "the range overlaps range {id}{} ({s} – {e})",
+                name.as_ref().map(|n| format!(" '{n}'")).unwrap_or_default()
+            ),
+            details: serde_json::json!({ "ranges": overlapping.iter().map(|(id, name, s, e)| serde_json::json!({"id": id.to_string(), "name": name, "start": s, "end": e})).collect::<Vec<_>>() }),
+        });
+    }
+    let (start, end) = (block.start().to_string(), block.end().to_string());
+    let existing: Vec<String> = numbers::table
+        .filter(numbers::base.ge(&start))
+        .filter(numbers::base.le(&end))
+        .filter(length(numbers::base).eq(digits + 1))
+        .order(numbers::e164)
+        .select(numbers::e164)
+        .limit(10)
+        .load(conn)?;
+    if !existing.is_empty() {
+        return Err(StoreError::Conflict {
+            code: "numbers_exist",
+            message: format!(
+                "the range contains numbers already in the inventory: {}",
+                existing.join(", ")
+            ),
+            details: serde_json::json!({ "numbers": existing }),
+        });
+    }
+    let now = crate::now();
+    diesel::insert_into(ranges::table)
+        .values((
+            ranges::name.eq(&new.name),
+            ranges::start_number.eq(&start),
+            ranges::end_number.eq(&end),
+            ranges::first_value.eq(first),
+            ranges::last_value.eq(last),
+            ranges::digit_count.eq(digits),
+            ranges::country.eq(block.country()),
+            ranges::size.eq(block.len() as i64),
+            ranges::location_id.eq(new.location_id),
+            ranges::platform_id.eq(new.platform_id),
+            ranges::number_type.eq(new.number_type.map(|t| t.as_str())),
+            ranges::description.eq(&new.description),
+            ranges::created_at.eq(now),
+            ranges::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let id: i64 = ranges::table
+        .filter(ranges::start_number.eq(&start))
+        .select(ranges::id)
+        .first(conn)?;
+    let tag_ids = tags::ensure(conn, &new.tags)?;
+    tags::set_for_range(conn, id, &tag_ids)?;
+    let defaults = dialect::RangeDefaults {
+        range_id: id,
+        location_id: new.location_id,
+        platform_id: new.platform_id,
+        number_type: new.number_type.map(|t| t.as_str()),
+    };
+    dialect::materialise_block(conn, block, &defaults, now)?;
+    for tag_id in &tag_ids {
+        dialect::tag_range_numbers(conn, id, *tag_id)?;
+    }
+    let created = get(conn, &Scope::unrestricted(), id)?;
+    let eid = id.to_string();
+    audit::record(
+        conn,
+        permit,
+        Change {
+            action: "range.create",
+            entity_kind: "range",
+            entity_id: &eid,
+            before: None,
+            after: audit::snapshot(&created),
+        },
+    )?;
+    Ok(created)
+}
+
+/// Edits a range and, with `apply_to_numbers`, its numbers' site, platform, type and tags.
+pub fn patch(
+    conn: &mut Conn,
+    permit: &Permit,
+    id: i64,
+    change: RangePatch,
+    if_match: Option<i64>,
+) -> StoreResult<Range> {
+    let before = get(conn, permit.scope(), id)?;
+    if let Some(v) = if_match.filter(|v| *v != before.version) {
+        return Err(StoreError::Stale {
+            expected: v,
+            current: before.version,
+        });
+    }
+    let location_id = change.location_id.unwrap_or(before.location_id);
+    let platform_id = change.platform_id.unwrap_or(before.platform_id);
+    let number_type = change
+        .number_type
+        .unwrap_or(before.number_type.as_deref().and_then(|t| t.parse().ok()));
+    let new_tags: Vec<Tag> = match &change.tags {
+        Some(t) => t.clone(),
+        None => before
+            .tags
+            .iter()
+            .filter_map(|t| Tag::parse(t).ok())
+            .collect(),
+    };
+    let keys: Vec<&str> = new_tags.iter().map(Tag::key).collect();
+    check_refs(conn, permit, location_id, platform_id, &keys)?;
+    let name = match change.name {
+        Some(n) => n.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+        None => before.name.clone(),
+    };
+    let now = crate::now();
+    diesel::update(ranges::table.filter(ranges::id.eq(id)))
+        .set((
+            ranges::name.eq(&name),
+            ranges::description.eq(change
+                .description
+                .clone()
+                .unwrap_or_else(|| before.description.clone())),
+            ranges::location_id.eq(location_id),
+            ranges::platform_id.eq(platform_id),
+            ranges::number_type.eq(number_type.map(|t| t.as_str())),
+            ranges::version.eq(before.version + 1),
+            ranges::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let old_tag_ids = tags::ids_for_keys(
+        conn,
+        &before
+            .tags
+            .iter()
+            .map(|t| t.to_lowercase())
+            .collect::<Vec<_>>(),
+    )?;
+    let new_tag_ids = tags::ensure(conn, &new_tags)?;
+    if change.tags.is_some() {
+        tags::set_for_range(conn, id, &new_tag_ids)?;
+    }
+    let mut applied = 0;
+    if change.apply_to_numbers {
+        applied = diesel::update(numbers::table.filter(numbers::range_id.eq(id)))
+            .set((
+                numbers::location_id.eq(location_id),
+                numbers::platform_id.eq(platform_id),
+                numbers::number_type.eq(number_type.map(|t| t.as_str())),
+                numbers::version.eq(numbers::version + 1),
+                numbers::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if change.tags.is_some() {
+            let dropped: Vec<i64> = old_tag_ids
+                .iter()
+                .copied()
+                .filter(|t| !new_tag_ids.contains(t))
+                .collect();
+            diesel::delete(
+                number_tags::table
+                    .filter(number_tags::tag_id.eq_any(&dropped))
+                    .filter(
+                        number_tags::number_id.eq_any(
+                            numbers::table
+                                .filter(numbers::range_id.eq(id))
+                                .select(numbers::id),
+                        ),
+                    ),
+            )
+            .execute(conn)?;
+            for tag_id in &new_tag_ids {
+                dialect::tag_range_numbers(conn, id, *tag_id)?;
+            }
+        }
+    }
+    let after = get(conn, permit.scope(), id).or_else(|_| get(conn, &Scope::unrestricted(), id))?;
+    let eid = id.to_string();
+    let mut after_json = audit::snapshot(&after);
+    if let Some(serde_json::Value::Object(m)) = after_json.as_mut() {
+        m.insert("applied_to_numbers".into(), applied.into());
+    }
+    audit::record(
+        conn,
+        permit,
+        Change {
+            action: "range.update",
+            entity_kind: "range",
+            entity_id: &eid,
+            before: audit::snapshot(&before),
+            after: after_json,
+        },
+    )?;
+    Ok(after)
+}
+
+/// Deletes a range and its numbers; refused unless every one of them is available.
+pub fn delete(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
+    let before = get(conn, permit.scope(), id)?;
+    let in_use = before.utilisation.total - before.utilisation.available;
+    if in_use > 0 {
+        return Err(StoreError::Conflict {
+            code: "range_in_use",
+            message: format!(
+                "{in_use} numbers of the range are not available; release or unassign them first"
+            ),
+            details: serde_json::json!({ "utilisation": before.utilisation }),
+        });
+    }
+    diesel::delete(
+        numbers::table
+            .filter(numbers::range_id.eq(id))
+            .filter(numbers::status.eq(NumberStatus::Available.as_str())),
+    )
+    .execute(conn)?;
+    let left: i64 = numbers::table
+        .filter(numbers::range_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if left > 0 {
+        // A number changed status after the check: refuse and roll back the whole delete.
+        return Err(StoreError::conflict(
+            "range_in_use",
+            "numbers of the range changed while it was being deleted; retry",
+        ));
+    }
+    diesel::delete(ranges::table.filter(ranges::id.eq(id))).execute(conn)?;
+    let eid = id.to_string();
+    audit::record(
+        conn,
+        permit,
+        Change {
+            action: "range.delete",
+            entity_kind: "range",
+            entity_id: &eid,
+            before: audit::snapshot(&before),
+            after: None,
+        },
+    )
+}

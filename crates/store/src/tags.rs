@@ -1,0 +1,152 @@
+//! Tags: one row per distinct label (by lower-case key), linked to numbers and ranges.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use domain::{Scope, Tag};
+use serde::Serialize;
+
+use crate::{
+    Conn, StoreResult, dialect,
+    schema::{number_tags, range_tags, tags},
+};
+
+/// Makes sure every tag exists and returns their ids, in input order.
+pub fn ensure(conn: &mut Conn, wanted: &[Tag]) -> StoreResult<Vec<i64>> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    dialect::insert_tags_if_absent(conn, wanted)?;
+    let keys: Vec<&str> = wanted.iter().map(Tag::key).collect();
+    let found: HashMap<String, i64> = tags::table
+        .filter(tags::key.eq_any(&keys))
+        .select((tags::key, tags::id))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(wanted
+        .iter()
+        .filter_map(|t| found.get(t.key()).copied())
+        .collect())
+}
+
+/// The ids of existing tags with these keys (unknown keys are skipped).
+pub fn ids_for_keys(conn: &mut Conn, keys: &[String]) -> StoreResult<Vec<i64>> {
+    Ok(tags::table
+        .filter(tags::key.eq_any(keys))
+        .select(tags::id)
+        .load(conn)?)
+}
+
+/// The tag names of each number, sorted by key.
+pub fn of_numbers(conn: &mut Conn, number_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    for chunk in number_ids.chunks(5000) {
+        let rows: Vec<(i64, String)> = number_tags::table
+            .inner_join(tags::table)
+            .filter(number_tags::number_id.eq_any(chunk))
+            .order(tags::key)
+            .select((number_tags::number_id, tags::name))
+            .load(conn)?;
+        for (id, name) in rows {
+            out.entry(id).or_default().push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// The tag names of each range, sorted by key.
+pub fn of_ranges(conn: &mut Conn, range_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
+    let rows: Vec<(i64, String)> = range_tags::table
+        .inner_join(tags::table)
+        .filter(range_tags::range_id.eq_any(range_ids))
+        .order(tags::key)
+        .select((range_tags::range_id, tags::name))
+        .load(conn)?;
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    for (id, name) in rows {
+        out.entry(id).or_default().push(name);
+    }
+    Ok(out)
+}
+
+/// Replaces a number's tags.
+pub fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
+    diesel::delete(number_tags::table.filter(number_tags::number_id.eq(number_id)))
+        .execute(conn)?;
+    let rows: Vec<_> = tag_ids
+        .iter()
+        .map(|t| {
+            (
+                number_tags::number_id.eq(number_id),
+                number_tags::tag_id.eq(*t),
+            )
+        })
+        .collect();
+    crate::dialect::insert_batch!(conn, number_tags::table, &rows);
+    Ok(())
+}
+
+/// Replaces a range's own tags.
+pub fn set_for_range(conn: &mut Conn, range_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
+    diesel::delete(range_tags::table.filter(range_tags::range_id.eq(range_id))).execute(conn)?;
+    let rows: Vec<_> = tag_ids
+        .iter()
+        .map(|t| (range_tags::range_id.eq(range_id), range_tags::tag_id.eq(*t)))
+        .collect();
+    crate::dialect::insert_batch!(conn, range_tags::table, &rows);
+    Ok(())
+}
+
+/// A tag and how much carries it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagUsage {
+    /// The label as first entered.
+    pub name: String,
+    /// Numbers in the caller's scope that carry it.
+    pub numbers: i64,
+    /// Ranges that carry it.
+    pub ranges: i64,
+}
+
+/// Every tag in use, with counts, ordered by key. Scoped callers count only their numbers
+/// and see only tags that at least one of their numbers carries.
+pub fn list(conn: &mut Conn, scope: &Scope) -> StoreResult<Vec<TagUsage>> {
+    let mut counted = number_tags::table
+        .group_by(number_tags::tag_id)
+        .select((number_tags::tag_id, diesel::dsl::count_star()))
+        .into_boxed();
+    if let Some(cond) = crate::numbers::ScopeFilter::resolve(conn, scope)?
+        .exists_condition("id", "number_tags.number_id")
+    {
+        counted = counted.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
+    }
+    let number_counts: HashMap<i64, i64> = counted.load::<(i64, i64)>(conn)?.into_iter().collect();
+    let range_counts: HashMap<i64, i64> = range_tags::table
+        .group_by(range_tags::tag_id)
+        .select((range_tags::tag_id, diesel::dsl::count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let all: Vec<(i64, String)> = tags::table
+        .order(tags::key)
+        .select((tags::id, tags::name))
+        .load(conn)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|(id, name)| {
+            let numbers = number_counts.get(&id).copied().unwrap_or(0);
+            let ranges = range_counts.get(&id).copied().unwrap_or(0);
+            let shown = if scope.is_unrestricted() {
+                numbers + ranges > 0
+            } else {
+                numbers > 0
+            };
+            shown.then_some(TagUsage {
+                name,
+                numbers,
+                ranges,
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,57 @@
+# Telestate developer commands. Set up once with scripts/bootstrap.sh, then `.venv/bin/just <recipe>`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+# A local .env (copy .env.sample) is read; variables already in the environment win.
+set dotenv-load
+# Comments inside recipes explain why; they are not commands to echo.
+set ignore-comments
+
+# Outside the clone so CI's fresh clones reuse one build.
+export CARGO_TARGET_DIR := env("CARGO_TARGET_DIR", "/var/tmp/telestate-target")
+
+# Base URL the tests create and drop their own databases from.
+pg_url := "postgres://postgres@127.0.0.1:5432/postgres"
+
+# List the recipes
+default:
+    @{{ just_executable() }} --justfile {{ justfile() }} --list
+
+# Build and start the server on SQLite (./data); first start creates owner admin/admin
+run:
+    mkdir -p data
+    TELESTATE_ADMIN_USER=${TELESTATE_ADMIN_USER:-admin} TELESTATE_ADMIN_PASSWORD=${TELESTATE_ADMIN_PASSWORD:-admin} \
+        cargo run -p telestate -- serve
+
+# Every test: the suite on SQLite and on PostgreSQL, then schemathesis on both
+test:
+    scripts/pg-up.sh
+    env -u TEST_DATABASE_URL cargo nextest run --workspace
+    TEST_DATABASE_URL={{ pg_url }} cargo nextest run --workspace
+    scripts/schemathesis.sh sqlite
+    scripts/schemathesis.sh postgres
+
+# Regenerate openapi/openapi.json from the code (a test fails while it is stale)
+openapi:
+    # Through a temp file so a failed build cannot leave a truncated spec behind.
+    cargo run -q -p telestate -- openapi > openapi/openapi.json.tmp || { rm -f openapi/openapi.json.tmp; exit 1; }
+    mv openapi/openapi.json.tmp openapi/openapi.json
+
+# Release benchmark per backend; ends with one summary table to paste into a note
+bench backends="sqlite postgres":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    scripts/pg-up.sh
+    rows=()
+    # run.sh prints progress on stderr and only its summary on stdout; keep the data row.
+    for b in {{ backends }}; do rows+=("$(bench/run.sh "$b" | tail -n 1)"); done
+    echo
+    echo "backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb"
+    printf '%s\n' "${rows[@]}"
+
+# Format all Rust code
+fmt:
+    cargo fmt --all
+
+# Clippy on every target; any warning fails
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,12 @@
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_append_only();
+DROP TABLE api_tokens;
+DROP TABLE admins;
+DROP TABLE number_tags;
+DROP TABLE numbers;
+DROP TABLE range_tags;
+DROP TABLE ranges;
+DROP TABLE tags;
+DROP TABLE platforms;
+DROP TABLE locations;
+DROP TABLE settings;

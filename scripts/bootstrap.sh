@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install what tests and benches need on a fresh Debian 12 machine (Rust toolchain assumed).
+# Idempotent: every step checks first, so a second run takes well under a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Pinned so CI and laptops fuzz with the same schemathesis; bump deliberately.
+PY_REQS=(rust-just==1.59.0 schemathesis==4.32.5)
+
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+
+apt_install() {
+    local sudo=()
+    [[ $(id -u) == 0 ]] || sudo=(sudo)
+    echo "apt: installing $*" >&2
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# --- apt: only what is missing, so an up-to-date machine never touches the network ---
+pkgs=()
+command -v wrk >/dev/null || pkgs+=(wrk)
+command -v pg_ctlcluster >/dev/null || pkgs+=(postgresql)
+command -v curl >/dev/null || pkgs+=(curl)
+command -v python3 >/dev/null || pkgs+=(python3 python3-venv)
+# diesel's postgres feature links the system libpq.
+pkg-config --exists libpq 2>/dev/null || pkgs+=(libpq-dev pkg-config)
+if ((${#pkgs[@]})); then apt_install "${pkgs[@]}"; fi
+
+# --- python venv: the stamp records what was installed, so pip only runs when the pins change ---
+stamp=.venv/.telestate-reqs
+if [[ ! -x .venv/bin/python || $(cat "$stamp" 2>/dev/null) != "${PY_REQS[*]}" ]]; then
+    # Debian's python3 cannot create a venv until python3-venv is installed.
+    python3 -m venv .venv 2>/dev/null || { apt_install python3-venv && python3 -m venv --clear .venv; }
+    .venv/bin/pip install -q --disable-pip-version-check "${PY_REQS[@]}"
+    echo "${PY_REQS[*]}" >"$stamp"
+fi
+
+# --- cargo-nextest: present on the dev image; a fresh machine builds it (a few minutes) ---
+cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+
+scripts/pg-up.sh
+echo "bootstrap: ok" >&2
