@@ -7,7 +7,7 @@
 
 use actix_web::{
     HttpRequest, HttpResponse, ResponseError,
-    error::{JsonPayloadError, PathError, QueryPayloadError},
+    error::{PathError, QueryPayloadError},
     http::{StatusCode, header},
 };
 use api_types::{ErrorBody, ErrorDetail};
@@ -201,33 +201,7 @@ impl From<domain::Denied> for ApiError {
     }
 }
 
-/// Maps actix's JSON body errors into the envelope.
-pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match &err {
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
-            "the body must be JSON (Content-Type: application/json)".into(),
-        ),
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::PayloadTooLarge("the JSON body is larger than allowed".into())
-        }
-        JsonPayloadError::Deserialize(e) => {
-            let field = field_from_serde(&e.to_string());
-            ApiError::BadRequest {
-                code: "invalid_json",
-                message: format!("the body is not valid: {e}"),
-                field,
-            }
-        }
-        other => ApiError::BadRequest {
-            code: "invalid_json",
-            field: None,
-            message: format!("the body could not be read: {other}"),
-        },
-    };
-    api.into()
-}
-
-/// Pulls the field name out of serde's messages ("missing field `x`", "unknown field `x`").
+/// Pulls the field name out of serde's messages ("unknown field `x`").
 fn field_from_serde(msg: &str) -> Option<String> {
     let start = msg.find('`')? + 1;
     let end = start + msg[start..].find('`')?;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod convert;
 pub mod error;
 pub mod handlers;
+pub mod json;
 pub mod observe;
 pub mod routes;
 
@@ -172,11 +173,7 @@ pub fn app(
         .configure(routes::configure)
         .split_for_parts();
     app.app_data(state)
-        .app_data(
-            web::JsonConfig::default()
-                .limit(8 * 1024 * 1024)
-                .error_handler(error::json_error),
-        )
+        .app_data(web::PayloadConfig::new(json::MAX_BODY_BYTES))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .service(

@@ -20,6 +20,8 @@ pub mod secrets;
 pub mod settings;
 pub mod stats;
 pub mod tags;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 
 pub use db::{AnyConnection, Backend, Conn, Db};

@@ -5,6 +5,7 @@ use api_types::{AdminList, AdminPatch, NewAdmin, PageQuery};
 use domain::Role;
 
 use crate::{
+    json::Json,
     AppState,
     auth::{Authorized, Govern},
     convert,
@@ -45,7 +46,7 @@ pub async fn list_admins(
 pub async fn create_admin(
     state: web::Data<AppState>,
     auth: Authorized<Govern>,
-    body: web::Json<NewAdmin>,
+    body: Json<NewAdmin>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let role = role("role", &b.role)?;
@@ -92,7 +93,7 @@ pub async fn update_admin(
     state: web::Data<AppState>,
     auth: Authorized<Govern>,
     path: web::Path<String>,
-    body: web::Json<AdminPatch>,
+    body: Json<AdminPatch>,
 ) -> Result<web::Json<api_types::Admin>, ApiError> {
     let id = convert::path_id("admin", &path)?;
     let b = body.into_inner();

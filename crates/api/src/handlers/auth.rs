@@ -6,6 +6,7 @@ use chrono::Utc;
 use store::admins::Login;
 
 use crate::{
+    json::Json,
     AppState,
     auth::{Authorized, Read},
     error::ApiError,
@@ -26,7 +27,7 @@ use crate::{
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
     request_id: Option<web::ReqData<RequestId>>,
 ) -> Result<web::Json<LoginResponse>, ApiError> {
     let LoginRequest { username, password } = body.into_inner();

@@ -5,6 +5,7 @@ use api_types::{LocationList, LocationPatch, LocationQuery, NewLocation};
 use store::locations::LocationInput;
 
 use crate::{
+    json::Json,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
@@ -45,7 +46,7 @@ pub async fn list_locations(
 pub async fn create_location(
     state: web::Data<AppState>,
     auth: Authorized<Manage>,
-    body: web::Json<NewLocation>,
+    body: Json<NewLocation>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let input = LocationInput {
@@ -96,7 +97,7 @@ pub async fn update_location(
     auth: Authorized<Manage>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<LocationPatch>,
+    body: Json<LocationPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("location", &path)?;
     let if_match = convert::if_match(&req)?;

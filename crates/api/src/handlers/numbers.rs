@@ -8,6 +8,7 @@ use api_types::{
 use domain::NumberStatus;
 
 use crate::{
+    json::Json,
     AppState,
     auth::{Authorized, Manage, Operate, Read},
     convert,
@@ -90,7 +91,7 @@ pub async fn list_numbers(
 pub async fn create_numbers(
     state: web::Data<AppState>,
     auth: Authorized<Manage>,
-    body: web::Json<CreateNumbers>,
+    body: Json<CreateNumbers>,
 ) -> Result<HttpResponse, ApiError> {
     let permit = auth.permit;
     match body.into_inner() {
@@ -167,7 +168,7 @@ pub async fn update_number(
     auth: Authorized<Operate>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<NumberPatch>,
+    body: Json<NumberPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let e164 = convert::number("number", &path)?.to_string();
     let if_match = convert::if_match(&req)?;

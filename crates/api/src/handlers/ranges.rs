@@ -5,6 +5,7 @@ use api_types::{NewRange, RangeList, RangePatch, RangeQuery};
 use domain::NumberBlock;
 
 use crate::{
+    json::Json,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
@@ -46,7 +47,7 @@ pub async fn list_ranges(
 pub async fn create_range(
     state: web::Data<AppState>,
     auth: Authorized<Manage>,
-    body: web::Json<NewRange>,
+    body: Json<NewRange>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let start = convert::number("start", &b.start)?;
@@ -119,7 +120,7 @@ pub async fn update_range(
     auth: Authorized<Manage>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<RangePatch>,
+    body: Json<RangePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("range", &path)?;
     let if_match = convert::if_match(&req)?;

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use api_types::{ApiTokenList, CreatedApiToken, NewApiToken, PageQuery};
 
 use crate::{
+    json::Json,
     AppState,
     auth::{Authorized, Govern},
     convert,
@@ -34,7 +35,7 @@ pub async fn list_api_tokens(
 pub async fn create_api_token(
     state: web::Data<AppState>,
     auth: Authorized<Govern>,
-    body: web::Json<NewApiToken>,
+    body: Json<NewApiToken>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let role = b.role.parse().map_err(|e: domain::ParseEnumError| {

@@ -1,0 +1,72 @@
+//! A JSON body extractor whose errors name the offending field by its path
+//! (`items[3].number`), in the API's error envelope. actix's own `web::Json` reports
+//! serde's message only, which rarely says which field was wrong.
+
+use std::{future::Future, ops::Deref, pin::Pin};
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest JSON body accepted (a batch of 10,000 numbers fits comfortably).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// A deserialised JSON request body.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let ct = req.content_type();
+    ct == "application/json" || ct.ends_with("+json")
+}
+
+/// The field serde named in a message like "missing field `name`", if any.
+fn quoted_field(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let end = start + msg[start..].find('`')?;
+    Some(msg[start..end].to_string())
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into()));
+            }
+            let bytes = body.await.map_err(|e| match e.as_response_error().status_code().as_u16() {
+                413 => ApiError::PayloadTooLarge(format!("the body is larger than {MAX_BODY_BYTES} bytes")),
+                _ => ApiError::BadRequest { code: "invalid_json", field: None, message: format!("the body could not be read: {e}") },
+            })?;
+            let de = &mut serde_json::Deserializer::from_slice(&bytes);
+            serde_path_to_error::deserialize(de).map(Json).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let field = if path == "." { quoted_field(&inner.to_string()) } else { Some(path) };
+                let message = match &field {
+                    Some(f) => format!("{f}: {inner}"),
+                    None => format!("the body is not valid JSON of the expected shape: {inner}"),
+                };
+                ApiError::BadRequest { code: "invalid_json", field, message }
+            })
+        })
+    }
+}

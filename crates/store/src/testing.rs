@@ -1,0 +1,79 @@
+//! Test support: a fresh, migrated database per test, on the backend `TEST_DATABASE_URL`
+//! names (unset: a SQLite file in a temporary folder; `postgres://…/db`: a new database
+//! created on that server and dropped afterwards). Tests share nothing, so they run in
+//! parallel with no cleanup code and no `#[serial]`.
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use domain::{Actor, ActorKind, Permit, Principal, Role, Scope, Source};
+use rand::RngCore;
+
+use crate::Db;
+
+/// A throwaway database; removed when dropped.
+pub struct TestDb {
+    /// The handle to use.
+    pub db: Db,
+    /// Its URL, for starting a server against it.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+fn suffix() -> String {
+    format!("{:016x}", rand::rng().next_u64())
+}
+
+impl TestDb {
+    /// Creates and migrates a fresh database.
+    pub fn new() -> TestDb {
+        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) {
+            Some(base) => {
+                let name = format!("telestate_test_{}", suffix());
+                let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| panic!("TEST_DATABASE_URL {base}: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+                let (prefix, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL must end in /DATABASE");
+                let url = format!("{prefix}/{name}");
+                let db = Db::connect(&url, 8).expect("connect to test database");
+                db.migrate().expect("migrate test database");
+                TestDb { db, url, cleanup: Cleanup::Postgres { admin_url: base, name } }
+            }
+            None => {
+                let dir = std::env::temp_dir().join(format!("telestate-test-{}", suffix()));
+                std::fs::create_dir_all(&dir).expect("create temp dir");
+                let url = format!("sqlite://{}", dir.join("test.db").display());
+                let db = Db::connect(&url, 8).expect("open test database");
+                db.migrate().expect("migrate test database");
+                TestDb { db, url, cleanup: Cleanup::Dir(dir) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+                }
+            }
+        }
+    }
+}
+
+/// A principal for tests.
+pub fn principal(role: Role, scope: Scope) -> Principal {
+    Principal { actor: Actor { kind: ActorKind::Admin, id: "42".into(), name: format!("test-{role}") }, role, scope }
+}
+
+/// An unscoped owner's permit.
+pub fn owner() -> Permit {
+    Permit::authorize(&principal(Role::Owner, Scope::unrestricted()), domain::Action::Govern, Source::Api, Some("test".into())).expect("owner may govern")
+}
