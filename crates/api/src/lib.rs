@@ -168,7 +168,11 @@ pub fn app(
         InitError = (),
     >,
 > {
+    // The docs service goes first: actix hands every `/api/v1/...` request to the scope
+    // registered for that prefix, so the spec's URL must be claimed before it.
     let (app, _) = App::new()
+        .service(utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", (*spec).clone()))
+        .service(web::redirect("/api/docs", "/api/docs/"))
         .into_utoipa_app()
         .configure(routes::configure)
         .split_for_parts();
@@ -176,11 +180,6 @@ pub fn app(
         .app_data(web::PayloadConfig::new(json::MAX_BODY_BYTES))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
-        .service(
-            utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}")
-                .url("/api/v1/openapi.json", (*spec).clone()),
-        )
-        .service(web::redirect("/api/docs", "/api/docs/"))
         .default_service(web::to(error::no_route))
         .wrap(from_fn(observe::middleware))
 }
