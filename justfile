@@ -19,7 +19,7 @@ default:
 # Build and start the server on SQLite (./data); first start creates owner admin/admin
 run:
     mkdir -p data
-    TELESTATE_ADMIN_USER=${TELESTATE_ADMIN_USER:-admin} TELESTATE_ADMIN_PASSWORD=${TELESTATE_ADMIN_PASSWORD:-admin} \
+    TELESTATE_ADMIN_USER=${TELESTATE_ADMIN_USER:-admin} TELESTATE_ADMIN_PASSWORD=${TELESTATE_ADMIN_PASSWORD:-telestate-admin} \
         cargo run -p telestate -- serve
 
 # Every test: the suite on SQLite and on PostgreSQL, then schemathesis on both

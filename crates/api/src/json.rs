@@ -50,22 +50,40 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !json {
-                return Err(ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into()));
+                return Err(ApiError::UnsupportedMediaType(
+                    "the body must be JSON (Content-Type: application/json)".into(),
+                ));
             }
-            let bytes = body.await.map_err(|e| match e.as_response_error().status_code().as_u16() {
-                413 => ApiError::PayloadTooLarge(format!("the body is larger than {MAX_BODY_BYTES} bytes")),
-                _ => ApiError::BadRequest { code: "invalid_json", field: None, message: format!("the body could not be read: {e}") },
-            })?;
+            let bytes =
+                body.await
+                    .map_err(|e| match e.as_response_error().status_code().as_u16() {
+                        413 => ApiError::PayloadTooLarge(format!(
+                            "the body is larger than {MAX_BODY_BYTES} bytes"
+                        )),
+                        _ => ApiError::BadRequest {
+                            code: "invalid_json",
+                            field: None,
+                            message: format!("the body could not be read: {e}"),
+                        },
+                    })?;
             let de = &mut serde_json::Deserializer::from_slice(&bytes);
             serde_path_to_error::deserialize(de).map(Json).map_err(|e| {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let field = if path == "." { quoted_field(&inner.to_string()) } else { Some(path) };
+                let field = if path == "." {
+                    quoted_field(&inner.to_string())
+                } else {
+                    Some(path)
+                };
                 let message = match &field {
                     Some(f) => format!("{f}: {inner}"),
                     None => format!("the body is not valid JSON of the expected shape: {inner}"),
                 };
-                ApiError::BadRequest { code: "invalid_json", field, message }
+                ApiError::BadRequest {
+                    code: "invalid_json",
+                    field,
+                    message,
+                }
             })
         })
     }

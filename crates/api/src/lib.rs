@@ -171,7 +171,10 @@ pub fn app(
     // The docs service goes first: actix hands every `/api/v1/...` request to the scope
     // registered for that prefix, so the spec's URL must be claimed before it.
     let (app, _) = App::new()
-        .service(utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", (*spec).clone()))
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}")
+                .url("/api/v1/openapi.json", (*spec).clone()),
+        )
         .service(web::redirect("/api/docs", "/api/docs/"))
         .into_utoipa_app()
         .configure(routes::configure)

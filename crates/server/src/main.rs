@@ -1,6 +1,7 @@
 //! `telestate`: the one binary — serve the API, migrate, print the spec, manage admins.
 
 mod config;
+mod demo;
 
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Migrate the database and serve the API (creates the first owner on first start).
     Serve,
+    /// Serve a ready demo estate (SQLite file data/demo.db unless TELESTATE_DATABASE_URL is set).
+    Demo,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document (JSON) to stdout.
@@ -132,9 +135,23 @@ fn ensure_first_owner(db: &Db, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let db = open_db(&config)?;
     ensure_first_owner(&db, &config)?;
+    if demo && demo::seed(&db, config.max_range_size)? {
+        tracing::info!("seeded the demo estate");
+    }
+    if demo {
+        println!(
+            "Telestate demo: http://{}/api/docs/  (log in as {} / {})",
+            config.bind,
+            config.admin_user,
+            config
+                .admin_password
+                .as_deref()
+                .unwrap_or("the password printed above")
+        );
+    }
     let api_config = api::ApiConfig {
         max_range_size: config.max_range_size,
         jwt_ttl_seconds: config.jwt_ttl_seconds,
@@ -155,10 +172,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    if matches!(cli.command, Command::Demo) {
+        // The demo must run with no set-up: its own file and a known password, unless told otherwise.
+        if std::env::var_os("TELESTATE_DATABASE_URL").is_none() {
+            config.database_url = "sqlite://data/demo.db".into();
+        }
+        config
+            .admin_password
+            .get_or_insert_with(|| "telestate-demo".into());
+    }
     init_tracing(&config);
     match cli.command {
-        Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
+        Command::Serve => actix_web::rt::System::new().block_on(serve(config, false)),
+        Command::Demo => actix_web::rt::System::new().block_on(serve(config, true)),
         Command::Migrate => {
             open_db(&config)?;
             println!("database is up to date");

@@ -30,16 +30,31 @@ fn suffix() -> String {
 impl TestDb {
     /// Creates and migrates a fresh database.
     pub fn new() -> TestDb {
-        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        {
             Some(base) => {
                 let name = format!("telestate_test_{}", suffix());
-                let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| panic!("TEST_DATABASE_URL {base}: {e}"));
-                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
-                let (prefix, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL must end in /DATABASE");
+                let mut admin = PgConnection::establish(&base)
+                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {base}: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                let (prefix, _) = base
+                    .rsplit_once('/')
+                    .expect("TEST_DATABASE_URL must end in /DATABASE");
                 let url = format!("{prefix}/{name}");
                 let db = Db::connect(&url, 8).expect("connect to test database");
                 db.migrate().expect("migrate test database");
-                TestDb { db, url, cleanup: Cleanup::Postgres { admin_url: base, name } }
+                TestDb {
+                    db,
+                    url,
+                    cleanup: Cleanup::Postgres {
+                        admin_url: base,
+                        name,
+                    },
+                }
             }
             None => {
                 let dir = std::env::temp_dir().join(format!("telestate-test-{}", suffix()));
@@ -47,7 +62,11 @@ impl TestDb {
                 let url = format!("sqlite://{}", dir.join("test.db").display());
                 let db = Db::connect(&url, 8).expect("open test database");
                 db.migrate().expect("migrate test database");
-                TestDb { db, url, cleanup: Cleanup::Dir(dir) }
+                TestDb {
+                    db,
+                    url,
+                    cleanup: Cleanup::Dir(dir),
+                }
             }
         }
     }
@@ -61,7 +80,9 @@ impl Drop for TestDb {
             }
             Cleanup::Postgres { admin_url, name } => {
                 if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut admin);
                 }
             }
         }
@@ -70,10 +91,24 @@ impl Drop for TestDb {
 
 /// A principal for tests.
 pub fn principal(role: Role, scope: Scope) -> Principal {
-    Principal { actor: Actor { kind: ActorKind::Admin, id: "42".into(), name: format!("test-{role}") }, role, scope }
+    Principal {
+        actor: Actor {
+            kind: ActorKind::Admin,
+            id: "42".into(),
+            name: format!("test-{role}"),
+        },
+        role,
+        scope,
+    }
 }
 
 /// An unscoped owner's permit.
 pub fn owner() -> Permit {
-    Permit::authorize(&principal(Role::Owner, Scope::unrestricted()), domain::Action::Govern, Source::Api, Some("test".into())).expect("owner may govern")
+    Permit::authorize(
+        &principal(Role::Owner, Scope::unrestricted()),
+        domain::Action::Govern,
+        Source::Api,
+        Some("test".into()),
+    )
+    .expect("owner may govern")
 }

@@ -5,11 +5,11 @@ use api_types::{AdminList, AdminPatch, NewAdmin, PageQuery};
 use domain::Role;
 
 use crate::{
-    json::Json,
     AppState,
     auth::{Authorized, Govern},
     convert,
     error::ApiError,
+    json::Json,
 };
 
 fn role(field: &str, value: &str) -> Result<Role, ApiError> {

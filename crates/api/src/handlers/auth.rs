@@ -6,10 +6,10 @@ use chrono::Utc;
 use store::admins::Login;
 
 use crate::{
-    json::Json,
     AppState,
     auth::{Authorized, Read},
     error::ApiError,
+    json::Json,
     observe::RequestId,
 };
 

@@ -5,11 +5,11 @@ use api_types::{LocationList, LocationPatch, LocationQuery, NewLocation};
 use store::locations::LocationInput;
 
 use crate::{
-    json::Json,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
     error::ApiError,
+    json::Json,
 };
 
 /// Lists sites by name.

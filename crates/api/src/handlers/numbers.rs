@@ -8,11 +8,11 @@ use api_types::{
 use domain::NumberStatus;
 
 use crate::{
-    json::Json,
     AppState,
     auth::{Authorized, Manage, Operate, Read},
     convert,
     error::ApiError,
+    json::Json,
 };
 
 fn new_number(field: &str, n: api_types::NewNumber) -> Result<store::numbers::NewNumber, ApiError> {

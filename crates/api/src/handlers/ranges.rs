@@ -5,11 +5,11 @@ use api_types::{NewRange, RangeList, RangePatch, RangeQuery};
 use domain::NumberBlock;
 
 use crate::{
-    json::Json,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
     error::ApiError,
+    json::Json,
 };
 
 /// Lists ranges in creation order with their utilisation.

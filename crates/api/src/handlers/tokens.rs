@@ -4,11 +4,11 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use api_types::{ApiTokenList, CreatedApiToken, NewApiToken, PageQuery};
 
 use crate::{
-    json::Json,
     AppState,
     auth::{Authorized, Govern},
     convert,
     error::ApiError,
+    json::Json,
 };
 
 /// Lists tokens, revoked ones included (never their secrets).
