@@ -24,6 +24,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        quarantine_days -> Nullable<Integer>,
     }
 }
 
@@ -88,6 +89,21 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        reserved_reason -> Nullable<Text>,
+        reserved_for -> Nullable<Text>,
+        reserved_by -> Nullable<Text>,
+        reserved_until -> Nullable<Timestamp>,
+        quarantine_since -> Nullable<Timestamp>,
+        quarantine_until -> Nullable<Timestamp>,
+        quarantine_reason -> Nullable<Text>,
+        previous_assignee -> Nullable<Text>,
+        assigned_kind -> Nullable<Text>,
+        assigned_id -> Nullable<Text>,
+        assigned_name -> Nullable<Text>,
+        assigned_at -> Nullable<Timestamp>,
+        assigned_by -> Nullable<Text>,
+        provisioning_state -> Nullable<Text>,
+        provisioning_error -> Nullable<Text>,
     }
 }
 
@@ -151,6 +167,81 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    services (id) {
+        id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        kind -> Text,
+        platform_id -> Nullable<BigInt>,
+        external_id -> Nullable<Text>,
+        description -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    directory_users (id) {
+        id -> Text,
+        upn -> Text,
+        upn_key -> Text,
+        display_name -> Text,
+        mail -> Nullable<Text>,
+        department -> Nullable<Text>,
+        job_title -> Nullable<Text>,
+        office_location -> Nullable<Text>,
+        usage_location -> Nullable<Text>,
+        city -> Nullable<Text>,
+        country -> Nullable<Text>,
+        account_enabled -> Bool,
+        deleted -> Bool,
+        last_synced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    directory_groups (id) {
+        id -> Text,
+        display_name -> Text,
+        mail -> Nullable<Text>,
+        description -> Nullable<Text>,
+        deleted -> Bool,
+        last_synced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (actor, key) {
+        actor -> Text,
+        key -> Text,
+        method -> Text,
+        path -> Text,
+        body_hash -> Text,
+        status -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(group_members -> directory_groups (group_id));
+diesel::joinable!(group_members -> directory_users (user_id));
 diesel::joinable!(number_tags -> numbers (number_id));
 diesel::joinable!(number_tags -> tags (tag_id));
 diesel::joinable!(range_tags -> ranges (range_id));
