@@ -7,11 +7,16 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub mod lifecycle;
+pub use lifecycle::*;
+
 #[cfg(feature = "openapi")]
 use utoipa::{IntoParams, ToSchema};
 
+pub mod directory; pub use directory::*;
+
 /// Lets a PATCH tell "absent" (leave as is) from `null` (clear it).
-fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -129,6 +134,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "numbers or ranges still use the location",
     ),
     ("username_taken", 409, "the username is taken"),
+    ("service_exists", 409, "a service with that name exists"),
+    ("service_in_use", 409, "numbers are still assigned to the service"),
+    ("unknown_target", 400, "no user or service with that id, UPN or name; details.field names it"),
+    ("target_deleted", 409, "the directory user was deleted"),
+    ("target_disabled", 409, "the directory user's account is disabled"),
     ("last_owner", 409, "the change would leave no owner"),
     (
         "cannot_delete_self",
@@ -235,6 +245,12 @@ pub struct Number {
     pub platform_id: Option<String>,
     /// `direct_routing`, `operator_connect` or `calling_plan`.
     pub number_type: Option<String>,
+        /// Set while reserved.
+    pub reservation: Option<crate::lifecycle::Reservation>,
+    /// Set while quarantined.
+    pub quarantine: Option<crate::lifecycle::Quarantine>,
+    /// Set while assigned.
+    pub assignment: Option<crate::lifecycle::Assignment>,
     /// Increases on every change; also the `ETag`.
     pub version: i64,
     /// When it was added.
@@ -363,8 +379,10 @@ pub struct NumberQuery {
     pub number_type: Option<String>,
     /// ISO country code.
     pub country: Option<String>,
-    /// Digits match anywhere in the number; words match the description.
+        /// Digits match anywhere in the number; words match the description.
     pub q: Option<String>,
+    /// Assigned to this directory user (id or UPN) or service (id or name).
+    pub assigned_to: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1–1000 (default 50).

@@ -41,6 +41,32 @@ fn quoted_field(msg: &str) -> Option<String> {
     Some(msg[start..end].to_string())
 }
 
+/// Deserialises a body, naming the offending field by its path on failure.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." { quoted_field(&inner.to_string()) } else { Some(path) };
+        let message = match &field {
+            Some(f) => format!("{f}: {inner}"),
+            None => format!("the body is not valid JSON of the expected shape: {inner}"),
+        };
+        ApiError::BadRequest { code: "invalid_json", field, message }
+    })
+}
+
+/// A body that may be left out entirely (empty): then `T::default()`.
+pub fn decode_optional<T: DeserializeOwned + Default>(req: &HttpRequest, bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    if !is_json(req) {
+        return Err(ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into()));
+    }
+    decode(bytes)
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -66,25 +92,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                             message: format!("the body could not be read: {e}"),
                         },
                     })?;
-            let de = &mut serde_json::Deserializer::from_slice(&bytes);
-            serde_path_to_error::deserialize(de).map(Json).map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let field = if path == "." {
-                    quoted_field(&inner.to_string())
-                } else {
-                    Some(path)
-                };
-                let message = match &field {
-                    Some(f) => format!("{f}: {inner}"),
-                    None => format!("the body is not valid JSON of the expected shape: {inner}"),
-                };
-                ApiError::BadRequest {
-                    code: "invalid_json",
-                    field,
-                    message,
-                }
-            })
+            decode(&bytes).map(Json)
         })
     }
 }

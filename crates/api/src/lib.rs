@@ -9,6 +9,7 @@ pub mod auth;
 pub mod convert;
 pub mod error;
 pub mod handlers;
+pub mod idempotency;
 pub mod json;
 pub mod observe;
 pub mod routes;
@@ -133,7 +134,10 @@ impl AppState {
         (name = "numbers", description = "The number inventory"),
         (name = "ranges", description = "Blocks of consecutive numbers"),
         (name = "locations", description = "Sites"),
+        (name = "services", description = "Non-person assignment targets: auto attendants, call queues, trunks, …"),
+        (name = "directory", description = "Users and groups synced from Microsoft Entra ID (read-only)"),
         (name = "tags", description = "Labels on numbers and ranges"),
+        (name = "lifecycle", description = "Assign, unassign, reserve, quarantine, release; allocations; settings"),
         (name = "stats", description = "Dashboard counts"),
         (name = "admins", description = "Admin accounts (owners only)"),
         (name = "api-tokens", description = "Integration tokens (owners only)"),

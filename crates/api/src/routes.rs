@@ -12,7 +12,7 @@ use utoipa::openapi::{
 };
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
-use crate::handlers::{admins, audit, auth, health, locations, numbers, ranges, stats, tokens};
+use crate::handlers::{admins, audit, auth, health, lifecycle, locations, numbers, ranges, stats, tokens};
 
 /// Registers every route of the application.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -48,7 +48,25 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(admins::delete_admin)
                 .service(tokens::list_api_tokens)
                 .service(tokens::create_api_token)
-                .service(tokens::revoke_api_token)
+                                .service(tokens::revoke_api_token)
+                // lifecycle: number actions, allocations, settings
+                .service(lifecycle::assign_number)
+                .service(lifecycle::unassign_number)
+                .service(lifecycle::reserve_number)
+                .service(lifecycle::quarantine_number)
+                .service(lifecycle::release_number)
+                .service(lifecycle::create_allocation)
+                .service(lifecycle::get_settings)
+                .service(lifecycle::update_settings)
+                // services and directory
+                .service(crate::handlers::services::list_services)
+                .service(crate::handlers::services::create_service)
+                .service(crate::handlers::services::get_service)
+                .service(crate::handlers::services::update_service)
+                .service(crate::handlers::services::delete_service)
+                .service(crate::handlers::directory::list_users)
+                .service(crate::handlers::directory::get_user)
+                .service(crate::handlers::directory::list_groups)
                 .service(audit::list_audit),
         );
 }

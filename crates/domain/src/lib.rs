@@ -5,11 +5,13 @@
 //! WebAssembly) validate input with exactly the code the server uses.
 
 pub mod authz;
+pub mod lifecycle;
 pub mod phone;
 pub mod range;
 pub mod status;
 pub mod tag;
 
+pub use lifecycle::{Overrides, Refusal, Transition};
 pub use authz::{Action, Actor, ActorKind, Denied, Permit, Principal, Role, Scope, Source};
 pub use phone::{PhoneError, PhoneNumber};
 pub use range::{NumberBlock, RangeError};

@@ -37,6 +37,8 @@ pub struct Config {
     pub pool_size: u32,
     /// HTTP worker threads (TELESTATE_HTTP_WORKERS); 0 means one per core.
     pub http_workers: usize,
+    /// Seconds between scheduler runs across all instances (TELESTATE_SCHEDULER_INTERVAL_SECONDS).
+    pub scheduler_interval_seconds: u64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -99,6 +101,10 @@ impl Config {
             max_range_size,
             pool_size,
             http_workers: parsed("TELESTATE_HTTP_WORKERS", 0).context("TELESTATE_HTTP_WORKERS")?,
+            scheduler_interval_seconds: match parsed("TELESTATE_SCHEDULER_INTERVAL_SECONDS", 60u64)? {
+                0 => bail!("TELESTATE_SCHEDULER_INTERVAL_SECONDS must be at least 1"),
+                s => s,
+            },
         })
     }
 }

@@ -135,6 +135,27 @@ fn ensure_first_owner(db: &Db, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the scheduled releases on a timer; the database lease makes one instance work per
+/// interval however many run.
+fn spawn_scheduler(db: Db, interval: std::time::Duration) {
+    let holder = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    actix_web::rt::spawn(async move {
+        let mut timer = actix_web::rt::time::interval(interval);
+        loop {
+            timer.tick().await;
+            let (db, holder) = (db.clone(), holder.clone());
+            match web::block(move || store::scheduler::tick(&db, &holder, interval)).await {
+                Ok(Ok(store::scheduler::Tick::Ran { released })) if released > 0 => {
+                    tracing::info!(released, "scheduler released expired reservations and quarantines")
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "scheduler run failed; next interval retries"),
+                Err(e) => tracing::warn!(error = %e, "scheduler task failed"),
+            }
+        }
+    });
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let db = open_db(&config)?;
     ensure_first_owner(&db, &config)?;
@@ -152,6 +173,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
                 .unwrap_or("the password printed above")
         );
     }
+    spawn_scheduler(db.clone(), std::time::Duration::from_secs(config.scheduler_interval_seconds));
     let api_config = api::ApiConfig {
         max_range_size: config.max_range_size,
         jwt_ttl_seconds: config.jwt_ttl_seconds,

@@ -55,14 +55,18 @@ pub struct Admin {
     /// Tag keys the grant covers (empty: all).
     pub scope_tags: Vec<String>,
     /// Last successful login.
+    #[serde(serialize_with = "crate::utc::ser_opt")]
     pub last_login_at: Option<NaiveDateTime>,
     /// Locked against logins until then.
+    #[serde(serialize_with = "crate::utc::ser_opt")]
     pub locked_until: Option<NaiveDateTime>,
     /// Increases on every change.
     pub version: i64,
     /// When it was created.
+    #[serde(serialize_with = "crate::utc::ser")]
     pub created_at: NaiveDateTime,
     /// When it last changed.
+    #[serde(serialize_with = "crate::utc::ser")]
     pub updated_at: NaiveDateTime,
 }
 

@@ -7,7 +7,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::{
-    RunQueryDsl,
+    OptionalExtension, RunQueryDsl,
     sql_types::{BigInt, Nullable, Text, Timestamp},
 };
 use domain::{NumberBlock, Tag};
@@ -115,4 +115,102 @@ pub fn tag_range_numbers(conn: &mut Conn, range_id: i64, tag_id: i64) -> StoreRe
     .bind::<BigInt, _>(tag_id)
     .bind::<BigInt, _>(range_id)
     .execute(conn)?)
+}
+
+/// Inserts or replaces a setting.
+pub fn put_setting(conn: &mut Conn, key: &str, value: &str, now: NaiveDateTime) -> StoreResult<()> {
+    diesel::sql_query(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind::<Text, _>(key)
+    .bind::<Text, _>(value)
+    .bind::<Timestamp, _>(now)
+    .execute(conn)?;
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct E164 {
+    #[diesel(sql_type = Text)]
+    e164: String,
+}
+
+/// The lowest number matching `condition` (SQL over `numbers`, built by the caller from
+/// ids and closed vocabularies only). On PostgreSQL the row is locked and rows other
+/// transactions hold are skipped, so concurrent allocations spread over the pool instead
+/// of queueing for its first number.
+pub fn lowest_available(conn: &mut Conn, condition: &str) -> StoreResult<Option<String>> {
+    let lock = match conn {
+        AnyConnection::Postgresql(_) => " FOR UPDATE SKIP LOCKED",
+        AnyConnection::Sqlite(_) => "",
+    };
+    let sql = format!("SELECT e164 FROM numbers WHERE {condition} ORDER BY e164 LIMIT 1{lock}");
+    let row: Option<E164> = diesel::sql_query(sql).get_result(conn).optional()?;
+    Ok(row.map(|r| r.e164))
+}
+
+/// Takes or renews the lease `name` for `holder` until `until`, if it is free, expired or
+/// already ours. Exactly one of several competing instances gets `true`.
+pub fn take_lease(conn: &mut Conn, name: &str, holder: &str, now: NaiveDateTime, until: NaiveDateTime) -> StoreResult<bool> {
+    diesel::sql_query("INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+        .bind::<Text, _>(name)
+        .bind::<Text, _>("")
+        .bind::<Timestamp, _>(now - chrono::Duration::seconds(1))
+        .execute(conn)?;
+    let taken = diesel::sql_query("UPDATE leases SET holder = $1, expires_at = $2 WHERE name = $3 AND (expires_at < $4 OR holder = $1)")
+        .bind::<Text, _>(holder)
+        .bind::<Timestamp, _>(until)
+        .bind::<Text, _>(name)
+        .bind::<Timestamp, _>(now)
+        .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// Tables whose rows numbers refer to without a foreign key (see the inventory migration).
+#[derive(Clone, Copy, Debug)]
+pub enum RefTable {
+    /// `locations`.
+    Locations,
+    /// `platforms`.
+    Platforms,
+}
+
+impl RefTable {
+    fn name(self) -> &'static str {
+        match self {
+            RefTable::Locations => "locations",
+            RefTable::Platforms => "platforms",
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    #[allow(dead_code)]
+    id: i64,
+}
+
+/// Checks that a referenced row exists and, on PostgreSQL, holds a share lock on it until
+/// the transaction ends — what a foreign key would do, once per statement instead of once
+/// per row. A concurrent delete (which takes [`lock_for_delete`]) waits for us, and we
+/// for it, so no number ever points at a deleted row. SQLite serialises writers anyway.
+pub fn lock_ref(conn: &mut Conn, table: RefTable, id: i64) -> StoreResult<bool> {
+    let lock = match conn {
+        AnyConnection::Postgresql(_) => " FOR SHARE",
+        AnyConnection::Sqlite(_) => "",
+    };
+    let sql = format!("SELECT id FROM {} WHERE id = $1{lock}", table.name());
+    Ok(diesel::sql_query(sql).bind::<BigInt, _>(id).get_result::<Id>(conn).optional()?.is_some())
+}
+
+/// Locks a row about to be deleted against concurrent [`lock_ref`] holders.
+pub fn lock_for_delete(conn: &mut Conn, table: RefTable, id: i64) -> StoreResult<bool> {
+    let lock = match conn {
+        AnyConnection::Postgresql(_) => " FOR UPDATE",
+        AnyConnection::Sqlite(_) => "",
+    };
+    let sql = format!("SELECT id FROM {} WHERE id = $1{lock}", table.name());
+    Ok(diesel::sql_query(sql).bind::<BigInt, _>(id).get_result::<Id>(conn).optional()?.is_some())
 }

@@ -9,12 +9,16 @@
 pub mod admins;
 pub mod audit;
 pub mod db;
+pub mod services; pub mod directory;
 pub mod dialect;
 pub mod error;
+pub mod idempotency;
+pub mod lifecycle;
 pub mod locations;
 pub mod numbers;
 pub mod page;
 pub mod ranges;
+pub mod scheduler;
 pub mod schema;
 pub mod secrets;
 pub mod settings;
@@ -23,6 +27,7 @@ pub mod tags;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tokens;
+pub mod utc;
 
 pub use db::{AnyConnection, Backend, Conn, Db};
 pub use error::{StoreError, StoreResult};

@@ -36,8 +36,10 @@ pub struct Location {
     /// Increases on every change.
     pub version: i64,
     /// When it was added.
+    #[serde(serialize_with = "crate::utc::ser")]
     pub created_at: NaiveDateTime,
     /// When it last changed.
+    #[serde(serialize_with = "crate::utc::ser")]
     pub updated_at: NaiveDateTime,
 }
 
@@ -307,7 +309,8 @@ pub fn update(
 /// Removes a site that no number or range uses.
 pub fn delete(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
     require_unscoped_locations(permit)?;
-    let before = get(conn, permit.scope(), id)?;
+        let before = get(conn, permit.scope(), id)?;
+    crate::dialect::lock_for_delete(conn, crate::dialect::RefTable::Locations, id)?;
     let used_by_numbers: i64 = numbers::table
         .filter(numbers::location_id.eq(id))
         .count()

@@ -17,7 +17,7 @@ use crate::{
     audit::{self, Change},
     db::MultiBackend,
     page::{self, Page},
-    schema::{locations, numbers, platforms},
+        schema::{number_tags, numbers},
     tags,
 };
 
@@ -46,6 +46,70 @@ struct NumberRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    reserved_reason: Option<String>,
+    reserved_for: Option<String>,
+    reserved_by: Option<String>,
+    reserved_until: Option<NaiveDateTime>,
+    quarantine_since: Option<NaiveDateTime>,
+    quarantine_until: Option<NaiveDateTime>,
+    quarantine_reason: Option<String>,
+    previous_assignee: Option<String>,
+    assigned_kind: Option<String>,
+    assigned_id: Option<String>,
+    assigned_name: Option<String>,
+    assigned_at: Option<NaiveDateTime>,
+    assigned_by: Option<String>,
+    provisioning_state: Option<String>,
+    provisioning_error: Option<String>,
+}
+
+/// Why and for whom a number is held.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Reservation {
+    /// Why it is held.
+    pub reason: String,
+    /// Who or what it is held for (free text).
+    pub reserved_for: Option<String>,
+    /// Who reserved it.
+    pub reserved_by: String,
+    /// When the scheduler releases it.
+    #[serde(serialize_with = "crate::utc::ser_opt")]
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// A number resting after use.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Quarantine {
+    /// Since when.
+    #[serde(serialize_with = "crate::utc::ser")]
+    pub since: NaiveDateTime,
+    /// Until when; the scheduler releases it then.
+    #[serde(serialize_with = "crate::utc::ser")]
+    pub until: NaiveDateTime,
+    /// Why.
+    pub reason: Option<String>,
+    /// Who had it before (`{kind, id, name}`), for a number that was assigned.
+    pub previous_assignee: Option<serde_json::Value>,
+}
+
+/// Who or what a number is assigned to.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Assignment {
+    /// `user` or `service`.
+    pub kind: String,
+    /// The directory user's or service's id.
+    pub id: String,
+    /// UPN or service name when assigned.
+    pub name: String,
+    /// When.
+    #[serde(serialize_with = "crate::utc::ser")]
+    pub assigned_at: NaiveDateTime,
+    /// By whom.
+    pub assigned_by: String,
+    /// `not_required`, `pending`, `provisioned` or `failed`.
+    pub provisioning_state: String,
+    /// The last provisioning error.
+    pub provisioning_error: Option<String>,
 }
 
 /// A number as the store returns it, tags included.
@@ -79,14 +143,49 @@ pub struct Number {
     /// Increases on every change.
     pub version: i64,
     /// When it was added.
+    #[serde(serialize_with = "crate::utc::ser")]
     pub created_at: NaiveDateTime,
     /// When it last changed.
+    #[serde(serialize_with = "crate::utc::ser")]
     pub updated_at: NaiveDateTime,
+    /// Set while reserved.
+    pub reservation: Option<Reservation>,
+    /// Set while quarantined.
+    pub quarantine: Option<Quarantine>,
+    /// Set while assigned.
+    pub assignment: Option<Assignment>,
 }
 
 impl Number {
     fn from_row(r: NumberRow, tags: Vec<String>) -> Number {
+        let reservation = r.reserved_reason.clone().map(|reason| Reservation {
+            reason,
+            reserved_for: r.reserved_for.clone(),
+            reserved_by: r.reserved_by.clone().unwrap_or_default(),
+            expires_at: r.reserved_until,
+        });
+        let quarantine = r.quarantine_until.map(|until| Quarantine {
+            since: r.quarantine_since.unwrap_or(until),
+            until,
+            reason: r.quarantine_reason.clone(),
+            previous_assignee: r.previous_assignee.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+        });
+        let assignment = match (&r.assigned_kind, &r.assigned_id) {
+            (Some(kind), Some(id)) => Some(Assignment {
+                kind: kind.clone(),
+                id: id.clone(),
+                name: r.assigned_name.clone().unwrap_or_default(),
+                assigned_at: r.assigned_at.unwrap_or(r.updated_at),
+                assigned_by: r.assigned_by.clone().unwrap_or_default(),
+                provisioning_state: r.provisioning_state.clone().unwrap_or_else(|| "not_required".into()),
+                provisioning_error: r.provisioning_error.clone(),
+            }),
+            _ => None,
+        };
         Number {
+            reservation,
+            quarantine,
+            assignment,
             id: r.id,
             number: r.e164,
             base: r.base,
@@ -159,8 +258,10 @@ pub struct NumberFilter {
     pub number_type: Option<NumberType>,
     /// ISO country.
     pub country: Option<String>,
-    /// Free text: digits match anywhere in the number, words in the description.
+        /// Free text: digits match anywhere in the number, words in the description.
     pub q: Option<String>,
+    /// Assignee: directory user id or UPN, service id or name (case-insensitive names).
+    pub assigned_to: Option<String>,
 }
 
 /// A scope resolved to row ids, ready to be written into SQL.
@@ -321,6 +422,9 @@ pub fn list(
     if let Some(v) = filter.number_type {
         q = q.filter(numbers::number_type.eq(v.as_str()));
     }
+        if let Some(v) = filter.assigned_to.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        q = q.filter(numbers::assigned_id.eq(v.to_string()).or(lower(sql::<Text>("COALESCE(numbers.assigned_name, '')")).eq(v.to_lowercase())));
+    }
     if let Some(v) = &filter.country {
         q = q.filter(numbers::country.eq(v.to_ascii_uppercase()));
     }
@@ -366,12 +470,8 @@ fn check_refs(
     tag_keys: &[&str],
     field_prefix: &str,
 ) -> StoreResult<()> {
-    if let Some(id) = location_id {
-        let exists: i64 = locations::table
-            .filter(locations::id.eq(id))
-            .count()
-            .get_result(conn)?;
-        if exists == 0 {
+        if let Some(id) = location_id {
+        if !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Locations, id)? {
             return Err(StoreError::invalid(
                 "unknown_location",
                 format!("{field_prefix}location_id"),
@@ -379,12 +479,8 @@ fn check_refs(
             ));
         }
     }
-    if let Some(id) = platform_id {
-        let exists: i64 = platforms::table
-            .filter(platforms::id.eq(id))
-            .count()
-            .get_result(conn)?;
-        if exists == 0 {
+        if let Some(id) = platform_id {
+        if !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Platforms, id)? {
             return Err(StoreError::invalid(
                 "unknown_platform",
                 format!("{field_prefix}platform_id"),
@@ -590,6 +686,8 @@ pub fn delete(
 ) -> StoreResult<()> {
     let before = get(conn, permit.scope(), e164)?;
     check_version(&before, if_match)?;
+        // No cascade (number_tags has no foreign key): the tags go first, in the same transaction.
+    diesel::delete(number_tags::table.filter(number_tags::number_id.eq(before.id))).execute(conn)?;
     let deleted = diesel::delete(
         numbers::table
             .filter(numbers::id.eq(before.id))

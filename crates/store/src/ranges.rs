@@ -17,7 +17,7 @@ use crate::{
     db::MultiBackend,
     dialect,
     page::{self, Page},
-    schema::{locations, number_tags, numbers, platforms, range_tags, ranges},
+        schema::{number_tags, numbers, range_tags, ranges},
     tags,
 };
 
@@ -103,8 +103,10 @@ pub struct Range {
     /// Increases on every change.
     pub version: i64,
     /// When it was created.
+    #[serde(serialize_with = "crate::utc::ser")]
     pub created_at: NaiveDateTime,
     /// When it last changed.
+    #[serde(serialize_with = "crate::utc::ser")]
     pub updated_at: NaiveDateTime,
 }
 
@@ -302,12 +304,8 @@ fn check_refs(
     platform_id: Option<i64>,
     tag_keys: &[&str],
 ) -> StoreResult<()> {
-    if let Some(id) = location_id {
-        let n: i64 = locations::table
-            .filter(locations::id.eq(id))
-            .count()
-            .get_result(conn)?;
-        if n == 0 {
+        if let Some(id) = location_id {
+        if !dialect::lock_ref(conn, dialect::RefTable::Locations, id)? {
             return Err(StoreError::invalid(
                 "unknown_location",
                 "location_id",
@@ -315,12 +313,8 @@ fn check_refs(
             ));
         }
     }
-    if let Some(id) = platform_id {
-        let n: i64 = platforms::table
-            .filter(platforms::id.eq(id))
-            .count()
-            .get_result(conn)?;
-        if n == 0 {
+        if let Some(id) = platform_id {
+        if !dialect::lock_ref(conn, dialect::RefTable::Platforms, id)? {
             return Err(StoreError::invalid(
                 "unknown_platform",
                 "platform_id",
@@ -371,9 +365,10 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
         });
     }
     let (start, end) = (block.start().to_string(), block.end().to_string());
+        // Through the E.164 index: ";f" sorts after every ";ext=…" of the last base number.
     let existing: Vec<String> = numbers::table
-        .filter(numbers::base.ge(&start))
-        .filter(numbers::base.le(&end))
+        .filter(numbers::e164.ge(&start))
+        .filter(numbers::e164.lt(format!("{end};f")))
         .filter(length(numbers::base).eq(digits + 1))
         .order(numbers::e164)
         .select(numbers::e164)
@@ -568,12 +563,13 @@ pub fn delete(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
             details: serde_json::json!({ "utilisation": before.utilisation }),
         });
     }
+        // No cascade (number_tags has no foreign key): the links go first.
     diesel::delete(
-        numbers::table
-            .filter(numbers::range_id.eq(id))
-            .filter(numbers::status.eq(NumberStatus::Available.as_str())),
+        number_tags::table.filter(number_tags::number_id.eq_any(numbers::table.filter(numbers::range_id.eq(id)).select(numbers::id))),
     )
     .execute(conn)?;
+    diesel::delete(numbers::table.filter(numbers::range_id.eq(id)).filter(numbers::status.eq(NumberStatus::Available.as_str())))
+        .execute(conn)?;
     let left: i64 = numbers::table
         .filter(numbers::range_id.eq(id))
         .count()

@@ -29,3 +29,93 @@ pub fn get_or_init(
     dialect::insert_setting_if_absent(conn, key, &make(), crate::now())?;
     get(conn, key)?.ok_or_else(|| crate::StoreError::Internal(format!("setting {key} vanished")))
 }
+
+/// Key of the global quarantine period, in days.
+pub const DEFAULT_QUARANTINE_DAYS: &str = "default_quarantine_days";
+/// Key of the default reservation lifetime, in days (absent: reservations do not expire).
+pub const RESERVATION_DEFAULT_DAYS: &str = "reservation_default_days";
+
+/// The lifecycle settings; defaults apply until an admin changes them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Lifecycle {
+    /// Days a number rests after unassignment (90 unless changed).
+    pub default_quarantine_days: i64,
+    /// Days a reservation lasts when the request gives no expiry; `None`: until released.
+    pub reservation_default_days: Option<i64>,
+    /// Per-location quarantine periods that override the default.
+    pub location_quarantine_days: Vec<(i64, i64)>,
+}
+
+/// Reads the lifecycle settings.
+pub fn lifecycle(conn: &mut Conn) -> StoreResult<Lifecycle> {
+    use crate::schema::locations;
+    let q = get(conn, DEFAULT_QUARANTINE_DAYS)?.and_then(|v| v.parse().ok()).unwrap_or(90);
+    let r = get(conn, RESERVATION_DEFAULT_DAYS)?.and_then(|v| v.parse().ok());
+    let overrides: Vec<(i64, Option<i32>)> = locations::table
+        .filter(locations::quarantine_days.is_not_null())
+        .order(locations::id)
+        .select((locations::id, locations::quarantine_days))
+        .load(conn)?;
+    Ok(Lifecycle {
+        default_quarantine_days: q,
+        reservation_default_days: r,
+        location_quarantine_days: overrides.into_iter().filter_map(|(id, d)| d.map(|d| (id, i64::from(d)))).collect(),
+    })
+}
+
+/// Changes to the lifecycle settings; `None` leaves a value as it is.
+#[derive(Debug, Clone, Default)]
+pub struct LifecyclePatch {
+    /// New global quarantine period.
+    pub default_quarantine_days: Option<i64>,
+    /// New default reservation lifetime, or `Some(None)` for none.
+    pub reservation_default_days: Option<Option<i64>>,
+    /// Per-location periods to set (`Some`) or remove (`None`).
+    pub location_quarantine_days: Vec<(i64, Option<i64>)>,
+}
+
+/// Applies and audits a change to the lifecycle settings.
+pub fn update_lifecycle(conn: &mut Conn, permit: &domain::Permit, change: LifecyclePatch) -> StoreResult<Lifecycle> {
+    use crate::schema::locations;
+    let before = lifecycle(conn)?;
+    let now = crate::now();
+    let days_ok = |field: String, d: i64| {
+        if (0..=3650).contains(&d) { Ok(()) } else { Err(crate::StoreError::invalid("invalid_field", field, "must be between 0 and 3650 days")) }
+    };
+    if let Some(d) = change.default_quarantine_days {
+        days_ok(DEFAULT_QUARANTINE_DAYS.into(), d)?;
+        dialect::put_setting(conn, DEFAULT_QUARANTINE_DAYS, &d.to_string(), now)?;
+    }
+    match change.reservation_default_days {
+        Some(Some(d)) => {
+            days_ok(RESERVATION_DEFAULT_DAYS.into(), d)?;
+            if d == 0 {
+                return Err(crate::StoreError::invalid("invalid_field", RESERVATION_DEFAULT_DAYS, "must be at least 1 day, or null for no expiry"));
+            }
+            dialect::put_setting(conn, RESERVATION_DEFAULT_DAYS, &d.to_string(), now)?;
+        }
+        Some(None) => {
+            diesel::delete(settings::table.find(RESERVATION_DEFAULT_DAYS)).execute(conn)?;
+        }
+        None => {}
+    }
+    for (location_id, days) in &change.location_quarantine_days {
+        let field = format!("location_quarantine_days.{location_id}");
+        if let Some(d) = days {
+            days_ok(field.clone(), *d)?;
+        }
+        let n = diesel::update(locations::table.find(*location_id))
+            .set(locations::quarantine_days.eq(days.map(|d| d as i32)))
+            .execute(conn)?;
+        if n == 0 {
+            return Err(crate::StoreError::invalid("unknown_location", field, format!("location {location_id} does not exist")));
+        }
+    }
+    let after = lifecycle(conn)?;
+    crate::audit::record(
+        conn,
+        permit,
+        crate::audit::Change { action: "settings.update", entity_kind: "settings", entity_id: "lifecycle", before: crate::audit::snapshot(&before), after: crate::audit::snapshot(&after) },
+    )?;
+    Ok(after)
+}

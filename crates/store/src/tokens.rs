@@ -49,14 +49,18 @@ pub struct ApiToken {
     /// Tag keys of the scope.
     pub scope_tags: Vec<String>,
     /// When it stops working.
+    #[serde(serialize_with = "crate::utc::ser_opt")]
     pub expires_at: Option<NaiveDateTime>,
     /// When it was revoked.
+    #[serde(serialize_with = "crate::utc::ser_opt")]
     pub revoked_at: Option<NaiveDateTime>,
     /// Who created it.
     pub created_by: String,
     /// Roughly when it was last used (to the minute).
+    #[serde(serialize_with = "crate::utc::ser_opt")]
     pub last_used_at: Option<NaiveDateTime>,
     /// When it was created.
+    #[serde(serialize_with = "crate::utc::ser")]
     pub created_at: NaiveDateTime,
 }
 

@@ -17,9 +17,11 @@ ALTER TABLE numbers ADD COLUMN assigned_at TIMESTAMP;
 ALTER TABLE numbers ADD COLUMN assigned_by TEXT;
 ALTER TABLE numbers ADD COLUMN provisioning_state TEXT;
 ALTER TABLE numbers ADD COLUMN provisioning_error TEXT;
-CREATE INDEX numbers_assignee ON numbers (assigned_kind, assigned_id);
-CREATE INDEX numbers_reserved_until ON numbers (reserved_until);
-CREATE INDEX numbers_quarantine_until ON numbers (quarantine_until);
+-- Partial: most numbers are neither assigned nor held, and a million empty index
+-- entries would only slow range creation.
+CREATE INDEX numbers_assignee ON numbers (assigned_kind, assigned_id) WHERE assigned_id IS NOT NULL;
+CREATE INDEX numbers_reserved_until ON numbers (reserved_until) WHERE reserved_until IS NOT NULL;
+CREATE INDEX numbers_quarantine_until ON numbers (quarantine_until) WHERE quarantine_until IS NOT NULL;
 CREATE INDEX numbers_status ON numbers (status, e164);
 
 ALTER TABLE locations ADD COLUMN quarantine_days INTEGER;

@@ -55,8 +55,9 @@ pub fn number_filter(q: &NumberQuery) -> Result<store::numbers::NumberFilter, Ap
         range_id: convert::opt_id("range", q.range.as_deref())?,
         platform_id: convert::opt_id("platform", q.platform.as_deref())?,
         number_type: convert::number_type("number_type", q.number_type.as_deref())?,
-        country: q.country.clone(),
+                country: q.country.clone(),
         q: q.q.clone(),
+        assigned_to: q.assigned_to.clone(),
     })
 }
 

@@ -1,0 +1,439 @@
+//! Status transitions of numbers (SPEC §2): reserve, assign/reassign, unassign,
+//! quarantine, release — and pool allocation and the scheduled releases.
+//!
+//! Every transition reads the number (within scope), asks [`domain::lifecycle::decide`],
+//! then writes with `UPDATE … WHERE id = ? AND status = ? AND version = ?`. If that touches
+//! no row, someone changed the number in between: without `If-Match` the transition is
+//! decided again on the fresh state, with `If-Match` it is a 412. Either way no two
+//! callers can both succeed on the same state, on SQLite or PostgreSQL.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use domain::{Action, NumberStatus, NumberType, Overrides, Permit, Refusal, Scope, Source, Transition};
+use serde_json::json;
+
+use crate::{
+    Conn, StoreError, StoreResult,
+    audit::{self, Change},
+    dialect,
+    numbers::{self, Number, ScopeFilter},
+    schema::{numbers as n, platforms},
+    settings,
+};
+
+/// Longest reason or reserved-for text.
+pub const MAX_REASON_CHARS: usize = 500;
+/// How often a transition is re-decided when concurrent changes keep winning.
+const ATTEMPTS: usize = 5;
+
+/// Whom a number is assigned to, resolved and checked by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `user` or `service`.
+    pub kind: String,
+    /// Directory user id or service id.
+    pub id: String,
+    /// UPN or service name, recorded with the assignment.
+    pub name: String,
+}
+
+/// A requested transition with its parameters.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Hold an available number.
+    Reserve { reason: String, reserved_for: Option<String>, expires_at: Option<NaiveDateTime> },
+    /// Assign (or reassign) to a target.
+    Assign { target: Target, override_reservation: bool, override_quarantine: bool },
+    /// Take it back: into quarantine for `quarantine_days` (default from settings), or
+    /// straight to available with 0 days (override permission).
+    Unassign { quarantine_days: Option<i64>, reason: Option<String> },
+    /// Rest an available number until `until` (default from settings).
+    Quarantine { reason: String, until: Option<NaiveDateTime> },
+    /// Back to available from reserved or quarantined.
+    Release { reason: Option<String> },
+}
+
+impl Request {
+    fn transition(&self) -> Transition {
+        match self {
+            Request::Reserve { .. } => Transition::Reserve,
+            Request::Assign { .. } => Transition::Assign,
+            Request::Unassign { .. } => Transition::Unassign,
+            Request::Quarantine { .. } => Transition::Quarantine,
+            Request::Release { .. } => Transition::Release,
+        }
+    }
+
+    fn overrides(&self, permit: &Permit) -> Overrides {
+        let permitted = permit.role().may(Action::Override);
+        match self {
+            Request::Assign { override_reservation, override_quarantine, .. } => {
+                Overrides { reservation: *override_reservation, quarantine: *override_quarantine, permitted }
+            }
+            Request::Unassign { quarantine_days: Some(0), .. } => Overrides { reservation: false, quarantine: true, permitted },
+            // Releasing a quarantine before it ends skips it: that is the override.
+            Request::Release { .. } => Overrides { reservation: false, quarantine: true, permitted },
+            _ => Overrides { permitted, ..Default::default() },
+        }
+    }
+}
+
+fn check_text(field: &str, value: &str, required: bool) -> StoreResult<()> {
+    if required && value.trim().is_empty() {
+        return Err(StoreError::invalid("invalid_field", field, "is required"));
+    }
+    if value.chars().count() > MAX_REASON_CHARS {
+        return Err(StoreError::invalid("invalid_field", field, format!("must be at most {MAX_REASON_CHARS} characters")));
+    }
+    Ok(())
+}
+
+fn check_future(field: &str, at: Option<NaiveDateTime>, now: NaiveDateTime) -> StoreResult<()> {
+    match at {
+        Some(t) if t <= now => Err(StoreError::invalid("invalid_field", field, "must be in the future")),
+        _ => Ok(()),
+    }
+}
+
+fn status_of(n: &Number) -> StoreResult<NumberStatus> {
+    n.status.parse().map_err(|_| StoreError::Internal(format!("number {} has unknown status {}", n.number, n.status)))
+}
+
+/// The 409/403 for a refused transition, saying why and what would allow it.
+fn refusal(r: Refusal, t: Transition, n: &Number) -> StoreError {
+    let verb = t.verb();
+    let e164 = &n.number;
+    let (message, details) = match r {
+        Refusal::Reserved => {
+            let res = n.reservation.as_ref();
+            (
+                format!(
+                    "{e164} is reserved{}{}; an admin may {verb} it with override_reservation, or release it first",
+                    res.map(|r| format!(" ({})", r.reason)).unwrap_or_default(),
+                    res.and_then(|r| r.expires_at).map(|e| format!(" until {}", e.and_utc().to_rfc3339())).unwrap_or_default()
+                ),
+                json!({ "status": "reserved", "reservation": res }),
+            )
+        }
+        Refusal::Quarantined => {
+            let q = n.quarantine.as_ref();
+            let until = q.map(|q| q.until.and_utc().to_rfc3339()).unwrap_or_default();
+            (
+                format!("{e164} is quarantined until {until}; it frees then, or an admin may {verb} it now with override_quarantine"),
+                json!({ "status": "quarantined", "available_from": until, "quarantine": q }),
+            )
+        }
+        Refusal::Assigned => (
+            format!("{e164} is assigned to {}; unassign it first", n.assignment.as_ref().map(|a| a.name.as_str()).unwrap_or("someone")),
+            json!({ "status": "assigned", "assignment": n.assignment }),
+        ),
+        Refusal::NotAssigned => (format!("{e164} is {}, not assigned", n.status), json!({ "status": n.status })),
+        Refusal::NotAvailable => (format!("{e164} is {}; only an available number can be {verb}d", n.status), json!({ "status": n.status })),
+        Refusal::NotHeld => (format!("{e164} is {}; only a reserved or quarantined number can be released", n.status), json!({ "status": n.status })),
+        Refusal::OverrideForbidden => {
+            return StoreError::Forbidden { code: "override_forbidden", message: format!("overriding a reservation or quarantine needs the admin role (to {verb} {e164})") };
+        }
+    };
+    StoreError::Conflict { code: r.code(), message, details }
+}
+
+fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<&'static str> {
+    let Some(id) = platform_id else { return Ok("not_required") };
+    let kind: Option<String> = platforms::table.find(id).select(platforms::kind).first(conn).optional()?;
+    Ok(match kind.as_deref() {
+        Some("teams" | "webhook") => "pending",
+        _ => "not_required",
+    })
+}
+
+fn quarantine_days_for(conn: &mut Conn, location_id: Option<i64>) -> StoreResult<i64> {
+    if let Some(loc) = location_id {
+        let days: Option<Option<i32>> =
+            crate::schema::locations::table.find(loc).select(crate::schema::locations::quarantine_days).first(conn).optional()?;
+        if let Some(Some(d)) = days {
+            return Ok(d.into());
+        }
+    }
+    Ok(settings::lifecycle(conn)?.default_quarantine_days)
+}
+
+/// Applies a transition to one number and records it; returns the number after.
+pub fn apply(conn: &mut Conn, permit: &Permit, e164: &str, request: Request, if_match: Option<i64>) -> StoreResult<Number> {
+    let now = crate::now();
+    match &request {
+        Request::Reserve { reason, reserved_for, expires_at } => {
+            check_text("reason", reason, true)?;
+            check_text("reserved_for", reserved_for.as_deref().unwrap_or(""), false)?;
+            check_future("expires_at", *expires_at, now)?;
+        }
+        Request::Quarantine { reason, until } => {
+            check_text("reason", reason, true)?;
+            check_future("until", *until, now)?;
+        }
+        Request::Unassign { quarantine_days, reason } => {
+            if quarantine_days.is_some_and(|d| !(0..=3650).contains(&d)) {
+                return Err(StoreError::invalid("invalid_field", "quarantine_days", "must be between 0 and 3650"));
+            }
+            check_text("reason", reason.as_deref().unwrap_or(""), false)?;
+        }
+        Request::Release { reason } => check_text("reason", reason.as_deref().unwrap_or(""), false)?,
+        Request::Assign { .. } => {}
+    }
+    let scope = permit.scope().clone();
+    for _ in 0..ATTEMPTS {
+        let before = numbers::get(conn, &scope, e164)?;
+        if let Some(v) = if_match.filter(|v| *v != before.version) {
+            return Err(StoreError::Stale { expected: v, current: before.version });
+        }
+        match transition_row(conn, permit, &before, &request, now)? {
+            Some(after) => return Ok(after),
+            // Lost a race: with If-Match that is a stale version; without, decide again.
+            None if if_match.is_some() => {
+                let current = numbers::get(conn, &scope, e164)?;
+                return Err(StoreError::Stale { expected: before.version, current: current.version });
+            }
+            None => continue,
+        }
+    }
+    Err(StoreError::conflict("concurrent_change", format!("{e164} kept changing under this request; retry")))
+}
+
+/// Decides and writes one transition on a number read as `before`. `Ok(None)` means the
+/// conditional update matched nothing because the number changed concurrently.
+fn transition_row(conn: &mut Conn, permit: &Permit, before: &Number, request: &Request, now: NaiveDateTime) -> StoreResult<Option<Number>> {
+    let t = request.transition();
+    let status = status_of(before)?;
+    let quarantine_over = before.quarantine.as_ref().is_some_and(|q| q.until <= now);
+    domain::lifecycle::decide(t, status, request.overrides(permit), quarantine_over).map_err(|r| refusal(r, t, before))?;
+    let actor = &permit.actor().name;
+    let mut verb = t.verb();
+    let target = n::table.filter(n::id.eq(before.id)).filter(n::status.eq(&before.status)).filter(n::version.eq(before.version));
+    let common = (n::version.eq(before.version + 1), n::updated_at.eq(now));
+    let clear_reservation = (
+        n::reserved_reason.eq(None::<String>),
+        n::reserved_for.eq(None::<String>),
+        n::reserved_by.eq(None::<String>),
+        n::reserved_until.eq(None::<NaiveDateTime>),
+    );
+    let clear_quarantine = (
+        n::quarantine_since.eq(None::<NaiveDateTime>),
+        n::quarantine_until.eq(None::<NaiveDateTime>),
+        n::quarantine_reason.eq(None::<String>),
+    );
+    let clear_assignment = (
+        n::assigned_kind.eq(None::<String>),
+        n::assigned_id.eq(None::<String>),
+        n::assigned_name.eq(None::<String>),
+        n::assigned_at.eq(None::<NaiveDateTime>),
+        n::assigned_by.eq(None::<String>),
+        n::provisioning_state.eq(None::<String>),
+        n::provisioning_error.eq(None::<String>),
+    );
+    let updated = match request {
+        Request::Reserve { reason, reserved_for, expires_at } => {
+            let expires = match expires_at {
+                Some(e) => Some(*e),
+                None => settings::lifecycle(conn)?.reservation_default_days.map(|d| now + Duration::days(d)),
+            };
+            diesel::update(target)
+                .set((
+                    common,
+                    n::status.eq(NumberStatus::Reserved.as_str()),
+                    n::reserved_reason.eq(reason.trim()),
+                    n::reserved_for.eq(reserved_for.as_deref().map(str::trim).filter(|s| !s.is_empty())),
+                    n::reserved_by.eq(actor),
+                    n::reserved_until.eq(expires),
+                ))
+                .execute(conn)?
+        }
+        Request::Assign { target: who, .. } => {
+            if let Some(a) = &before.assignment {
+                if a.kind == who.kind && a.id == who.id {
+                    // Already assigned to exactly this target: nothing to change or audit.
+                    return Ok(Some(before.clone()));
+                }
+                verb = "reassign";
+            }
+            let state = provisioning_state(conn, before.platform_id)?;
+            diesel::update(target)
+                .set((
+                    common,
+                    n::status.eq(NumberStatus::Assigned.as_str()),
+                    (n::assigned_kind.eq(&who.kind), n::assigned_id.eq(&who.id), n::assigned_name.eq(&who.name)),
+                    (n::assigned_at.eq(now), n::assigned_by.eq(actor), n::provisioning_state.eq(state), n::provisioning_error.eq(None::<String>)),
+                    clear_reservation,
+                    clear_quarantine,
+                    n::previous_assignee.eq(None::<String>),
+                ))
+                .execute(conn)?
+        }
+        Request::Unassign { quarantine_days, reason } => {
+            let days = match quarantine_days {
+                Some(d) => *d,
+                None => quarantine_days_for(conn, before.location_id)?,
+            };
+            let previous = before.assignment.as_ref().map(|a| json!({ "kind": a.kind, "id": a.id, "name": a.name }).to_string());
+            if days == 0 {
+                diesel::update(target)
+                    .set((common, n::status.eq(NumberStatus::Available.as_str()), clear_assignment, clear_quarantine, n::previous_assignee.eq(previous)))
+                    .execute(conn)?
+            } else {
+                diesel::update(target)
+                    .set((
+                        common,
+                        n::status.eq(NumberStatus::Quarantined.as_str()),
+                        clear_assignment,
+                        (n::quarantine_since.eq(Some(now)), n::quarantine_until.eq(Some(now + Duration::days(days)))),
+                        n::quarantine_reason.eq(reason.clone().or_else(|| Some("unassigned".into()))),
+                        n::previous_assignee.eq(previous),
+                    ))
+                    .execute(conn)?
+            }
+        }
+        Request::Quarantine { reason, until } => {
+            let until = match until {
+                Some(u) => *u,
+                None => now + Duration::days(quarantine_days_for(conn, before.location_id)?),
+            };
+            diesel::update(target)
+                .set((
+                    common,
+                    n::status.eq(NumberStatus::Quarantined.as_str()),
+                    (n::quarantine_since.eq(Some(now)), n::quarantine_until.eq(Some(until))),
+                    n::quarantine_reason.eq(Some(reason.trim())),
+                ))
+                .execute(conn)?
+        }
+        Request::Release { .. } => diesel::update(target)
+            .set((common, n::status.eq(NumberStatus::Available.as_str()), clear_reservation, clear_quarantine))
+            .execute(conn)?,
+    };
+    if updated == 0 {
+        return Ok(None);
+    }
+    let after = numbers::get(conn, &Scope::unrestricted(), &before.number)?;
+    let mut after_json = audit::snapshot(&after);
+    if let (Some(serde_json::Value::Object(m)), Some(reason)) = (after_json.as_mut(), reason_of(request)) {
+        m.insert("reason".into(), reason.into());
+    }
+    let action = format!("number.{verb}");
+    audit::record(conn, permit, Change { action: &action, entity_kind: "number", entity_id: &before.number, before: audit::snapshot(before), after: after_json })?;
+    Ok(Some(after))
+}
+
+fn reason_of(r: &Request) -> Option<String> {
+    match r {
+        Request::Unassign { reason, .. } | Request::Release { reason } => reason.clone(),
+        _ => None,
+    }
+}
+
+/// Which numbers an allocation may take; every field narrows the pool.
+#[derive(Debug, Clone, Default)]
+pub struct Pool {
+    /// Tag keys; a number must carry all of them.
+    pub tags: Vec<String>,
+    /// Site.
+    pub location_id: Option<i64>,
+    /// Range.
+    pub range_id: Option<i64>,
+    /// Platform.
+    pub platform_id: Option<i64>,
+    /// Number type.
+    pub number_type: Option<NumberType>,
+    /// ISO country (checked upper-case letters by the caller).
+    pub country: Option<String>,
+}
+
+/// The pool as an SQL condition on `numbers`. Only integers, closed-vocabulary words and
+/// a checked two-letter country are inlined, never free text.
+fn pool_condition(conn: &mut Conn, pool: &Pool, scope: &ScopeFilter) -> StoreResult<Option<String>> {
+    let mut parts = vec!["numbers.status = 'available'".to_string()];
+    if let Some(v) = pool.location_id {
+        parts.push(format!("numbers.location_id = {v}"));
+    }
+    if let Some(v) = pool.range_id {
+        parts.push(format!("numbers.range_id = {v}"));
+    }
+    if let Some(v) = pool.platform_id {
+        parts.push(format!("numbers.platform_id = {v}"));
+    }
+    if let Some(v) = pool.number_type {
+        parts.push(format!("numbers.number_type = '{}'", v.as_str()));
+    }
+    if let Some(c) = &pool.country {
+        if !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())) {
+            return Err(StoreError::invalid("invalid_field", "pool.country", "must be an ISO 3166-1 alpha-2 code"));
+        }
+        parts.push(format!("numbers.country = '{c}'"));
+    }
+    if !pool.tags.is_empty() {
+        let ids = crate::tags::ids_for_keys(conn, &pool.tags)?;
+        if ids.len() < pool.tags.len() {
+            return Ok(None);
+        }
+        for id in ids {
+            parts.push(format!("EXISTS (SELECT 1 FROM number_tags nt WHERE nt.number_id = numbers.id AND nt.tag_id = {id})"));
+        }
+    }
+    if let Some(c) = scope.condition("numbers") {
+        parts.push(c);
+    }
+    Ok(Some(parts.join(" AND ")))
+}
+
+/// Assigns the lowest available number of the pool to `target`, in the caller's
+/// transaction; 409 `pool_exhausted` when none is left.
+///
+/// On PostgreSQL the candidate is locked with `FOR UPDATE SKIP LOCKED`, so concurrent
+/// allocations take different numbers without waiting for each other; on SQLite writers
+/// are serialised anyway. The conditional update remains the final guard.
+pub fn allocate(conn: &mut Conn, permit: &Permit, pool: &Pool, target: Target) -> StoreResult<Number> {
+    let scope = ScopeFilter::resolve(conn, permit.scope())?;
+    let Some(condition) = pool_condition(conn, pool, &scope)? else {
+        return Err(StoreError::conflict("pool_exhausted", "no available number matches the pool (a tag in it is not in use)"));
+    };
+    let now = crate::now();
+    for _ in 0..ATTEMPTS * 4 {
+        let Some(e164) = dialect::lowest_available(conn, &condition)? else {
+            return Err(StoreError::Conflict {
+                code: "pool_exhausted",
+                message: "no available number is left in the pool".into(),
+                details: json!({ "pool": format!("{pool:?}") }),
+            });
+        };
+        let before = numbers::get(conn, &Scope::unrestricted(), &e164)?;
+        let request = Request::Assign { target: target.clone(), override_reservation: false, override_quarantine: false };
+        if let Some(after) = transition_row(conn, permit, &before, &request, now)? {
+            return Ok(after);
+        }
+    }
+    Err(StoreError::conflict("concurrent_change", "the pool kept changing under this request; retry"))
+}
+
+/// Releases reservations and quarantines whose time has come, at most `limit` of each;
+/// returns how many were released. Audited with source `scheduler`.
+pub fn release_expired(conn: &mut Conn, limit: i64) -> StoreResult<usize> {
+    let now = crate::now();
+    let permit = Permit::system("scheduler", Source::Scheduler);
+    let due: Vec<String> = n::table
+        .filter(
+            n::status
+                .eq(NumberStatus::Reserved.as_str())
+                .and(n::reserved_until.le(now))
+                .or(n::status.eq(NumberStatus::Quarantined.as_str()).and(n::quarantine_until.le(now))),
+        )
+        .order(n::e164)
+        .select(n::e164)
+        .limit(limit)
+        .load(conn)?;
+    let mut released = 0;
+    for e164 in due {
+        let before = numbers::get(conn, &Scope::unrestricted(), &e164)?;
+        let reason = if before.status == "reserved" { "reservation expired" } else { "quarantine ended" };
+        if transition_row(conn, &permit, &before, &Request::Release { reason: Some(reason.into()) }, now)?.is_some() {
+            released += 1;
+        }
+    }
+    Ok(released)
+}
