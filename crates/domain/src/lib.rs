@@ -11,8 +11,8 @@ pub mod range;
 pub mod status;
 pub mod tag;
 
-pub use lifecycle::{Overrides, Refusal, Transition};
 pub use authz::{Action, Actor, ActorKind, Denied, Permit, Principal, Role, Scope, Source};
+pub use lifecycle::{Overrides, Refusal, Transition};
 pub use phone::{PhoneError, PhoneNumber};
 pub use range::{NumberBlock, RangeError};
 pub use status::{NumberStatus, NumberType, ParseEnumError};

@@ -85,10 +85,24 @@ impl Refusal {
 ///
 /// `quarantine_over` says whether the number's quarantine has already ended (an expired
 /// quarantine the scheduler has not yet released does not need an override).
-pub fn decide(t: Transition, current: NumberStatus, o: Overrides, quarantine_over: bool) -> Result<(), Refusal> {
+pub fn decide(
+    t: Transition,
+    current: NumberStatus,
+    o: Overrides,
+    quarantine_over: bool,
+) -> Result<(), Refusal> {
+    // Releasing a running quarantine is the override itself: admins may, others learn
+    // when it ends.
+    if (t, current) == (Transition::Release, Quarantined) && !quarantine_over {
+        return if o.permitted {
+            Ok(())
+        } else {
+            Err(Refusal::Quarantined)
+        };
+    }
     let wants_override = match (t, current) {
         (Transition::Assign, Reserved) => Some(o.reservation),
-        (Transition::Assign, Quarantined) | (Transition::Release, Quarantined) if !quarantine_over => Some(o.quarantine),
+        (Transition::Assign, Quarantined) if !quarantine_over => Some(o.quarantine),
         _ => None,
     };
     if let Some(asked) = wants_override {
@@ -111,7 +125,11 @@ pub fn decide(t: Transition, current: NumberStatus, o: Overrides, quarantine_ove
         (Transition::Assign, Available | Assigned | Quarantined) => Ok(()),
         (Transition::Assign, Reserved) => Ok(()),
         (Transition::Unassign, Assigned) => {
-            if o.quarantine && !o.permitted { Err(Refusal::OverrideForbidden) } else { Ok(()) }
+            if o.quarantine && !o.permitted {
+                Err(Refusal::OverrideForbidden)
+            } else {
+                Ok(())
+            }
         }
         (Transition::Unassign, _) => Err(Refusal::NotAssigned),
         (Transition::Release, Reserved | Quarantined) => Ok(()),
@@ -121,16 +139,32 @@ pub fn decide(t: Transition, current: NumberStatus, o: Overrides, quarantine_ove
 
 /// The statuses a transition's conditional update accepts, given the overrides in force.
 pub fn from_statuses(t: Transition, o: Overrides) -> Vec<NumberStatus> {
-    NumberStatus::ALL.iter().copied().filter(|s| decide(t, *s, o, false).is_ok()).collect()
+    NumberStatus::ALL
+        .iter()
+        .copied()
+        .filter(|s| decide(t, *s, o, false).is_ok())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const NONE: Overrides = Overrides { reservation: false, quarantine: false, permitted: false };
-    const OPERATOR_ASKS: Overrides = Overrides { reservation: true, quarantine: true, permitted: false };
-    const ADMIN_ASKS: Overrides = Overrides { reservation: true, quarantine: true, permitted: true };
+    const NONE: Overrides = Overrides {
+        reservation: false,
+        quarantine: false,
+        permitted: false,
+    };
+    const OPERATOR_ASKS: Overrides = Overrides {
+        reservation: true,
+        quarantine: true,
+        permitted: false,
+    };
+    const ADMIN_ASKS: Overrides = Overrides {
+        reservation: true,
+        quarantine: true,
+        permitted: true,
+    };
 
     #[test]
     fn every_from_to_pair_of_the_status_table() {
@@ -145,13 +179,28 @@ mod tests {
             (T::Assign, Available, NONE, Ok(())),
             (T::Assign, Assigned, NONE, Ok(())),
             (T::Assign, Reserved, NONE, Err(R::Reserved)),
-            (T::Assign, Reserved, OPERATOR_ASKS, Err(R::OverrideForbidden)),
+            (
+                T::Assign,
+                Reserved,
+                OPERATOR_ASKS,
+                Err(R::OverrideForbidden),
+            ),
             (T::Assign, Reserved, ADMIN_ASKS, Ok(())),
             (T::Assign, Quarantined, NONE, Err(R::Quarantined)),
-            (T::Assign, Quarantined, OPERATOR_ASKS, Err(R::OverrideForbidden)),
+            (
+                T::Assign,
+                Quarantined,
+                OPERATOR_ASKS,
+                Err(R::OverrideForbidden),
+            ),
             (T::Assign, Quarantined, ADMIN_ASKS, Ok(())),
             (T::Unassign, Assigned, NONE, Ok(())),
-            (T::Unassign, Assigned, OPERATOR_ASKS, Err(R::OverrideForbidden)),
+            (
+                T::Unassign,
+                Assigned,
+                OPERATOR_ASKS,
+                Err(R::OverrideForbidden),
+            ),
             (T::Unassign, Assigned, ADMIN_ASKS, Ok(())),
             (T::Unassign, Available, NONE, Err(R::NotAssigned)),
             (T::Unassign, Reserved, NONE, Err(R::NotAssigned)),
@@ -162,12 +211,17 @@ mod tests {
             (T::Quarantine, Quarantined, NONE, Err(R::Quarantined)),
             (T::Release, Reserved, NONE, Ok(())),
             (T::Release, Quarantined, NONE, Err(R::Quarantined)),
+            (T::Release, Quarantined, OPERATOR_ASKS, Err(R::Quarantined)),
             (T::Release, Quarantined, ADMIN_ASKS, Ok(())),
             (T::Release, Available, NONE, Err(R::NotHeld)),
             (T::Release, Assigned, NONE, Err(R::NotHeld)),
         ];
         for (t, from, o, want) in table {
-            assert_eq!(decide(*t, *from, *o, false), *want, "{t:?} from {from:?} with {o:?}");
+            assert_eq!(
+                decide(*t, *from, *o, false),
+                *want,
+                "{t:?} from {from:?} with {o:?}"
+            );
         }
     }
 
@@ -179,8 +233,14 @@ mod tests {
 
     #[test]
     fn conditional_updates_accept_exactly_the_allowed_statuses() {
-        assert_eq!(from_statuses(Transition::Assign, NONE), [Available, Assigned]);
-        assert_eq!(from_statuses(Transition::Assign, ADMIN_ASKS), [Available, Reserved, Assigned, Quarantined]);
+        assert_eq!(
+            from_statuses(Transition::Assign, NONE),
+            [Available, Assigned]
+        );
+        assert_eq!(
+            from_statuses(Transition::Assign, ADMIN_ASKS),
+            [Available, Reserved, Assigned, Quarantined]
+        );
         assert_eq!(from_statuses(Transition::Release, NONE), [Reserved]);
         assert_eq!(from_statuses(Transition::Unassign, NONE), [Assigned]);
     }

@@ -9,7 +9,9 @@
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use domain::{Action, NumberStatus, NumberType, Overrides, Permit, Refusal, Scope, Source, Transition};
+use domain::{
+    Action, NumberStatus, NumberType, Overrides, Permit, Refusal, Scope, Source, Transition,
+};
 use serde_json::json;
 
 use crate::{
@@ -41,14 +43,28 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub enum Request {
     /// Hold an available number.
-    Reserve { reason: String, reserved_for: Option<String>, expires_at: Option<NaiveDateTime> },
+    Reserve {
+        reason: String,
+        reserved_for: Option<String>,
+        expires_at: Option<NaiveDateTime>,
+    },
     /// Assign (or reassign) to a target.
-    Assign { target: Target, override_reservation: bool, override_quarantine: bool },
+    Assign {
+        target: Target,
+        override_reservation: bool,
+        override_quarantine: bool,
+    },
     /// Take it back: into quarantine for `quarantine_days` (default from settings), or
     /// straight to available with 0 days (override permission).
-    Unassign { quarantine_days: Option<i64>, reason: Option<String> },
+    Unassign {
+        quarantine_days: Option<i64>,
+        reason: Option<String>,
+    },
     /// Rest an available number until `until` (default from settings).
-    Quarantine { reason: String, until: Option<NaiveDateTime> },
+    Quarantine {
+        reason: String,
+        until: Option<NaiveDateTime>,
+    },
     /// Back to available from reserved or quarantined.
     Release { reason: Option<String> },
 }
@@ -67,13 +83,33 @@ impl Request {
     fn overrides(&self, permit: &Permit) -> Overrides {
         let permitted = permit.role().may(Action::Override);
         match self {
-            Request::Assign { override_reservation, override_quarantine, .. } => {
-                Overrides { reservation: *override_reservation, quarantine: *override_quarantine, permitted }
-            }
-            Request::Unassign { quarantine_days: Some(0), .. } => Overrides { reservation: false, quarantine: true, permitted },
+            Request::Assign {
+                override_reservation,
+                override_quarantine,
+                ..
+            } => Overrides {
+                reservation: *override_reservation,
+                quarantine: *override_quarantine,
+                permitted,
+            },
+            Request::Unassign {
+                quarantine_days: Some(0),
+                ..
+            } => Overrides {
+                reservation: false,
+                quarantine: true,
+                permitted,
+            },
             // Releasing a quarantine before it ends skips it: that is the override.
-            Request::Release { .. } => Overrides { reservation: false, quarantine: true, permitted },
-            _ => Overrides { permitted, ..Default::default() },
+            Request::Release { .. } => Overrides {
+                reservation: false,
+                quarantine: true,
+                permitted,
+            },
+            _ => Overrides {
+                permitted,
+                ..Default::default()
+            },
         }
     }
 }
@@ -83,20 +119,33 @@ fn check_text(field: &str, value: &str, required: bool) -> StoreResult<()> {
         return Err(StoreError::invalid("invalid_field", field, "is required"));
     }
     if value.chars().count() > MAX_REASON_CHARS {
-        return Err(StoreError::invalid("invalid_field", field, format!("must be at most {MAX_REASON_CHARS} characters")));
+        return Err(StoreError::invalid(
+            "invalid_field",
+            field,
+            format!("must be at most {MAX_REASON_CHARS} characters"),
+        ));
     }
     Ok(())
 }
 
 fn check_future(field: &str, at: Option<NaiveDateTime>, now: NaiveDateTime) -> StoreResult<()> {
     match at {
-        Some(t) if t <= now => Err(StoreError::invalid("invalid_field", field, "must be in the future")),
+        Some(t) if t <= now => Err(StoreError::invalid(
+            "invalid_field",
+            field,
+            "must be in the future",
+        )),
         _ => Ok(()),
     }
 }
 
 fn status_of(n: &Number) -> StoreResult<NumberStatus> {
-    n.status.parse().map_err(|_| StoreError::Internal(format!("number {} has unknown status {}", n.number, n.status)))
+    n.status.parse().map_err(|_| {
+        StoreError::Internal(format!(
+            "number {} has unknown status {}",
+            n.number, n.status
+        ))
+    })
 }
 
 /// The 409/403 for a refused transition, saying why and what would allow it.
@@ -110,36 +159,81 @@ fn refusal(r: Refusal, t: Transition, n: &Number) -> StoreError {
                 format!(
                     "{e164} is reserved{}{}; an admin may {verb} it with override_reservation, or release it first",
                     res.map(|r| format!(" ({})", r.reason)).unwrap_or_default(),
-                    res.and_then(|r| r.expires_at).map(|e| format!(" until {}", e.and_utc().to_rfc3339())).unwrap_or_default()
+                    res.and_then(|r| r.expires_at)
+                        .map(|e| format!(" until {}", e.and_utc().to_rfc3339()))
+                        .unwrap_or_default()
                 ),
                 json!({ "status": "reserved", "reservation": res }),
             )
         }
         Refusal::Quarantined => {
             let q = n.quarantine.as_ref();
-            let until = q.map(|q| q.until.and_utc().to_rfc3339()).unwrap_or_default();
+            let until = q
+                .map(|q| q.until.and_utc().to_rfc3339())
+                .unwrap_or_default();
+            let allow = if t == Transition::Release {
+                "an admin may release it early"
+            } else {
+                "an admin may assign it now with override_quarantine"
+            };
             (
-                format!("{e164} is quarantined until {until}; it frees then, or an admin may {verb} it now with override_quarantine"),
+                format!("{e164} is quarantined until {until}; it frees then, or {allow}"),
                 json!({ "status": "quarantined", "available_from": until, "quarantine": q }),
             )
         }
         Refusal::Assigned => (
-            format!("{e164} is assigned to {}; unassign it first", n.assignment.as_ref().map(|a| a.name.as_str()).unwrap_or("someone")),
+            format!(
+                "{e164} is assigned to {}; unassign it first",
+                n.assignment
+                    .as_ref()
+                    .map(|a| a.name.as_str())
+                    .unwrap_or("someone")
+            ),
             json!({ "status": "assigned", "assignment": n.assignment }),
         ),
-        Refusal::NotAssigned => (format!("{e164} is {}, not assigned", n.status), json!({ "status": n.status })),
-        Refusal::NotAvailable => (format!("{e164} is {}; only an available number can be {verb}d", n.status), json!({ "status": n.status })),
-        Refusal::NotHeld => (format!("{e164} is {}; only a reserved or quarantined number can be released", n.status), json!({ "status": n.status })),
+        Refusal::NotAssigned => (
+            format!("{e164} is {}, not assigned", n.status),
+            json!({ "status": n.status }),
+        ),
+        Refusal::NotAvailable => (
+            format!(
+                "{e164} is {}; only an available number can be {verb}d",
+                n.status
+            ),
+            json!({ "status": n.status }),
+        ),
+        Refusal::NotHeld => (
+            format!(
+                "{e164} is {}; only a reserved or quarantined number can be released",
+                n.status
+            ),
+            json!({ "status": n.status }),
+        ),
         Refusal::OverrideForbidden => {
-            return StoreError::Forbidden { code: "override_forbidden", message: format!("overriding a reservation or quarantine needs the admin role (to {verb} {e164})") };
+            return StoreError::Forbidden {
+                code: "override_forbidden",
+                message: format!(
+                    "overriding a reservation or quarantine needs the admin role (to {verb} {e164})"
+                ),
+            };
         }
     };
-    StoreError::Conflict { code: r.code(), message, details }
+    StoreError::Conflict {
+        code: r.code(),
+        message,
+        details,
+    }
 }
 
 fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<&'static str> {
-    let Some(id) = platform_id else { return Ok("not_required") };
-    let kind: Option<String> = platforms::table.find(id).select(platforms::kind).first(conn).optional()?;
+    let Some(id) = platform_id else {
+        return Ok("not_required");
+    };
+    let kind: Option<String> = platforms::table
+        .find(id)
+        .select(platforms::kind)
+        .first(conn)
+        .optional()?;
     Ok(match kind.as_deref() {
         Some("teams" | "webhook") => "pending",
         _ => "not_required",
@@ -148,8 +242,11 @@ fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<
 
 fn quarantine_days_for(conn: &mut Conn, location_id: Option<i64>) -> StoreResult<i64> {
     if let Some(loc) = location_id {
-        let days: Option<Option<i32>> =
-            crate::schema::locations::table.find(loc).select(crate::schema::locations::quarantine_days).first(conn).optional()?;
+        let days: Option<Option<i32>> = crate::schema::locations::table
+            .find(loc)
+            .select(crate::schema::locations::quarantine_days)
+            .first(conn)
+            .optional()?;
         if let Some(Some(d)) = days {
             return Ok(d.into());
         }
@@ -158,10 +255,20 @@ fn quarantine_days_for(conn: &mut Conn, location_id: Option<i64>) -> StoreResult
 }
 
 /// Applies a transition to one number and records it; returns the number after.
-pub fn apply(conn: &mut Conn, permit: &Permit, e164: &str, request: Request, if_match: Option<i64>) -> StoreResult<Number> {
+pub fn apply(
+    conn: &mut Conn,
+    permit: &Permit,
+    e164: &str,
+    request: Request,
+    if_match: Option<i64>,
+) -> StoreResult<Number> {
     let now = crate::now();
     match &request {
-        Request::Reserve { reason, reserved_for, expires_at } => {
+        Request::Reserve {
+            reason,
+            reserved_for,
+            expires_at,
+        } => {
             check_text("reason", reason, true)?;
             check_text("reserved_for", reserved_for.as_deref().unwrap_or(""), false)?;
             check_future("expires_at", *expires_at, now)?;
@@ -170,44 +277,72 @@ pub fn apply(conn: &mut Conn, permit: &Permit, e164: &str, request: Request, if_
             check_text("reason", reason, true)?;
             check_future("until", *until, now)?;
         }
-        Request::Unassign { quarantine_days, reason } => {
+        Request::Unassign {
+            quarantine_days,
+            reason,
+        } => {
             if quarantine_days.is_some_and(|d| !(0..=3650).contains(&d)) {
-                return Err(StoreError::invalid("invalid_field", "quarantine_days", "must be between 0 and 3650"));
+                return Err(StoreError::invalid(
+                    "invalid_field",
+                    "quarantine_days",
+                    "must be between 0 and 3650",
+                ));
             }
             check_text("reason", reason.as_deref().unwrap_or(""), false)?;
         }
-        Request::Release { reason } => check_text("reason", reason.as_deref().unwrap_or(""), false)?,
+        Request::Release { reason } => {
+            check_text("reason", reason.as_deref().unwrap_or(""), false)?
+        }
         Request::Assign { .. } => {}
     }
     let scope = permit.scope().clone();
     for _ in 0..ATTEMPTS {
         let before = numbers::get(conn, &scope, e164)?;
         if let Some(v) = if_match.filter(|v| *v != before.version) {
-            return Err(StoreError::Stale { expected: v, current: before.version });
+            return Err(StoreError::Stale {
+                expected: v,
+                current: before.version,
+            });
         }
         match transition_row(conn, permit, &before, &request, now)? {
             Some(after) => return Ok(after),
             // Lost a race: with If-Match that is a stale version; without, decide again.
             None if if_match.is_some() => {
                 let current = numbers::get(conn, &scope, e164)?;
-                return Err(StoreError::Stale { expected: before.version, current: current.version });
+                return Err(StoreError::Stale {
+                    expected: before.version,
+                    current: current.version,
+                });
             }
             None => continue,
         }
     }
-    Err(StoreError::conflict("concurrent_change", format!("{e164} kept changing under this request; retry")))
+    Err(StoreError::conflict(
+        "concurrent_change",
+        format!("{e164} kept changing under this request; retry"),
+    ))
 }
 
 /// Decides and writes one transition on a number read as `before`. `Ok(None)` means the
 /// conditional update matched nothing because the number changed concurrently.
-fn transition_row(conn: &mut Conn, permit: &Permit, before: &Number, request: &Request, now: NaiveDateTime) -> StoreResult<Option<Number>> {
+fn transition_row(
+    conn: &mut Conn,
+    permit: &Permit,
+    before: &Number,
+    request: &Request,
+    now: NaiveDateTime,
+) -> StoreResult<Option<Number>> {
     let t = request.transition();
     let status = status_of(before)?;
     let quarantine_over = before.quarantine.as_ref().is_some_and(|q| q.until <= now);
-    domain::lifecycle::decide(t, status, request.overrides(permit), quarantine_over).map_err(|r| refusal(r, t, before))?;
+    domain::lifecycle::decide(t, status, request.overrides(permit), quarantine_over)
+        .map_err(|r| refusal(r, t, before))?;
     let actor = &permit.actor().name;
     let mut verb = t.verb();
-    let target = n::table.filter(n::id.eq(before.id)).filter(n::status.eq(&before.status)).filter(n::version.eq(before.version));
+    let target = n::table
+        .filter(n::id.eq(before.id))
+        .filter(n::status.eq(&before.status))
+        .filter(n::version.eq(before.version));
     let common = (n::version.eq(before.version + 1), n::updated_at.eq(now));
     let clear_reservation = (
         n::reserved_reason.eq(None::<String>),
@@ -230,17 +365,26 @@ fn transition_row(conn: &mut Conn, permit: &Permit, before: &Number, request: &R
         n::provisioning_error.eq(None::<String>),
     );
     let updated = match request {
-        Request::Reserve { reason, reserved_for, expires_at } => {
+        Request::Reserve {
+            reason,
+            reserved_for,
+            expires_at,
+        } => {
             let expires = match expires_at {
                 Some(e) => Some(*e),
-                None => settings::lifecycle(conn)?.reservation_default_days.map(|d| now + Duration::days(d)),
+                None => settings::lifecycle(conn)?
+                    .reservation_default_days
+                    .map(|d| now + Duration::days(d)),
             };
             diesel::update(target)
                 .set((
                     common,
                     n::status.eq(NumberStatus::Reserved.as_str()),
                     n::reserved_reason.eq(reason.trim()),
-                    n::reserved_for.eq(reserved_for.as_deref().map(str::trim).filter(|s| !s.is_empty())),
+                    n::reserved_for.eq(reserved_for
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())),
                     n::reserved_by.eq(actor),
                     n::reserved_until.eq(expires),
                 ))
@@ -259,23 +403,44 @@ fn transition_row(conn: &mut Conn, permit: &Permit, before: &Number, request: &R
                 .set((
                     common,
                     n::status.eq(NumberStatus::Assigned.as_str()),
-                    (n::assigned_kind.eq(&who.kind), n::assigned_id.eq(&who.id), n::assigned_name.eq(&who.name)),
-                    (n::assigned_at.eq(now), n::assigned_by.eq(actor), n::provisioning_state.eq(state), n::provisioning_error.eq(None::<String>)),
+                    (
+                        n::assigned_kind.eq(&who.kind),
+                        n::assigned_id.eq(&who.id),
+                        n::assigned_name.eq(&who.name),
+                    ),
+                    (
+                        n::assigned_at.eq(now),
+                        n::assigned_by.eq(actor),
+                        n::provisioning_state.eq(state),
+                        n::provisioning_error.eq(None::<String>),
+                    ),
                     clear_reservation,
                     clear_quarantine,
                     n::previous_assignee.eq(None::<String>),
                 ))
                 .execute(conn)?
         }
-        Request::Unassign { quarantine_days, reason } => {
+        Request::Unassign {
+            quarantine_days,
+            reason,
+        } => {
             let days = match quarantine_days {
                 Some(d) => *d,
                 None => quarantine_days_for(conn, before.location_id)?,
             };
-            let previous = before.assignment.as_ref().map(|a| json!({ "kind": a.kind, "id": a.id, "name": a.name }).to_string());
+            let previous = before
+                .assignment
+                .as_ref()
+                .map(|a| json!({ "kind": a.kind, "id": a.id, "name": a.name }).to_string());
             if days == 0 {
                 diesel::update(target)
-                    .set((common, n::status.eq(NumberStatus::Available.as_str()), clear_assignment, clear_quarantine, n::previous_assignee.eq(previous)))
+                    .set((
+                        common,
+                        n::status.eq(NumberStatus::Available.as_str()),
+                        clear_assignment,
+                        clear_quarantine,
+                        n::previous_assignee.eq(previous),
+                    ))
                     .execute(conn)?
             } else {
                 diesel::update(target)
@@ -283,8 +448,12 @@ fn transition_row(conn: &mut Conn, permit: &Permit, before: &Number, request: &R
                         common,
                         n::status.eq(NumberStatus::Quarantined.as_str()),
                         clear_assignment,
-                        (n::quarantine_since.eq(Some(now)), n::quarantine_until.eq(Some(now + Duration::days(days)))),
-                        n::quarantine_reason.eq(reason.clone().or_else(|| Some("unassigned".into()))),
+                        (
+                            n::quarantine_since.eq(Some(now)),
+                            n::quarantine_until.eq(Some(now + Duration::days(days))),
+                        ),
+                        n::quarantine_reason
+                            .eq(reason.clone().or_else(|| Some("unassigned".into()))),
                         n::previous_assignee.eq(previous),
                     ))
                     .execute(conn)?
@@ -299,13 +468,21 @@ fn transition_row(conn: &mut Conn, permit: &Permit, before: &Number, request: &R
                 .set((
                     common,
                     n::status.eq(NumberStatus::Quarantined.as_str()),
-                    (n::quarantine_since.eq(Some(now)), n::quarantine_until.eq(Some(until))),
+                    (
+                        n::quarantine_since.eq(Some(now)),
+                        n::quarantine_until.eq(Some(until)),
+                    ),
                     n::quarantine_reason.eq(Some(reason.trim())),
                 ))
                 .execute(conn)?
         }
         Request::Release { .. } => diesel::update(target)
-            .set((common, n::status.eq(NumberStatus::Available.as_str()), clear_reservation, clear_quarantine))
+            .set((
+                common,
+                n::status.eq(NumberStatus::Available.as_str()),
+                clear_reservation,
+                clear_quarantine,
+            ))
             .execute(conn)?,
     };
     if updated == 0 {
@@ -313,11 +490,23 @@ fn transition_row(conn: &mut Conn, permit: &Permit, before: &Number, request: &R
     }
     let after = numbers::get(conn, &Scope::unrestricted(), &before.number)?;
     let mut after_json = audit::snapshot(&after);
-    if let (Some(serde_json::Value::Object(m)), Some(reason)) = (after_json.as_mut(), reason_of(request)) {
+    if let (Some(serde_json::Value::Object(m)), Some(reason)) =
+        (after_json.as_mut(), reason_of(request))
+    {
         m.insert("reason".into(), reason.into());
     }
     let action = format!("number.{verb}");
-    audit::record(conn, permit, Change { action: &action, entity_kind: "number", entity_id: &before.number, before: audit::snapshot(before), after: after_json })?;
+    audit::record(
+        conn,
+        permit,
+        Change {
+            action: &action,
+            entity_kind: "number",
+            entity_id: &before.number,
+            before: audit::snapshot(before),
+            after: after_json,
+        },
+    )?;
     Ok(Some(after))
 }
 
@@ -347,7 +536,11 @@ pub struct Pool {
 
 /// The pool as an SQL condition on `numbers`. Only integers, closed-vocabulary words and
 /// a checked two-letter country are inlined, never free text.
-fn pool_condition(conn: &mut Conn, pool: &Pool, scope: &ScopeFilter) -> StoreResult<Option<String>> {
+fn pool_condition(
+    conn: &mut Conn,
+    pool: &Pool,
+    scope: &ScopeFilter,
+) -> StoreResult<Option<String>> {
     let mut parts = vec!["numbers.status = 'available'".to_string()];
     if let Some(v) = pool.location_id {
         parts.push(format!("numbers.location_id = {v}"));
@@ -363,7 +556,11 @@ fn pool_condition(conn: &mut Conn, pool: &Pool, scope: &ScopeFilter) -> StoreRes
     }
     if let Some(c) = &pool.country {
         if !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())) {
-            return Err(StoreError::invalid("invalid_field", "pool.country", "must be an ISO 3166-1 alpha-2 code"));
+            return Err(StoreError::invalid(
+                "invalid_field",
+                "pool.country",
+                "must be an ISO 3166-1 alpha-2 code",
+            ));
         }
         parts.push(format!("numbers.country = '{c}'"));
     }
@@ -388,10 +585,18 @@ fn pool_condition(conn: &mut Conn, pool: &Pool, scope: &ScopeFilter) -> StoreRes
 /// On PostgreSQL the candidate is locked with `FOR UPDATE SKIP LOCKED`, so concurrent
 /// allocations take different numbers without waiting for each other; on SQLite writers
 /// are serialised anyway. The conditional update remains the final guard.
-pub fn allocate(conn: &mut Conn, permit: &Permit, pool: &Pool, target: Target) -> StoreResult<Number> {
+pub fn allocate(
+    conn: &mut Conn,
+    permit: &Permit,
+    pool: &Pool,
+    target: Target,
+) -> StoreResult<Number> {
     let scope = ScopeFilter::resolve(conn, permit.scope())?;
     let Some(condition) = pool_condition(conn, pool, &scope)? else {
-        return Err(StoreError::conflict("pool_exhausted", "no available number matches the pool (a tag in it is not in use)"));
+        return Err(StoreError::conflict(
+            "pool_exhausted",
+            "no available number matches the pool (a tag in it is not in use)",
+        ));
     };
     let now = crate::now();
     for _ in 0..ATTEMPTS * 4 {
@@ -403,12 +608,19 @@ pub fn allocate(conn: &mut Conn, permit: &Permit, pool: &Pool, target: Target) -
             });
         };
         let before = numbers::get(conn, &Scope::unrestricted(), &e164)?;
-        let request = Request::Assign { target: target.clone(), override_reservation: false, override_quarantine: false };
+        let request = Request::Assign {
+            target: target.clone(),
+            override_reservation: false,
+            override_quarantine: false,
+        };
         if let Some(after) = transition_row(conn, permit, &before, &request, now)? {
             return Ok(after);
         }
     }
-    Err(StoreError::conflict("concurrent_change", "the pool kept changing under this request; retry"))
+    Err(StoreError::conflict(
+        "concurrent_change",
+        "the pool kept changing under this request; retry",
+    ))
 }
 
 /// Releases reservations and quarantines whose time has come, at most `limit` of each;
@@ -421,7 +633,9 @@ pub fn release_expired(conn: &mut Conn, limit: i64) -> StoreResult<usize> {
             n::status
                 .eq(NumberStatus::Reserved.as_str())
                 .and(n::reserved_until.le(now))
-                .or(n::status.eq(NumberStatus::Quarantined.as_str()).and(n::quarantine_until.le(now))),
+                .or(n::status
+                    .eq(NumberStatus::Quarantined.as_str())
+                    .and(n::quarantine_until.le(now))),
         )
         .order(n::e164)
         .select(n::e164)
@@ -430,8 +644,22 @@ pub fn release_expired(conn: &mut Conn, limit: i64) -> StoreResult<usize> {
     let mut released = 0;
     for e164 in due {
         let before = numbers::get(conn, &Scope::unrestricted(), &e164)?;
-        let reason = if before.status == "reserved" { "reservation expired" } else { "quarantine ended" };
-        if transition_row(conn, &permit, &before, &Request::Release { reason: Some(reason.into()) }, now)?.is_some() {
+        let reason = if before.status == "reserved" {
+            "reservation expired"
+        } else {
+            "quarantine ended"
+        };
+        if transition_row(
+            conn,
+            &permit,
+            &before,
+            &Request::Release {
+                reason: Some(reason.into()),
+            },
+            now,
+        )?
+        .is_some()
+        {
             released += 1;
         }
     }

@@ -655,16 +655,17 @@ mod targets {
 
     /// Assigns a number the way the lifecycle code will, with a raw update.
     fn assign_raw(t: &TestDb, e164: &str, kind: &str, id: &str) {
-        let n = t
-            .db
-            .write(|c| -> StoreResult<usize> {
-                Ok(diesel::update(numbers::table.filter(numbers::e164.eq(e164)))
-                    .set((
-                        numbers::status.eq("assigned"),
-                        numbers::assigned_kind.eq(kind),
-                        numbers::assigned_id.eq(id),
-                    ))
-                    .execute(c)?)
+        let n =
+            t.db.write(|c| -> StoreResult<usize> {
+                Ok(
+                    diesel::update(numbers::table.filter(numbers::e164.eq(e164)))
+                        .set((
+                            numbers::status.eq("assigned"),
+                            numbers::assigned_kind.eq(kind),
+                            numbers::assigned_id.eq(id),
+                        ))
+                        .execute(c)?,
+                )
             })
             .unwrap();
         assert_eq!(n, 1);
@@ -680,10 +681,18 @@ mod targets {
     #[test]
     fn upserting_a_directory_user_twice_updates_it_in_place() {
         let t = TestDb::new();
-        let first = upsert(&t, person("u-1", "Ada.Lovelace@contoso.example", "Sales", "London"));
+        let first = upsert(
+            &t,
+            person("u-1", "Ada.Lovelace@contoso.example", "Sales", "London"),
+        );
         assert_eq!(first.upn, "Ada.Lovelace@contoso.example");
         assert_eq!(first.usage_location.as_deref(), Some("GB"));
-        let mut changed = person("u-1", "ada.lovelace@contoso.example", "Engineering", "London");
+        let mut changed = person(
+            "u-1",
+            "ada.lovelace@contoso.example",
+            "Engineering",
+            "London",
+        );
         changed.account_enabled = false;
         let second = upsert(&t, changed.clone());
         assert_eq!(second.department.as_deref(), Some("Engineering"));
@@ -702,15 +711,17 @@ mod targets {
         assert_eq!(all, ["u-1"]);
         assert_eq!(audit_count(&t, "directory_user.upsert"), 2);
         // Deleted users stay, flagged, and leave the default listing.
-        let gone = t
-            .db
-            .write(|c| store::directory::mark_user_deleted(c, &owner(), "u-1"))
-            .unwrap();
+        let gone =
+            t.db.write(|c| store::directory::mark_user_deleted(c, &owner(), "u-1"))
+                .unwrap();
         assert!(gone.deleted);
         assert!(users(&t, &Scope::unrestricted(), UserFilter::default()).is_empty());
         assert_eq!(audit_count(&t, "directory_user.delete"), 1);
         // Entra reports a restored user like any other: the flag clears.
-        let back = upsert(&t, person("u-1", "ada.lovelace@contoso.example", "Sales", "London"));
+        let back = upsert(
+            &t,
+            person("u-1", "ada.lovelace@contoso.example", "Sales", "London"),
+        );
         assert!(!back.deleted);
     }
 
@@ -719,10 +730,9 @@ mod targets {
         let t = TestDb::new();
         upsert(&t, person("old", "desk@contoso.example", "Sales", "London"));
         upsert(&t, person("new", "Desk@contoso.example", "Sales", "London"));
-        let resolved = t
-            .db
-            .read(|c| store::directory::resolve_target(c, "user", "desk@contoso.example"))
-            .unwrap();
+        let resolved =
+            t.db.read(|c| store::directory::resolve_target(c, "user", "desk@contoso.example"))
+                .unwrap();
         assert_eq!(resolved.1, "new");
     }
 
@@ -736,10 +746,9 @@ mod targets {
         // Ids Telestate does not know (devices, nested groups) are skipped.
         assert_eq!(members(&t, "g-sales", &["a", "b", "device-1"]), 2);
         assert_eq!(members(&t, "g-all", &["a"]), 1);
-        let a = t
-            .db
-            .read(|c| store::directory::get_user(c, &Scope::unrestricted(), "a"))
-            .unwrap();
+        let a =
+            t.db.read(|c| store::directory::get_user(c, &Scope::unrestricted(), "a"))
+                .unwrap();
         let names: Vec<&str> = a.groups.iter().map(|g| g.display_name.as_str()).collect();
         assert_eq!(names, ["all staff", "Sales team"]);
         let in_sales = |t: &TestDb| {
@@ -759,10 +768,9 @@ mod targets {
         members(&t, "g-sales", &["b"]);
         assert_eq!(audit_count(&t, "directory_group.members"), 3);
         assert_eq!(audit_count(&t, "directory_group.upsert"), 2);
-        let groups = t
-            .db
-            .read(|c| store::directory::list_groups(c, None, None, None))
-            .unwrap();
+        let groups =
+            t.db.read(|c| store::directory::list_groups(c, None, None, None))
+                .unwrap();
         let counts: Vec<(String, i64)> = groups
             .items
             .iter()
@@ -776,10 +784,9 @@ mod targets {
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let page = t
-                .db
-                .read(|c| store::directory::list_groups(c, None, cursor.as_deref(), Some(1)))
-                .unwrap();
+            let page =
+                t.db.read(|c| store::directory::list_groups(c, None, cursor.as_deref(), Some(1)))
+                    .unwrap();
             seen.extend(page.items.into_iter().map(|g| g.group.id));
             match page.next_cursor {
                 Some(c) => cursor = Some(c),
@@ -787,19 +794,32 @@ mod targets {
             }
         }
         assert_eq!(seen, ["g-all", "g-sales"]);
-        let err = t
-            .db
-            .write(|c| store::directory::set_group_members(c, &owner(), "nope", &["a"]))
-            .unwrap_err();
+        let err =
+            t.db.write(|c| store::directory::set_group_members(c, &owner(), "nope", &["a"]))
+                .unwrap_err();
         assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     }
 
     #[test]
     fn users_filter_by_text_department_location_and_page_by_upn() {
         let t = TestDb::new();
-        upsert(&t, person("1", "grace.hopper@contoso.example", "Engineering", "London"));
-        upsert(&t, person("2", "alan.turing@contoso.example", "engineering", "Manchester"));
-        upsert(&t, person("3", "joan.clarke@contoso.example", "Finance", "London"));
+        upsert(
+            &t,
+            person("1", "grace.hopper@contoso.example", "Engineering", "London"),
+        );
+        upsert(
+            &t,
+            person(
+                "2",
+                "alan.turing@contoso.example",
+                "engineering",
+                "Manchester",
+            ),
+        );
+        upsert(
+            &t,
+            person("3", "joan.clarke@contoso.example", "Finance", "London"),
+        );
         let find = |f: UserFilter| users(&t, &Scope::unrestricted(), f);
         assert_eq!(
             find(UserFilter {
@@ -843,9 +863,8 @@ mod targets {
             })
             .is_empty()
         );
-        let page = t
-            .db
-            .read(|c| {
+        let page =
+            t.db.read(|c| {
                 store::directory::list_users(
                     c,
                     &Scope::unrestricted(),
@@ -856,9 +875,8 @@ mod targets {
             })
             .unwrap();
         assert_eq!(page.items.len(), 2);
-        let rest = t
-            .db
-            .read(|c| {
+        let rest =
+            t.db.read(|c| {
                 store::directory::list_users(
                     c,
                     &Scope::unrestricted(),
@@ -881,7 +899,8 @@ mod targets {
         let here = location(&t, "Here");
         let mut num = new_number("+442071234567");
         num.location_id = Some(here);
-        t.db.write(|c| store::numbers::create(c, &owner(), num)).unwrap();
+        t.db.write(|c| store::numbers::create(c, &owner(), num))
+            .unwrap();
         assign_raw(&t, "+442071234567", "user", "a");
         let with = |scope: &Scope, want: bool| {
             users(
@@ -896,10 +915,9 @@ mod targets {
         let all = Scope::unrestricted();
         assert_eq!(with(&all, true), ["a"]);
         assert_eq!(with(&all, false), ["b"]);
-        let a = t
-            .db
-            .read(|c| store::directory::get_user(c, &all, "a"))
-            .unwrap();
+        let a =
+            t.db.read(|c| store::directory::get_user(c, &all, "a"))
+                .unwrap();
         assert_eq!(a.numbers, ["+442071234567"]);
         // A caller scoped to another site does not see the number, here either.
         let there = location(&t, "There");
@@ -908,48 +926,73 @@ mod targets {
             tags: vec![],
         };
         assert!(with(&elsewhere, true).is_empty());
-        let a = t
-            .db
-            .read(|c| store::directory::get_user(c, &elsewhere, "a"))
-            .unwrap();
+        let a =
+            t.db.read(|c| store::directory::get_user(c, &elsewhere, "a"))
+                .unwrap();
         assert!(a.numbers.is_empty());
     }
 
     #[test]
     fn targets_resolve_by_id_upn_or_name_and_refuse_deleted_or_disabled_users() {
         let t = TestDb::new();
-        upsert(&t, person("u-ok", "Ok.User@contoso.example", "Sales", "London"));
+        upsert(
+            &t,
+            person("u-ok", "Ok.User@contoso.example", "Sales", "London"),
+        );
         let mut disabled = person("u-off", "off@contoso.example", "Sales", "London");
         disabled.account_enabled = false;
         upsert(&t, disabled);
-        upsert(&t, person("u-gone", "gone@contoso.example", "Sales", "London"));
+        upsert(
+            &t,
+            person("u-gone", "gone@contoso.example", "Sales", "London"),
+        );
         t.db.write(|c| store::directory::mark_user_deleted(c, &owner(), "u-gone"))
             .unwrap();
         let svc = t
             .db
             .write(|c| store::services::create(c, &owner(), service("Main IVR", "auto_attendant")))
             .unwrap();
-        let resolve = |kind: &str, id: &str| {
-            t.db.read(|c| store::directory::resolve_target(c, kind, id))
-        };
+        let resolve =
+            |kind: &str, id: &str| t.db.read(|c| store::directory::resolve_target(c, kind, id));
         let want_user = (
             "user".to_string(),
             "u-ok".to_string(),
             "Ok.User@contoso.example".to_string(),
         );
         assert_eq!(resolve("user", "u-ok").unwrap(), want_user);
-        assert_eq!(resolve("user", " ok.user@CONTOSO.example ").unwrap(), want_user);
-        let want_service = ("service".to_string(), svc.id.to_string(), "Main IVR".to_string());
-        assert_eq!(resolve("service", &svc.id.to_string()).unwrap(), want_service);
+        assert_eq!(
+            resolve("user", " ok.user@CONTOSO.example ").unwrap(),
+            want_user
+        );
+        let want_service = (
+            "service".to_string(),
+            svc.id.to_string(),
+            "Main IVR".to_string(),
+        );
+        assert_eq!(
+            resolve("service", &svc.id.to_string()).unwrap(),
+            want_service
+        );
         assert_eq!(resolve("service", "main ivr").unwrap(), want_service);
-        assert_eq!(conflict_code(resolve("user", "u-gone").unwrap_err()), "target_deleted");
+        assert_eq!(
+            conflict_code(resolve("user", "u-gone").unwrap_err()),
+            "target_deleted"
+        );
         assert_eq!(
             conflict_code(resolve("user", "gone@contoso.example").unwrap_err()),
             "target_deleted"
         );
-        assert_eq!(conflict_code(resolve("user", "u-off").unwrap_err()), "target_disabled");
+        assert_eq!(
+            conflict_code(resolve("user", "u-off").unwrap_err()),
+            "target_disabled"
+        );
         for (kind, id, code, field) in [
-            ("user", "nobody@contoso.example", "unknown_target", "target.id"),
+            (
+                "user",
+                "nobody@contoso.example",
+                "unknown_target",
+                "target.id",
+            ),
             ("user", "", "unknown_target", "target.id"),
             ("service", "999", "unknown_target", "target.id"),
             ("service", "Side IVR", "unknown_target", "target.id"),
@@ -976,32 +1019,55 @@ mod targets {
             .write(|c| store::services::create(c, &owner(), service(" main ivr ", "call_queue")))
             .unwrap_err();
         assert_eq!(conflict_code(err), "service_exists");
-        let queue = t
-            .db
-            .write(|c| store::services::create(c, &owner(), service("Helpdesk", "call_queue")))
-            .unwrap();
-        let err = t
-            .db
-            .write(|c| {
-                store::services::update(c, &owner(), queue.id, service("MAIN ivr", "call_queue"), None)
+        let queue =
+            t.db.write(|c| store::services::create(c, &owner(), service("Helpdesk", "call_queue")))
+                .unwrap();
+        let err =
+            t.db.write(|c| {
+                store::services::update(
+                    c,
+                    &owner(),
+                    queue.id,
+                    service("MAIN ivr", "call_queue"),
+                    None,
+                )
             })
             .unwrap_err();
         assert_eq!(conflict_code(err), "service_exists");
         // Renaming a service to another spelling of its own name is fine.
-        let renamed = t
-            .db
-            .write(|c| {
-                store::services::update(c, &owner(), ivr.id, service("MAIN IVR", "auto_attendant"), Some(1))
+        let renamed =
+            t.db.write(|c| {
+                store::services::update(
+                    c,
+                    &owner(),
+                    ivr.id,
+                    service("MAIN IVR", "auto_attendant"),
+                    Some(1),
+                )
             })
             .unwrap();
         assert_eq!((renamed.name.as_str(), renamed.version), ("MAIN IVR", 2));
-        let err = t
-            .db
-            .write(|c| {
-                store::services::update(c, &owner(), ivr.id, service("Main IVR", "auto_attendant"), Some(1))
+        let err =
+            t.db.write(|c| {
+                store::services::update(
+                    c,
+                    &owner(),
+                    ivr.id,
+                    service("Main IVR", "auto_attendant"),
+                    Some(1),
+                )
             })
             .unwrap_err();
-        assert!(matches!(err, StoreError::Stale { expected: 1, current: 2 }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                StoreError::Stale {
+                    expected: 1,
+                    current: 2
+                }
+            ),
+            "{err:?}"
+        );
         for (input, code, field) in [
             (service("Fax", "telefax"), "invalid_field", "kind"),
             (service(" ", "fax"), "invalid_name", "name"),
@@ -1025,9 +1091,8 @@ mod targets {
                 other => panic!("{other:?}"),
             }
         }
-        let platform: i64 = t
-            .db
-            .write(|c| -> StoreResult<i64> {
+        let platform: i64 =
+            t.db.write(|c| -> StoreResult<i64> {
                 diesel::insert_into(platforms::table)
                     .values((
                         platforms::name.eq("Teams"),
@@ -1038,9 +1103,8 @@ mod targets {
                 Ok(platforms::table.select(platforms::id).first(c)?)
             })
             .unwrap();
-        let trunk = t
-            .db
-            .write(|c| {
+        let trunk =
+            t.db.write(|c| {
                 store::services::create(
                     c,
                     &owner(),
@@ -1054,9 +1118,8 @@ mod targets {
             .unwrap();
         assert_eq!(trunk.kind, "sip_trunk");
         assert_eq!(trunk.external_id.as_deref(), Some("6f1c-aa"));
-        let queues = t
-            .db
-            .read(|c| {
+        let queues =
+            t.db.read(|c| {
                 store::services::list(
                     c,
                     &Scope::unrestricted(),
@@ -1071,9 +1134,8 @@ mod targets {
             .unwrap();
         let names: Vec<&str> = queues.items.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["Helpdesk"]);
-        let found = t
-            .db
-            .read(|c| {
+        let found =
+            t.db.read(|c| {
                 store::services::list(
                     c,
                     &Scope::unrestricted(),
@@ -1101,16 +1163,14 @@ mod targets {
         t.db.write(|c| store::numbers::create(c, &owner(), new_number("+442071234500")))
             .unwrap();
         assign_raw(&t, "+442071234500", "service", &svc.id.to_string());
-        let err = t
-            .db
-            .write(|c| store::services::delete(c, &owner(), svc.id, None))
-            .unwrap_err();
+        let err =
+            t.db.write(|c| store::services::delete(c, &owner(), svc.id, None))
+                .unwrap_err();
         assert_eq!(conflict_code(err), "service_in_use");
         // A viewer scoped elsewhere cannot see the number, yet it still holds the service.
-        let got = t
-            .db
-            .read(|c| store::services::get(c, &Scope::unrestricted(), svc.id))
-            .unwrap();
+        let got =
+            t.db.read(|c| store::services::get(c, &Scope::unrestricted(), svc.id))
+                .unwrap();
         assert_eq!(got.numbers, ["+442071234500"]);
         let scoped = domain::Permit::authorize(
             &principal(
@@ -1125,10 +1185,9 @@ mod targets {
             None,
         )
         .unwrap();
-        let err = t
-            .db
-            .write(|c| store::services::delete(c, &scoped, svc.id, None))
-            .unwrap_err();
+        let err =
+            t.db.write(|c| store::services::delete(c, &scoped, svc.id, None))
+                .unwrap_err();
         assert_eq!(conflict_code(err), "service_in_use");
         // Once the number lets go, the service can go.
         t.db.write(|c| -> StoreResult<usize> {
@@ -1143,11 +1202,596 @@ mod targets {
         .unwrap();
         t.db.write(|c| store::services::delete(c, &owner(), svc.id, Some(1)))
             .unwrap();
-        let err = t
-            .db
-            .read(|c| store::services::get(c, &Scope::unrestricted(), svc.id))
-            .unwrap_err();
+        let err =
+            t.db.read(|c| store::services::get(c, &Scope::unrestricted(), svc.id))
+                .unwrap_err();
         assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
         assert_eq!(audit_count(&t, "service.delete"), 1);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Assignment lifecycle
+// ---------------------------------------------------------------------------------------
+
+mod lifecycle {
+    use super::*;
+    use domain::{Action, Permit, Source};
+    use store::lifecycle::{Pool, Request, Target, apply};
+
+    fn permit(role: Role) -> Permit {
+        let action = if role >= Role::Admin {
+            Action::Manage
+        } else {
+            Action::Operate
+        };
+        Permit::authorize(
+            &principal(role, Scope::unrestricted()),
+            action,
+            Source::Api,
+            None,
+        )
+        .unwrap()
+    }
+
+    fn user(i: usize) -> Target {
+        Target {
+            kind: "user".into(),
+            id: format!("user-{i}"),
+            name: format!("user{i}@contoso.example"),
+        }
+    }
+
+    fn assign(i: usize) -> Request {
+        Request::Assign {
+            target: user(i),
+            override_reservation: false,
+            override_quarantine: false,
+        }
+    }
+
+    fn status(t: &TestDb, e164: &str) -> String {
+        t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), e164))
+            .unwrap()
+            .status
+    }
+
+    fn history_len(t: &TestDb, e164: &str) -> usize {
+        t.db.read(|c| store::audit::number_history(c, e164, None, None, Some(1000)))
+            .unwrap()
+            .items
+            .len()
+    }
+
+    /// Puts `+14255550100` into `from` through the API's own transitions.
+    fn number_in(t: &TestDb, from: &str) -> &'static str {
+        let e = "+14255550100";
+        t.db.write(|c| store::numbers::create(c, &owner(), new_number(e)))
+            .unwrap();
+        let admin = permit(Role::Admin);
+        let setup = match from {
+            "available" => None,
+            "reserved" => Some(Request::Reserve {
+                reason: "held".into(),
+                reserved_for: None,
+                expires_at: None,
+            }),
+            "assigned" => Some(assign(1)),
+            "quarantined" => Some(Request::Quarantine {
+                reason: "rest".into(),
+                until: None,
+            }),
+            other => panic!("{other}"),
+        };
+        if let Some(r) = setup {
+            t.db.write(|c| apply(c, &admin, e, r, None)).unwrap();
+        }
+        assert_eq!(status(t, e), from);
+        e
+    }
+
+    fn requests() -> Vec<(&'static str, Request)> {
+        vec![
+            (
+                "reserve",
+                Request::Reserve {
+                    reason: "for a new hire".into(),
+                    reserved_for: Some("Jo".into()),
+                    expires_at: None,
+                },
+            ),
+            ("assign", assign(2)),
+            (
+                "assign+override",
+                Request::Assign {
+                    target: user(2),
+                    override_reservation: true,
+                    override_quarantine: true,
+                },
+            ),
+            (
+                "unassign",
+                Request::Unassign {
+                    quarantine_days: None,
+                    reason: None,
+                },
+            ),
+            (
+                "unassign0",
+                Request::Unassign {
+                    quarantine_days: Some(0),
+                    reason: Some("leaver".into()),
+                },
+            ),
+            (
+                "quarantine",
+                Request::Quarantine {
+                    reason: "spam calls".into(),
+                    until: None,
+                },
+            ),
+            ("release", Request::Release { reason: None }),
+        ]
+    }
+
+    #[test]
+    fn every_transition_of_the_status_table_is_enforced_by_the_database() {
+        // (from, request, role) -> Ok(new status) or Err(code)
+        use Role::{Admin, Operator};
+        let expected: &[(&str, &str, Role, Result<&str, &str>)] = &[
+            ("available", "reserve", Operator, Ok("reserved")),
+            ("available", "assign", Operator, Ok("assigned")),
+            (
+                "available",
+                "unassign",
+                Operator,
+                Err("number_not_assigned"),
+            ),
+            ("available", "quarantine", Operator, Ok("quarantined")),
+            ("available", "release", Operator, Err("number_not_held")),
+            ("reserved", "reserve", Operator, Err("number_reserved")),
+            ("reserved", "assign", Operator, Err("number_reserved")),
+            (
+                "reserved",
+                "assign+override",
+                Operator,
+                Err("override_forbidden"),
+            ),
+            ("reserved", "assign+override", Admin, Ok("assigned")),
+            ("reserved", "quarantine", Operator, Err("number_reserved")),
+            ("reserved", "release", Operator, Ok("available")),
+            ("assigned", "reserve", Operator, Err("number_assigned")),
+            ("assigned", "assign", Operator, Ok("assigned")),
+            ("assigned", "unassign", Operator, Ok("quarantined")),
+            ("assigned", "unassign0", Operator, Err("override_forbidden")),
+            ("assigned", "unassign0", Admin, Ok("available")),
+            ("assigned", "quarantine", Operator, Err("number_assigned")),
+            ("assigned", "release", Operator, Err("number_not_held")),
+            (
+                "quarantined",
+                "reserve",
+                Operator,
+                Err("number_quarantined"),
+            ),
+            ("quarantined", "assign", Operator, Err("number_quarantined")),
+            (
+                "quarantined",
+                "assign+override",
+                Operator,
+                Err("override_forbidden"),
+            ),
+            ("quarantined", "assign+override", Admin, Ok("assigned")),
+            (
+                "quarantined",
+                "unassign",
+                Operator,
+                Err("number_not_assigned"),
+            ),
+            (
+                "quarantined",
+                "release",
+                Operator,
+                Err("number_quarantined"),
+            ),
+            ("quarantined", "release", Admin, Ok("available")),
+        ];
+        for (from, name, role, want) in expected {
+            let t = TestDb::new();
+            let e = number_in(&t, from);
+            let records = history_len(&t, e);
+            let request = requests().into_iter().find(|(n, _)| n == name).unwrap().1;
+            let got = t.db.write(|c| apply(c, &permit(*role), e, request, None));
+            match (want, got) {
+                (Ok(to), Ok(n)) => {
+                    assert_eq!(&n.status, to, "{from} --{name} as {role}-->");
+                    assert_eq!(
+                        history_len(&t, e),
+                        records + 1,
+                        "{from} --{name}--> writes one audit record"
+                    );
+                }
+                (
+                    Err(code),
+                    Err(
+                        StoreError::Conflict { code: got, .. }
+                        | StoreError::Forbidden { code: got, .. },
+                    ),
+                ) => {
+                    assert_eq!(&got, code, "{from} --{name} as {role}-->");
+                    assert_eq!(status(&t, e), *from, "a refused transition changes nothing");
+                    assert_eq!(
+                        history_len(&t, e),
+                        records,
+                        "a refused transition writes no audit record"
+                    );
+                }
+                (want, got) => panic!("{from} --{name} as {role}-->: wanted {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_quarantine_assignment_says_when_the_number_frees() {
+        let t = TestDb::new();
+        let e = number_in(&t, "quarantined");
+        match t
+            .db
+            .write(|c| apply(c, &permit(Role::Operator), e, assign(3), None))
+        {
+            Err(StoreError::Conflict {
+                code: "number_quarantined",
+                message,
+                details,
+            }) => {
+                let until = details["available_from"].as_str().unwrap().to_string();
+                assert!(message.contains(&until), "{message}");
+                assert!(until.ends_with("+00:00") || until.ends_with('Z'), "{until}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reassigning_is_one_step_and_records_the_previous_assignee_on_unassign() {
+        let t = TestDb::new();
+        let e = number_in(&t, "assigned");
+        let n =
+            t.db.write(|c| apply(c, &permit(Role::Operator), e, assign(7), None))
+                .unwrap();
+        assert_eq!(n.assignment.as_ref().unwrap().id, "user-7");
+        let h =
+            t.db.read(|c| store::audit::number_history(c, e, None, None, None))
+                .unwrap();
+        assert_eq!(h.items[0].action, "number.reassign");
+        let n =
+            t.db.write(|c| {
+                apply(
+                    c,
+                    &permit(Role::Operator),
+                    e,
+                    Request::Unassign {
+                        quarantine_days: Some(30),
+                        reason: None,
+                    },
+                    None,
+                )
+            })
+            .unwrap();
+        let q = n.quarantine.unwrap();
+        assert_eq!(q.previous_assignee.unwrap()["id"], "user-7");
+        assert_eq!((q.until - q.since).num_days(), 30);
+        // Assigning to the current assignee again is a no-op without an audit record.
+        let t = TestDb::new();
+        let e = number_in(&t, "assigned");
+        let before = history_len(&t, e);
+        t.db.write(|c| apply(c, &permit(Role::Operator), e, assign(1), None))
+            .unwrap();
+        assert_eq!(history_len(&t, e), before);
+    }
+
+    #[test]
+    fn unassigning_uses_the_locations_quarantine_period() {
+        let t = TestDb::new();
+        let loc = location(&t, "Paris");
+        let change = store::settings::LifecyclePatch {
+            default_quarantine_days: Some(60),
+            location_quarantine_days: vec![(loc, Some(7))],
+            ..Default::default()
+        };
+        t.db.write(|c| store::settings::update_lifecycle(c, &owner(), change))
+            .unwrap();
+        let mut a = new_number("+14255550100");
+        a.location_id = Some(loc);
+        t.db.write(|c| {
+            store::numbers::create_many(c, &owner(), vec![a, new_number("+14255550101")])
+        })
+        .unwrap();
+        for (e, days) in [("+14255550100", 7), ("+14255550101", 60)] {
+            t.db.write(|c| apply(c, &owner(), e, assign(1), None))
+                .unwrap();
+            let n =
+                t.db.write(|c| {
+                    apply(
+                        c,
+                        &owner(),
+                        e,
+                        Request::Unassign {
+                            quarantine_days: None,
+                            reason: None,
+                        },
+                        None,
+                    )
+                })
+                .unwrap();
+            let q = n.quarantine.unwrap();
+            assert_eq!((q.until - q.since).num_days(), days, "{e}");
+        }
+    }
+
+    #[test]
+    fn if_match_refuses_a_stale_version() {
+        let t = TestDb::new();
+        let e = number_in(&t, "available");
+        let err =
+            t.db.write(|c| apply(c, &owner(), e, assign(1), Some(99)))
+                .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Stale { current: 1, .. }),
+            "{err:?}"
+        );
+        assert_eq!(status(&t, e), "available");
+    }
+
+    #[test]
+    fn many_concurrent_reservations_of_one_number_succeed_exactly_once() {
+        let t = TestDb::new();
+        let e = number_in(&t, "available");
+        let winners: usize = (0..12)
+            .map(|i| {
+                let db = t.db.clone();
+                std::thread::spawn(move || {
+                    let r = Request::Reserve {
+                        reason: format!("client {i}"),
+                        reserved_for: None,
+                        expires_at: None,
+                    };
+                    db.write(|c| apply(c, &permit(Role::Operator), e, r, None))
+                        .is_ok() as usize
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum();
+        assert_eq!(winners, 1);
+        let reserves =
+            t.db.read(|c| store::audit::number_history(c, e, None, None, None))
+                .unwrap();
+        assert_eq!(
+            reserves
+                .items
+                .iter()
+                .filter(|r| r.action == "number.reserve")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn concurrent_allocations_never_hand_out_a_number_twice() {
+        let t = TestDb::new();
+        let loc = location(&t, "London");
+        range(&t, "+442070000000", "+442070000059", Some(loc), &["pool"]).unwrap();
+        let threads = 8;
+        let per_thread = 10;
+        let got: Vec<Result<String, String>> = (0..threads)
+            .map(|i| {
+                let db = t.db.clone();
+                std::thread::spawn(move || {
+                    (0..per_thread)
+                        .map(|j| {
+                            let pool = Pool {
+                                tags: vec!["pool".into()],
+                                location_id: Some(loc),
+                                ..Default::default()
+                            };
+                            db.write(|c| {
+                                store::lifecycle::allocate(
+                                    c,
+                                    &permit(Role::Operator),
+                                    &pool,
+                                    user(i * 100 + j),
+                                )
+                            })
+                            .map(|n| n.number)
+                            .map_err(|e| e.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        let mut numbers: Vec<String> = got
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect();
+        let failures: Vec<&String> = got.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(
+            numbers.len(),
+            60,
+            "every free number is handed out while any remains; failures: {failures:?}"
+        );
+        assert!(
+            failures.iter().all(|f| f.contains("no available number")),
+            "{failures:?}"
+        );
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), 60, "no number was handed out twice");
+        assert_eq!(audit_count(&t, "number.assign"), 60);
+    }
+
+    #[test]
+    fn allocation_takes_the_lowest_available_number_of_the_pool() {
+        let t = TestDb::new();
+        range(&t, "+442070000000", "+442070000009", None, &["a"]).unwrap();
+        range(&t, "+442070000100", "+442070000109", None, &["b"]).unwrap();
+        t.db.write(|c| {
+            apply(
+                c,
+                &owner(),
+                "+442070000100",
+                Request::Reserve {
+                    reason: "x".into(),
+                    reserved_for: None,
+                    expires_at: None,
+                },
+                None,
+            )
+        })
+        .unwrap();
+        let pool = Pool {
+            tags: vec!["b".into()],
+            ..Default::default()
+        };
+        let n =
+            t.db.write(|c| store::lifecycle::allocate(c, &owner(), &pool, user(1)))
+                .unwrap();
+        assert_eq!(n.number, "+442070000101");
+        let none = Pool {
+            tags: vec!["nope".into()],
+            ..Default::default()
+        };
+        let err =
+            t.db.write(|c| store::lifecycle::allocate(c, &owner(), &none, user(1)))
+                .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Conflict {
+                    code: "pool_exhausted",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_scheduler_releases_what_has_expired_once_per_interval() {
+        let t = TestDb::new();
+        t.db.write(|c| {
+            store::numbers::create_many(
+                c,
+                &owner(),
+                vec![
+                    new_number("+14255550100"),
+                    new_number("+14255550101"),
+                    new_number("+14255550102"),
+                ],
+            )
+        })
+        .unwrap();
+        let soon = store::now() + chrono::Duration::days(1);
+        t.db.write(|c| {
+            apply(
+                c,
+                &owner(),
+                "+14255550100",
+                Request::Reserve {
+                    reason: "x".into(),
+                    reserved_for: None,
+                    expires_at: Some(soon),
+                },
+                None,
+            )
+        })
+        .unwrap();
+        t.db.write(|c| {
+            apply(
+                c,
+                &owner(),
+                "+14255550101",
+                Request::Quarantine {
+                    reason: "x".into(),
+                    until: Some(soon),
+                },
+                None,
+            )
+        })
+        .unwrap();
+        t.db.write(|c| {
+            apply(
+                c,
+                &owner(),
+                "+14255550102",
+                Request::Reserve {
+                    reason: "keep".into(),
+                    reserved_for: None,
+                    expires_at: Some(soon),
+                },
+                None,
+            )
+        })
+        .unwrap();
+        // Let time pass for two of them.
+        let past = store::now() - chrono::Duration::minutes(1);
+        t.db.write(|c| {
+            use store::schema::numbers as n;
+            diesel::update(n::table.filter(n::e164.eq("+14255550100")))
+                .set(n::reserved_until.eq(Some(past)))
+                .execute(c)?;
+            diesel::update(n::table.filter(n::e164.eq("+14255550101")))
+                .set(n::quarantine_until.eq(Some(past)))
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+        let interval = std::time::Duration::from_secs(3600);
+        assert_eq!(
+            store::scheduler::tick(&t.db, "instance-a", interval).unwrap(),
+            store::scheduler::Tick::Ran { released: 2 }
+        );
+        assert_eq!(
+            store::scheduler::tick(&t.db, "instance-b", interval).unwrap(),
+            store::scheduler::Tick::Skipped
+        );
+        assert_eq!(status(&t, "+14255550100"), "available");
+        assert_eq!(status(&t, "+14255550101"), "available");
+        assert_eq!(status(&t, "+14255550102"), "reserved");
+        let by_scheduler = AuditFilter {
+            source: Some("scheduler".into()),
+            ..Default::default()
+        };
+        let records =
+            t.db.read(|c| store::audit::list(c, &Scope::unrestricted(), &by_scheduler, None, None))
+                .unwrap();
+        assert_eq!(records.items.len(), 2);
+        assert!(records.items.iter().all(|r| r.action == "number.release"));
+    }
+
+    #[test]
+    fn only_one_of_many_instances_takes_the_scheduler_lease() {
+        let t = TestDb::new();
+        let interval = std::time::Duration::from_secs(3600);
+        let ran: usize = (0..6)
+            .map(|i| {
+                let db = t.db.clone();
+                std::thread::spawn(move || {
+                    matches!(
+                        store::scheduler::tick(&db, &format!("instance-{i}"), interval),
+                        Ok(store::scheduler::Tick::Ran { .. })
+                    ) as usize
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum();
+        assert_eq!(ran, 1);
+    }
+
+    use diesel::{ExpressionMethods, QueryDsl};
 }
