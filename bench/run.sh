@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark one backend: bench/run.sh sqlite|postgres
-# Measures creating a 1,000,000-number range, then a filtered page under load, then memory.
+# Measures creating a 1,000,000-number range, a filtered page under load, memory, then\n# allocations under load and the count of duplicate assignments.
 # Release build, fresh database, everything on 127.0.0.1. TELESTATE_BIN skips the build.
 set -euo pipefail
 backend=${1:?usage: $0 sqlite|postgres}
@@ -48,8 +48,39 @@ p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.txt")")
 rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status")
 hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status")
 
+# Allocations: 32 clients take the lowest free number of the pool, each in one transaction
+# with its audit record. Then check that no number was handed out twice: every successful
+# allocation writes exactly one number.assign record and moves exactly one number to
+# assigned, so the two counts differ if any number was assigned twice.
+svc=$(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' \
+    -d '{"name":"Bench queue","kind":"call_queue"}' "$BASE/api/v1/services" | json_get id)
+export ALLOC_BODY="{\"pool\":{\"tags\":[\"bench\"],\"location_id\":\"$loc\"},\"target\":{\"kind\":\"service\",\"id\":\"$svc\"}}"
+interruptible wrk -t2 -c32 -d10s --latency -s "$(dirname "$0")/allocate.lua" "${auth[@]}" "$BASE/api/v1/allocations" >"$WORK/alloc.txt"
+cat "$WORK/alloc.txt" >&2
+if grep -q 'Non-2xx' "$WORK/alloc.txt"; then echo "some allocations failed" >&2; exit 1; fi
+alloc_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/alloc.txt")
+alloc_p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/alloc.txt")")
+assigned=$(curl -fsS "${auth[@]}" "$BASE/api/v1/stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["totals"]["assigned"])')
+records=$("$PY" - "$BASE" "$TOKEN" <<'PYEOF'
+import json, sys, urllib.request
+base, token = sys.argv[1], sys.argv[2]
+count, cursor = 0, None
+while True:
+    url = f"{base}/api/v1/audit?action=number.assign&limit=1000" + (f"&cursor={cursor}" if cursor else "")
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    page = json.load(urllib.request.urlopen(req))
+    count += len(page["items"])
+    cursor = page["next_cursor"]
+    if not cursor:
+        break
+print(count)
+PYEOF
+)
+duplicates=$((records - assigned))
+echo "allocations: $assigned numbers assigned, $records assign records, duplicates $duplicates" >&2
+
 cat <<EOF
 
-backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb
-$backend, $range_s, $rps, $p50, $p99, $rss, $hwm
+backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates
+$backend, $range_s, $rps, $p50, $p99, $rss, $hwm, $alloc_rps, $alloc_p99, $duplicates
 EOF
