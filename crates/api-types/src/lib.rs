@@ -13,7 +13,11 @@ pub use lifecycle::*;
 #[cfg(feature = "openapi")]
 use utoipa::{IntoParams, ToSchema};
 
-pub mod directory; pub use directory::*;
+pub mod directory;
+pub use directory::*;
+
+pub mod events;
+pub use events::*;
 
 /// Lets a PATCH tell "absent" (leave as is) from `null` (clear it).
 pub(crate) fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -135,10 +139,22 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("username_taken", 409, "the username is taken"),
     ("service_exists", 409, "a service with that name exists"),
-    ("service_in_use", 409, "numbers are still assigned to the service"),
-    ("unknown_target", 400, "no user or service with that id, UPN or name; details.field names it"),
+    (
+        "service_in_use",
+        409,
+        "numbers are still assigned to the service",
+    ),
+    (
+        "unknown_target",
+        400,
+        "no user or service with that id, UPN or name; details.field names it",
+    ),
     ("target_deleted", 409, "the directory user was deleted"),
-    ("target_disabled", 409, "the directory user's account is disabled"),
+    (
+        "target_disabled",
+        409,
+        "the directory user's account is disabled",
+    ),
     ("last_owner", 409, "the change would leave no owner"),
     (
         "cannot_delete_self",
@@ -150,11 +166,29 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         409,
         "a concurrent change interfered; retry",
     ),
-    (
-        "precondition_failed",
-        412,
-        "If-Match does not match the current version",
-    ),
+        ("invalid_name", 400, "a name is empty or too long; details.field names it"),
+    ("invalid_username", 400, "the username is empty, too long or has control characters"),
+    ("weak_password", 400, "the password is shorter than 8 characters"),
+    ("invalid_country", 400, "not an ISO 3166-1 alpha-2 country code"),
+    ("invalid_expiry", 400, "an expiry must lie in the future"),
+    ("invalid_tag", 400, "a tag is empty, longer than 64 characters or contains ';'"),
+    ("too_long", 400, "a text field is longer than allowed"),
+    ("duplicate_number", 400, "the same number appears twice in one request"),
+    ("batch_too_large", 400, "more than 10,000 numbers in one request"),
+    ("unknown_location", 400, "the location id does not exist"),
+    ("unknown_platform", 400, "the platform id does not exist"),
+    ("owner_scoped", 400, "owners are never scoped"),
+    ("in_use", 409, "the object is referenced by others"),
+    ("number_reserved", 409, "the number is reserved; an admin may assign it with override_reservation"),
+    ("number_quarantined", 409, "the number is quarantined; details.available_from says when it frees"),
+    ("number_assigned", 409, "the number is assigned; unassign it first"),
+    ("number_not_assigned", 409, "the action needs an assigned number"),
+    ("number_not_held", 409, "only a reserved or quarantined number can be released"),
+    ("pool_exhausted", 409, "no available number matches the allocation pool"),
+    ("idempotency_key_reused", 409, "the Idempotency-Key was first used with another request"),
+    ("idempotency_in_flight", 409, "a request with the same Idempotency-Key is being processed"),
+    ("override_forbidden", 403, "overriding a reservation or quarantine needs the admin role"),
+    ("precondition_failed", 412, "If-Match does not match the current version"),
     (
         "unavailable",
         503,
@@ -245,7 +279,7 @@ pub struct Number {
     pub platform_id: Option<String>,
     /// `direct_routing`, `operator_connect` or `calling_plan`.
     pub number_type: Option<String>,
-        /// Set while reserved.
+    /// Set while reserved.
     pub reservation: Option<crate::lifecycle::Reservation>,
     /// Set while quarantined.
     pub quarantine: Option<crate::lifecycle::Quarantine>,
@@ -379,7 +413,7 @@ pub struct NumberQuery {
     pub number_type: Option<String>,
     /// ISO country code.
     pub country: Option<String>,
-        /// Digits match anywhere in the number; words match the description.
+    /// Digits match anywhere in the number; words match the description.
     pub q: Option<String>,
     /// Assigned to this directory user (id or UPN) or service (id or name).
     pub assigned_to: Option<String>,

@@ -230,7 +230,11 @@ pub struct SettingsPatch {
     #[serde(default)]
     pub default_quarantine_days: Option<i64>,
     /// New default reservation lifetime, or `null` for none.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub reservation_default_days: Option<Option<i64>>,
     /// Per-site periods to set or remove.

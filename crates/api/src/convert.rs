@@ -116,7 +116,7 @@ pub fn number_out(n: store::numbers::Number) -> wire::Number {
         tags: n.tags,
         description: n.description,
         platform_id: id_str(n.platform_id),
-                number_type: n.number_type,
+        number_type: n.number_type,
         reservation: n.reservation.map(|r| wire::Reservation {
             reason: r.reason,
             reserved_for: r.reserved_for,
@@ -127,13 +127,22 @@ pub fn number_out(n: store::numbers::Number) -> wire::Number {
             since: utc(q.since),
             until: utc(q.until),
             reason: q.reason,
-            previous_assignee: q.previous_assignee.and_then(|p| serde_json::from_value(p).ok()),
+            previous_assignee: q
+                .previous_assignee
+                .and_then(|p| serde_json::from_value(p).ok()),
         }),
         assignment: n.assignment.map(|a| wire::Assignment {
-            target: wire::AssignedTarget { kind: a.kind, id: a.id, name: a.name },
+            target: wire::AssignedTarget {
+                kind: a.kind,
+                id: a.id,
+                name: a.name,
+            },
             assigned_at: utc(a.assigned_at),
             assigned_by: a.assigned_by,
-            provisioning: wire::Provisioning { state: a.provisioning_state, error: a.provisioning_error },
+            provisioning: wire::Provisioning {
+                state: a.provisioning_state,
+                error: a.provisioning_error,
+            },
         }),
         version: n.version,
         created_at: utc(n.created_at),

@@ -23,33 +23,59 @@ pub struct Idempotent {
 
 impl Idempotent {
     /// Reads the key (if any) and fingerprints the request.
-    pub fn new(req: &HttpRequest, permit: &domain::Permit, body: &impl serde::Serialize) -> Result<Self, ApiError> {
+    pub fn new(
+        req: &HttpRequest,
+        permit: &domain::Permit,
+        body: &impl serde::Serialize,
+    ) -> Result<Self, ApiError> {
         let key = match req.headers().get(HEADER) {
             None => None,
             Some(v) => {
                 let k = v.to_str().unwrap_or("").trim();
                 if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(ApiError::invalid("invalid_field", "Idempotency-Key", "must be 1-255 visible ASCII characters"));
+                    return Err(ApiError::invalid(
+                        "invalid_field",
+                        "Idempotency-Key",
+                        "must be 1-255 visible ASCII characters",
+                    ));
                 }
                 Some(k.to_string())
             }
         };
         let canonical = serde_json::to_vec(body).unwrap_or_default();
-        let body_hash: String = Sha256::digest(&canonical).iter().map(|b| format!("{b:02x}")).collect();
+        let body_hash: String = Sha256::digest(&canonical)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let actor = format!("{}:{}", permit.actor().kind.as_str(), permit.actor().id);
-        Ok(Idempotent { key, actor, method: req.method().to_string(), path: req.path().to_string(), body_hash })
+        Ok(Idempotent {
+            key,
+            actor,
+            method: req.method().to_string(),
+            path: req.path().to_string(),
+            body_hash,
+        })
     }
 
     fn replay(&self, stored: store::idempotency::Stored) -> Result<HttpResponse, ApiError> {
-        if stored.body_hash != self.body_hash || stored.path != self.path || stored.method != self.method {
+        if stored.body_hash != self.body_hash
+            || stored.path != self.path
+            || stored.method != self.method
+        {
             return Err(ApiError::Conflict {
                 code: "idempotency_key_reused",
-                message: format!("the Idempotency-Key was first used for {} {} with another body; use a new key", stored.method, stored.path),
+                message: format!(
+                    "the Idempotency-Key was first used for {} {} with another body; use a new key",
+                    stored.method, stored.path
+                ),
                 details: serde_json::json!({ "field": "Idempotency-Key" }),
             });
         }
         let status = StatusCode::from_u16(stored.status as u16).unwrap_or(StatusCode::OK);
-        Ok(HttpResponse::build(status).insert_header(("Idempotent-Replayed", "true")).content_type("application/json").body(stored.response))
+        Ok(HttpResponse::build(status)
+            .insert_header(("Idempotent-Replayed", "true"))
+            .content_type("application/json")
+            .body(stored.response))
     }
 
     /// Runs `action` (in one transaction with the remembered answer), or replays the answer
@@ -58,17 +84,29 @@ impl Idempotent {
     pub async fn run(
         self,
         state: &AppState,
-        action: impl FnOnce(&mut Conn) -> StoreResult<(StatusCode, serde_json::Value, i64)> + Send + 'static,
+        action: impl FnOnce(&mut Conn) -> StoreResult<(StatusCode, serde_json::Value, i64)>
+        + Send
+        + 'static,
     ) -> Result<HttpResponse, ApiError> {
         let Some(key) = self.key.clone() else {
             let (status, body, version) = state.write(action).await?;
-            return Ok(HttpResponse::build(status).insert_header(crate::convert::etag(version)).json(body));
+            return Ok(HttpResponse::build(status)
+                .insert_header(crate::convert::etag(version))
+                .json(body));
         };
         let (actor, k) = (self.actor.clone(), key.clone());
-        if let Some(stored) = state.read(move |c| store::idempotency::lookup(c, &actor, &k)).await? {
+        if let Some(stored) = state
+            .read(move |c| store::idempotency::lookup(c, &actor, &k))
+            .await?
+        {
             return self.replay(stored);
         }
-        let (actor, method, path, hash) = (self.actor.clone(), self.method.clone(), self.path.clone(), self.body_hash.clone());
+        let (actor, method, path, hash) = (
+            self.actor.clone(),
+            self.method.clone(),
+            self.path.clone(),
+            self.body_hash.clone(),
+        );
         let k = key.clone();
         let outcome = state
             .write(move |c| {
@@ -90,15 +128,25 @@ impl Idempotent {
             })
             .await;
         match outcome {
-            Ok((status, body, version)) => Ok(HttpResponse::build(status).insert_header(crate::convert::etag(version)).json(body)),
+            Ok((status, body, version)) => Ok(HttpResponse::build(status)
+                .insert_header(crate::convert::etag(version))
+                .json(body)),
             // A concurrent request with the same key won; answer as it did.
-            Err(ApiError::Conflict { code: "idempotency_in_flight", .. }) => {
+            Err(ApiError::Conflict {
+                code: "idempotency_in_flight",
+                ..
+            }) => {
                 let actor = self.actor.clone();
-                match state.read(move |c| store::idempotency::lookup(c, &actor, &key)).await? {
+                match state
+                    .read(move |c| store::idempotency::lookup(c, &actor, &key))
+                    .await?
+                {
                     Some(stored) => self.replay(stored),
                     None => Err(ApiError::Conflict {
                         code: "concurrent_change",
-                        message: "a request with this Idempotency-Key is still being processed; retry".into(),
+                        message:
+                            "a request with this Idempotency-Key is still being processed; retry"
+                                .into(),
                         details: serde_json::Value::Null,
                     }),
                 }

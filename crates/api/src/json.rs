@@ -47,22 +47,35 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let field = if path == "." { quoted_field(&inner.to_string()) } else { Some(path) };
+        let field = if path == "." {
+            quoted_field(&inner.to_string())
+        } else {
+            Some(path)
+        };
         let message = match &field {
             Some(f) => format!("{f}: {inner}"),
             None => format!("the body is not valid JSON of the expected shape: {inner}"),
         };
-        ApiError::BadRequest { code: "invalid_json", field, message }
+        ApiError::BadRequest {
+            code: "invalid_json",
+            field,
+            message,
+        }
     })
 }
 
 /// A body that may be left out entirely (empty): then `T::default()`.
-pub fn decode_optional<T: DeserializeOwned + Default>(req: &HttpRequest, bytes: &[u8]) -> Result<T, ApiError> {
+pub fn decode_optional<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     if !is_json(req) {
-        return Err(ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into()));
+        return Err(ApiError::UnsupportedMediaType(
+            "the body must be JSON (Content-Type: application/json)".into(),
+        ));
     }
     decode(bytes)
 }

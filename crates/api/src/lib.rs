@@ -8,10 +8,12 @@
 pub mod auth;
 pub mod convert;
 pub mod error;
+pub mod events;
 pub mod handlers;
 pub mod idempotency;
 pub mod json;
 pub mod observe;
+pub mod query;
 pub mod routes;
 
 use std::sync::Arc;
@@ -58,6 +60,8 @@ pub struct AppState {
     pub jwt: auth::JwtKeys,
     /// Request metrics.
     pub metrics: Arc<observe::Metrics>,
+    /// Live changes for `GET /api/v1/events`; one hub per process.
+    pub events: events::Hub,
 }
 
 impl AppState {
@@ -71,11 +75,13 @@ impl AppState {
             )
         })?;
         let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl_seconds);
+        let events = events::Hub::new(db.clone());
         Ok(AppState {
             db,
             config,
             jwt,
             metrics: Arc::new(observe::Metrics::default()),
+            events,
         })
     }
 
@@ -142,6 +148,7 @@ impl AppState {
         (name = "admins", description = "Admin accounts (owners only)"),
         (name = "api-tokens", description = "Integration tokens (owners only)"),
         (name = "audit", description = "The append-only audit trail"),
+        (name = "events", description = "Server-sent events of every committed change"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

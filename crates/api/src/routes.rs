@@ -12,7 +12,9 @@ use utoipa::openapi::{
 };
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
-use crate::handlers::{admins, audit, auth, health, lifecycle, locations, numbers, ranges, stats, tokens};
+use crate::handlers::{
+    admins, audit, auth, health, lifecycle, locations, numbers, ranges, stats, tokens,
+};
 
 /// Registers every route of the application.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -48,7 +50,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(admins::delete_admin)
                 .service(tokens::list_api_tokens)
                 .service(tokens::create_api_token)
-                                .service(tokens::revoke_api_token)
+                .service(tokens::revoke_api_token)
                 // lifecycle: number actions, allocations, settings
                 .service(lifecycle::assign_number)
                 .service(lifecycle::unassign_number)
@@ -67,7 +69,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(crate::handlers::directory::list_users)
                 .service(crate::handlers::directory::get_user)
                 .service(crate::handlers::directory::list_groups)
-                .service(audit::list_audit),
+                .service(audit::list_audit)
+                .service(crate::handlers::events::stream_events),
         );
 }
 

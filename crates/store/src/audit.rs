@@ -119,6 +119,9 @@ pub fn record_many(conn: &mut Conn, permit: &Permit, changes: Vec<Change<'_>>) -
     for chunk in rows.chunks(500) {
         crate::dialect::insert_batch!(conn, audit_log::table, chunk);
     }
+    if !rows.is_empty() {
+        crate::dialect::notify_change(conn)?;
+    }
     Ok(())
 }
 
@@ -147,6 +150,7 @@ pub fn record_as(
             change_set_id,
         })
         .execute(conn)?;
+    crate::dialect::notify_change(conn)?;
     Ok(())
 }
 
@@ -250,4 +254,40 @@ pub fn number_history(
     }
     let rows = q.limit(limit + 1).load(conn)?;
     Ok(page::finish(rows, limit, |r| r.id.to_string()))
+}
+
+/// Records with an id above `after_id`, oldest first, at most `limit`: what the event
+/// stream sends next. Only committed records are visible, so nothing uncommitted is sent.
+pub fn since(conn: &mut Conn, after_id: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
+    Ok(audit_log::table
+        .select(AuditRow::as_select())
+        .filter(audit_log::id.gt(after_id))
+        .order(audit_log::id.asc())
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// The records among `ids` that exist (have committed), oldest first. On PostgreSQL ids
+/// are taken before commit, so a lower id can commit after a higher one; the event hub
+/// asks again for the ids it saw missing.
+pub fn with_ids(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<AuditRow>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(500) {
+        rows.extend(
+            audit_log::table
+                .select(AuditRow::as_select())
+                .filter(audit_log::id.eq_any(chunk))
+                .load::<AuditRow>(conn)?,
+        );
+    }
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// The newest record's id, 0 when there is none.
+pub fn last_id(conn: &mut Conn) -> StoreResult<i64> {
+    Ok(audit_log::table
+        .select(diesel::dsl::max(audit_log::id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
 }

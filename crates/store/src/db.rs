@@ -108,6 +108,7 @@ pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
     sqlite_writer: Arc<Mutex<()>>,
+    url: Arc<str>,
 }
 
 impl Db {
@@ -135,12 +136,22 @@ impl Db {
             pool,
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
+            url: url.into(),
         })
     }
 
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A connection of its own listening for committed changes (PostgreSQL); `None` on
+    /// SQLite, which has no notifications.
+    pub fn change_listener(&self) -> StoreResult<Option<crate::dialect::ChangeListener>> {
+        match self.backend {
+            Backend::Postgres => crate::dialect::ChangeListener::connect(&self.url).map(Some),
+            Backend::Sqlite => Ok(None),
+        }
     }
 
     /// Applies pending migrations; returns how many ran.

@@ -152,7 +152,13 @@ pub fn lowest_available(conn: &mut Conn, condition: &str) -> StoreResult<Option<
 
 /// Takes or renews the lease `name` for `holder` until `until`, if it is free, expired or
 /// already ours. Exactly one of several competing instances gets `true`.
-pub fn take_lease(conn: &mut Conn, name: &str, holder: &str, now: NaiveDateTime, until: NaiveDateTime) -> StoreResult<bool> {
+pub fn take_lease(
+    conn: &mut Conn,
+    name: &str,
+    holder: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> StoreResult<bool> {
     diesel::sql_query("INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
         .bind::<Text, _>(name)
         .bind::<Text, _>("")
@@ -172,15 +178,18 @@ pub fn take_lease(conn: &mut Conn, name: &str, holder: &str, now: NaiveDateTime,
 pub enum RefTable {
     /// `locations`.
     Locations,
-    /// `platforms`.
+        /// `platforms`.
     Platforms,
+    /// `services` (assignment targets).
+    Services,
 }
 
 impl RefTable {
     fn name(self) -> &'static str {
         match self {
             RefTable::Locations => "locations",
-            RefTable::Platforms => "platforms",
+                        RefTable::Platforms => "platforms",
+            RefTable::Services => "services",
         }
     }
 }
@@ -202,7 +211,11 @@ pub fn lock_ref(conn: &mut Conn, table: RefTable, id: i64) -> StoreResult<bool> 
         AnyConnection::Sqlite(_) => "",
     };
     let sql = format!("SELECT id FROM {} WHERE id = $1{lock}", table.name());
-    Ok(diesel::sql_query(sql).bind::<BigInt, _>(id).get_result::<Id>(conn).optional()?.is_some())
+    Ok(diesel::sql_query(sql)
+        .bind::<BigInt, _>(id)
+        .get_result::<Id>(conn)
+        .optional()?
+        .is_some())
 }
 
 /// Locks a row about to be deleted against concurrent [`lock_ref`] holders.
@@ -212,5 +225,69 @@ pub fn lock_for_delete(conn: &mut Conn, table: RefTable, id: i64) -> StoreResult
         AnyConnection::Sqlite(_) => "",
     };
     let sql = format!("SELECT id FROM {} WHERE id = $1{lock}", table.name());
-    Ok(diesel::sql_query(sql).bind::<BigInt, _>(id).get_result::<Id>(conn).optional()?.is_some())
+    Ok(diesel::sql_query(sql)
+        .bind::<BigInt, _>(id)
+        .get_result::<Id>(conn)
+        .optional()?
+        .is_some())
+}
+
+/// The PostgreSQL channel on which every committed change is announced.
+pub const CHANGE_CHANNEL: &str = "telestate_events";
+
+/// Announces that this transaction wrote audit records. PostgreSQL delivers the
+/// notification to every listening instance when (and only if) the transaction commits,
+/// and folds repeats within one transaction into one. SQLite has no such thing; its
+/// readers poll.
+pub fn notify_change(conn: &mut Conn) -> StoreResult<()> {
+    if let AnyConnection::Postgresql(_) = conn {
+        diesel::sql_query(format!("SELECT pg_notify('{CHANGE_CHANNEL}', '')")).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A dedicated PostgreSQL connection (outside the pool) that has run `LISTEN` on
+/// [`CHANGE_CHANNEL`].
+pub struct ChangeListener {
+    conn: diesel::PgConnection,
+}
+
+impl ChangeListener {
+    /// Opens the connection and starts listening.
+    pub fn connect(url: &str) -> StoreResult<ChangeListener> {
+        use diesel::Connection;
+        let mut conn = diesel::PgConnection::establish(url)
+            .map_err(|e| crate::StoreError::Unavailable(format!("listening for changes: {e}")))?;
+        diesel::sql_query(format!("LISTEN {CHANGE_CHANNEL}")).execute(&mut conn)?;
+        Ok(ChangeListener { conn })
+    }
+
+    /// Waits up to `timeout` for a notification; true when one (or more) arrived.
+    ///
+    /// diesel reads notifications without blocking and does not expose the socket, so
+    /// this checks every few milliseconds: a local read, not a round trip to the server.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> StoreResult<bool> {
+        const STEP: std::time::Duration = std::time::Duration::from_millis(20);
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            let mut notified = false;
+            for n in self.conn.notifications_iter() {
+                n?;
+                notified = true;
+            }
+            let now = std::time::Instant::now();
+            if notified || now >= until {
+                return Ok(notified);
+            }
+            std::thread::sleep(STEP.min(until - now));
+        }
+    }
+}
+
+/// SQL giving the UTC calendar day (`YYYY-MM-DD`, text) of a timestamp column.
+pub fn day_of(conn: &Conn, column: &str) -> String {
+    match conn {
+        AnyConnection::Postgresql(_) => format!("to_char({column}, 'YYYY-MM-DD')"),
+        AnyConnection::Sqlite(_) => format!("date({column})"),
+    }
 }

@@ -630,7 +630,11 @@ fn group_row(conn: &mut Conn, id: &str) -> StoreResult<Option<DirectoryGroup>> {
 
 /// Stores a group as Entra reports it (inserting or updating in place, clearing `deleted`).
 /// Audited as `directory_group.upsert` only when something other than the sync time changed.
-pub fn upsert_group(conn: &mut Conn, permit: &Permit, input: GroupInput) -> StoreResult<DirectoryGroup> {
+pub fn upsert_group(
+    conn: &mut Conn,
+    permit: &Permit,
+    input: GroupInput,
+) -> StoreResult<DirectoryGroup> {
     let now = crate::now();
     let new = DirectoryGroup {
         id: required("id", &input.id)?,
@@ -856,8 +860,15 @@ pub fn resolve_target(
                     .first(conn)
                     .optional()?;
             }
-            let (sid, name) = found.ok_or_else(unknown)?;
-            Ok((crate::services::TARGET_KIND.to_string(), sid.to_string(), name))
+                        let (sid, name) = found.ok_or_else(unknown)?;
+            // Hold the service until commit, as a foreign key would: a concurrent delete
+            // waits for this assignment and then sees the service in use.
+            crate::dialect::lock_ref(conn, crate::dialect::RefTable::Services, sid)?;
+            Ok((
+                crate::services::TARGET_KIND.to_string(),
+                sid.to_string(),
+                name,
+            ))
         }
         other => Err(StoreError::invalid(
             "invalid_field",

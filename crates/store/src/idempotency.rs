@@ -62,7 +62,13 @@ pub struct Record<'a> {
 pub fn save(conn: &mut Conn, r: Record<'_>) -> StoreResult<()> {
     let cutoff = crate::now() - Duration::hours(RETENTION_HOURS);
     // An expired record with the same key makes room for the new one.
-    diesel::delete(k::table.filter(k::actor.eq(r.actor)).filter(k::key.eq(r.key)).filter(k::created_at.le(cutoff))).execute(conn)?;
+    diesel::delete(
+        k::table
+            .filter(k::actor.eq(r.actor))
+            .filter(k::key.eq(r.key))
+            .filter(k::created_at.le(cutoff)),
+    )
+    .execute(conn)?;
     diesel::insert_into(k::table)
         .values((
             k::actor.eq(r.actor),
@@ -76,9 +82,13 @@ pub fn save(conn: &mut Conn, r: Record<'_>) -> StoreResult<()> {
         ))
         .execute(conn)
         .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict { code: "already_exists", .. } => {
-                StoreError::conflict("idempotency_in_flight", "a request with this Idempotency-Key was processed concurrently")
-            }
+            StoreError::Conflict {
+                code: "already_exists",
+                ..
+            } => StoreError::conflict(
+                "idempotency_in_flight",
+                "a request with this Idempotency-Key was processed concurrently",
+            ),
             other => other,
         })?;
     Ok(())
@@ -86,5 +96,8 @@ pub fn save(conn: &mut Conn, r: Record<'_>) -> StoreResult<()> {
 
 /// Forgets keys older than the retention period; returns how many.
 pub fn purge(conn: &mut Conn, now: NaiveDateTime) -> StoreResult<usize> {
-    Ok(diesel::delete(k::table.filter(k::created_at.le(now - Duration::hours(RETENTION_HOURS)))).execute(conn)?)
+    Ok(
+        diesel::delete(k::table.filter(k::created_at.le(now - Duration::hours(RETENTION_HOURS))))
+            .execute(conn)?,
+    )
 }

@@ -9,8 +9,8 @@
 pub mod admins;
 pub mod audit;
 pub mod db;
-pub mod services; pub mod directory;
 pub mod dialect;
+pub mod directory;
 pub mod error;
 pub mod idempotency;
 pub mod lifecycle;
@@ -21,6 +21,7 @@ pub mod ranges;
 pub mod scheduler;
 pub mod schema;
 pub mod secrets;
+pub mod services;
 pub mod settings;
 pub mod stats;
 pub mod tags;

@@ -17,7 +17,7 @@ use crate::{
     audit::{self, Change},
     db::MultiBackend,
     page::{self, Page},
-        schema::{number_tags, numbers},
+    schema::{number_tags, numbers},
     tags,
 };
 
@@ -168,7 +168,10 @@ impl Number {
             since: r.quarantine_since.unwrap_or(until),
             until,
             reason: r.quarantine_reason.clone(),
-            previous_assignee: r.previous_assignee.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+            previous_assignee: r
+                .previous_assignee
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok()),
         });
         let assignment = match (&r.assigned_kind, &r.assigned_id) {
             (Some(kind), Some(id)) => Some(Assignment {
@@ -177,7 +180,10 @@ impl Number {
                 name: r.assigned_name.clone().unwrap_or_default(),
                 assigned_at: r.assigned_at.unwrap_or(r.updated_at),
                 assigned_by: r.assigned_by.clone().unwrap_or_default(),
-                provisioning_state: r.provisioning_state.clone().unwrap_or_else(|| "not_required".into()),
+                provisioning_state: r
+                    .provisioning_state
+                    .clone()
+                    .unwrap_or_else(|| "not_required".into()),
                 provisioning_error: r.provisioning_error.clone(),
             }),
             _ => None,
@@ -258,7 +264,7 @@ pub struct NumberFilter {
     pub number_type: Option<NumberType>,
     /// ISO country.
     pub country: Option<String>,
-        /// Free text: digits match anywhere in the number, words in the description.
+    /// Free text: digits match anywhere in the number, words in the description.
     pub q: Option<String>,
     /// Assignee: directory user id or UPN, service id or name (case-insensitive names).
     pub assigned_to: Option<String>,
@@ -422,8 +428,16 @@ pub fn list(
     if let Some(v) = filter.number_type {
         q = q.filter(numbers::number_type.eq(v.as_str()));
     }
-        if let Some(v) = filter.assigned_to.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-        q = q.filter(numbers::assigned_id.eq(v.to_string()).or(lower(sql::<Text>("COALESCE(numbers.assigned_name, '')")).eq(v.to_lowercase())));
+    if let Some(v) = filter
+        .assigned_to
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        q =
+            q.filter(numbers::assigned_id.eq(v.to_string()).or(
+                lower(sql::<Text>("COALESCE(numbers.assigned_name, '')")).eq(v.to_lowercase()),
+            ));
     }
     if let Some(v) = &filter.country {
         q = q.filter(numbers::country.eq(v.to_ascii_uppercase()));
@@ -470,7 +484,7 @@ fn check_refs(
     tag_keys: &[&str],
     field_prefix: &str,
 ) -> StoreResult<()> {
-        if let Some(id) = location_id {
+    if let Some(id) = location_id {
         if !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Locations, id)? {
             return Err(StoreError::invalid(
                 "unknown_location",
@@ -479,7 +493,7 @@ fn check_refs(
             ));
         }
     }
-        if let Some(id) = platform_id {
+    if let Some(id) = platform_id {
         if !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Platforms, id)? {
             return Err(StoreError::invalid(
                 "unknown_platform",
@@ -686,8 +700,9 @@ pub fn delete(
 ) -> StoreResult<()> {
     let before = get(conn, permit.scope(), e164)?;
     check_version(&before, if_match)?;
-        // No cascade (number_tags has no foreign key): the tags go first, in the same transaction.
-    diesel::delete(number_tags::table.filter(number_tags::number_id.eq(before.id))).execute(conn)?;
+    // No cascade (number_tags has no foreign key): the tags go first, in the same transaction.
+    diesel::delete(number_tags::table.filter(number_tags::number_id.eq(before.id)))
+        .execute(conn)?;
     let deleted = diesel::delete(
         numbers::table
             .filter(numbers::id.eq(before.id))

@@ -17,7 +17,7 @@ use crate::{
     db::MultiBackend,
     dialect,
     page::{self, Page},
-        schema::{number_tags, numbers, range_tags, ranges},
+    schema::{number_tags, numbers, range_tags, ranges},
     tags,
 };
 
@@ -304,7 +304,7 @@ fn check_refs(
     platform_id: Option<i64>,
     tag_keys: &[&str],
 ) -> StoreResult<()> {
-        if let Some(id) = location_id {
+    if let Some(id) = location_id {
         if !dialect::lock_ref(conn, dialect::RefTable::Locations, id)? {
             return Err(StoreError::invalid(
                 "unknown_location",
@@ -313,7 +313,7 @@ fn check_refs(
             ));
         }
     }
-        if let Some(id) = platform_id {
+    if let Some(id) = platform_id {
         if !dialect::lock_ref(conn, dialect::RefTable::Platforms, id)? {
             return Err(StoreError::invalid(
                 "unknown_platform",
@@ -365,7 +365,7 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
         });
     }
     let (start, end) = (block.start().to_string(), block.end().to_string());
-        // Through the E.164 index: ";f" sorts after every ";ext=…" of the last base number.
+    // Through the E.164 index: ";f" sorts after every ";ext=…" of the last base number.
     let existing: Vec<String> = numbers::table
         .filter(numbers::e164.ge(&start))
         .filter(numbers::e164.lt(format!("{end};f")))
@@ -563,13 +563,23 @@ pub fn delete(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
             details: serde_json::json!({ "utilisation": before.utilisation }),
         });
     }
-        // No cascade (number_tags has no foreign key): the links go first.
+    // No cascade (number_tags has no foreign key): the links go first.
     diesel::delete(
-        number_tags::table.filter(number_tags::number_id.eq_any(numbers::table.filter(numbers::range_id.eq(id)).select(numbers::id))),
+        number_tags::table.filter(
+            number_tags::number_id.eq_any(
+                numbers::table
+                    .filter(numbers::range_id.eq(id))
+                    .select(numbers::id),
+            ),
+        ),
     )
     .execute(conn)?;
-    diesel::delete(numbers::table.filter(numbers::range_id.eq(id)).filter(numbers::status.eq(NumberStatus::Available.as_str())))
-        .execute(conn)?;
+    diesel::delete(
+        numbers::table
+            .filter(numbers::range_id.eq(id))
+            .filter(numbers::status.eq(NumberStatus::Available.as_str())),
+    )
+    .execute(conn)?;
     let left: i64 = numbers::table
         .filter(numbers::range_id.eq(id))
         .count()

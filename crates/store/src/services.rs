@@ -154,7 +154,10 @@ pub fn check_kind(field: &str, value: &str) -> StoreResult<&'static str> {
         StoreError::invalid(
             "invalid_field",
             field,
-            format!("'{value}' is not a service kind; use one of {}", KINDS.join(", ")),
+            format!(
+                "'{value}' is not a service kind; use one of {}",
+                KINDS.join(", ")
+            ),
         )
     })
 }
@@ -168,7 +171,11 @@ pub struct ServiceFilter {
     pub kind: Option<String>,
 }
 
-fn with_numbers(conn: &mut Conn, scope: &Scope, rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
+fn with_numbers(
+    conn: &mut Conn,
+    scope: &Scope,
+    rows: Vec<ServiceRow>,
+) -> StoreResult<Vec<Service>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
     let mut by_id = crate::directory::assigned_numbers(conn, scope, TARGET_KIND, &ids)?;
     Ok(rows
@@ -374,14 +381,10 @@ pub fn update(
 }
 
 /// Removes a service that no number is assigned to (409 `service_in_use` otherwise).
-pub fn delete(
-    conn: &mut Conn,
-    permit: &Permit,
-    id: i64,
-    if_match: Option<i64>,
-) -> StoreResult<()> {
-    let before = get(conn, permit.scope(), id)?;
+pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) -> StoreResult<()> {
+        let before = get(conn, permit.scope(), id)?;
     check_version(before.version, if_match)?;
+    crate::dialect::lock_for_delete(conn, crate::dialect::RefTable::Services, id)?;
     // Counted without scope: a number the caller cannot see still holds the service.
     let in_use: i64 = numbers::table
         .filter(numbers::assigned_kind.eq(TARGET_KIND))

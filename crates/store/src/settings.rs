@@ -49,7 +49,9 @@ pub struct Lifecycle {
 /// Reads the lifecycle settings.
 pub fn lifecycle(conn: &mut Conn) -> StoreResult<Lifecycle> {
     use crate::schema::locations;
-    let q = get(conn, DEFAULT_QUARANTINE_DAYS)?.and_then(|v| v.parse().ok()).unwrap_or(90);
+    let q = get(conn, DEFAULT_QUARANTINE_DAYS)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(90);
     let r = get(conn, RESERVATION_DEFAULT_DAYS)?.and_then(|v| v.parse().ok());
     let overrides: Vec<(i64, Option<i32>)> = locations::table
         .filter(locations::quarantine_days.is_not_null())
@@ -59,7 +61,10 @@ pub fn lifecycle(conn: &mut Conn) -> StoreResult<Lifecycle> {
     Ok(Lifecycle {
         default_quarantine_days: q,
         reservation_default_days: r,
-        location_quarantine_days: overrides.into_iter().filter_map(|(id, d)| d.map(|d| (id, i64::from(d)))).collect(),
+        location_quarantine_days: overrides
+            .into_iter()
+            .filter_map(|(id, d)| d.map(|d| (id, i64::from(d))))
+            .collect(),
     })
 }
 
@@ -75,12 +80,24 @@ pub struct LifecyclePatch {
 }
 
 /// Applies and audits a change to the lifecycle settings.
-pub fn update_lifecycle(conn: &mut Conn, permit: &domain::Permit, change: LifecyclePatch) -> StoreResult<Lifecycle> {
+pub fn update_lifecycle(
+    conn: &mut Conn,
+    permit: &domain::Permit,
+    change: LifecyclePatch,
+) -> StoreResult<Lifecycle> {
     use crate::schema::locations;
     let before = lifecycle(conn)?;
     let now = crate::now();
     let days_ok = |field: String, d: i64| {
-        if (0..=3650).contains(&d) { Ok(()) } else { Err(crate::StoreError::invalid("invalid_field", field, "must be between 0 and 3650 days")) }
+        if (0..=3650).contains(&d) {
+            Ok(())
+        } else {
+            Err(crate::StoreError::invalid(
+                "invalid_field",
+                field,
+                "must be between 0 and 3650 days",
+            ))
+        }
     };
     if let Some(d) = change.default_quarantine_days {
         days_ok(DEFAULT_QUARANTINE_DAYS.into(), d)?;
@@ -90,7 +107,11 @@ pub fn update_lifecycle(conn: &mut Conn, permit: &domain::Permit, change: Lifecy
         Some(Some(d)) => {
             days_ok(RESERVATION_DEFAULT_DAYS.into(), d)?;
             if d == 0 {
-                return Err(crate::StoreError::invalid("invalid_field", RESERVATION_DEFAULT_DAYS, "must be at least 1 day, or null for no expiry"));
+                return Err(crate::StoreError::invalid(
+                    "invalid_field",
+                    RESERVATION_DEFAULT_DAYS,
+                    "must be at least 1 day, or null for no expiry",
+                ));
             }
             dialect::put_setting(conn, RESERVATION_DEFAULT_DAYS, &d.to_string(), now)?;
         }
@@ -108,14 +129,24 @@ pub fn update_lifecycle(conn: &mut Conn, permit: &domain::Permit, change: Lifecy
             .set(locations::quarantine_days.eq(days.map(|d| d as i32)))
             .execute(conn)?;
         if n == 0 {
-            return Err(crate::StoreError::invalid("unknown_location", field, format!("location {location_id} does not exist")));
+            return Err(crate::StoreError::invalid(
+                "unknown_location",
+                field,
+                format!("location {location_id} does not exist"),
+            ));
         }
     }
     let after = lifecycle(conn)?;
     crate::audit::record(
         conn,
         permit,
-        crate::audit::Change { action: "settings.update", entity_kind: "settings", entity_id: "lifecycle", before: crate::audit::snapshot(&before), after: crate::audit::snapshot(&after) },
+        crate::audit::Change {
+            action: "settings.update",
+            entity_kind: "settings",
+            entity_id: "lifecycle",
+            before: crate::audit::snapshot(&before),
+            after: crate::audit::snapshot(&after),
+        },
     )?;
     Ok(after)
 }

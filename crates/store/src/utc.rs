@@ -6,7 +6,10 @@ use serde::Serializer;
 
 /// For `NaiveDateTime` fields.
 pub fn ser<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    s.serialize_str(
+        &t.and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    )
 }
 
 /// For `Option<NaiveDateTime>` fields.

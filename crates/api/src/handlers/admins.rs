@@ -5,6 +5,7 @@ use api_types::{AdminList, AdminPatch, NewAdmin, PageQuery};
 use domain::Role;
 
 use crate::{
+    query::Query,
     AppState,
     auth::{Authorized, Govern},
     convert,
@@ -28,7 +29,7 @@ fn password_hash(value: &str) -> Result<String, ApiError> {
 pub async fn list_admins(
     state: web::Data<AppState>,
     _auth: Authorized<Govern>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<AdminList>, ApiError> {
     let PageQuery { cursor, limit } = query.into_inner();
     let page = state

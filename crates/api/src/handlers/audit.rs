@@ -5,6 +5,7 @@ use api_types::{AuditList, AuditQuery};
 use store::audit::AuditFilter;
 
 use crate::{
+    query::Query,
     AppState,
     auth::{Authorized, Read},
     convert,
@@ -17,7 +18,7 @@ use crate::{
 pub async fn list_audit(
     state: web::Data<AppState>,
     auth: Authorized<Read>,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
 ) -> Result<web::Json<AuditList>, ApiError> {
     let q = query.into_inner();
     let (entity_kind, entity_id) = match &q.number {

@@ -5,6 +5,7 @@ use api_types::{GroupList, GroupQuery, UserList, UserQuery};
 use store::directory::UserFilter;
 
 use crate::{
+    query::Query,
     AppState,
     auth::{Authorized, Read},
     convert,
@@ -57,7 +58,7 @@ pub fn group_out(g: store::directory::GroupSummary) -> api_types::Group {
 pub async fn list_users(
     state: web::Data<AppState>,
     auth: Authorized<Read>,
-    query: web::Query<UserQuery>,
+    query: Query<UserQuery>,
 ) -> Result<web::Json<UserList>, ApiError> {
     let q = query.into_inner();
     let filter = UserFilter {
@@ -102,7 +103,7 @@ pub async fn get_user(
 pub async fn list_groups(
     state: web::Data<AppState>,
     _auth: Authorized<Read>,
-    query: web::Query<GroupQuery>,
+    query: Query<GroupQuery>,
 ) -> Result<web::Json<GroupList>, ApiError> {
     let q = query.into_inner();
     let page = state

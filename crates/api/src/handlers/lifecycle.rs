@@ -5,7 +5,10 @@
 //! `details`, and a message saying what would allow the action.
 
 use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, patch, post, web};
-use api_types::{AllocationRequest, AssignRequest, QuarantineRequest, ReleaseRequest, ReserveRequest, Settings, SettingsPatch, UnassignRequest};
+use api_types::{
+    AllocationRequest, AssignRequest, QuarantineRequest, ReleaseRequest, ReserveRequest, Settings,
+    SettingsPatch, UnassignRequest,
+};
 use store::lifecycle::{Pool, Request, Target};
 
 use crate::{
@@ -19,7 +22,11 @@ use crate::{
 
 fn number_json(n: store::numbers::Number) -> (StatusCode, serde_json::Value, i64) {
     let version = n.version;
-    (StatusCode::OK, serde_json::to_value(convert::number_out(n)).unwrap_or_default(), version)
+    (
+        StatusCode::OK,
+        serde_json::to_value(convert::number_out(n)).unwrap_or_default(),
+        version,
+    )
 }
 
 fn resolve(c: &mut store::Conn, t: &api_types::TargetRef) -> store::StoreResult<Target> {
@@ -28,7 +35,14 @@ fn resolve(c: &mut store::Conn, t: &api_types::TargetRef) -> store::StoreResult<
 }
 
 /// Runs one transition on the number in the path.
-async fn act(state: web::Data<AppState>, permit: domain::Permit, req: HttpRequest, number: &str, body: &impl serde::Serialize, build: impl FnOnce(&mut store::Conn) -> store::StoreResult<Request> + Send + 'static) -> Result<HttpResponse, ApiError> {
+async fn act(
+    state: web::Data<AppState>,
+    permit: domain::Permit,
+    req: HttpRequest,
+    number: &str,
+    body: &impl serde::Serialize,
+    build: impl FnOnce(&mut store::Conn) -> store::StoreResult<Request> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
     let e164 = convert::number("number", number)?.to_string();
     let if_match = convert::if_match(&req)?;
     let idem = Idempotent::new(&req, &permit, body)?;
@@ -55,11 +69,21 @@ async fn act(state: web::Data<AppState>, permit: domain::Permit, req: HttpReques
     responses((status = 200, description = "The number, now assigned", body = api_types::Number))
 )]
 #[post("/numbers/{number}/assign")]
-pub async fn assign_number(state: web::Data<AppState>, auth: Authorized<Operate>, req: HttpRequest, path: web::Path<String>, body: Json<AssignRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn assign_number(
+    state: web::Data<AppState>,
+    auth: Authorized<Operate>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Json<AssignRequest>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let echo = b.clone();
     act(state, auth.permit, req, &path, &echo, move |c| {
-        Ok(Request::Assign { target: resolve(c, &b.target)?, override_reservation: b.override_reservation, override_quarantine: b.override_quarantine })
+        Ok(Request::Assign {
+            target: resolve(c, &b.target)?,
+            override_reservation: b.override_reservation,
+            override_quarantine: b.override_quarantine,
+        })
     })
     .await
 }
@@ -77,10 +101,22 @@ pub async fn assign_number(state: web::Data<AppState>, auth: Authorized<Operate>
     responses((status = 200, description = "The number, now quarantined or available", body = api_types::Number))
 )]
 #[post("/numbers/{number}/unassign")]
-pub async fn unassign_number(state: web::Data<AppState>, auth: Authorized<Operate>, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn unassign_number(
+    state: web::Data<AppState>,
+    auth: Authorized<Operate>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let b: UnassignRequest = json::decode_optional(&req, &body)?;
     let echo = b.clone();
-    act(state, auth.permit, req, &path, &echo, move |_| Ok(Request::Unassign { quarantine_days: b.quarantine_days, reason: b.reason })).await
+    act(state, auth.permit, req, &path, &echo, move |_| {
+        Ok(Request::Unassign {
+            quarantine_days: b.quarantine_days,
+            reason: b.reason,
+        })
+    })
+    .await
 }
 
 /// Reserves an available number (reason required; optional expiry).
@@ -95,11 +131,21 @@ pub async fn unassign_number(state: web::Data<AppState>, auth: Authorized<Operat
     responses((status = 200, description = "The number, now reserved", body = api_types::Number))
 )]
 #[post("/numbers/{number}/reserve")]
-pub async fn reserve_number(state: web::Data<AppState>, auth: Authorized<Operate>, req: HttpRequest, path: web::Path<String>, body: Json<ReserveRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn reserve_number(
+    state: web::Data<AppState>,
+    auth: Authorized<Operate>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Json<ReserveRequest>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let echo = b.clone();
     act(state, auth.permit, req, &path, &echo, move |_| {
-        Ok(Request::Reserve { reason: b.reason, reserved_for: b.reserved_for, expires_at: b.expires_at.map(|e| e.naive_utc()) })
+        Ok(Request::Reserve {
+            reason: b.reason,
+            reserved_for: b.reserved_for,
+            expires_at: b.expires_at.map(|e| e.naive_utc()),
+        })
     })
     .await
 }
@@ -116,10 +162,22 @@ pub async fn reserve_number(state: web::Data<AppState>, auth: Authorized<Operate
     responses((status = 200, description = "The number, now quarantined", body = api_types::Number))
 )]
 #[post("/numbers/{number}/quarantine")]
-pub async fn quarantine_number(state: web::Data<AppState>, auth: Authorized<Operate>, req: HttpRequest, path: web::Path<String>, body: Json<QuarantineRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn quarantine_number(
+    state: web::Data<AppState>,
+    auth: Authorized<Operate>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Json<QuarantineRequest>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let echo = b.clone();
-    act(state, auth.permit, req, &path, &echo, move |_| Ok(Request::Quarantine { reason: b.reason, until: b.until.map(|u| u.naive_utc()) })).await
+    act(state, auth.permit, req, &path, &echo, move |_| {
+        Ok(Request::Quarantine {
+            reason: b.reason,
+            until: b.until.map(|u| u.naive_utc()),
+        })
+    })
+    .await
 }
 
 /// Releases a reserved number, or a quarantined one whose quarantine has ended (earlier
@@ -135,10 +193,19 @@ pub async fn quarantine_number(state: web::Data<AppState>, auth: Authorized<Oper
     responses((status = 200, description = "The number, now available", body = api_types::Number))
 )]
 #[post("/numbers/{number}/release")]
-pub async fn release_number(state: web::Data<AppState>, auth: Authorized<Operate>, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn release_number(
+    state: web::Data<AppState>,
+    auth: Authorized<Operate>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let b: ReleaseRequest = json::decode_optional(&req, &body)?;
     let echo = b.clone();
-    act(state, auth.permit, req, &path, &echo, move |_| Ok(Request::Release { reason: b.reason })).await
+    act(state, auth.permit, req, &path, &echo, move |_| {
+        Ok(Request::Release { reason: b.reason })
+    })
+    .await
 }
 
 /// Assigns the lowest available number of a pool to a target, in one transaction.
@@ -152,18 +219,30 @@ pub async fn release_number(state: web::Data<AppState>, auth: Authorized<Operate
     responses((status = 201, description = "The number assigned", body = api_types::Number))
 )]
 #[post("/allocations")]
-pub async fn create_allocation(state: web::Data<AppState>, auth: Authorized<Operate>, req: HttpRequest, body: Json<AllocationRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create_allocation(
+    state: web::Data<AppState>,
+    auth: Authorized<Operate>,
+    req: HttpRequest,
+    body: Json<AllocationRequest>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let p = &b.pool;
     let pool = Pool {
-        tags: convert::tags("pool.tags", &p.tags)?.iter().map(|t| t.key().to_string()).collect(),
+        tags: convert::tags("pool.tags", &p.tags)?
+            .iter()
+            .map(|t| t.key().to_string())
+            .collect(),
         location_id: convert::opt_id("pool.location_id", p.location_id.as_deref())?,
         range_id: convert::opt_id("pool.range_id", p.range_id.as_deref())?,
         platform_id: convert::opt_id("pool.platform_id", p.platform_id.as_deref())?,
         number_type: convert::number_type("pool.number_type", p.number_type.as_deref())?,
         country: match p.country.as_deref().map(|c| c.trim().to_ascii_uppercase()) {
             Some(c) if !domain::phone::is_known_country(&c) => {
-                return Err(ApiError::invalid("invalid_field", "pool.country", format!("'{c}' is not an ISO 3166-1 alpha-2 country code")));
+                return Err(ApiError::invalid(
+                    "invalid_field",
+                    "pool.country",
+                    format!("'{c}' is not an ISO 3166-1 alpha-2 country code"),
+                ));
             }
             other => other,
         },
@@ -173,7 +252,8 @@ pub async fn create_allocation(state: web::Data<AppState>, auth: Authorized<Oper
     let target = b.target;
     idem.run(&state, move |c| {
         let target = resolve(c, &target)?;
-        let (_, body, version) = number_json(store::lifecycle::allocate(c, &permit, &pool, target)?);
+        let (_, body, version) =
+            number_json(store::lifecycle::allocate(c, &permit, &pool, target)?);
         Ok((StatusCode::CREATED, body, version))
     })
     .await
@@ -186,7 +266,10 @@ fn settings_out(s: store::settings::Lifecycle) -> Settings {
         location_quarantine_days: s
             .location_quarantine_days
             .into_iter()
-            .map(|(id, days)| api_types::LocationQuarantine { location_id: id.to_string(), days: Some(days) })
+            .map(|(id, days)| api_types::LocationQuarantine {
+                location_id: id.to_string(),
+                days: Some(days),
+            })
             .collect(),
     }
 }
@@ -194,18 +277,33 @@ fn settings_out(s: store::settings::Lifecycle) -> Settings {
 /// The lifecycle settings: quarantine periods and the default reservation lifetime.
 #[utoipa::path(tag = "lifecycle", responses((status = 200, description = "Settings", body = Settings)))]
 #[get("/settings")]
-pub async fn get_settings(state: web::Data<AppState>, _auth: Authorized<Read>) -> Result<web::Json<Settings>, ApiError> {
-    Ok(web::Json(settings_out(state.read(store::settings::lifecycle).await?)))
+pub async fn get_settings(
+    state: web::Data<AppState>,
+    _auth: Authorized<Read>,
+) -> Result<web::Json<Settings>, ApiError> {
+    Ok(web::Json(settings_out(
+        state.read(store::settings::lifecycle).await?,
+    )))
 }
 
 /// Changes the lifecycle settings (admin and above; audited).
 #[utoipa::path(tag = "lifecycle", request_body = SettingsPatch, responses((status = 200, description = "Settings", body = Settings)))]
 #[patch("/settings")]
-pub async fn update_settings(state: web::Data<AppState>, auth: Authorized<Manage>, body: Json<SettingsPatch>) -> Result<web::Json<Settings>, ApiError> {
+pub async fn update_settings(
+    state: web::Data<AppState>,
+    auth: Authorized<Manage>,
+    body: Json<SettingsPatch>,
+) -> Result<web::Json<Settings>, ApiError> {
     let b = body.into_inner();
     let mut locations = Vec::new();
     for (i, l) in b.location_quarantine_days.iter().enumerate() {
-        locations.push((convert::id(&format!("location_quarantine_days[{i}].location_id"), &l.location_id)?, l.days));
+        locations.push((
+            convert::id(
+                &format!("location_quarantine_days[{i}].location_id"),
+                &l.location_id,
+            )?,
+            l.days,
+        ));
     }
     let change = store::settings::LifecyclePatch {
         default_quarantine_days: b.default_quarantine_days,
@@ -213,5 +311,9 @@ pub async fn update_settings(state: web::Data<AppState>, auth: Authorized<Manage
         location_quarantine_days: locations,
     };
     let permit = auth.permit;
-    Ok(web::Json(settings_out(state.write(move |c| store::settings::update_lifecycle(c, &permit, change)).await?)))
+    Ok(web::Json(settings_out(
+        state
+            .write(move |c| store::settings::update_lifecycle(c, &permit, change))
+            .await?,
+    )))
 }

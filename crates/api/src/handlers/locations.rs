@@ -5,6 +5,7 @@ use api_types::{LocationList, LocationPatch, LocationQuery, NewLocation};
 use store::locations::LocationInput;
 
 use crate::{
+    query::Query,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
@@ -18,7 +19,7 @@ use crate::{
 pub async fn list_locations(
     state: web::Data<AppState>,
     auth: Authorized<Read>,
-    query: web::Query<LocationQuery>,
+    query: Query<LocationQuery>,
 ) -> Result<web::Json<LocationList>, ApiError> {
     let q = query.into_inner();
     let scope = auth.permit.scope().clone();

@@ -3,11 +3,13 @@
 pub mod admins;
 pub mod audit;
 pub mod auth;
+pub mod events;
+pub mod directory;
 pub mod health;
 pub mod lifecycle;
 pub mod locations;
 pub mod numbers;
 pub mod ranges;
-pub mod services; pub mod directory;
+pub mod services;
 pub mod stats;
 pub mod tokens;

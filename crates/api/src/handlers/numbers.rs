@@ -8,6 +8,7 @@ use api_types::{
 use domain::NumberStatus;
 
 use crate::{
+    query::Query,
     AppState,
     auth::{Authorized, Manage, Operate, Read},
     convert,
@@ -55,7 +56,7 @@ pub fn number_filter(q: &NumberQuery) -> Result<store::numbers::NumberFilter, Ap
         range_id: convert::opt_id("range", q.range.as_deref())?,
         platform_id: convert::opt_id("platform", q.platform.as_deref())?,
         number_type: convert::number_type("number_type", q.number_type.as_deref())?,
-                country: q.country.clone(),
+        country: q.country.clone(),
         q: q.q.clone(),
         assigned_to: q.assigned_to.clone(),
     })
@@ -69,7 +70,7 @@ pub fn number_filter(q: &NumberQuery) -> Result<store::numbers::NumberFilter, Ap
 pub async fn list_numbers(
     state: web::Data<AppState>,
     auth: Authorized<Read>,
-    query: web::Query<NumberQuery>,
+    query: Query<NumberQuery>,
 ) -> Result<web::Json<NumberList>, ApiError> {
     let query = query.into_inner();
     let filter = number_filter(&query)?;
@@ -236,7 +237,7 @@ pub async fn number_history(
     state: web::Data<AppState>,
     auth: Authorized<Read>,
     path: web::Path<String>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<AuditList>, ApiError> {
     let e164 = convert::number("number", &path)?.to_string();
     let scope = auth.permit.scope().clone();

@@ -5,6 +5,7 @@ use api_types::{NewRange, RangeList, RangePatch, RangeQuery};
 use domain::NumberBlock;
 
 use crate::{
+    query::Query,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
@@ -18,7 +19,7 @@ use crate::{
 pub async fn list_ranges(
     state: web::Data<AppState>,
     auth: Authorized<Read>,
-    query: web::Query<RangeQuery>,
+    query: Query<RangeQuery>,
 ) -> Result<web::Json<RangeList>, ApiError> {
     let q = query.into_inner();
     let filter = store::ranges::RangeFilter {

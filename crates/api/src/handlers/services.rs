@@ -5,6 +5,7 @@ use api_types::{NewService, ServiceList, ServicePatch, ServiceQuery};
 use store::services::{ServiceFilter, ServiceInput};
 
 use crate::{
+    query::Query,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
@@ -34,15 +35,16 @@ pub fn service_out(s: store::services::Service) -> api_types::Service {
 pub async fn list_services(
     state: web::Data<AppState>,
     auth: Authorized<Read>,
-    query: web::Query<ServiceQuery>,
+    query: Query<ServiceQuery>,
 ) -> Result<web::Json<ServiceList>, ApiError> {
     let q = query.into_inner();
-    let filter = ServiceFilter { q: q.q, kind: q.kind };
+    let filter = ServiceFilter {
+        q: q.q,
+        kind: q.kind,
+    };
     let scope = auth.permit.scope().clone();
     let page = state
-        .read(move |c| {
-            store::services::list(c, &scope, &filter, q.cursor.as_deref(), q.limit)
-        })
+        .read(move |c| store::services::list(c, &scope, &filter, q.cursor.as_deref(), q.limit))
         .await?;
     Ok(web::Json(ServiceList {
         items: page.items.into_iter().map(service_out).collect(),

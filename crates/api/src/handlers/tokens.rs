@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use api_types::{ApiTokenList, CreatedApiToken, NewApiToken, PageQuery};
 
 use crate::{
+    query::Query,
     AppState,
     auth::{Authorized, Govern},
     convert,
@@ -17,7 +18,7 @@ use crate::{
 pub async fn list_api_tokens(
     state: web::Data<AppState>,
     _auth: Authorized<Govern>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<ApiTokenList>, ApiError> {
     let PageQuery { cursor, limit } = query.into_inner();
     let page = state

@@ -1,0 +1,55 @@
+//! A query-string extractor whose errors name the offending parameter (`limit`, `since`),
+//! in the API's error envelope. actix's own `web::Query` reports serde's message only.
+
+use std::future::{Ready, ready};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Deserialised query parameters.
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    /// The parameters.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Parses a query string, naming the parameter on failure.
+pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let field = if path == "." {
+            // "unknown field `x`" and "missing field `x`" name it in the message.
+            inner.split('`').nth(1).map(str::to_string)
+        } else {
+            Some(path)
+        };
+        let message = match &field {
+            Some(f) => format!("{f}: {inner}"),
+            None => format!("the query string is not valid: {inner}"),
+        };
+        ApiError::BadRequest { code: "invalid_query", field, message }
+    })
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(parse(req.query_string()).map(Query))
+    }
+}
