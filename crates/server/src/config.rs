@@ -101,7 +101,8 @@ impl Config {
             max_range_size,
             pool_size,
             http_workers: parsed("TELESTATE_HTTP_WORKERS", 0).context("TELESTATE_HTTP_WORKERS")?,
-            scheduler_interval_seconds: match parsed("TELESTATE_SCHEDULER_INTERVAL_SECONDS", 60u64)? {
+            scheduler_interval_seconds: match parsed("TELESTATE_SCHEDULER_INTERVAL_SECONDS", 60u64)?
+            {
                 0 => bail!("TELESTATE_SCHEDULER_INTERVAL_SECONDS must be at least 1"),
                 s => s,
             },

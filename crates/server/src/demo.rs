@@ -166,7 +166,13 @@ const PEOPLE: &[(&str, &str, &str, &str, usize)] = &[
     ("Leon", "Fischer", "Engineering", "Engineering Manager", 3),
     ("Emma", "Weber", "Engineering", "Software Engineer", 3),
     ("Felix", "Wagner", "Engineering", "Software Engineer", 3),
-    ("Hannah", "Becker", "Engineering", "Site Reliability Engineer", 3),
+    (
+        "Hannah",
+        "Becker",
+        "Engineering",
+        "Site Reliability Engineer",
+        3,
+    ),
     ("Daniel", "Cohen", "Engineering", "Software Engineer", 2),
     ("Priya", "Sharma", "Engineering", "Staff Engineer", 0),
     ("George", "Evans", "Engineering", "Network Engineer", 0),
@@ -189,11 +195,27 @@ const GROUPS: &[(&str, Option<&str>)] = &[
 
 /// Demo services: (name, kind, description).
 const SERVICES: &[(&str, &str, &str)] = &[
-    ("Main Reception", "auto_attendant", "Front door: routes callers to sales, support or the operator"),
-    ("Support Queue", "call_queue", "First-line support, round robin over the Support Desk group"),
+    (
+        "Main Reception",
+        "auto_attendant",
+        "Front door: routes callers to sales, support or the operator",
+    ),
+    (
+        "Support Queue",
+        "call_queue",
+        "First-line support, round robin over the Support Desk group",
+    ),
     ("Sales Hotline", "call_queue", "Inbound sales enquiries"),
-    ("Boardroom London", "conference_bridge", "Dial-in for the London HQ boardroom"),
-    ("Accounts Fax", "fax", "Legacy fax line for the finance team"),
+    (
+        "Boardroom London",
+        "conference_bridge",
+        "Dial-in for the London HQ boardroom",
+    ),
+    (
+        "Accounts Fax",
+        "fax",
+        "Legacy fax line for the finance team",
+    ),
 ];
 
 fn demo_object_id(kind: u32, n: usize) -> String {
@@ -226,7 +248,10 @@ fn seed_directory(c: &mut store::Conn, permit: &Permit) -> store::StoreResult<()
             // One leaver whose account is already disabled, to show how targets are refused.
             account_enabled: i != PEOPLE.len() - 1,
         };
-        ids.push((store::directory::upsert_user(c, permit, user)?.id, *department));
+        ids.push((
+            store::directory::upsert_user(c, permit, user)?.id,
+            *department,
+        ));
     }
     for (g, (name, department)) in GROUPS.iter().enumerate() {
         let group = store::directory::upsert_group(

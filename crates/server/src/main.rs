@@ -146,10 +146,15 @@ fn spawn_scheduler(db: Db, interval: std::time::Duration) {
             let (db, holder) = (db.clone(), holder.clone());
             match web::block(move || store::scheduler::tick(&db, &holder, interval)).await {
                 Ok(Ok(store::scheduler::Tick::Ran { released })) if released > 0 => {
-                    tracing::info!(released, "scheduler released expired reservations and quarantines")
+                    tracing::info!(
+                        released,
+                        "scheduler released expired reservations and quarantines"
+                    )
                 }
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "scheduler run failed; next interval retries"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "scheduler run failed; next interval retries")
+                }
                 Err(e) => tracing::warn!(error = %e, "scheduler task failed"),
             }
         }
@@ -173,7 +178,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
                 .unwrap_or("the password printed above")
         );
     }
-    spawn_scheduler(db.clone(), std::time::Duration::from_secs(config.scheduler_interval_seconds));
+    spawn_scheduler(
+        db.clone(),
+        std::time::Duration::from_secs(config.scheduler_interval_seconds),
+    );
     let api_config = api::ApiConfig {
         max_range_size: config.max_range_size,
         jwt_ttl_seconds: config.jwt_ttl_seconds,
