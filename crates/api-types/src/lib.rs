@@ -744,6 +744,23 @@ pub struct StatsGroup {
     pub name: String,
     /// Counts by status.
     pub counts: Utilisation,
+    /// `number.assign` records of its numbers in the last 30 UTC days (today included).
+    pub assignments_last_30_days: i64,
+    /// Those per day (divided by 30).
+    pub assignments_per_day: f64,
+    /// Days until its available numbers run out at that rate; `null` when nothing was
+    /// assigned.
+    pub days_until_exhausted: Option<f64>,
+}
+
+/// Assignments on one UTC day.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DailyAssignments {
+    /// The day, `YYYY-MM-DD`.
+    pub day: chrono::NaiveDate,
+    /// `number.assign` records that day.
+    pub assignments: i64,
 }
 
 /// The dashboard's counts, within the caller's scope.
@@ -758,6 +775,15 @@ pub struct Stats {
     pub by_range: Vec<StatsGroup>,
     /// Per tag.
     pub by_tag: Vec<StatsGroup>,
+    /// `number.assign` records in scope in the last 30 UTC days (today included).
+    pub assignments_last_30_days: i64,
+    /// Those per day (divided by 30).
+    pub assignments_per_day: f64,
+    /// Days until the available numbers in scope run out at that rate; `null` when
+    /// nothing was assigned.
+    pub days_until_exhausted: Option<f64>,
+    /// Assignments per day over those 30 days, oldest first, every day listed.
+    pub daily: Vec<DailyAssignments>,
 }
 
 /// An admin account.

@@ -185,7 +185,10 @@ pub fn replay(conn: &mut Conn, after: i64, now: NaiveDateTime) -> StoreResult<Re
         return Ok(Replay::TooOld);
     }
     Ok(Replay::Events(
-        rows.into_iter().filter_map(Event::from_row).map(Arc::new).collect(),
+        rows.into_iter()
+            .filter_map(Event::from_row)
+            .map(Arc::new)
+            .collect(),
     ))
 }
 
@@ -245,7 +248,9 @@ impl Hub {
             std::thread::Builder::new()
                 .name("telestate-events".into())
                 .spawn(move || run(shared, db, high))
-                .map_err(|e| store::StoreError::Internal(format!("starting the event reader: {e}")))?;
+                .map_err(|e| {
+                    store::StoreError::Internal(format!("starting the event reader: {e}"))
+                })?;
             gate.running = true;
         }
         Ok((rx, gate.high))
@@ -287,7 +292,8 @@ impl Reader {
             }
             self.high = r.id;
         }
-        self.gaps.retain(|_, seen| now.duration_since(*seen) < GAP_TTL);
+        self.gaps
+            .retain(|_, seen| now.duration_since(*seen) < GAP_TTL);
         while self.gaps.len() > MAX_GAPS {
             self.gaps.pop_first();
         }
@@ -297,9 +303,23 @@ impl Reader {
     }
 }
 
+/// Marks the reader stopped if it panics, so the next subscriber starts a new one.
+struct PanicGuard(Weak<Shared>);
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(shared) = self.0.upgrade()
+        {
+            lock(&shared.gate).running = false;
+        }
+    }
+}
+
 /// The reader thread: wait for a notification or the poll interval, read, broadcast;
 /// stop when the hub is gone or nobody listens.
 fn run(shared: Weak<Shared>, db: Db, high: i64) {
+    let _guard = PanicGuard(shared.clone());
     let mut reader = Reader {
         high,
         gaps: BTreeMap::new(),
@@ -309,7 +329,10 @@ fn run(shared: Weak<Shared>, db: Db, high: i64) {
     let mut more = false;
     loop {
         if !more {
-            if db.backend() == Backend::Postgres && listener.is_none() && Instant::now() >= listen_after {
+            if db.backend() == Backend::Postgres
+                && listener.is_none()
+                && Instant::now() >= listen_after
+            {
                 match db.change_listener() {
                     Ok(l) => listener = l,
                     Err(e) => {
@@ -343,8 +366,11 @@ fn run(shared: Weak<Shared>, db: Db, high: i64) {
         match db.read(|c| reader.read(c)) {
             Ok((rows, m)) => {
                 more = m;
-                let events: Vec<Arc<Event>> =
-                    rows.into_iter().filter_map(Event::from_row).map(Arc::new).collect();
+                let events: Vec<Arc<Event>> = rows
+                    .into_iter()
+                    .filter_map(Event::from_row)
+                    .map(Arc::new)
+                    .collect();
                 let mut gate = lock(&shared.gate);
                 gate.high = gate.high.max(reader.high);
                 for e in events {
@@ -364,10 +390,18 @@ fn run(shared: Weak<Shared>, db: Db, high: i64) {
 mod tests {
     use super::*;
 
-    fn row(id: i64, kind: &str, action: &str, after: Option<Value>, before: Option<Value>) -> AuditRow {
+    fn row(
+        id: i64,
+        kind: &str,
+        action: &str,
+        after: Option<Value>,
+        before: Option<Value>,
+    ) -> AuditRow {
         AuditRow {
             id,
-            at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap().naive_utc(),
+            at: chrono::DateTime::from_timestamp(1_700_000_000, 0)
+                .unwrap()
+                .naive_utc(),
             actor_kind: "admin".into(),
             actor_id: "1".into(),
             actor_name: "ann".into(),
@@ -391,7 +425,8 @@ mod tests {
 
     #[test]
     fn a_number_event_reaches_the_scopes_that_admit_its_new_place() {
-        let after = serde_json::json!({"number": "+442071234567", "location_id": 3, "tags": ["London"]});
+        let after =
+            serde_json::json!({"number": "+442071234567", "location_id": 3, "tags": ["London"]});
         let e = Event::from_row(row(7, "number", "number.assign", Some(after), None)).unwrap();
         assert!(e.visible_to(&Scope::unrestricted()));
         assert!(e.visible_to(&scope(&["3"], &[])));
@@ -417,7 +452,14 @@ mod tests {
     #[test]
     fn logins_are_not_events_and_other_kinds_are_for_unscoped_callers() {
         assert!(Event::from_row(row(9, "auth", "auth.login", None, None)).is_none());
-        let e = Event::from_row(row(10, "service", "service.create", Some(serde_json::json!({})), None)).unwrap();
+        let e = Event::from_row(row(
+            10,
+            "service",
+            "service.create",
+            Some(serde_json::json!({})),
+            None,
+        ))
+        .unwrap();
         assert!(e.visible_to(&Scope::unrestricted()));
         assert!(!e.visible_to(&scope(&[], &["london"])));
     }

@@ -2,7 +2,7 @@
 //! (`items[3].number`), in the API's error envelope. actix's own `web::Json` reports
 //! serde's message only, which rarely says which field was wrong.
 
-use std::{future::Future, ops::Deref, pin::Pin};
+use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use serde::de::DeserializeOwned;
@@ -12,20 +12,17 @@ use crate::error::ApiError;
 /// Largest JSON body accepted (a batch of 10,000 numbers fits comfortably).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// A deserialised JSON request body.
-pub struct Json<T>(pub T);
+/// A JSON request body, or why it could not be read.
+///
+/// Extraction itself never fails: actix runs extractors side by side, and a malformed body
+/// must not answer 400 before `Authorized` has answered 401/403. The handler, already
+/// authorized, gets the error from [`Json::into_inner`].
+pub struct Json<T>(Result<T, ApiError>);
 
 impl<T> Json<T> {
-    /// The body.
-    pub fn into_inner(self) -> T {
+    /// The body, or the 400/413/415 describing what is wrong with it.
+    pub fn into_inner(self) -> Result<T, ApiError> {
         self.0
-    }
-}
-
-impl<T> Deref for Json<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
     }
 }
 
@@ -41,27 +38,26 @@ fn quoted_field(msg: &str) -> Option<String> {
     Some(msg[start..end].to_string())
 }
 
+fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let field = if path == "." { quoted_field(&inner.to_string()) } else { Some(path) };
+    let message = match &field {
+        Some(f) => format!("{f}: {inner}"),
+        None => format!("the body is not valid JSON of the expected shape: {inner}"),
+    };
+    ApiError::BadRequest { code: "invalid_json", field, message }
+}
+
 /// Deserialises a body, naming the offending field by its path on failure.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path == "." {
-            quoted_field(&inner.to_string())
-        } else {
-            Some(path)
-        };
-        let message = match &field {
-            Some(f) => format!("{f}: {inner}"),
-            None => format!("the body is not valid JSON of the expected shape: {inner}"),
-        };
-        ApiError::BadRequest {
-            code: "invalid_json",
-            field,
-            message,
-        }
-    })
+    serde_path_to_error::deserialize(de).map_err(path_error)
+}
+
+/// Deserialises an already-parsed body (for bodies with alternative shapes).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(path_error)
 }
 
 /// A body that may be left out entirely (empty): then `T::default()`.
@@ -87,7 +83,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
         let body = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
+        Box::pin(async move { Ok(Json(read(json, body).await)) })
+    }
+}
+
+async fn read<T: DeserializeOwned>(json: bool, body: <web::Bytes as FromRequest>::Future) -> Result<T, ApiError> {
             if !json {
                 return Err(ApiError::UnsupportedMediaType(
                     "the body must be JSON (Content-Type: application/json)".into(),
@@ -105,7 +105,5 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                             message: format!("the body could not be read: {e}"),
                         },
                     })?;
-            decode(&bytes).map(Json)
-        })
-    }
+            decode(&bytes)
 }

@@ -135,6 +135,8 @@ impl AppState {
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     modifiers(&Conventions),
+    // Not a response body of its own: the `data` of the `ready` and `reset` events.
+    components(schemas(api_types::StreamMark)),
     tags(
         (name = "auth", description = "Login and the caller"),
         (name = "numbers", description = "The number inventory"),

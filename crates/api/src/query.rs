@@ -8,20 +8,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// Deserialised query parameters.
-pub struct Query<T>(pub T);
+/// Query parameters, or why they could not be read. Like [`crate::json::Json`], the error
+/// waits for the handler so that authentication answers first.
+pub struct Query<T>(Result<T, ApiError>);
 
 impl<T> Query<T> {
-    /// The parameters.
-    pub fn into_inner(self) -> T {
+    /// The parameters, or the 400 naming the bad one.
+    pub fn into_inner(self) -> Result<T, ApiError> {
         self.0
-    }
-}
-
-impl<T> std::ops::Deref for Query<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
     }
 }
 
@@ -50,6 +44,6 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(parse(req.query_string()).map(Query))
+        ready(Ok(Query(parse(req.query_string()))))
     }
 }

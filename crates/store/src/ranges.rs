@@ -148,6 +148,25 @@ pub struct RangePatch {
     pub apply_to_numbers: bool,
 }
 
+/// Refuses a whole-range change by a scoped caller while the range holds numbers outside
+/// its scope (moved to another site, retagged): a grant never reaches past its scope.
+fn require_all_numbers_in_scope(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
+    let filter = crate::numbers::ScopeFilter::resolve(conn, permit.scope())?;
+    let Some(cond) = filter.condition("numbers") else { return Ok(()) };
+    let outside: i64 = numbers::table
+        .filter(numbers::range_id.eq(id))
+        .filter(sql::<Bool>(&format!("NOT ({cond})")))
+        .count()
+        .get_result(conn)?;
+    if outside > 0 {
+        return Err(StoreError::Forbidden {
+            code: "out_of_scope",
+            message: format!("{outside} numbers of this range lie outside your scope; an unscoped admin must change or delete it"),
+        });
+    }
+    Ok(())
+}
+
 fn visible(
     conn: &mut Conn,
     scope: &Scope,
@@ -175,6 +194,11 @@ fn visible(
         q = q.filter(sql::<Bool>(&format!("EXISTS (SELECT 1 FROM range_tags rt WHERE rt.range_id = ranges.id AND rt.tag_id IN ({list}))")));
     }
     Ok(q)
+}
+
+/// Ids of the ranges a scope can see.
+pub fn visible_ids(conn: &mut Conn, scope: &Scope) -> StoreResult<Vec<i64>> {
+    Ok(visible(conn, scope)?.select(ranges::id).load(conn)?)
 }
 
 fn assemble(conn: &mut Conn, rows: Vec<RangeRow>) -> StoreResult<Vec<Range>> {
@@ -447,8 +471,11 @@ pub fn patch(
     if let Some(v) = if_match.filter(|v| *v != before.version) {
         return Err(StoreError::Stale {
             expected: v,
-            current: before.version,
+                        current: before.version,
         });
+    }
+    if change.apply_to_numbers {
+        require_all_numbers_in_scope(conn, permit, id)?;
     }
     let location_id = change.location_id.unwrap_or(before.location_id);
     let platform_id = change.platform_id.unwrap_or(before.platform_id);
@@ -551,8 +578,12 @@ pub fn patch(
 }
 
 /// Deletes a range and its numbers; refused unless every one of them is available.
-pub fn delete(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
+pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) -> StoreResult<()> {
     let before = get(conn, permit.scope(), id)?;
+    if let Some(v) = if_match.filter(|v| *v != before.version) {
+        return Err(StoreError::Stale { expected: v, current: before.version });
+    }
+    require_all_numbers_in_scope(conn, permit, id)?;
     let in_use = before.utilisation.total - before.utilisation.available;
     if in_use > 0 {
         return Err(StoreError::Conflict {

@@ -85,7 +85,13 @@ pub fn update_lifecycle(
     permit: &domain::Permit,
     change: LifecyclePatch,
 ) -> StoreResult<Lifecycle> {
-    use crate::schema::locations;
+        use crate::schema::locations;
+    if !permit.scope().is_unrestricted() {
+        return Err(crate::StoreError::Forbidden {
+            code: "out_of_scope",
+            message: "settings apply to the whole estate; a grant limited to locations or tags cannot change them".into(),
+        });
+    }
     let before = lifecycle(conn)?;
     let now = crate::now();
     let days_ok = |field: String, d: i64| {

@@ -1,7 +1,12 @@
-//! Counts for the dashboard, within the caller's scope.
+//! Counts for the dashboard, within the caller's scope, and how fast pools are used up.
+//!
+//! Assignment rates come from the audit trail (`number.assign` records, not reassignments)
+//! of the last [`RATE_DAYS`] UTC calendar days, today included, grouped by where each
+//! number is now.
 
 use std::collections::BTreeMap;
 
+use chrono::{Days, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use domain::Scope;
 use serde::Serialize;
@@ -22,6 +27,42 @@ pub struct Group {
     pub name: String,
     /// Counts by status.
     pub counts: Utilisation,
+    /// Rate and runway.
+    pub forecast: Forecast,
+}
+
+/// How many days of assignments the rate is taken over.
+pub const RATE_DAYS: u64 = 30;
+
+/// Assignments of the last [`RATE_DAYS`] days and how long the available numbers last.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Forecast {
+    /// `number.assign` records of the last 30 days.
+    pub assignments_last_30_days: i64,
+    /// Those per day.
+    pub assignments_per_day: f64,
+    /// Available numbers divided by the rate; `None` when nothing was assigned.
+    pub days_until_exhausted: Option<f64>,
+}
+
+impl Forecast {
+    fn new(assignments: i64, available: i64) -> Forecast {
+        let rate = assignments as f64 / RATE_DAYS as f64;
+        Forecast {
+            assignments_last_30_days: assignments,
+            assignments_per_day: rate,
+            days_until_exhausted: (rate > 0.0).then(|| available as f64 / rate),
+        }
+    }
+}
+
+/// Assignments on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Daily {
+    /// The day.
+    pub day: NaiveDate,
+    /// `number.assign` records that day.
+    pub assignments: i64,
 }
 
 /// The dashboard's counts.
@@ -35,18 +76,100 @@ pub struct Stats {
     pub by_range: Vec<Group>,
     /// Per tag.
     pub by_tag: Vec<Group>,
+    /// Rate and runway over all numbers in scope.
+    pub forecast: Forecast,
+    /// Assignments per day over the last 30 days, oldest first, every day present.
+    pub daily: Vec<Daily>,
 }
 
-fn group(map: BTreeMap<Option<i64>, Utilisation>, names: &BTreeMap<i64, String>) -> Vec<Group> {
+fn group(
+    map: BTreeMap<Option<i64>, Utilisation>,
+    names: &BTreeMap<i64, String>,
+    assigned: &BTreeMap<Option<i64>, i64>,
+) -> Vec<Group> {
     map.into_iter()
         .map(|(id, counts)| Group {
             id: id.map(|i| i.to_string()).unwrap_or_default(),
             name: id
                 .and_then(|i| names.get(&i).cloned())
                 .unwrap_or_else(|| "(none)".into()),
+            forecast: Forecast::new(assigned.get(&id).copied().unwrap_or(0), counts.available),
             counts,
         })
         .collect()
+}
+
+#[derive(QueryableByName)]
+struct Assigned {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    location_id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    range_id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    day: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct TagAssigned {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Assignments since `since`, counted where each number is now.
+struct Assignments {
+    by_location: BTreeMap<Option<i64>, i64>,
+    by_range: BTreeMap<Option<i64>, i64>,
+    by_tag: BTreeMap<String, i64>,
+    by_day: BTreeMap<NaiveDate, i64>,
+    total: i64,
+}
+
+/// Two queries: per (location, range, day), and per tag.
+fn assignments(
+    conn: &mut Conn,
+    filter: &ScopeFilter,
+    since: NaiveDateTime,
+) -> StoreResult<Assignments> {
+    let scope = filter
+        .condition("numbers")
+        .map(|c| format!(" AND {c}"))
+        .unwrap_or_default();
+    let from = "FROM audit_log a JOIN numbers ON numbers.e164 = a.entity_id";
+    let recent = "a.entity_kind = 'number' AND a.action = 'number.assign' AND a.at >= $1";
+    let day = crate::dialect::day_of(conn, "a.at");
+    let rows: Vec<Assigned> = diesel::sql_query(format!(
+        "SELECT numbers.location_id AS location_id, numbers.range_id AS range_id, {day} AS day, COUNT(*) AS n \
+         {from} WHERE {recent}{scope} GROUP BY numbers.location_id, numbers.range_id, {day}"
+    ))
+    .bind::<diesel::sql_types::Timestamp, _>(since)
+    .load(conn)?;
+    let tags: Vec<TagAssigned> = diesel::sql_query(format!(
+        "SELECT t.name AS name, COUNT(*) AS n {from} JOIN number_tags nt ON nt.number_id = numbers.id \
+         JOIN tags t ON t.id = nt.tag_id WHERE {recent}{scope} GROUP BY t.name"
+    ))
+    .bind::<diesel::sql_types::Timestamp, _>(since)
+    .load(conn)?;
+    let mut out = Assignments {
+        by_location: BTreeMap::new(),
+        by_range: BTreeMap::new(),
+        by_tag: tags.into_iter().map(|t| (t.name, t.n)).collect(),
+        by_day: BTreeMap::new(),
+        total: 0,
+    };
+    for r in rows {
+        *out.by_location.entry(r.location_id).or_default() += r.n;
+        *out.by_range.entry(r.range_id).or_default() += r.n;
+        let day = NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").map_err(|e| {
+            crate::StoreError::Internal(format!("day {:?} from the database: {e}", r.day))
+        })?;
+        *out.by_day.entry(day).or_default() += r.n;
+        out.total += r.n;
+    }
+    Ok(out)
 }
 
 #[derive(QueryableByName)]
@@ -59,9 +182,17 @@ struct TagCount {
     n: i64,
 }
 
-/// Counts by status, location, range and tag.
+/// Counts by status, location, range and tag, with assignment rates as of `now`.
 pub fn compute(conn: &mut Conn, scope: &Scope) -> StoreResult<Stats> {
+    compute_at(conn, scope, crate::now())
+}
+
+/// [`compute`] as of `now` (tests pass their own clock).
+pub fn compute_at(conn: &mut Conn, scope: &Scope, now: NaiveDateTime) -> StoreResult<Stats> {
     let filter = ScopeFilter::resolve(conn, scope)?;
+    let today = now.date();
+    let first_day = today - Days::new(RATE_DAYS - 1);
+    let assigned = assignments(conn, &filter, first_day.and_time(chrono::NaiveTime::MIN))?;
     let mut grouped = numbers::table
         .group_by((numbers::location_id, numbers::range_id, numbers::status))
         .select((
@@ -112,17 +243,31 @@ pub fn compute(conn: &mut Conn, scope: &Scope) -> StoreResult<Stats> {
     for TagCount { name, status, n } in tag_rows {
         by_tag.entry(name).or_default().add(&status, n);
     }
+    let daily = first_day
+        .iter_days()
+        .take(RATE_DAYS as usize)
+        .map(|day| Daily {
+            day,
+            assignments: assigned.by_day.get(&day).copied().unwrap_or(0),
+        })
+        .collect();
     Ok(Stats {
+        forecast: Forecast::new(assigned.total, totals.available),
         totals,
-        by_location: group(by_loc, &loc_names),
-        by_range: group(by_range, &range_names),
+        by_location: group(by_loc, &loc_names, &assigned.by_location),
+        by_range: group(by_range, &range_names, &assigned.by_range),
         by_tag: by_tag
             .into_iter()
             .map(|(name, counts)| Group {
                 id: name.clone(),
+                forecast: Forecast::new(
+                    assigned.by_tag.get(&name).copied().unwrap_or(0),
+                    counts.available,
+                ),
                 name,
                 counts,
             })
             .collect(),
+        daily,
     })
 }

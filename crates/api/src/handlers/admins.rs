@@ -31,7 +31,7 @@ pub async fn list_admins(
     _auth: Authorized<Govern>,
     query: Query<PageQuery>,
 ) -> Result<web::Json<AdminList>, ApiError> {
-    let PageQuery { cursor, limit } = query.into_inner();
+    let PageQuery { cursor, limit } = query.into_inner()?;
     let page = state
         .read(move |c| store::admins::list(c, cursor.as_deref(), limit))
         .await?;
@@ -49,7 +49,7 @@ pub async fn create_admin(
     auth: Authorized<Govern>,
     body: Json<NewAdmin>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let role = role("role", &b.role)?;
     let hash = web::block(move || password_hash(&b.password))
         .await
@@ -97,7 +97,7 @@ pub async fn update_admin(
     body: Json<AdminPatch>,
 ) -> Result<web::Json<api_types::Admin>, ApiError> {
     let id = convert::path_id("admin", &path)?;
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let role = b.role.as_deref().map(|r| role("role", r)).transpose()?;
     let hash = match b.password {
         Some(p) => Some(

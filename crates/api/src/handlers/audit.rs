@@ -20,7 +20,7 @@ pub async fn list_audit(
     auth: Authorized<Read>,
     query: Query<AuditQuery>,
 ) -> Result<web::Json<AuditList>, ApiError> {
-    let q = query.into_inner();
+    let q = query.into_inner()?;
     let (entity_kind, entity_id) = match &q.number {
         Some(n) => (
             Some("number".to_string()),

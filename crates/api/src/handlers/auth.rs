@@ -30,7 +30,7 @@ pub async fn login(
     body: Json<LoginRequest>,
     request_id: Option<web::ReqData<RequestId>>,
 ) -> Result<web::Json<LoginResponse>, ApiError> {
-    let LoginRequest { username, password } = body.into_inner();
+    let LoginRequest { username, password } = body.into_inner()?;
     let rid = request_id.map(|r| r.into_inner().0);
     let outcome = state
         .with_db(move |db| store::admins::login(db, &username, &password, rid.as_deref()))

@@ -60,7 +60,7 @@ pub async fn list_users(
     auth: Authorized<Read>,
     query: Query<UserQuery>,
 ) -> Result<web::Json<UserList>, ApiError> {
-    let q = query.into_inner();
+    let q = query.into_inner()?;
     let filter = UserFilter {
         q: q.q,
         department: q.department,
@@ -105,7 +105,7 @@ pub async fn list_groups(
     _auth: Authorized<Read>,
     query: Query<GroupQuery>,
 ) -> Result<web::Json<GroupList>, ApiError> {
-    let q = query.into_inner();
+    let q = query.into_inner()?;
     let page = state
         .read(move |c| {
             store::directory::list_groups(c, q.q.as_deref(), q.cursor.as_deref(), q.limit)

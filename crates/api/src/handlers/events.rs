@@ -18,11 +18,11 @@ use domain::Scope;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use crate::{
-    query::Query,
     AppState,
     auth::{Authorized, Read},
     error::ApiError,
     events::{Event, Hub, Replay},
+    query::Query,
 };
 
 /// How often an idle stream sends a comment, so proxies and clients keep it open.
@@ -52,7 +52,11 @@ fn resume_point(req: &HttpRequest, query: &EventsQuery) -> Result<Option<i64>, A
         .filter(|v| *v >= 0)
         .map(Some)
         .ok_or_else(|| {
-            ApiError::invalid("invalid_cursor", field, "must be the id of an event this server sent")
+            ApiError::invalid(
+                "invalid_cursor",
+                field,
+                "must be the id of an event this server sent",
+            )
         })
 }
 
@@ -66,10 +70,10 @@ impl Sent {
     fn insert(&mut self, id: i64) {
         if self.ids.insert(id) {
             self.order.push_back(id);
-            if self.order.len() > SENT_MEMORY {
-                if let Some(old) = self.order.pop_front() {
-                    self.ids.remove(&old);
-                }
+            if self.order.len() > SENT_MEMORY
+                && let Some(old) = self.order.pop_front()
+            {
+                self.ids.remove(&old);
             }
         }
     }
@@ -170,7 +174,9 @@ impl Stream {
                 Step::Received(Ok(e)) => self.offer(&e),
                 Step::Received(Err(RecvError::Lagged(_))) => self.catch_up().await,
                 Step::Received(Err(RecvError::Closed)) | Step::End => self.done = true,
-                Step::KeepAlive => self.queue.push_back(Bytes::from_static(b": keep-alive\n\n")),
+                Step::KeepAlive => self
+                    .queue
+                    .push_back(Bytes::from_static(b": keep-alive\n\n")),
             }
         }
     }
@@ -209,14 +215,17 @@ pub async fn stream_events(
     req: HttpRequest,
     query: Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let resume = resume_point(&req, &query)?;
+    let resume = resume_point(&req, &query.into_inner()?)?;
     let hub = state.events.clone();
     let (rx, high, replay) = {
         let hub = hub.clone();
         web::block(move || -> store::StoreResult<_> {
             let (rx, high) = hub.subscribe()?;
             let replay = match resume {
-                Some(after) => Some(hub.db().read(|c| crate::events::replay(c, after, store::now()))?),
+                Some(after) => Some(
+                    hub.db()
+                        .read(|c| crate::events::replay(c, after, store::now()))?,
+                ),
                 None => None,
             };
             Ok((rx, high, replay))

@@ -76,7 +76,7 @@ pub async fn assign_number(
     path: web::Path<String>,
     body: Json<AssignRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let echo = b.clone();
     act(state, auth.permit, req, &path, &echo, move |c| {
         Ok(Request::Assign {
@@ -138,7 +138,7 @@ pub async fn reserve_number(
     path: web::Path<String>,
     body: Json<ReserveRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let echo = b.clone();
     act(state, auth.permit, req, &path, &echo, move |_| {
         Ok(Request::Reserve {
@@ -169,7 +169,7 @@ pub async fn quarantine_number(
     path: web::Path<String>,
     body: Json<QuarantineRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let echo = b.clone();
     act(state, auth.permit, req, &path, &echo, move |_| {
         Ok(Request::Quarantine {
@@ -225,7 +225,7 @@ pub async fn create_allocation(
     req: HttpRequest,
     body: Json<AllocationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let p = &b.pool;
     let pool = Pool {
         tags: convert::tags("pool.tags", &p.tags)?
@@ -294,7 +294,7 @@ pub async fn update_settings(
     auth: Authorized<Manage>,
     body: Json<SettingsPatch>,
 ) -> Result<web::Json<Settings>, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let mut locations = Vec::new();
     for (i, l) in b.location_quarantine_days.iter().enumerate() {
         locations.push((

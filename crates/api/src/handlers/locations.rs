@@ -21,7 +21,7 @@ pub async fn list_locations(
     auth: Authorized<Read>,
     query: Query<LocationQuery>,
 ) -> Result<web::Json<LocationList>, ApiError> {
-    let q = query.into_inner();
+    let q = query.into_inner()?;
     let scope = auth.permit.scope().clone();
     let page = state
         .read(move |c| {
@@ -49,7 +49,7 @@ pub async fn create_location(
     auth: Authorized<Manage>,
     body: Json<NewLocation>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let input = LocationInput {
         name: b.name,
         country: b.country,
@@ -102,7 +102,7 @@ pub async fn update_location(
 ) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("location", &path)?;
     let if_match = convert::if_match(&req)?;
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let permit = auth.permit;
     let l = state
         .write(move |c| {
@@ -124,17 +124,19 @@ pub async fn update_location(
 }
 
 /// Removes a site that no number or range uses (409 `location_in_use` otherwise).
-#[utoipa::path(tag = "locations", params(("id" = String, Path, description = "Location id")), responses((status = 204, description = "Deleted")))]
+#[utoipa::path(tag = "locations", params(("id" = String, Path, description = "Location id"), ("If-Match" = Option<String>, Header, description = "The ETag last read")), responses((status = 204, description = "Deleted")))]
 #[delete("/locations/{id}")]
 pub async fn delete_location(
     state: web::Data<AppState>,
     auth: Authorized<Manage>,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("location", &path)?;
+    let if_match = convert::if_match(&req)?;
     let permit = auth.permit;
     state
-        .write(move |c| store::locations::delete(c, &permit, id))
+        .write(move |c| store::locations::delete(c, &permit, id, if_match))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -13,7 +13,7 @@ use crate::{
     auth::{Authorized, Manage, Operate, Read},
     convert,
     error::ApiError,
-    json::Json,
+    json::{self, Json},
 };
 
 fn new_number(field: &str, n: api_types::NewNumber) -> Result<store::numbers::NewNumber, ApiError> {
@@ -72,7 +72,7 @@ pub async fn list_numbers(
     auth: Authorized<Read>,
     query: Query<NumberQuery>,
 ) -> Result<web::Json<NumberList>, ApiError> {
-    let query = query.into_inner();
+    let query = query.into_inner()?;
     let filter = number_filter(&query)?;
     let scope = auth.permit.scope().clone();
     let page = state
@@ -93,10 +93,18 @@ pub async fn list_numbers(
 pub async fn create_numbers(
     state: web::Data<AppState>,
     auth: Authorized<Manage>,
-    body: Json<CreateNumbers>,
+    body: Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let permit = auth.permit;
-    match body.into_inner() {
+    // The shape decides the variant ({items: [...]} or one number), then the variant is
+    // parsed on its own, so a type error keeps its path (`items[1].number`).
+    let value = body.into_inner()?;
+    let request = if value.get("items").is_some() {
+        CreateNumbers::Many(json::from_value(value)?)
+    } else {
+        CreateNumbers::One(json::from_value(value)?)
+    };
+    match request {
         CreateNumbers::One(n) => {
             let new = new_number("", n)?;
             let created = state
@@ -174,7 +182,7 @@ pub async fn update_number(
 ) -> Result<HttpResponse, ApiError> {
     let e164 = convert::number("number", &path)?.to_string();
     let if_match = convert::if_match(&req)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let change = store::numbers::NumberPatch {
         description: convert::description("description", body.description)?,
         tags: body
@@ -241,7 +249,7 @@ pub async fn number_history(
 ) -> Result<web::Json<AuditList>, ApiError> {
     let e164 = convert::number("number", &path)?.to_string();
     let scope = auth.permit.scope().clone();
-    let PageQuery { cursor, limit } = query.into_inner();
+    let PageQuery { cursor, limit } = query.into_inner()?;
     let page = state
         .read(move |c| {
             // Reading the number first applies scope: out of scope, its history is not found

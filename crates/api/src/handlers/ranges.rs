@@ -21,7 +21,7 @@ pub async fn list_ranges(
     auth: Authorized<Read>,
     query: Query<RangeQuery>,
 ) -> Result<web::Json<RangeList>, ApiError> {
-    let q = query.into_inner();
+    let q = query.into_inner()?;
     let filter = store::ranges::RangeFilter {
         location_id: convert::opt_id("location", q.location.as_deref())?,
         country: q.country,
@@ -50,7 +50,7 @@ pub async fn create_range(
     auth: Authorized<Manage>,
     body: Json<NewRange>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let start = convert::number("start", &b.start)?;
     let end = convert::number("end", &b.end)?;
     let block = NumberBlock::new(start, end, state.config.max_range_size).map_err(|e| {
@@ -125,7 +125,7 @@ pub async fn update_range(
 ) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("range", &path)?;
     let if_match = convert::if_match(&req)?;
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     if b.name
         .as_ref()
         .and_then(|n| n.as_ref())
@@ -169,17 +169,19 @@ pub async fn update_range(
 }
 
 /// Deletes a range and its numbers; refused (409 `range_in_use`) unless all are available.
-#[utoipa::path(tag = "ranges", params(("id" = String, Path, description = "Range id")), responses((status = 204, description = "Deleted")))]
+#[utoipa::path(tag = "ranges", params(("id" = String, Path, description = "Range id"), ("If-Match" = Option<String>, Header, description = "The ETag last read")), responses((status = 204, description = "Deleted")))]
 #[delete("/ranges/{id}")]
 pub async fn delete_range(
     state: web::Data<AppState>,
     auth: Authorized<Manage>,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("range", &path)?;
+    let if_match = convert::if_match(&req)?;
     let permit = auth.permit;
     state
-        .write(move |c| store::ranges::delete(c, &permit, id))
+        .write(move |c| store::ranges::delete(c, &permit, id, if_match))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

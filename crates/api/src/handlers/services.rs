@@ -37,7 +37,7 @@ pub async fn list_services(
     auth: Authorized<Read>,
     query: Query<ServiceQuery>,
 ) -> Result<web::Json<ServiceList>, ApiError> {
-    let q = query.into_inner();
+    let q = query.into_inner()?;
     let filter = ServiceFilter {
         q: q.q,
         kind: q.kind,
@@ -60,7 +60,7 @@ pub async fn create_service(
     auth: Authorized<Manage>,
     body: Json<NewService>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let input = ServiceInput {
         name: b.name,
         kind: b.kind,
@@ -112,7 +112,7 @@ pub async fn update_service(
 ) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("service", &path)?;
     let if_match = convert::if_match(&req)?;
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let platform_id = b
         .platform_id
         .map(|p| convert::opt_id("platform_id", p.as_deref()))

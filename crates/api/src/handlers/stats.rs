@@ -1,7 +1,7 @@
 //! Tags with counts, and the dashboard's counts.
 
 use actix_web::{get, web};
-use api_types::{Stats, StatsGroup, TagList, TagUsage};
+use api_types::{DailyAssignments, Stats, StatsGroup, TagList, TagUsage};
 
 use crate::{
     AppState,
@@ -32,7 +32,9 @@ pub async fn list_tags(
     }))
 }
 
-/// Counts by status, location, range and tag, within the caller's scope.
+/// Counts by status, location, range and tag, within the caller's scope; for each group
+/// and in total, the assignments of the last 30 days, their rate per day and the days
+/// until the available numbers run out at that rate.
 #[utoipa::path(tag = "stats", responses((status = 200, description = "Counts", body = Stats)))]
 #[get("/stats")]
 pub async fn get_stats(
@@ -47,11 +49,25 @@ pub async fn get_stats(
         id: g.id,
         name: g.name,
         counts: convert::utilisation(g.counts),
+        assignments_last_30_days: g.forecast.assignments_last_30_days,
+        assignments_per_day: g.forecast.assignments_per_day,
+        days_until_exhausted: g.forecast.days_until_exhausted,
     };
     Ok(web::Json(Stats {
         totals: convert::utilisation(s.totals),
         by_location: s.by_location.into_iter().map(group).collect(),
         by_range: s.by_range.into_iter().map(group).collect(),
         by_tag: s.by_tag.into_iter().map(group).collect(),
+        assignments_last_30_days: s.forecast.assignments_last_30_days,
+        assignments_per_day: s.forecast.assignments_per_day,
+        days_until_exhausted: s.forecast.days_until_exhausted,
+        daily: s
+            .daily
+            .into_iter()
+            .map(|d| DailyAssignments {
+                day: d.day,
+                assignments: d.assignments,
+            })
+            .collect(),
     }))
 }

@@ -20,7 +20,7 @@ pub async fn list_api_tokens(
     _auth: Authorized<Govern>,
     query: Query<PageQuery>,
 ) -> Result<web::Json<ApiTokenList>, ApiError> {
-    let PageQuery { cursor, limit } = query.into_inner();
+    let PageQuery { cursor, limit } = query.into_inner()?;
     let page = state
         .read(move |c| store::tokens::list(c, cursor.as_deref(), limit))
         .await?;
@@ -38,7 +38,7 @@ pub async fn create_api_token(
     auth: Authorized<Govern>,
     body: Json<NewApiToken>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = body.into_inner()?;
     let role = b.role.parse().map_err(|e: domain::ParseEnumError| {
         ApiError::invalid("invalid_field", "role", e.to_string())
     })?;

@@ -1,0 +1,991 @@
+//! The audit trail: every write route leaves exactly its records, tied to the request; no
+//! route and no SQL statement can change or remove one.
+
+use domain::Role;
+use serde_json::{Value, json};
+
+use crate::{
+    common::{Resp, TestApp, User, enc},
+    rbac::spec_operations,
+};
+
+/// One record a write must leave.
+struct Expect {
+    action: &'static str,
+    entity: &'static str,
+    entity_id: String,
+    before: bool,
+    after: bool,
+    /// A field of `after` (or of `before` for deletions) and the value it must have.
+    field: Option<(&'static str, Value)>,
+}
+
+fn created(action: &'static str, entity: &'static str, id: &str) -> Expect {
+    Expect {
+        action,
+        entity,
+        entity_id: id.to_string(),
+        before: false,
+        after: true,
+        field: None,
+    }
+}
+
+fn updated(action: &'static str, entity: &'static str, id: &str) -> Expect {
+    Expect {
+        before: true,
+        ..created(action, entity, id)
+    }
+}
+
+fn deleted(action: &'static str, entity: &'static str, id: &str) -> Expect {
+    Expect {
+        before: true,
+        after: false,
+        ..created(action, entity, id)
+    }
+}
+
+impl Expect {
+    fn with(mut self, field: &'static str, value: Value) -> Self {
+        self.field = Some((field, value));
+        self
+    }
+}
+
+/// What a case did: the request's response, who sent it, and the records it must leave.
+struct Case {
+    mark: i64,
+    resp: Resp,
+    actor: User,
+    expect: Vec<Expect>,
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+/// Runs the write route `(method, path)` once and says what it must have recorded.
+async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case {
+    match (method, path) {
+        ("POST", "/api/v1/auth/login") => {
+            let id = app.create_account("auditee", Role::Viewer, &[], &[]);
+            let mark = app.audit_mark(owner).await;
+            let resp = app.login("auditee", crate::common::PASSWORD).await;
+            let actor = User {
+                id: id.clone(),
+                username: "auditee".into(),
+                token: String::new(),
+            };
+            Case {
+                mark,
+                resp,
+                actor,
+                expect: vec![created("auth.login", "auth", &id)],
+            }
+        }
+        ("POST", "/api/v1/numbers") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/numbers")
+                .as_(owner)
+                .json(json!({"number": "+44 20 7123 3001", "tags": ["a"]}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    created("number.create", "number", "+442071233001")
+                        .with("number", json!("+442071233001")),
+                ],
+            }
+        }
+        ("PATCH", "/api/v1/numbers/{number}") => {
+            app.number(
+                owner,
+                json!({"number": "+442071233002", "description": "old"}),
+            )
+            .await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .patch(&format!("/api/v1/numbers/{}", enc("+442071233002")))
+                .as_(owner)
+                .json(json!({"description": "new"}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    updated("number.update", "number", "+442071233002")
+                        .with("description", json!("new")),
+                ],
+            }
+        }
+        ("DELETE", "/api/v1/numbers/{number}") => {
+            app.number(owner, json!({"number": "+442071233003"})).await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .delete(&format!("/api/v1/numbers/{}", enc("+442071233003")))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    deleted("number.delete", "number", "+442071233003")
+                        .with("number", json!("+442071233003")),
+                ],
+            }
+        }
+        ("POST", "/api/v1/ranges") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/ranges")
+                .as_(owner)
+                .json(json!({"name": "Audit", "start": "+442079463000", "end": "+442079463004"}))
+                .send()
+                .await;
+            let id = resp.json()["id"].as_str().unwrap_or("?").to_string();
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![created("range.create", "range", &id).with("size", json!(5))],
+            }
+        }
+        ("PATCH", "/api/v1/ranges/{id}") => {
+            let r = app
+                .post("/api/v1/ranges")
+                .as_(owner)
+                .json(json!({"start": "+442079463100", "end": "+442079463104"}))
+                .send()
+                .await
+                .expect(201);
+            let id = id_of(&r);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .patch(&format!("/api/v1/ranges/{id}"))
+                .as_(owner)
+                .json(json!({"description": "patched", "tags": ["x"], "apply_to_numbers": true}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    updated("range.update", "range", &id).with("description", json!("patched")),
+                ],
+            }
+        }
+        ("DELETE", "/api/v1/ranges/{id}") => {
+            let r = app
+                .post("/api/v1/ranges")
+                .as_(owner)
+                .json(json!({"start": "+442079463200", "end": "+442079463204"}))
+                .send()
+                .await
+                .expect(201);
+            let id = id_of(&r);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .delete(&format!("/api/v1/ranges/{id}"))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![deleted("range.delete", "range", &id)],
+            }
+        }
+        ("POST", "/api/v1/locations") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/locations")
+                .as_(owner)
+                .json(json!({"name": "Audited", "country": "gb"}))
+                .send()
+                .await;
+            let id = resp.json()["id"].as_str().unwrap_or("?").to_string();
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    created("location.create", "location", &id).with("country", json!("GB")),
+                ],
+            }
+        }
+        ("PATCH", "/api/v1/locations/{id}") => {
+            let id = app.location(owner, "To patch", "GB").await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .patch(&format!("/api/v1/locations/{id}"))
+                .as_(owner)
+                .json(json!({"city": "Leeds"}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    updated("location.update", "location", &id).with("city", json!("Leeds")),
+                ],
+            }
+        }
+        ("DELETE", "/api/v1/locations/{id}") => {
+            let id = app.location(owner, "To delete", "GB").await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .delete(&format!("/api/v1/locations/{id}"))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    deleted("location.delete", "location", &id).with("name", json!("To delete")),
+                ],
+            }
+        }
+        ("POST", "/api/v1/admins") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/admins")
+                .as_(owner)
+                .json(json!({"username": "newbie", "password": "password123", "role": "operator"}))
+                .send()
+                .await;
+            let id = resp.json()["id"].as_str().unwrap_or("?").to_string();
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![created("admin.create", "admin", &id).with("role", json!("operator"))],
+            }
+        }
+        ("PATCH", "/api/v1/admins/{id}") => {
+            let id = app.create_account("to-patch", Role::Viewer, &[], &[]);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .patch(&format!("/api/v1/admins/{id}"))
+                .as_(owner)
+                .json(json!({"role": "admin"}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![updated("admin.update", "admin", &id).with("role", json!("admin"))],
+            }
+        }
+        ("DELETE", "/api/v1/admins/{id}") => {
+            let id = app.create_account("to-delete", Role::Viewer, &[], &[]);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .delete(&format!("/api/v1/admins/{id}"))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    deleted("admin.delete", "admin", &id).with("username", json!("to-delete")),
+                ],
+            }
+        }
+        ("POST", "/api/v1/api-tokens") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/api-tokens")
+                .as_(owner)
+                .json(json!({"name": "audited", "role": "viewer"}))
+                .send()
+                .await;
+            let id = resp.json()["id"].as_str().unwrap_or("?").to_string();
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    created("api_token.create", "api_token", &id).with("name", json!("audited")),
+                ],
+            }
+        }
+        ("DELETE", "/api/v1/api-tokens/{id}") => {
+            let t = app
+                .post("/api/v1/api-tokens")
+                .as_(owner)
+                .json(json!({"name": "to revoke", "role": "viewer"}))
+                .send()
+                .await
+                .expect(201);
+            let id = id_of(&t);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .delete(&format!("/api/v1/api-tokens/{id}"))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![updated("api_token.revoke", "api_token", &id)],
+            }
+        }
+        ("POST", "/api/v1/services") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/services")
+                .as_(owner)
+                .json(json!({"name": "Main IVR", "kind": "auto_attendant"}))
+                .send()
+                .await;
+            let id = resp.json()["id"].as_str().unwrap_or("?").to_string();
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    created("service.create", "service", &id).with("name", json!("Main IVR")),
+                ],
+            }
+        }
+        ("PATCH", "/api/v1/services/{id}") => {
+            let s = app
+                .post("/api/v1/services")
+                .as_(owner)
+                .json(json!({"name": "Queue", "kind": "call_queue"}))
+                .send()
+                .await
+                .expect(201);
+            let id = id_of(&s);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .patch(&format!("/api/v1/services/{id}"))
+                .as_(owner)
+                .json(json!({"description": "sales line"}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    updated("service.update", "service", &id)
+                        .with("description", json!("sales line")),
+                ],
+            }
+        }
+        ("DELETE", "/api/v1/services/{id}") => {
+            let s = app
+                .post("/api/v1/services")
+                .as_(owner)
+                .json(json!({"name": "Old fax", "kind": "fax"}))
+                .send()
+                .await
+                .expect(201);
+            let id = id_of(&s);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .delete(&format!("/api/v1/services/{id}"))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    deleted("service.delete", "service", &id).with("name", json!("Old fax")),
+                ],
+            }
+        }
+        ("POST", "/api/v1/numbers/{number}/assign")
+        | ("POST", "/api/v1/numbers/{number}/unassign")
+        | ("POST", "/api/v1/numbers/{number}/reserve")
+        | ("POST", "/api/v1/numbers/{number}/quarantine")
+        | ("POST", "/api/v1/numbers/{number}/release") => {
+            let verb = path.rsplit('/').next().unwrap_or_default();
+            let n = match verb {
+                "assign" => "+442071233101",
+                "unassign" => "+442071233102",
+                "reserve" => "+442071233103",
+                "quarantine" => "+442071233104",
+                _ => "+442071233105",
+            };
+            let number_path = format!("/api/v1/numbers/{}", enc(n));
+            app.number(owner, json!({"number": n})).await;
+            let service = app
+                .post("/api/v1/services")
+                .as_(owner)
+                .json(json!({"name": format!("Target for {verb}"), "kind": "call_queue"}))
+                .send()
+                .await
+                .expect(201);
+            let target = json!({"target": {"kind": "service", "id": id_of(&service)}});
+            match verb {
+                "unassign" => {
+                    app.post(&format!("{number_path}/assign"))
+                        .as_(owner)
+                        .json(target.clone())
+                        .send()
+                        .await
+                        .expect(200);
+                }
+                "release" => {
+                    app.post(&format!("{number_path}/reserve"))
+                        .as_(owner)
+                        .json(json!({"reason": "to release"}))
+                        .send()
+                        .await
+                        .expect(200);
+                }
+                _ => {}
+            }
+            let (body, action, status): (Value, &'static str, &'static str) = match verb {
+                "assign" => (target, "number.assign", "assigned"),
+                "unassign" => (json!({"reason": "left"}), "number.unassign", "quarantined"),
+                "reserve" => (json!({"reason": "VIP"}), "number.reserve", "reserved"),
+                "quarantine" => (
+                    json!({"reason": "spam"}),
+                    "number.quarantine",
+                    "quarantined",
+                ),
+                _ => (json!({}), "number.release", "available"),
+            };
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post(&format!("{number_path}/{verb}"))
+                .as_(owner)
+                .json(body)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![updated(action, "number", n).with("status", json!(status))],
+            }
+        }
+        ("POST", "/api/v1/allocations") => {
+            for n in ["+442071233112", "+442071233111", "+442071233113"] {
+                app.number(owner, json!({"number": n, "tags": ["alloc"]}))
+                    .await;
+            }
+            let service = app
+                .post("/api/v1/services")
+                .as_(owner)
+                .json(json!({"name": "Allocated to", "kind": "call_queue"}))
+                .send()
+                .await
+                .expect(201);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/allocations")
+                .as_(owner)
+                .json(json!({"pool": {"tags": ["alloc"]}, "target": {"kind": "service", "id": id_of(&service)}}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    updated("number.assign", "number", "+442071233111")
+                        .with("status", json!("assigned")),
+                ],
+            }
+        }
+        ("PATCH", "/api/v1/settings") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .patch("/api/v1/settings")
+                .as_(owner)
+                .json(json!({"default_quarantine_days": 45}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    updated("settings.update", "settings", "lifecycle")
+                        .with("default_quarantine_days", json!(45)),
+                ],
+            }
+        }
+        (m, p) => panic!(
+            "no audit case for the write route {m} {p}: add one to audit::run_case saying which records it leaves"
+        ),
+    }
+}
+
+/// Compares what a case recorded with what it should have; returns the problems.
+async fn check_case(app: &TestApp, owner: &User, what: &str, case: Case) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !case.resp.status.is_success() {
+        return vec![format!(
+            "{what}: the request failed: {} {}",
+            case.resp.status,
+            case.resp.text()
+        )];
+    }
+    let request_id = case.resp.request_id();
+    let records = app.audit_since(owner, case.mark).await;
+    if records.len() != case.expect.len() {
+        problems.push(format!(
+            "{what}: expected {} audit records, found {}: {records:#?}",
+            case.expect.len(),
+            records.len()
+        ));
+        return problems;
+    }
+    for (want, got) in case.expect.iter().zip(&records) {
+        let mut check = |ok: bool, msg: String| {
+            if !ok {
+                problems.push(format!("{what}: {msg} in {got}"));
+            }
+        };
+        check(
+            got["action"] == want.action,
+            format!("action is not {}", want.action),
+        );
+        check(
+            got["entity"] == want.entity,
+            format!("entity is not {}", want.entity),
+        );
+        check(
+            got["entity_id"] == want.entity_id.as_str(),
+            format!("entity_id is not {}", want.entity_id),
+        );
+        check(
+            got["actor"]["kind"] == "admin",
+            "actor.kind is not admin".into(),
+        );
+        check(
+            got["actor"]["id"] == case.actor.id.as_str(),
+            format!("actor.id is not {}", case.actor.id),
+        );
+        check(
+            got["actor"]["name"] == case.actor.username.as_str(),
+            format!("actor.name is not {}", case.actor.username),
+        );
+        check(got["source"] == "api", "source is not api".into());
+        check(
+            got["request_id"] == request_id.as_str(),
+            format!("request_id is not the response's X-Request-Id {request_id}"),
+        );
+        check(
+            got["before"].is_object() == want.before,
+            format!(
+                "before should {}be an object",
+                if want.before { "" } else { "not " }
+            ),
+        );
+        check(
+            got["after"].is_object() == want.after,
+            format!(
+                "after should {}be an object",
+                if want.after { "" } else { "not " }
+            ),
+        );
+        check(
+            got["at"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z') || t.ends_with("+00:00")),
+            "at is not RFC 3339 UTC".into(),
+        );
+        if let Some((field, value)) = &want.field {
+            let side = if want.after {
+                &got["after"]
+            } else {
+                &got["before"]
+            };
+            check(&side[field] == value, format!("{field} is not {value}"));
+        }
+        if want.before && want.after && want.action != "auth.login" {
+            check(got["before"] != got["after"], "before equals after".into());
+        }
+    }
+    problems
+}
+
+#[actix_web::test]
+async fn every_write_route_leaves_exactly_its_audit_records() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let writes: Vec<(String, String)> = spec_operations()
+        .into_iter()
+        .filter(|(m, _)| matches!(m.as_str(), "POST" | "PATCH" | "PUT" | "DELETE"))
+        .collect();
+    assert!(writes.len() >= 15, "too few write routes found: {writes:?}");
+    let mut problems = Vec::new();
+    for (method, path) in &writes {
+        let case = run_case(&app, &owner, method, path).await;
+        problems.extend(check_case(&app, &owner, &format!("{method} {path}"), case).await);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[actix_web::test]
+async fn a_batch_create_leaves_one_record_per_number_under_one_request_id() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let mark = app.audit_mark(&owner).await;
+    let resp = app
+        .post("/api/v1/numbers")
+        .as_(&owner)
+        .json(json!({"items": [
+            {"number": "+442071234003"},
+            {"number": "+442071234001"},
+            {"number": "+442071234002"},
+        ]}))
+        .send()
+        .await;
+    let body = resp.expect(201);
+    assert_eq!(body["items"].as_array().unwrap().len(), 3);
+    let case = Case {
+        mark,
+        resp,
+        actor: owner.clone(),
+        expect: ["+442071234001", "+442071234002", "+442071234003"]
+            .iter()
+            .map(|n| created("number.create", "number", n))
+            .collect(),
+    };
+    let mut problems = Vec::new();
+    // Records of one statement may come in any order: sort them by entity id first.
+    let mut records = app.audit_since(&owner, mark).await;
+    records.sort_by(|a, b| a["entity_id"].as_str().cmp(&b["entity_id"].as_str()));
+    let ids: Vec<&str> = records
+        .iter()
+        .map(|r| r["entity_id"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(ids, ["+442071234001", "+442071234002", "+442071234003"]);
+    problems.extend(
+        check_case(&app, &owner, "batch create", case)
+            .await
+            .into_iter()
+            .filter(|p| !p.contains("entity_id is not")),
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[actix_web::test]
+async fn a_client_request_id_is_echoed_and_recorded_and_the_ui_source_is_kept() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let resp = app
+        .post("/api/v1/numbers")
+        .as_(&owner)
+        .header("x-request-id", "itsm-change-42")
+        .header("x-telestate-source", "ui")
+        .json(json!({"number": "+442071234010"}))
+        .send()
+        .await;
+    resp.expect(201);
+    assert_eq!(resp.request_id(), "itsm-change-42");
+    let rec = app
+        .get(&format!("/api/v1/audit?number={}", enc("+442071234010")))
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(rec["items"][0]["request_id"], "itsm-change-42");
+    assert_eq!(rec["items"][0]["source"], "ui");
+    // An unusable id is replaced, not stored.
+    let resp = app
+        .get("/api/v1/me")
+        .as_(&owner)
+        .header("x-request-id", "bad id; DROP TABLE")
+        .send()
+        .await;
+    resp.expect(200);
+    let id = resp.request_id();
+    assert_ne!(id, "bad id; DROP TABLE");
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+}
+
+#[actix_web::test]
+async fn failed_and_refused_actions_leave_no_change_records() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let viewer = app.user(Role::Viewer).await;
+    app.number(&owner, json!({"number": "+442071234020"})).await;
+    let mark = app.audit_mark(&owner).await;
+    app.post("/api/v1/numbers")
+        .as_(&owner)
+        .json(json!({"number": "+442071234020"}))
+        .send()
+        .await
+        .expect_error(409, "number_exists");
+    app.post("/api/v1/numbers")
+        .as_(&viewer)
+        .json(json!({"number": "+442071234021"}))
+        .send()
+        .await
+        .expect_error(403, "forbidden");
+    app.patch(&format!("/api/v1/numbers/{}", enc("+442071234020")))
+        .as_(&owner)
+        .header("if-match", "\"7\"")
+        .json(json!({"description": "x"}))
+        .send()
+        .await
+        .expect_error(412, "precondition_failed");
+    let records = app.audit_since(&owner, mark).await;
+    assert!(records.is_empty(), "{records:#?}");
+}
+
+#[actix_web::test]
+async fn no_route_edits_or_deletes_audit_records() {
+    let spec = spec_operations();
+    let audit_routes: Vec<_> = spec
+        .iter()
+        .filter(|(_, p)| p.starts_with("/api/v1/audit"))
+        .collect();
+    assert_eq!(
+        audit_routes,
+        [&("GET".to_string(), "/api/v1/audit".to_string())],
+        "the audit trail must stay read-only"
+    );
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let id = app
+        .get("/api/v1/audit?limit=1")
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200)["items"][0]["id"]
+        .as_str()
+        .expect("a record")
+        .to_string();
+    for (method, path) in [
+        ("DELETE", "/api/v1/audit".to_string()),
+        ("DELETE", format!("/api/v1/audit/{id}")),
+        ("PATCH", format!("/api/v1/audit/{id}")),
+        ("PUT", format!("/api/v1/audit/{id}")),
+        ("POST", "/api/v1/audit".to_string()),
+    ] {
+        let r = app
+            .req(method.parse().unwrap(), &path)
+            .as_(&owner)
+            .json(json!({"action": "x"}))
+            .send()
+            .await;
+        assert!(
+            matches!(r.status.as_u16(), 404 | 405),
+            "{method} {path}: {} {}",
+            r.status,
+            r.text()
+        );
+        crate::common::assert_envelope(&format!("{method} {path}"), &r.json());
+    }
+}
+
+/// Runs one SQL statement straight against the test database with the backend's own CLI.
+fn raw_sql(app: &TestApp, sql: &str) -> std::process::Output {
+    let url = &app.tdb.url;
+    let mut cmd = match app.tdb.db.backend() {
+        store::Backend::Sqlite => {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            let mut c = std::process::Command::new("sqlite3");
+            c.args([path, sql]);
+            c
+        }
+        store::Backend::Postgres => {
+            let mut c = std::process::Command::new("psql");
+            c.args([url.as_str(), "-v", "ON_ERROR_STOP=1", "-c", sql]);
+            c
+        }
+    };
+    cmd.output()
+        .unwrap_or_else(|e| panic!("running the database CLI for {sql:?}: {e}"))
+}
+
+#[actix_web::test]
+async fn the_database_refuses_to_change_or_delete_audit_records() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let before = app.list_all(&owner, "/api/v1/audit", 100).await;
+    assert!(!before.is_empty());
+    // A statement that the database accepts, so a refusal below means the triggers.
+    let ok = raw_sql(&app, "SELECT COUNT(*) FROM audit_log");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for sql in [
+        "UPDATE audit_log SET action = 'forged'",
+        "DELETE FROM audit_log",
+    ] {
+        let out = raw_sql(&app, sql);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{sql} succeeded");
+        assert!(stderr.contains("append-only"), "{sql}: {stderr}");
+    }
+    if app.tdb.db.backend() == store::Backend::Postgres {
+        let out = raw_sql(&app, "TRUNCATE audit_log");
+        assert!(!out.status.success(), "TRUNCATE succeeded");
+    }
+    let after = app.list_all(&owner, "/api/v1/audit", 100).await;
+    assert_eq!(before, after);
+}
+
+#[actix_web::test]
+async fn the_audit_trail_filters_and_pages() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let other = app.user(Role::Admin).await;
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+    for i in 0..5 {
+        app.number(&owner, json!({"number": format!("+44207123405{i}")}))
+            .await;
+    }
+    app.patch(&format!("/api/v1/numbers/{}", enc("+442071234050")))
+        .as_(&other)
+        .json(json!({"description": "by other"}))
+        .send()
+        .await
+        .expect(200);
+    let creates = app
+        .list_all(&owner, "/api/v1/audit?action=number.create", 2)
+        .await;
+    assert_eq!(creates.len(), 5);
+    let ids: Vec<i64> = creates
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]),
+        "not newest first: {ids:?}"
+    );
+    let by_other = app
+        .list_all(
+            &owner,
+            &format!("/api/v1/audit?actor={}", other.username),
+            10,
+        )
+        .await;
+    assert!(
+        by_other
+            .iter()
+            .all(|r| r["actor"]["id"] == other.id.as_str()),
+        "{by_other:#?}"
+    );
+    assert!(by_other.iter().any(|r| r["action"] == "number.update"));
+    let one = app
+        .list_all(
+            &owner,
+            &format!(
+                "/api/v1/audit?entity=number&entity_id={}",
+                enc("+442071234050")
+            ),
+            10,
+        )
+        .await;
+    let actions: Vec<&str> = one.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["number.update", "number.create"]);
+    let by_number = app
+        .list_all(
+            &owner,
+            &format!("/api/v1/audit?number={}", enc("442071234050")),
+            10,
+        )
+        .await;
+    assert_eq!(by_number, one);
+    let window = app
+        .list_all(
+            &owner,
+            &format!(
+                "/api/v1/audit?action=number.create&since={}",
+                enc(&since.to_rfc3339())
+            ),
+            10,
+        )
+        .await;
+    assert_eq!(window.len(), 5);
+    let none = app
+        .list_all(
+            &owner,
+            &format!(
+                "/api/v1/audit?action=number.create&until={}",
+                enc(&since.to_rfc3339())
+            ),
+            10,
+        )
+        .await;
+    assert!(none.is_empty(), "{none:#?}");
+    let api = app.list_all(&owner, "/api/v1/audit?source=ui", 10).await;
+    assert!(api.is_empty());
+}
+
+#[actix_web::test]
+async fn a_numbers_history_is_newest_first_and_includes_its_range() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let range = app
+        .post("/api/v1/ranges")
+        .as_(&owner)
+        .json(json!({"start": "+442079464000", "end": "+442079464009"}))
+        .send()
+        .await
+        .expect(201);
+    let n = format!("/api/v1/numbers/{}", enc("+442079464005"));
+    for d in ["one", "two"] {
+        app.patch(&n)
+            .as_(&owner)
+            .json(json!({"description": d}))
+            .send()
+            .await
+            .expect(200);
+    }
+    let h = app
+        .get(&format!("{n}/history"))
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
+    let got: Vec<(String, String)> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_string(),
+                r["entity_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let rid = id_of(&range);
+    assert_eq!(
+        got,
+        [
+            ("number.update".to_string(), "+442079464005".to_string()),
+            ("number.update".to_string(), "+442079464005".to_string()),
+            ("range.create".to_string(), rid),
+        ]
+    );
+    assert_eq!(h["items"][0]["after"]["description"], "two");
+    app.get(&format!("/api/v1/numbers/{}/history", enc("+442079465000")))
+        .as_(&owner)
+        .send()
+        .await
+        .expect_error(404, "not_found");
+}

@@ -1,0 +1,153 @@
+//! The contract: the generated OpenAPI document is the checked-in one, and it documents
+//! security and errors the same way on every operation.
+
+use serde_json::Value;
+
+const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/openapi.json");
+
+/// Operations that need no credentials.
+const PUBLIC: &[&str] = &["healthz", "readyz", "metrics", "login"];
+
+fn spec() -> Value {
+    serde_json::to_value(api::openapi()).expect("serialise the spec")
+}
+
+fn operations(spec: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ]
+            .contains(&method.as_str())
+            {
+                out.push((method.to_uppercase(), path.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_generated_spec_is_the_checked_in_openapi_json() {
+    let generated =
+        serde_json::to_string_pretty(&api::openapi()).expect("serialise the spec") + "\n";
+    let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap_or_else(|e| {
+        panic!("cannot read {CHECKED_IN} ({e}); generate it with `just openapi` (or `cargo run -p telestate -- openapi > openapi/openapi.json`)")
+    });
+    if generated != checked_in {
+        let line = generated
+            .lines()
+            .zip(checked_in.lines())
+            .position(|(a, b)| a != b)
+            .map(|i| i + 1)
+            .unwrap_or_else(|| generated.lines().count().min(checked_in.lines().count()) + 1);
+        panic!(
+            "openapi/openapi.json is stale (first difference at line {line}); regenerate it with `just openapi` \
+             (or `cargo run -p telestate -- openapi > openapi/openapi.json`) and commit it"
+        );
+    }
+}
+
+#[test]
+fn the_spec_is_openapi_3_1_with_a_bearer_scheme() {
+    let s = spec();
+    assert!(
+        s["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        s["openapi"]
+    );
+    let scheme = &s["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http", "{scheme}");
+    assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    assert!(s["info"]["title"].is_string());
+    assert!(s["info"]["version"].is_string());
+    let body = &s["components"]["schemas"]["ErrorBody"];
+    assert!(body.is_object(), "no ErrorBody schema");
+}
+
+#[test]
+fn protected_operations_require_the_bearer_and_document_401_and_403() {
+    let s = spec();
+    let mut problems = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for (method, path, op) in operations(&s) {
+        let what = format!("{method} {path}");
+        let id = op["operationId"].as_str().unwrap_or_default().to_string();
+        if id.is_empty() || !ids.insert(id.clone()) {
+            problems.push(format!("{what}: missing or duplicate operationId {id:?}"));
+        }
+        let public = PUBLIC.contains(&id.as_str());
+        let security = op["security"].as_array().cloned().unwrap_or_default();
+        let needs_bearer = security.iter().any(|r| r.get("bearer").is_some());
+        let allows_anonymous = security
+            .iter()
+            .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
+        if public {
+            if needs_bearer || !allows_anonymous {
+                problems.push(format!("{what}: public, but its security is {security:?}"));
+            }
+        } else {
+            if !needs_bearer || allows_anonymous {
+                problems.push(format!(
+                    "{what}: protected, but its security is {security:?}"
+                ));
+            }
+            for code in ["401", "403"] {
+                if op["responses"].get(code).is_none() {
+                    problems.push(format!("{what}: no {code} response"));
+                }
+            }
+        }
+        if op["tags"].as_array().is_none_or(|t| t.is_empty()) {
+            problems.push(format!("{what}: no tag"));
+        }
+        if op["summary"].as_str().is_none_or(str::is_empty)
+            && op["description"].as_str().is_none_or(str::is_empty)
+        {
+            problems.push(format!("{what}: undocumented"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_error_response_is_the_error_envelope() {
+    let s = spec();
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for (method, path, op) in operations(&s) {
+        for (code, resp) in op["responses"].as_object().expect("responses") {
+            if !(code.starts_with('4') || code.starts_with('5')) {
+                continue;
+            }
+            seen += 1;
+            let schema = &resp["content"]["application/json"]["schema"];
+            if schema["$ref"] != "#/components/schemas/ErrorBody" {
+                problems.push(format!("{method} {path} {code}: schema is {schema}"));
+            }
+        }
+        if op["responses"]
+            .as_object()
+            .is_some_and(|r| !r.keys().any(|k| k.starts_with('2')))
+        {
+            problems.push(format!("{method} {path}: no success response"));
+        }
+    }
+    assert!(seen > 0);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_documented_error_code_is_snake_case_and_unique() {
+    let mut seen = std::collections::BTreeSet::new();
+    for (code, status, what) in api_types::ERROR_CODES {
+        assert!(
+            code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{code}"
+        );
+        assert!((400..600).contains(status), "{code}: {status}");
+        assert!(!what.is_empty(), "{code}");
+        assert!(seen.insert(*code), "{code} listed twice");
+    }
+}
