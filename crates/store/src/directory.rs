@@ -35,12 +35,7 @@ pub const TARGET_KIND: &str = "user";
 /// Longest id, UPN or text field accepted from the sync.
 const MAX_CHARS: usize = 1024;
 
-/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
-pub(crate) fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
+
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = directory_users)]
@@ -390,7 +385,7 @@ pub fn list_users(
         q = q.filter(directory_users::deleted.eq(false));
     }
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let p = format!("%{}%", escape_like(&text.to_lowercase()));
+        let p = crate::page::contains_pattern(text);
         q = q.filter(
             directory_users::upn_key
                 .like(p.clone())
@@ -479,7 +474,7 @@ pub fn list_groups(
         );
     }
     if let Some(text) = q.map(str::trim).filter(|t| !t.is_empty()) {
-        let p = format!("%{}%", escape_like(&text.to_lowercase()));
+        let p = crate::page::contains_pattern(text);
         query = query.filter(name_key.like(p).escape('\\'));
     }
     // The sort key comes from SQL so the cursor compares exactly as the database orders.

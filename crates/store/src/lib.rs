@@ -12,6 +12,7 @@ pub mod db;
 pub mod dialect;
 pub mod directory;
 pub mod error;
+pub mod export;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod locations;

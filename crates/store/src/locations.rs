@@ -147,13 +147,7 @@ pub fn list(
         query = query.filter(locations::country.eq(c.trim().to_ascii_uppercase()));
     }
     if let Some(text) = q.map(str::trim).filter(|t| !t.is_empty()) {
-        let p = format!(
-            "%{}%",
-            text.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let p = crate::page::contains_pattern(text);
         query = query.filter(
             locations::name_key
                 .like(p.clone())

@@ -401,16 +401,34 @@ pub fn list(
     if let Some(c) = cursor {
         q = q.filter(numbers::e164.gt(page::decode(c)?));
     }
+    let Some(q) = filtered(conn, q, filter)? else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let rows = q.order(numbers::e164.asc()).limit(limit + 1).load(conn)?;
+    let page = page::finish(rows, limit, |r| r.e164.clone());
+    Ok(Page {
+        items: load_tags(conn, page.items)?,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Narrows a numbers query by `filter` (the list's and the CSV export's filters);
+/// `None` when nothing can match (a tag that does not exist).
+pub fn filtered<'a, ST: 'a>(
+    conn: &mut Conn,
+    mut q: numbers::BoxedQuery<'a, MultiBackend, ST>,
+    filter: &NumberFilter,
+) -> StoreResult<Option<numbers::BoxedQuery<'a, MultiBackend, ST>>> {
     if let Some(s) = filter.status {
         q = q.filter(numbers::status.eq(s.as_str()));
     }
     if !filter.tags.is_empty() {
         let ids = tags::ids_for_keys(conn, &filter.tags)?;
         if ids.len() < filter.tags.len() {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(None);
         }
         for id in ids {
             q = q.filter(has_tag_id(id));
@@ -443,7 +461,7 @@ pub fn list(
         q = q.filter(numbers::country.eq(v.to_ascii_uppercase()));
     }
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let words = format!("%{}%", escape_like(&text.to_lowercase()));
+        let words = crate::page::contains_pattern(text);
         let digits: String = text.chars().filter(char::is_ascii_digit).collect();
         let looks_like_number = !digits.is_empty()
             && text
@@ -460,19 +478,10 @@ pub fn list(
             q = q.filter(lower(numbers::description).like(words).escape('\\'));
         }
     }
-    let rows = q.order(numbers::e164.asc()).limit(limit + 1).load(conn)?;
-    let page = page::finish(rows, limit, |r| r.e164.clone());
-    Ok(Page {
-        items: load_tags(conn, page.items)?,
-        next_cursor: page.next_cursor,
-    })
+    Ok(Some(q))
 }
 
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
+
 
 /// Checks references a write is about to store: the location exists (and lies in the
 /// permit's scope together with the tags) and the platform exists.

@@ -297,13 +297,7 @@ pub fn list(
         );
     }
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let p = format!(
-            "%{}%",
-            text.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let p = crate::page::contains_pattern(text);
         q = q.filter(
             crate::numbers::lower(sql::<Text>("COALESCE(ranges.name, '')"))
                 .like(p.clone())

@@ -235,7 +235,7 @@ pub fn list(
         query = query.filter(services::kind.eq(check_kind("kind", k)?));
     }
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let p = format!("%{}%", crate::directory::escape_like(&text.to_lowercase()));
+        let p = crate::page::contains_pattern(text);
         query = query.filter(services::name_key.like(p).escape('\\'));
     }
     let rows = query.limit(limit + 1).load(conn)?;

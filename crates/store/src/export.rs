@@ -1,0 +1,231 @@
+//! The inventory as rows of the CSV export (`domain::csv_row::HEADER`), read a keyset page at
+//! a time so that exporting 1,000,000 numbers holds one page in memory, never the estate.
+//!
+//! [`Export::prepare`] resolves the caller's scope and loads the location, range and
+//! platform names once (they are small); each [`Export::page`] is then two queries, the
+//! numbers and their tags, whatever the page size. Pages are separate reads: a number
+//! changed while an export runs appears as its page saw it, and ordering by E.164 means
+//! every number that exists throughout the export appears exactly once.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use domain::{
+    Scope,
+    csv_row::{join_tags, neutralise},
+};
+
+use crate::{
+    Conn, StoreResult,
+    numbers::{NumberFilter, ScopeFilter, filtered, scoped},
+    schema::{locations, numbers, platforms, ranges},
+    tags,
+};
+
+/// The page size the API and the CLI read with: about 1 MB of CSV per page.
+pub const PAGE_ROWS: i64 = 5000;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = numbers)]
+struct Row {
+    id: i64,
+    e164: String,
+    status: String,
+    country: String,
+    range_id: Option<i64>,
+    location_id: Option<i64>,
+    platform_id: Option<i64>,
+    number_type: Option<String>,
+    description: String,
+    reserved_reason: Option<String>,
+    reserved_for: Option<String>,
+    reserved_until: Option<NaiveDateTime>,
+    quarantine_until: Option<NaiveDateTime>,
+    assigned_kind: Option<String>,
+    assigned_id: Option<String>,
+    assigned_name: Option<String>,
+}
+
+/// One number as the export writes it: references by name, times in UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRow {
+    /// Canonical E.164 (with `;ext=` for an extension).
+    pub number: String,
+    /// Status word.
+    pub status: String,
+    /// ISO country.
+    pub country: String,
+    /// The location's name.
+    pub location: Option<String>,
+    /// The range's name, or `start-end` for an unnamed range.
+    pub range: Option<String>,
+    /// Tag names, sorted by key.
+    pub tags: Vec<String>,
+    /// Free text.
+    pub description: String,
+    /// The platform's name.
+    pub platform: Option<String>,
+    /// `direct_routing`, `operator_connect` or `calling_plan`.
+    pub number_type: Option<String>,
+    /// `user` or `service` while assigned.
+    pub assigned_to_kind: Option<String>,
+    /// The user's UPN or the service's name (the id when no name was recorded).
+    pub assigned_to: Option<String>,
+    /// Why it is reserved.
+    pub reserved_reason: Option<String>,
+    /// Who it is reserved for.
+    pub reserved_for: Option<String>,
+    /// When the reservation ends.
+    pub reserved_until: Option<NaiveDateTime>,
+    /// When the quarantine ends.
+    pub quarantined_until: Option<NaiveDateTime>,
+}
+
+/// RFC 3339 in UTC with `Z`, with a fraction only when the instant has one, so an
+/// exported time reads back as exactly the stored one.
+pub fn format_time(t: NaiveDateTime) -> String {
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+impl ExportRow {
+    /// The cells in `domain::csv_row::HEADER` order, free text neutralised; the number
+    /// is left as it is (E.164 starts with `+`, and the importer accepts it either way).
+    pub fn cells(&self) -> [String; 15] {
+        let text = |v: &Option<String>| v.as_deref().map(neutralise).unwrap_or_default();
+        let time = |v: Option<NaiveDateTime>| v.map(format_time).unwrap_or_default();
+        [
+            self.number.clone(),
+            neutralise(&self.status),
+            neutralise(&self.country),
+            text(&self.location),
+            text(&self.range),
+            neutralise(&join_tags(&self.tags)),
+            neutralise(&self.description),
+            text(&self.platform),
+            text(&self.number_type),
+            text(&self.assigned_to_kind),
+            text(&self.assigned_to),
+            text(&self.reserved_reason),
+            text(&self.reserved_for),
+            time(self.reserved_until),
+            time(self.quarantined_until),
+        ]
+    }
+}
+
+/// An export in progress: the caller's scope and filter, and the names rows refer to.
+pub struct Export {
+    scope: ScopeFilter,
+    filter: NumberFilter,
+    locations: HashMap<i64, String>,
+    ranges: HashMap<i64, String>,
+    platforms: HashMap<i64, String>,
+}
+
+impl Export {
+    /// Resolves `scope` and loads the location, range and platform names.
+    pub fn prepare(conn: &mut Conn, scope: &Scope, filter: NumberFilter) -> StoreResult<Export> {
+        let scope = ScopeFilter::resolve(conn, scope)?;
+        let locations = locations::table
+            .select((locations::id, locations::name))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
+        let ranges = ranges::table
+            .select((
+                ranges::id,
+                ranges::name,
+                ranges::start_number,
+                ranges::end_number,
+            ))
+            .load::<(i64, Option<String>, String, String)>(conn)?
+            .into_iter()
+            .map(|(id, name, start, end)| {
+                let label = match name.filter(|n| !n.trim().is_empty()) {
+                    Some(n) => n,
+                    None => format!("{start}-{end}"),
+                };
+                (id, label)
+            })
+            .collect();
+        let platforms = platforms::table
+            .select((platforms::id, platforms::name))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
+        Ok(Export {
+            scope,
+            filter,
+            locations,
+            ranges,
+            platforms,
+        })
+    }
+
+    /// How many numbers the export holds (for a progress bar; it may change while the
+    /// export runs).
+    pub fn count(&self, conn: &mut Conn) -> StoreResult<i64> {
+        let q = scoped(
+            numbers::table
+                .select(diesel::dsl::count_star())
+                .into_boxed(),
+            &self.scope,
+        );
+        match filtered(conn, q, &self.filter)? {
+            Some(q) => Ok(q.first(conn)?),
+            None => Ok(0),
+        }
+    }
+
+    /// Up to `limit` rows after the number `after` (exclusive), in E.164 order; fewer
+    /// than `limit` means this was the last page. Pass the last row's `number` as the
+    /// next `after`.
+    pub fn page(
+        &self,
+        conn: &mut Conn,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportRow>> {
+        let mut q = scoped(
+            numbers::table.select(Row::as_select()).into_boxed(),
+            &self.scope,
+        );
+        if let Some(after) = after {
+            q = q.filter(numbers::e164.gt(after.to_string()));
+        }
+        let Some(q) = filtered(conn, q, &self.filter)? else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<Row> = q
+            .order(numbers::e164.asc())
+            .limit(limit.max(1))
+            .load(conn)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut tags = tags::of_numbers(conn, &ids)?;
+        let name = |map: &HashMap<i64, String>, id: Option<i64>| {
+            id.map(|id| map.get(&id).cloned().unwrap_or_else(|| id.to_string()))
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| ExportRow {
+                tags: tags.remove(&r.id).unwrap_or_default(),
+                location: name(&self.locations, r.location_id),
+                range: name(&self.ranges, r.range_id),
+                platform: name(&self.platforms, r.platform_id),
+                assigned_to: r.assigned_name.filter(|n| !n.is_empty()).or(r.assigned_id),
+                number: r.e164,
+                status: r.status,
+                country: r.country,
+                description: r.description,
+                number_type: r.number_type,
+                assigned_to_kind: r.assigned_kind,
+                reserved_reason: r.reserved_reason,
+                reserved_for: r.reserved_for,
+                reserved_until: r.reserved_until,
+                quarantined_until: r.quarantine_until,
+            })
+            .collect())
+    }
+}
