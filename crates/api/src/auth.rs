@@ -79,21 +79,56 @@ fn unauthenticated(message: &str) -> ApiError {
 }
 
 /// Resolves the bearer token of a request to a principal.
-async fn authenticate(
-    state: web::Data<AppState>,
-    bearer: Option<String>,
-) -> Result<Principal, ApiError> {
-    let token = bearer.ok_or_else(|| {
-        unauthenticated(
-            "send Authorization: Bearer <token> (from POST /api/v1/auth/login, or an API token)",
-        )
-    })?;
+/// How long a resolved caller is reused before the database is asked again. A changed
+/// role or scope, a deleted account or a revoked token takes effect within this time.
+pub const PRINCIPAL_CACHE_SECONDS: u64 = 2;
+const PRINCIPAL_CACHE_MAX: usize = 10_000;
+
+/// Recently resolved callers, so a busy client costs one database lookup per
+/// [`PRINCIPAL_CACHE_SECONDS`] instead of one per request.
+#[derive(Default)]
+pub struct PrincipalCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Principal)>>,
+}
+
+impl PrincipalCache {
+    fn get(&self, key: &str) -> Option<Principal> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed().as_secs() < PRINCIPAL_CACHE_SECONDS)
+            .map(|(_, p)| p.clone())
+    }
+
+    /// Forgets every cached caller; called after any change to accounts or tokens, so
+    /// this instance applies it at once (others within the cache time).
+    pub fn clear(&self) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn put(&self, key: String, principal: &Principal) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= PRINCIPAL_CACHE_MAX {
+            entries.retain(|_, (at, _)| at.elapsed().as_secs() < PRINCIPAL_CACHE_SECONDS);
+            if entries.len() >= PRINCIPAL_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (std::time::Instant::now(), principal.clone()));
+    }
+}
+
+/// Resolves the bearer token of a request to a principal.
+async fn authenticate(state: web::Data<AppState>, bearer: Option<String>) -> Result<Principal, ApiError> {
+    let token = bearer.ok_or_else(|| unauthenticated("send Authorization: Bearer <token> (from POST /api/v1/auth/login, or an API token)"))?;
     if token.starts_with(store::secrets::TOKEN_PREFIX) {
-        let found = state
-            .read(move |c| store::tokens::authenticate(c, &token))
-            .await?;
-        let (record, due) =
-            found.ok_or_else(|| unauthenticated("the API token is unknown, revoked or expired"))?;
+        // Keyed by the token's hash: the secret itself is never kept in memory longer than the request.
+        let key = format!("token:{}", store::secrets::token_hash(&token));
+        if let Some(p) = state.principals.get(&key) {
+            return Ok(p);
+        }
+        let found = state.read(move |c| store::tokens::authenticate(c, &token)).await?;
+        let (record, due) = found.ok_or_else(|| unauthenticated("the API token is unknown, revoked or expired"))?;
         if due {
             let id = record.id;
             // Best effort: a busy database must not fail the request that merely used a token.
@@ -101,20 +136,22 @@ async fn authenticate(
                 tracing::debug!(token.id = id, error = %e, "could not record token use");
             }
         }
-        return Ok(record.principal()?);
+        let principal = record.principal()?;
+        state.principals.put(key, &principal);
+        return Ok(principal);
     }
-    let admin_id = state
-        .jwt
-        .verify(&token)
-        .ok_or_else(|| unauthenticated("the token is invalid or expired; log in again"))?;
-    let admin = state
-        .read(move |c| store::admins::get(c, admin_id))
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => unauthenticated("the account no longer exists"),
-            other => other,
-        })?;
-    Ok(admin.principal()?)
+    let admin_id = state.jwt.verify(&token).ok_or_else(|| unauthenticated("the token is invalid or expired; log in again"))?;
+    let key = format!("admin:{admin_id}");
+    if let Some(p) = state.principals.get(&key) {
+        return Ok(p);
+    }
+    let admin = state.read(move |c| store::admins::get(c, admin_id)).await.map_err(|e| match e {
+        ApiError::NotFound(_) => unauthenticated("the account no longer exists"),
+        other => other,
+    })?;
+    let principal = admin.principal()?;
+    state.principals.put(key, &principal);
+    Ok(principal)
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {

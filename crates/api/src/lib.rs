@@ -60,6 +60,8 @@ pub struct AppState {
     pub jwt: auth::JwtKeys,
     /// Request metrics.
     pub metrics: Arc<observe::Metrics>,
+    /// Callers resolved in the last seconds (see [`auth::PRINCIPAL_CACHE_SECONDS`]).
+    pub principals: auth::PrincipalCache,
     /// Live changes for `GET /api/v1/events`; one hub per process.
     pub events: events::Hub,
 }
@@ -81,6 +83,7 @@ impl AppState {
             config,
             jwt,
             metrics: Arc::new(observe::Metrics::default()),
+            principals: auth::PrincipalCache::default(),
             events,
         })
     }
@@ -150,6 +153,7 @@ impl AppState {
         (name = "admins", description = "Admin accounts (owners only)"),
         (name = "api-tokens", description = "Integration tokens (owners only)"),
         (name = "audit", description = "The append-only audit trail"),
+        (name = "export", description = "The inventory as streamed CSV, in the import's columns"),
         (name = "events", description = "Server-sent events of every committed change"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )

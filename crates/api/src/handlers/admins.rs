@@ -117,6 +117,7 @@ pub async fn update_admin(
     let a = state
         .write(move |c| store::admins::update(c, &permit, id, change))
         .await?;
+    state.principals.clear();
     Ok(web::Json(convert::admin_out(a)))
 }
 
@@ -133,5 +134,6 @@ pub async fn delete_admin(
     state
         .write(move |c| store::admins::delete(c, &permit, id))
         .await?;
+    state.principals.clear();
     Ok(HttpResponse::NoContent().finish())
 }

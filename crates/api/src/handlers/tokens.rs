@@ -73,5 +73,6 @@ pub async fn revoke_api_token(
     state
         .write(move |c| store::tokens::revoke(c, &permit, id))
         .await?;
+    state.principals.clear();
     Ok(HttpResponse::NoContent().finish())
 }
