@@ -45,7 +45,7 @@ bench backends="sqlite postgres":
     # run.sh prints progress on stderr and only its summary on stdout; keep the data row.
     for b in {{ backends }}; do rows+=("$(bench/run.sh "$b" | tail -n 1)"); done
     echo
-    echo "backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates"
+    echo "backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates, export_s, export_peak_rss_mb, sqlite3_csv_s|psql_copy_s"
     printf '%s\n' "${rows[@]}"
 
 # Format all Rust code

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark one backend: bench/run.sh sqlite|postgres
-# Measures creating a 1,000,000-number range, a filtered page under load, memory, then\n# allocations under load and the count of duplicate assignments.
+# Measures creating a 1,000,000-number range, a filtered page under load, memory, then
+# allocations under load and the count of duplicate assignments, then the CSV export of the
+# estate (seconds, peak RSS, and the database's own CSV output of the same rows, for the ratio).
 # Release build, fresh database, everything on 127.0.0.1. TELESTATE_BIN skips the build.
 set -euo pipefail
 backend=${1:?usage: $0 sqlite|postgres}
@@ -79,8 +81,88 @@ PYEOF
 duplicates=$((records - assigned))
 echo "allocations: $assigned numbers assigned, $records assign records, duplicates $duplicates" >&2
 
+# --- CSV export: the whole estate through the API, streamed to /dev/null -----------------
+# Peak RSS is sampled during the export alone (VmHWM already holds the range creation's peak).
+sample_rss() { # sample_rss PID FILE: keeps the highest VmRSS (kB) seen in FILE until killed
+    local peak=0 r
+    while r=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null) && [[ -n $r ]]; do
+        if ((r > peak)); then peak=$r; echo "$peak" >"$2"; fi
+        sleep 0.1
+    done
+}
+sample_rss "$SERVER_PID" "$WORK/export_peak_kb" &
+sampler=$!
+# curl fails (and so the script) when the chunked body ends without its terminator,
+# which is how a server failing mid-export shows.
+curl -sS -o /dev/null -w '%{http_code} %{time_total} %{size_download} %{time_starttransfer}\n' --max-time 600 \
+    "${auth[@]}" "$BASE/api/v1/export/numbers.csv" >"$WORK/export.txt"
+kill "$sampler" 2>/dev/null || true
+wait "$sampler" 2>/dev/null || true
+read -r code export_s export_bytes export_first_s <"$WORK/export.txt"
+[[ $code == 200 ]] || { echo "export answered $code" >&2; exit 1; }
+# About 60 bytes a row; a much smaller body means rows are missing.
+((export_bytes > 40000000)) || { echo "export sent only $export_bytes bytes" >&2; exit 1; }
+export_peak=$(awk '{ printf "%.1f", $1 / 1024 }' "$WORK/export_peak_kb")
+
+# The same rows and columns (names joined, tags aggregated) written by the database's own
+# CSV output, for the ratio.
+case $backend in
+    sqlite)
+        command -v sqlite3 >/dev/null || { echo "sqlite3 missing: run scripts/bootstrap.sh" >&2; exit 1; }
+        tags_sql="(SELECT group_concat(name, ';') FROM (SELECT t.name FROM number_tags nt JOIN tags t ON t.id = nt.tag_id WHERE nt.number_id = n.id ORDER BY t.key))"
+        ;;
+    postgres)
+        tags_sql="(SELECT string_agg(t.name, ';' ORDER BY t.key) FROM number_tags nt JOIN tags t ON t.id = nt.tag_id WHERE nt.number_id = n.id)"
+        ;;
+esac
+select_sql="SELECT n.e164 AS number, n.status, n.country, l.name AS location, COALESCE(r.name, r.start_number || '-' || r.end_number) AS range, $tags_sql AS tags, n.description, p.name AS platform, n.number_type, n.assigned_kind AS assigned_to_kind, COALESCE(n.assigned_name, n.assigned_id) AS assigned_to, n.reserved_reason, n.reserved_for, n.reserved_until, n.quarantine_until AS quarantined_until FROM numbers n LEFT JOIN locations l ON l.id = n.location_id LEFT JOIN ranges r ON r.id = n.range_id LEFT JOIN platforms p ON p.id = n.platform_id ORDER BY n.e164"
+t0=$(date +%s.%N)
+case $backend in
+    sqlite) sqlite3 -csv -header "$WORK/telestate.db" "$select_sql" >/dev/null ;;
+    postgres) psql --no-psqlrc -q -X "$DB_URL" -c "\\copy ($select_sql) TO '/dev/null' CSV HEADER" ;;
+esac
+t1=$(date +%s.%N)
+native_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+echo "export: ${export_s} s (first byte after ${export_first_s} s, $export_bytes bytes), peak RSS ${export_peak} MB;" \
+    "$backend's own CSV output ${native_s} s; ratio $(awk -v a="$export_s" -v b="$native_s" 'BEGIN { printf "%.2f", a / b }')" >&2
+
 cat <<EOF
 
-backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates
-$backend, $range_s, $rps, $p50, $p99, $rss, $hwm, $alloc_rps, $alloc_p99, $duplicates
+backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates, export_s, export_peak_rss_mb, sqlite3_csv_s|psql_copy_s
+$backend, $range_s, $rps, $p50, $p99, $rss, $hwm, $alloc_rps, $alloc_p99, $duplicates, $export_s, $export_peak, $native_s
+EOF
+
+# --- CSV import: plan and apply a 1,000,000-row file carrying 100,000 changes -------------
+# The estate as exported, with every tenth description changed: the plan compares all
+# 1,000,000 lines with the inventory, the apply writes (and audits) the 100,000 changes.
+curl -fsS -o "$WORK/estate.csv" --max-time 600 "${auth[@]}" "$BASE/api/v1/export/numbers.csv"
+"$PY" - "$WORK/estate.csv" "$WORK/import.csv" <<'PYEOF'
+import csv, sys
+src, dst = sys.argv[1], sys.argv[2]
+with open(src, newline="", encoding="utf-8") as f, open(dst, "w", newline="", encoding="utf-8") as g:
+    rows = csv.reader(f)
+    out = csv.writer(g, lineterminator="\n")
+    header = next(rows)
+    out.writerow(header)
+    d = header.index("description")
+    for i, row in enumerate(rows):
+        if i % 10 == 0:
+            row[d] = f"bench import {i}"
+        out.writerow(row)
+PYEOF
+read -r code import_plan_s < <(curl -sS -o "$WORK/plan.json" -w '%{http_code} %{time_total}\n' --max-time 900 \
+    "${auth[@]}" -H 'Content-Type: text/csv' --data-binary "@$WORK/import.csv" "$BASE/api/v1/imports")
+[[ $code == 201 ]] || { echo "import plan answered $code: $(head -c 500 "$WORK/plan.json")" >&2; exit 1; }
+read -r plan_id plan_rows plan_updates plan_errors < <("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); s=p["summary"]; print(p["id"], s["rows"], s["updates"], s["errors"])' "$WORK/plan.json")
+[[ $plan_errors == 0 && $plan_updates == 100000 ]] ||
+    { echo "import plan: $plan_rows rows, $plan_updates updates, $plan_errors errors (expected 100000 updates, 0 errors)" >&2; exit 1; }
+read -r code import_apply_s < <(curl -sS -o "$WORK/apply.json" -w '%{http_code} %{time_total}\n' --max-time 900 \
+    "${auth[@]}" -X POST "$BASE/api/v1/imports/$plan_id/apply")
+[[ $code == 200 ]] || { echo "import apply answered $code: $(head -c 500 "$WORK/apply.json")" >&2; exit 1; }
+echo "import: plan of $plan_rows rows (${plan_updates} updates) in ${import_plan_s} s, apply in ${import_apply_s} s" >&2
+
+cat <<EOF
+
+backend, import_plan_s, import_apply_s
+$backend, $import_plan_s, $import_apply_s
 EOF

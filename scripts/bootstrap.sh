@@ -22,6 +22,8 @@ pkgs=()
 command -v wrk >/dev/null || pkgs+=(wrk)
 command -v pg_ctlcluster >/dev/null || pkgs+=(postgresql)
 command -v curl >/dev/null || pkgs+=(curl)
+# bench/run.sh compares the CSV export with sqlite3's own CSV output.
+command -v sqlite3 >/dev/null || pkgs+=(sqlite3)
 command -v python3 >/dev/null || pkgs+=(python3 python3-venv)
 # diesel's postgres feature links the system libpq.
 pkg-config --exists libpq 2>/dev/null || pkgs+=(libpq-dev pkg-config)

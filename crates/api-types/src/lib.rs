@@ -19,6 +19,9 @@ pub use directory::*;
 pub mod events;
 pub use events::*;
 
+pub mod imports;
+pub use imports::*;
+
 /// Lets a PATCH tell "absent" (leave as is) from `null` (clear it).
 pub(crate) fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
@@ -189,6 +192,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("idempotency_in_flight", 409, "a request with the same Idempotency-Key is being processed"),
     ("override_forbidden", 403, "overriding a reservation or quarantine needs the admin role"),
     ("precondition_failed", 412, "If-Match does not match the current version"),
+    ("invalid_multipart", 400, "the multipart upload has no readable file part"),
+    ("plan_has_errors", 409, "the import plan has errors; fix the file and plan again"),
+    ("plan_expired", 409, "the import plan expired; make a new plan"),
+    ("plan_already_applied", 409, "the import plan was applied already"),
+    ("plan_stale", 409, "numbers in the plan changed since it was made; details.numbers names up to ten"),
     (
         "unavailable",
         503,
@@ -393,7 +401,8 @@ pub struct NumberPatch {
     pub number_type: Option<Option<String>>,
 }
 
-/// Filters for `GET /api/v1/numbers` (and, later, the CSV export).
+/// Filters for `GET /api/v1/numbers` and `GET /api/v1/export/numbers.csv` (which ignores
+/// `cursor` and `limit`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]

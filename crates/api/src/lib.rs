@@ -39,6 +39,10 @@ pub struct ApiConfig {
     pub max_range_size: u64,
     /// Lifetime of login tokens, in seconds.
     pub jwt_ttl_seconds: i64,
+    /// How long an import plan can be applied, in seconds.
+    pub import_plan_ttl_seconds: i64,
+    /// Largest import upload, in bytes (413 above).
+    pub import_max_bytes: usize,
 }
 
 impl Default for ApiConfig {
@@ -46,6 +50,8 @@ impl Default for ApiConfig {
         ApiConfig {
             max_range_size: 1_000_000,
             jwt_ttl_seconds: 3600,
+            import_plan_ttl_seconds: 3600,
+            import_max_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -153,6 +159,8 @@ impl AppState {
         (name = "admins", description = "Admin accounts (owners only)"),
         (name = "api-tokens", description = "Integration tokens (owners only)"),
         (name = "audit", description = "The append-only audit trail"),
+        (name = "imports", description = "CSV imports: plan, then apply"),
+        (name = "change-sets", description = "Groups of changes (an import, a bulk action): list and revert"),
         (name = "export", description = "The inventory as streamed CSV, in the import's columns"),
         (name = "events", description = "Server-sent events of every committed change"),
         (name = "health", description = "Liveness, readiness, metrics"),

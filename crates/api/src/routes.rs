@@ -70,6 +70,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(crate::handlers::directory::get_user)
                 .service(crate::handlers::directory::list_groups)
                 .service(audit::list_audit)
+                .service(crate::handlers::export::export_numbers)
+                .service(crate::handlers::imports::create_import)
+                .service(crate::handlers::imports::get_import)
+                .service(crate::handlers::imports::apply_import)
+                .service(crate::handlers::imports::get_change_set)
+                .service(crate::handlers::imports::revert_change_set)
                 .service(crate::handlers::events::stream_events),
         );
 }

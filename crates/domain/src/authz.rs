@@ -226,6 +226,7 @@ pub struct Permit {
     scope: Scope,
     source: Source,
     request_id: Option<String>,
+    change_set_id: Option<String>,
 }
 
 impl Permit {
@@ -248,6 +249,7 @@ impl Permit {
             scope: principal.effective_scope(),
             source,
             request_id,
+            change_set_id: None,
         })
     }
 
@@ -263,6 +265,7 @@ impl Permit {
             scope: Scope::unrestricted(),
             source,
             request_id: None,
+            change_set_id: None,
         }
     }
 
@@ -289,6 +292,24 @@ impl Permit {
     /// The request that carried the change, if any.
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
+    }
+
+    /// The same permit, with every change it records grouped under change set `id` (an
+    /// import, a bulk action, a revert), so the group can be listed and reverted.
+    pub fn with_change_set(mut self, id: impl Into<String>) -> Permit {
+        self.change_set_id = Some(id.into());
+        self
+    }
+
+    /// The same permit with another source (an import applied through the API is `import`).
+    pub fn with_source(mut self, source: Source) -> Permit {
+        self.source = source;
+        self
+    }
+
+    /// The change set the permit's changes belong to, if any.
+    pub fn change_set_id(&self) -> Option<&str> {
+        self.change_set_id.as_deref()
     }
 }
 

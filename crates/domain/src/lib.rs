@@ -5,6 +5,7 @@
 //! WebAssembly) validate input with exactly the code the server uses.
 
 pub mod authz;
+pub mod csv_import;
 pub mod csv_row;
 pub mod lifecycle;
 pub mod phone;

@@ -39,6 +39,10 @@ pub struct Config {
     pub http_workers: usize,
     /// Seconds between scheduler runs across all instances (TELESTATE_SCHEDULER_INTERVAL_SECONDS).
     pub scheduler_interval_seconds: u64,
+    /// How long an import plan can be applied (TELESTATE_IMPORT_PLAN_TTL_SECONDS).
+    pub import_plan_ttl_seconds: i64,
+    /// Largest import upload in bytes (TELESTATE_IMPORT_MAX_BYTES).
+    pub import_max_bytes: usize,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -90,7 +94,17 @@ impl Config {
         if !(60..=86_400 * 7).contains(&jwt_ttl_seconds) {
             bail!("TELESTATE_JWT_TTL_SECONDS must be between 60 and 604800");
         }
+        let import_plan_ttl_seconds: i64 = parsed("TELESTATE_IMPORT_PLAN_TTL_SECONDS", 3600)?;
+        if !(60..=86_400 * 7).contains(&import_plan_ttl_seconds) {
+            bail!("TELESTATE_IMPORT_PLAN_TTL_SECONDS must be between 60 and 604800");
+        }
+        let import_max_bytes: usize = parsed("TELESTATE_IMPORT_MAX_BYTES", 256 * 1024 * 1024)?;
+        if import_max_bytes < 1024 {
+            bail!("TELESTATE_IMPORT_MAX_BYTES must be at least 1024");
+        }
         Ok(Config {
+            import_plan_ttl_seconds,
+            import_max_bytes,
             database_url,
             bind: var("TELESTATE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             admin_user: var("TELESTATE_ADMIN_USER").unwrap_or_else(|| "admin".into()),

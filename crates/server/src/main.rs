@@ -2,6 +2,8 @@
 
 mod config;
 mod demo;
+mod export;
+mod import;
 
 use std::sync::Arc;
 
@@ -33,6 +35,10 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// Export numbers as CSV (the import's columns) from the database or a server (--url).
+    Export(export::ExportArgs),
+    /// Plan a CSV import (and apply it with --apply) on the database or a server (--url).
+    Import(import::ImportArgs),
     /// Manage admin accounts directly in the database.
     Admin {
         #[command(subcommand)]
@@ -185,6 +191,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let api_config = api::ApiConfig {
         max_range_size: config.max_range_size,
         jwt_ttl_seconds: config.jwt_ttl_seconds,
+        import_plan_ttl_seconds: config.import_plan_ttl_seconds,
+        import_max_bytes: config.import_max_bytes,
     };
     let state =
         web::Data::new(api::AppState::new(db, api_config).map_err(|e| anyhow::anyhow!("{e}"))?);
@@ -225,6 +233,8 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&api::openapi())?);
             Ok(())
         }
+        Command::Export(args) => export::run(args, &config),
+        Command::Import(args) => import::run(args, &config),
         Command::Admin {
             command:
                 AdminCommand::Create {

@@ -89,7 +89,7 @@ pub fn record(conn: &mut Conn, permit: &Permit, change: Change<'_>) -> StoreResu
         permit.actor(),
         permit.source(),
         permit.request_id(),
-        None,
+        permit.change_set_id(),
         change,
     )
 }
@@ -112,7 +112,7 @@ pub fn record_many(conn: &mut Conn, permit: &Permit, changes: Vec<Change<'_>>) -
             after_json: c.after.map(|v| v.to_string()),
             request_id: permit.request_id(),
             source: permit.source().as_str(),
-            change_set_id: None,
+            change_set_id: permit.change_set_id(),
         })
         .collect();
     // SQLite caps bound parameters per statement; 12 columns × 500 rows stays well below.
@@ -290,4 +290,53 @@ pub fn last_id(conn: &mut Conn) -> StoreResult<i64> {
         .select(diesel::dsl::max(audit_log::id))
         .first::<Option<i64>>(conn)?
         .unwrap_or(0))
+}
+
+/// A fresh change-set id (`cs_` and 24 random hex digits) for an import, a bulk action or
+/// a revert; every record of the group carries it.
+pub fn new_change_set_id() -> String {
+    let bytes: [u8; 12] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("cs_{hex}")
+}
+
+/// The records of one change set, newest first. A scoped caller sees only records about
+/// numbers in scope; a change set with no visible record is not found.
+pub fn change_set(
+    conn: &mut Conn,
+    scope: &Scope,
+    id: &str,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> StoreResult<Page<AuditRow>> {
+    let limit = page::limit(limit)?;
+    let mut q = audit_log::table
+        .select(AuditRow::as_select())
+        .filter(audit_log::change_set_id.eq(id.to_string()))
+        .order(audit_log::id.desc())
+        .into_boxed();
+    if let Some(c) = cursor {
+        q = q.filter(audit_log::id.lt(page::decode_id(c)?));
+    }
+    if let Some(cond) = crate::numbers::ScopeFilter::resolve(conn, scope)?
+        .exists_condition("e164", "audit_log.entity_id")
+    {
+        q = q
+            .filter(audit_log::entity_kind.eq("number"))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
+    }
+    let rows = q.limit(limit + 1).load(conn)?;
+    if rows.is_empty() && cursor.is_none() {
+        return Err(crate::StoreError::not_found("change set", id));
+    }
+    Ok(page::finish(rows, limit, |r| r.id.to_string()))
+}
+
+/// Every record of a change set, oldest first (for building its inverse).
+pub fn change_set_all(conn: &mut Conn, id: &str) -> StoreResult<Vec<AuditRow>> {
+    Ok(audit_log::table
+        .select(AuditRow::as_select())
+        .filter(audit_log::change_set_id.eq(id.to_string()))
+        .order(audit_log::id.asc())
+        .load(conn)?)
 }

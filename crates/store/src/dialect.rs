@@ -291,3 +291,90 @@ pub fn day_of(conn: &Conn, column: &str) -> String {
         AnyConnection::Sqlite(_) => format!("date({column})"),
     }
 }
+
+/// One number's new details for [`update_number_fields`].
+pub struct FieldRow<'a> {
+    /// The number's row id.
+    pub id: i64,
+    /// The version the caller read; the row is written only while it still has it.
+    pub version: i64,
+    /// New description.
+    pub description: &'a str,
+    /// New site.
+    pub location_id: Option<i64>,
+    /// New platform.
+    pub platform_id: Option<i64>,
+    /// New number type word.
+    pub number_type: Option<&'a str>,
+}
+
+/// Writes many numbers' details, each guarded by its version (and bumping it); returns how
+/// many rows matched. PostgreSQL takes one `UPDATE … FROM (VALUES …)` per call; SQLite's
+/// planner would scan the whole table for such a join, while its cached single-row
+/// statement costs microseconds, so SQLite writes row by row.
+pub fn update_number_fields(
+    conn: &mut Conn,
+    rows: &[FieldRow<'_>],
+    now: NaiveDateTime,
+) -> StoreResult<usize> {
+    use diesel::{ExpressionMethods, QueryDsl, sql_types::Nullable};
+
+    use crate::schema::numbers as n;
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            let mut updated = 0;
+            for r in rows {
+                updated += diesel::update(
+                    n::table
+                        .filter(n::id.eq(r.id))
+                        .filter(n::version.eq(r.version)),
+                )
+                .set((
+                    n::description.eq(r.description),
+                    n::location_id.eq(r.location_id),
+                    n::platform_id.eq(r.platform_id),
+                    n::number_type.eq(r.number_type),
+                    n::version.eq(r.version + 1),
+                    n::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            }
+            Ok(updated)
+        }
+        AnyConnection::Postgresql(c) => {
+            let mut sql = String::from(
+                "UPDATE numbers SET description = v.d, location_id = v.l, platform_id = v.p, \
+                 number_type = v.t, version = v.v + 1, updated_at = $1 FROM (VALUES ",
+            );
+            for i in 0..rows.len() {
+                let p = 2 + i * 6;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}::bigint, ${}::bigint, ${}::text, ${}::bigint, ${}::bigint, ${}::text)",
+                    p,
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5
+                ));
+            }
+            sql.push_str(") AS v(i, v, d, l, p, t) WHERE numbers.id = v.i AND numbers.version = v.v");
+            let mut q = diesel::sql_query(sql)
+                .into_boxed::<diesel::pg::Pg>()
+                .bind::<Timestamp, _>(now);
+            for r in rows {
+                q = q
+                    .bind::<BigInt, _>(r.id)
+                    .bind::<BigInt, _>(r.version)
+                    .bind::<Text, _>(r.description)
+                    .bind::<Nullable<BigInt>, _>(r.location_id)
+                    .bind::<Nullable<BigInt>, _>(r.platform_id)
+                    .bind::<Nullable<Text>, _>(r.number_type);
+            }
+            Ok(q.execute(c)?)
+        }
+    }
+}

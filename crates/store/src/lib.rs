@@ -14,6 +14,7 @@ pub mod directory;
 pub mod error;
 pub mod export;
 pub mod idempotency;
+pub mod imports;
 pub mod lifecycle;
 pub mod locations;
 pub mod numbers;

@@ -384,6 +384,21 @@ pub fn get(conn: &mut Conn, scope: &Scope, e164: &str) -> StoreResult<Number> {
     Ok(load_tags(conn, vec![row])?.remove(0))
 }
 
+/// Numbers by canonical E.164, whatever the scope (the caller checks it), tags included;
+/// absent numbers are skipped. For bulk work (imports): one query per 5,000 numbers.
+pub fn by_e164(conn: &mut Conn, e164s: &[String]) -> StoreResult<Vec<Number>> {
+    let mut rows = Vec::with_capacity(e164s.len());
+    for chunk in e164s.chunks(5000) {
+        rows.extend(
+            numbers::table
+                .filter(numbers::e164.eq_any(chunk))
+                .select(NumberRow::as_select())
+                .load::<NumberRow>(conn)?,
+        );
+    }
+    load_tags(conn, rows)
+}
+
 /// A page of numbers ordered by E.164.
 pub fn list(
     conn: &mut Conn,

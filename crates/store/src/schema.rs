@@ -240,6 +240,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    import_plans (id) {
+        id -> Text,
+        status -> Text,
+        kind -> Text,
+        source_change_set -> Nullable<Text>,
+        created_by -> Text,
+        created_by_name -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        summary -> Text,
+        file_errors -> Text,
+        error_count -> BigInt,
+        row_count -> BigInt,
+        change_set_id -> Nullable<Text>,
+        applied_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    import_plan_rows (plan_id, line) {
+        plan_id -> Text,
+        line -> BigInt,
+        number -> Text,
+        expected_version -> Nullable<BigInt>,
+        changes -> Text,
+        errors -> Text,
+    }
+}
+
 diesel::joinable!(group_members -> directory_groups (group_id));
 diesel::joinable!(group_members -> directory_users (user_id));
 diesel::joinable!(number_tags -> numbers (number_id));
@@ -261,4 +291,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     admins,
     api_tokens,
     audit_log,
+    import_plans,
+    import_plan_rows,
 );

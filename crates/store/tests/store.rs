@@ -1970,3 +1970,610 @@ mod rates_and_changes {
         assert!(listener.wait(std::time::Duration::from_secs(10)).unwrap(), "no notification after a commit");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// CSV export (issue 4): `store::export` pages, names and cells.
+// ---------------------------------------------------------------------------------------
+mod export {
+    use super::*;
+    use diesel::{ExpressionMethods, QueryDsl};
+    use domain::{Action, NumberStatus, NumberType, Permit, Source, csv_row};
+    use store::{
+        export::{Export, ExportRow},
+        lifecycle::{Request, Target, apply},
+    };
+
+    fn admin() -> Permit {
+        Permit::authorize(
+            &principal(Role::Admin, Scope::unrestricted()),
+            Action::Manage,
+            Source::Api,
+            None,
+        )
+        .unwrap()
+    }
+
+    fn at(s: &str) -> chrono::NaiveDateTime {
+        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    fn platform(t: &TestDb, name: &str) -> i64 {
+        t.db.write(|c| {
+            diesel::sql_query(format!(
+                "INSERT INTO platforms (name, kind, created_at) VALUES ('{name}', 'teams', CURRENT_TIMESTAMP)"
+            ))
+            .execute(c)?;
+            Ok(store::schema::platforms::table
+                .filter(store::schema::platforms::name.eq(name))
+                .select(store::schema::platforms::id)
+                .first::<i64>(c)?)
+        })
+        .unwrap()
+    }
+
+    /// Every row of an export read `page_rows` at a time, and how many pages it took.
+    fn export_all(
+        t: &TestDb,
+        scope: &Scope,
+        filter: NumberFilter,
+        page_rows: i64,
+    ) -> (Vec<ExportRow>, usize) {
+        let export = t.db.read(|c| Export::prepare(c, scope, filter)).unwrap();
+        let (mut rows, mut pages, mut after) = (Vec::new(), 0, None::<String>);
+        loop {
+            let page = t
+                .db
+                .read(|c| export.page(c, after.as_deref(), page_rows))
+                .unwrap();
+            assert!(page.len() as i64 <= page_rows, "a page larger than asked");
+            pages += 1;
+            let last = page.len() < page_rows as usize;
+            after = page.last().map(|r| r.number.clone());
+            rows.extend(page);
+            if last {
+                break;
+            }
+        }
+        let counted = t.db.read(|c| export.count(c)).unwrap();
+        assert_eq!(counted, rows.len() as i64, "count disagrees with the pages");
+        (rows, pages)
+    }
+
+    /// An estate with a named and an unnamed range, a number and its extension, and a
+    /// number in every status; returns the London location id.
+    fn estate(t: &TestDb) -> i64 {
+        let london = location(t, "London HQ");
+        let teams = platform(t, "Teams EU");
+        let named = NewRange {
+            name: Some("London DDI".into()),
+            block: NumberBlock::new(n("+442070001000"), n("+442070001009"), 1_000_000).unwrap(),
+            location_id: Some(london),
+            tags: Tag::parse_set(&["London", "DDI"]).unwrap(),
+            description: String::new(),
+            platform_id: None,
+            number_type: None,
+        };
+        t.db.write(|c| store::ranges::create(c, &owner(), named))
+            .unwrap();
+        range(t, "+441612340000", "+441612340004", None, &[]).unwrap();
+        let mut base = new_number("+14255550100");
+        base.description = "=SUM(A1)".into();
+        base.tags = Tag::parse_set(&["VIP"]).unwrap();
+        base.platform_id = Some(teams);
+        base.number_type = Some(NumberType::DirectRouting);
+        t.db.write(|c| {
+            store::numbers::create_many(c, &owner(), vec![base, new_number("+14255550100;ext=123")])
+        })
+        .unwrap();
+        let steps = [
+            (
+                "+442070001001",
+                Request::Assign {
+                    target: Target {
+                        kind: "user".into(),
+                        id: "0f8c-user".into(),
+                        name: "jo@contoso.example".into(),
+                    },
+                    override_reservation: false,
+                    override_quarantine: false,
+                },
+            ),
+            (
+                "+442070001002",
+                Request::Assign {
+                    target: Target {
+                        kind: "service".into(),
+                        id: "7".into(),
+                        name: "Main IVR".into(),
+                    },
+                    override_reservation: false,
+                    override_quarantine: false,
+                },
+            ),
+            (
+                "+442070001003",
+                Request::Reserve {
+                    reason: "new starter".into(),
+                    reserved_for: Some("@Jo, sales".into()),
+                    expires_at: Some(at("2030-01-01 00:00:00")),
+                },
+            ),
+            (
+                "+442070001004",
+                Request::Quarantine {
+                    reason: "spam calls".into(),
+                    until: Some(at("2030-02-01 12:30:00")),
+                },
+            ),
+        ];
+        for (e164, request) in steps {
+            t.db.write(|c| apply(c, &admin(), e164, request, None))
+                .unwrap();
+        }
+        london
+    }
+
+    fn row<'a>(rows: &'a [ExportRow], number: &str) -> &'a ExportRow {
+        rows.iter()
+            .find(|r| r.number == number)
+            .unwrap_or_else(|| panic!("{number} is not in the export"))
+    }
+
+    #[test]
+    fn an_export_pages_through_every_number_once_in_order_with_names_resolved() {
+        let t = TestDb::new();
+        estate(&t);
+        let (rows, pages) = export_all(&t, &Scope::unrestricted(), NumberFilter::default(), 4);
+        assert_eq!(rows.len(), 17);
+        assert_eq!(pages, 5, "17 rows at 4 a page");
+        let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
+        let mut sorted = numbers.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(numbers, sorted, "not in E.164 order, or a number twice");
+
+        let user = row(&rows, "+442070001001");
+        assert_eq!(user.status, "assigned");
+        assert_eq!(user.location.as_deref(), Some("London HQ"));
+        assert_eq!(user.range.as_deref(), Some("London DDI"));
+        assert_eq!(user.tags, ["DDI", "London"]);
+        assert_eq!(user.assigned_to_kind.as_deref(), Some("user"));
+        assert_eq!(user.assigned_to.as_deref(), Some("jo@contoso.example"));
+        let service = row(&rows, "+442070001002");
+        assert_eq!(service.assigned_to_kind.as_deref(), Some("service"));
+        assert_eq!(service.assigned_to.as_deref(), Some("Main IVR"));
+
+        let reserved = row(&rows, "+442070001003").cells();
+        assert_eq!(reserved[1], "reserved");
+        assert_eq!(reserved[11], "new starter");
+        assert_eq!(reserved[12], "'@Jo, sales", "a leading @ is neutralised");
+        assert_eq!(reserved[13], "2030-01-01T00:00:00Z");
+        let quarantined = row(&rows, "+442070001004").cells();
+        assert_eq!(quarantined[1], "quarantined");
+        assert_eq!(quarantined[14], "2030-02-01T12:30:00Z");
+
+        let unnamed = row(&rows, "+441612340002");
+        assert_eq!(unnamed.range.as_deref(), Some("+441612340000-+441612340004"));
+        assert_eq!(unnamed.location, None);
+        assert_eq!(unnamed.country, "GB");
+
+        let base = row(&rows, "+14255550100").cells();
+        assert_eq!(base[0], "+14255550100", "the number column is never neutralised");
+        assert_eq!(base[2], "US");
+        assert_eq!(base[5], "VIP");
+        assert_eq!(base[6], "'=SUM(A1)");
+        assert_eq!(csv_row::unneutralise(&base[6]), "=SUM(A1)");
+        assert_eq!(base[7], "Teams EU");
+        assert_eq!(base[8], "direct_routing");
+        assert_eq!(base[9..].iter().filter(|c| !c.is_empty()).count(), 0);
+        let ext = row(&rows, "+14255550100;ext=123");
+        assert_eq!(ext.status, "available");
+        assert_eq!(ext.platform, None);
+    }
+
+    #[test]
+    fn an_export_applies_the_list_filters_and_the_callers_scope() {
+        let t = TestDb::new();
+        let london = estate(&t);
+        let numbers = |rows: Vec<ExportRow>| rows.into_iter().map(|r| r.number).collect::<Vec<_>>();
+
+        let assigned = NumberFilter {
+            status: Some(NumberStatus::Assigned),
+            ..Default::default()
+        };
+        let (rows, _) = export_all(&t, &Scope::unrestricted(), assigned, 1);
+        assert_eq!(numbers(rows), ["+442070001001", "+442070001002"]);
+
+        let vip = NumberFilter {
+            tags: vec!["vip".into()],
+            ..Default::default()
+        };
+        let (rows, _) = export_all(&t, &Scope::unrestricted(), vip, 100);
+        assert_eq!(numbers(rows), ["+14255550100"]);
+
+        let unknown_tag = NumberFilter {
+            tags: vec!["nobody-has-this".into()],
+            ..Default::default()
+        };
+        assert!(export_all(&t, &Scope::unrestricted(), unknown_tag, 100).0.is_empty());
+
+        let by_location = Scope {
+            locations: vec![london.to_string()],
+            tags: vec![],
+        };
+        let (rows, _) = export_all(&t, &by_location, NumberFilter::default(), 3);
+        assert_eq!(rows.len(), 10);
+        assert!(rows.iter().all(|r| r.location.as_deref() == Some("London HQ")));
+
+        let by_tag = Scope {
+            locations: vec![],
+            tags: vec!["vip".into()],
+        };
+        let us = NumberFilter {
+            country: Some("us".into()),
+            ..Default::default()
+        };
+        let (rows, _) = export_all(&t, &by_tag, us, 3);
+        assert_eq!(numbers(rows), ["+14255550100"], "the extension carries no tag");
+    }
+}
+
+// ===== Imports: plan → apply, change sets, reverts (issue 4, import half) =====
+mod imports {
+    use super::*;
+    use chrono::Duration;
+    use domain::{Action, Permit, Source};
+    use store::{
+        imports::{self, Change, Plan},
+        lifecycle::{Request, Target},
+        services::ServiceInput,
+    };
+
+    const HOUR: i64 = 3600;
+
+    fn plan(t: &TestDb, permit: &Permit, text: &str) -> Plan {
+        t.db.write(|c| {
+            imports::plan_csv(
+                c,
+                permit,
+                text.as_bytes(),
+                store::now(),
+                Duration::seconds(HOUR),
+                &mut |_, _| {},
+            )
+        })
+        .unwrap()
+    }
+
+    fn rows(t: &TestDb, id: &str) -> Vec<imports::PlanRow> {
+        t.db.read(|c| imports::rows(c, &owner(), id, None, Some(1000)))
+            .unwrap()
+            .items
+    }
+
+    fn get(t: &TestDb, e164: &str) -> store::numbers::Number {
+        t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), e164))
+            .unwrap()
+    }
+
+    fn service(t: &TestDb, name: &str) -> String {
+        let input = ServiceInput {
+            name: name.into(),
+            kind: "call_queue".into(),
+            platform_id: None,
+            external_id: None,
+            description: String::new(),
+        };
+        t.db.write(|c| store::services::create(c, &owner(), input))
+            .unwrap()
+            .id
+            .to_string()
+    }
+
+    fn estate(t: &TestDb) {
+        let mut items = Vec::new();
+        for i in 1..=5 {
+            let mut x = new_number(&format!("+44207123400{i}"));
+            x.description = format!("line {i}");
+            x.tags = Tag::parse_set(&["Old"]).unwrap();
+            items.push(x);
+        }
+        t.db.write(|c| store::numbers::create_many(c, &owner(), items))
+            .unwrap();
+    }
+
+    fn conflict_code(e: StoreError) -> (&'static str, serde_json::Value) {
+        match e {
+            StoreError::Conflict { code, details, .. } => (code, details),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_plan_changes_nothing_and_apply_changes_exactly_the_planned_rows_under_one_change_set() {
+        let t = TestDb::new();
+        estate(&t);
+        let london = location(&t, "London");
+        let queue = service(&t, "Reception queue");
+        let mark = t.db.read(store::audit::last_id).unwrap();
+        let text = format!(
+            "number,description,tags,location,status,assigned_to_kind,assigned_to\n\
+             +442071234001,new text,Old,,,,\n\
+             +442071234002,line 2,New;VIP,london,,,\n\
+             +442071234003,line 3,Old,,assigned,service,{queue}\n\
+             +442071234009,brand new,Fresh,London,,,\n"
+        );
+        let p = plan(&t, &owner(), &text);
+        assert_eq!(p.error_count, 0, "{:?}", rows(&t, &p.id));
+        let s = &p.summary;
+        assert_eq!((s.rows, s.unchanged, s.creates, s.updates, s.assigns), (4, 0, 1, 2, 1));
+        assert_eq!(t.db.read(store::audit::last_id).unwrap(), mark, "planning audits nothing");
+        assert_eq!(get(&t, "+442071234001").description, "line 1", "planning changes nothing");
+        let planned = rows(&t, &p.id);
+        assert!(planned[0].changes.contains(&Change::Update {
+            field: "description".into(),
+            old: serde_json::json!("line 1"),
+            new: serde_json::json!("new text"),
+        }));
+
+        let applied = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
+        assert_eq!(applied.applied.creates, 1);
+        assert_eq!(get(&t, "+442071234001").description, "new text");
+        let two = get(&t, "+442071234002");
+        assert_eq!((two.location_id, two.tags.clone()), (Some(london), vec!["New".to_string(), "VIP".to_string()]));
+        assert_eq!(two.version, 2);
+        let three = get(&t, "+442071234003");
+        assert_eq!(three.status, "assigned");
+        assert_eq!(three.assignment.unwrap().name, "Reception queue");
+        let nine = get(&t, "+442071234009");
+        assert_eq!((nine.description.as_str(), nine.location_id), ("brand new", Some(london)));
+        let untouched = get(&t, "+442071234005");
+        assert_eq!((untouched.version, untouched.description.as_str()), (1, "line 5"));
+
+        let records = t
+            .db
+            .read(|c| store::audit::change_set(c, &Scope::unrestricted(), &applied.change_set_id, None, Some(100)))
+            .unwrap()
+            .items;
+        assert_eq!(records.len(), 4, "{records:#?}");
+        assert!(records.iter().all(|r| r.source == "import"
+            && r.change_set_id.as_deref() == Some(applied.change_set_id.as_str())));
+        let again = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap_err();
+        assert_eq!(conflict_code(again).0, "plan_already_applied");
+        let shown = t.db.read(|c| imports::get(c, &owner(), &p.id, store::now())).unwrap();
+        assert_eq!(shown.status, "applied");
+        assert_eq!(shown.change_set_id.as_deref(), Some(applied.change_set_id.as_str()));
+    }
+
+    #[test]
+    fn spreadsheet_mangled_files_plan_the_same_changes() {
+        let t = TestDb::new();
+        estate(&t);
+        let text = "\u{feff}NUMBER,Description\r\n\
+                    '+442071234001,\"first, \"\"quoted\"\"\r\nand multi-line\"\r\n\
+                    442071234002,'=SUM(A1)\r\n\
+                    +44 20 7123 4003,line 3\r\n\
+                    0044 20 7123 4004,line 4 edited\r\n";
+        let p = plan(&t, &owner(), text);
+        assert_eq!(p.error_count, 0, "{:?}", rows(&t, &p.id));
+        assert_eq!((p.summary.rows, p.summary.updates, p.summary.unchanged), (4, 3, 1));
+        t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
+        assert_eq!(get(&t, "+442071234001").description, "first, \"quoted\"\r\nand multi-line");
+        assert_eq!(get(&t, "+442071234002").description, "=SUM(A1)");
+        assert_eq!(get(&t, "+442071234004").description, "line 4 edited");
+        assert_eq!(get(&t, "+442071234003").version, 1);
+    }
+
+    #[test]
+    fn a_file_with_one_bad_row_applies_nothing() {
+        let t = TestDb::new();
+        estate(&t);
+        let text = "number,description,status\n\
+                    +442071234001,changed,\n\
+                    +442071234002,changed,lost\n\
+                    +442071234001,twice,\n\
+                    +1234,not a number,\n";
+        let p = plan(&t, &owner(), text);
+        let planned = rows(&t, &p.id);
+        let errors: Vec<(u64, Option<String>)> = planned
+            .iter()
+            .flat_map(|r| r.errors.iter().map(|e| (e.line, e.column.clone())))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                (3, Some("status".to_string())),
+                (4, Some("number".to_string())),
+                (5, Some("number".to_string()))
+            ]
+        );
+        assert_eq!(p.error_count, 3);
+        let e = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap_err();
+        assert_eq!(conflict_code(e).0, "plan_has_errors");
+        assert_eq!(get(&t, "+442071234001").description, "line 1");
+    }
+
+    #[test]
+    fn a_stale_plan_is_refused_naming_the_number_and_an_expired_one_too() {
+        let t = TestDb::new();
+        estate(&t);
+        let p = plan(&t, &owner(), "number,description\n+442071234001,a\n+442071234002,b\n+442071234099,new\n");
+        let change = NumberPatch {
+            description: Some("someone else".into()),
+            ..Default::default()
+        };
+        t.db.write(|c| store::numbers::patch(c, &owner(), "+442071234002", change, None))
+            .unwrap();
+        let (code, details) = conflict_code(t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap_err());
+        assert_eq!(code, "plan_stale");
+        assert_eq!(details["numbers"], serde_json::json!(["+442071234002"]));
+        assert_eq!(get(&t, "+442071234001").description, "line 1", "nothing was applied");
+        // A number the plan creates that exists by now is stale as well.
+        let p = plan(&t, &owner(), "number,description\n+442071234098,new\n");
+        t.db.write(|c| store::numbers::create(c, &owner(), new_number("+442071234098")))
+            .unwrap();
+        let (code, _) = conflict_code(t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap_err());
+        assert_eq!(code, "plan_stale");
+
+        let expired = t
+            .db
+            .write(|c| {
+                imports::plan_csv(
+                    c,
+                    &owner(),
+                    b"number,description\n+442071234003,x\n",
+                    store::now() - Duration::seconds(2 * HOUR),
+                    Duration::seconds(HOUR),
+                    &mut |_, _| {},
+                )
+            })
+            .unwrap();
+        assert_eq!(expired.status, "expired");
+        let (code, _) = conflict_code(t.db.write(|c| imports::apply(c, &owner(), &expired.id)).unwrap_err());
+        assert_eq!(code, "plan_expired");
+        assert_eq!(get(&t, "+442071234003").description, "line 3");
+    }
+
+    #[test]
+    fn status_columns_plan_the_transitions_of_the_status_table() {
+        let t = TestDb::new();
+        estate(&t);
+        let queue = service(&t, "Queue");
+        let target = Target {
+            kind: "service".into(),
+            id: queue.clone(),
+            name: "Queue".into(),
+        };
+        t.db.write(|c| {
+            store::lifecycle::apply(c, &owner(), "+442071234001", Request::Assign { target: target.clone(), override_reservation: false, override_quarantine: false }, None)?;
+            store::lifecycle::apply(c, &owner(), "+442071234002", Request::Reserve { reason: "CEO".into(), reserved_for: None, expires_at: None }, None)?;
+            store::lifecycle::apply(c, &owner(), "+442071234003", Request::Reserve { reason: "Board".into(), reserved_for: None, expires_at: None }, None)
+        })
+        .unwrap();
+        let text = "number,status,reserved_reason,quarantined_until\n\
+                    +442071234001,available,,\n\
+                    +442071234002,reserved,CFO,\n\
+                    +442071234003,quarantined,,2099-01-01\n\
+                    +442071234004,quarantined,,2099-01-01\n\
+                    +442071234005,reserved,,\n";
+        let p = plan(&t, &owner(), text);
+        let planned = rows(&t, &p.id);
+        let by_line = |l: u64| planned.iter().find(|r| r.line == l).unwrap();
+        assert!(matches!(by_line(2).changes[..], [Change::Unassign { quarantine_days: Some(0), .. }]));
+        assert!(matches!(by_line(3).changes[..], [Change::Release, Change::Reserve { .. }]));
+        let refused = &by_line(4).errors[0];
+        assert_eq!(refused.column.as_deref(), Some("status"));
+        assert!(refused.reason.contains("number_reserved"), "{refused:?}");
+        assert!(matches!(by_line(5).changes[..], [Change::Quarantine { .. }]));
+        assert_eq!(by_line(6).errors[0].column.as_deref(), Some("reserved_reason"));
+    }
+
+    #[test]
+    fn out_of_scope_rows_are_errors_and_absent_numbers_stay_untouched() {
+        let t = TestDb::new();
+        let here = location(&t, "Here");
+        let there = location(&t, "There");
+        let mut a = new_number("+442071234001");
+        a.location_id = Some(here);
+        let mut b = new_number("+442071234002");
+        b.location_id = Some(there);
+        t.db.write(|c| store::numbers::create_many(c, &owner(), vec![a, b]))
+            .unwrap();
+        let scoped = Permit::authorize(
+            &principal(
+                Role::Admin,
+                Scope {
+                    locations: vec![here.to_string()],
+                    tags: vec![],
+                },
+            ),
+            Action::Manage,
+            Source::Api,
+            None,
+        )
+        .unwrap();
+        let text = "number,description,location\n\
+                    +442071234001,mine,Here\n\
+                    +442071234002,not mine,There\n\
+                    +442071234001,,There\n";
+        let p = plan(&t, &scoped, &text.replace("+442071234001,,There\n", "+442071234003,new,There\n"));
+        let planned = rows(&t, &p.id);
+        let errs: Vec<u64> = planned.iter().filter(|r| !r.errors.is_empty()).map(|r| r.line).collect();
+        assert_eq!(errs, [3, 4], "{planned:#?}");
+        assert!(planned[1].errors[0].reason.contains("outside your scope"));
+    }
+
+    #[test]
+    fn reverting_a_change_set_restores_the_before_state() {
+        let t = TestDb::new();
+        estate(&t);
+        let queue = service(&t, "Queue");
+        let london = location(&t, "London");
+        let text = format!(
+            "number,description,tags,location,status,assigned_to\n\
+             +442071234001,edited,A;B,London,assigned,{queue}\n\
+             +442071234002,line 2,Old,,reserved,\n\
+             +442071234007,created,,,,\n"
+        );
+        let p = plan(&t, &owner(), &text.replace("reserved,\n", "available,\n"));
+        assert_eq!(p.error_count, 0, "{:?}", rows(&t, &p.id));
+        let applied = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
+        let one = get(&t, "+442071234001");
+        assert_eq!((one.status.as_str(), one.location_id), ("assigned", Some(london)));
+
+        let revert = t
+            .db
+            .write(|c| imports::revert(c, &owner(), &applied.change_set_id, store::now(), Duration::seconds(HOUR)))
+            .unwrap();
+        assert_eq!(revert.kind, "revert");
+        assert_eq!(revert.error_count, 0, "{:?}", rows(&t, &revert.id));
+        assert_eq!((revert.summary.deletes, revert.summary.unassigns, revert.summary.updates), (1, 1, 1));
+        t.db.write(|c| imports::apply(c, &owner(), &revert.id)).unwrap();
+        let one = get(&t, "+442071234001");
+        assert_eq!(
+            (one.status.as_str(), one.description.as_str(), one.location_id, one.tags.clone()),
+            ("available", "line 1", None, vec!["Old".to_string()])
+        );
+        assert!(
+            t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), "+442071234007")).is_err(),
+            "the created number is gone again"
+        );
+
+        // A number changed after the change set makes that row an error.
+        let p = plan(&t, &owner(), "number,description\n+442071234003,x\n+442071234004,y\n");
+        let applied = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
+        let change = NumberPatch {
+            description: Some("later".into()),
+            ..Default::default()
+        };
+        t.db.write(|c| store::numbers::patch(c, &owner(), "+442071234004", change, None))
+            .unwrap();
+        let revert = t
+            .db
+            .write(|c| imports::revert(c, &owner(), &applied.change_set_id, store::now(), Duration::seconds(HOUR)))
+            .unwrap();
+        assert_eq!(revert.error_count, 1);
+        let bad = rows(&t, &revert.id).into_iter().find(|r| !r.errors.is_empty()).unwrap();
+        assert_eq!(bad.number, "+442071234004");
+        assert!(bad.errors[0].reason.contains("changed since"), "{bad:?}");
+    }
+
+    #[test]
+    fn a_batch_create_is_one_change_set() {
+        let t = TestDb::new();
+        let permit = owner().with_change_set("cs_test");
+        t.db.write(|c| {
+            store::numbers::create_many(c, &permit, vec![new_number("+442071234001"), new_number("+442071234002")])
+        })
+        .unwrap();
+        let page = t
+            .db
+            .read(|c| store::audit::change_set(c, &Scope::unrestricted(), "cs_test", None, None))
+            .unwrap();
+        assert_eq!(page.items.len(), 2);
+        assert!(matches!(
+            t.db.read(|c| store::audit::change_set(c, &Scope::unrestricted(), "cs_none", None, None)),
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+}

@@ -31,7 +31,7 @@ fn new_number(field: &str, n: api_types::NewNumber) -> Result<store::numbers::Ne
     })
 }
 
-/// Parses list filters; shared with the CSV export to come.
+/// Parses list filters; shared with the CSV export and `telestate export`.
 pub fn number_filter(q: &NumberQuery) -> Result<store::numbers::NumberFilter, ApiError> {
     Ok(store::numbers::NumberFilter {
         status: q
@@ -128,6 +128,8 @@ pub async fn create_numbers(
                 .enumerate()
                 .map(|(i, n)| new_number(&format!("items[{i}]."), n))
                 .collect::<Result<Vec<_>, _>>()?;
+            // A batch is one change set: listed and reverted as a whole.
+            let permit = permit.with_change_set(store::audit::new_change_set_id());
             let created = state
                 .write(move |c| store::numbers::create_many(c, &permit, items))
                 .await?;

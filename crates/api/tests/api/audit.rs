@@ -18,6 +18,8 @@ struct Expect {
     after: bool,
     /// A field of `after` (or of `before` for deletions) and the value it must have.
     field: Option<(&'static str, Value)>,
+    /// The record's source (`api` unless the route says otherwise).
+    source: &'static str,
 }
 
 fn created(action: &'static str, entity: &'static str, id: &str) -> Expect {
@@ -28,6 +30,7 @@ fn created(action: &'static str, entity: &'static str, id: &str) -> Expect {
         before: false,
         after: true,
         field: None,
+        source: "api",
     }
 }
 
@@ -49,6 +52,11 @@ fn deleted(action: &'static str, entity: &'static str, id: &str) -> Expect {
 impl Expect {
     fn with(mut self, field: &'static str, value: Value) -> Self {
         self.field = Some((field, value));
+        self
+    }
+
+    fn from_source(mut self, source: &'static str) -> Self {
+        self.source = source;
         self
     }
 }
@@ -530,6 +538,73 @@ async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case
                 ],
             }
         }
+        ("POST", "/api/v1/imports") => {
+            app.number(owner, json!({"number": "+442071233201"})).await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/imports")
+                .as_(owner)
+                .header("content-type", "text/csv")
+                .payload("number,description\n+442071233201,planned\n")
+                .send()
+                .await;
+            // A plan changes nothing, so it records nothing.
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![],
+            }
+        }
+        ("POST", "/api/v1/imports/{id}/apply") => {
+            app.number(owner, json!({"number": "+442071233202"})).await;
+            let plan = app
+                .post("/api/v1/imports")
+                .as_(owner)
+                .header("content-type", "text/csv")
+                .payload("number,description\n+442071233202,imported\n")
+                .send()
+                .await
+                .expect(201);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post(&format!("/api/v1/imports/{}/apply", id_of(&plan)))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    updated("number.update", "number", "+442071233202")
+                        .with("description", json!("imported"))
+                        .from_source("import"),
+                ],
+            }
+        }
+        ("POST", "/api/v1/change-sets/{id}/revert") => {
+            let batch = json!({"items": [{"number": "+442071233203"}, {"number": "+442071233204"}]});
+            app.number(owner, batch).await;
+            let cs = app.get("/api/v1/audit?limit=1").as_(owner).send().await.expect(200)["items"][0]
+                ["change_set_id"]
+                .as_str()
+                .expect("a change set")
+                .to_string();
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post(&format!("/api/v1/change-sets/{cs}/revert"))
+                .as_(owner)
+                .send()
+                .await;
+            // A revert is a plan: nothing changes until it is applied.
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![],
+            }
+        }
         (m, p) => panic!(
             "no audit case for the write route {m} {p}: add one to audit::run_case saying which records it leaves"
         ),
@@ -586,7 +661,10 @@ async fn check_case(app: &TestApp, owner: &User, what: &str, case: Case) -> Vec<
             got["actor"]["name"] == case.actor.username.as_str(),
             format!("actor.name is not {}", case.actor.username),
         );
-        check(got["source"] == "api", "source is not api".into());
+        check(
+            got["source"] == want.source,
+            format!("source is not {}", want.source),
+        );
         check(
             got["request_id"] == request_id.as_str(),
             format!("request_id is not the response's X-Request-Id {request_id}"),

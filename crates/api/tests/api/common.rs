@@ -217,6 +217,12 @@ impl Req<'_> {
         self
     }
 
+    /// A raw body built at run time (a CSV file, say), without touching the content type.
+    pub fn bytes(mut self, body: impl Into<Bytes>) -> Self {
+        self.inner = self.inner.set_payload(body.into());
+        self
+    }
+
     /// Sends it and reads the whole response.
     pub async fn send(self) -> Resp {
         let mut r = (self.app.call)(self.inner).await;

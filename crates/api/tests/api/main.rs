@@ -4,7 +4,9 @@
 mod audit;
 mod common;
 mod events;
+mod export;
 mod governance;
+mod imports;
 mod numbers;
 mod openapi;
 mod ranges;

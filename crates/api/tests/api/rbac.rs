@@ -46,6 +46,12 @@ const EXPECTED: &[(&str, &str, Min)] = &[
     ("GET", "/api/v1/tags", Viewer),
     ("GET", "/api/v1/stats", Viewer),
     ("GET", "/api/v1/audit", Viewer),
+    ("POST", "/api/v1/imports", Admin),
+    ("GET", "/api/v1/imports/{id}", Admin),
+    ("POST", "/api/v1/imports/{id}/apply", Admin),
+    ("GET", "/api/v1/change-sets/{id}", Viewer),
+    ("POST", "/api/v1/change-sets/{id}/revert", Admin),
+    ("GET", "/api/v1/export/numbers.csv", Viewer),
     ("GET", "/api/v1/admins", Owner),
     ("POST", "/api/v1/admins", Owner),
     ("GET", "/api/v1/admins/{id}", Owner),
@@ -124,6 +130,10 @@ struct Fixtures {
     service: String,
     service_victim: String,
     directory_user: String,
+    /// An import plan (its apply changes a number no other route touches).
+    import_plan: String,
+    /// A change set (a batch create).
+    change_set: String,
     /// Numbers in the state each status action starts from, by the action's path suffix.
     lifecycle: Vec<(&'static str, String)>,
 }
@@ -175,6 +185,10 @@ fn fill(method: &str, template: &str, fx: &Fixtures) -> String {
         ("{id}", v.clone())
     } else if template.starts_with("/api/v1/users/") {
         ("{id}", fx.directory_user.clone())
+    } else if template.starts_with("/api/v1/imports/") {
+        ("{id}", fx.import_plan.clone())
+    } else if template.starts_with("/api/v1/change-sets/") {
+        ("{id}", fx.change_set.clone())
     } else {
         return template.to_string();
     };
@@ -185,6 +199,9 @@ fn fill(method: &str, template: &str, fx: &Fixtures) -> String {
     );
     path
 }
+
+/// The body of `POST /api/v1/imports` (text/csv).
+const IMPORT_CSV: &str = "number,description\n+442071230900,planned by rbac\n";
 
 /// A valid body for each route that takes one.
 fn body(method: &str, template: &str) -> Option<Value> {
@@ -218,6 +235,10 @@ fn body(method: &str, template: &str) -> Option<Value> {
             json!({"pool": {"tags": ["pool"]}, "target": {"kind": "service", "id": "1"}})
         }
         ("PATCH", "/api/v1/settings") => json!({"default_quarantine_days": 30}),
+        // The import takes a CSV body (see IMPORT_CSV); apply and revert take none.
+        ("POST", "/api/v1/imports")
+        | ("POST", "/api/v1/imports/{id}/apply")
+        | ("POST", "/api/v1/change-sets/{id}/revert") => return None,
         (m, _) if m == "POST" || m == "PATCH" || m == "PUT" => {
             panic!("rbac::body has no body for {method} {template}: add one")
         }
@@ -348,6 +369,33 @@ async fn every_route_answers_each_role_as_the_table_says() {
         .db
         .write(|c| store::directory::upsert_user(c, &store::testing::owner(), input))
         .expect("store a directory user");
+    app.number(&owner, json!({"number": "+442071230900"})).await;
+    let import_plan = app
+        .post("/api/v1/imports")
+        .as_(&owner)
+        .header("content-type", "text/csv")
+        .payload("number,description\n+442071230900,imported\n")
+        .send()
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post("/api/v1/numbers")
+        .as_(&owner)
+        .json(json!({"items": [{"number": "+442071230901"}, {"number": "+442071230902"}]}))
+        .send()
+        .await
+        .expect(201);
+    let change_set = app
+        .get("/api/v1/audit?limit=1")
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200)["items"][0]["change_set_id"]
+        .as_str()
+        .expect("a batch create has a change set")
+        .to_string();
     let fx = Fixtures {
         number,
         number_victim,
@@ -361,6 +409,8 @@ async fn every_route_answers_each_role_as_the_table_says() {
         service,
         service_victim,
         directory_user,
+        import_plan,
+        change_set,
         lifecycle,
     };
 
@@ -388,7 +438,9 @@ async fn every_route_answers_each_role_as_the_table_says() {
             if let Some(u) = caller {
                 req = req.as_(u);
             }
-            if let Some(b) = body(&method, &template) {
+            if (method.as_str(), template.as_str()) == ("POST", "/api/v1/imports") {
+                req = req.header("content-type", "text/csv").payload(IMPORT_CSV);
+            } else if let Some(b) = body(&method, &template) {
                 req = req.json(b);
             }
             let r = req.send().await;

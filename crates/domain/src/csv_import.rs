@@ -1,0 +1,1075 @@
+//! Reading an import file: the export's CSV format (see [`crate::csv_row`]) as people and
+//! spreadsheets hand it back.
+//!
+//! Tolerant of what spreadsheets do to a file — a UTF-8 byte-order mark, CRLF or LF line
+//! ends, quoted cells with commas and line breaks, numbers without `+`, with spaces or
+//! with a leading `'`, formula cells neutralised by the export — and strict about meaning:
+//! every problem becomes an [`ImportError`] naming the line (as a spreadsheet counts it,
+//! the header being line 1), the column and the reason. The reader never panics, whatever
+//! the bytes (a property test below feeds it thousands of random and mangled files).
+//!
+//! Cell semantics: a column absent from the file leaves that field alone; an empty cell
+//! clears it. Resolving names (locations, platforms, assignees) and deciding transitions
+//! is the store's job; this module only reads and checks what a line says.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+
+use crate::{
+    NumberStatus, NumberType, PhoneNumber, Tag,
+    csv_row::{self, HEADER},
+};
+
+/// Longest description accepted, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// Longest reservation reason or reserved-for text, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// A column of the import format, in [`HEADER`] order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Column {
+    /// `number` (required).
+    Number,
+    /// `status`: the status the number should have.
+    Status,
+    /// `country` (derived from the number; checked, never changed).
+    Country,
+    /// `location` by name or id.
+    Location,
+    /// `range` by name or id (checked, never changed).
+    Range,
+    /// `tags`, `;`-separated.
+    Tags,
+    /// `description`.
+    Description,
+    /// `platform` by name or id.
+    Platform,
+    /// `number_type`.
+    NumberType,
+    /// `assigned_to_kind`: `user` or `service`.
+    AssignedToKind,
+    /// `assigned_to`: a UPN or user id, a service name or id.
+    AssignedTo,
+    /// `reserved_reason`.
+    ReservedReason,
+    /// `reserved_for`.
+    ReservedFor,
+    /// `reserved_until`.
+    ReservedUntil,
+    /// `quarantined_until`.
+    QuarantinedUntil,
+}
+
+impl Column {
+    /// Every column, in file order.
+    pub const ALL: [Column; 15] = [
+        Column::Number,
+        Column::Status,
+        Column::Country,
+        Column::Location,
+        Column::Range,
+        Column::Tags,
+        Column::Description,
+        Column::Platform,
+        Column::NumberType,
+        Column::AssignedToKind,
+        Column::AssignedTo,
+        Column::ReservedReason,
+        Column::ReservedFor,
+        Column::ReservedUntil,
+        Column::QuarantinedUntil,
+    ];
+
+    /// The header name.
+    pub fn name(self) -> &'static str {
+        HEADER[self as usize]
+    }
+
+    fn from_header(cell: &str) -> Option<Column> {
+        let wanted = cell.trim().to_ascii_lowercase();
+        Column::ALL.into_iter().find(|c| c.name() == wanted)
+    }
+}
+
+/// One problem with the file: where (line, column) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportError {
+    /// The line as a spreadsheet shows it (the header is line 1); for a cell spanning
+    /// several lines, the line where its record starts.
+    pub line: u64,
+    /// The column's name, when the problem is in one cell.
+    pub column: Option<String>,
+    /// What is wrong and what would fix it.
+    pub reason: String,
+}
+
+impl ImportError {
+    fn at(line: u64, column: Option<&str>, reason: impl Into<String>) -> ImportError {
+        ImportError {
+            line,
+            column: column.map(str::to_string),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A cell of a column that may be absent: `None` when the file has no such column
+/// (leave the field), `Some(None)` for an empty cell (clear it), `Some(Some(v))` to set it.
+pub type Cell<T> = Option<Option<T>>;
+
+/// One data line, read and checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportRow {
+    /// Its line (the header is line 1).
+    pub line: u64,
+    /// The number in the canonical E.164 form it has *if it is valid* (`+442071234567`,
+    /// `+14255550100;ext=12`): spreadsheet marks, spaces and punctuation removed, a missing
+    /// `+` added. Validating against libphonenumber costs ~25 µs, too much for a million
+    /// lines, so the reader stops here: a number found in the inventory under this key is
+    /// valid already, and only the others go through [`ImportRow::check_number`].
+    pub number: String,
+    /// The number cell as written (after un-neutralising).
+    pub number_cell: String,
+    /// The status it should have; an empty cell leaves the status as it is.
+    pub status: Cell<NumberStatus>,
+    /// The ISO country as written (upper case).
+    pub country: Cell<String>,
+    /// A location name or id.
+    pub location: Cell<String>,
+    /// A range name or id.
+    pub range: Cell<String>,
+    /// The tag set (`Some(vec![])` clears it).
+    pub tags: Option<Vec<Tag>>,
+    /// The description (`Some("")` clears it).
+    pub description: Option<String>,
+    /// A platform name or id.
+    pub platform: Cell<String>,
+    /// How it is carried.
+    pub number_type: Cell<NumberType>,
+    /// `user` or `service`.
+    pub assigned_to_kind: Cell<String>,
+    /// A UPN or user id, or a service name or id.
+    pub assigned_to: Cell<String>,
+    /// Why it is reserved.
+    pub reserved_reason: Cell<String>,
+    /// For whom.
+    pub reserved_for: Cell<String>,
+    /// Until when (UTC).
+    pub reserved_until: Cell<NaiveDateTime>,
+    /// Until when it rests (UTC).
+    pub quarantined_until: Cell<NaiveDateTime>,
+}
+
+impl ImportRow {
+    /// Validates the number cell fully (for a number not in the inventory yet).
+    pub fn check_number(&self) -> Result<PhoneNumber, ImportError> {
+        PhoneNumber::parse(&self.number_cell).map_err(|e| {
+            ImportError::at(
+                self.line,
+                Some("number"),
+                format!("'{}' {e}", clip(&self.number_cell)),
+            )
+        })
+    }
+}
+
+/// What the reader makes of one data line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// A line that reads cleanly.
+    Row(ImportRow),
+    /// A line with problems: its number as written (normalised when it parsed) and why.
+    Invalid {
+        /// Its line.
+        line: u64,
+        /// The number cell, normalised if possible.
+        number: String,
+        /// Every problem found on it.
+        errors: Vec<ImportError>,
+    },
+}
+
+impl Record {
+    /// The line it was read from.
+    pub fn line(&self) -> u64 {
+        match self {
+            Record::Row(r) => r.line,
+            Record::Invalid { line, .. } => *line,
+        }
+    }
+}
+
+/// Reads an import file line by line, in constant memory apart from the numbers seen
+/// (to report a number that appears twice).
+pub struct Reader<'a> {
+    csv: csv::Reader<&'a [u8]>,
+    /// The column at each position of a line; `None` for an unnamed trailing column.
+    columns: Vec<Option<Column>>,
+    seen: HashMap<String, u64>,
+    record: csv::ByteRecord,
+    total: u64,
+    offset: u64,
+    body: &'a [u8],
+    /// Line breaks counted in `body[..counted_to]`.
+    counted_to: usize,
+    breaks: u64,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn header_line(record: &csv::ByteRecord) -> u64 {
+    record.position().map(|p| p.line()).unwrap_or(1).max(1)
+}
+
+impl<'a> Reader<'a> {
+    /// Opens a file and reads its header; the errors say why the file cannot be read at all
+    /// (empty, not UTF-8, another delimiter, no or a bad header).
+    pub fn new(bytes: &'a [u8]) -> Result<Reader<'a>, Vec<ImportError>> {
+        let fail = |reason: &str| Err(vec![ImportError::at(1, None, reason)]);
+        if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+            return fail(
+                "the file is UTF-16 text; save it as \"CSV UTF-8 (comma delimited)\" and upload it again",
+            );
+        }
+        let offset = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
+        let body = &bytes[offset..];
+        if body.iter().all(|b| b.is_ascii_whitespace()) {
+            return fail(
+                "the file is empty; its first line must be the header (e.g. number,status,description)",
+            );
+        }
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(body);
+        let mut header = csv::ByteRecord::new();
+        match csv.read_byte_record(&mut header) {
+            Ok(true) => {}
+            Ok(false) => {
+                return fail(
+                    "the file is empty; its first line must be the header (e.g. number,status,description)",
+                );
+            }
+            Err(e) => return fail(&format!("the header cannot be read: {e}")),
+        }
+        let line = header_line(&header);
+        let mut names = Vec::with_capacity(header.len());
+        for cell in header.iter() {
+            match std::str::from_utf8(cell) {
+                Ok(s) => names.push(s.trim().trim_start_matches('\u{feff}').to_string()),
+                Err(_) => {
+                    return Err(vec![ImportError::at(
+                        line,
+                        None,
+                        "the header is not UTF-8 text; save the file as \"CSV UTF-8 (comma delimited)\"",
+                    )]);
+                }
+            }
+        }
+        if names.len() == 1 {
+            for (sep, what) in [(';', "semicolons"), ('\t', "tabs"), ('|', "vertical bars")] {
+                if names[0].contains(sep) {
+                    return Err(vec![ImportError::at(
+                        line,
+                        None,
+                        format!(
+                            "the columns are separated by {what}, not commas; save the file as \"CSV UTF-8 (comma delimited)\""
+                        ),
+                    )]);
+                }
+            }
+        }
+        let known = names
+            .iter()
+            .filter(|n| Column::from_header(n).is_some())
+            .count();
+        if known == 0 {
+            return Err(vec![ImportError::at(
+                line,
+                None,
+                format!(
+                    "line {line} is not a header: the first line must name the columns, e.g. {}",
+                    HEADER.join(",")
+                ),
+            )]);
+        }
+        let last_named = names.iter().rposition(|n| !n.is_empty()).unwrap_or(0);
+        let mut errors = Vec::new();
+        let mut columns = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            if name.is_empty() {
+                if i < last_named {
+                    errors.push(ImportError::at(
+                        line,
+                        None,
+                        format!("column {} of the header has no name", i + 1),
+                    ));
+                }
+                columns.push(None);
+                continue;
+            }
+            match Column::from_header(name) {
+                Some(c) if columns.contains(&Some(c)) => errors.push(ImportError::at(
+                    line,
+                    Some(c.name()),
+                    format!("the column {} appears twice in the header", c.name()),
+                )),
+                Some(c) => columns.push(Some(c)),
+                None => {
+                    errors.push(ImportError::at(
+                        line,
+                        Some(name),
+                        format!(
+                            "unknown column '{name}'; the columns are {}",
+                            HEADER.join(", ")
+                        ),
+                    ));
+                    columns.push(None);
+                }
+            }
+        }
+        if !columns.contains(&Some(Column::Number)) {
+            errors.push(ImportError::at(
+                line,
+                Some("number"),
+                "the header has no number column; it is required",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Reader {
+            csv,
+            columns,
+            seen: HashMap::new(),
+            record: csv::ByteRecord::new(),
+            total: bytes.len() as u64,
+            offset: offset as u64,
+            body,
+            counted_to: 0,
+            breaks: 0,
+        })
+    }
+
+    /// True when the file has this column.
+    pub fn has(&self, column: Column) -> bool {
+        self.columns.contains(&Some(column))
+    }
+
+    /// The columns the file has, in file order.
+    pub fn columns(&self) -> Vec<Column> {
+        self.columns.iter().flatten().copied().collect()
+    }
+
+    /// Records that the number `key` (canonical E.164) is on `line`; the line it was
+    /// first seen on when another line has it already. The reader claims each line's
+    /// [`ImportRow::number`]; a caller that validates a number into another canonical form
+    /// claims that form too, so two spellings of one number are caught as well.
+    pub fn claim(&mut self, key: &str, line: u64) -> Result<(), u64> {
+        match self.seen.get(key) {
+            Some(first) if *first != line => Err(*first),
+            Some(_) => Ok(()),
+            None => {
+                self.seen.insert(key.to_string(), line);
+                Ok(())
+            }
+        }
+    }
+
+    /// Bytes read so far and the file's size, for a progress bar.
+    pub fn progress(&self) -> (u64, u64) {
+        (
+            (self.offset + self.csv.position().byte()).min(self.total),
+            self.total,
+        )
+    }
+
+    /// The line the current record's first cell is on. csv's own count lags by one after a
+    /// CRLF (the LF is consumed with the next record), so lines are counted here: from the
+    /// record's start, skipping line breaks, to its first byte.
+    fn current_line(&mut self) -> u64 {
+        let start = self
+            .record
+            .position()
+            .map(|p| p.byte() as usize)
+            .unwrap_or(self.counted_to)
+            .min(self.body.len());
+        let mut first = start;
+        while first < self.body.len() && matches!(self.body[first], b'\r' | b'\n') {
+            first += 1;
+        }
+        if first < self.counted_to {
+            // Positions only move forward; this cannot happen, but never count backwards.
+            return self.breaks + 1;
+        }
+        self.breaks += line_breaks(&self.body[self.counted_to..first]);
+        self.counted_to = first;
+        self.breaks + 1
+    }
+
+    fn read_line(&mut self) -> Option<Record> {
+        let line = self.current_line();
+        let mut errors = Vec::new();
+        let mut cells: [Option<String>; 15] = Default::default();
+        let width = self.columns.len();
+        if self.record.len() < width {
+            errors.push(ImportError::at(
+                line,
+                None,
+                format!(
+                    "has {} cells but the header names {width} columns",
+                    self.record.len()
+                ),
+            ));
+        }
+        let mut blank = true;
+        for (i, raw) in self.record.iter().enumerate() {
+            let text = match std::str::from_utf8(raw) {
+                Ok(t) => t,
+                Err(_) => {
+                    let column = self.columns.get(i).copied().flatten().map(Column::name);
+                    errors.push(ImportError::at(
+                        line,
+                        column,
+                        "is not UTF-8 text; save the file as \"CSV UTF-8 (comma delimited)\"",
+                    ));
+                    blank = false;
+                    continue;
+                }
+            };
+            if !text.trim().is_empty() {
+                blank = false;
+            }
+            match self.columns.get(i).copied().flatten() {
+                Some(c) => cells[c as usize] = Some(csv_row::unneutralise(text)),
+                None if text.trim().is_empty() => {}
+                None => errors.push(ImportError::at(
+                    line,
+                    None,
+                    format!(
+                        "cell {} has no column in the header (found '{}')",
+                        i + 1,
+                        clip(text)
+                    ),
+                )),
+            }
+        }
+        if blank {
+            // Spreadsheets leave lines of empty cells behind; they say nothing.
+            return None;
+        }
+        let number_cell = cells[Column::Number as usize].clone().unwrap_or_default();
+        let number = if number_cell.trim().is_empty() {
+            errors.push(ImportError::at(line, Some("number"), "is required"));
+            None
+        } else {
+            match number_key(&number_cell) {
+                Some(key) => Some(key),
+                // Not even the shape of a number: let the real parser say what is wrong.
+                None => match PhoneNumber::parse(&number_cell) {
+                    Ok(n) => Some(n.to_string()),
+                    Err(e) => {
+                        errors.push(ImportError::at(
+                            line,
+                            Some("number"),
+                            format!("'{}' {e}", clip(&number_cell)),
+                        ));
+                        None
+                    }
+                },
+            }
+        };
+        if let Some(key) = &number {
+            if let Err(first) = self.claim(key, line) {
+                errors.push(ImportError::at(
+                    line,
+                    Some("number"),
+                    format!("{key} appears twice: also on line {first}"),
+                ));
+            }
+        }
+        let present = |c: Column| self.has(c);
+        let mut row = Parsed {
+            line,
+            errors: &mut errors,
+        };
+        let mut take = |c: Column| -> Option<String> {
+            if present(c) {
+                Some(cells[c as usize].take().unwrap_or_default())
+            } else {
+                None
+            }
+        };
+        let status = take(Column::Status).map(|v| row.status(&v));
+        let country = take(Column::Country).map(|v| row.country(&v));
+        let location = take(Column::Location).map(trimmed);
+        let range = take(Column::Range).map(trimmed);
+        let tags = take(Column::Tags).map(|v| row.tags(&v));
+        let description = take(Column::Description).map(|v| row.description(v));
+        let platform = take(Column::Platform).map(trimmed);
+        let number_type = take(Column::NumberType).map(|v| row.number_type(&v));
+        let assigned_to_kind = take(Column::AssignedToKind).map(|v| row.kind(&v));
+        let assigned_to = take(Column::AssignedTo).map(trimmed);
+        let reserved_reason =
+            take(Column::ReservedReason).map(|v| row.reason(Column::ReservedReason, &v));
+        let reserved_for = take(Column::ReservedFor).map(|v| row.reason(Column::ReservedFor, &v));
+        let reserved_until =
+            take(Column::ReservedUntil).map(|v| row.instant(Column::ReservedUntil, &v));
+        let quarantined_until =
+            take(Column::QuarantinedUntil).map(|v| row.instant(Column::QuarantinedUntil, &v));
+        match number {
+            Some(number) if errors.is_empty() => Some(Record::Row(ImportRow {
+                line,
+                number,
+                number_cell,
+                status,
+                country,
+                location,
+                range,
+                tags,
+                description,
+                platform,
+                number_type,
+                assigned_to_kind,
+                assigned_to,
+                reserved_reason,
+                reserved_for,
+                reserved_until,
+                quarantined_until,
+            })),
+            number => Some(Record::Invalid {
+                line,
+                number: number.unwrap_or_else(|| clip(number_cell.trim()).to_string()),
+                errors,
+            }),
+        }
+    }
+}
+
+impl Iterator for Reader<'_> {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(true) => {
+                    if let Some(r) = self.read_line() {
+                        return Some(r);
+                    }
+                }
+                Ok(false) => return None,
+                // Reading from memory cannot fail on IO, and byte records skip UTF-8
+                // checks; should csv report anything else, it is one bad line, not a panic.
+                Err(e) => {
+                    let line = e.position().map(|p| p.line()).unwrap_or(0).max(1);
+                    return Some(Record::Invalid {
+                        line,
+                        number: String::new(),
+                        errors: vec![ImportError::at(line, None, format!("cannot be read: {e}"))],
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Reads a whole file: the file-level errors (then no rows), or every record.
+pub fn read_all(bytes: &[u8]) -> Result<Vec<Record>, Vec<ImportError>> {
+    Ok(Reader::new(bytes)?.collect())
+}
+
+/// The canonical form a number cell has if it is a valid number, or `None` when it is not
+/// even shaped like one. Mirrors the normalisation of [`PhoneNumber::parse`] (which stays
+/// the judge of validity): a leading `'`, spaces, dashes, dots, brackets, slashes and a
+/// bracketed trunk `(0)` go; a missing `+` is added, a `00` prefix read as `+`.
+pub fn number_key(cell: &str) -> Option<String> {
+    let trimmed = cell.trim().trim_start_matches('\'').trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let (main, ext) = match [";ext=", " ext. ", " ext ", " x "]
+        .iter()
+        .find_map(|m| lower.find(m).map(|at| (at, m.len())))
+    {
+        Some((at, len)) => (&trimmed[..at], Some(trimmed.get(at + len..)?.trim())),
+        None => (trimmed, None),
+    };
+    if main.contains("(0)") {
+        // The trunk prefix changes the digits; only the full parser knows the result.
+        return None;
+    }
+    let mut digits = String::with_capacity(16);
+    let mut plus = false;
+    for (i, ch) in main.trim().chars().enumerate() {
+        match ch {
+            '0'..='9' => digits.push(ch),
+            '+' if i == 0 => plus = true,
+            ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}' | '\t' => {}
+            _ => return None,
+        }
+    }
+    let digits = match digits.strip_prefix("00") {
+        Some(rest) if !plus => rest,
+        _ => digits.as_str(),
+    };
+    if !(3..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return None;
+    }
+    match ext {
+        None => Some(format!("+{digits}")),
+        Some(e) if (1..=15).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(format!("+{digits};ext={e}"))
+        }
+        Some(_) => None,
+    }
+}
+
+/// Line breaks as a spreadsheet counts them: LF, CRLF, or a lone CR.
+fn line_breaks(bytes: &[u8]) -> u64 {
+    let mut n = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'\n' => n += 1,
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => n += 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+fn trimmed(v: String) -> Option<String> {
+    let t = v.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// At most 40 characters of a cell, for messages.
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Checks the cells of one line, collecting errors.
+struct Parsed<'e> {
+    line: u64,
+    errors: &'e mut Vec<ImportError>,
+}
+
+impl Parsed<'_> {
+    fn error(&mut self, c: Column, reason: String) {
+        self.errors
+            .push(ImportError::at(self.line, Some(c.name()), reason));
+    }
+
+    fn status(&mut self, v: &str) -> Option<NumberStatus> {
+        let v = v.trim();
+        if v.is_empty() {
+            return None;
+        }
+        v.to_ascii_lowercase()
+            .parse()
+            .map_err(|_| {
+                self.error(
+                    Column::Status,
+                    format!(
+                        "'{}' is not a status: use available, reserved, assigned or quarantined",
+                        clip(v)
+                    ),
+                )
+            })
+            .ok()
+    }
+
+    fn country(&mut self, v: &str) -> Option<String> {
+        trimmed(v.to_string()).map(|c| c.to_ascii_uppercase())
+    }
+
+    fn tags(&mut self, v: &str) -> Vec<Tag> {
+        Tag::parse_set(&csv_row::split_tags(v)).unwrap_or_else(|e| {
+            self.error(Column::Tags, e.to_string());
+            Vec::new()
+        })
+    }
+
+    fn description(&mut self, v: String) -> String {
+        if v.chars().count() > MAX_DESCRIPTION_CHARS {
+            self.error(
+                Column::Description,
+                format!("is longer than {MAX_DESCRIPTION_CHARS} characters"),
+            );
+        }
+        v
+    }
+
+    fn number_type(&mut self, v: &str) -> Option<NumberType> {
+        let v = v.trim();
+        if v.is_empty() {
+            return None;
+        }
+        v.to_ascii_lowercase()
+            .parse()
+            .map_err(|e: crate::ParseEnumError| self.error(Column::NumberType, e.to_string()))
+            .ok()
+    }
+
+    fn kind(&mut self, v: &str) -> Option<String> {
+        let v = v.trim().to_ascii_lowercase();
+        match v.as_str() {
+            "" => None,
+            "user" | "service" => Some(v),
+            other => {
+                self.error(
+                    Column::AssignedToKind,
+                    format!("'{}' is not user or service", clip(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn reason(&mut self, c: Column, v: &str) -> Option<String> {
+        let v = trimmed(v.to_string())?;
+        if v.chars().count() > MAX_REASON_CHARS {
+            self.error(c, format!("is longer than {MAX_REASON_CHARS} characters"));
+        }
+        Some(v)
+    }
+
+    fn instant(&mut self, c: Column, v: &str) -> Option<NaiveDateTime> {
+        let v = v.trim();
+        if v.is_empty() {
+            return None;
+        }
+        parse_instant(v)
+            .ok_or_else(|| {
+                self.error(
+                    c,
+                    format!(
+                        "'{}' is not a date: use 2027-01-31 or 2027-01-31T09:00:00Z (UTC)",
+                        clip(v)
+                    ),
+                )
+            })
+            .ok()
+    }
+}
+
+/// Reads an instant the way the export writes it (RFC 3339) or a spreadsheet leaves it
+/// (`2027-01-31 09:00`, `2027-01-31`); times without an offset are UTC.
+pub fn parse_instant(v: &str) -> Option<NaiveDateTime> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.naive_utc());
+    }
+    let v = v.trim_end_matches(['Z', 'z']).trim();
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(v, format) {
+            return Some(t);
+        }
+    }
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str) -> Vec<Record> {
+        read_all(text.as_bytes()).unwrap_or_else(|e| panic!("{text:?}: {e:?}"))
+    }
+
+    fn row(r: &Record) -> &ImportRow {
+        match r {
+            Record::Row(r) => r,
+            Record::Invalid { errors, .. } => panic!("invalid: {errors:?}"),
+        }
+    }
+
+    fn file_error(text: &[u8]) -> ImportError {
+        match read_all(text) {
+            Ok(r) => panic!("{text:?} read as {r:?}"),
+            Err(mut e) => e.remove(0),
+        }
+    }
+
+    #[test]
+    fn spreadsheet_mangling_is_accepted() {
+        let text = "\u{feff}Number , STATUS,description,tags\r\n\
+                    '+442071234567,assigned,\"Reception, main line\",VIP; Sales\r\n\
+                    44 20 7123 4568,,\"two\r\nlines\",\r\n\
+                    +44 (0)20 7123 4569,Available,'=SUM(A1),\r\n";
+        let got = rows(text);
+        assert_eq!(got.len(), 3);
+        let a = row(&got[0]);
+        assert_eq!(a.line, 2);
+        assert_eq!(a.number.to_string(), "+442071234567");
+        assert_eq!(a.status, Some(Some(NumberStatus::Assigned)));
+        assert_eq!(a.description.as_deref(), Some("Reception, main line"));
+        let tags: Vec<&str> = a.tags.as_ref().unwrap().iter().map(Tag::name).collect();
+        assert_eq!(tags, ["VIP", "Sales"]);
+        let b = row(&got[1]);
+        assert_eq!((b.line, b.number.to_string()), (3, "+442071234568".into()));
+        assert_eq!(b.status, Some(None), "an empty status cell");
+        assert_eq!(b.description.as_deref(), Some("two\r\nlines"));
+        assert_eq!(b.tags, Some(vec![]), "an empty tags cell clears them");
+        let c = row(&got[2]);
+        assert_eq!(
+            c.line, 5,
+            "the quoted line break moves the next record down"
+        );
+        assert_eq!(c.description.as_deref(), Some("=SUM(A1)"));
+        assert_eq!(c.location, None, "absent column");
+    }
+
+    #[test]
+    fn cells_are_checked_and_errors_name_line_and_column() {
+        let text = "number,status,number_type,reserved_until,assigned_to_kind\n\
+                    +442071234567,lost,carrier_pigeon,31/12/2027,robot\n\
+                    +1234,,,,\n\
+                    +442071234567,,,,\n\
+                    ,available,,,\n";
+        let got = rows(text);
+        let errors = |r: &Record| match r {
+            Record::Invalid { errors, .. } => errors
+                .iter()
+                .map(|e| (e.line, e.column.clone().unwrap_or_default()))
+                .collect::<Vec<_>>(),
+            other => panic!("expected errors, got {other:?}"),
+        };
+        let cols = |v: &[&str], line| v.iter().map(|c| (line, c.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            errors(&got[0]),
+            cols(
+                &[
+                    "status",
+                    "number_type",
+                    "assigned_to_kind",
+                    "reserved_until"
+                ],
+                2
+            )
+        );
+        // Shaped like a number, so only full validation (for numbers not in the
+        // inventory) refuses it.
+        let e = row(&got[1]).check_number().unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (3, Some("number")));
+        match &got[2] {
+            Record::Invalid { errors, .. } => {
+                assert!(errors[0].reason.contains("also on line 2"), "{errors:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(errors(&got[3]), cols(&["number"], 5));
+    }
+
+    #[test]
+    fn unreadable_files_get_one_clear_error() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "empty"),
+            (b"\xEF\xBB\xBF\r\n  \n", "empty"),
+            (b"number;status\n+442071234567;available\n", "semicolons"),
+            (b"number\tstatus\n", "tabs"),
+            (b"+442071234567,available\n", "not a header"),
+            (b"\xFF\xFEn\x00u\x00", "UTF-16"),
+            (b"numb\xE9r,status\n", "not UTF-8"),
+            (b"status,description\n", "no number column"),
+        ];
+        for (text, want) in cases {
+            let e = file_error(text);
+            assert_eq!(e.line, 1, "{text:?}");
+            assert!(e.reason.contains(want), "{text:?}: {e:?}");
+        }
+        let e = read_all(b"number,colour,number\n").unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(e[0].column.as_deref(), Some("colour"));
+        assert!(e[1].reason.contains("twice"), "{e:?}");
+    }
+
+    #[test]
+    fn number_keys_match_what_the_parser_makes_of_valid_numbers() {
+        for input in [
+            "+442071234567",
+            "'+442071234567",
+            "442071234567",
+            "'442071234567",
+            "00442071234567",
+            "+44 20 7123 4567",
+            "+1 (425) 555-0100",
+            "+1.425.555.0100",
+            "+14255550100;ext=123",
+            "+1 425 555 0100;EXT=77",
+            "+1 425 555 0100 ext. 9",
+            "+39 06 6982 1234",
+            "+44 (0)20 7123 4567",
+        ] {
+            let parsed = PhoneNumber::parse(input).unwrap().to_string();
+            if let Some(key) = number_key(input) {
+                // A key that differs is harmless (the number is then validated fully and
+                // claimed under its canonical form), but the common spellings must agree.
+                assert_eq!(key, parsed, "{input}");
+            }
+        }
+        assert_eq!(number_key("+44 (0)20 7123 4567"), None);
+        assert_eq!(number_key("abc"), None);
+        assert_eq!(number_key("=1+1"), None);
+        let text = "number\n+442071234567\n'442071234567\n";
+        match &read_all(text.as_bytes()).unwrap()[1] {
+            Record::Invalid { errors, .. } => assert!(errors[0].reason.contains("line 2")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_line_in_another_encoding_is_named() {
+        let got = rows("number,description\n+442071234567,caf\u{e9}\n");
+        assert_eq!(row(&got[0]).description.as_deref(), Some("café"));
+        let latin1 = b"number,description\n+442071234567,ok\n+442071234568,caf\xE9\n";
+        let got = read_all(latin1).unwrap();
+        match &got[1] {
+            Record::Invalid { line, errors, .. } => {
+                assert_eq!(*line, 3);
+                assert_eq!(errors[0].column.as_deref(), Some("description"));
+                assert!(errors[0].reason.contains("UTF-8"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn blank_lines_and_trailing_empty_columns_are_ignored() {
+        let got = rows("number,description,,\n\n,,,\n+442071234567,x,,\n");
+        assert_eq!(got.len(), 1);
+        assert_eq!(row(&got[0]).line, 4);
+        let got = rows("number,description\n+442071234567,x,stray\n");
+        assert!(matches!(&got[0], Record::Invalid { .. }));
+    }
+
+    #[test]
+    fn instants_in_the_forms_spreadsheets_leave() {
+        let want = NaiveDate::from_ymd_opt(2027, 1, 31)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        for v in [
+            "2027-01-31T09:00:00Z",
+            "2027-01-31T10:00:00+01:00",
+            "2027-01-31 09:00:00",
+            "2027-01-31 09:00",
+            "2027-01-31T09:00",
+        ] {
+            assert_eq!(parse_instant(v), Some(want), "{v}");
+        }
+        assert_eq!(
+            parse_instant("2027-01-31"),
+            want.date().and_hms_opt(0, 0, 0)
+        );
+        assert_eq!(parse_instant("31/01/2027"), None);
+    }
+
+    /// A small deterministic generator (xorshift), so the property test needs no crate and
+    /// every failure reproduces.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    const VALID: &str = "\u{feff}number,status,country,location,range,tags,description,platform,number_type,\
+        assigned_to_kind,assigned_to,reserved_reason,reserved_for,reserved_until,quarantined_until\r\n\
+        +442071234567,assigned,GB,London,Block A,VIP;Sales,\"Reception, \"\"main\"\"\nline\",Teams,direct_routing,user,jo@example.com,,,,\r\n\
+        '442071234568,reserved,GB,London,,,'=1+1,,,,,CEO,Board,2027-01-31,\r\n\
+        +44 20 7123 4569,quarantined,,,,,,,,,,,,,2027-02-01T00:00:00Z\r\n";
+
+    fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
+        let mut out = base.to_vec();
+        let pieces: [&[u8]; 12] = [
+            b",",
+            b"\"",
+            b"\r\n",
+            b"\n",
+            b";",
+            b"\t",
+            b"'",
+            b"=",
+            b"\xEF\xBB\xBF",
+            b"\xFF",
+            b"\xC3",
+            b"+",
+        ];
+        for _ in 0..=rng.below(8) {
+            let at = rng.below(out.len() + 1);
+            match rng.below(4) {
+                0 if !out.is_empty() => {
+                    let end = (at + rng.below(20)).min(out.len());
+                    out.drain(at.min(end)..end);
+                }
+                1 => {
+                    let p = pieces[rng.below(pieces.len())];
+                    out.splice(at..at, p.iter().copied());
+                }
+                2 if !out.is_empty() => {
+                    let i = at.min(out.len() - 1);
+                    out[i] = rng.next() as u8;
+                }
+                _ => {
+                    let from = rng.below(out.len());
+                    let end = (from + rng.below(40)).min(out.len());
+                    let copy = out[from..end].to_vec();
+                    out.splice(at..at, copy);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_reader_never_panics_and_every_error_names_a_line() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut cases = 0;
+        let mut check = |bytes: &[u8]| {
+            let lines = line_breaks(bytes) + 1;
+            let named = |e: &ImportError| e.line >= 1 && e.line <= lines && !e.reason.is_empty();
+            match read_all(bytes) {
+                Err(errors) => {
+                    assert!(!errors.is_empty());
+                    assert!(errors.iter().all(named), "{bytes:?}: {errors:?}");
+                }
+                Ok(records) => {
+                    for r in records {
+                        assert!(r.line() >= 2 && r.line() <= lines, "{bytes:?}: {r:?}");
+                        if let Record::Invalid { errors, .. } = &r {
+                            assert!(!errors.is_empty());
+                            assert!(errors.iter().all(named), "{bytes:?}: {errors:?}");
+                        }
+                    }
+                }
+            }
+        };
+        for _ in 0..2_000 {
+            let len = rng.below(200);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            check(&bytes);
+            cases += 1;
+        }
+        for _ in 0..3_000 {
+            let bytes = mutate(&mut rng, VALID.as_bytes());
+            check(&bytes);
+            cases += 1;
+        }
+        assert_eq!(cases, 5_000);
+    }
+}
