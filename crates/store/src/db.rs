@@ -82,7 +82,7 @@ impl ManageConnection for Manager {
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
                 c.batch_execute(
                     "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
-                     PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+                     PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(c))
@@ -97,8 +97,10 @@ impl ManageConnection for Manager {
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        // Cheap and local (no query): a connection whose server went away, or that was
+        // left inside a transaction by a panic, is dropped when returned to the pool.
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -128,6 +130,9 @@ impl Db {
             .max_size(size.max(1))
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
+            // No `SELECT 1` before every checkout (a round trip per request on PostgreSQL);
+            // broken connections are caught by `has_broken` instead.
+            .test_on_check_out(false)
             .build(Manager {
                 url: url.to_string(),
                 backend,
