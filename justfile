@@ -42,11 +42,20 @@ bench backends="sqlite postgres":
     set -euo pipefail
     scripts/pg-up.sh
     rows=()
-    # run.sh prints progress on stderr and only its summary on stdout; keep the data row.
-    for b in {{ backends }}; do rows+=("$(bench/run.sh "$b" | tail -n 1)"); done
+    imports=()
+    # run.sh prints progress on stderr and only its summaries on stdout (header + data row
+    # each): the main table's row follows its header, the import table's row comes last.
+    for b in {{ backends }}; do
+        out=$(bench/run.sh "$b")
+        rows+=("$(sed -n '/^backend, range_create_s/{n;p;}' <<<"$out")")
+        imports+=("$(tail -n 1 <<<"$out")")
+    done
     echo
     echo "backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates, export_s, export_peak_rss_mb, sqlite3_csv_s|psql_copy_s"
     printf '%s\n' "${rows[@]}"
+    echo
+    echo "backend, import_plan_s, import_apply_s"
+    printf '%s\n' "${imports[@]}"
 
 # Format all Rust code
 fmt:

@@ -133,8 +133,14 @@ fn request_id(req: &ServiceRequest) -> String {
 /// Wraps every request: assigns the id, opens the span, counts and times it.
 pub async fn middleware(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+        // Text with NUL cannot be stored by PostgreSQL and matches nothing anywhere: refuse it
+    // up front, identically on both backends.
+        if req.uri().path().to_ascii_lowercase().contains("%00") {
+        let error = crate::error::ApiError::invalid("invalid_path", "path", "must not contain NUL characters");
+        return Ok(req.into_response(actix_web::ResponseError::error_response(&error)).map_into_right_body());
+    }
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
@@ -173,5 +179,5 @@ pub async fn middleware(
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
     }
-    Ok(res)
+    Ok(res.map_into_left_body())
 }

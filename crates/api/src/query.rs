@@ -21,6 +21,10 @@ impl<T> Query<T> {
 
 /// Parses a query string, naming the parameter on failure.
 pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    // No database stores NUL inside text (PostgreSQL refuses it): say so, naming the parameter.
+    if let Some((name, _)) = form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(ApiError::invalid("invalid_query", name.replace('\0', ""), "must not contain NUL characters"));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

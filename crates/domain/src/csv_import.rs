@@ -12,7 +12,11 @@
 //! clears it. Resolving names (locations, platforms, assignees) and deciding transitions
 //! is the store's job; this module only reads and checks what a line says.
 
-use std::collections::HashMap;
+use std::{
+    borrow::Cow,
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
@@ -206,7 +210,7 @@ pub struct Reader<'a> {
     csv: csv::Reader<&'a [u8]>,
     /// The column at each position of a line; `None` for an unnamed trailing column.
     columns: Vec<Option<Column>>,
-    seen: HashMap<String, u64>,
+    seen: SeenMap,
     record: csv::ByteRecord,
     total: u64,
     offset: u64,
@@ -342,7 +346,11 @@ impl<'a> Reader<'a> {
         Ok(Reader {
             csv,
             columns,
-            seen: HashMap::new(),
+            // About one number per 60 bytes in an export; grows if there are more.
+            seen: SeenMap::with_capacity_and_hasher(
+                (bytes.len() / 64).clamp(16, 4_000_000),
+                Default::default(),
+            ),
             record: csv::ByteRecord::new(),
             total: bytes.len() as u64,
             offset: offset as u64,
@@ -367,14 +375,7 @@ impl<'a> Reader<'a> {
     /// [`ImportRow::number`]; a caller that validates a number into another canonical form
     /// claims that form too, so two spellings of one number are caught as well.
     pub fn claim(&mut self, key: &str, line: u64) -> Result<(), u64> {
-        match self.seen.get(key) {
-            Some(first) if *first != line => Err(*first),
-            Some(_) => Ok(()),
-            None => {
-                self.seen.insert(key.to_string(), line);
-                Ok(())
-            }
-        }
+        claim(&mut self.seen, key, line)
     }
 
     /// Bytes read so far and the file's size, for a progress bar.
@@ -410,25 +411,33 @@ impl<'a> Reader<'a> {
 
     fn read_line(&mut self) -> Option<Record> {
         let line = self.current_line();
+        // Split borrows: cells borrow the record while the seen-numbers map is updated.
+        let Reader {
+            record,
+            columns,
+            seen,
+            ..
+        } = self;
+        let has = |c: Column| columns.contains(&Some(c));
         let mut errors = Vec::new();
-        let mut cells: [Option<String>; 15] = Default::default();
-        let width = self.columns.len();
-        if self.record.len() < width {
+        let mut cells: [Option<Cow<'_, str>>; 15] = Default::default();
+        let width = columns.len();
+        if record.len() < width {
             errors.push(ImportError::at(
                 line,
                 None,
                 format!(
                     "has {} cells but the header names {width} columns",
-                    self.record.len()
+                    record.len()
                 ),
             ));
         }
         let mut blank = true;
-        for (i, raw) in self.record.iter().enumerate() {
+        for (i, raw) in record.iter().enumerate() {
             let text = match std::str::from_utf8(raw) {
                 Ok(t) => t,
                 Err(_) => {
-                    let column = self.columns.get(i).copied().flatten().map(Column::name);
+                    let column = columns.get(i).copied().flatten().map(Column::name);
                     errors.push(ImportError::at(
                         line,
                         column,
@@ -441,8 +450,11 @@ impl<'a> Reader<'a> {
             if !text.trim().is_empty() {
                 blank = false;
             }
-            match self.columns.get(i).copied().flatten() {
-                Some(c) => cells[c as usize] = Some(csv_row::unneutralise(text)),
+            match columns.get(i).copied().flatten() {
+                Some(c) if text.starts_with('\'') => {
+                    cells[c as usize] = Some(Cow::Owned(csv_row::unneutralise(text)))
+                }
+                Some(c) => cells[c as usize] = Some(Cow::Borrowed(text)),
                 None if text.trim().is_empty() => {}
                 None => errors.push(ImportError::at(
                     line,
@@ -459,7 +471,10 @@ impl<'a> Reader<'a> {
             // Spreadsheets leave lines of empty cells behind; they say nothing.
             return None;
         }
-        let number_cell = cells[Column::Number as usize].clone().unwrap_or_default();
+        let number_cell = cells[Column::Number as usize]
+            .take()
+            .map(Cow::into_owned)
+            .unwrap_or_default();
         let number = if number_cell.trim().is_empty() {
             errors.push(ImportError::at(line, Some("number"), "is required"));
             None
@@ -481,7 +496,7 @@ impl<'a> Reader<'a> {
             }
         };
         if let Some(key) = &number {
-            if let Err(first) = self.claim(key, line) {
+            if let Err(first) = claim(seen, key, line) {
                 errors.push(ImportError::at(
                     line,
                     Some("number"),
@@ -489,13 +504,12 @@ impl<'a> Reader<'a> {
                 ));
             }
         }
-        let present = |c: Column| self.has(c);
         let mut row = Parsed {
             line,
             errors: &mut errors,
         };
-        let mut take = |c: Column| -> Option<String> {
-            if present(c) {
+        let mut take = |c: Column| -> Option<Cow<'_, str>> {
+            if has(c) {
                 Some(cells[c as usize].take().unwrap_or_default())
             } else {
                 None
@@ -503,14 +517,14 @@ impl<'a> Reader<'a> {
         };
         let status = take(Column::Status).map(|v| row.status(&v));
         let country = take(Column::Country).map(|v| row.country(&v));
-        let location = take(Column::Location).map(trimmed);
-        let range = take(Column::Range).map(trimmed);
+        let location = take(Column::Location).map(|v| trimmed(&v));
+        let range = take(Column::Range).map(|v| trimmed(&v));
         let tags = take(Column::Tags).map(|v| row.tags(&v));
-        let description = take(Column::Description).map(|v| row.description(v));
-        let platform = take(Column::Platform).map(trimmed);
+        let description = take(Column::Description).map(|v| row.description(v.into_owned()));
+        let platform = take(Column::Platform).map(|v| trimmed(&v));
         let number_type = take(Column::NumberType).map(|v| row.number_type(&v));
         let assigned_to_kind = take(Column::AssignedToKind).map(|v| row.kind(&v));
-        let assigned_to = take(Column::AssignedTo).map(trimmed);
+        let assigned_to = take(Column::AssignedTo).map(|v| trimmed(&v));
         let reserved_reason =
             take(Column::ReservedReason).map(|v| row.reason(Column::ReservedReason, &v));
         let reserved_for = take(Column::ReservedFor).map(|v| row.reason(Column::ReservedFor, &v));
@@ -543,6 +557,40 @@ impl<'a> Reader<'a> {
                 number: number.unwrap_or_else(|| clip(number_cell.trim()).to_string()),
                 errors,
             }),
+        }
+    }
+}
+
+/// A fast, non-cryptographic hash (FxHash) for the numbers seen: SipHash's resistance to
+/// crafted collisions buys nothing for a file an admin uploads, and a million lookups
+/// add up.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type SeenMap = HashMap<String, u64, BuildHasherDefault<FxHasher>>;
+
+fn claim(seen: &mut SeenMap, key: &str, line: u64) -> Result<(), u64> {
+    match seen.get(key) {
+        Some(first) if *first != line => Err(*first),
+        Some(_) => Ok(()),
+        None => {
+            seen.insert(key.to_string(), line);
+            Ok(())
         }
     }
 }
@@ -636,7 +684,7 @@ fn line_breaks(bytes: &[u8]) -> u64 {
     n
 }
 
-fn trimmed(v: String) -> Option<String> {
+fn trimmed(v: &str) -> Option<String> {
     let t = v.trim();
     (!t.is_empty()).then(|| t.to_string())
 }
@@ -666,9 +714,11 @@ impl Parsed<'_> {
         if v.is_empty() {
             return None;
         }
-        v.to_ascii_lowercase()
-            .parse()
-            .map_err(|_| {
+        NumberStatus::ALL
+            .iter()
+            .copied()
+            .find(|s| s.as_str().eq_ignore_ascii_case(v))
+            .ok_or_else(|| {
                 self.error(
                     Column::Status,
                     format!(
@@ -681,7 +731,7 @@ impl Parsed<'_> {
     }
 
     fn country(&mut self, v: &str) -> Option<String> {
-        trimmed(v.to_string()).map(|c| c.to_ascii_uppercase())
+        trimmed(v).map(|c| c.to_ascii_uppercase())
     }
 
     fn tags(&mut self, v: &str) -> Vec<Tag> {
@@ -706,6 +756,13 @@ impl Parsed<'_> {
         if v.is_empty() {
             return None;
         }
+        if let Some(t) = NumberType::ALL
+            .iter()
+            .copied()
+            .find(|t| t.as_str().eq_ignore_ascii_case(v))
+        {
+            return Some(t);
+        }
         v.to_ascii_lowercase()
             .parse()
             .map_err(|e: crate::ParseEnumError| self.error(Column::NumberType, e.to_string()))
@@ -728,7 +785,7 @@ impl Parsed<'_> {
     }
 
     fn reason(&mut self, c: Column, v: &str) -> Option<String> {
-        let v = trimmed(v.to_string())?;
+        let v = trimmed(v)?;
         if v.chars().count() > MAX_REASON_CHARS {
             self.error(c, format!("is longer than {MAX_REASON_CHARS} characters"));
         }
@@ -1040,7 +1097,7 @@ mod tests {
     fn the_reader_never_panics_and_every_error_names_a_line() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut cases = 0;
-        let mut check = |bytes: &[u8]| {
+        let check = |bytes: &[u8]| {
             let lines = line_breaks(bytes) + 1;
             let named = |e: &ImportError| e.line >= 1 && e.line <= lines && !e.reason.is_empty();
             match read_all(bytes) {

@@ -96,6 +96,43 @@ pub fn record(conn: &mut Conn, permit: &Permit, change: Change<'_>) -> StoreResu
 
 /// Writes records of many changes made under `permit` in one statement per chunk.
 pub fn record_many(conn: &mut Conn, permit: &Permit, changes: Vec<Change<'_>>) -> StoreResult<()> {
+    record_many_text(
+        conn,
+        permit,
+        changes
+            .into_iter()
+            .map(|c| TextChange {
+                action: c.action,
+                entity_kind: c.entity_kind,
+                entity_id: c.entity_id,
+                before: c.before.map(|v| v.to_string()),
+                after: c.after.map(|v| v.to_string()),
+            })
+            .collect(),
+    )
+}
+
+/// A change whose before and after are JSON text already: bulk writers (imports)
+/// serialise straight to text instead of building a `Value` first.
+pub struct TextChange<'a> {
+    /// `entity.verb`.
+    pub action: &'a str,
+    /// The kind of thing changed.
+    pub entity_kind: &'a str,
+    /// Its id.
+    pub entity_id: &'a str,
+    /// State before, as JSON text.
+    pub before: Option<String>,
+    /// State after, as JSON text.
+    pub after: Option<String>,
+}
+
+/// [`record_many`] for changes serialised already.
+pub fn record_many_text(
+    conn: &mut Conn,
+    permit: &Permit,
+    changes: Vec<TextChange<'_>>,
+) -> StoreResult<()> {
     let at = crate::now();
     let actor = permit.actor();
     let rows: Vec<NewAudit> = changes
@@ -108,8 +145,8 @@ pub fn record_many(conn: &mut Conn, permit: &Permit, changes: Vec<Change<'_>>) -
             action: c.action,
             entity_kind: c.entity_kind,
             entity_id: c.entity_id,
-            before_json: c.before.map(|v| v.to_string()),
-            after_json: c.after.map(|v| v.to_string()),
+            before_json: c.before,
+            after_json: c.after,
             request_id: permit.request_id(),
             source: permit.source().as_str(),
             change_set_id: permit.change_set_id(),

@@ -294,6 +294,9 @@ pub fn day_of(conn: &Conn, column: &str) -> String {
 
 /// One number's new details for [`update_number_fields`].
 pub struct FieldRow<'a> {
+    /// False when only the description changes: then only it is written (on SQLite an
+    /// update touches the indexes of every column it sets, changed or not).
+    pub details: bool,
     /// The number's row id.
     pub id: i64,
     /// The version the caller read; the row is written only while it still has it.
@@ -324,11 +327,20 @@ pub fn update_number_fields(
         AnyConnection::Sqlite(c) => {
             let mut updated = 0;
             for r in rows {
-                updated += diesel::update(
-                    n::table
-                        .filter(n::id.eq(r.id))
-                        .filter(n::version.eq(r.version)),
-                )
+                let target = n::table
+                    .filter(n::id.eq(r.id))
+                    .filter(n::version.eq(r.version));
+                if !r.details {
+                    updated += diesel::update(target)
+                        .set((
+                            n::description.eq(r.description),
+                            n::version.eq(r.version + 1),
+                            n::updated_at.eq(now),
+                        ))
+                        .execute(c)?;
+                    continue;
+                }
+                updated += diesel::update(target)
                 .set((
                     n::description.eq(r.description),
                     n::location_id.eq(r.location_id),

@@ -35,14 +35,13 @@ use diesel::prelude::*;
 use domain::{
     Action, NumberStatus, NumberType, Overrides, Permit, PhoneNumber, Refusal, Scope, Source, Tag,
     Transition,
-    csv_import::{Cell, ImportRow, Reader, Record},
+    csv_import::{Cell, Column, ImportRow, Reader, Record},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
-    Conn, StoreError, StoreResult,
-    audit::{self, Change as AuditChange},
+    Conn, StoreError, StoreResult, audit,
     lifecycle::{self, Request, Target},
     numbers::{self, NewNumber, Number},
     page::{self, Page},
@@ -50,7 +49,7 @@ use crate::{
 };
 
 /// How many file lines are compared with the inventory at a time.
-const CHUNK: usize = 2_000;
+const CHUNK: usize = 5_000;
 /// At most this many numbers are named in a `plan_stale` refusal.
 const STALE_NAMED: usize = 10;
 
@@ -412,11 +411,12 @@ impl Refs {
         let Some((name, start, end)) = id.and_then(|i| self.ranges.get(&i)) else {
             return false;
         };
-        cell == id.map(|i| i.to_string()).unwrap_or_default()
-            || name
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(cell))
-            || cell.replace(' ', "") == format!("{start}-{end}")
+        name.as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(cell))
+            || cell.parse::<i64>().ok() == id
+            || cell
+                .split_once('-')
+                .is_some_and(|(a, b)| a.trim() == start && b.trim() == end)
     }
 
     /// Resolves an assignee by UPN or user id, service name or id; tries users first
@@ -495,7 +495,7 @@ impl TagNames {
 /// Current numbers by E.164 for planning (see [`LightRow`]), tags included.
 fn current_numbers(
     conn: &mut Conn,
-    names: &TagNames,
+    names: Option<&TagNames>,
     e164s: &[String],
 ) -> StoreResult<HashMap<String, Number>> {
     use crate::schema::numbers as n;
@@ -545,12 +545,23 @@ fn current_numbers(
             .collect();
         let ids: Vec<i64> = rows.iter().map(|r| r.0.0).collect();
         let mut tag_ids: HashMap<i64, Vec<i64>> = HashMap::new();
-        for (number, tag) in number_tags::table
-            .filter(number_tags::number_id.eq_any(&ids))
-            .select((number_tags::number_id, number_tags::tag_id))
-            .load::<(i64, i64)>(conn)?
-        {
-            tag_ids.entry(number).or_default().push(tag);
+        if let (Some(_), Some(low), Some(high)) = (names, ids.iter().min(), ids.iter().max()) {
+            // Numbers of one range have neighbouring ids: scan that id range of the links
+            // when it is dense, probe per id otherwise (as for the numbers above).
+            let links = number_tags::table
+                .select((number_tags::number_id, number_tags::tag_id))
+                .into_boxed();
+            let links = if high - low < ids.len() as i64 * 2 {
+                links.filter(number_tags::number_id.between(*low, *high))
+            } else {
+                links.filter(number_tags::number_id.eq_any(&ids))
+            };
+            let wanted: HashSet<i64> = ids.iter().copied().collect();
+            for (number, tag) in links.load::<(i64, i64)>(conn)? {
+                if wanted.contains(&number) {
+                    tag_ids.entry(number).or_default().push(tag);
+                }
+            }
         }
         for (
             (id, e164, country, status, range_id, location_id, platform_id),
@@ -564,7 +575,7 @@ fn current_numbers(
                 .remove(&id)
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|t| names.0.get(t).cloned())
+                .filter_map(|t| names.and_then(|n| n.0.get(t)).cloned())
                 .collect();
             tags.sort_by_key(|t| t.to_lowercase());
             let never = NaiveDateTime::default();
@@ -713,11 +724,12 @@ fn field_changes(refs: &Refs, current: Option<&Number>, d: &Desired, out: &mut V
         }
     }
     if let Some(t) = &d.tags {
-        let old: HashSet<String> = current
-            .map(|n| n.tags.iter().map(|t| t.to_lowercase()).collect())
-            .unwrap_or_default();
-        let new: HashSet<String> = t.iter().map(|t| t.key().to_string()).collect();
-        if old != new {
+        let now: &[String] = current.map(|n| n.tags.as_slice()).unwrap_or(&[]);
+        // Both lists are free of duplicate keys, so equal length and inclusion is equality.
+        let same_key = |a: &str, key: &str| a.chars().flat_map(char::to_lowercase).eq(key.chars());
+        let same =
+            now.len() == t.len() && t.iter().all(|t| now.iter().any(|o| same_key(o, t.key())));
+        if !same {
             out.push(update(
                 "tags",
                 current.map(|n| json!(n.tags)).unwrap_or(Value::Null),
@@ -1041,18 +1053,18 @@ fn plan_number(
 fn desired_from_line(
     conn: &mut Conn,
     refs: &mut Refs,
-    row: &ImportRow,
+    row: &mut ImportRow,
     current: Option<&Number>,
     country: &str,
     errors: &mut Errors,
 ) -> StoreResult<Desired> {
     let mut d = Desired {
-        description: row.description.clone(),
-        tags: row.tags.clone(),
+        description: row.description.take(),
+        tags: row.tags.take(),
         number_type: row.number_type,
         status: row.status.flatten(),
-        reserved_reason: row.reserved_reason.clone(),
-        reserved_for: row.reserved_for.clone(),
+        reserved_reason: row.reserved_reason.take(),
+        reserved_for: row.reserved_for.take(),
         reserved_until: row.reserved_until,
         quarantined_until: row.quarantined_until,
         ..Default::default()
@@ -1099,13 +1111,15 @@ fn desired_from_line(
         match cell {
             None => {}
             Some(None) => *slot = Some(None),
-            Some(Some(v)) => match Refs::find(ids, keys, v) {
-                Some(id) => *slot = Some(Some(id)),
-                None => errors.add(
-                    Some(column),
-                    format!("no {column} '{v}' exists (give its name or id)"),
-                ),
-            },
+            Some(Some(v)) => {
+                match now_named(current, column, ids, v).or_else(|| Refs::find(ids, keys, v)) {
+                    Some(id) => *slot = Some(Some(id)),
+                    None => errors.add(
+                        Some(column),
+                        format!("no {column} '{v}' exists (give its name or id)"),
+                    ),
+                }
+            }
         }
     }
     let from = current.map(status_of).unwrap_or(NumberStatus::Available);
@@ -1135,6 +1149,24 @@ fn desired_from_line(
         }
     }
     Ok(d)
+}
+
+/// The id of the number's current location or platform when the cell names it (the common
+/// case of an unchanged cell: no look-up, no allocation).
+fn now_named(
+    current: Option<&Number>,
+    column: &str,
+    names: &HashMap<i64, String>,
+    v: &str,
+) -> Option<i64> {
+    let id = match column {
+        "location" => current?.location_id?,
+        _ => current?.platform_id?,
+    };
+    names
+        .get(&id)
+        .filter(|n| n.eq_ignore_ascii_case(v))
+        .map(|_| id)
 }
 
 /// Stores plan rows in batches.
@@ -1267,21 +1299,18 @@ pub fn plan_csv(
         }
     };
     let mut refs = Refs::load(conn)?;
-    let tag_names = TagNames::load(conn)?;
+    // Tags are compared when the file has them, and needed for scope when it names tags.
+    let tag_names = if reader.has(Column::Tags) || !permit.scope().tags.is_empty() {
+        Some(TagNames::load(conn)?)
+    } else {
+        None
+    };
     let mut sink = RowSink {
         plan_id: &id,
         buffer: Vec::new(),
     };
-    let (mut ta, mut tb, mut tc, mut td) = (
-        std::time::Duration::ZERO,
-        std::time::Duration::ZERO,
-        std::time::Duration::ZERO,
-        std::time::Duration::ZERO,
-    );
     loop {
-        let t0 = std::time::Instant::now();
         let chunk: Vec<Record> = reader.by_ref().take(CHUNK).collect();
-        ta += t0.elapsed();
         if chunk.is_empty() {
             break;
         }
@@ -1294,10 +1323,7 @@ pub fn plan_csv(
                 Record::Invalid { .. } => None,
             })
             .collect();
-        let t0 = std::time::Instant::now();
-        let mut found = current_numbers(conn, &tag_names, &keys)?;
-        tb += t0.elapsed();
-        let t0 = std::time::Instant::now();
+        let mut found = current_numbers(conn, tag_names.as_ref(), &keys)?;
         // Lines whose number is not in the inventory under its key: validate them fully;
         // a differently written number may still be there under its canonical form.
         let mut checked: HashMap<u64, Result<PhoneNumber, RowError>> = HashMap::new();
@@ -1322,10 +1348,8 @@ pub fn plan_csv(
             }
         }
         if !again.is_empty() {
-            found.extend(current_numbers(conn, &tag_names, &again)?);
+            found.extend(current_numbers(conn, tag_names.as_ref(), &again)?);
         }
-        tc += t0.elapsed();
-        let t0 = std::time::Instant::now();
         for record in chunk {
             summary.rows += 1;
             let planned = match record {
@@ -1347,7 +1371,7 @@ pub fn plan_csv(
                         })
                         .collect(),
                 },
-                Record::Row(row) => {
+                Record::Row(mut row) => {
                     let mut errors = Errors::new(row.line);
                     let (number, country) = match checked.remove(&row.line) {
                         None => {
@@ -1355,7 +1379,7 @@ pub fn plan_csv(
                                 .get(&row.number)
                                 .map(|n| n.country.clone())
                                 .unwrap_or_default();
-                            (row.number.clone(), country)
+                            (std::mem::take(&mut row.number), country)
                         }
                         Some(Ok(n)) => {
                             let canonical = n.to_string();
@@ -1380,7 +1404,7 @@ pub fn plan_csv(
                         let d = desired_from_line(
                             conn,
                             &mut refs,
-                            &row,
+                            &mut row,
                             current,
                             &country,
                             &mut errors,
@@ -1409,10 +1433,8 @@ pub fn plan_csv(
                 sink.push(conn, &planned)?;
             }
         }
-        td += t0.elapsed();
     }
     sink.flush(conn)?;
-    eprintln!("read {ta:?} lookup {tb:?} check {tc:?} rows {td:?}");
     let (done, total) = reader.progress();
     progress(done, total);
     store_plan(conn, permit, &id, "import", None, &summary, &[], now, ttl)
@@ -2110,10 +2132,14 @@ fn update_many(
         }
         afters.push(after);
     }
-    for chunk in afters.chunks(500) {
+    for (c, chunk) in afters.chunks(500).enumerate() {
         let fields: Vec<crate::dialect::FieldRow<'_>> = chunk
             .iter()
-            .map(|a| crate::dialect::FieldRow {
+            .zip(&edits[c * 500..])
+            .map(|(a, (b, _))| crate::dialect::FieldRow {
+                details: a.location_id != b.location_id
+                    || a.platform_id != b.platform_id
+                    || a.number_type != b.number_type,
                 id: a.id,
                 version: a.version - 1,
                 description: &a.description,
@@ -2169,18 +2195,18 @@ fn update_many(
     for chunk in links.chunks(1000) {
         crate::dialect::insert_batch!(conn, number_tags::table, chunk);
     }
-    let records: Vec<AuditChange> = edits
+    let records: Vec<audit::TextChange> = edits
         .iter()
         .zip(&afters)
-        .map(|((before, _), after)| AuditChange {
+        .map(|((before, _), after)| audit::TextChange {
             action: "number.update",
             entity_kind: "number",
             entity_id: &before.number,
-            before: audit::snapshot(before),
-            after: audit::snapshot(after),
+            before: serde_json::to_string(before).ok(),
+            after: serde_json::to_string(after).ok(),
         })
         .collect();
-    audit::record_many(conn, permit, records)?;
+    audit::record_many_text(conn, permit, records)?;
     for a in afters {
         versions.insert(a.number, a.version);
     }

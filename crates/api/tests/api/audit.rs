@@ -55,7 +55,7 @@ impl Expect {
         self
     }
 
-    fn from_source(mut self, source: &'static str) -> Self {
+    fn with_source(mut self, source: &'static str) -> Self {
         self.source = source;
         self
     }
@@ -579,7 +579,7 @@ async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case
                 expect: vec![
                     updated("number.update", "number", "+442071233202")
                         .with("description", json!("imported"))
-                        .from_source("import"),
+                        .with_source("import"),
                 ],
             }
         }

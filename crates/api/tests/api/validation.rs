@@ -459,3 +459,20 @@ async fn bad_audit_filters_are_named() {
         .await;
     r.expect_error(400, "invalid_query");
 }
+
+#[actix_web::test]
+async fn a_nul_character_in_a_text_parameter_is_refused_not_a_server_error() {
+    // Found by schemathesis on PostgreSQL, which refuses NUL inside text.
+    let app = TestApp::new().await;
+    let viewer = app.user(Role::Viewer).await;
+    app.get("/api/v1/ranges?country=G%00B")
+        .as_(&viewer)
+        .send()
+        .await
+        .expect_invalid("invalid_query", "country");
+    app.get("/api/v1/users/ab%00cd")
+        .as_(&viewer)
+        .send()
+        .await
+        .expect_invalid("invalid_path", "path");
+}
