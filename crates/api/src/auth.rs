@@ -103,7 +103,10 @@ impl PrincipalCache {
     /// Forgets every cached caller; called after any change to accounts or tokens, so
     /// this instance applies it at once (others within the cache time).
     pub fn clear(&self) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     fn put(&self, key: String, principal: &Principal) {
@@ -119,16 +122,26 @@ impl PrincipalCache {
 }
 
 /// Resolves the bearer token of a request to a principal.
-async fn authenticate(state: web::Data<AppState>, bearer: Option<String>) -> Result<Principal, ApiError> {
-    let token = bearer.ok_or_else(|| unauthenticated("send Authorization: Bearer <token> (from POST /api/v1/auth/login, or an API token)"))?;
+async fn authenticate(
+    state: web::Data<AppState>,
+    bearer: Option<String>,
+) -> Result<Principal, ApiError> {
+    let token = bearer.ok_or_else(|| {
+        unauthenticated(
+            "send Authorization: Bearer <token> (from POST /api/v1/auth/login, or an API token)",
+        )
+    })?;
     if token.starts_with(store::secrets::TOKEN_PREFIX) {
         // Keyed by the token's hash: the secret itself is never kept in memory longer than the request.
         let key = format!("token:{}", store::secrets::token_hash(&token));
         if let Some(p) = state.principals.get(&key) {
             return Ok(p);
         }
-        let found = state.read(move |c| store::tokens::authenticate(c, &token)).await?;
-        let (record, due) = found.ok_or_else(|| unauthenticated("the API token is unknown, revoked or expired"))?;
+        let found = state
+            .read(move |c| store::tokens::authenticate(c, &token))
+            .await?;
+        let (record, due) =
+            found.ok_or_else(|| unauthenticated("the API token is unknown, revoked or expired"))?;
         if due {
             let id = record.id;
             // Best effort: a busy database must not fail the request that merely used a token.
@@ -140,15 +153,21 @@ async fn authenticate(state: web::Data<AppState>, bearer: Option<String>) -> Res
         state.principals.put(key, &principal);
         return Ok(principal);
     }
-    let admin_id = state.jwt.verify(&token).ok_or_else(|| unauthenticated("the token is invalid or expired; log in again"))?;
+    let admin_id = state
+        .jwt
+        .verify(&token)
+        .ok_or_else(|| unauthenticated("the token is invalid or expired; log in again"))?;
     let key = format!("admin:{admin_id}");
     if let Some(p) = state.principals.get(&key) {
         return Ok(p);
     }
-    let admin = state.read(move |c| store::admins::get(c, admin_id)).await.map_err(|e| match e {
-        ApiError::NotFound(_) => unauthenticated("the account no longer exists"),
-        other => other,
-    })?;
+    let admin = state
+        .read(move |c| store::admins::get(c, admin_id))
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => unauthenticated("the account no longer exists"),
+            other => other,
+        })?;
     let principal = admin.principal()?;
     state.principals.put(key, &principal);
     Ok(principal)

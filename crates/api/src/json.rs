@@ -41,12 +41,20 @@ fn quoted_field(msg: &str) -> Option<String> {
 fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ApiError {
     let path = e.path().to_string();
     let inner = e.into_inner();
-    let field = if path == "." { quoted_field(&inner.to_string()) } else { Some(path) };
+    let field = if path == "." {
+        quoted_field(&inner.to_string())
+    } else {
+        Some(path)
+    };
     let message = match &field {
         Some(f) => format!("{f}: {inner}"),
         None => format!("the body is not valid JSON of the expected shape: {inner}"),
     };
-    ApiError::BadRequest { code: "invalid_json", field, message }
+    ApiError::BadRequest {
+        code: "invalid_json",
+        field,
+        message,
+    }
 }
 
 /// Deserialises a body, naming the offending field by its path on failure.
@@ -87,23 +95,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-async fn read<T: DeserializeOwned>(json: bool, body: <web::Bytes as FromRequest>::Future) -> Result<T, ApiError> {
-            if !json {
-                return Err(ApiError::UnsupportedMediaType(
-                    "the body must be JSON (Content-Type: application/json)".into(),
-                ));
+async fn read<T: DeserializeOwned>(
+    json: bool,
+    body: <web::Bytes as FromRequest>::Future,
+) -> Result<T, ApiError> {
+    if !json {
+        return Err(ApiError::UnsupportedMediaType(
+            "the body must be JSON (Content-Type: application/json)".into(),
+        ));
+    }
+    let bytes = body
+        .await
+        .map_err(|e| match e.as_response_error().status_code().as_u16() {
+            413 => {
+                ApiError::PayloadTooLarge(format!("the body is larger than {MAX_BODY_BYTES} bytes"))
             }
-            let bytes =
-                body.await
-                    .map_err(|e| match e.as_response_error().status_code().as_u16() {
-                        413 => ApiError::PayloadTooLarge(format!(
-                            "the body is larger than {MAX_BODY_BYTES} bytes"
-                        )),
-                        _ => ApiError::BadRequest {
-                            code: "invalid_json",
-                            field: None,
-                            message: format!("the body could not be read: {e}"),
-                        },
-                    })?;
-            decode(&bytes)
+            _ => ApiError::BadRequest {
+                code: "invalid_json",
+                field: None,
+                message: format!("the body could not be read: {e}"),
+            },
+        })?;
+    decode(&bytes)
 }

@@ -135,11 +135,17 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-        // Text with NUL cannot be stored by PostgreSQL and matches nothing anywhere: refuse it
+    // Text with NUL cannot be stored by PostgreSQL and matches nothing anywhere: refuse it
     // up front, identically on both backends.
-        if req.uri().path().to_ascii_lowercase().contains("%00") {
-        let error = crate::error::ApiError::invalid("invalid_path", "path", "must not contain NUL characters");
-        return Ok(req.into_response(actix_web::ResponseError::error_response(&error)).map_into_right_body());
+    if req.uri().path().to_ascii_lowercase().contains("%00") {
+        let error = crate::error::ApiError::invalid(
+            "invalid_path",
+            "path",
+            "must not contain NUL characters",
+        );
+        return Ok(req
+            .into_response(actix_web::ResponseError::error_response(&error))
+            .map_into_right_body());
     }
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));

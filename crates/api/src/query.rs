@@ -22,8 +22,14 @@ impl<T> Query<T> {
 /// Parses a query string, naming the parameter on failure.
 pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     // No database stores NUL inside text (PostgreSQL refuses it): say so, naming the parameter.
-    if let Some((name, _)) = form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0')) {
-        return Err(ApiError::invalid("invalid_query", name.replace('\0', ""), "must not contain NUL characters"));
+    if let Some((name, _)) =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::invalid(
+            "invalid_query",
+            name.replace('\0', ""),
+            "must not contain NUL characters",
+        ));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -39,7 +45,11 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             Some(f) => format!("{f}: {inner}"),
             None => format!("the query string is not valid: {inner}"),
         };
-        ApiError::BadRequest { code: "invalid_query", field, message }
+        ApiError::BadRequest {
+            code: "invalid_query",
+            field,
+            message,
+        }
     })
 }
 

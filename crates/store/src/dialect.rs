@@ -178,7 +178,7 @@ pub fn take_lease(
 pub enum RefTable {
     /// `locations`.
     Locations,
-        /// `platforms`.
+    /// `platforms`.
     Platforms,
     /// `services` (assignment targets).
     Services,
@@ -188,7 +188,7 @@ impl RefTable {
     fn name(self) -> &'static str {
         match self {
             RefTable::Locations => "locations",
-                        RefTable::Platforms => "platforms",
+            RefTable::Platforms => "platforms",
             RefTable::Services => "services",
         }
     }
@@ -341,15 +341,15 @@ pub fn update_number_fields(
                     continue;
                 }
                 updated += diesel::update(target)
-                .set((
-                    n::description.eq(r.description),
-                    n::location_id.eq(r.location_id),
-                    n::platform_id.eq(r.platform_id),
-                    n::number_type.eq(r.number_type),
-                    n::version.eq(r.version + 1),
-                    n::updated_at.eq(now),
-                ))
-                .execute(c)?;
+                    .set((
+                        n::description.eq(r.description),
+                        n::location_id.eq(r.location_id),
+                        n::platform_id.eq(r.platform_id),
+                        n::number_type.eq(r.number_type),
+                        n::version.eq(r.version + 1),
+                        n::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
             }
             Ok(updated)
         }
@@ -373,7 +373,9 @@ pub fn update_number_fields(
                     p + 5
                 ));
             }
-            sql.push_str(") AS v(i, v, d, l, p, t) WHERE numbers.id = v.i AND numbers.version = v.v");
+            sql.push_str(
+                ") AS v(i, v, d, l, p, t) WHERE numbers.id = v.i AND numbers.version = v.v",
+            );
             let mut q = diesel::sql_query(sql)
                 .into_boxed::<diesel::pg::Pg>()
                 .bind::<Timestamp, _>(now);

@@ -35,8 +35,6 @@ pub const TARGET_KIND: &str = "user";
 /// Longest id, UPN or text field accepted from the sync.
 const MAX_CHARS: usize = 1024;
 
-
-
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = directory_users)]
 struct UserRow {
@@ -855,7 +853,7 @@ pub fn resolve_target(
                     .first(conn)
                     .optional()?;
             }
-                        let (sid, name) = found.ok_or_else(unknown)?;
+            let (sid, name) = found.ok_or_else(unknown)?;
             // Hold the service until commit, as a foreign key would: a concurrent delete
             // waits for this assignment and then sees the service in use.
             crate::dialect::lock_ref(conn, crate::dialect::RefTable::Services, sid)?;

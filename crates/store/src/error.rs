@@ -102,13 +102,19 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_string())
             }
-                        // PostgreSQL refuses NUL characters in text; it is the caller's input, not our bug.
-            DieselError::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => StoreError::Invalid {
-                code: "invalid_field",
-                field: "input".into(),
-                message: "text must not contain NUL characters".into(),
-            },
-            DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
+            // PostgreSQL refuses NUL characters in text; it is the caller's input, not our bug.
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("invalid byte sequence") =>
+            {
+                StoreError::Invalid {
+                    code: "invalid_field",
+                    field: "input".into(),
+                    message: "text must not contain NUL characters".into(),
+                }
+            }
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database is locked") =>
+            {
                 StoreError::Unavailable("the SQLite database is busy".into())
             }
             other => StoreError::Internal(other.to_string()),

@@ -305,7 +305,10 @@ pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) 
     require_unscoped_locations(permit)?;
     let before = get(conn, permit.scope(), id)?;
     if let Some(v) = if_match.filter(|v| *v != before.version) {
-        return Err(StoreError::Stale { expected: v, current: before.version });
+        return Err(StoreError::Stale {
+            expected: v,
+            current: before.version,
+        });
     }
     crate::dialect::lock_for_delete(conn, crate::dialect::RefTable::Locations, id)?;
     let used_by_numbers: i64 = numbers::table

@@ -496,8 +496,6 @@ pub fn filtered<'a, ST: 'a>(
     Ok(Some(q))
 }
 
-
-
 /// Checks references a write is about to store: the location exists (and lies in the
 /// permit's scope together with the tags) and the platform exists.
 fn check_refs(

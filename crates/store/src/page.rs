@@ -80,6 +80,10 @@ pub fn decode_id(cursor: &str) -> StoreResult<i64> {
 /// A case-insensitive "contains" pattern for `lower(column) LIKE … ESCAPE '\'`: the text
 /// lower-cased, its `\`, `%` and `_` escaped, wrapped in `%`.
 pub fn contains_pattern(text: &str) -> String {
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }

@@ -152,7 +152,9 @@ pub struct RangePatch {
 /// its scope (moved to another site, retagged): a grant never reaches past its scope.
 fn require_all_numbers_in_scope(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
     let filter = crate::numbers::ScopeFilter::resolve(conn, permit.scope())?;
-    let Some(cond) = filter.condition("numbers") else { return Ok(()) };
+    let Some(cond) = filter.condition("numbers") else {
+        return Ok(());
+    };
     let outside: i64 = numbers::table
         .filter(numbers::range_id.eq(id))
         .filter(sql::<Bool>(&format!("NOT ({cond})")))
@@ -161,7 +163,9 @@ fn require_all_numbers_in_scope(conn: &mut Conn, permit: &Permit, id: i64) -> St
     if outside > 0 {
         return Err(StoreError::Forbidden {
             code: "out_of_scope",
-            message: format!("{outside} numbers of this range lie outside your scope; an unscoped admin must change or delete it"),
+            message: format!(
+                "{outside} numbers of this range lie outside your scope; an unscoped admin must change or delete it"
+            ),
         });
     }
     Ok(())
@@ -465,7 +469,7 @@ pub fn patch(
     if let Some(v) = if_match.filter(|v| *v != before.version) {
         return Err(StoreError::Stale {
             expected: v,
-                        current: before.version,
+            current: before.version,
         });
     }
     if change.apply_to_numbers {
@@ -575,7 +579,10 @@ pub fn patch(
 pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) -> StoreResult<()> {
     let before = get(conn, permit.scope(), id)?;
     if let Some(v) = if_match.filter(|v| *v != before.version) {
-        return Err(StoreError::Stale { expected: v, current: before.version });
+        return Err(StoreError::Stale {
+            expected: v,
+            current: before.version,
+        });
     }
     require_all_numbers_in_scope(conn, permit, id)?;
     let in_use = before.utilisation.total - before.utilisation.available;

@@ -382,7 +382,7 @@ pub fn update(
 
 /// Removes a service that no number is assigned to (409 `service_in_use` otherwise).
 pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) -> StoreResult<()> {
-        let before = get(conn, permit.scope(), id)?;
+    let before = get(conn, permit.scope(), id)?;
     check_version(before.version, if_match)?;
     crate::dialect::lock_for_delete(conn, crate::dialect::RefTable::Services, id)?;
     // Counted without scope: a number the caller cannot see still holds the service.

@@ -85,7 +85,7 @@ pub fn update_lifecycle(
     permit: &domain::Permit,
     change: LifecyclePatch,
 ) -> StoreResult<Lifecycle> {
-        use crate::schema::locations;
+    use crate::schema::locations;
     if !permit.scope().is_unrestricted() {
         return Err(crate::StoreError::Forbidden {
             code: "out_of_scope",

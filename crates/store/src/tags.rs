@@ -122,13 +122,19 @@ pub fn list(conn: &mut Conn, scope: &Scope) -> StoreResult<Vec<TagUsage>> {
         counted = counted.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
     }
     let number_counts: HashMap<i64, i64> = counted.load::<(i64, i64)>(conn)?.into_iter().collect();
-    let mut ranges_counted = range_tags::table.group_by(range_tags::tag_id).select((range_tags::tag_id, diesel::dsl::count_star())).into_boxed();
+    let mut ranges_counted = range_tags::table
+        .group_by(range_tags::tag_id)
+        .select((range_tags::tag_id, diesel::dsl::count_star()))
+        .into_boxed();
     if !scope.is_unrestricted() {
         // A scoped caller counts only the ranges it can see.
         let visible = crate::ranges::visible_ids(conn, scope)?;
         ranges_counted = ranges_counted.filter(range_tags::range_id.eq_any(visible));
     }
-    let range_counts: HashMap<i64, i64> = ranges_counted.load::<(i64, i64)>(conn)?.into_iter().collect();
+    let range_counts: HashMap<i64, i64> = ranges_counted
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
     let all: Vec<(i64, String)> = tags::table
         .order(tags::key)
         .select((tags::id, tags::name))

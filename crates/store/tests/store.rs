@@ -1811,7 +1811,11 @@ mod rates_and_changes {
 
     fn assign_to(t: &TestDb, e164: &str, who: &str) -> store::StoreResult<store::numbers::Number> {
         let request = Request::Assign {
-            target: Target { kind: "user".into(), id: who.into(), name: format!("{who}@contoso.example") },
+            target: Target {
+                kind: "user".into(),
+                id: who.into(),
+                name: format!("{who}@contoso.example"),
+            },
             override_reservation: false,
             override_quarantine: false,
         };
@@ -1827,15 +1831,17 @@ mod rates_and_changes {
 
     /// The `at` of every `number.assign` record, oldest first.
     fn assign_times(t: &TestDb) -> Vec<chrono::NaiveDateTime> {
-        let filter = AuditFilter { action: Some("number.assign".into()), ..Default::default() };
-        let mut at: Vec<_> = t
-            .db
-            .read(|c| store::audit::list(c, &Scope::unrestricted(), &filter, None, Some(1000)))
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|r| r.at)
-            .collect();
+        let filter = AuditFilter {
+            action: Some("number.assign".into()),
+            ..Default::default()
+        };
+        let mut at: Vec<_> =
+            t.db.read(|c| store::audit::list(c, &Scope::unrestricted(), &filter, None, Some(1000)))
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|r| r.at)
+                .collect();
         at.sort();
         at
     }
@@ -1847,16 +1853,32 @@ mod rates_and_changes {
         let branch = location(&t, "Branch");
         let pool = range(&t, "+442071230000", "+442071230009", Some(hq), &["Pool"]).unwrap();
         t.db.write(|c| {
-            store::numbers::create(c, &owner(), NewNumber { location_id: Some(branch), ..new_number("+442079460001") })
+            store::numbers::create(
+                c,
+                &owner(),
+                NewNumber {
+                    location_id: Some(branch),
+                    ..new_number("+442079460001")
+                },
+            )
         })
         .unwrap();
-        for e164 in ["+442071230000", "+442071230001", "+442071230002", "+442079460001"] {
+        for e164 in [
+            "+442071230000",
+            "+442071230001",
+            "+442071230002",
+            "+442079460001",
+        ] {
             assign_to(&t, e164, "ann").unwrap();
         }
         // Reassigning is not a new assignment from the pool.
         assign_to(&t, "+442071230000", "bob").unwrap();
         let times = assign_times(&t);
-        assert_eq!(times.len(), 4, "reassignments are recorded as number.reassign");
+        assert_eq!(
+            times.len(),
+            4,
+            "reassignments are recorded as number.reassign"
+        );
         let now = store::now();
 
         let s = compute_at_now(&t, &Scope::unrestricted(), now);
@@ -1869,11 +1891,24 @@ mod rates_and_changes {
         assert_eq!(r.counts.available, 7);
         assert_eq!(r.forecast.assignments_last_30_days, 3);
         assert!((r.forecast.assignments_per_day - 0.1).abs() < 1e-9);
-        assert!((r.forecast.days_until_exhausted.unwrap() - 70.0).abs() < 1e-6, "{r:?}");
+        assert!(
+            (r.forecast.days_until_exhausted.unwrap() - 70.0).abs() < 1e-6,
+            "{r:?}"
+        );
         let outside = find(&s.by_range, "");
         assert_eq!(outside.forecast.assignments_last_30_days, 1);
-        assert_eq!(find(&s.by_location, &hq.to_string()).forecast.assignments_last_30_days, 3);
-        assert_eq!(find(&s.by_location, &branch.to_string()).forecast.assignments_last_30_days, 1);
+        assert_eq!(
+            find(&s.by_location, &hq.to_string())
+                .forecast
+                .assignments_last_30_days,
+            3
+        );
+        assert_eq!(
+            find(&s.by_location, &branch.to_string())
+                .forecast
+                .assignments_last_30_days,
+            1
+        );
         let tag = find(&s.by_tag, "Pool");
         assert_eq!(tag.forecast.assignments_last_30_days, 3);
         assert!((tag.forecast.days_until_exhausted.unwrap() - 70.0).abs() < 1e-6);
@@ -1881,20 +1916,35 @@ mod rates_and_changes {
         // The daily series: 30 days ending today, every day present, summing to the total.
         assert_eq!(s.daily.len(), 30);
         assert_eq!(s.daily.last().unwrap().day, now.date());
-        assert!(s.daily.windows(2).all(|w| w[1].day == w[0].day.succ_opt().unwrap()));
+        assert!(
+            s.daily
+                .windows(2)
+                .all(|w| w[1].day == w[0].day.succ_opt().unwrap())
+        );
         assert_eq!(s.daily.iter().map(|d| d.assignments).sum::<i64>(), 4);
         for at in &times {
-            assert!(s.daily.iter().any(|d| d.day == at.date() && d.assignments > 0));
+            assert!(
+                s.daily
+                    .iter()
+                    .any(|d| d.day == at.date() && d.assignments > 0)
+            );
         }
 
         // A scoped caller's rates count only its numbers.
-        let scoped = Scope { locations: vec![branch.to_string()], tags: vec![] };
+        let scoped = Scope {
+            locations: vec![branch.to_string()],
+            tags: vec![],
+        };
         let s = compute_at_now(&t, &scoped, now);
         assert_eq!(s.forecast.assignments_last_30_days, 1);
         assert_eq!(s.by_range.len(), 1, "{:?}", s.by_range);
     }
 
-    fn compute_at_now(t: &TestDb, scope: &Scope, now: chrono::NaiveDateTime) -> store::stats::Stats {
+    fn compute_at_now(
+        t: &TestDb,
+        scope: &Scope,
+        now: chrono::NaiveDateTime,
+    ) -> store::stats::Stats {
         t.db.read(|c| compute_at(c, scope, now)).unwrap()
     }
 
@@ -1916,7 +1966,11 @@ mod rates_and_changes {
         assert_eq!(s.forecast.assignments_last_30_days, 0);
         assert_eq!(s.forecast.assignments_per_day, 0.0);
         assert_eq!(s.forecast.days_until_exhausted, None);
-        assert!(s.by_range.iter().all(|g| g.forecast.days_until_exhausted.is_none()));
+        assert!(
+            s.by_range
+                .iter()
+                .all(|g| g.forecast.days_until_exhausted.is_none())
+        );
         assert!(s.daily.iter().all(|d| d.assignments == 0));
     }
 
@@ -1929,20 +1983,37 @@ mod rates_and_changes {
             store::audit::record(
                 c,
                 &owner(),
-                Change { action: "location.create", entity_kind: "location", entity_id: "999", before: None, after: None },
+                Change {
+                    action: "location.create",
+                    entity_kind: "location",
+                    entity_id: "999",
+                    before: None,
+                    after: None,
+                },
             )?;
             Err::<(), _>(StoreError::Internal("fails after its record".into()))
         });
         assert!(failed.is_err());
         location(&t, "Branch");
         let rows = t.db.read(|c| store::audit::since(c, mark, 100)).unwrap();
-        assert_eq!(rows.len(), 2, "the rolled-back record is not there: {rows:?}");
+        assert_eq!(
+            rows.len(),
+            2,
+            "the rolled-back record is not there: {rows:?}"
+        );
         assert!(rows.iter().all(|r| r.entity_id != "999"));
         assert!(rows[0].id < rows[1].id);
         assert_eq!(t.db.read(store::audit::last_id).unwrap(), rows[1].id);
-        let again = t.db.read(|c| store::audit::with_ids(c, &[rows[1].id, rows[0].id, rows[1].id + 100])).unwrap();
-        assert_eq!(again.iter().map(|r| r.id).collect::<Vec<_>>(), [rows[0].id, rows[1].id]);
-        let after_first = t.db.read(|c| store::audit::since(c, rows[0].id, 100)).unwrap();
+        let again =
+            t.db.read(|c| store::audit::with_ids(c, &[rows[1].id, rows[0].id, rows[1].id + 100]))
+                .unwrap();
+        assert_eq!(
+            again.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [rows[0].id, rows[1].id]
+        );
+        let after_first =
+            t.db.read(|c| store::audit::since(c, rows[0].id, 100))
+                .unwrap();
         assert_eq!(after_first.len(), 1);
     }
 
@@ -1950,24 +2021,39 @@ mod rates_and_changes {
     fn postgres_notifies_listeners_of_committed_changes_only() {
         let t = TestDb::new();
         let Some(mut listener) = t.db.change_listener().unwrap() else {
-            assert_eq!(t.db.backend(), store::Backend::Sqlite, "only SQLite has no notifications");
+            assert_eq!(
+                t.db.backend(),
+                store::Backend::Sqlite,
+                "only SQLite has no notifications"
+            );
             return;
         };
         let failed = t.db.write(|c| {
             store::audit::record(
                 c,
                 &owner(),
-                Change { action: "location.create", entity_kind: "location", entity_id: "999", before: None, after: None },
+                Change {
+                    action: "location.create",
+                    entity_kind: "location",
+                    entity_id: "999",
+                    before: None,
+                    after: None,
+                },
             )?;
             Err::<(), _>(StoreError::Internal("fails after its record".into()))
         });
         assert!(failed.is_err());
         assert!(
-            !listener.wait(std::time::Duration::from_millis(500)).unwrap(),
+            !listener
+                .wait(std::time::Duration::from_millis(500))
+                .unwrap(),
             "a rolled-back change notified"
         );
         location(&t, "HQ");
-        assert!(listener.wait(std::time::Duration::from_secs(10)).unwrap(), "no notification after a commit");
+        assert!(
+            listener.wait(std::time::Duration::from_secs(10)).unwrap(),
+            "no notification after a commit"
+        );
     }
 }
 
@@ -2021,10 +2107,9 @@ mod export {
         let export = t.db.read(|c| Export::prepare(c, scope, filter)).unwrap();
         let (mut rows, mut pages, mut after) = (Vec::new(), 0, None::<String>);
         loop {
-            let page = t
-                .db
-                .read(|c| export.page(c, after.as_deref(), page_rows))
-                .unwrap();
+            let page =
+                t.db.read(|c| export.page(c, after.as_deref(), page_rows))
+                    .unwrap();
             assert!(page.len() as i64 <= page_rows, "a page larger than asked");
             pages += 1;
             let last = page.len() < page_rows as usize;
@@ -2153,12 +2238,18 @@ mod export {
         assert_eq!(quarantined[14], "2030-02-01T12:30:00Z");
 
         let unnamed = row(&rows, "+441612340002");
-        assert_eq!(unnamed.range.as_deref(), Some("+441612340000-+441612340004"));
+        assert_eq!(
+            unnamed.range.as_deref(),
+            Some("+441612340000-+441612340004")
+        );
         assert_eq!(unnamed.location, None);
         assert_eq!(unnamed.country, "GB");
 
         let base = row(&rows, "+14255550100").cells();
-        assert_eq!(base[0], "+14255550100", "the number column is never neutralised");
+        assert_eq!(
+            base[0], "+14255550100",
+            "the number column is never neutralised"
+        );
         assert_eq!(base[2], "US");
         assert_eq!(base[5], "VIP");
         assert_eq!(base[6], "'=SUM(A1)");
@@ -2195,7 +2286,11 @@ mod export {
             tags: vec!["nobody-has-this".into()],
             ..Default::default()
         };
-        assert!(export_all(&t, &Scope::unrestricted(), unknown_tag, 100).0.is_empty());
+        assert!(
+            export_all(&t, &Scope::unrestricted(), unknown_tag, 100)
+                .0
+                .is_empty()
+        );
 
         let by_location = Scope {
             locations: vec![london.to_string()],
@@ -2203,7 +2298,10 @@ mod export {
         };
         let (rows, _) = export_all(&t, &by_location, NumberFilter::default(), 3);
         assert_eq!(rows.len(), 10);
-        assert!(rows.iter().all(|r| r.location.as_deref() == Some("London HQ")));
+        assert!(
+            rows.iter()
+                .all(|r| r.location.as_deref() == Some("London HQ"))
+        );
 
         let by_tag = Scope {
             locations: vec![],
@@ -2214,7 +2312,11 @@ mod export {
             ..Default::default()
         };
         let (rows, _) = export_all(&t, &by_tag, us, 3);
-        assert_eq!(numbers(rows), ["+14255550100"], "the extension carries no tag");
+        assert_eq!(
+            numbers(rows),
+            ["+14255550100"],
+            "the extension carries no tag"
+        );
     }
 }
 
@@ -2306,9 +2408,20 @@ mod imports {
         let p = plan(&t, &owner(), &text);
         assert_eq!(p.error_count, 0, "{:?}", rows(&t, &p.id));
         let s = &p.summary;
-        assert_eq!((s.rows, s.unchanged, s.creates, s.updates, s.assigns), (4, 0, 1, 2, 1));
-        assert_eq!(t.db.read(store::audit::last_id).unwrap(), mark, "planning audits nothing");
-        assert_eq!(get(&t, "+442071234001").description, "line 1", "planning changes nothing");
+        assert_eq!(
+            (s.rows, s.unchanged, s.creates, s.updates, s.assigns),
+            (4, 0, 1, 2, 1)
+        );
+        assert_eq!(
+            t.db.read(store::audit::last_id).unwrap(),
+            mark,
+            "planning audits nothing"
+        );
+        assert_eq!(
+            get(&t, "+442071234001").description,
+            "line 1",
+            "planning changes nothing"
+        );
         let planned = rows(&t, &p.id);
         assert!(planned[0].changes.contains(&Change::Update {
             field: "description".into(),
@@ -2320,29 +2433,52 @@ mod imports {
         assert_eq!(applied.applied.creates, 1);
         assert_eq!(get(&t, "+442071234001").description, "new text");
         let two = get(&t, "+442071234002");
-        assert_eq!((two.location_id, two.tags.clone()), (Some(london), vec!["New".to_string(), "VIP".to_string()]));
+        assert_eq!(
+            (two.location_id, two.tags.clone()),
+            (Some(london), vec!["New".to_string(), "VIP".to_string()])
+        );
         assert_eq!(two.version, 2);
         let three = get(&t, "+442071234003");
         assert_eq!(three.status, "assigned");
         assert_eq!(three.assignment.unwrap().name, "Reception queue");
         let nine = get(&t, "+442071234009");
-        assert_eq!((nine.description.as_str(), nine.location_id), ("brand new", Some(london)));
+        assert_eq!(
+            (nine.description.as_str(), nine.location_id),
+            ("brand new", Some(london))
+        );
         let untouched = get(&t, "+442071234005");
-        assert_eq!((untouched.version, untouched.description.as_str()), (1, "line 5"));
+        assert_eq!(
+            (untouched.version, untouched.description.as_str()),
+            (1, "line 5")
+        );
 
-        let records = t
-            .db
-            .read(|c| store::audit::change_set(c, &Scope::unrestricted(), &applied.change_set_id, None, Some(100)))
+        let records =
+            t.db.read(|c| {
+                store::audit::change_set(
+                    c,
+                    &Scope::unrestricted(),
+                    &applied.change_set_id,
+                    None,
+                    Some(100),
+                )
+            })
             .unwrap()
             .items;
         assert_eq!(records.len(), 4, "{records:#?}");
         assert!(records.iter().all(|r| r.source == "import"
             && r.change_set_id.as_deref() == Some(applied.change_set_id.as_str())));
-        let again = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap_err();
+        let again =
+            t.db.write(|c| imports::apply(c, &owner(), &p.id))
+                .unwrap_err();
         assert_eq!(conflict_code(again).0, "plan_already_applied");
-        let shown = t.db.read(|c| imports::get(c, &owner(), &p.id, store::now())).unwrap();
+        let shown =
+            t.db.read(|c| imports::get(c, &owner(), &p.id, store::now()))
+                .unwrap();
         assert_eq!(shown.status, "applied");
-        assert_eq!(shown.change_set_id.as_deref(), Some(applied.change_set_id.as_str()));
+        assert_eq!(
+            shown.change_set_id.as_deref(),
+            Some(applied.change_set_id.as_str())
+        );
     }
 
     #[test]
@@ -2356,9 +2492,15 @@ mod imports {
                     0044 20 7123 4004,line 4 edited\r\n";
         let p = plan(&t, &owner(), text);
         assert_eq!(p.error_count, 0, "{:?}", rows(&t, &p.id));
-        assert_eq!((p.summary.rows, p.summary.updates, p.summary.unchanged), (4, 3, 1));
+        assert_eq!(
+            (p.summary.rows, p.summary.updates, p.summary.unchanged),
+            (4, 3, 1)
+        );
         t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
-        assert_eq!(get(&t, "+442071234001").description, "first, \"quoted\"\r\nand multi-line");
+        assert_eq!(
+            get(&t, "+442071234001").description,
+            "first, \"quoted\"\r\nand multi-line"
+        );
         assert_eq!(get(&t, "+442071234002").description, "=SUM(A1)");
         assert_eq!(get(&t, "+442071234004").description, "line 4 edited");
         assert_eq!(get(&t, "+442071234003").version, 1);
@@ -2388,7 +2530,9 @@ mod imports {
             ]
         );
         assert_eq!(p.error_count, 3);
-        let e = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap_err();
+        let e =
+            t.db.write(|c| imports::apply(c, &owner(), &p.id))
+                .unwrap_err();
         assert_eq!(conflict_code(e).0, "plan_has_errors");
         assert_eq!(get(&t, "+442071234001").description, "line 1");
     }
@@ -2397,27 +2541,40 @@ mod imports {
     fn a_stale_plan_is_refused_naming_the_number_and_an_expired_one_too() {
         let t = TestDb::new();
         estate(&t);
-        let p = plan(&t, &owner(), "number,description\n+442071234001,a\n+442071234002,b\n+442071234099,new\n");
+        let p = plan(
+            &t,
+            &owner(),
+            "number,description\n+442071234001,a\n+442071234002,b\n+442071234099,new\n",
+        );
         let change = NumberPatch {
             description: Some("someone else".into()),
             ..Default::default()
         };
         t.db.write(|c| store::numbers::patch(c, &owner(), "+442071234002", change, None))
             .unwrap();
-        let (code, details) = conflict_code(t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap_err());
+        let (code, details) = conflict_code(
+            t.db.write(|c| imports::apply(c, &owner(), &p.id))
+                .unwrap_err(),
+        );
         assert_eq!(code, "plan_stale");
         assert_eq!(details["numbers"], serde_json::json!(["+442071234002"]));
-        assert_eq!(get(&t, "+442071234001").description, "line 1", "nothing was applied");
+        assert_eq!(
+            get(&t, "+442071234001").description,
+            "line 1",
+            "nothing was applied"
+        );
         // A number the plan creates that exists by now is stale as well.
         let p = plan(&t, &owner(), "number,description\n+442071234098,new\n");
         t.db.write(|c| store::numbers::create(c, &owner(), new_number("+442071234098")))
             .unwrap();
-        let (code, _) = conflict_code(t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap_err());
+        let (code, _) = conflict_code(
+            t.db.write(|c| imports::apply(c, &owner(), &p.id))
+                .unwrap_err(),
+        );
         assert_eq!(code, "plan_stale");
 
-        let expired = t
-            .db
-            .write(|c| {
+        let expired =
+            t.db.write(|c| {
                 imports::plan_csv(
                     c,
                     &owner(),
@@ -2429,7 +2586,10 @@ mod imports {
             })
             .unwrap();
         assert_eq!(expired.status, "expired");
-        let (code, _) = conflict_code(t.db.write(|c| imports::apply(c, &owner(), &expired.id)).unwrap_err());
+        let (code, _) = conflict_code(
+            t.db.write(|c| imports::apply(c, &owner(), &expired.id))
+                .unwrap_err(),
+        );
         assert_eq!(code, "plan_expired");
         assert_eq!(get(&t, "+442071234003").description, "line 3");
     }
@@ -2445,9 +2605,39 @@ mod imports {
             name: "Queue".into(),
         };
         t.db.write(|c| {
-            store::lifecycle::apply(c, &owner(), "+442071234001", Request::Assign { target: target.clone(), override_reservation: false, override_quarantine: false }, None)?;
-            store::lifecycle::apply(c, &owner(), "+442071234002", Request::Reserve { reason: "CEO".into(), reserved_for: None, expires_at: None }, None)?;
-            store::lifecycle::apply(c, &owner(), "+442071234003", Request::Reserve { reason: "Board".into(), reserved_for: None, expires_at: None }, None)
+            store::lifecycle::apply(
+                c,
+                &owner(),
+                "+442071234001",
+                Request::Assign {
+                    target: target.clone(),
+                    override_reservation: false,
+                    override_quarantine: false,
+                },
+                None,
+            )?;
+            store::lifecycle::apply(
+                c,
+                &owner(),
+                "+442071234002",
+                Request::Reserve {
+                    reason: "CEO".into(),
+                    reserved_for: None,
+                    expires_at: None,
+                },
+                None,
+            )?;
+            store::lifecycle::apply(
+                c,
+                &owner(),
+                "+442071234003",
+                Request::Reserve {
+                    reason: "Board".into(),
+                    reserved_for: None,
+                    expires_at: None,
+                },
+                None,
+            )
         })
         .unwrap();
         let text = "number,status,reserved_reason,quarantined_until\n\
@@ -2459,13 +2649,28 @@ mod imports {
         let p = plan(&t, &owner(), text);
         let planned = rows(&t, &p.id);
         let by_line = |l: u64| planned.iter().find(|r| r.line == l).unwrap();
-        assert!(matches!(by_line(2).changes[..], [Change::Unassign { quarantine_days: Some(0), .. }]));
-        assert!(matches!(by_line(3).changes[..], [Change::Release, Change::Reserve { .. }]));
+        assert!(matches!(
+            by_line(2).changes[..],
+            [Change::Unassign {
+                quarantine_days: Some(0),
+                ..
+            }]
+        ));
+        assert!(matches!(
+            by_line(3).changes[..],
+            [Change::Release, Change::Reserve { .. }]
+        ));
         let refused = &by_line(4).errors[0];
         assert_eq!(refused.column.as_deref(), Some("status"));
         assert!(refused.reason.contains("number_reserved"), "{refused:?}");
-        assert!(matches!(by_line(5).changes[..], [Change::Quarantine { .. }]));
-        assert_eq!(by_line(6).errors[0].column.as_deref(), Some("reserved_reason"));
+        assert!(matches!(
+            by_line(5).changes[..],
+            [Change::Quarantine { .. }]
+        ));
+        assert_eq!(
+            by_line(6).errors[0].column.as_deref(),
+            Some("reserved_reason")
+        );
     }
 
     #[test]
@@ -2496,9 +2701,17 @@ mod imports {
                     +442071234001,mine,Here\n\
                     +442071234002,not mine,There\n\
                     +442071234001,,There\n";
-        let p = plan(&t, &scoped, &text.replace("+442071234001,,There\n", "+442071234003,new,There\n"));
+        let p = plan(
+            &t,
+            &scoped,
+            &text.replace("+442071234001,,There\n", "+442071234003,new,There\n"),
+        );
         let planned = rows(&t, &p.id);
-        let errs: Vec<u64> = planned.iter().filter(|r| !r.errors.is_empty()).map(|r| r.line).collect();
+        let errs: Vec<u64> = planned
+            .iter()
+            .filter(|r| !r.errors.is_empty())
+            .map(|r| r.line)
+            .collect();
         assert_eq!(errs, [3, 4], "{planned:#?}");
         assert!(planned[1].errors[0].reason.contains("outside your scope"));
     }
@@ -2519,28 +2732,56 @@ mod imports {
         assert_eq!(p.error_count, 0, "{:?}", rows(&t, &p.id));
         let applied = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
         let one = get(&t, "+442071234001");
-        assert_eq!((one.status.as_str(), one.location_id), ("assigned", Some(london)));
+        assert_eq!(
+            (one.status.as_str(), one.location_id),
+            ("assigned", Some(london))
+        );
 
-        let revert = t
-            .db
-            .write(|c| imports::revert(c, &owner(), &applied.change_set_id, store::now(), Duration::seconds(HOUR)))
+        let revert =
+            t.db.write(|c| {
+                imports::revert(
+                    c,
+                    &owner(),
+                    &applied.change_set_id,
+                    store::now(),
+                    Duration::seconds(HOUR),
+                )
+            })
             .unwrap();
         assert_eq!(revert.kind, "revert");
         assert_eq!(revert.error_count, 0, "{:?}", rows(&t, &revert.id));
-        assert_eq!((revert.summary.deletes, revert.summary.unassigns, revert.summary.updates), (1, 1, 1));
-        t.db.write(|c| imports::apply(c, &owner(), &revert.id)).unwrap();
+        assert_eq!(
+            (
+                revert.summary.deletes,
+                revert.summary.unassigns,
+                revert.summary.updates
+            ),
+            (1, 1, 1)
+        );
+        t.db.write(|c| imports::apply(c, &owner(), &revert.id))
+            .unwrap();
         let one = get(&t, "+442071234001");
         assert_eq!(
-            (one.status.as_str(), one.description.as_str(), one.location_id, one.tags.clone()),
+            (
+                one.status.as_str(),
+                one.description.as_str(),
+                one.location_id,
+                one.tags.clone()
+            ),
             ("available", "line 1", None, vec!["Old".to_string()])
         );
         assert!(
-            t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), "+442071234007")).is_err(),
+            t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), "+442071234007"))
+                .is_err(),
             "the created number is gone again"
         );
 
         // A number changed after the change set makes that row an error.
-        let p = plan(&t, &owner(), "number,description\n+442071234003,x\n+442071234004,y\n");
+        let p = plan(
+            &t,
+            &owner(),
+            "number,description\n+442071234003,x\n+442071234004,y\n",
+        );
         let applied = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
         let change = NumberPatch {
             description: Some("later".into()),
@@ -2548,12 +2789,22 @@ mod imports {
         };
         t.db.write(|c| store::numbers::patch(c, &owner(), "+442071234004", change, None))
             .unwrap();
-        let revert = t
-            .db
-            .write(|c| imports::revert(c, &owner(), &applied.change_set_id, store::now(), Duration::seconds(HOUR)))
+        let revert =
+            t.db.write(|c| {
+                imports::revert(
+                    c,
+                    &owner(),
+                    &applied.change_set_id,
+                    store::now(),
+                    Duration::seconds(HOUR),
+                )
+            })
             .unwrap();
         assert_eq!(revert.error_count, 1);
-        let bad = rows(&t, &revert.id).into_iter().find(|r| !r.errors.is_empty()).unwrap();
+        let bad = rows(&t, &revert.id)
+            .into_iter()
+            .find(|r| !r.errors.is_empty())
+            .unwrap();
         assert_eq!(bad.number, "+442071234004");
         assert!(bad.errors[0].reason.contains("changed since"), "{bad:?}");
     }
@@ -2563,7 +2814,11 @@ mod imports {
         let t = TestDb::new();
         let permit = owner().with_change_set("cs_test");
         t.db.write(|c| {
-            store::numbers::create_many(c, &permit, vec![new_number("+442071234001"), new_number("+442071234002")])
+            store::numbers::create_many(
+                c,
+                &permit,
+                vec![new_number("+442071234001"), new_number("+442071234002")],
+            )
         })
         .unwrap();
         let page = t
@@ -2572,7 +2827,13 @@ mod imports {
             .unwrap();
         assert_eq!(page.items.len(), 2);
         assert!(matches!(
-            t.db.read(|c| store::audit::change_set(c, &Scope::unrestricted(), "cs_none", None, None)),
+            t.db.read(|c| store::audit::change_set(
+                c,
+                &Scope::unrestricted(),
+                "cs_none",
+                None,
+                None
+            )),
             Err(StoreError::NotFound { .. })
         ));
     }

@@ -5,12 +5,12 @@ use api_types::{AdminList, AdminPatch, NewAdmin, PageQuery};
 use domain::Role;
 
 use crate::{
-    query::Query,
     AppState,
     auth::{Authorized, Govern},
     convert,
     error::ApiError,
     json::Json,
+    query::Query,
 };
 
 fn role(field: &str, value: &str) -> Result<Role, ApiError> {

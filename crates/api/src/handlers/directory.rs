@@ -5,11 +5,11 @@ use api_types::{GroupList, GroupQuery, UserList, UserQuery};
 use store::directory::UserFilter;
 
 use crate::{
-    query::Query,
     AppState,
     auth::{Authorized, Read},
     convert,
     error::ApiError,
+    query::Query,
 };
 
 /// A stored directory user on the wire.

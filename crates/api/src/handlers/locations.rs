@@ -5,12 +5,12 @@ use api_types::{LocationList, LocationPatch, LocationQuery, NewLocation};
 use store::locations::LocationInput;
 
 use crate::{
-    query::Query,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
     error::ApiError,
     json::Json,
+    query::Query,
 };
 
 /// Lists sites by name.

@@ -3,9 +3,9 @@
 pub mod admins;
 pub mod audit;
 pub mod auth;
+pub mod directory;
 pub mod events;
 pub mod export;
-pub mod directory;
 pub mod health;
 pub mod imports;
 pub mod lifecycle;

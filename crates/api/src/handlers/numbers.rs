@@ -8,12 +8,12 @@ use api_types::{
 use domain::NumberStatus;
 
 use crate::{
-    query::Query,
     AppState,
     auth::{Authorized, Manage, Operate, Read},
     convert,
     error::ApiError,
     json::{self, Json},
+    query::Query,
 };
 
 fn new_number(field: &str, n: api_types::NewNumber) -> Result<store::numbers::NewNumber, ApiError> {

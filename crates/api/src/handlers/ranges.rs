@@ -5,12 +5,12 @@ use api_types::{NewRange, RangeList, RangePatch, RangeQuery};
 use domain::NumberBlock;
 
 use crate::{
-    query::Query,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
     error::ApiError,
     json::Json,
+    query::Query,
 };
 
 /// Lists ranges in creation order with their utilisation.

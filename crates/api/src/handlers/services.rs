@@ -5,12 +5,12 @@ use api_types::{NewService, ServiceList, ServicePatch, ServiceQuery};
 use store::services::{ServiceFilter, ServiceInput};
 
 use crate::{
-    query::Query,
     AppState,
     auth::{Authorized, Manage, Read},
     convert,
     error::ApiError,
     json::Json,
+    query::Query,
 };
 
 /// A stored service on the wire.

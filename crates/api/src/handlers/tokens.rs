@@ -4,12 +4,12 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use api_types::{ApiTokenList, CreatedApiToken, NewApiToken, PageQuery};
 
 use crate::{
-    query::Query,
     AppState,
     auth::{Authorized, Govern},
     convert,
     error::ApiError,
     json::Json,
+    query::Query,
 };
 
 /// Lists tokens, revoked ones included (never their secrets).

@@ -584,10 +584,15 @@ async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case
             }
         }
         ("POST", "/api/v1/change-sets/{id}/revert") => {
-            let batch = json!({"items": [{"number": "+442071233203"}, {"number": "+442071233204"}]});
+            let batch =
+                json!({"items": [{"number": "+442071233203"}, {"number": "+442071233204"}]});
             app.number(owner, batch).await;
-            let cs = app.get("/api/v1/audit?limit=1").as_(owner).send().await.expect(200)["items"][0]
-                ["change_set_id"]
+            let cs = app
+                .get("/api/v1/audit?limit=1")
+                .as_(owner)
+                .send()
+                .await
+                .expect(200)["items"][0]["change_set_id"]
                 .as_str()
                 .expect("a change set")
                 .to_string();
