@@ -281,7 +281,8 @@ pub struct ScopeFilter {
     tags: Option<Vec<i64>>,
 }
 
-fn id_list(ids: &[i64]) -> String {
+/// An SQL list of ids (`-1` when empty, which matches nothing).
+pub(crate) fn id_list(ids: &[i64]) -> String {
     if ids.is_empty() {
         "-1".to_string()
     } else {
@@ -498,7 +499,7 @@ pub fn filtered<'a, ST: 'a>(
 
 /// Checks references a write is about to store: the location exists (and lies in the
 /// permit's scope together with the tags) and the platform exists.
-fn check_refs(
+pub(crate) fn check_refs(
     conn: &mut Conn,
     permit: &Permit,
     location_id: Option<i64>,

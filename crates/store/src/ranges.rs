@@ -187,14 +187,7 @@ fn visible(
     if !scope.tags.is_empty() {
         // Tag ids are integers from our own table, safe to inline (see numbers::ScopeFilter).
         let ids = tags::ids_for_keys(conn, &scope.tags)?;
-        let list = if ids.is_empty() {
-            "-1".to_string()
-        } else {
-            ids.iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let list = crate::numbers::id_list(&ids);
         q = q.filter(sql::<Bool>(&format!("EXISTS (SELECT 1 FROM range_tags rt WHERE rt.range_id = ranges.id AND rt.tag_id IN ({list}))")));
     }
     Ok(q)
@@ -319,47 +312,12 @@ pub fn list(
     })
 }
 
-fn check_refs(
-    conn: &mut Conn,
-    permit: &Permit,
-    location_id: Option<i64>,
-    platform_id: Option<i64>,
-    tag_keys: &[&str],
-) -> StoreResult<()> {
-    if let Some(id) = location_id {
-        if !dialect::lock_ref(conn, dialect::RefTable::Locations, id)? {
-            return Err(StoreError::invalid(
-                "unknown_location",
-                "location_id",
-                format!("location {id} does not exist"),
-            ));
-        }
-    }
-    if let Some(id) = platform_id {
-        if !dialect::lock_ref(conn, dialect::RefTable::Platforms, id)? {
-            return Err(StoreError::invalid(
-                "unknown_platform",
-                "platform_id",
-                format!("platform {id} does not exist"),
-            ));
-        }
-    }
-    let loc = location_id.map(|l| l.to_string());
-    if !permit.scope().admits(loc.as_deref(), tag_keys) {
-        return Err(StoreError::Forbidden {
-            code: "out_of_scope",
-            message: "the range would lie outside your scope (location and tags)".into(),
-        });
-    }
-    Ok(())
-}
-
 /// Creates a range and every number in it, in the caller's transaction.
 ///
 /// Refused with 409 when it overlaps another range or numbers already in the inventory.
 pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Range> {
     let keys: Vec<&str> = new.tags.iter().map(Tag::key).collect();
-    check_refs(conn, permit, new.location_id, new.platform_id, &keys)?;
+    crate::numbers::check_refs(conn, permit, new.location_id, new.platform_id, &keys, "")?;
     let block = &new.block;
     let first = block.first_value() as i64;
     let last = first + block.len() as i64 - 1;
@@ -489,7 +447,7 @@ pub fn patch(
             .collect(),
     };
     let keys: Vec<&str> = new_tags.iter().map(Tag::key).collect();
-    check_refs(conn, permit, location_id, platform_id, &keys)?;
+    crate::numbers::check_refs(conn, permit, location_id, platform_id, &keys, "")?;
     let name = match change.name {
         Some(n) => n.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
         None => before.name.clone(),
