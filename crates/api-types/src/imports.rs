@@ -132,7 +132,8 @@ pub struct ImportPlan {
     pub id: String,
     /// `import` or `revert`.
     pub kind: String,
-    /// `planned`, `applied`, `failed` (refused as stale) or `expired`.
+    /// `planning` (being made: rows so far, cannot be applied yet), `planned`, `applied`,
+    /// `failed` (refused as stale) or `expired`.
     pub status: String,
     /// For a revert: the change set it undoes.
     pub source_change_set: Option<String>,

@@ -281,6 +281,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "the import plan was applied already",
     ),
     (
+        "plan_not_ready",
+        409,
+        "the import plan is still being made; apply it once its status is planned",
+    ),
+    (
         "plan_stale",
         409,
         "numbers in the plan changed since it was made; details.numbers names up to ten",

@@ -22,11 +22,20 @@ pub struct Idempotent {
 }
 
 impl Idempotent {
-    /// Reads the key (if any) and fingerprints the request.
+    /// Reads the key (if any) and fingerprints the request by its JSON body.
     pub fn new(
         req: &HttpRequest,
         permit: &domain::Permit,
         body: &impl serde::Serialize,
+    ) -> Result<Self, ApiError> {
+        Self::of_bytes(req, permit, &serde_json::to_vec(body).unwrap_or_default())
+    }
+
+    /// Reads the key (if any) and fingerprints the request by its raw body (an upload).
+    pub fn of_bytes(
+        req: &HttpRequest,
+        permit: &domain::Permit,
+        body: &[u8],
     ) -> Result<Self, ApiError> {
         let key = match req.headers().get(HEADER) {
             None => None,
@@ -42,8 +51,7 @@ impl Idempotent {
                 Some(k.to_string())
             }
         };
-        let canonical = serde_json::to_vec(body).unwrap_or_default();
-        let body_hash: String = Sha256::digest(&canonical)
+        let body_hash: String = Sha256::digest(body)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
@@ -88,18 +96,98 @@ impl Idempotent {
         + Send
         + 'static,
     ) -> Result<HttpResponse, ApiError> {
+        self.run_tagged(state, move |c| {
+            action(c).map(|(status, body, version)| (status, body, Some(version)))
+        })
+        .await
+    }
+
+    /// The answer of an earlier request with this key, if there is one (or 409 when the
+    /// key was used for another request).
+    pub async fn earlier(&self, state: &AppState) -> Result<Option<HttpResponse>, ApiError> {
         let Some(key) = self.key.clone() else {
-            let (status, body, version) = state.write(action).await?;
-            return Ok(HttpResponse::build(status)
-                .insert_header(crate::convert::etag(version))
-                .json(body));
+            return Ok(None);
         };
-        let (actor, k) = (self.actor.clone(), key.clone());
-        if let Some(stored) = state
-            .read(move |c| store::idempotency::lookup(c, &actor, &k))
+        let actor = self.actor.clone();
+        match state
+            .read(move |c| store::idempotency::lookup(c, &actor, &key))
             .await?
         {
-            return self.replay(stored);
+            Some(stored) => self.replay(stored).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Remembers the answer to work that ran in transactions of its own (planning an
+    /// import: nothing in the estate changed, so a crash before this only costs a retry a
+    /// second plan). A concurrent request with the same key that answered first wins.
+    pub async fn remember(
+        &self,
+        state: &AppState,
+        status: StatusCode,
+        body: serde_json::Value,
+    ) -> Result<HttpResponse, ApiError> {
+        if let Some(key) = self.key.clone() {
+            let (actor, method, path, hash) = (
+                self.actor.clone(),
+                self.method.clone(),
+                self.path.clone(),
+                self.body_hash.clone(),
+            );
+            let response = body.to_string();
+            let saved = state
+                .write(move |c| {
+                    store::idempotency::save(
+                        c,
+                        store::idempotency::Record {
+                            actor: &actor,
+                            key: &key,
+                            method: &method,
+                            path: &path,
+                            body_hash: &hash,
+                            status: i32::from(status.as_u16()),
+                            response: &response,
+                        },
+                    )
+                })
+                .await;
+            match saved {
+                Ok(()) => {}
+                Err(ApiError::Conflict {
+                    code: "idempotency_in_flight",
+                    ..
+                }) => {
+                    if let Some(first) = self.earlier(state).await? {
+                        return Ok(first);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(HttpResponse::build(status).json(body))
+    }
+
+    /// [`Idempotent::run`] for actions whose answer may have no version (no `ETag`).
+    pub async fn run_tagged(
+        self,
+        state: &AppState,
+        action: impl FnOnce(&mut Conn) -> StoreResult<(StatusCode, serde_json::Value, Option<i64>)>
+        + Send
+        + 'static,
+    ) -> Result<HttpResponse, ApiError> {
+        let answer = |status: StatusCode, body: serde_json::Value, version: Option<i64>| {
+            let mut r = HttpResponse::build(status);
+            if let Some(v) = version {
+                r.insert_header(crate::convert::etag(v));
+            }
+            r.json(body)
+        };
+        let Some(key) = self.key.clone() else {
+            let (status, body, version) = state.write(action).await?;
+            return Ok(answer(status, body, version));
+        };
+        if let Some(first) = self.earlier(state).await? {
+            return Ok(first);
         }
         let (actor, method, path, hash) = (
             self.actor.clone(),
@@ -128,9 +216,7 @@ impl Idempotent {
             })
             .await;
         match outcome {
-            Ok((status, body, version)) => Ok(HttpResponse::build(status)
-                .insert_header(crate::convert::etag(version))
-                .json(body)),
+            Ok((status, body, version)) => Ok(answer(status, body, version)),
             // A concurrent request with the same key won; answer as it did.
             Err(ApiError::Conflict {
                 code: "idempotency_in_flight",

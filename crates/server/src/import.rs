@@ -148,6 +148,10 @@ fn print_plan(o: &Outcome, max_errors: usize) {
     }
 }
 
+fn summary_of(s: &store::imports::Summary) -> ImportSummary {
+    api::handlers::imports::summary_out(s.clone())
+}
+
 fn direct(
     args: &ImportArgs,
     config: &Config,
@@ -159,13 +163,10 @@ fn direct(
     let permit = Permit::system("cli-import", Source::Cli);
     let ttl = chrono::Duration::seconds(config.import_plan_ttl_seconds);
     bar.set_message("planning");
-    let plan = db
-        .write(|c| {
-            imports::plan_csv(c, &permit, bytes, store::now(), ttl, &mut |done, _| {
-                bar.set_position(done)
-            })
-        })
-        .map_err(|e| anyhow::anyhow!("planning: {e}"))?;
+    let plan = imports::plan_csv(&db, &permit, bytes, store::now(), ttl, &mut |done, _| {
+        bar.set_position(done)
+    })
+    .map_err(|e| anyhow::anyhow!("planning: {e}"))?;
     let mut row_errors = Vec::new();
     let mut cursor: Option<String> = None;
     while plan.summary.errors > 0 && row_errors.len() < args.errors {
@@ -189,23 +190,9 @@ fn direct(
             None => break,
         }
     }
-    let s = &plan.summary;
     let outcome = Outcome {
         id: plan.id.clone(),
-        summary: ImportSummary {
-            rows: s.rows,
-            unchanged: s.unchanged,
-            creates: s.creates,
-            updates: s.updates,
-            assigns: s.assigns,
-            reassigns: s.reassigns,
-            unassigns: s.unassigns,
-            reserves: s.reserves,
-            releases: s.releases,
-            quarantines: s.quarantines,
-            deletes: s.deletes,
-            errors: s.errors,
-        },
+        summary: summary_of(&plan.summary),
         file_errors: plan
             .file_errors
             .iter()
@@ -226,7 +213,7 @@ fn direct(
             id: a.id,
             status: a.status,
             change_set_id: a.change_set_id,
-            applied: ImportSummary::default(),
+            applied: summary_of(&a.applied),
         }),
         Err(e) => {
             if let store::StoreError::Conflict {

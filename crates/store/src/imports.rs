@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
-    Conn, StoreError, StoreResult, audit,
+    Conn, Db, StoreError, StoreResult, audit,
     lifecycle::{self, Request, Target},
     numbers::{self, NewNumber, Number},
     page::{self, Page},
@@ -52,6 +52,11 @@ use crate::{
 const CHUNK: usize = 5_000;
 /// At most this many numbers are named in a `plan_stale` refusal.
 const STALE_NAMED: usize = 10;
+/// Plan rows stored per (short) write transaction while planning.
+const SINK_ROWS: usize = 5_000;
+/// Applied plans are kept this long for `GET /api/v1/imports/{id}`; the audit keeps
+/// their changes for good.
+pub const APPLIED_KEPT_DAYS: i64 = 30;
 
 /// A problem on one line (or with the whole file), as the plan shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,7 +206,7 @@ impl Summary {
 pub struct Plan {
     /// Random id (32 hex digits).
     pub id: String,
-    /// `planned`, `applied`, `failed` or `expired`.
+    /// `planning`, `planned`, `applied`, `failed` or `expired`.
     pub status: String,
     /// `import` or `revert`.
     pub kind: String,
@@ -1170,37 +1175,47 @@ fn now_named(
 }
 
 /// Stores plan rows in batches.
+/// Buffers a plan's rows and stores them in short transactions of their own, so that
+/// planning a large file never holds the (SQLite) writer for long.
 struct RowSink<'p> {
+    db: &'p Db,
     plan_id: &'p str,
-    buffer: Vec<(String, i64, String, Option<i64>, String, String)>,
+    buffer: Vec<(i64, String, Option<i64>, String, String)>,
 }
 
-impl RowSink<'_> {
-    fn push(&mut self, conn: &mut Conn, row: &PlanRow) -> StoreResult<()> {
+impl<'p> RowSink<'p> {
+    fn new(db: &'p Db, plan_id: &'p str) -> RowSink<'p> {
+        RowSink {
+            db,
+            plan_id,
+            buffer: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: &PlanRow) -> StoreResult<()> {
         self.buffer.push((
-            self.plan_id.to_string(),
             row.line as i64,
             row.number.clone(),
             row.expected_version,
             serde_json::to_string(&row.changes).unwrap_or_else(|_| "[]".into()),
             serde_json::to_string(&row.errors).unwrap_or_else(|_| "[]".into()),
         ));
-        if self.buffer.len() >= 1000 {
-            self.flush(conn)?;
+        if self.buffer.len() >= SINK_ROWS {
+            self.flush()?;
         }
         Ok(())
     }
 
-    fn flush(&mut self, conn: &mut Conn) -> StoreResult<()> {
+    fn flush(&mut self) -> StoreResult<()> {
         if self.buffer.is_empty() {
             return Ok(());
         }
         let rows: Vec<_> = self
             .buffer
             .drain(..)
-            .map(|(p, l, n, v, c, e)| {
+            .map(|(l, n, v, c, e)| {
                 (
-                    import_plan_rows::plan_id.eq(p),
+                    import_plan_rows::plan_id.eq(self.plan_id),
                     import_plan_rows::line.eq(l),
                     import_plan_rows::number.eq(n),
                     import_plan_rows::expected_version.eq(v),
@@ -1209,69 +1224,141 @@ impl RowSink<'_> {
                 )
             })
             .collect();
-        crate::dialect::insert_batch!(conn, import_plan_rows::table, &rows);
-        Ok(())
+        self.db.write(|c| {
+            for chunk in rows.chunks(1000) {
+                crate::dialect::insert_batch!(c, import_plan_rows::table, chunk);
+            }
+            Ok(())
+        })
     }
 }
 
-/// Forgets plans that were never applied and expired more than a day ago.
+/// Forgets plans that were never applied and expired more than a day ago (with plans
+/// whose planning was cut short), and applied plans after [`APPLIED_KEPT_DAYS`] — their
+/// changes stay in the audit under the change set.
 fn purge(conn: &mut Conn, now: NaiveDateTime) -> StoreResult<()> {
     let old: Vec<String> = import_plans::table
-        .filter(import_plans::status.ne("applied"))
-        .filter(import_plans::expires_at.lt(now - Duration::days(1)))
+        .filter(
+            import_plans::status
+                .ne("applied")
+                .and(import_plans::expires_at.lt(now - Duration::days(1)))
+                .or(import_plans::applied_at.lt(now - Duration::days(APPLIED_KEPT_DAYS))),
+        )
         .select(import_plans::id)
         .load(conn)?;
     for chunk in old.chunks(500) {
-        diesel::delete(import_plan_rows::table.filter(import_plan_rows::plan_id.eq_any(chunk)))
-            .execute(conn)?;
-        diesel::delete(import_plans::table.filter(import_plans::id.eq_any(chunk))).execute(conn)?;
+        discard(conn, chunk)?;
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn store_plan(
-    conn: &mut Conn,
+fn discard(conn: &mut Conn, ids: &[String]) -> StoreResult<()> {
+    diesel::delete(import_plan_rows::table.filter(import_plan_rows::plan_id.eq_any(ids)))
+        .execute(conn)?;
+    diesel::delete(import_plans::table.filter(import_plans::id.eq_any(ids))).execute(conn)?;
+    Ok(())
+}
+
+/// Stores a plan's header as `planning` (not applicable yet; `GET` shows it with the rows
+/// stored so far), after forgetting old plans.
+fn start_plan(
+    db: &Db,
     permit: &Permit,
-    id: &str,
     kind: &str,
     source_change_set: Option<&str>,
-    summary: &Summary,
-    file_errors: &[RowError],
     now: NaiveDateTime,
+) -> StoreResult<String> {
+    let id = new_plan_id();
+    db.write(|conn| {
+        purge(conn, now)?;
+        diesel::insert_into(import_plans::table)
+            .values((
+                import_plans::id.eq(&id),
+                import_plans::status.eq("planning"),
+                import_plans::kind.eq(kind),
+                import_plans::source_change_set.eq(source_change_set),
+                import_plans::created_by.eq(actor_key(permit)),
+                import_plans::created_by_name.eq(&permit.actor().name),
+                import_plans::created_at.eq(now),
+                import_plans::expires_at.eq(now),
+                import_plans::summary
+                    .eq(serde_json::to_string(&Summary::default()).unwrap_or_default()),
+                import_plans::file_errors.eq("[]"),
+                import_plans::error_count.eq(0_i64),
+                import_plans::row_count.eq(0_i64),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })?;
+    Ok(id)
+}
+
+/// Ends planning: with the counts and file errors the plan becomes `planned`, to be
+/// applied within `ttl` of `now` plus the time planning took; when planning failed, its
+/// rows and header are removed.
+fn finish_plan(
+    db: &Db,
+    id: &str,
+    outcome: StoreResult<(Summary, Vec<RowError>)>,
+    (now, started): (NaiveDateTime, std::time::Instant),
     ttl: Duration,
 ) -> StoreResult<Plan> {
-    diesel::insert_into(import_plans::table)
-        .values((
-            import_plans::id.eq(id),
-            import_plans::status.eq("planned"),
-            import_plans::kind.eq(kind),
-            import_plans::source_change_set.eq(source_change_set),
-            import_plans::created_by.eq(actor_key(permit)),
-            import_plans::created_by_name.eq(&permit.actor().name),
-            import_plans::created_at.eq(now),
-            import_plans::expires_at.eq(now + ttl),
-            import_plans::summary.eq(serde_json::to_string(summary).unwrap_or_default()),
-            import_plans::file_errors.eq(serde_json::to_string(file_errors).unwrap_or_default()),
-            import_plans::error_count.eq(summary.errors as i64),
-            import_plans::row_count.eq(summary.rows as i64),
-        ))
-        .execute(conn)?;
-    load(conn, id, crate::now())
+    let took = Duration::from_std(started.elapsed()).unwrap_or_default();
+    match outcome {
+        Ok((summary, file_errors)) => db.write(|conn| {
+            diesel::update(import_plans::table.filter(import_plans::id.eq(id)))
+                .set((
+                    import_plans::status.eq("planned"),
+                    import_plans::expires_at.eq(now + took + ttl),
+                    import_plans::summary.eq(serde_json::to_string(&summary).unwrap_or_default()),
+                    import_plans::file_errors
+                        .eq(serde_json::to_string(&file_errors).unwrap_or_default()),
+                    import_plans::error_count.eq(summary.errors as i64),
+                    import_plans::row_count.eq(summary.rows as i64),
+                ))
+                .execute(conn)?;
+            load(conn, id, crate::now())
+        }),
+        Err(e) => {
+            // Best effort: what is left behind is `planning`, never applicable, and purged.
+            if let Err(cleanup) = db.write(|conn| discard(conn, &[id.to_string()])) {
+                tracing::warn!(plan = id, error = %cleanup, "could not remove a failed plan");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Plans an import of a CSV file under `permit`; stores and returns the plan. Nothing in
 /// the estate changes. `progress` hears (bytes read, bytes in all) as the file is read.
+///
+/// The estate is read on a connection of its own, outside any write transaction, and the
+/// plan is stored a few thousand rows at a time: planning a large file never blocks other
+/// writers for more than a moment. Each row remembers the version it was planned against,
+/// so the plan needs no snapshot of its own — apply refuses it if any of them moved.
 pub fn plan_csv(
-    conn: &mut Conn,
+    db: &Db,
     permit: &Permit,
     bytes: &[u8],
     now: NaiveDateTime,
     ttl: Duration,
     progress: &mut dyn FnMut(u64, u64),
 ) -> StoreResult<Plan> {
-    purge(conn, now)?;
-    let id = new_plan_id();
+    let started = std::time::Instant::now();
+    let id = start_plan(db, permit, "import", None, now)?;
+    let outcome = db.read(|conn| plan_lines(conn, db, permit, &id, bytes, now, progress));
+    finish_plan(db, &id, outcome, (now, started), ttl)
+}
+
+fn plan_lines(
+    conn: &mut Conn,
+    db: &Db,
+    permit: &Permit,
+    id: &str,
+    bytes: &[u8],
+    now: NaiveDateTime,
+    progress: &mut dyn FnMut(u64, u64),
+) -> StoreResult<(Summary, Vec<RowError>)> {
     let mut summary = Summary::default();
     let mut reader = match Reader::new(bytes) {
         Ok(r) => r,
@@ -1285,17 +1372,7 @@ pub fn plan_csv(
                 })
                 .collect();
             summary.errors = file_errors.len() as u64;
-            return store_plan(
-                conn,
-                permit,
-                &id,
-                "import",
-                None,
-                &summary,
-                &file_errors,
-                now,
-                ttl,
-            );
+            return Ok((summary, file_errors));
         }
     };
     let mut refs = Refs::load(conn)?;
@@ -1305,10 +1382,7 @@ pub fn plan_csv(
     } else {
         None
     };
-    let mut sink = RowSink {
-        plan_id: &id,
-        buffer: Vec::new(),
-    };
+    let mut sink = RowSink::new(db, id);
     loop {
         let chunk: Vec<Record> = reader.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
@@ -1430,14 +1504,14 @@ pub fn plan_csv(
                 summary.count(&planned.changes);
             }
             if !planned.changes.is_empty() || !planned.errors.is_empty() {
-                sink.push(conn, &planned)?;
+                sink.push(&planned)?;
             }
         }
     }
-    sink.flush(conn)?;
+    sink.flush()?;
     let (done, total) = reader.progress();
     progress(done, total);
-    store_plan(conn, permit, &id, "import", None, &summary, &[], now, ttl)
+    Ok((summary, Vec::new()))
 }
 
 /// A number as an audit record's `before`/`after` shows it (the parts a revert restores).
@@ -1525,23 +1599,41 @@ fn desired_from_snapshot(b: &Snapshot, errors: &mut Errors) -> Desired {
 /// Builds the inverse of change set `change_set` as a plan: every number it touched goes
 /// back to its state before the change set. A number that changed since (its version is
 /// not the one the change set left) becomes a row error.
+///
+/// Like [`plan_csv`], it reads outside any write transaction and stores the plan in short
+/// ones.
 pub fn revert(
-    conn: &mut Conn,
+    db: &Db,
     permit: &Permit,
     change_set: &str,
     now: NaiveDateTime,
     ttl: Duration,
 ) -> StoreResult<Plan> {
-    purge(conn, now)?;
-    let records = audit::change_set_all(conn, change_set)?;
-    if records.is_empty() {
-        return Err(StoreError::not_found("change set", change_set));
-    }
-    // Scoped callers may revert only change sets they can see something of.
-    if !permit.scope().is_unrestricted() {
-        audit::change_set(conn, permit.scope(), change_set, None, Some(1))?;
-    }
-    let id = new_plan_id();
+    let records = db.read(|conn| {
+        let records = audit::change_set_all(conn, change_set)?;
+        if records.is_empty() {
+            return Err(StoreError::not_found("change set", change_set));
+        }
+        // Scoped callers may revert only change sets they can see something of.
+        if !permit.scope().is_unrestricted() {
+            audit::change_set(conn, permit.scope(), change_set, None, Some(1))?;
+        }
+        Ok(records)
+    })?;
+    let started = std::time::Instant::now();
+    let id = start_plan(db, permit, "revert", Some(change_set), now)?;
+    let outcome = db.read(|conn| revert_rows(conn, db, permit, &id, &records, now));
+    finish_plan(db, &id, outcome, (now, started), ttl)
+}
+
+fn revert_rows(
+    conn: &mut Conn,
+    db: &Db,
+    permit: &Permit,
+    id: &str,
+    records: &[audit::AuditRow],
+    now: NaiveDateTime,
+) -> StoreResult<(Summary, Vec<RowError>)> {
     let mut summary = Summary::default();
     let mut file_errors = Vec::new();
     // Per number: the state before its first record and after its last.
@@ -1575,10 +1667,7 @@ pub fn revert(
         .into_iter()
         .map(|n| (n.number.clone(), n))
         .collect();
-    let mut sink = RowSink {
-        plan_id: &id,
-        buffer: Vec::new(),
-    };
+    let mut sink = RowSink::new(db, id);
     for (i, e164) in order.iter().enumerate() {
         let line = i as u64 + 1;
         let mut errors = Errors::new(line);
@@ -1644,22 +1733,12 @@ pub fn revert(
             summary.count(&row.changes);
         }
         if !row.changes.is_empty() || !row.errors.is_empty() {
-            sink.push(conn, &row)?;
+            sink.push(&row)?;
         }
     }
-    sink.flush(conn)?;
+    sink.flush()?;
     summary.errors += file_errors.len() as u64;
-    store_plan(
-        conn,
-        permit,
-        &id,
-        "revert",
-        Some(change_set),
-        &summary,
-        &file_errors,
-        now,
-        ttl,
-    )
+    Ok((summary, file_errors))
 }
 
 fn load(conn: &mut Conn, id: &str, now: NaiveDateTime) -> StoreResult<Plan> {
@@ -1881,6 +1960,13 @@ pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied>
                     utc(plan.expires_at).to_rfc3339()
                 ),
                 json!({ "expires_at": utc(plan.expires_at).to_rfc3339() }),
+            ));
+        }
+        "planning" => {
+            return Err(conflict(
+                "plan_not_ready",
+                format!("plan {id} is still being made; apply it once it is planned"),
+                json!({ "status": "planning" }),
             ));
         }
         "failed" => {

@@ -2334,16 +2334,14 @@ mod imports {
     const HOUR: i64 = 3600;
 
     fn plan(t: &TestDb, permit: &Permit, text: &str) -> Plan {
-        t.db.write(|c| {
-            imports::plan_csv(
-                c,
-                permit,
-                text.as_bytes(),
-                store::now(),
-                Duration::seconds(HOUR),
-                &mut |_, _| {},
-            )
-        })
+        imports::plan_csv(
+            &t.db,
+            permit,
+            text.as_bytes(),
+            store::now(),
+            Duration::seconds(HOUR),
+            &mut |_, _| {},
+        )
         .unwrap()
     }
 
@@ -2573,18 +2571,15 @@ mod imports {
         );
         assert_eq!(code, "plan_stale");
 
-        let expired =
-            t.db.write(|c| {
-                imports::plan_csv(
-                    c,
-                    &owner(),
-                    b"number,description\n+442071234003,x\n",
-                    store::now() - Duration::seconds(2 * HOUR),
-                    Duration::seconds(HOUR),
-                    &mut |_, _| {},
-                )
-            })
-            .unwrap();
+        let expired = imports::plan_csv(
+            &t.db,
+            &owner(),
+            b"number,description\n+442071234003,x\n",
+            store::now() - Duration::seconds(2 * HOUR),
+            Duration::seconds(HOUR),
+            &mut |_, _| {},
+        )
+        .unwrap();
         assert_eq!(expired.status, "expired");
         let (code, _) = conflict_code(
             t.db.write(|c| imports::apply(c, &owner(), &expired.id))
@@ -2737,17 +2732,14 @@ mod imports {
             ("assigned", Some(london))
         );
 
-        let revert =
-            t.db.write(|c| {
-                imports::revert(
-                    c,
-                    &owner(),
-                    &applied.change_set_id,
-                    store::now(),
-                    Duration::seconds(HOUR),
-                )
-            })
-            .unwrap();
+        let revert = imports::revert(
+            &t.db,
+            &owner(),
+            &applied.change_set_id,
+            store::now(),
+            Duration::seconds(HOUR),
+        )
+        .unwrap();
         assert_eq!(revert.kind, "revert");
         assert_eq!(revert.error_count, 0, "{:?}", rows(&t, &revert.id));
         assert_eq!(
@@ -2789,17 +2781,14 @@ mod imports {
         };
         t.db.write(|c| store::numbers::patch(c, &owner(), "+442071234004", change, None))
             .unwrap();
-        let revert =
-            t.db.write(|c| {
-                imports::revert(
-                    c,
-                    &owner(),
-                    &applied.change_set_id,
-                    store::now(),
-                    Duration::seconds(HOUR),
-                )
-            })
-            .unwrap();
+        let revert = imports::revert(
+            &t.db,
+            &owner(),
+            &applied.change_set_id,
+            store::now(),
+            Duration::seconds(HOUR),
+        )
+        .unwrap();
         assert_eq!(revert.error_count, 1);
         let bad = rows(&t, &revert.id)
             .into_iter()
@@ -2836,5 +2825,106 @@ mod imports {
             )),
             Err(StoreError::NotFound { .. })
         ));
+    }
+
+    /// Planning reads outside the writer and stores its rows in short transactions: a
+    /// write made while a large file is being planned goes through at once, and the plan
+    /// cannot be applied until planning ends.
+    #[test]
+    fn planning_does_not_block_writers_and_cannot_be_applied_before_it_ends() {
+        use std::sync::mpsc;
+        let t = TestDb::new();
+        estate(&t);
+        let mut text = String::from("number,description\n");
+        for i in 0..12_000 {
+            text.push_str(&format!("+4420800{i:05},row {i}\n"));
+        }
+        let mut checked = false;
+        let p = imports::plan_csv(
+            &t.db,
+            &owner(),
+            text.as_bytes(),
+            store::now(),
+            Duration::seconds(HOUR),
+            &mut |done, total| {
+                if checked || done >= total {
+                    return;
+                }
+                checked = true;
+                // Another writer, on a thread of its own: it must not wait for the plan.
+                let (tx, rx) = mpsc::channel();
+                let db = t.db.clone();
+                std::thread::spawn(move || {
+                    let made = db.write(|c| {
+                        store::numbers::create(c, &owner(), new_number("+442071234077"))
+                    });
+                    let _ = tx.send(made.is_ok());
+                });
+                assert_eq!(
+                    rx.recv_timeout(std::time::Duration::from_secs(10)),
+                    Ok(true),
+                    "a write waited for the planning"
+                );
+                let planning: String =
+                    t.db.read(|c| {
+                        use diesel::prelude::*;
+                        use store::schema::import_plans::dsl::*;
+                        Ok(import_plans
+                            .filter(status.eq("planning"))
+                            .select(id)
+                            .first(c)?)
+                    })
+                    .unwrap();
+                let (code, _) = conflict_code(
+                    t.db.write(|c| imports::apply(c, &owner(), &planning))
+                        .unwrap_err(),
+                );
+                assert_eq!(code, "plan_not_ready");
+            },
+        )
+        .unwrap();
+        assert!(checked, "progress was reported while planning");
+        assert_eq!((p.status.as_str(), p.summary.creates), ("planned", 12_000));
+        assert_eq!(rows(&t, &p.id).len(), 1000, "rows are paged");
+        t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
+        assert_eq!(get(&t, "+442080011999").description, "row 11999");
+    }
+
+    /// Unapplied plans go a day after they expire; applied ones after the retention
+    /// period, while their change set stays in the audit.
+    #[test]
+    fn old_plans_are_forgotten_but_their_change_sets_stay() {
+        let t = TestDb::new();
+        estate(&t);
+        let applied = plan(&t, &owner(), "number,description\n+442071234001,kept\n");
+        let cs =
+            t.db.write(|c| imports::apply(c, &owner(), &applied.id))
+                .unwrap()
+                .change_set_id;
+        let unapplied = plan(&t, &owner(), "number,description\n+442071234002,never\n");
+        let later = |days: i64| store::now() + Duration::days(days);
+        let next = |days: i64| {
+            imports::plan_csv(
+                &t.db,
+                &owner(),
+                b"number\n+442071234003\n",
+                later(days),
+                Duration::seconds(HOUR),
+                &mut |_, _| {},
+            )
+            .unwrap()
+        };
+        let exists = |id: &str| {
+            t.db.read(|c| imports::get(c, &owner(), id, store::now()))
+                .is_ok()
+        };
+        next(2);
+        assert!(exists(&applied.id) && !exists(&unapplied.id));
+        next(imports::APPLIED_KEPT_DAYS + 1);
+        assert!(!exists(&applied.id));
+        assert!(
+            t.db.read(|c| store::audit::change_set(c, &Scope::unrestricted(), &cs, None, None))
+                .is_ok()
+        );
     }
 }

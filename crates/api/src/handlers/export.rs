@@ -15,7 +15,7 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, get, web, web::Bytes};
 use api_types::NumberQuery;
 use domain::csv_row::HEADER;
-use futures_util::{Stream, stream};
+use futures_util::{Stream, StreamExt, stream};
 use store::{Conn, Db, StoreError, StoreResult, export::Export};
 
 use crate::{
@@ -67,16 +67,17 @@ pub fn numbers_page(
     Ok((bytes, rows.len(), next))
 }
 
-enum Step<K> {
-    Header,
-    Page(Option<K>),
-    Done,
-}
+/// Pages read ahead of the client: one being sent, this many ready. Reading the next page
+/// while the last one is on the wire keeps both cores busy; the bound keeps memory at a
+/// few pages and stops reading when the client is slow.
+const PAGES_AHEAD: usize = 2;
 
-/// A response body that sends `header` at once, then asks `fetch` for one page after
-/// another (on the blocking pool, one pooled connection per page) until it returns no
-/// continuation key. A failure mid-way is logged and ends the body early, so the client
-/// sees a truncated transfer rather than a file that looks complete.
+/// A response body that sends `header` at once, then the pages `fetch` produces, one after
+/// another until it returns no continuation key. The pages are read on one blocking
+/// thread (one pooled connection per page, none held between pages) a little ahead of
+/// the client; when the client goes away, reading stops. A failure mid-way is logged and
+/// ends the body early, so the client sees a truncated transfer rather than a file that
+/// looks complete.
 pub(crate) fn paged<K, F>(
     db: Db,
     header: Vec<u8>,
@@ -85,36 +86,36 @@ pub(crate) fn paged<K, F>(
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + 'static
 where
     K: Send + 'static,
-    F: Fn(&mut Conn, Option<K>) -> StoreResult<(Vec<u8>, Option<K>)> + Send + Sync + 'static,
+    F: Fn(&mut Conn, Option<K>) -> StoreResult<(Vec<u8>, Option<K>)> + Send + 'static,
 {
-    let fetch = Arc::new(fetch);
-    let header = Bytes::from(header);
-    stream::unfold(Step::Header, move |step| {
-        let (db, fetch, header) = (db.clone(), fetch.clone(), header.clone());
-        async move {
-            match step {
-                Step::Header => Some((Ok(header), Step::Page(None))),
-                Step::Done => None,
-                Step::Page(key) => match web::block(move || db.read(|c| fetch(c, key))).await {
-                    Ok(Ok((bytes, next))) => {
-                        if bytes.is_empty() {
-                            return None;
-                        }
-                        let step = next.map_or(Step::Done, |k| Step::Page(Some(k)));
-                        Some((Ok(Bytes::from(bytes)), step))
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(PAGES_AHEAD);
+    // Started at once, so the first page is read while the header goes out.
+    drop(actix_web::rt::task::spawn_blocking(move || {
+        let mut key = None;
+        loop {
+            match db.read(|c| fetch(c, key.take())) {
+                Ok((bytes, next)) => {
+                    // A closed channel means the client went away: stop reading.
+                    if bytes.is_empty() || tx.blocking_send(Ok(Bytes::from(bytes))).is_err() {
+                        return;
                     }
-                    Ok(Err(e)) => {
-                        tracing::error!(export = what, error = %e, "CSV export failed mid-stream");
-                        Some((Err(std::io::Error::other(e.to_string())), Step::Done))
+                    match next {
+                        Some(k) => key = Some(k),
+                        None => return,
                     }
-                    Err(e) => {
-                        tracing::error!(export = what, error = %e, "CSV export task failed");
-                        Some((Err(std::io::Error::other(e.to_string())), Step::Done))
-                    }
-                },
+                }
+                Err(e) => {
+                    tracing::error!(export = what, error = %e, "CSV export failed mid-stream");
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
             }
         }
-    })
+    }));
+    let pages = stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|page| (page, rx))
+    });
+    stream::once(std::future::ready(Ok(Bytes::from(header)))).chain(pages)
 }
 
 /// A streamed CSV download named `filename`.

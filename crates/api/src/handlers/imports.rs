@@ -4,7 +4,7 @@
 //! under one change set, or refuses it with 409. A revert is planned like an import and
 //! applied through the same `POST /api/v1/imports/{id}/apply`.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
 use api_types::{
     AuditList, ImportApplied, ImportChange, ImportError, ImportPlan, ImportRow, ImportSummary,
     ImportTarget, PageQuery,
@@ -17,13 +17,15 @@ use crate::{
     auth::{Authorized, Manage, Read},
     convert,
     error::ApiError,
+    idempotency::Idempotent,
     query::Query,
 };
 
 /// Rows shown with a plan when the caller does not ask for another page size.
 const ROWS_SHOWN: i64 = 1000;
 
-fn summary_out(s: imports::Summary) -> ImportSummary {
+/// A plan's counts as the API shows them (the CLI prints the same).
+pub fn summary_out(s: imports::Summary) -> ImportSummary {
     ImportSummary {
         rows: s.rows,
         unchanged: s.unchanged,
@@ -256,6 +258,7 @@ async fn read_upload(
 /// `GET /api/v1/imports/{id}?cursor=`.
 #[utoipa::path(
     tag = "imports",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retry with the same key and file gets the first plan")),
     request_body(content = String, content_type = "text/csv", description = "The CSV file (or multipart/form-data with a file part)"),
     responses((status = 201, description = "The plan", body = ImportPlan))
 )]
@@ -268,15 +271,20 @@ pub async fn create_import(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_upload(&req, payload, state.config.import_max_bytes).await?;
     let permit = auth.permit;
+    let idem = Idempotent::of_bytes(&req, &permit, &body)?;
+    if let Some(first) = idem.earlier(&state).await? {
+        return Ok(first);
+    }
     let ttl = chrono::Duration::seconds(state.config.import_plan_ttl_seconds);
     let (plan, page) = state
-        .write(move |c| {
-            let plan = imports::plan_csv(c, &permit, &body, store::now(), ttl, &mut |_, _| {})?;
-            let page = imports::rows(c, &permit, &plan.id, None, Some(ROWS_SHOWN))?;
+        .with_db(move |db| {
+            let plan = imports::plan_csv(db, &permit, &body, store::now(), ttl, &mut |_, _| {})?;
+            let page = db.read(|c| imports::rows(c, &permit, &plan.id, None, Some(ROWS_SHOWN)))?;
             Ok((plan, page))
         })
         .await?;
-    Ok(HttpResponse::Created().json(plan_out(plan, page)))
+    let answer = serde_json::to_value(plan_out(plan, page)).unwrap_or_default();
+    idem.remember(&state, StatusCode::CREATED, answer).await
 }
 
 /// A plan and its outcome, with one page of its lines (1,000 unless `limit` says
@@ -321,48 +329,58 @@ pub async fn get_import(
 /// names up to ten); a stale plan cannot be applied later either.
 #[utoipa::path(
     tag = "imports",
-    params(("id" = String, Path, description = "The plan's id")),
+    params(
+        ("id" = String, Path, description = "The plan's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retry after a lost answer gets the first answer"),
+    ),
     responses((status = 200, description = "What was applied", body = ImportApplied))
 )]
 #[post("/imports/{id}/apply")]
 pub async fn apply_import(
     state: web::Data<AppState>,
     auth: Authorized<Manage>,
+    req: HttpRequest,
     path: web::Path<String>,
-) -> Result<web::Json<ImportApplied>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let permit = auth.permit;
+    let idem = Idempotent::of_bytes(&req, &permit, b"")?;
     let plan_id = id.clone();
-    let outcome = state
-        .write(move |c| imports::apply(c, &permit, &plan_id))
-        .await;
-    match outcome {
-        Ok(a) => Ok(web::Json(ImportApplied {
-            id: a.id,
-            status: a.status,
-            change_set_id: a.change_set_id,
-            applied: summary_out(a.applied),
-        })),
-        Err(e) => {
-            let status = match &e {
-                ApiError::Conflict {
-                    code: "plan_stale", ..
-                } => Some("failed"),
-                ApiError::Conflict {
-                    code: "plan_expired",
-                    ..
-                } => Some("expired"),
-                _ => None,
+    let outcome = idem
+        .run_tagged(&state, move |c| {
+            let a = imports::apply(c, &permit, &plan_id)?;
+            let body = ImportApplied {
+                id: a.id,
+                status: a.status,
+                change_set_id: a.change_set_id,
+                applied: summary_out(a.applied),
             };
-            if let Some(status) = status {
-                // Remember it (the refused transaction rolled back); best effort.
-                if let Err(mark) = state.write(move |c| imports::mark(c, &id, status)).await {
-                    tracing::warn!(error = %mark, "could not mark a refused import plan");
-                }
+            Ok((
+                StatusCode::OK,
+                serde_json::to_value(body).unwrap_or_default(),
+                None,
+            ))
+        })
+        .await;
+    if let Err(e) = &outcome {
+        let status = match e {
+            ApiError::Conflict {
+                code: "plan_stale", ..
+            } => Some("failed"),
+            ApiError::Conflict {
+                code: "plan_expired",
+                ..
+            } => Some("expired"),
+            _ => None,
+        };
+        if let Some(status) = status {
+            // Remember it (the refused transaction rolled back); best effort.
+            if let Err(mark) = state.write(move |c| imports::mark(c, &id, status)).await {
+                tracing::warn!(error = %mark, "could not mark a refused import plan");
             }
-            Err(e)
         }
     }
+    outcome
 }
 
 /// The audit records of one change set (an import, a bulk action, a revert), newest
@@ -393,24 +411,33 @@ pub async fn get_change_set(
 /// with `POST /api/v1/imports/{id}/apply`.
 #[utoipa::path(
     tag = "change-sets",
-    params(("id" = String, Path, description = "The change set's id")),
+    params(
+        ("id" = String, Path, description = "The change set's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retry with the same key gets the first plan"),
+    ),
     responses((status = 201, description = "The revert plan", body = ImportPlan))
 )]
 #[post("/change-sets/{id}/revert")]
 pub async fn revert_change_set(
     state: web::Data<AppState>,
     auth: Authorized<Manage>,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let permit = auth.permit;
+    let idem = Idempotent::of_bytes(&req, &permit, b"")?;
+    if let Some(first) = idem.earlier(&state).await? {
+        return Ok(first);
+    }
     let ttl = chrono::Duration::seconds(state.config.import_plan_ttl_seconds);
     let (plan, page) = state
-        .write(move |c| {
-            let plan = imports::revert(c, &permit, &id, store::now(), ttl)?;
-            let page = imports::rows(c, &permit, &plan.id, None, Some(ROWS_SHOWN))?;
+        .with_db(move |db| {
+            let plan = imports::revert(db, &permit, &id, store::now(), ttl)?;
+            let page = db.read(|c| imports::rows(c, &permit, &plan.id, None, Some(ROWS_SHOWN)))?;
             Ok((plan, page))
         })
         .await?;
-    Ok(HttpResponse::Created().json(plan_out(plan, page)))
+    let answer = serde_json::to_value(plan_out(plan, page)).unwrap_or_default();
+    idem.remember(&state, StatusCode::CREATED, answer).await
 }

@@ -508,3 +508,58 @@ async fn a_batch_create_is_one_change_set_that_can_be_reverted() {
         .await
         .expect_error(404, "not_found");
 }
+
+/// A client that lost an answer retries with the same `Idempotency-Key`: planning returns
+/// the first plan, applying returns the first outcome (not `plan_already_applied`), and the
+/// key used for another file is refused.
+#[actix_web::test]
+async fn idempotency_keys_make_plan_apply_and_revert_retries_safe() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    estate(&app, &owner).await;
+    let file = "number,description\n+442071235002,retried\n";
+    let send = |key: &'static str, csv: &'static str| {
+        app.post("/api/v1/imports")
+            .as_(&owner)
+            .header("content-type", "text/csv")
+            .header("idempotency-key", key)
+            .bytes(csv)
+            .send()
+    };
+    let first = send("plan-1", file).await.expect(201);
+    let again = send("plan-1", file).await;
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(again.expect(201)["id"], first["id"]);
+    send("plan-1", "number,description\n+442071235002,other\n")
+        .await
+        .expect_error(409, "idempotency_key_reused");
+
+    let path = format!("/api/v1/imports/{}/apply", first["id"].as_str().unwrap());
+    let apply_once = || {
+        app.post(&path)
+            .as_(&owner)
+            .header("idempotency-key", "apply-1")
+            .send()
+    };
+    let done = apply_once().await.expect(200);
+    let replay = apply_once().await;
+    assert_eq!(
+        replay.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    assert_eq!(replay.expect(200)["change_set_id"], done["change_set_id"]);
+    apply(&app, &owner, &first["id"])
+        .await
+        .expect_error(409, "plan_already_applied");
+
+    let cs = done["change_set_id"].as_str().unwrap();
+    let revert = |key: &'static str| {
+        app.post(&format!("/api/v1/change-sets/{cs}/revert"))
+            .as_(&owner)
+            .header("idempotency-key", key)
+            .send()
+    };
+    let undo = revert("revert-1").await.expect(201);
+    assert_eq!(revert("revert-1").await.expect(201)["id"], undo["id"]);
+    assert_ne!(revert("revert-2").await.expect(201)["id"], undo["id"]);
+}
