@@ -90,6 +90,7 @@ sample_rss() { # sample_rss PID FILE: keeps the highest VmRSS (kB) seen in FILE 
         sleep 0.1
     done
 }
+export_base=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status")
 sample_rss "$SERVER_PID" "$WORK/export_peak_kb" &
 sampler=$!
 # curl fails (and so the script) when the chunked body ends without its terminator,
@@ -123,7 +124,7 @@ case $backend in
 esac
 t1=$(date +%s.%N)
 native_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-echo "export: ${export_s} s (first byte after ${export_first_s} s, $export_bytes bytes), peak RSS ${export_peak} MB;" \
+echo "export: ${export_s} s (first byte after ${export_first_s} s, $export_bytes bytes), peak RSS ${export_peak} MB (${export_base} MB before);" \
     "$backend's own CSV output ${native_s} s; ratio $(awk -v a="$export_s" -v b="$native_s" 'BEGIN { printf "%.2f", a / b }')" >&2
 
 cat <<EOF

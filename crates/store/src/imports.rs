@@ -1174,7 +1174,6 @@ fn now_named(
         .map(|_| id)
 }
 
-/// Stores plan rows in batches.
 /// Buffers a plan's rows and stores them in short transactions of their own, so that
 /// planning a large file never holds the (SQLite) writer for long.
 struct RowSink<'p> {
