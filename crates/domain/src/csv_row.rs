@@ -11,6 +11,8 @@
 //! The `number` column is the exception: an E.164 number starts with `+`, so it is written
 //! as it is, and the importer accepts `'+44…`, `+44…` and `44…` alike.
 
+use std::borrow::Cow;
+
 /// The column names, in file order.
 pub const HEADER: [&str; 15] = [
     "number",
@@ -45,12 +47,13 @@ fn needs_quote(cell: &str) -> bool {
         .starts_with(FORMULA_TRIGGERS.as_slice())
 }
 
-/// Makes a free-text cell safe to open in a spreadsheet by prefixing `'` when needed.
-pub fn neutralise(cell: &str) -> String {
+/// Makes a free-text cell safe to open in a spreadsheet by prefixing `'` when needed
+/// (borrowed when it is safe as it is, which is almost always).
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
     if needs_quote(cell) {
-        format!("'{cell}")
+        Cow::Owned(format!("'{cell}"))
     } else {
-        cell.to_string()
+        Cow::Borrowed(cell)
     }
 }
 

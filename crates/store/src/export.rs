@@ -1,13 +1,14 @@
 //! The inventory as rows of the CSV export (`domain::csv_row::HEADER`), read a keyset page at
 //! a time so that exporting 1,000,000 numbers holds one page in memory, never the estate.
 //!
-//! [`Export::prepare`] resolves the caller's scope and loads the location, range and
-//! platform names once (they are small); each [`Export::page`] is then two queries, the
-//! numbers and their tags, whatever the page size. Pages are separate reads: a number
+//! [`Export::prepare`] resolves the caller's scope and loads the location, range, platform
+//! and tag names once (they are small, and rows share them rather than copy them); each
+//! [`Export::page`] is then two queries, the numbers and their tag links, whatever the
+//! page size. Pages are separate reads: a number
 //! changed while an export runs appears as its page saw it, and ordering by E.164 means
 //! every number that exists throughout the export appears exactly once.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap, sync::Arc};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -19,8 +20,7 @@ use domain::{
 use crate::{
     Conn, StoreResult,
     numbers::{NumberFilter, ScopeFilter, filtered, scoped},
-    schema::{locations, numbers, platforms, ranges},
-    tags,
+    schema::{locations, number_tags, numbers, platforms, ranges, tags},
 };
 
 /// The page size the API and the CLI read with: about 1 MB of CSV per page.
@@ -57,15 +57,15 @@ pub struct ExportRow {
     /// ISO country.
     pub country: String,
     /// The location's name.
-    pub location: Option<String>,
+    pub location: Option<Arc<str>>,
     /// The range's name, or `start-end` for an unnamed range.
-    pub range: Option<String>,
+    pub range: Option<Arc<str>>,
     /// Tag names, sorted by key.
-    pub tags: Vec<String>,
+    pub tags: Vec<Arc<str>>,
     /// Free text.
     pub description: String,
     /// The platform's name.
-    pub platform: Option<String>,
+    pub platform: Option<Arc<str>>,
     /// `direct_routing`, `operator_connect` or `calling_plan`.
     pub number_type: Option<String>,
     /// `user` or `service` while assigned.
@@ -92,36 +92,48 @@ pub fn format_time(t: NaiveDateTime) -> String {
 impl ExportRow {
     /// The cells in `domain::csv_row::HEADER` order, free text neutralised; the number
     /// is left as it is (E.164 starts with `+`, and the importer accepts it either way).
-    pub fn cells(&self) -> [String; 15] {
-        let text = |v: &Option<String>| v.as_deref().map(neutralise).unwrap_or_default();
-        let time = |v: Option<NaiveDateTime>| v.map(format_time).unwrap_or_default();
+    pub fn cells(&self) -> [Cow<'_, str>; 15] {
+        fn text(v: Option<&str>) -> Cow<'_, str> {
+            v.map(neutralise).unwrap_or_default()
+        }
+        let time = |v: Option<NaiveDateTime>| Cow::Owned(v.map(format_time).unwrap_or_default());
+        let tags = match self.tags.as_slice() {
+            [] => Cow::Borrowed(""),
+            [one] => neutralise(one),
+            many => Cow::Owned(neutralise(&join_tags(many)).into_owned()),
+        };
         [
-            self.number.clone(),
+            Cow::Borrowed(self.number.as_str()),
             neutralise(&self.status),
             neutralise(&self.country),
-            text(&self.location),
-            text(&self.range),
-            neutralise(&join_tags(&self.tags)),
+            text(self.location.as_deref()),
+            text(self.range.as_deref()),
+            tags,
             neutralise(&self.description),
-            text(&self.platform),
-            text(&self.number_type),
-            text(&self.assigned_to_kind),
-            text(&self.assigned_to),
-            text(&self.reserved_reason),
-            text(&self.reserved_for),
+            text(self.platform.as_deref()),
+            text(self.number_type.as_deref()),
+            text(self.assigned_to_kind.as_deref()),
+            text(self.assigned_to.as_deref()),
+            text(self.reserved_reason.as_deref()),
+            text(self.reserved_for.as_deref()),
             time(self.reserved_until),
             time(self.quarantined_until),
         ]
     }
 }
 
+/// A tag's key (for ordering) and name.
+type Tagged = (Arc<str>, Arc<str>);
+
 /// An export in progress: the caller's scope and filter, and the names rows refer to.
 pub struct Export {
     scope: ScopeFilter,
     filter: NumberFilter,
-    locations: HashMap<i64, String>,
-    ranges: HashMap<i64, String>,
-    platforms: HashMap<i64, String>,
+    locations: HashMap<i64, Arc<str>>,
+    ranges: HashMap<i64, Arc<str>>,
+    platforms: HashMap<i64, Arc<str>>,
+    /// Tag keys and names by id (a number's tags are listed in key order).
+    tags: HashMap<i64, Tagged>,
 }
 
 impl Export {
@@ -132,6 +144,7 @@ impl Export {
             .select((locations::id, locations::name))
             .load::<(i64, String)>(conn)?
             .into_iter()
+            .map(|(id, name)| (id, name.into()))
             .collect();
         let ranges = ranges::table
             .select((
@@ -147,13 +160,20 @@ impl Export {
                     Some(n) => n,
                     None => format!("{start}-{end}"),
                 };
-                (id, label)
+                (id, label.into())
             })
             .collect();
         let platforms = platforms::table
             .select((platforms::id, platforms::name))
             .load::<(i64, String)>(conn)?
             .into_iter()
+            .map(|(id, name)| (id, name.into()))
+            .collect();
+        let tags = tags::table
+            .select((tags::id, tags::key, tags::name))
+            .load::<(i64, String, String)>(conn)?
+            .into_iter()
+            .map(|(id, key, name)| (id, (key.into(), name.into())))
             .collect();
         Ok(Export {
             scope,
@@ -161,6 +181,7 @@ impl Export {
             locations,
             ranges,
             platforms,
+            tags,
         })
     }
 
@@ -202,10 +223,13 @@ impl Export {
             .order(numbers::e164.asc())
             .limit(limit.max(1))
             .load(conn)?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut tags = tags::of_numbers(conn, &ids)?;
-        let name = |map: &HashMap<i64, String>, id: Option<i64>| {
-            id.map(|id| map.get(&id).cloned().unwrap_or_else(|| id.to_string()))
+        let mut tags = self.tags_of(conn, &rows)?;
+        let name = |map: &HashMap<i64, Arc<str>>, id: Option<i64>| {
+            id.map(|id| {
+                map.get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| id.to_string().into())
+            })
         };
         Ok(rows
             .into_iter()
@@ -225,6 +249,68 @@ impl Export {
                 reserved_for: r.reserved_for,
                 reserved_until: r.reserved_until,
                 quarantined_until: r.quarantine_until,
+            })
+            .collect())
+    }
+
+    /// The tag names of a page's numbers, each list in key order. Numbers of one range have
+    /// neighbouring ids, so a dense page reads its links with one range scan of the index;
+    /// a scattered one probes per id.
+    fn tags_of(&self, conn: &mut Conn, rows: &[Row]) -> StoreResult<HashMap<i64, Vec<Arc<str>>>> {
+        let (Some(low), Some(high)) = (
+            rows.iter().map(|r| r.id).min(),
+            rows.iter().map(|r| r.id).max(),
+        ) else {
+            return Ok(HashMap::new());
+        };
+        let links = number_tags::table
+            .select((number_tags::number_id, number_tags::tag_id))
+            .into_boxed();
+        let links: Vec<(i64, i64)> = if high - low < rows.len() as i64 * 2 {
+            links
+                .filter(number_tags::number_id.between(low, high))
+                .load(conn)?
+        } else {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            links
+                .filter(number_tags::number_id.eq_any(ids))
+                .load(conn)?
+        };
+        // Tags created since `prepare` are looked up (rarely more than none).
+        let mut missing: Vec<i64> = links
+            .iter()
+            .map(|(_, t)| *t)
+            .filter(|t| !self.tags.contains_key(t))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let late: HashMap<i64, Tagged> = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            tags::table
+                .filter(tags::id.eq_any(missing))
+                .select((tags::id, tags::key, tags::name))
+                .load::<(i64, String, String)>(conn)?
+                .into_iter()
+                .map(|(id, key, name)| (id, (key.into(), name.into())))
+                .collect()
+        };
+        let mut of: HashMap<i64, Vec<&Tagged>> = HashMap::with_capacity(rows.len());
+        for (number, tag) in &links {
+            if let Some(t) = self.tags.get(tag).or_else(|| late.get(tag)) {
+                of.entry(*number).or_default().push(t);
+            }
+        }
+        // In the dense case the scan may hold numbers outside the page (other filters):
+        // they are simply never asked for.
+        Ok(of
+            .into_iter()
+            .map(|(number, mut tags)| {
+                tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                (
+                    number,
+                    tags.into_iter().map(|(_, name)| name.clone()).collect(),
+                )
             })
             .collect())
     }

@@ -2221,7 +2221,10 @@ mod export {
         assert_eq!(user.status, "assigned");
         assert_eq!(user.location.as_deref(), Some("London HQ"));
         assert_eq!(user.range.as_deref(), Some("London DDI"));
-        assert_eq!(user.tags, ["DDI", "London"]);
+        assert_eq!(
+            user.tags.iter().map(|t| &**t).collect::<Vec<_>>(),
+            ["DDI", "London"]
+        );
         assert_eq!(user.assigned_to_kind.as_deref(), Some("user"));
         assert_eq!(user.assigned_to.as_deref(), Some("jo@contoso.example"));
         let service = row(&rows, "+442070001002");

@@ -5,6 +5,8 @@ use actix_web::{
     http::header::{Accept, Header},
     web,
 };
+use std::borrow::Cow;
+
 use api_types::{AuditList, AuditQuery};
 use domain::csv_row::neutralise;
 use store::audit::{AuditFilter, AuditRow};
@@ -50,11 +52,13 @@ fn wants_csv(req: &HttpRequest) -> bool {
     false
 }
 
-fn csv_cells(r: &AuditRow) -> [String; 13] {
-    let text = |v: &Option<String>| v.as_deref().map(neutralise).unwrap_or_default();
+fn csv_cells(r: &AuditRow) -> [Cow<'_, str>; 13] {
+    fn text(v: &Option<String>) -> Cow<'_, str> {
+        v.as_deref().map(neutralise).unwrap_or_default()
+    }
     [
-        r.id.to_string(),
-        store::export::format_time(r.at),
+        Cow::Owned(r.id.to_string()),
+        Cow::Owned(store::export::format_time(r.at)),
         neutralise(&r.actor_kind),
         neutralise(&r.actor_id),
         neutralise(&r.actor_name),

@@ -31,14 +31,19 @@ pub fn encode<I, R, F>(records: I) -> StoreResult<Vec<u8>>
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator<Item = F>,
-    F: AsRef<[u8]>,
+    F: AsRef<str>,
 {
+    let failed = |e: csv::Error| StoreError::Internal(format!("writing CSV: {e}"));
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
+        .from_writer(Vec::with_capacity(1 << 20));
     for record in records {
-        w.write_record(record)
-            .map_err(|e| StoreError::Internal(format!("writing CSV: {e}")))?;
+        for field in record {
+            w.write_field(field.as_ref()).map_err(failed)?;
+        }
+        // Ends the record (every record here has fields, so no lone `""` is written).
+        w.write_record(std::iter::empty::<&[u8]>())
+            .map_err(failed)?;
     }
     w.into_inner()
         .map_err(|e| StoreError::Internal(format!("writing CSV: {e}")))
