@@ -1989,31 +1989,35 @@ pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied>
             json!({ "errors": plan.error_count }),
         ));
     }
-    let rows: Vec<PlanRow> = import_plan_rows::table
-        .filter(import_plan_rows::plan_id.eq(id))
-        .select(RowRecord::as_select())
-        .order(import_plan_rows::line.asc())
-        .load::<RowRecord>(conn)?
-        .into_iter()
-        .map(RowRecord::into_row)
-        .collect::<StoreResult<_>>()?;
-    let e164s: Vec<String> = rows.iter().map(|r| r.number.clone()).collect();
-    let mut current: HashMap<String, Number> = numbers::by_e164(conn, &e164s)?
-        .into_iter()
-        .map(|n| (n.number.clone(), n))
-        .collect();
-    let changed: Vec<String> = rows
-        .iter()
-        .filter(|r| match (r.expected_version, current.get(&r.number)) {
-            (Some(v), Some(n)) => n.version != v,
-            (None, None) => false,
-            _ => true,
-        })
-        .map(|r| r.number.clone())
-        .collect();
-    if !changed.is_empty() {
-        let named: Vec<String> = changed.iter().take(STALE_NAMED).cloned().collect();
-        return Err(stale(&named, changed.len()));
+    // 1. Nothing moved since planning: versions only, a page of rows at a time.
+    let mut changed: Vec<String> = Vec::new();
+    let mut total_changed = 0;
+    for_rows(conn, id, |conn, rows| {
+        let e164s: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
+        let mut now_at: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+        for chunk in e164s.chunks(5000) {
+            now_at.extend(
+                crate::schema::numbers::table
+                    .filter(crate::schema::numbers::e164.eq_any(chunk))
+                    .select((
+                        crate::schema::numbers::e164,
+                        crate::schema::numbers::version,
+                    ))
+                    .load::<(String, i64)>(conn)?,
+            );
+        }
+        for r in rows {
+            if now_at.get(&r.number).copied() != r.expected_version {
+                total_changed += 1;
+                if changed.len() < STALE_NAMED {
+                    changed.push(r.number.clone());
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if total_changed > 0 {
+        return Err(stale(&changed, total_changed));
     }
     let change_set_id = audit::new_change_set_id();
     let permit = permit
@@ -2022,12 +2026,75 @@ pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied>
         .with_source(Source::Import);
     let scope = permit.scope().clone();
     let mut summary = Summary::default();
+    // 2. Then a page of rows at a time (each number is on one row only, so pages are
+    // independent): creations, field updates in bulk, then transitions and deletions.
+    for_rows(conn, id, |conn, rows| {
+        apply_rows(conn, &permit, &scope, rows, now, &mut summary)
+    })?;
+    summary.rows = plan.summary.rows;
+    summary.unchanged = plan.summary.unchanged;
+    diesel::update(import_plans::table.filter(import_plans::id.eq(id)))
+        .set((
+            import_plans::status.eq("applied"),
+            import_plans::change_set_id.eq(&change_set_id),
+            import_plans::applied_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(Applied {
+        id: id.to_string(),
+        status: "applied".into(),
+        change_set_id,
+        applied: summary,
+    })
+}
+
+/// Plan rows read and applied per step, so that memory does not grow with the plan.
+const APPLY_ROWS: i64 = 5_000;
+
+/// Calls `f` with the plan's rows, a page at a time in line order.
+fn for_rows(
+    conn: &mut Conn,
+    id: &str,
+    mut f: impl FnMut(&mut Conn, &[PlanRow]) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let mut after = 0_i64;
+    loop {
+        let rows: Vec<PlanRow> = import_plan_rows::table
+            .filter(import_plan_rows::plan_id.eq(id))
+            .filter(import_plan_rows::line.gt(after))
+            .select(RowRecord::as_select())
+            .order(import_plan_rows::line.asc())
+            .limit(APPLY_ROWS)
+            .load::<RowRecord>(conn)?
+            .into_iter()
+            .map(RowRecord::into_row)
+            .collect::<StoreResult<_>>()?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.line as i64;
+        f(conn, &rows)?;
+        if (rows.len() as i64) < APPLY_ROWS {
+            return Ok(());
+        }
+    }
+}
+
+/// Applies one page of a plan's rows (see [`apply`]).
+fn apply_rows(
+    conn: &mut Conn,
+    permit: &Permit,
+    scope: &Scope,
+    rows: &[PlanRow],
+    now: NaiveDateTime,
+    summary: &mut Summary,
+) -> StoreResult<()> {
     // The version each number is at as the apply proceeds.
     let mut versions: HashMap<String, i64> = HashMap::new();
 
-    // 1. Creations, in batches, through numbers::create_many.
+    // Creations, in batches, through numbers::create_many.
     let mut creates = Vec::new();
-    for r in &rows {
+    for r in rows {
         let (create, updates, _) = changes_of(&r.changes);
         if !create {
             continue;
@@ -2045,26 +2112,40 @@ pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied>
         });
         versions.insert(r.number.clone(), 1);
     }
-    for chunk in creates.chunks(numbers::MAX_BATCH) {
-        numbers::create_many(conn, &permit, chunk.to_vec())?;
+    if !creates.is_empty() {
+        numbers::create_many(conn, permit, creates)?;
     }
 
-    // 2. Field updates of existing numbers, in bulk.
-    let mut edits = Vec::new();
-    for r in &rows {
-        let (create, updates, _) = changes_of(&r.changes);
-        if create || updates.is_empty() {
-            continue;
+    // Field updates of existing numbers, in bulk.
+    let edited: Vec<String> = rows
+        .iter()
+        .filter(|r| {
+            let (create, updates, _) = changes_of(&r.changes);
+            !create && !updates.is_empty()
+        })
+        .map(|r| r.number.clone())
+        .collect();
+    if !edited.is_empty() {
+        let mut current: HashMap<String, Number> = numbers::by_e164(conn, &edited)?
+            .into_iter()
+            .map(|n| (n.number.clone(), n))
+            .collect();
+        let mut edits = Vec::with_capacity(edited.len());
+        for r in rows {
+            let (create, updates, _) = changes_of(&r.changes);
+            if create || updates.is_empty() {
+                continue;
+            }
+            let before = current
+                .remove(&r.number)
+                .ok_or_else(|| stale(std::slice::from_ref(&r.number), 1))?;
+            edits.push((before, fields_of(&updates)?));
         }
-        let before = current
-            .remove(&r.number)
-            .ok_or_else(|| stale(std::slice::from_ref(&r.number), 1))?;
-        edits.push((before, fields_of(&updates)?));
+        update_many(conn, permit, scope, edits, now, &mut versions)?;
     }
-    update_many(conn, &permit, &scope, edits, now, &mut versions)?;
 
-    // 3. Transitions and deletions, one number at a time through the lifecycle.
-    for r in &rows {
+    // Transitions and deletions, one number at a time through the lifecycle.
+    for r in rows {
         let (_, _, steps) = changes_of(&r.changes);
         for step in steps {
             let version = versions
@@ -2073,7 +2154,7 @@ pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied>
                 .or(r.expected_version)
                 .unwrap_or(1);
             if let Change::Delete = step {
-                numbers::delete(conn, &permit, &r.number, Some(version)).map_err(|e| match e {
+                numbers::delete(conn, permit, &r.number, Some(version)).map_err(|e| match e {
                     StoreError::Stale { .. } => stale(std::slice::from_ref(&r.number), 1),
                     other => other,
                 })?;
@@ -2082,30 +2163,18 @@ pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied>
             let Some(request) = request_of(step) else {
                 continue;
             };
-            let after = lifecycle::apply(conn, &permit, &r.number, request, Some(version))
-                .map_err(|e| match e {
-                    StoreError::Stale { .. } => stale(std::slice::from_ref(&r.number), 1),
-                    other => other,
+            let after =
+                lifecycle::apply(conn, permit, &r.number, request, Some(version)).map_err(|e| {
+                    match e {
+                        StoreError::Stale { .. } => stale(std::slice::from_ref(&r.number), 1),
+                        other => other,
+                    }
                 })?;
             versions.insert(r.number.clone(), after.version);
         }
         summary.count(&r.changes);
     }
-    summary.rows = plan.summary.rows;
-    summary.unchanged = plan.summary.unchanged;
-    diesel::update(import_plans::table.filter(import_plans::id.eq(id)))
-        .set((
-            import_plans::status.eq("applied"),
-            import_plans::change_set_id.eq(&change_set_id),
-            import_plans::applied_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(Applied {
-        id: id.to_string(),
-        status: "applied".into(),
-        change_set_id,
-        applied: summary,
-    })
+    Ok(())
 }
 
 /// Writes many numbers' field updates: one `UPDATE … FROM (VALUES …)` per 500 numbers,
