@@ -396,8 +396,12 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
         number_type: new.number_type.map(|t| t.as_str()),
     };
     dialect::materialise_block(conn, block, &defaults, now)?;
-    for tag_id in &tag_ids {
-        dialect::tag_range_numbers(conn, id, *tag_id)?;
+    // Distinct ids (the plain insert below has no conflict check).
+    let mut fresh_tags = tag_ids.clone();
+    fresh_tags.sort_unstable();
+    fresh_tags.dedup();
+    for tag_id in &fresh_tags {
+        dialect::tag_range_numbers(conn, id, *tag_id, true)?;
     }
     let created = get(conn, &Scope::unrestricted(), id)?;
     let eid = id.to_string();
@@ -509,7 +513,7 @@ pub fn patch(
             )
             .execute(conn)?;
             for tag_id in &new_tag_ids {
-                dialect::tag_range_numbers(conn, id, *tag_id)?;
+                dialect::tag_range_numbers(conn, id, *tag_id, false)?;
             }
         }
     }

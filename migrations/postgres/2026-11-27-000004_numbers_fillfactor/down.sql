@@ -1,0 +1,1 @@
+ALTER TABLE numbers RESET (fillfactor);
