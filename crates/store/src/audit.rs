@@ -156,9 +156,6 @@ pub fn record_many_text(
     for chunk in rows.chunks(500) {
         crate::dialect::insert_batch!(conn, audit_log::table, chunk);
     }
-    if !rows.is_empty() {
-        crate::dialect::notify_change(conn)?;
-    }
     Ok(())
 }
 
@@ -187,7 +184,6 @@ pub fn record_as(
             change_set_id,
         })
         .execute(conn)?;
-    crate::dialect::notify_change(conn)?;
     Ok(())
 }
 

@@ -141,24 +141,21 @@ pub fn put_setting(conn: &mut Conn, key: &str, value: &str, now: NaiveDateTime) 
     Ok(())
 }
 
-#[derive(diesel::QueryableByName)]
-struct E164 {
-    #[diesel(sql_type = Text)]
-    e164: String,
-}
-
 /// The lowest number matching `condition` (SQL over `numbers`, built by the caller from
 /// ids and closed vocabularies only). On PostgreSQL the row is locked and rows other
 /// transactions hold are skipped, so concurrent allocations spread over the pool instead
 /// of queueing for its first number.
-pub fn lowest_available(conn: &mut Conn, condition: &str) -> StoreResult<Option<String>> {
+pub(crate) fn lowest_available(
+    conn: &mut Conn,
+    condition: &str,
+) -> StoreResult<Option<crate::numbers::NumberRow>> {
     let lock = match conn {
         AnyConnection::Postgresql(_) => " FOR UPDATE SKIP LOCKED",
         AnyConnection::Sqlite(_) => "",
     };
-    let sql = format!("SELECT e164 FROM numbers WHERE {condition} ORDER BY e164 LIMIT 1{lock}");
-    let row: Option<E164> = diesel::sql_query(sql).get_result(conn).optional()?;
-    Ok(row.map(|r| r.e164))
+    // The whole row: the caller needs it, and a second read would be a round trip more.
+    let sql = format!("SELECT * FROM numbers WHERE {condition} ORDER BY e164 LIMIT 1{lock}");
+    Ok(diesel::sql_query(sql).get_result(conn).optional()?)
 }
 
 /// Takes or renews the lease `name` for `holder` until `until`, if it is free, expired or
@@ -243,19 +240,12 @@ pub fn lock_for_delete(conn: &mut Conn, table: RefTable, id: i64) -> StoreResult
         .is_some())
 }
 
-/// The PostgreSQL channel on which every committed change is announced.
+/// The PostgreSQL channel on which every committed change is announced: a statement
+/// trigger on `audit_log` (migration `postgres_tuning`) notifies it whenever audit records
+/// are written. PostgreSQL delivers the notification to every listening instance when
+/// (and only if) the transaction commits, and folds repeats within one transaction into
+/// one. SQLite has no such thing; its readers poll.
 pub const CHANGE_CHANNEL: &str = "telestate_events";
-
-/// Announces that this transaction wrote audit records. PostgreSQL delivers the
-/// notification to every listening instance when (and only if) the transaction commits,
-/// and folds repeats within one transaction into one. SQLite has no such thing; its
-/// readers poll.
-pub fn notify_change(conn: &mut Conn) -> StoreResult<()> {
-    if let AnyConnection::Postgresql(_) = conn {
-        diesel::sql_query(format!("SELECT pg_notify('{CHANGE_CHANNEL}', '')")).execute(conn)?;
-    }
-    Ok(())
-}
 
 /// A dedicated PostgreSQL connection (outside the pool) that has run `LISTEN` on
 /// [`CHANGE_CHANNEL`].

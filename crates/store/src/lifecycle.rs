@@ -488,7 +488,8 @@ fn transition_row(
     if updated == 0 {
         return Ok(None);
     }
-    let after = numbers::get(conn, &Scope::unrestricted(), &before.number)?;
+    // Transitions never change tags: the row alone is read back.
+    let after = numbers::reload_row(conn, before)?;
     let mut after_json = audit::snapshot(&after);
     if let (Some(serde_json::Value::Object(m)), Some(reason)) =
         (after_json.as_mut(), reason_of(request))
@@ -600,14 +601,14 @@ pub fn allocate(
     };
     let now = crate::now();
     for _ in 0..ATTEMPTS * 4 {
-        let Some(e164) = dialect::lowest_available(conn, &condition)? else {
+        let Some(row) = dialect::lowest_available(conn, &condition)? else {
             return Err(StoreError::Conflict {
                 code: "pool_exhausted",
                 message: "no available number is left in the pool".into(),
                 details: json!({ "pool": format!("{pool:?}") }),
             });
         };
-        let before = numbers::get(conn, &Scope::unrestricted(), &e164)?;
+        let before = numbers::with_tags(conn, row)?;
         let request = Request::Assign {
             target: target.clone(),
             override_reservation: false,

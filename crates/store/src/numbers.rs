@@ -29,9 +29,10 @@ diesel::define_sql_function! {
 /// Largest batch `create_many` accepts in one call.
 pub const MAX_BATCH: usize = 10_000;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A row of `numbers` as stored; [`Number`] is what the rest of the store works with.
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = numbers)]
-struct NumberRow {
+pub(crate) struct NumberRow {
     id: i64,
     e164: String,
     base: String,
@@ -383,6 +384,23 @@ pub fn get(conn: &mut Conn, scope: &Scope, e164: &str) -> StoreResult<Number> {
     .optional()?
     .ok_or_else(|| StoreError::not_found("number", e164))?;
     Ok(load_tags(conn, vec![row])?.remove(0))
+}
+
+/// A row read by other means (a locking query in `dialect`), with its tags.
+pub(crate) fn with_tags(conn: &mut Conn, row: NumberRow) -> StoreResult<Number> {
+    Ok(load_tags(conn, vec![row])?.remove(0))
+}
+
+/// `n` as it is now in the database, for a write that changed its row but not its tags
+/// (a status transition): one statement instead of [`get`]'s two.
+pub(crate) fn reload_row(conn: &mut Conn, n: &Number) -> StoreResult<Number> {
+    let row = numbers::table
+        .find(n.id)
+        .select(NumberRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("number", &n.number))?;
+    Ok(Number::from_row(row, n.tags.clone()))
 }
 
 /// Numbers by canonical E.164, whatever the scope (the caller checks it), tags included;

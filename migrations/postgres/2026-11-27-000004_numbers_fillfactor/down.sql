@@ -1,1 +1,0 @@
-ALTER TABLE numbers RESET (fillfactor);
