@@ -81,7 +81,10 @@ pub async fn create_range(
         platform_id: convert::opt_id("platform_id", b.platform_id.as_deref())?,
         number_type: convert::number_type("number_type", b.number_type.as_deref())?,
     };
-    let permit = auth.permit;
+    // It touches every number of the range: one change set, like any bulk action.
+    let permit = auth
+        .permit
+        .with_change_set(store::audit::new_change_set_id());
     let range = state
         .write(move |c| store::ranges::create(c, &permit, new))
         .await?;
@@ -159,7 +162,10 @@ pub async fn update_range(
             .transpose()?,
         apply_to_numbers: b.apply_to_numbers,
     };
-    let permit = auth.permit;
+    // It touches every number of the range: one change set, like any bulk action.
+    let permit = auth
+        .permit
+        .with_change_set(store::audit::new_change_set_id());
     let r = state
         .write(move |c| store::ranges::patch(c, &permit, id, change, if_match))
         .await?;
@@ -179,7 +185,10 @@ pub async fn delete_range(
 ) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("range", &path)?;
     let if_match = convert::if_match(&req)?;
-    let permit = auth.permit;
+    // It touches every number of the range: one change set, like any bulk action.
+    let permit = auth
+        .permit
+        .with_change_set(store::audit::new_change_set_id());
     state
         .write(move |c| store::ranges::delete(c, &permit, id, if_match))
         .await?;

@@ -584,3 +584,51 @@ async fn a_range_with_a_number_in_use_cannot_be_deleted() {
         .expect_error(409, "number_not_available");
     app.get(&n).as_(&admin).send().await.expect(200);
 }
+
+/// Creating, editing (with its numbers) and deleting a range each touch many numbers: each
+/// is a change set of its own, listed by `GET /change-sets/{id}`.
+#[actix_web::test]
+async fn range_writes_are_change_sets() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let mark = app.audit_mark(&owner).await;
+    let r = range(
+        &app,
+        &owner,
+        json!({"start": "+442079460000", "end": "+442079460009"}),
+    )
+    .await;
+    let id = r["id"].as_str().unwrap();
+    app.patch(&format!("/api/v1/ranges/{id}"))
+        .as_(&owner)
+        .json(json!({"description": "edited", "apply_to_numbers": true, "tags": ["Moved"]}))
+        .send()
+        .await
+        .expect(200);
+    app.delete(&format!("/api/v1/ranges/{id}"))
+        .as_(&owner)
+        .send()
+        .await
+        .expect(204);
+    let records = app.audit_since(&owner, mark).await;
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["range.create", "range.update", "range.delete"]);
+    let mut sets: Vec<&str> = records
+        .iter()
+        .map(|r| r["change_set_id"].as_str().expect("a change set id"))
+        .collect();
+    for cs in &sets {
+        let listed = app
+            .get(&format!("/api/v1/change-sets/{cs}"))
+            .as_(&owner)
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    }
+    sets.dedup();
+    assert_eq!(sets.len(), 3, "one change set per action");
+}
