@@ -19,6 +19,7 @@ pub struct Service {
     pub name: String,
     /// `auto_attendant`, `call_queue`, `resource_account`, `sip_trunk`, `contact_centre`,
     /// `fax`, `conference_bridge` or `other`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ServiceKind))]
     pub kind: String,
     /// The platform that carries it.
     pub platform_id: Option<String>,
@@ -45,6 +46,7 @@ pub struct NewService {
     pub name: String,
     /// `auto_attendant`, `call_queue`, `resource_account`, `sip_trunk`, `contact_centre`,
     /// `fax`, `conference_bridge` or `other`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ServiceKind))]
     pub kind: String,
     /// Platform id.
     #[serde(default)]
@@ -67,6 +69,7 @@ pub struct ServicePatch {
     pub name: Option<String>,
     /// New kind.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::ServiceKind>))]
     pub kind: Option<String>,
     /// New platform id, or `null` to clear.
     #[serde(
@@ -98,6 +101,7 @@ pub struct ServiceQuery {
     /// Text in the name.
     pub q: Option<String>,
     /// A service kind.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::vocab::ServiceKind>))]
     pub kind: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

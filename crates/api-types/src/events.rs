@@ -32,6 +32,7 @@ pub struct ChangeEvent {
     /// Who made it.
     pub actor: AuditActor,
     /// `ui`, `api`, `import`, `rule`, `sync`, `scheduler` or `cli`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Source))]
     pub source: String,
     /// The change set it belongs to (an import, a bulk action, a rule run).
     pub change_set_id: Option<String>,

@@ -24,6 +24,7 @@ pub struct ImportError {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ImportTarget {
     /// `user` or `service`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::TargetKind))]
     pub kind: String,
     /// The directory user's or service's id.
     pub id: String,
@@ -42,6 +43,7 @@ pub struct ImportTarget {
 pub struct ImportChange {
     /// `create`, `delete`, `update`, `assign`, `reassign`, `unassign`, `reserve`,
     /// `release` or `quarantine`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ChangeOp))]
     pub op: String,
     /// For `update`: `description`, `tags`, `location`, `platform` or `number_type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,9 +133,11 @@ pub struct ImportPlan {
     /// Id, for `GET /api/v1/imports/{id}` and `POST /api/v1/imports/{id}/apply`.
     pub id: String,
     /// `import` or `revert`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::PlanKind))]
     pub kind: String,
     /// `planning` (being made: rows so far, cannot be applied yet), `planned`, `applied`,
     /// `failed` (refused as stale) or `expired`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::PlanStatus))]
     pub status: String,
     /// For a revert: the change set it undoes.
     pub source_change_set: Option<String>,

@@ -22,6 +22,9 @@ pub use events::*;
 pub mod imports;
 pub use imports::*;
 
+#[cfg(feature = "openapi")]
+pub mod vocab;
+
 /// Lets a PATCH tell "absent" (leave as is) from `null` (clear it).
 pub(crate) fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
@@ -343,12 +346,14 @@ pub struct ScopeBody {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Me {
     /// `admin` or `token`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::CallerKind))]
     pub kind: String,
     /// Account or token id.
     pub id: String,
     /// Username or token name.
     pub name: String,
     /// `viewer`, `operator`, `admin` or `owner`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
     pub role: String,
     /// The grant's reach (owners: always empty).
     pub scope: ScopeBody,
@@ -367,6 +372,7 @@ pub struct Number {
     /// ISO 3166-1 alpha-2 (or `001` for non-geographic numbers).
     pub country: String,
     /// `available`, `reserved`, `assigned` or `quarantined`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::NumberStatus))]
     pub status: String,
     /// Its range.
     pub range_id: Option<String>,
@@ -379,6 +385,7 @@ pub struct Number {
     /// Its voice platform.
     pub platform_id: Option<String>,
     /// `direct_routing`, `operator_connect` or `calling_plan`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
     pub number_type: Option<String>,
     /// Set while reserved.
     pub reservation: Option<crate::lifecycle::Reservation>,
@@ -415,6 +422,7 @@ pub struct NewNumber {
     pub platform_id: Option<String>,
     /// `direct_routing`, `operator_connect` or `calling_plan`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
     pub number_type: Option<String>,
 }
 
@@ -490,7 +498,7 @@ pub struct NumberPatch {
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
     pub number_type: Option<Option<String>>,
 }
 
@@ -502,6 +510,7 @@ pub struct NumberPatch {
 #[serde(deny_unknown_fields)]
 pub struct NumberQuery {
     /// `available`, `reserved`, `assigned` or `quarantined`.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::vocab::NumberStatus>))]
     pub status: Option<String>,
     /// A tag; comma-separate several to require all of them.
     pub tag: Option<String>,
@@ -512,6 +521,7 @@ pub struct NumberQuery {
     /// Platform id.
     pub platform: Option<String>,
     /// `direct_routing`, `operator_connect` or `calling_plan`.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::vocab::NumberType>))]
     pub number_type: Option<String>,
     /// ISO country code.
     pub country: Option<String>,
@@ -576,6 +586,7 @@ pub struct Range {
     /// Platform of its numbers.
     pub platform_id: Option<String>,
     /// Number type of its numbers.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
     pub number_type: Option<String>,
     /// Its numbers by status.
     pub utilisation: Utilisation,
@@ -613,6 +624,7 @@ pub struct NewRange {
     pub platform_id: Option<String>,
     /// Number type for its numbers.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
     pub number_type: Option<String>,
 }
 
@@ -657,7 +669,7 @@ pub struct RangePatch {
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
     pub number_type: Option<Option<String>>,
     /// Also apply site, platform, type and tag changes to the range's numbers.
     #[serde(default)]
@@ -897,6 +909,7 @@ pub struct Admin {
     /// Login name.
     pub username: String,
     /// `viewer`, `operator`, `admin` or `owner`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
     pub role: String,
     /// The grant's reach.
     pub scope: ScopeBody,
@@ -920,6 +933,7 @@ pub struct NewAdmin {
     /// At least 8 characters.
     pub password: String,
     /// `viewer`, `operator`, `admin` or `owner`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
     pub role: String,
     /// Reach of the grant; owners take none.
     #[serde(default)]
@@ -936,6 +950,7 @@ pub struct AdminPatch {
     pub password: Option<String>,
     /// New role.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::Role>))]
     pub role: Option<String>,
     /// New scope.
     #[serde(default)]
@@ -963,6 +978,7 @@ pub struct ApiToken {
     /// The secret's first characters.
     pub prefix: String,
     /// Its role.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
     pub role: String,
     /// Its reach.
     pub scope: ScopeBody,
@@ -986,6 +1002,7 @@ pub struct NewApiToken {
     /// What it is for.
     pub name: String,
     /// `viewer`, `operator`, `admin` or `owner`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
     pub role: String,
     /// Its reach.
     #[serde(default)]
@@ -1021,6 +1038,7 @@ pub struct ApiTokenList {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AuditActor {
     /// `admin`, `token` or `system`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ActorKind))]
     pub kind: String,
     /// Its id.
     pub id: String,
@@ -1053,6 +1071,7 @@ pub struct AuditRecord {
     /// The request that carried it.
     pub request_id: Option<String>,
     /// `ui`, `api`, `import`, `rule`, `sync`, `scheduler` or `cli`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Source))]
     pub source: String,
     /// The change set it belongs to.
     pub change_set_id: Option<String>,
@@ -1075,6 +1094,7 @@ pub struct AuditQuery {
     /// Action, e.g. `number.update`.
     pub action: Option<String>,
     /// Source, e.g. `api`.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::vocab::Source>))]
     pub source: Option<String>,
     /// At or after this instant (RFC 3339).
     pub since: Option<DateTime<Utc>>,

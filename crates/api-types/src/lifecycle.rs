@@ -28,6 +28,7 @@ pub struct Reservation {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PreviousAssignee {
     /// `user` or `service`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::TargetKind))]
     pub kind: String,
     /// Its id.
     pub id: String,
@@ -54,6 +55,7 @@ pub struct Quarantine {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AssignedTarget {
     /// `user` or `service`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::TargetKind))]
     pub kind: String,
     /// Directory user id or service id.
     pub id: String,
@@ -66,6 +68,7 @@ pub struct AssignedTarget {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Provisioning {
     /// `not_required`, `pending`, `provisioned` or `failed`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ProvisioningState))]
     pub state: String,
     /// The last error, when failed.
     pub error: Option<String>,
@@ -91,6 +94,7 @@ pub struct Assignment {
 #[serde(deny_unknown_fields)]
 pub struct TargetRef {
     /// `user` or `service`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::TargetKind))]
     pub kind: String,
     /// Directory user id or UPN; service id or name.
     pub id: String,
@@ -181,6 +185,7 @@ pub struct PoolBody {
     pub platform_id: Option<String>,
     /// Number type.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
     pub number_type: Option<String>,
     /// ISO country.
     #[serde(default)]
