@@ -13,6 +13,7 @@ pub mod dialect;
 pub mod directory;
 pub mod error;
 pub mod export;
+pub mod fragments;
 pub mod idempotency;
 pub mod imports;
 pub mod lifecycle;

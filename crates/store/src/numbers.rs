@@ -352,14 +352,6 @@ pub fn scoped<'a, ST: 'a>(
     }
 }
 
-/// `EXISTS` over the number's tags: correlated, so it probes an index per row instead of
-/// materialising every tagged number (diesel's DSL has no correlated subqueries).
-fn has_tag_id(tag_id: i64) -> diesel::expression::SqlLiteral<Bool> {
-    sql::<Bool>(&format!(
-        "EXISTS (SELECT 1 FROM number_tags nt WHERE nt.number_id = numbers.id AND nt.tag_id = {tag_id})"
-    ))
-}
-
 fn load_tags(conn: &mut Conn, rows: Vec<NumberRow>) -> StoreResult<Vec<Number>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut by_id = tags::of_numbers(conn, &ids)?;
@@ -465,7 +457,7 @@ pub fn filtered<'a, ST: 'a>(
             return Ok(None);
         }
         for id in ids {
-            q = q.filter(has_tag_id(id));
+            q = q.filter(crate::fragments::HasTag(id));
         }
     }
     if let Some(v) = filter.location_id {

@@ -42,13 +42,7 @@ pub fn ids_for_keys(conn: &mut Conn, keys: &[String]) -> StoreResult<Vec<i64>> {
 pub fn of_numbers(conn: &mut Conn, number_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
     for chunk in number_ids.chunks(5000) {
-        let rows: Vec<(i64, String)> = number_tags::table
-            .inner_join(tags::table)
-            .filter(number_tags::number_id.eq_any(chunk))
-            .order(tags::key)
-            .select((number_tags::number_id, tags::name))
-            .load(conn)?;
-        for (id, name) in rows {
+        for (id, name) in crate::dialect::number_tag_names(conn, chunk)? {
             out.entry(id).or_default().push(name);
         }
     }

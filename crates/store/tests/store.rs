@@ -2931,3 +2931,31 @@ mod imports {
         );
     }
 }
+
+/// Tag look-ups pad their id list to a few fixed lengths on SQLite (one prepared statement
+/// per length); whatever the count, every number gets exactly its own tags.
+#[test]
+fn tags_of_numbers_are_exact_whatever_the_number_of_ids() {
+    let t = TestDb::new();
+    let mut items = Vec::new();
+    for i in 0..20 {
+        let mut n = new_number(&format!("+4420712350{i:02}"));
+        n.tags = Tag::parse_set(&[format!("T{i}"), "All".to_string()]).unwrap();
+        items.push(n);
+    }
+    let created = t
+        .db
+        .write(|c| store::numbers::create_many(c, &owner(), items))
+        .unwrap();
+    let ids: Vec<i64> = created.iter().map(|n| n.id).collect();
+    for len in [0, 1, 7, 8, 9, 17, 20] {
+        let got = t
+            .db
+            .read(|c| store::tags::of_numbers(c, &ids[..len]))
+            .unwrap();
+        assert_eq!(got.len(), len, "{len} ids");
+        for (i, id) in ids[..len].iter().enumerate() {
+            assert_eq!(got[id], ["All".to_string(), format!("T{i}")], "number {i} of {len}");
+        }
+    }
+}
