@@ -74,17 +74,9 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
         match self.backend {
-            Backend::Postgres => {
-                let mut c = PgConnection::establish(&self.url)
-                    .map_err(diesel::r2d2::Error::ConnectionError)?;
-                // diesel keeps prepared statements per connection (see `fragments`), and
-                // after five runs PostgreSQL would plan one generically, blind to the
-                // values: for a filtered list page that plan read the whole estate (27
-                // req/s). A custom plan per run costs little and keeps the saved round trip.
-                c.batch_execute("SET plan_cache_mode = force_custom_plan")
-                    .map_err(diesel::r2d2::Error::QueryError)?;
-                Ok(AnyConnection::Postgresql(c))
-            }
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(AnyConnection::Postgresql)
+                .map_err(diesel::r2d2::Error::ConnectionError),
             Backend::Sqlite => {
                 let mut c = SqliteConnection::establish(sqlite_path(&self.url))
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
