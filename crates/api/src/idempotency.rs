@@ -65,6 +65,15 @@ impl Idempotent {
         })
     }
 
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            actor: self.actor.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            body_hash: self.body_hash.clone(),
+        }
+    }
+
     fn replay(&self, stored: store::idempotency::Stored) -> Result<HttpResponse, ApiError> {
         if stored.body_hash != self.body_hash
             || stored.path != self.path
@@ -128,28 +137,10 @@ impl Idempotent {
         body: serde_json::Value,
     ) -> Result<HttpResponse, ApiError> {
         if let Some(key) = self.key.clone() {
-            let (actor, method, path, hash) = (
-                self.actor.clone(),
-                self.method.clone(),
-                self.path.clone(),
-                self.body_hash.clone(),
-            );
+            let print = self.fingerprint();
             let response = body.to_string();
             let saved = state
-                .write(move |c| {
-                    store::idempotency::save(
-                        c,
-                        store::idempotency::Record {
-                            actor: &actor,
-                            key: &key,
-                            method: &method,
-                            path: &path,
-                            body_hash: &hash,
-                            status: i32::from(status.as_u16()),
-                            response: &response,
-                        },
-                    )
-                })
+                .write(move |c| print.save(c, &key, status, &response))
                 .await;
             match saved {
                 Ok(()) => {}
@@ -189,29 +180,12 @@ impl Idempotent {
         if let Some(first) = self.earlier(state).await? {
             return Ok(first);
         }
-        let (actor, method, path, hash) = (
-            self.actor.clone(),
-            self.method.clone(),
-            self.path.clone(),
-            self.body_hash.clone(),
-        );
+        let print = self.fingerprint();
         let k = key.clone();
         let outcome = state
             .write(move |c| {
                 let (status, body, version) = action(c)?;
-                let response = body.to_string();
-                store::idempotency::save(
-                    c,
-                    store::idempotency::Record {
-                        actor: &actor,
-                        key: &k,
-                        method: &method,
-                        path: &path,
-                        body_hash: &hash,
-                        status: i32::from(status.as_u16()),
-                        response: &response,
-                    },
-                )?;
+                print.save(c, &k, status, &body.to_string())?;
                 Ok((status, body, version))
             })
             .await;
@@ -239,5 +213,30 @@ impl Idempotent {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// What identifies a request, owned, to remember its answer on the blocking pool.
+struct Fingerprint {
+    actor: String,
+    method: String,
+    path: String,
+    body_hash: String,
+}
+
+impl Fingerprint {
+    fn save(&self, c: &mut Conn, key: &str, status: StatusCode, response: &str) -> StoreResult<()> {
+        store::idempotency::save(
+            c,
+            store::idempotency::Record {
+                actor: &self.actor,
+                key,
+                method: &self.method,
+                path: &self.path,
+                body_hash: &self.body_hash,
+                status: i32::from(status.as_u16()),
+                response,
+            },
+        )
     }
 }

@@ -2348,6 +2348,17 @@ mod imports {
         .unwrap()
     }
 
+    fn revert_plan(t: &TestDb, change_set: &str) -> Plan {
+        imports::revert(
+            &t.db,
+            &owner(),
+            change_set,
+            store::now(),
+            Duration::seconds(HOUR),
+        )
+        .unwrap()
+    }
+
     fn rows(t: &TestDb, id: &str) -> Vec<imports::PlanRow> {
         t.db.read(|c| imports::rows(c, &owner(), id, None, Some(1000)))
             .unwrap()
@@ -2735,14 +2746,7 @@ mod imports {
             ("assigned", Some(london))
         );
 
-        let revert = imports::revert(
-            &t.db,
-            &owner(),
-            &applied.change_set_id,
-            store::now(),
-            Duration::seconds(HOUR),
-        )
-        .unwrap();
+        let revert = revert_plan(&t, &applied.change_set_id);
         assert_eq!(revert.kind, "revert");
         assert_eq!(revert.error_count, 0, "{:?}", rows(&t, &revert.id));
         assert_eq!(
@@ -2784,14 +2788,7 @@ mod imports {
         };
         t.db.write(|c| store::numbers::patch(c, &owner(), "+442071234004", change, None))
             .unwrap();
-        let revert = imports::revert(
-            &t.db,
-            &owner(),
-            &applied.change_set_id,
-            store::now(),
-            Duration::seconds(HOUR),
-        )
-        .unwrap();
+        let revert = revert_plan(&t, &applied.change_set_id);
         assert_eq!(revert.error_count, 1);
         let bad = rows(&t, &revert.id)
             .into_iter()
@@ -2943,19 +2940,21 @@ fn tags_of_numbers_are_exact_whatever_the_number_of_ids() {
         n.tags = Tag::parse_set(&[format!("T{i}"), "All".to_string()]).unwrap();
         items.push(n);
     }
-    let created = t
-        .db
-        .write(|c| store::numbers::create_many(c, &owner(), items))
-        .unwrap();
+    let created =
+        t.db.write(|c| store::numbers::create_many(c, &owner(), items))
+            .unwrap();
     let ids: Vec<i64> = created.iter().map(|n| n.id).collect();
     for len in [0, 1, 7, 8, 9, 17, 20] {
-        let got = t
-            .db
-            .read(|c| store::tags::of_numbers(c, &ids[..len]))
-            .unwrap();
+        let got =
+            t.db.read(|c| store::tags::of_numbers(c, &ids[..len]))
+                .unwrap();
         assert_eq!(got.len(), len, "{len} ids");
         for (i, id) in ids[..len].iter().enumerate() {
-            assert_eq!(got[id], ["All".to_string(), format!("T{i}")], "number {i} of {len}");
+            assert_eq!(
+                got[id],
+                ["All".to_string(), format!("T{i}")],
+                "number {i} of {len}"
+            );
         }
     }
 }
