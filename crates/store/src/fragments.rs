@@ -14,7 +14,7 @@ use diesel::{
     expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate},
     query_builder::{AstPass, QueryFragment, QueryId},
     serialize::ToSql,
-    sql_types::{BigInt, Bool, HasSqlType},
+    sql_types::{BigInt, Bool, HasSqlType, Text},
 };
 
 /// `EXISTS (…)`: the number in the enclosing query (`numbers.id`) carries the tag.
@@ -22,6 +22,11 @@ use diesel::{
 /// number (diesel's DSL has no correlated subqueries).
 #[derive(Debug, Clone, Copy)]
 pub struct HasTag(pub i64);
+
+/// [`HasTag`] by the tag's key, looked up inside the statement (an uncorrelated
+/// subquery, evaluated once); a key no tag has matches nothing.
+#[derive(Debug, Clone)]
+pub struct HasTagKey(pub String);
 
 /// `column IN (…)` over ids, the list padded (by repeating its last id) to a power of
 /// two of at least 8, so that lists of similar length share one SQL text and so one
@@ -69,6 +74,7 @@ macro_rules! dynamic_bool_expression {
 
 dynamic_bool_expression!(HasTag);
 dynamic_bool_expression!(IdIn);
+dynamic_bool_expression!(HasTagKey);
 
 impl<DB> QueryFragment<DB> for HasTag
 where
@@ -81,6 +87,22 @@ where
         );
         out.push_bind_param::<BigInt, _>(&self.0)?;
         out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<DB> QueryFragment<DB> for HasTagKey
+where
+    DB: Backend + HasSqlType<Text>,
+    String: ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(
+            "EXISTS (SELECT 1 FROM number_tags nt WHERE nt.number_id = numbers.id \
+             AND nt.tag_id = (SELECT t.id FROM tags t WHERE t.key = ",
+        );
+        out.push_bind_param::<Text, _>(&self.0)?;
+        out.push_sql("))");
         Ok(())
     }
 }

@@ -452,12 +452,20 @@ pub fn filtered<'a, ST: 'a>(
         q = q.filter(numbers::status.eq(s.as_str()));
     }
     if !filter.tags.is_empty() {
-        let ids = tags::ids_for_keys(conn, &filter.tags)?;
-        if ids.len() < filter.tags.len() {
-            return Ok(None);
-        }
-        for id in ids {
-            q = q.filter(crate::fragments::HasTag(id));
+        if let crate::AnyConnection::Postgresql(_) = conn {
+            // One round trip fewer: PostgreSQL looks the tag up inside the statement,
+            // once (SQLite re-ran such a subquery per row, so it gets the ids first).
+            for key in &filter.tags {
+                q = q.filter(crate::fragments::HasTagKey(key.clone()));
+            }
+        } else {
+            let ids = tags::ids_for_keys(conn, &filter.tags)?;
+            if ids.len() < filter.tags.len() {
+                return Ok(None);
+            }
+            for id in ids {
+                q = q.filter(crate::fragments::HasTag(id));
+            }
         }
     }
     if let Some(v) = filter.location_id {
