@@ -28,7 +28,9 @@ impl Idempotent {
         permit: &domain::Permit,
         body: &impl serde::Serialize,
     ) -> Result<Self, ApiError> {
-        Self::of_bytes(req, permit, &serde_json::to_vec(body).unwrap_or_default())
+        Self::build(req, permit, || {
+            digest(&serde_json::to_vec(body).unwrap_or_default())
+        })
     }
 
     /// Reads the key (if any) and fingerprints the request by its raw body (an upload).
@@ -36,6 +38,16 @@ impl Idempotent {
         req: &HttpRequest,
         permit: &domain::Permit,
         body: &[u8],
+    ) -> Result<Self, ApiError> {
+        Self::build(req, permit, || digest(body))
+    }
+
+    /// The body is fingerprinted only when there is a key to remember it under: an
+    /// upload of hundreds of megabytes is not hashed for nothing.
+    fn build(
+        req: &HttpRequest,
+        permit: &domain::Permit,
+        body_hash: impl FnOnce() -> String,
     ) -> Result<Self, ApiError> {
         let key = match req.headers().get(HEADER) {
             None => None,
@@ -51,10 +63,11 @@ impl Idempotent {
                 Some(k.to_string())
             }
         };
-        let body_hash: String = Sha256::digest(body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let body_hash = if key.is_some() {
+            body_hash()
+        } else {
+            String::new()
+        };
         let actor = format!("{}:{}", permit.actor().kind.as_str(), permit.actor().id);
         Ok(Idempotent {
             key,
@@ -239,4 +252,12 @@ impl Fingerprint {
             },
         )
     }
+}
+
+/// SHA-256 of a body, in hex.
+fn digest(body: &[u8]) -> String {
+    Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -21,7 +21,10 @@ use domain::{Permit, Source};
 use indicatif::{ProgressBar, ProgressStyle};
 use store::export::{Export, PAGE_ROWS};
 
-use crate::config::Config;
+use crate::{
+    config::Config,
+    remote::{client, failure, url},
+};
 
 /// Filters (those of `GET /api/v1/numbers`), where to write, and where to read from.
 #[derive(clap::Args)]
@@ -189,42 +192,13 @@ impl RecordCounter {
     }
 }
 
-fn client() -> anyhow::Result<reqwest::blocking::Client> {
-    // reqwest is built without a crypto provider (`rustls-no-provider`): ring is installed
-    // here. An error only means one is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        // The download may take minutes; a stalled server is caught by the read timeout.
-        .timeout(None::<Duration>)
-        .build()
-        .context("building the HTTP client")
-}
-
-fn api_url(base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
-    let base = base.trim_end_matches('/');
-    reqwest::Url::parse(&format!("{base}{path}"))
-        .with_context(|| format!("--url {base:?} is not a URL"))
-}
-
-/// The error message of a failed response: the envelope's `message`, or the body.
-fn failure(response: reqwest::blocking::Response) -> anyhow::Error {
-    let status = response.status();
-    let body = response.text().unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or(body);
-    anyhow::anyhow!("the server answered {status}: {message}")
-}
-
 fn remote_location(
     client: &reqwest::blocking::Client,
     base: &str,
     token: &str,
     name: &str,
 ) -> anyhow::Result<String> {
-    let mut url = api_url(base, "/api/v1/locations")?;
+    let mut url = url(base, "/api/v1/locations")?;
     url.query_pairs_mut()
         .append_pair("q", name)
         .append_pair("limit", "1000");
@@ -259,7 +233,7 @@ fn remote(args: &ExportArgs, base: &str, token: &str, out: &mut Output) -> anyho
         Some(name) => Some(remote_location(&client, base, token, name)?),
     };
     let q = query(args, location_id);
-    let mut url = api_url(base, "/api/v1/export/numbers.csv")?;
+    let mut url = url(base, "/api/v1/export/numbers.csv")?;
     for (key, value) in [
         ("status", &q.status),
         ("tag", &q.tag),

@@ -17,7 +17,10 @@ use api_types::{ImportApplied, ImportError, ImportPlan, ImportSummary};
 use domain::{Permit, Source};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::Config;
+use crate::{
+    config::Config,
+    remote::{client, failure, url},
+};
 
 /// What to import and where to.
 #[derive(clap::Args)]
@@ -226,35 +229,6 @@ fn direct(
         }
     };
     Ok((outcome, Some(applied)))
-}
-
-fn client() -> anyhow::Result<reqwest::blocking::Client> {
-    // reqwest is built without a crypto provider (`rustls-no-provider`): ring is installed
-    // here. An error only means one is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        // A plan of a million lines takes a while; no overall timeout.
-        .timeout(None::<Duration>)
-        .build()
-        .context("building the HTTP client")
-}
-
-fn url(base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
-    let base = base.trim_end_matches('/');
-    reqwest::Url::parse(&format!("{base}{path}"))
-        .with_context(|| format!("--url {base:?} is not a URL"))
-}
-
-/// The envelope's message of a failed response, or its body.
-fn failure(response: reqwest::blocking::Response) -> anyhow::Error {
-    let status = response.status();
-    let body = response.text().unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or(body);
-    anyhow::anyhow!("the server answered {status}: {message}")
 }
 
 fn json<T: serde::de::DeserializeOwned>(

@@ -4,6 +4,7 @@ mod config;
 mod demo;
 mod export;
 mod import;
+mod remote;
 
 use std::sync::Arc;
 

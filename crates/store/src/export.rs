@@ -20,7 +20,7 @@ use domain::{
 use crate::{
     Conn, StoreResult,
     numbers::{NumberFilter, ScopeFilter, filtered, scoped},
-    schema::{locations, number_tags, numbers, platforms, ranges, tags},
+    schema::{locations, numbers, platforms, ranges, tags},
 };
 
 /// The page size the API and the CLI read with: about 1 MB of CSV per page.
@@ -253,29 +253,10 @@ impl Export {
             .collect())
     }
 
-    /// The tag names of a page's numbers, each list in key order. Numbers of one range have
-    /// neighbouring ids, so a dense page reads its links with one range scan of the index;
-    /// a scattered one probes per id.
+    /// The tag names of a page's numbers, each list in key order.
     fn tags_of(&self, conn: &mut Conn, rows: &[Row]) -> StoreResult<HashMap<i64, Vec<Arc<str>>>> {
-        let (Some(low), Some(high)) = (
-            rows.iter().map(|r| r.id).min(),
-            rows.iter().map(|r| r.id).max(),
-        ) else {
-            return Ok(HashMap::new());
-        };
-        let links = number_tags::table
-            .select((number_tags::number_id, number_tags::tag_id))
-            .into_boxed();
-        let links: Vec<(i64, i64)> = if high - low < rows.len() as i64 * 2 {
-            links
-                .filter(number_tags::number_id.between(low, high))
-                .load(conn)?
-        } else {
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            links
-                .filter(number_tags::number_id.eq_any(ids))
-                .load(conn)?
-        };
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let links = crate::tags::links_of(conn, &ids)?;
         // Tags created since `prepare` are looked up (rarely more than none).
         let mut missing: Vec<i64> = links
             .iter()
@@ -301,8 +282,6 @@ impl Export {
                 of.entry(*number).or_default().push(t);
             }
         }
-        // In the dense case the scan may hold numbers outside the page (other filters):
-        // they are simply never asked for.
         Ok(of
             .into_iter()
             .map(|(number, mut tags)| {

@@ -547,22 +547,9 @@ fn current_numbers(
             .collect();
         let ids: Vec<i64> = rows.iter().map(|r| r.0.0).collect();
         let mut tag_ids: HashMap<i64, Vec<i64>> = HashMap::new();
-        if let (Some(_), Some(low), Some(high)) = (names, ids.iter().min(), ids.iter().max()) {
-            // Numbers of one range have neighbouring ids: scan that id range of the links
-            // when it is dense, probe per id otherwise (as for the numbers above).
-            let links = number_tags::table
-                .select((number_tags::number_id, number_tags::tag_id))
-                .into_boxed();
-            let links = if high - low < ids.len() as i64 * 2 {
-                links.filter(number_tags::number_id.between(*low, *high))
-            } else {
-                links.filter(number_tags::number_id.eq_any(&ids))
-            };
-            let wanted: HashSet<i64> = ids.iter().copied().collect();
-            for (number, tag) in links.load::<(i64, i64)>(conn)? {
-                if wanted.contains(&number) {
-                    tag_ids.entry(number).or_default().push(tag);
-                }
+        if names.is_some() {
+            for (number, tag) in crate::tags::links_of(conn, &ids)? {
+                tag_ids.entry(number).or_default().push(tag);
             }
         }
         for (

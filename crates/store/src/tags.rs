@@ -38,6 +38,31 @@ pub fn ids_for_keys(conn: &mut Conn, keys: &[String]) -> StoreResult<Vec<i64>> {
         .load(conn)?)
 }
 
+/// `(number id, tag id)` of the given numbers' tags, for bulk readers (export pages,
+/// import planning). Numbers of one range have neighbouring ids, so a dense set is read
+/// with one range scan of the index (and trimmed to the ids asked for); a scattered one
+/// is probed per id.
+pub fn links_of(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
+    let (Some(&low), Some(&high)) = (ids.iter().min(), ids.iter().max()) else {
+        return Ok(Vec::new());
+    };
+    let links = number_tags::table
+        .select((number_tags::number_id, number_tags::tag_id))
+        .into_boxed();
+    if high - low < ids.len() as i64 * 2 {
+        let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        let mut found: Vec<(i64, i64)> = links
+            .filter(number_tags::number_id.between(low, high))
+            .load(conn)?;
+        found.retain(|(number, _)| wanted.contains(number));
+        Ok(found)
+    } else {
+        Ok(links
+            .filter(number_tags::number_id.eq_any(ids))
+            .load(conn)?)
+    }
+}
+
 /// The tag names of each number, sorted by key.
 pub fn of_numbers(conn: &mut Conn, number_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();

@@ -272,19 +272,40 @@ pub async fn create_import(
     let body = read_upload(&req, payload, state.config.import_max_bytes).await?;
     let permit = auth.permit;
     let idem = Idempotent::of_bytes(&req, &permit, &body)?;
-    if let Some(first) = idem.earlier(&state).await? {
+    make_plan(&state, idem, permit, move |db, permit, ttl| {
+        imports::plan_csv(db, permit, &body, store::now(), ttl, &mut |_, _| {})
+    })
+    .await
+}
+
+/// Makes a plan (an import's or a revert's) with `make`, or replays the answer to an
+/// earlier request with the same `Idempotency-Key`; answers 201 with the plan and its
+/// first rows, and remembers that answer for the key.
+async fn make_plan(
+    state: &AppState,
+    idem: Idempotent,
+    permit: domain::Permit,
+    make: impl FnOnce(
+        &store::Db,
+        &domain::Permit,
+        chrono::Duration,
+    ) -> store::StoreResult<imports::Plan>
+    + Send
+    + 'static,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(first) = idem.earlier(state).await? {
         return Ok(first);
     }
     let ttl = chrono::Duration::seconds(state.config.import_plan_ttl_seconds);
     let (plan, page) = state
         .with_db(move |db| {
-            let plan = imports::plan_csv(db, &permit, &body, store::now(), ttl, &mut |_, _| {})?;
+            let plan = make(db, &permit, ttl)?;
             let page = db.read(|c| imports::rows(c, &permit, &plan.id, None, Some(ROWS_SHOWN)))?;
             Ok((plan, page))
         })
         .await?;
     let answer = serde_json::to_value(plan_out(plan, page)).unwrap_or_default();
-    idem.remember(&state, StatusCode::CREATED, answer).await
+    idem.remember(state, StatusCode::CREATED, answer).await
 }
 
 /// A plan and its outcome, with one page of its lines (1,000 unless `limit` says
@@ -427,17 +448,8 @@ pub async fn revert_change_set(
     let id = path.into_inner();
     let permit = auth.permit;
     let idem = Idempotent::of_bytes(&req, &permit, b"")?;
-    if let Some(first) = idem.earlier(&state).await? {
-        return Ok(first);
-    }
-    let ttl = chrono::Duration::seconds(state.config.import_plan_ttl_seconds);
-    let (plan, page) = state
-        .with_db(move |db| {
-            let plan = imports::revert(db, &permit, &id, store::now(), ttl)?;
-            let page = db.read(|c| imports::rows(c, &permit, &plan.id, None, Some(ROWS_SHOWN)))?;
-            Ok((plan, page))
-        })
-        .await?;
-    let answer = serde_json::to_value(plan_out(plan, page)).unwrap_or_default();
-    idem.remember(&state, StatusCode::CREATED, answer).await
+    make_plan(&state, idem, permit, move |db, permit, ttl| {
+        imports::revert(db, permit, &id, store::now(), ttl)
+    })
+    .await
 }
