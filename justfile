@@ -22,8 +22,8 @@ run:
     TELESTATE_ADMIN_USER=${TELESTATE_ADMIN_USER:-admin} TELESTATE_ADMIN_PASSWORD=${TELESTATE_ADMIN_PASSWORD:-telestate-admin} \
         cargo run -p telestate -- serve
 
-# Every test: the suite on SQLite and on PostgreSQL, then schemathesis on both
-test:
+# Every test: lint, the suite on SQLite and on PostgreSQL, then schemathesis on both
+test: lint
     scripts/pg-up.sh
     env -u TEST_DATABASE_URL cargo nextest run --workspace
     TEST_DATABASE_URL={{ pg_url }} cargo nextest run --workspace
@@ -61,6 +61,10 @@ bench backends="sqlite postgres":
 fmt:
     cargo fmt --all
 
-# Clippy on every target; any warning fails
+# Formatting, clippy on every target (any warning fails), store's module graph has no
+# cycle, and what the web app shares with the server (domain, api-types) builds for WASM
 lint:
+    cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+    scripts/store-modules.sh >/dev/null
+    cargo check -q -p domain -p api-types --target wasm32-unknown-unknown

@@ -41,5 +41,13 @@ fi
 # --- cargo-nextest: present on the dev image; a fresh machine builds it (a few minutes) ---
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
+# --- lint tools and the WebAssembly target: `just lint` checks that domain and api-types
+# (what the web app shares with the server) still compile for the browser ---
+if command -v rustup >/dev/null; then
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+fi
+
 scripts/pg-up.sh
 echo "bootstrap: ok" >&2
