@@ -247,7 +247,7 @@ pub fn list(
     if let Some(v) = filter.until {
         q = q.filter(audit_log::at.lt(v));
     }
-    if let Some(cond) = crate::numbers::ScopeFilter::resolve(conn, scope)?
+    if let Some(cond) = crate::scope::ScopeFilter::resolve(conn, scope)?
         .exists_condition("e164", "audit_log.entity_id")
     {
         q = q
@@ -351,7 +351,7 @@ pub fn change_set(
     if let Some(c) = cursor {
         q = q.filter(audit_log::id.lt(page::decode_id(c)?));
     }
-    if let Some(cond) = crate::numbers::ScopeFilter::resolve(conn, scope)?
+    if let Some(cond) = crate::scope::ScopeFilter::resolve(conn, scope)?
         .exists_condition("e164", "audit_log.entity_id")
     {
         q = q

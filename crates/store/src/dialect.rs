@@ -170,7 +170,7 @@ pub fn put_setting(conn: &mut Conn, key: &str, value: &str, now: NaiveDateTime) 
 pub(crate) fn lowest_available(
     conn: &mut Conn,
     condition: &str,
-) -> StoreResult<Option<crate::numbers::NumberRow>> {
+) -> StoreResult<Option<crate::rows::NumberRow>> {
     let lock = match conn {
         AnyConnection::Postgresql(_) => " FOR UPDATE SKIP LOCKED",
         AnyConnection::Sqlite(_) => "",
@@ -273,6 +273,17 @@ pub const CHANGE_CHANNEL: &str = "telestate_events";
 /// [`CHANGE_CHANNEL`].
 pub struct ChangeListener {
     conn: diesel::PgConnection,
+}
+
+impl crate::Db {
+    /// A connection of its own listening for committed changes (PostgreSQL); `None` on
+    /// SQLite, which has no notifications.
+    pub fn change_listener(&self) -> StoreResult<Option<ChangeListener>> {
+        match self.backend() {
+            crate::Backend::Postgres => ChangeListener::connect(self.url()).map(Some),
+            crate::Backend::Sqlite => Ok(None),
+        }
+    }
 }
 
 impl ChangeListener {

@@ -7,6 +7,7 @@
 //! Backend-specific SQL lives in [`dialect`] and nowhere else.
 
 pub mod admins;
+pub(crate) mod assigned;
 pub mod audit;
 pub mod db;
 pub mod dialect;
@@ -21,8 +22,10 @@ pub mod locations;
 pub mod numbers;
 pub mod page;
 pub mod ranges;
+pub(crate) mod rows;
 pub mod scheduler;
 pub mod schema;
+pub(crate) mod scope;
 pub mod secrets;
 pub mod services;
 pub mod settings;

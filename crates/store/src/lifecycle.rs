@@ -18,8 +18,9 @@ use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
     dialect,
-    numbers::{self, Number, ScopeFilter},
+    numbers::{self, Number},
     schema::{numbers as n, platforms},
+    scope::ScopeFilter,
     settings,
 };
 

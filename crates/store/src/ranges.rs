@@ -14,7 +14,6 @@ use serde::Serialize;
 use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
-    db::MultiBackend,
     dialect,
     page::{self, Page},
     schema::{number_tags, numbers, range_tags, ranges},
@@ -151,7 +150,7 @@ pub struct RangePatch {
 /// Refuses a whole-range change by a scoped caller while the range holds numbers outside
 /// its scope (moved to another site, retagged): a grant never reaches past its scope.
 fn require_all_numbers_in_scope(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
-    let filter = crate::numbers::ScopeFilter::resolve(conn, permit.scope())?;
+    let filter = crate::scope::ScopeFilter::resolve(conn, permit.scope())?;
     let Some(cond) = filter.condition("numbers") else {
         return Ok(());
     };
@@ -169,33 +168,6 @@ fn require_all_numbers_in_scope(conn: &mut Conn, permit: &Permit, id: i64) -> St
         });
     }
     Ok(())
-}
-
-fn visible(
-    conn: &mut Conn,
-    scope: &Scope,
-) -> StoreResult<ranges::BoxedQuery<'static, MultiBackend>> {
-    let mut q = ranges::table.into_boxed();
-    if !scope.locations.is_empty() {
-        let ids: Vec<i64> = scope
-            .locations
-            .iter()
-            .filter_map(|l| l.parse().ok())
-            .collect();
-        q = q.filter(ranges::location_id.eq_any(ids));
-    }
-    if !scope.tags.is_empty() {
-        // Tag ids are integers from our own table, safe to inline (see numbers::ScopeFilter).
-        let ids = tags::ids_for_keys(conn, &scope.tags)?;
-        let list = crate::numbers::id_list(&ids);
-        q = q.filter(sql::<Bool>(&format!("EXISTS (SELECT 1 FROM range_tags rt WHERE rt.range_id = ranges.id AND rt.tag_id IN ({list}))")));
-    }
-    Ok(q)
-}
-
-/// Ids of the ranges a scope can see.
-pub fn visible_ids(conn: &mut Conn, scope: &Scope) -> StoreResult<Vec<i64>> {
-    Ok(visible(conn, scope)?.select(ranges::id).load(conn)?)
 }
 
 fn assemble(conn: &mut Conn, rows: Vec<RangeRow>) -> StoreResult<Vec<Range>> {
@@ -240,7 +212,7 @@ fn assemble(conn: &mut Conn, rows: Vec<RangeRow>) -> StoreResult<Vec<Range>> {
 
 /// One range with its utilisation, if it exists within `scope`.
 pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<Range> {
-    let row = visible(conn, scope)?
+    let row = crate::scope::visible_ranges(conn, scope)?
         .filter(ranges::id.eq(id))
         .select(RangeRow::as_select())
         .first(conn)
@@ -271,7 +243,7 @@ pub fn list(
     limit: Option<i64>,
 ) -> StoreResult<Page<Range>> {
     let limit = page::limit(limit)?;
-    let mut q = visible(conn, scope)?
+    let mut q = crate::scope::visible_ranges(conn, scope)?
         .select(RangeRow::as_select())
         .order(ranges::id.asc());
     if let Some(c) = cursor {

@@ -177,7 +177,7 @@ fn with_numbers(
     rows: Vec<ServiceRow>,
 ) -> StoreResult<Vec<Service>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
-    let mut by_id = crate::directory::assigned_numbers(conn, scope, TARGET_KIND, &ids)?;
+    let mut by_id = crate::assigned::assigned_numbers(conn, scope, TARGET_KIND, &ids)?;
     Ok(rows
         .into_iter()
         .map(|r| {

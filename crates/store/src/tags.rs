@@ -3,8 +3,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use domain::{Scope, Tag};
-use serde::Serialize;
+use domain::Tag;
 
 use crate::{
     Conn, StoreResult, dialect,
@@ -115,64 +114,4 @@ pub fn set_for_range(conn: &mut Conn, range_id: i64, tag_ids: &[i64]) -> StoreRe
         .collect();
     crate::dialect::insert_batch!(conn, range_tags::table, &rows);
     Ok(())
-}
-
-/// A tag and how much carries it.
-#[derive(Debug, Clone, Serialize)]
-pub struct TagUsage {
-    /// The label as first entered.
-    pub name: String,
-    /// Numbers in the caller's scope that carry it.
-    pub numbers: i64,
-    /// Ranges that carry it.
-    pub ranges: i64,
-}
-
-/// Every tag in use, with counts, ordered by key. Scoped callers count only their numbers
-/// and see only tags that at least one of their numbers carries.
-pub fn list(conn: &mut Conn, scope: &Scope) -> StoreResult<Vec<TagUsage>> {
-    let mut counted = number_tags::table
-        .group_by(number_tags::tag_id)
-        .select((number_tags::tag_id, diesel::dsl::count_star()))
-        .into_boxed();
-    if let Some(cond) = crate::numbers::ScopeFilter::resolve(conn, scope)?
-        .exists_condition("id", "number_tags.number_id")
-    {
-        counted = counted.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
-    }
-    let number_counts: HashMap<i64, i64> = counted.load::<(i64, i64)>(conn)?.into_iter().collect();
-    let mut ranges_counted = range_tags::table
-        .group_by(range_tags::tag_id)
-        .select((range_tags::tag_id, diesel::dsl::count_star()))
-        .into_boxed();
-    if !scope.is_unrestricted() {
-        // A scoped caller counts only the ranges it can see.
-        let visible = crate::ranges::visible_ids(conn, scope)?;
-        ranges_counted = ranges_counted.filter(range_tags::range_id.eq_any(visible));
-    }
-    let range_counts: HashMap<i64, i64> = ranges_counted
-        .load::<(i64, i64)>(conn)?
-        .into_iter()
-        .collect();
-    let all: Vec<(i64, String)> = tags::table
-        .order(tags::key)
-        .select((tags::id, tags::name))
-        .load(conn)?;
-    Ok(all
-        .into_iter()
-        .filter_map(|(id, name)| {
-            let numbers = number_counts.get(&id).copied().unwrap_or(0);
-            let ranges = range_counts.get(&id).copied().unwrap_or(0);
-            let shown = if scope.is_unrestricted() {
-                numbers + ranges > 0
-            } else {
-                numbers > 0
-            };
-            shown.then_some(TagUsage {
-                name,
-                numbers,
-                ranges,
-            })
-        })
-        .collect())
 }

@@ -317,7 +317,7 @@ fn scoped_callers_see_only_their_numbers() {
     ));
     let stats = t.db.read(|c| store::stats::compute(c, &by_tag)).unwrap();
     assert_eq!(stats.totals.total, 100);
-    let tags = t.db.read(|c| store::tags::list(c, &by_tag)).unwrap();
+    let tags = t.db.read(|c| store::stats::tag_usage(c, &by_tag)).unwrap();
     assert_eq!(
         tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
         ["support"]
