@@ -279,7 +279,7 @@ pub(crate) fn reload_row(conn: &mut Conn, n: &Number) -> StoreResult<Number> {
 
 /// Numbers by canonical E.164, whatever the scope (the caller checks it), tags included;
 /// absent numbers are skipped. For bulk work (imports): one query per 5,000 numbers.
-pub fn by_e164(conn: &mut Conn, e164s: &[String]) -> StoreResult<Vec<Number>> {
+pub(crate) fn by_e164(conn: &mut Conn, e164s: &[String]) -> StoreResult<Vec<Number>> {
     let mut rows = Vec::with_capacity(e164s.len());
     for chunk in e164s.chunks(5000) {
         rows.extend(
@@ -325,7 +325,7 @@ pub fn list(
 
 /// Narrows a numbers query by `filter` (the list's and the CSV export's filters);
 /// `None` when nothing can match (a tag that does not exist).
-pub fn filtered<'a, ST: 'a>(
+pub(crate) fn filtered<'a, ST: 'a>(
     conn: &mut Conn,
     mut q: numbers::BoxedQuery<'a, MultiBackend, ST>,
     filter: &NumberFilter,
@@ -407,23 +407,23 @@ pub(crate) fn check_refs(
     tag_keys: &[&str],
     field_prefix: &str,
 ) -> StoreResult<()> {
-    if let Some(id) = location_id {
-        if !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Locations, id)? {
-            return Err(StoreError::invalid(
-                "unknown_location",
-                format!("{field_prefix}location_id"),
-                format!("location {id} does not exist"),
-            ));
-        }
+    if let Some(id) = location_id
+        && !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Locations, id)?
+    {
+        return Err(StoreError::invalid(
+            "unknown_location",
+            format!("{field_prefix}location_id"),
+            format!("location {id} does not exist"),
+        ));
     }
-    if let Some(id) = platform_id {
-        if !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Platforms, id)? {
-            return Err(StoreError::invalid(
-                "unknown_platform",
-                format!("{field_prefix}platform_id"),
-                format!("platform {id} does not exist"),
-            ));
-        }
+    if let Some(id) = platform_id
+        && !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Platforms, id)?
+    {
+        return Err(StoreError::invalid(
+            "unknown_platform",
+            format!("{field_prefix}platform_id"),
+            format!("platform {id} does not exist"),
+        ));
     }
     let loc = location_id.map(|l| l.to_string());
     if !permit.scope().admits(loc.as_deref(), tag_keys) {
@@ -440,12 +440,9 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewNumber) -> StoreResult<N
     Ok(create_many(conn, permit, vec![new])?.remove(0))
 }
 
-/// Adds many numbers in the caller's transaction; all are created or none.
-pub fn create_many(
-    conn: &mut Conn,
-    permit: &Permit,
-    items: Vec<NewNumber>,
-) -> StoreResult<Vec<Number>> {
+/// Refuses a batch before anything is written: too large, a number twice, a reference
+/// that does not exist or lies outside the caller's scope, a number already stored.
+fn check_batch(conn: &mut Conn, permit: &Permit, items: &[NewNumber]) -> StoreResult<()> {
     if items.len() > MAX_BATCH {
         return Err(StoreError::invalid(
             "batch_too_large",
@@ -485,6 +482,17 @@ pub fn create_many(
             });
         }
     }
+    Ok(())
+}
+
+/// Adds many numbers in the caller's transaction; all are created or none.
+pub fn create_many(
+    conn: &mut Conn,
+    permit: &Permit,
+    items: Vec<NewNumber>,
+) -> StoreResult<Vec<Number>> {
+    check_batch(conn, permit, &items)?;
+    let e164s: Vec<String> = items.iter().map(|n| n.number.to_string()).collect();
     let now = crate::now();
     let rows: Vec<_> = items
         .iter()

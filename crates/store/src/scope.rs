@@ -21,7 +21,7 @@ use crate::{
 /// that keeps one condition usable in any query (diesel cannot box subselects across
 /// backends) and leaves no room for injection.
 #[derive(Debug, Clone, Default)]
-pub struct ScopeFilter {
+pub(crate) struct ScopeFilter {
     locations: Option<Vec<i64>>,
     tags: Option<Vec<i64>>,
 }
@@ -40,7 +40,7 @@ pub(crate) fn id_list(ids: &[i64]) -> String {
 
 impl ScopeFilter {
     /// Looks up the scope's tag ids (locations are ids already).
-    pub fn resolve(conn: &mut Conn, scope: &Scope) -> StoreResult<ScopeFilter> {
+    pub(crate) fn resolve(conn: &mut Conn, scope: &Scope) -> StoreResult<ScopeFilter> {
         let locations = (!scope.locations.is_empty()).then(|| {
             scope
                 .locations
@@ -57,7 +57,7 @@ impl ScopeFilter {
     }
 
     /// The SQL condition on a numbers row named `alias`, or `None` when unrestricted.
-    pub fn condition(&self, alias: &str) -> Option<String> {
+    pub(crate) fn condition(&self, alias: &str) -> Option<String> {
         let mut parts = Vec::new();
         if let Some(l) = &self.locations {
             parts.push(format!("{alias}.location_id IN ({})", id_list(l)));
@@ -73,7 +73,7 @@ impl ScopeFilter {
 
     /// A condition that a numbers row with `column = outer` exists in scope, for queries
     /// over other tables (audit records, tag links); `None` when unrestricted.
-    pub fn exists_condition(&self, column: &str, outer: &str) -> Option<String> {
+    pub(crate) fn exists_condition(&self, column: &str, outer: &str) -> Option<String> {
         self.condition("sn").map(|c| {
             format!("EXISTS (SELECT 1 FROM numbers sn WHERE sn.{column} = {outer} AND {c})")
         })
@@ -81,7 +81,7 @@ impl ScopeFilter {
 }
 
 /// Restricts a numbers query to a scope; shared by every read that must honour scope.
-pub fn scoped<'a, ST: 'a>(
+pub(crate) fn scoped<'a, ST: 'a>(
     q: numbers::BoxedQuery<'a, MultiBackend, ST>,
     scope: &ScopeFilter,
 ) -> numbers::BoxedQuery<'a, MultiBackend, ST> {

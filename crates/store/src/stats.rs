@@ -1,7 +1,7 @@
 //! Counts for the dashboard, within the caller's scope, and how fast pools are used up.
 //!
 //! Assignment rates come from the audit trail (`number.assign` records, not reassignments)
-//! of the last [`RATE_DAYS`] UTC calendar days, today included, grouped by where each
+//! of the last `RATE_DAYS` UTC calendar days, today included, grouped by where each
 //! number is now.
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,7 +32,7 @@ pub struct Group {
 }
 
 /// How many days of assignments the rate is taken over.
-pub const RATE_DAYS: u64 = 30;
+pub(crate) const RATE_DAYS: u64 = 30;
 
 /// Assignments of the last [`RATE_DAYS`] days and how long the available numbers last.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

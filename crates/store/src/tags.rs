@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Makes sure every tag exists and returns their ids, in input order.
-pub fn ensure(conn: &mut Conn, wanted: &[Tag]) -> StoreResult<Vec<i64>> {
+pub(crate) fn ensure(conn: &mut Conn, wanted: &[Tag]) -> StoreResult<Vec<i64>> {
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
@@ -30,7 +30,7 @@ pub fn ensure(conn: &mut Conn, wanted: &[Tag]) -> StoreResult<Vec<i64>> {
 }
 
 /// The ids of existing tags with these keys (unknown keys are skipped).
-pub fn ids_for_keys(conn: &mut Conn, keys: &[String]) -> StoreResult<Vec<i64>> {
+pub(crate) fn ids_for_keys(conn: &mut Conn, keys: &[String]) -> StoreResult<Vec<i64>> {
     Ok(tags::table
         .filter(tags::key.eq_any(keys))
         .select(tags::id)
@@ -41,7 +41,7 @@ pub fn ids_for_keys(conn: &mut Conn, keys: &[String]) -> StoreResult<Vec<i64>> {
 /// import planning). Numbers of one range have neighbouring ids, so a dense set is read
 /// with one range scan of the index (and trimmed to the ids asked for); a scattered one
 /// is probed per id.
-pub fn links_of(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
+pub(crate) fn links_of(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
     let (Some(&low), Some(&high)) = (ids.iter().min(), ids.iter().max()) else {
         return Ok(Vec::new());
     };
@@ -63,7 +63,10 @@ pub fn links_of(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
 }
 
 /// The tag names of each number, sorted by key.
-pub fn of_numbers(conn: &mut Conn, number_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
+pub(crate) fn of_numbers(
+    conn: &mut Conn,
+    number_ids: &[i64],
+) -> StoreResult<HashMap<i64, Vec<String>>> {
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
     for chunk in number_ids.chunks(5000) {
         for (id, name) in crate::dialect::number_tag_names(conn, chunk)? {
@@ -74,7 +77,10 @@ pub fn of_numbers(conn: &mut Conn, number_ids: &[i64]) -> StoreResult<HashMap<i6
 }
 
 /// The tag names of each range, sorted by key.
-pub fn of_ranges(conn: &mut Conn, range_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
+pub(crate) fn of_ranges(
+    conn: &mut Conn,
+    range_ids: &[i64],
+) -> StoreResult<HashMap<i64, Vec<String>>> {
     let rows: Vec<(i64, String)> = range_tags::table
         .inner_join(tags::table)
         .filter(range_tags::range_id.eq_any(range_ids))
@@ -89,7 +95,7 @@ pub fn of_ranges(conn: &mut Conn, range_ids: &[i64]) -> StoreResult<HashMap<i64,
 }
 
 /// Replaces a number's tags.
-pub fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
+pub(crate) fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
     diesel::delete(number_tags::table.filter(number_tags::number_id.eq(number_id)))
         .execute(conn)?;
     let rows: Vec<_> = tag_ids
@@ -106,7 +112,7 @@ pub fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -> Store
 }
 
 /// Replaces a range's own tags.
-pub fn set_for_range(conn: &mut Conn, range_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
+pub(crate) fn set_for_range(conn: &mut Conn, range_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
     diesel::delete(range_tags::table.filter(range_tags::range_id.eq(range_id))).execute(conn)?;
     let rows: Vec<_> = tag_ids
         .iter()
