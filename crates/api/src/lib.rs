@@ -6,10 +6,11 @@
 //! call on the blocking pool → map to a wire type. The API never calls Microsoft Graph.
 
 pub mod auth;
+pub mod cli;
 pub mod convert;
 pub mod error;
 pub mod events;
-pub mod handlers;
+mod handlers;
 pub mod idempotency;
 pub mod json;
 pub mod observe;

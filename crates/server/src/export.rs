@@ -15,7 +15,6 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use api::handlers::export::{header_row, numbers_page};
 use api_types::NumberQuery;
 use domain::{Permit, Source};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -142,8 +141,8 @@ fn direct(args: &ExportArgs, config: &Config, out: &mut Output) -> anyhow::Resul
             Some(found.id.to_string())
         }
     };
-    let filter = api::handlers::numbers::number_filter(&query(args, location_id))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let filter =
+        api::cli::number_filter(&query(args, location_id)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let export = db
         .read(|c| Export::prepare(c, permit.scope(), filter))
         .map_err(|e| anyhow::anyhow!("preparing the export: {e}"))?;
@@ -151,12 +150,12 @@ fn direct(args: &ExportArgs, config: &Config, out: &mut Output) -> anyhow::Resul
         .read(|c| export.count(c))
         .map_err(|e| anyhow::anyhow!("counting the numbers: {e}"))?;
     let bar = progress(Some(total.max(0) as u64));
-    out.write_all(&header_row())?;
+    out.write_all(&api::cli::export_header_row())?;
     let mut after: Option<String> = None;
     let mut exported = 0u64;
     loop {
         let (bytes, rows, next) = db
-            .read(|c| numbers_page(c, &export, after.as_deref(), PAGE_ROWS))
+            .read(|c| api::cli::export_numbers_page(c, &export, after.as_deref(), PAGE_ROWS))
             .map_err(|e| anyhow::anyhow!("reading numbers after {after:?}: {e}"))?;
         out.write_all(&bytes)?;
         exported += rows as u64;

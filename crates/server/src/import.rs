@@ -152,7 +152,7 @@ fn print_plan(o: &Outcome, max_errors: usize) {
 }
 
 fn summary_of(s: &store::imports::Summary) -> ImportSummary {
-    api::handlers::imports::summary_out(s.clone())
+    api::cli::import_summary(s.clone())
 }
 
 fn direct(

@@ -18,11 +18,11 @@ use crate::{
 };
 
 /// Consecutive failures before an account locks.
-pub const LOCK_AFTER: i32 = 5;
+pub(crate) const LOCK_AFTER: i32 = 5;
 /// The first lock period; it doubles per further failure, up to [`MAX_LOCK_SECONDS`].
-pub const BASE_LOCK_SECONDS: i64 = 30;
+pub(crate) const BASE_LOCK_SECONDS: i64 = 30;
 /// The longest lock period.
-pub const MAX_LOCK_SECONDS: i64 = 900;
+pub(crate) const MAX_LOCK_SECONDS: i64 = 900;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = admins)]
@@ -109,7 +109,7 @@ impl Admin {
 
 /// Checks a grant's scope: locations must exist, tags must be valid, owners take none.
 /// Returns the scope with tag keys normalised. Shared by admin accounts and API tokens.
-pub fn check_scope(
+pub(crate) fn check_scope(
     conn: &mut Conn,
     role: Role,
     locations_in: &[String],

@@ -78,7 +78,7 @@ pub struct Change<'a> {
 }
 
 /// Serialises a value for a record's before/after.
-pub fn snapshot<T: Serialize>(value: &T) -> Option<Value> {
+pub(crate) fn snapshot<T: Serialize>(value: &T) -> Option<Value> {
     serde_json::to_value(value).ok()
 }
 
@@ -95,7 +95,11 @@ pub fn record(conn: &mut Conn, permit: &Permit, change: Change<'_>) -> StoreResu
 }
 
 /// Writes records of many changes made under `permit` in one statement per chunk.
-pub fn record_many(conn: &mut Conn, permit: &Permit, changes: Vec<Change<'_>>) -> StoreResult<()> {
+pub(crate) fn record_many(
+    conn: &mut Conn,
+    permit: &Permit,
+    changes: Vec<Change<'_>>,
+) -> StoreResult<()> {
     record_many_text(
         conn,
         permit,
@@ -114,7 +118,7 @@ pub fn record_many(conn: &mut Conn, permit: &Permit, changes: Vec<Change<'_>>) -
 
 /// A change whose before and after are JSON text already: bulk writers (imports)
 /// serialise straight to text instead of building a `Value` first.
-pub struct TextChange<'a> {
+pub(crate) struct TextChange<'a> {
     /// `entity.verb`.
     pub action: &'a str,
     /// The kind of thing changed.
@@ -128,7 +132,7 @@ pub struct TextChange<'a> {
 }
 
 /// [`record_many`] for changes serialised already.
-pub fn record_many_text(
+pub(crate) fn record_many_text(
     conn: &mut Conn,
     permit: &Permit,
     changes: Vec<TextChange<'_>>,
@@ -160,7 +164,7 @@ pub fn record_many_text(
 }
 
 /// Writes a record for an actor that holds no permit (a failed login, say).
-pub fn record_as(
+pub(crate) fn record_as(
     conn: &mut Conn,
     actor: &Actor,
     source: Source,
@@ -247,7 +251,7 @@ pub fn list(
     if let Some(v) = filter.until {
         q = q.filter(audit_log::at.lt(v));
     }
-    if let Some(cond) = crate::numbers::ScopeFilter::resolve(conn, scope)?
+    if let Some(cond) = crate::scope::ScopeFilter::resolve(conn, scope)?
         .exists_condition("e164", "audit_log.entity_id")
     {
         q = q
@@ -351,7 +355,7 @@ pub fn change_set(
     if let Some(c) = cursor {
         q = q.filter(audit_log::id.lt(page::decode_id(c)?));
     }
-    if let Some(cond) = crate::numbers::ScopeFilter::resolve(conn, scope)?
+    if let Some(cond) = crate::scope::ScopeFilter::resolve(conn, scope)?
         .exists_condition("e164", "audit_log.entity_id")
     {
         q = q
@@ -366,7 +370,7 @@ pub fn change_set(
 }
 
 /// Every record of a change set, oldest first (for building its inverse).
-pub fn change_set_all(conn: &mut Conn, id: &str) -> StoreResult<Vec<AuditRow>> {
+pub(crate) fn change_set_all(conn: &mut Conn, id: &str) -> StoreResult<Vec<AuditRow>> {
     Ok(audit_log::table
         .select(AuditRow::as_select())
         .filter(audit_log::change_set_id.eq(id.to_string()))

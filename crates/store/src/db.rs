@@ -150,13 +150,10 @@ impl Db {
         self.backend
     }
 
-    /// A connection of its own listening for committed changes (PostgreSQL); `None` on
-    /// SQLite, which has no notifications.
-    pub fn change_listener(&self) -> StoreResult<Option<crate::dialect::ChangeListener>> {
-        match self.backend {
-            Backend::Postgres => crate::dialect::ChangeListener::connect(&self.url).map(Some),
-            Backend::Sqlite => Ok(None),
-        }
+    /// The URL the pool connects to, for connections of its own outside the pool
+    /// (`Db::change_listener`, which lives beside the listener in `dialect`).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     /// Applies pending migrations; returns how many ran.

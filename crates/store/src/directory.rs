@@ -24,9 +24,10 @@ use serde::Serialize;
 use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
-    numbers::{ScopeFilter, lower},
+    numbers::lower,
     page::{self, Page},
-    schema::{directory_groups, directory_users, group_members, numbers, services},
+    schema::{directory_groups, directory_users, group_members, services},
+    scope::ScopeFilter,
 };
 
 /// The `assigned_kind` of numbers assigned to a directory user.
@@ -271,38 +272,6 @@ pub struct UserFilter {
     pub include_deleted: bool,
 }
 
-/// E.164 numbers assigned to each target of `kind` among `ids`, within `scope`, in order.
-pub(crate) fn assigned_numbers(
-    conn: &mut Conn,
-    scope: &Scope,
-    kind: &str,
-    ids: &[String],
-) -> StoreResult<HashMap<String, Vec<String>>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let sf = ScopeFilter::resolve(conn, scope)?;
-    for chunk in ids.chunks(1000) {
-        let rows: Vec<(Option<String>, String)> = crate::numbers::scoped(
-            numbers::table
-                .select((numbers::assigned_id, numbers::e164))
-                .into_boxed(),
-            &sf,
-        )
-        .filter(numbers::assigned_kind.eq(kind.to_string()))
-        .filter(numbers::assigned_id.eq_any(chunk.to_vec()))
-        .order(numbers::e164.asc())
-        .load(conn)?;
-        for (id, e164) in rows {
-            if let Some(id) = id {
-                out.entry(id).or_default().push(e164);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The groups (not deleted) of each user among `ids`, by name then id.
 fn groups_of(conn: &mut Conn, ids: &[String]) -> StoreResult<HashMap<String, Vec<GroupRef>>> {
     let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
@@ -338,7 +307,7 @@ fn groups_of(conn: &mut Conn, ids: &[String]) -> StoreResult<HashMap<String, Vec
 fn complete(conn: &mut Conn, scope: &Scope, rows: Vec<UserRow>) -> StoreResult<Vec<DirectoryUser>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut groups = groups_of(conn, &ids)?;
-    let mut numbers = assigned_numbers(conn, scope, TARGET_KIND, &ids)?;
+    let mut numbers = crate::assigned::assigned_numbers(conn, scope, TARGET_KIND, &ids)?;
     Ok(rows
         .into_iter()
         .map(|r| {

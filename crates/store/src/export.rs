@@ -19,8 +19,9 @@ use domain::{
 
 use crate::{
     Conn, StoreResult,
-    numbers::{NumberFilter, ScopeFilter, filtered, scoped},
+    numbers::{NumberFilter, filtered},
     schema::{locations, numbers, platforms, ranges, tags},
+    scope::{ScopeFilter, scoped},
 };
 
 /// The page size the API and the CLI read with: about 1 MB of CSV per page.

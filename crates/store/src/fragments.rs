@@ -21,25 +21,25 @@ use diesel::{
 /// Correlated, so it probes an index per row instead of materialising every tagged
 /// number (diesel's DSL has no correlated subqueries).
 #[derive(Debug, Clone, Copy)]
-pub struct HasTag(pub i64);
+pub(crate) struct HasTag(pub i64);
 
 /// [`HasTag`] by the tag's key, looked up inside the statement (an uncorrelated
 /// subquery, evaluated once); a key no tag has matches nothing.
 #[derive(Debug, Clone)]
-pub struct HasTagKey(pub String);
+pub(crate) struct HasTagKey(pub String);
 
 /// `column IN (…)` over ids, the list padded (by repeating its last id) to a power of
 /// two of at least 8, so that lists of similar length share one SQL text and so one
 /// prepared statement. An empty list matches nothing.
 #[derive(Debug, Clone)]
-pub struct IdIn {
+pub(crate) struct IdIn {
     column: &'static str,
     ids: Vec<i64>,
 }
 
 impl IdIn {
     /// `column` is a fixed, qualified column name (`number_tags.number_id`).
-    pub fn new(column: &'static str, ids: &[i64]) -> IdIn {
+    pub(crate) fn new(column: &'static str, ids: &[i64]) -> IdIn {
         let mut ids = ids.to_vec();
         if let Some(&last) = ids.last() {
             let padded = ids.len().next_power_of_two().max(8);

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use crate::{Conn, StoreError, StoreResult, schema::idempotency_keys as k};
 
 /// How long keys are remembered.
-pub const RETENTION_HOURS: i64 = 24;
+pub(crate) const RETENTION_HOURS: i64 = 24;
 
 /// A remembered response.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -95,7 +95,7 @@ pub fn save(conn: &mut Conn, r: Record<'_>) -> StoreResult<()> {
 }
 
 /// Forgets keys older than the retention period; returns how many.
-pub fn purge(conn: &mut Conn, now: NaiveDateTime) -> StoreResult<usize> {
+pub(crate) fn purge(conn: &mut Conn, now: NaiveDateTime) -> StoreResult<usize> {
     Ok(
         diesel::delete(k::table.filter(k::created_at.le(now - Duration::hours(RETENTION_HOURS))))
             .execute(conn)?,

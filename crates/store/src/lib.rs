@@ -4,16 +4,17 @@
 //! (`numbers::create(conn, &permit, …)`). Every mutating function takes a
 //! [`domain::Permit`] and writes its audit record on the same connection, inside the
 //! caller's [`Db::write`] transaction, so a change and its audit record commit together.
-//! Backend-specific SQL lives in [`dialect`] and nowhere else.
+//! Backend-specific SQL lives in `dialect` and nowhere else.
 
 pub mod admins;
+pub(crate) mod assigned;
 pub mod audit;
-pub mod db;
-pub mod dialect;
+mod db;
+pub(crate) mod dialect;
 pub mod directory;
-pub mod error;
+mod error;
 pub mod export;
-pub mod fragments;
+pub(crate) mod fragments;
 pub mod idempotency;
 pub mod imports;
 pub mod lifecycle;
@@ -21,19 +22,22 @@ pub mod locations;
 pub mod numbers;
 pub mod page;
 pub mod ranges;
+pub(crate) mod rows;
 pub mod scheduler;
-pub mod schema;
+pub(crate) mod schema;
+pub(crate) mod scope;
 pub mod secrets;
 pub mod services;
 pub mod settings;
 pub mod stats;
-pub mod tags;
+pub(crate) mod tags;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tokens;
-pub mod utc;
+pub(crate) mod utc;
 
 pub use db::{AnyConnection, Backend, Conn, Db};
+pub use dialect::ChangeListener;
 pub use error::{StoreError, StoreResult};
 
 /// The clock every store write uses: UTC, truncated to microseconds so both backends

@@ -18,13 +18,14 @@ use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
     dialect,
-    numbers::{self, Number, ScopeFilter},
+    numbers::{self, Number},
     schema::{numbers as n, platforms},
+    scope::ScopeFilter,
     settings,
 };
 
 /// Longest reason or reserved-for text.
-pub const MAX_REASON_CHARS: usize = 500;
+pub(crate) const MAX_REASON_CHARS: usize = 500;
 /// How often a transition is re-decided when concurrent changes keep winning.
 const ATTEMPTS: usize = 5;
 
@@ -323,6 +324,59 @@ pub fn apply(
     ))
 }
 
+/// The row of `before`, only while it still has the status and version read: the
+/// conditional half of every transition's `UPDATE` (see the module docs).
+macro_rules! unchanged_row {
+    ($before:expr) => {
+        n::table
+            .filter(n::id.eq($before.id))
+            .filter(n::status.eq(&$before.status))
+            .filter(n::version.eq($before.version))
+    };
+}
+
+/// Bumps the version and stamps the change: part of every transition's `SET`.
+macro_rules! bump {
+    ($before:expr, $now:expr) => {
+        (n::version.eq($before.version + 1), n::updated_at.eq($now))
+    };
+}
+
+macro_rules! clear_reservation {
+    () => {
+        (
+            n::reserved_reason.eq(None::<String>),
+            n::reserved_for.eq(None::<String>),
+            n::reserved_by.eq(None::<String>),
+            n::reserved_until.eq(None::<NaiveDateTime>),
+        )
+    };
+}
+
+macro_rules! clear_quarantine {
+    () => {
+        (
+            n::quarantine_since.eq(None::<NaiveDateTime>),
+            n::quarantine_until.eq(None::<NaiveDateTime>),
+            n::quarantine_reason.eq(None::<String>),
+        )
+    };
+}
+
+macro_rules! clear_assignment {
+    () => {
+        (
+            n::assigned_kind.eq(None::<String>),
+            n::assigned_id.eq(None::<String>),
+            n::assigned_name.eq(None::<String>),
+            n::assigned_at.eq(None::<NaiveDateTime>),
+            n::assigned_by.eq(None::<String>),
+            n::provisioning_state.eq(None::<String>),
+            n::provisioning_error.eq(None::<String>),
+        )
+    };
+}
+
 /// Decides and writes one transition on a number read as `before`. `Ok(None)` means the
 /// conditional update matched nothing because the number changed concurrently.
 fn transition_row(
@@ -339,57 +393,12 @@ fn transition_row(
         .map_err(|r| refusal(r, t, before))?;
     let actor = &permit.actor().name;
     let mut verb = t.verb();
-    let target = n::table
-        .filter(n::id.eq(before.id))
-        .filter(n::status.eq(&before.status))
-        .filter(n::version.eq(before.version));
-    let common = (n::version.eq(before.version + 1), n::updated_at.eq(now));
-    let clear_reservation = (
-        n::reserved_reason.eq(None::<String>),
-        n::reserved_for.eq(None::<String>),
-        n::reserved_by.eq(None::<String>),
-        n::reserved_until.eq(None::<NaiveDateTime>),
-    );
-    let clear_quarantine = (
-        n::quarantine_since.eq(None::<NaiveDateTime>),
-        n::quarantine_until.eq(None::<NaiveDateTime>),
-        n::quarantine_reason.eq(None::<String>),
-    );
-    let clear_assignment = (
-        n::assigned_kind.eq(None::<String>),
-        n::assigned_id.eq(None::<String>),
-        n::assigned_name.eq(None::<String>),
-        n::assigned_at.eq(None::<NaiveDateTime>),
-        n::assigned_by.eq(None::<String>),
-        n::provisioning_state.eq(None::<String>),
-        n::provisioning_error.eq(None::<String>),
-    );
     let updated = match request {
         Request::Reserve {
             reason,
             reserved_for,
             expires_at,
-        } => {
-            let expires = match expires_at {
-                Some(e) => Some(*e),
-                None => settings::lifecycle(conn)?
-                    .reservation_default_days
-                    .map(|d| now + Duration::days(d)),
-            };
-            diesel::update(target)
-                .set((
-                    common,
-                    n::status.eq(NumberStatus::Reserved.as_str()),
-                    n::reserved_reason.eq(reason.trim()),
-                    n::reserved_for.eq(reserved_for
-                        .as_deref()
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())),
-                    n::reserved_by.eq(actor),
-                    n::reserved_until.eq(expires),
-                ))
-                .execute(conn)?
-        }
+        } => reserve(conn, before, actor, now, reason, reserved_for, *expires_at)?,
         Request::Assign { target: who, .. } => {
             if let Some(a) = &before.assignment {
                 if a.kind == who.kind && a.id == who.id {
@@ -398,90 +407,19 @@ fn transition_row(
                 }
                 verb = "reassign";
             }
-            let state = provisioning_state(conn, before.platform_id)?;
-            diesel::update(target)
-                .set((
-                    common,
-                    n::status.eq(NumberStatus::Assigned.as_str()),
-                    (
-                        n::assigned_kind.eq(&who.kind),
-                        n::assigned_id.eq(&who.id),
-                        n::assigned_name.eq(&who.name),
-                    ),
-                    (
-                        n::assigned_at.eq(now),
-                        n::assigned_by.eq(actor),
-                        n::provisioning_state.eq(state),
-                        n::provisioning_error.eq(None::<String>),
-                    ),
-                    clear_reservation,
-                    clear_quarantine,
-                    n::previous_assignee.eq(None::<String>),
-                ))
-                .execute(conn)?
+            assign(conn, before, actor, now, who)?
         }
         Request::Unassign {
             quarantine_days,
             reason,
-        } => {
-            let days = match quarantine_days {
-                Some(d) => *d,
-                None => quarantine_days_for(conn, before.location_id)?,
-            };
-            let previous = before
-                .assignment
-                .as_ref()
-                .map(|a| json!({ "kind": a.kind, "id": a.id, "name": a.name }).to_string());
-            if days == 0 {
-                diesel::update(target)
-                    .set((
-                        common,
-                        n::status.eq(NumberStatus::Available.as_str()),
-                        clear_assignment,
-                        clear_quarantine,
-                        n::previous_assignee.eq(previous),
-                    ))
-                    .execute(conn)?
-            } else {
-                diesel::update(target)
-                    .set((
-                        common,
-                        n::status.eq(NumberStatus::Quarantined.as_str()),
-                        clear_assignment,
-                        (
-                            n::quarantine_since.eq(Some(now)),
-                            n::quarantine_until.eq(Some(now + Duration::days(days))),
-                        ),
-                        n::quarantine_reason
-                            .eq(reason.clone().or_else(|| Some("unassigned".into()))),
-                        n::previous_assignee.eq(previous),
-                    ))
-                    .execute(conn)?
-            }
-        }
-        Request::Quarantine { reason, until } => {
-            let until = match until {
-                Some(u) => *u,
-                None => now + Duration::days(quarantine_days_for(conn, before.location_id)?),
-            };
-            diesel::update(target)
-                .set((
-                    common,
-                    n::status.eq(NumberStatus::Quarantined.as_str()),
-                    (
-                        n::quarantine_since.eq(Some(now)),
-                        n::quarantine_until.eq(Some(until)),
-                    ),
-                    n::quarantine_reason.eq(Some(reason.trim())),
-                ))
-                .execute(conn)?
-        }
-        Request::Release { .. } => diesel::update(target)
+        } => unassign(conn, before, now, *quarantine_days, reason)?,
+        Request::Quarantine { reason, until } => quarantine(conn, before, now, reason, *until)?,
+        Request::Release { .. } => diesel::update(unchanged_row!(before))
             .set((
-                common,
+                bump!(before, now),
                 n::status.eq(NumberStatus::Available.as_str()),
-                clear_reservation,
-                clear_quarantine,
+                clear_reservation!(),
+                clear_quarantine!(),
             ))
             .execute(conn)?,
     };
@@ -490,7 +428,154 @@ fn transition_row(
     }
     // Transitions never change tags: the row alone is read back.
     let after = numbers::reload_row(conn, before)?;
-    let mut after_json = audit::snapshot(&after);
+    record_transition(conn, permit, before, &after, request, verb)?;
+    Ok(Some(after))
+}
+
+/// Writes a reservation; the number of rows changed (0 when another change won).
+fn reserve(
+    conn: &mut Conn,
+    before: &Number,
+    actor: &str,
+    now: NaiveDateTime,
+    reason: &str,
+    reserved_for: &Option<String>,
+    expires_at: Option<NaiveDateTime>,
+) -> StoreResult<usize> {
+    let expires = match expires_at {
+        Some(e) => Some(e),
+        None => settings::lifecycle(conn)?
+            .reservation_default_days
+            .map(|d| now + Duration::days(d)),
+    };
+    Ok(diesel::update(unchanged_row!(before))
+        .set((
+            bump!(before, now),
+            n::status.eq(NumberStatus::Reserved.as_str()),
+            n::reserved_reason.eq(reason.trim()),
+            n::reserved_for.eq(reserved_for
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())),
+            n::reserved_by.eq(actor),
+            n::reserved_until.eq(expires),
+        ))
+        .execute(conn)?)
+}
+
+/// Writes an assignment to `who`; the number of rows changed.
+fn assign(
+    conn: &mut Conn,
+    before: &Number,
+    actor: &str,
+    now: NaiveDateTime,
+    who: &Target,
+) -> StoreResult<usize> {
+    let state = provisioning_state(conn, before.platform_id)?;
+    Ok(diesel::update(unchanged_row!(before))
+        .set((
+            bump!(before, now),
+            n::status.eq(NumberStatus::Assigned.as_str()),
+            (
+                n::assigned_kind.eq(&who.kind),
+                n::assigned_id.eq(&who.id),
+                n::assigned_name.eq(&who.name),
+            ),
+            (
+                n::assigned_at.eq(now),
+                n::assigned_by.eq(actor),
+                n::provisioning_state.eq(state),
+                n::provisioning_error.eq(None::<String>),
+            ),
+            clear_reservation!(),
+            clear_quarantine!(),
+            n::previous_assignee.eq(None::<String>),
+        ))
+        .execute(conn)?)
+}
+
+/// Takes an assignment back, into quarantine or (with 0 days) straight to available,
+/// remembering the previous assignee; the number of rows changed.
+fn unassign(
+    conn: &mut Conn,
+    before: &Number,
+    now: NaiveDateTime,
+    quarantine_days: Option<i64>,
+    reason: &Option<String>,
+) -> StoreResult<usize> {
+    let days = match quarantine_days {
+        Some(d) => d,
+        None => quarantine_days_for(conn, before.location_id)?,
+    };
+    let previous = before
+        .assignment
+        .as_ref()
+        .map(|a| json!({ "kind": a.kind, "id": a.id, "name": a.name }).to_string());
+    let written = if days == 0 {
+        diesel::update(unchanged_row!(before))
+            .set((
+                bump!(before, now),
+                n::status.eq(NumberStatus::Available.as_str()),
+                clear_assignment!(),
+                clear_quarantine!(),
+                n::previous_assignee.eq(previous),
+            ))
+            .execute(conn)?
+    } else {
+        diesel::update(unchanged_row!(before))
+            .set((
+                bump!(before, now),
+                n::status.eq(NumberStatus::Quarantined.as_str()),
+                clear_assignment!(),
+                (
+                    n::quarantine_since.eq(Some(now)),
+                    n::quarantine_until.eq(Some(now + Duration::days(days))),
+                ),
+                n::quarantine_reason.eq(reason.clone().or_else(|| Some("unassigned".into()))),
+                n::previous_assignee.eq(previous),
+            ))
+            .execute(conn)?
+    };
+    Ok(written)
+}
+
+/// Puts a number into quarantine until `until` (default: the location's or global
+/// quarantine days from now); the number of rows changed.
+fn quarantine(
+    conn: &mut Conn,
+    before: &Number,
+    now: NaiveDateTime,
+    reason: &str,
+    until: Option<NaiveDateTime>,
+) -> StoreResult<usize> {
+    let until = match until {
+        Some(u) => u,
+        None => now + Duration::days(quarantine_days_for(conn, before.location_id)?),
+    };
+    Ok(diesel::update(unchanged_row!(before))
+        .set((
+            bump!(before, now),
+            n::status.eq(NumberStatus::Quarantined.as_str()),
+            (
+                n::quarantine_since.eq(Some(now)),
+                n::quarantine_until.eq(Some(until)),
+            ),
+            n::quarantine_reason.eq(Some(reason.trim())),
+        ))
+        .execute(conn)?)
+}
+
+/// The audit record of a transition, `number.<verb>`, with the request's reason (if any)
+/// added to the after-state.
+fn record_transition(
+    conn: &mut Conn,
+    permit: &Permit,
+    before: &Number,
+    after: &Number,
+    request: &Request,
+    verb: &str,
+) -> StoreResult<()> {
+    let mut after_json = audit::snapshot(after);
     if let (Some(serde_json::Value::Object(m)), Some(reason)) =
         (after_json.as_mut(), reason_of(request))
     {
@@ -507,8 +592,7 @@ fn transition_row(
             before: audit::snapshot(before),
             after: after_json,
         },
-    )?;
-    Ok(Some(after))
+    )
 }
 
 fn reason_of(r: &Request) -> Option<String> {
@@ -626,7 +710,7 @@ pub fn allocate(
 
 /// Releases reservations and quarantines whose time has come, at most `limit` of each;
 /// returns how many were released. Audited with source `scheduler`.
-pub fn release_expired(conn: &mut Conn, limit: i64) -> StoreResult<usize> {
+pub(crate) fn release_expired(conn: &mut Conn, limit: i64) -> StoreResult<usize> {
     let now = crate::now();
     let permit = Permit::system("scheduler", Source::Scheduler);
     let due: Vec<String> = n::table

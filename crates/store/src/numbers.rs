@@ -1,14 +1,10 @@
 //! The inventory of numbers: create, read, list, edit, delete — scoped and audited.
 //!
-//! Scope is applied inside every query ([`scoped`]): a number outside the caller's scope
+//! Scope is applied inside every query ([`crate::scope::scoped`]): a number outside the caller's scope
 //! is indistinguishable from one that does not exist.
 
 use chrono::NaiveDateTime;
-use diesel::{
-    dsl::sql,
-    prelude::*,
-    sql_types::{Bool, Text},
-};
+use diesel::{dsl::sql, prelude::*, sql_types::Text};
 use domain::{NumberStatus, NumberType, Permit, PhoneNumber, Scope, Tag};
 use serde::Serialize;
 
@@ -17,7 +13,9 @@ use crate::{
     audit::{self, Change},
     db::MultiBackend,
     page::{self, Page},
+    rows::NumberRow,
     schema::{number_tags, numbers},
+    scope::{ScopeFilter, scoped},
     tags,
 };
 
@@ -28,41 +26,6 @@ diesel::define_sql_function! {
 
 /// Largest batch `create_many` accepts in one call.
 pub const MAX_BATCH: usize = 10_000;
-
-/// A row of `numbers` as stored; [`Number`] is what the rest of the store works with.
-#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
-#[diesel(table_name = numbers)]
-pub(crate) struct NumberRow {
-    id: i64,
-    e164: String,
-    base: String,
-    extension: Option<String>,
-    country: String,
-    status: String,
-    range_id: Option<i64>,
-    location_id: Option<i64>,
-    platform_id: Option<i64>,
-    number_type: Option<String>,
-    description: String,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    reserved_reason: Option<String>,
-    reserved_for: Option<String>,
-    reserved_by: Option<String>,
-    reserved_until: Option<NaiveDateTime>,
-    quarantine_since: Option<NaiveDateTime>,
-    quarantine_until: Option<NaiveDateTime>,
-    quarantine_reason: Option<String>,
-    previous_assignee: Option<String>,
-    assigned_kind: Option<String>,
-    assigned_id: Option<String>,
-    assigned_name: Option<String>,
-    assigned_at: Option<NaiveDateTime>,
-    assigned_by: Option<String>,
-    provisioning_state: Option<String>,
-    provisioning_error: Option<String>,
-}
 
 /// Why and for whom a number is held.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -271,87 +234,6 @@ pub struct NumberFilter {
     pub assigned_to: Option<String>,
 }
 
-/// A scope resolved to row ids, ready to be written into SQL.
-///
-/// Ids are integers the store itself produced, so conditions inline them as literals;
-/// that keeps one condition usable in any query (diesel cannot box subselects across
-/// backends) and leaves no room for injection.
-#[derive(Debug, Clone, Default)]
-pub struct ScopeFilter {
-    locations: Option<Vec<i64>>,
-    tags: Option<Vec<i64>>,
-}
-
-/// An SQL list of ids (`-1` when empty, which matches nothing).
-pub(crate) fn id_list(ids: &[i64]) -> String {
-    if ids.is_empty() {
-        "-1".to_string()
-    } else {
-        ids.iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-impl ScopeFilter {
-    /// Looks up the scope's tag ids (locations are ids already).
-    pub fn resolve(conn: &mut Conn, scope: &Scope) -> StoreResult<ScopeFilter> {
-        let locations = (!scope.locations.is_empty()).then(|| {
-            scope
-                .locations
-                .iter()
-                .filter_map(|l| l.parse().ok())
-                .collect()
-        });
-        let tags = if scope.tags.is_empty() {
-            None
-        } else {
-            Some(tags::ids_for_keys(conn, &scope.tags)?)
-        };
-        Ok(ScopeFilter { locations, tags })
-    }
-
-    /// True when the scope restricts nothing.
-    pub fn is_unrestricted(&self) -> bool {
-        self.locations.is_none() && self.tags.is_none()
-    }
-
-    /// The SQL condition on a numbers row named `alias`, or `None` when unrestricted.
-    pub fn condition(&self, alias: &str) -> Option<String> {
-        let mut parts = Vec::new();
-        if let Some(l) = &self.locations {
-            parts.push(format!("{alias}.location_id IN ({})", id_list(l)));
-        }
-        if let Some(t) = &self.tags {
-            parts.push(format!(
-                "EXISTS (SELECT 1 FROM number_tags snt WHERE snt.number_id = {alias}.id AND snt.tag_id IN ({}))",
-                id_list(t)
-            ));
-        }
-        (!parts.is_empty()).then(|| parts.join(" AND "))
-    }
-
-    /// A condition that a numbers row with `column = outer` exists in scope, for queries
-    /// over other tables (audit records, tag links); `None` when unrestricted.
-    pub fn exists_condition(&self, column: &str, outer: &str) -> Option<String> {
-        self.condition("sn").map(|c| {
-            format!("EXISTS (SELECT 1 FROM numbers sn WHERE sn.{column} = {outer} AND {c})")
-        })
-    }
-}
-
-/// Restricts a numbers query to a scope; shared by every read that must honour scope.
-pub fn scoped<'a, ST: 'a>(
-    q: numbers::BoxedQuery<'a, MultiBackend, ST>,
-    scope: &ScopeFilter,
-) -> numbers::BoxedQuery<'a, MultiBackend, ST> {
-    match scope.condition("numbers") {
-        Some(c) => q.filter(sql::<Bool>(&c)),
-        None => q,
-    }
-}
-
 fn load_tags(conn: &mut Conn, rows: Vec<NumberRow>) -> StoreResult<Vec<Number>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut by_id = tags::of_numbers(conn, &ids)?;
@@ -397,7 +279,7 @@ pub(crate) fn reload_row(conn: &mut Conn, n: &Number) -> StoreResult<Number> {
 
 /// Numbers by canonical E.164, whatever the scope (the caller checks it), tags included;
 /// absent numbers are skipped. For bulk work (imports): one query per 5,000 numbers.
-pub fn by_e164(conn: &mut Conn, e164s: &[String]) -> StoreResult<Vec<Number>> {
+pub(crate) fn by_e164(conn: &mut Conn, e164s: &[String]) -> StoreResult<Vec<Number>> {
     let mut rows = Vec::with_capacity(e164s.len());
     for chunk in e164s.chunks(5000) {
         rows.extend(
@@ -443,7 +325,7 @@ pub fn list(
 
 /// Narrows a numbers query by `filter` (the list's and the CSV export's filters);
 /// `None` when nothing can match (a tag that does not exist).
-pub fn filtered<'a, ST: 'a>(
+pub(crate) fn filtered<'a, ST: 'a>(
     conn: &mut Conn,
     mut q: numbers::BoxedQuery<'a, MultiBackend, ST>,
     filter: &NumberFilter,
@@ -525,23 +407,23 @@ pub(crate) fn check_refs(
     tag_keys: &[&str],
     field_prefix: &str,
 ) -> StoreResult<()> {
-    if let Some(id) = location_id {
-        if !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Locations, id)? {
-            return Err(StoreError::invalid(
-                "unknown_location",
-                format!("{field_prefix}location_id"),
-                format!("location {id} does not exist"),
-            ));
-        }
+    if let Some(id) = location_id
+        && !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Locations, id)?
+    {
+        return Err(StoreError::invalid(
+            "unknown_location",
+            format!("{field_prefix}location_id"),
+            format!("location {id} does not exist"),
+        ));
     }
-    if let Some(id) = platform_id {
-        if !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Platforms, id)? {
-            return Err(StoreError::invalid(
-                "unknown_platform",
-                format!("{field_prefix}platform_id"),
-                format!("platform {id} does not exist"),
-            ));
-        }
+    if let Some(id) = platform_id
+        && !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Platforms, id)?
+    {
+        return Err(StoreError::invalid(
+            "unknown_platform",
+            format!("{field_prefix}platform_id"),
+            format!("platform {id} does not exist"),
+        ));
     }
     let loc = location_id.map(|l| l.to_string());
     if !permit.scope().admits(loc.as_deref(), tag_keys) {
@@ -558,12 +440,9 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewNumber) -> StoreResult<N
     Ok(create_many(conn, permit, vec![new])?.remove(0))
 }
 
-/// Adds many numbers in the caller's transaction; all are created or none.
-pub fn create_many(
-    conn: &mut Conn,
-    permit: &Permit,
-    items: Vec<NewNumber>,
-) -> StoreResult<Vec<Number>> {
+/// Refuses a batch before anything is written: too large, a number twice, a reference
+/// that does not exist or lies outside the caller's scope, a number already stored.
+fn check_batch(conn: &mut Conn, permit: &Permit, items: &[NewNumber]) -> StoreResult<()> {
     if items.len() > MAX_BATCH {
         return Err(StoreError::invalid(
             "batch_too_large",
@@ -603,6 +482,17 @@ pub fn create_many(
             });
         }
     }
+    Ok(())
+}
+
+/// Adds many numbers in the caller's transaction; all are created or none.
+pub fn create_many(
+    conn: &mut Conn,
+    permit: &Permit,
+    items: Vec<NewNumber>,
+) -> StoreResult<Vec<Number>> {
+    check_batch(conn, permit, &items)?;
+    let e164s: Vec<String> = items.iter().map(|n| n.number.to_string()).collect();
     let now = crate::now();
     let rows: Vec<_> = items
         .iter()

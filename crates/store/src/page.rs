@@ -7,7 +7,7 @@ use crate::error::{StoreError, StoreResult};
 /// Largest page a caller may ask for.
 pub const MAX_LIMIT: i64 = 1000;
 /// Page size when the caller does not say.
-pub const DEFAULT_LIMIT: i64 = 50;
+pub(crate) const DEFAULT_LIMIT: i64 = 50;
 
 /// One page of a list and the cursor of the next, if there is more.
 #[derive(Debug, Clone)]
@@ -19,7 +19,7 @@ pub struct Page<T> {
 }
 
 /// Checks a requested page size.
-pub fn limit(requested: Option<i64>) -> StoreResult<i64> {
+pub(crate) fn limit(requested: Option<i64>) -> StoreResult<i64> {
     match requested {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
@@ -32,12 +32,12 @@ pub fn limit(requested: Option<i64>) -> StoreResult<i64> {
 }
 
 /// Encodes the key of the last item on a page.
-pub fn encode(key: &str) -> String {
+pub(crate) fn encode(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key)
 }
 
 /// Decodes a cursor made by [`encode`]; anything else is a 400 naming `cursor`.
-pub fn decode(cursor: &str) -> StoreResult<String> {
+pub(crate) fn decode(cursor: &str) -> StoreResult<String> {
     URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .ok()
@@ -52,7 +52,7 @@ pub fn decode(cursor: &str) -> StoreResult<String> {
 }
 
 /// Cuts a `limit + 1` fetch down to a page, making the cursor from the last kept item.
-pub fn finish<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Page<T> {
+pub(crate) fn finish<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Page<T> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if more {
@@ -67,7 +67,7 @@ pub fn finish<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Pa
 }
 
 /// Parses a decoded cursor that holds an integer id.
-pub fn decode_id(cursor: &str) -> StoreResult<i64> {
+pub(crate) fn decode_id(cursor: &str) -> StoreResult<i64> {
     decode(cursor)?.parse().map_err(|_| {
         StoreError::invalid(
             "invalid_cursor",
@@ -79,7 +79,7 @@ pub fn decode_id(cursor: &str) -> StoreResult<i64> {
 
 /// A case-insensitive "contains" pattern for `lower(column) LIKE … ESCAPE '\'`: the text
 /// lower-cased, its `\`, `%` and `_` escaped, wrapped in `%`.
-pub fn contains_pattern(text: &str) -> String {
+pub(crate) fn contains_pattern(text: &str) -> String {
     let escaped = text
         .to_lowercase()
         .replace('\\', "\\\\")

@@ -14,7 +14,6 @@ use serde::Serialize;
 use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
-    db::MultiBackend,
     dialect,
     page::{self, Page},
     schema::{number_tags, numbers, range_tags, ranges},
@@ -151,7 +150,7 @@ pub struct RangePatch {
 /// Refuses a whole-range change by a scoped caller while the range holds numbers outside
 /// its scope (moved to another site, retagged): a grant never reaches past its scope.
 fn require_all_numbers_in_scope(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
-    let filter = crate::numbers::ScopeFilter::resolve(conn, permit.scope())?;
+    let filter = crate::scope::ScopeFilter::resolve(conn, permit.scope())?;
     let Some(cond) = filter.condition("numbers") else {
         return Ok(());
     };
@@ -169,33 +168,6 @@ fn require_all_numbers_in_scope(conn: &mut Conn, permit: &Permit, id: i64) -> St
         });
     }
     Ok(())
-}
-
-fn visible(
-    conn: &mut Conn,
-    scope: &Scope,
-) -> StoreResult<ranges::BoxedQuery<'static, MultiBackend>> {
-    let mut q = ranges::table.into_boxed();
-    if !scope.locations.is_empty() {
-        let ids: Vec<i64> = scope
-            .locations
-            .iter()
-            .filter_map(|l| l.parse().ok())
-            .collect();
-        q = q.filter(ranges::location_id.eq_any(ids));
-    }
-    if !scope.tags.is_empty() {
-        // Tag ids are integers from our own table, safe to inline (see numbers::ScopeFilter).
-        let ids = tags::ids_for_keys(conn, &scope.tags)?;
-        let list = crate::numbers::id_list(&ids);
-        q = q.filter(sql::<Bool>(&format!("EXISTS (SELECT 1 FROM range_tags rt WHERE rt.range_id = ranges.id AND rt.tag_id IN ({list}))")));
-    }
-    Ok(q)
-}
-
-/// Ids of the ranges a scope can see.
-pub fn visible_ids(conn: &mut Conn, scope: &Scope) -> StoreResult<Vec<i64>> {
-    Ok(visible(conn, scope)?.select(ranges::id).load(conn)?)
 }
 
 fn assemble(conn: &mut Conn, rows: Vec<RangeRow>) -> StoreResult<Vec<Range>> {
@@ -240,7 +212,7 @@ fn assemble(conn: &mut Conn, rows: Vec<RangeRow>) -> StoreResult<Vec<Range>> {
 
 /// One range with its utilisation, if it exists within `scope`.
 pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<Range> {
-    let row = visible(conn, scope)?
+    let row = crate::scope::visible_ranges(conn, scope)?
         .filter(ranges::id.eq(id))
         .select(RangeRow::as_select())
         .first(conn)
@@ -271,7 +243,7 @@ pub fn list(
     limit: Option<i64>,
 ) -> StoreResult<Page<Range>> {
     let limit = page::limit(limit)?;
-    let mut q = visible(conn, scope)?
+    let mut q = crate::scope::visible_ranges(conn, scope)?
         .select(RangeRow::as_select())
         .order(ranges::id.asc());
     if let Some(c) = cursor {
@@ -315,6 +287,9 @@ pub fn list(
 /// Creates a range and every number in it, in the caller's transaction.
 ///
 /// Refused with 409 when it overlaps another range or numbers already in the inventory.
+// About 100 lines kept whole: checks, then the row, its numbers and its tags in the order
+// the database needs them, one step each; split up, the steps would only pass the same
+// ids around.
 pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Range> {
     let keys: Vec<&str> = new.tags.iter().map(Tag::key).collect();
     crate::numbers::check_refs(conn, permit, new.location_id, new.platform_id, &keys, "")?;
@@ -437,36 +412,17 @@ pub fn patch(
     if change.apply_to_numbers {
         require_all_numbers_in_scope(conn, permit, id)?;
     }
-    let location_id = change.location_id.unwrap_or(before.location_id);
-    let platform_id = change.platform_id.unwrap_or(before.platform_id);
-    let number_type = change
-        .number_type
-        .unwrap_or(before.number_type.as_deref().and_then(|t| t.parse().ok()));
-    let new_tags: Vec<Tag> = match &change.tags {
-        Some(t) => t.clone(),
-        None => before
-            .tags
-            .iter()
-            .filter_map(|t| Tag::parse(t).ok())
-            .collect(),
-    };
-    let keys: Vec<&str> = new_tags.iter().map(Tag::key).collect();
-    crate::numbers::check_refs(conn, permit, location_id, platform_id, &keys, "")?;
-    let name = match change.name {
-        Some(n) => n.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
-        None => before.name.clone(),
-    };
+    let next = Settled::of(&before, &change);
+    let keys: Vec<&str> = next.tags.iter().map(Tag::key).collect();
+    crate::numbers::check_refs(conn, permit, next.location_id, next.platform_id, &keys, "")?;
     let now = crate::now();
     diesel::update(ranges::table.filter(ranges::id.eq(id)))
         .set((
-            ranges::name.eq(&name),
-            ranges::description.eq(change
-                .description
-                .clone()
-                .unwrap_or_else(|| before.description.clone())),
-            ranges::location_id.eq(location_id),
-            ranges::platform_id.eq(platform_id),
-            ranges::number_type.eq(number_type.map(|t| t.as_str())),
+            ranges::name.eq(&next.name),
+            ranges::description.eq(&next.description),
+            ranges::location_id.eq(next.location_id),
+            ranges::platform_id.eq(next.platform_id),
+            ranges::number_type.eq(next.number_type.map(|t| t.as_str())),
             ranges::version.eq(before.version + 1),
             ranges::updated_at.eq(now),
         ))
@@ -479,47 +435,119 @@ pub fn patch(
             .map(|t| t.to_lowercase())
             .collect::<Vec<_>>(),
     )?;
-    let new_tag_ids = tags::ensure(conn, &new_tags)?;
+    let new_tag_ids = tags::ensure(conn, &next.tags)?;
     if change.tags.is_some() {
         tags::set_for_range(conn, id, &new_tag_ids)?;
     }
-    let mut applied = 0;
-    if change.apply_to_numbers {
-        applied = diesel::update(numbers::table.filter(numbers::range_id.eq(id)))
-            .set((
-                numbers::location_id.eq(location_id),
-                numbers::platform_id.eq(platform_id),
-                numbers::number_type.eq(number_type.map(|t| t.as_str())),
-                numbers::version.eq(numbers::version + 1),
-                numbers::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        if change.tags.is_some() {
-            let dropped: Vec<i64> = old_tag_ids
-                .iter()
-                .copied()
-                .filter(|t| !new_tag_ids.contains(t))
-                .collect();
-            diesel::delete(
-                number_tags::table
-                    .filter(number_tags::tag_id.eq_any(&dropped))
-                    .filter(
-                        number_tags::number_id.eq_any(
-                            numbers::table
-                                .filter(numbers::range_id.eq(id))
-                                .select(numbers::id),
-                        ),
-                    ),
-            )
-            .execute(conn)?;
-            for tag_id in &new_tag_ids {
-                dialect::tag_range_numbers(conn, id, *tag_id, false)?;
-            }
+    let applied = if change.apply_to_numbers {
+        let retag = change
+            .tags
+            .is_some()
+            .then_some((&old_tag_ids[..], &new_tag_ids[..]));
+        pass_to_numbers(conn, id, &next, now, retag)?
+    } else {
+        0
+    };
+    let after = get(conn, permit.scope(), id).or_else(|_| get(conn, &Scope::unrestricted(), id))?;
+    record_update(conn, permit, &before, &after, applied)?;
+    Ok(after)
+}
+
+/// A range's details after a patch: the patch's values, the range's own where it is silent.
+struct Settled {
+    name: Option<String>,
+    description: String,
+    location_id: Option<i64>,
+    platform_id: Option<i64>,
+    number_type: Option<NumberType>,
+    tags: Vec<Tag>,
+}
+
+impl Settled {
+    fn of(before: &Range, change: &RangePatch) -> Settled {
+        Settled {
+            name: match &change.name {
+                Some(n) => n
+                    .as_ref()
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty()),
+                None => before.name.clone(),
+            },
+            description: change
+                .description
+                .clone()
+                .unwrap_or_else(|| before.description.clone()),
+            location_id: change.location_id.unwrap_or(before.location_id),
+            platform_id: change.platform_id.unwrap_or(before.platform_id),
+            number_type: change
+                .number_type
+                .unwrap_or(before.number_type.as_deref().and_then(|t| t.parse().ok())),
+            tags: match &change.tags {
+                Some(t) => t.clone(),
+                None => before
+                    .tags
+                    .iter()
+                    .filter_map(|t| Tag::parse(t).ok())
+                    .collect(),
+            },
         }
     }
-    let after = get(conn, permit.scope(), id).or_else(|_| get(conn, &Scope::unrestricted(), id))?;
-    let eid = id.to_string();
-    let mut after_json = audit::snapshot(&after);
+}
+
+/// Gives the range's numbers its site, platform and type and, when `retag` carries the
+/// range's old and new tag ids, swaps the dropped tags for the new ones on every number
+/// (tags the numbers carry of their own are kept). Returns how many numbers changed.
+fn pass_to_numbers(
+    conn: &mut Conn,
+    id: i64,
+    next: &Settled,
+    now: NaiveDateTime,
+    retag: Option<(&[i64], &[i64])>,
+) -> StoreResult<usize> {
+    let applied = diesel::update(numbers::table.filter(numbers::range_id.eq(id)))
+        .set((
+            numbers::location_id.eq(next.location_id),
+            numbers::platform_id.eq(next.platform_id),
+            numbers::number_type.eq(next.number_type.map(|t| t.as_str())),
+            numbers::version.eq(numbers::version + 1),
+            numbers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if let Some((old_tag_ids, new_tag_ids)) = retag {
+        let dropped: Vec<i64> = old_tag_ids
+            .iter()
+            .copied()
+            .filter(|t| !new_tag_ids.contains(t))
+            .collect();
+        diesel::delete(
+            number_tags::table
+                .filter(number_tags::tag_id.eq_any(&dropped))
+                .filter(
+                    number_tags::number_id.eq_any(
+                        numbers::table
+                            .filter(numbers::range_id.eq(id))
+                            .select(numbers::id),
+                    ),
+                ),
+        )
+        .execute(conn)?;
+        for tag_id in new_tag_ids {
+            dialect::tag_range_numbers(conn, id, *tag_id, false)?;
+        }
+    }
+    Ok(applied)
+}
+
+/// The `range.update` audit record, noting how many numbers the change was passed to.
+fn record_update(
+    conn: &mut Conn,
+    permit: &Permit,
+    before: &Range,
+    after: &Range,
+    applied: usize,
+) -> StoreResult<()> {
+    let eid = after.id.to_string();
+    let mut after_json = audit::snapshot(after);
     if let Some(serde_json::Value::Object(m)) = after_json.as_mut() {
         m.insert("applied_to_numbers".into(), applied.into());
     }
@@ -530,11 +558,10 @@ pub fn patch(
             action: "range.update",
             entity_kind: "range",
             entity_id: &eid,
-            before: audit::snapshot(&before),
+            before: audit::snapshot(before),
             after: after_json,
         },
-    )?;
-    Ok(after)
+    )
 }
 
 /// Deletes a range and its numbers; refused unless every one of them is available.

@@ -7,7 +7,7 @@ use chrono::Duration;
 use crate::{Db, StoreResult, dialect, idempotency, lifecycle};
 
 /// The lease's name.
-pub const LEASE: &str = "scheduler";
+pub(crate) const LEASE: &str = "scheduler";
 /// Numbers released per transaction, so a backlog never holds one long write.
 const BATCH: i64 = 500;
 

@@ -29,7 +29,7 @@ pub fn hash_password(password: &str) -> StoreResult<String> {
 }
 
 /// True when `password` matches the stored argon2 hash.
-pub fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| {
         Argon2::default()
             .verify_password(password.as_bytes(), &h)
@@ -39,13 +39,13 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 
 /// A hash to verify against when the account does not exist, so that a login for an
 /// unknown user costs as much as one for a known user.
-pub fn decoy_hash() -> &'static str {
+pub(crate) fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| hash_password(&new_password()).unwrap_or_default())
 }
 
 /// A fresh API-token secret: the prefix and 32 random bytes, base64url.
-pub fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))

@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// The kinds a service may have, as stored and on the wire.
-pub const KINDS: &[&str] = &[
+pub(crate) const KINDS: &[&str] = &[
     "auto_attendant",
     "call_queue",
     "resource_account",
@@ -33,7 +33,7 @@ pub const KINDS: &[&str] = &[
 pub const TARGET_KIND: &str = "service";
 
 /// Longest description or external id accepted.
-pub const MAX_TEXT_CHARS: usize = 1000;
+pub(crate) const MAX_TEXT_CHARS: usize = 1000;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = services)]
@@ -148,7 +148,7 @@ impl ServiceInput {
 }
 
 /// Checks a kind word (trimmed, case-insensitive) and returns its canonical form.
-pub fn check_kind(field: &str, value: &str) -> StoreResult<&'static str> {
+pub(crate) fn check_kind(field: &str, value: &str) -> StoreResult<&'static str> {
     let v = value.trim().to_ascii_lowercase();
     KINDS.iter().copied().find(|k| *k == v).ok_or_else(|| {
         StoreError::invalid(
@@ -177,7 +177,7 @@ fn with_numbers(
     rows: Vec<ServiceRow>,
 ) -> StoreResult<Vec<Service>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
-    let mut by_id = crate::directory::assigned_numbers(conn, scope, TARGET_KIND, &ids)?;
+    let mut by_id = crate::assigned::assigned_numbers(conn, scope, TARGET_KIND, &ids)?;
     Ok(rows
         .into_iter()
         .map(|r| {

@@ -31,9 +31,9 @@ pub fn get_or_init(
 }
 
 /// Key of the global quarantine period, in days.
-pub const DEFAULT_QUARANTINE_DAYS: &str = "default_quarantine_days";
+pub(crate) const DEFAULT_QUARANTINE_DAYS: &str = "default_quarantine_days";
 /// Key of the default reservation lifetime, in days (absent: reservations do not expire).
-pub const RESERVATION_DEFAULT_DAYS: &str = "reservation_default_days";
+pub(crate) const RESERVATION_DEFAULT_DAYS: &str = "reservation_default_days";
 
 /// The lifecycle settings; defaults apply until an admin changes them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -1,10 +1,10 @@
 //! Counts for the dashboard, within the caller's scope, and how fast pools are used up.
 //!
 //! Assignment rates come from the audit trail (`number.assign` records, not reassignments)
-//! of the last [`RATE_DAYS`] UTC calendar days, today included, grouped by where each
+//! of the last `RATE_DAYS` UTC calendar days, today included, grouped by where each
 //! number is now.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Days, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use crate::{
     Conn, StoreResult,
-    numbers::ScopeFilter,
     ranges::Utilisation,
-    schema::{locations, numbers, ranges},
+    schema::{locations, number_tags, numbers, range_tags, ranges, tags},
+    scope::ScopeFilter,
 };
 
 /// Counts of one group (a location, range or tag) by status.
@@ -32,7 +32,7 @@ pub struct Group {
 }
 
 /// How many days of assignments the rate is taken over.
-pub const RATE_DAYS: u64 = 30;
+pub(crate) const RATE_DAYS: u64 = 30;
 
 /// Assignments of the last [`RATE_DAYS`] days and how long the available numbers last.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -270,4 +270,64 @@ pub fn compute_at(conn: &mut Conn, scope: &Scope, now: NaiveDateTime) -> StoreRe
             .collect(),
         daily,
     })
+}
+
+/// A tag and how much carries it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagUsage {
+    /// The label as first entered.
+    pub name: String,
+    /// Numbers in the caller's scope that carry it.
+    pub numbers: i64,
+    /// Ranges that carry it.
+    pub ranges: i64,
+}
+
+/// Every tag in use, with counts, ordered by key. Scoped callers count only their numbers
+/// and see only tags that at least one of their numbers carries.
+pub fn tag_usage(conn: &mut Conn, scope: &Scope) -> StoreResult<Vec<TagUsage>> {
+    let mut counted = number_tags::table
+        .group_by(number_tags::tag_id)
+        .select((number_tags::tag_id, diesel::dsl::count_star()))
+        .into_boxed();
+    if let Some(cond) =
+        ScopeFilter::resolve(conn, scope)?.exists_condition("id", "number_tags.number_id")
+    {
+        counted = counted.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
+    }
+    let number_counts: HashMap<i64, i64> = counted.load::<(i64, i64)>(conn)?.into_iter().collect();
+    let mut ranges_counted = range_tags::table
+        .group_by(range_tags::tag_id)
+        .select((range_tags::tag_id, diesel::dsl::count_star()))
+        .into_boxed();
+    if !scope.is_unrestricted() {
+        // A scoped caller counts only the ranges it can see.
+        let visible = crate::scope::visible_range_ids(conn, scope)?;
+        ranges_counted = ranges_counted.filter(range_tags::range_id.eq_any(visible));
+    }
+    let range_counts: HashMap<i64, i64> = ranges_counted
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let all: Vec<(i64, String)> = tags::table
+        .order(tags::key)
+        .select((tags::id, tags::name))
+        .load(conn)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|(id, name)| {
+            let numbers = number_counts.get(&id).copied().unwrap_or(0);
+            let ranges = range_counts.get(&id).copied().unwrap_or(0);
+            let shown = if scope.is_unrestricted() {
+                numbers + ranges > 0
+            } else {
+                numbers > 0
+            };
+            shown.then_some(TagUsage {
+                name,
+                numbers,
+                ranges,
+            })
+        })
+        .collect())
 }

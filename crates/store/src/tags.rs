@@ -3,8 +3,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use domain::{Scope, Tag};
-use serde::Serialize;
+use domain::Tag;
 
 use crate::{
     Conn, StoreResult, dialect,
@@ -12,7 +11,7 @@ use crate::{
 };
 
 /// Makes sure every tag exists and returns their ids, in input order.
-pub fn ensure(conn: &mut Conn, wanted: &[Tag]) -> StoreResult<Vec<i64>> {
+pub(crate) fn ensure(conn: &mut Conn, wanted: &[Tag]) -> StoreResult<Vec<i64>> {
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
@@ -31,7 +30,7 @@ pub fn ensure(conn: &mut Conn, wanted: &[Tag]) -> StoreResult<Vec<i64>> {
 }
 
 /// The ids of existing tags with these keys (unknown keys are skipped).
-pub fn ids_for_keys(conn: &mut Conn, keys: &[String]) -> StoreResult<Vec<i64>> {
+pub(crate) fn ids_for_keys(conn: &mut Conn, keys: &[String]) -> StoreResult<Vec<i64>> {
     Ok(tags::table
         .filter(tags::key.eq_any(keys))
         .select(tags::id)
@@ -42,7 +41,7 @@ pub fn ids_for_keys(conn: &mut Conn, keys: &[String]) -> StoreResult<Vec<i64>> {
 /// import planning). Numbers of one range have neighbouring ids, so a dense set is read
 /// with one range scan of the index (and trimmed to the ids asked for); a scattered one
 /// is probed per id.
-pub fn links_of(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
+pub(crate) fn links_of(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
     let (Some(&low), Some(&high)) = (ids.iter().min(), ids.iter().max()) else {
         return Ok(Vec::new());
     };
@@ -64,7 +63,10 @@ pub fn links_of(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
 }
 
 /// The tag names of each number, sorted by key.
-pub fn of_numbers(conn: &mut Conn, number_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
+pub(crate) fn of_numbers(
+    conn: &mut Conn,
+    number_ids: &[i64],
+) -> StoreResult<HashMap<i64, Vec<String>>> {
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
     for chunk in number_ids.chunks(5000) {
         for (id, name) in crate::dialect::number_tag_names(conn, chunk)? {
@@ -75,7 +77,10 @@ pub fn of_numbers(conn: &mut Conn, number_ids: &[i64]) -> StoreResult<HashMap<i6
 }
 
 /// The tag names of each range, sorted by key.
-pub fn of_ranges(conn: &mut Conn, range_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
+pub(crate) fn of_ranges(
+    conn: &mut Conn,
+    range_ids: &[i64],
+) -> StoreResult<HashMap<i64, Vec<String>>> {
     let rows: Vec<(i64, String)> = range_tags::table
         .inner_join(tags::table)
         .filter(range_tags::range_id.eq_any(range_ids))
@@ -90,7 +95,7 @@ pub fn of_ranges(conn: &mut Conn, range_ids: &[i64]) -> StoreResult<HashMap<i64,
 }
 
 /// Replaces a number's tags.
-pub fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
+pub(crate) fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
     diesel::delete(number_tags::table.filter(number_tags::number_id.eq(number_id)))
         .execute(conn)?;
     let rows: Vec<_> = tag_ids
@@ -107,7 +112,7 @@ pub fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -> Store
 }
 
 /// Replaces a range's own tags.
-pub fn set_for_range(conn: &mut Conn, range_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
+pub(crate) fn set_for_range(conn: &mut Conn, range_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
     diesel::delete(range_tags::table.filter(range_tags::range_id.eq(range_id))).execute(conn)?;
     let rows: Vec<_> = tag_ids
         .iter()
@@ -115,64 +120,4 @@ pub fn set_for_range(conn: &mut Conn, range_id: i64, tag_ids: &[i64]) -> StoreRe
         .collect();
     crate::dialect::insert_batch!(conn, range_tags::table, &rows);
     Ok(())
-}
-
-/// A tag and how much carries it.
-#[derive(Debug, Clone, Serialize)]
-pub struct TagUsage {
-    /// The label as first entered.
-    pub name: String,
-    /// Numbers in the caller's scope that carry it.
-    pub numbers: i64,
-    /// Ranges that carry it.
-    pub ranges: i64,
-}
-
-/// Every tag in use, with counts, ordered by key. Scoped callers count only their numbers
-/// and see only tags that at least one of their numbers carries.
-pub fn list(conn: &mut Conn, scope: &Scope) -> StoreResult<Vec<TagUsage>> {
-    let mut counted = number_tags::table
-        .group_by(number_tags::tag_id)
-        .select((number_tags::tag_id, diesel::dsl::count_star()))
-        .into_boxed();
-    if let Some(cond) = crate::numbers::ScopeFilter::resolve(conn, scope)?
-        .exists_condition("id", "number_tags.number_id")
-    {
-        counted = counted.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
-    }
-    let number_counts: HashMap<i64, i64> = counted.load::<(i64, i64)>(conn)?.into_iter().collect();
-    let mut ranges_counted = range_tags::table
-        .group_by(range_tags::tag_id)
-        .select((range_tags::tag_id, diesel::dsl::count_star()))
-        .into_boxed();
-    if !scope.is_unrestricted() {
-        // A scoped caller counts only the ranges it can see.
-        let visible = crate::ranges::visible_ids(conn, scope)?;
-        ranges_counted = ranges_counted.filter(range_tags::range_id.eq_any(visible));
-    }
-    let range_counts: HashMap<i64, i64> = ranges_counted
-        .load::<(i64, i64)>(conn)?
-        .into_iter()
-        .collect();
-    let all: Vec<(i64, String)> = tags::table
-        .order(tags::key)
-        .select((tags::id, tags::name))
-        .load(conn)?;
-    Ok(all
-        .into_iter()
-        .filter_map(|(id, name)| {
-            let numbers = number_counts.get(&id).copied().unwrap_or(0);
-            let ranges = range_counts.get(&id).copied().unwrap_or(0);
-            let shown = if scope.is_unrestricted() {
-                numbers + ranges > 0
-            } else {
-                numbers > 0
-            };
-            shown.then_some(TagUsage {
-                name,
-                numbers,
-                ranges,
-            })
-        })
-        .collect())
 }

@@ -27,6 +27,12 @@ fn suffix() -> String {
     format!("{:016x}", rand::rng().next_u64())
 }
 
+impl Default for TestDb {
+    fn default() -> TestDb {
+        TestDb::new()
+    }
+}
+
 impl TestDb {
     /// Creates and migrates a fresh database.
     pub fn new() -> TestDb {
@@ -111,4 +117,20 @@ pub fn owner() -> Permit {
         Some("test".into()),
     )
     .expect("owner may govern")
+}
+
+/// The tag names of each number, sorted by key: the store's own bulk reader, which tests
+/// check for its dense and scattered id paths.
+pub fn tags_of_numbers(
+    conn: &mut crate::Conn,
+    number_ids: &[i64],
+) -> crate::StoreResult<std::collections::HashMap<i64, Vec<String>>> {
+    crate::tags::of_numbers(conn, number_ids)
+}
+
+/// Tables that tests read or alter directly, to set up states no store function
+/// produces (a stale plan, a platform row); production callers go through the store's
+/// functions, which is why `store::schema` itself is private.
+pub mod schema {
+    pub use crate::schema::{import_plans, numbers, platforms};
 }

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use serde::Serializer;
 
 /// For `NaiveDateTime` fields.
-pub fn ser<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(
         &t.and_utc()
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
@@ -13,7 +13,7 @@ pub fn ser<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// For `Option<NaiveDateTime>` fields.
-pub fn ser_opt<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_opt<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => ser(t, s),
         None => s.serialize_none(),

@@ -27,7 +27,7 @@ use crate::{
 };
 
 /// Writes CSV records into bytes (fields quoted only when they need it, lines end in `\n`).
-pub fn encode<I, R, F>(records: I) -> StoreResult<Vec<u8>>
+pub(crate) fn encode<I, R, F>(records: I) -> StoreResult<Vec<u8>>
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator<Item = F>,
@@ -50,13 +50,13 @@ where
 }
 
 /// The export's header row, as sent first.
-pub fn header_row() -> Vec<u8> {
+pub(crate) fn header_row() -> Vec<u8> {
     encode([HEADER]).unwrap_or_default()
 }
 
 /// One page of the numbers export: its CSV bytes and the key to continue after, `None`
 /// when it was the last page. Shared by the API and `telestate export`.
-pub fn numbers_page(
+pub(crate) fn numbers_page(
     conn: &mut Conn,
     export: &Export,
     after: Option<&str>,

@@ -25,7 +25,7 @@ use crate::{
 const ROWS_SHOWN: i64 = 1000;
 
 /// A plan's counts as the API shows them (the CLI prints the same).
-pub fn summary_out(s: imports::Summary) -> ImportSummary {
+pub(crate) fn summary_out(s: imports::Summary) -> ImportSummary {
     ImportSummary {
         rows: s.rows,
         unchanged: s.unchanged,
@@ -222,10 +222,9 @@ async fn read_upload(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
     {
-        if len > limit {
-            return Err(too_large());
-        }
+        return Err(too_large());
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {

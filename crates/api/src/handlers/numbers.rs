@@ -32,7 +32,7 @@ fn new_number(field: &str, n: api_types::NewNumber) -> Result<store::numbers::Ne
 }
 
 /// Parses list filters; shared with the CSV export and `telestate export`.
-pub fn number_filter(q: &NumberQuery) -> Result<store::numbers::NumberFilter, ApiError> {
+pub(crate) fn number_filter(q: &NumberQuery) -> Result<store::numbers::NumberFilter, ApiError> {
     Ok(store::numbers::NumberFilter {
         status: q
             .status

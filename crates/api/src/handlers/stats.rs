@@ -18,7 +18,9 @@ pub async fn list_tags(
     auth: Authorized<Read>,
 ) -> Result<web::Json<TagList>, ApiError> {
     let scope = auth.permit.scope().clone();
-    let tags = state.read(move |c| store::tags::list(c, &scope)).await?;
+    let tags = state
+        .read(move |c| store::stats::tag_usage(c, &scope))
+        .await?;
     Ok(web::Json(TagList {
         items: tags
             .into_iter()
