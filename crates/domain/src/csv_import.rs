@@ -229,123 +229,144 @@ fn header_line(record: &csv::ByteRecord) -> u64 {
     record.position().map(|p| p.line()).unwrap_or(1).max(1)
 }
 
+const EMPTY_FILE: &str =
+    "the file is empty; its first line must be the header (e.g. number,status,description)";
+
+/// Where the CSV text starts (after a UTF-8 BOM), or why the bytes are no CSV text at all.
+fn text_start(bytes: &[u8]) -> Result<usize, Vec<ImportError>> {
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(vec![ImportError::at(
+            1,
+            None,
+            "the file is UTF-16 text; save it as \"CSV UTF-8 (comma delimited)\" and upload it again",
+        )]);
+    }
+    let offset = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
+    if bytes[offset..].iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(vec![ImportError::at(1, None, EMPTY_FILE)]);
+    }
+    Ok(offset)
+}
+
+/// The header's line and its cells, trimmed; errors for a header that is not UTF-8 text
+/// or whose one cell shows another delimiter.
+fn header_names(csv: &mut csv::Reader<&[u8]>) -> Result<(u64, Vec<String>), Vec<ImportError>> {
+    let mut header = csv::ByteRecord::new();
+    match csv.read_byte_record(&mut header) {
+        Ok(true) => {}
+        Ok(false) => return Err(vec![ImportError::at(1, None, EMPTY_FILE)]),
+        Err(e) => {
+            return Err(vec![ImportError::at(
+                1,
+                None,
+                format!("the header cannot be read: {e}"),
+            )]);
+        }
+    }
+    let line = header_line(&header);
+    let mut names = Vec::with_capacity(header.len());
+    for cell in header.iter() {
+        match std::str::from_utf8(cell) {
+            Ok(s) => names.push(s.trim().trim_start_matches('\u{feff}').to_string()),
+            Err(_) => {
+                return Err(vec![ImportError::at(
+                    line,
+                    None,
+                    "the header is not UTF-8 text; save the file as \"CSV UTF-8 (comma delimited)\"",
+                )]);
+            }
+        }
+    }
+    if names.len() == 1 {
+        for (sep, what) in [(';', "semicolons"), ('\t', "tabs"), ('|', "vertical bars")] {
+            if names[0].contains(sep) {
+                return Err(vec![ImportError::at(
+                    line,
+                    None,
+                    format!(
+                        "the columns are separated by {what}, not commas; save the file as \"CSV UTF-8 (comma delimited)\""
+                    ),
+                )]);
+            }
+        }
+    }
+    Ok((line, names))
+}
+
+/// The column of each header cell (`None` for a trailing unnamed one), or every problem
+/// with the header: not a header at all, unnamed, unknown or repeated columns, no `number`.
+fn header_columns(line: u64, names: &[String]) -> Result<Vec<Option<Column>>, Vec<ImportError>> {
+    if !names.iter().any(|n| Column::from_header(n).is_some()) {
+        return Err(vec![ImportError::at(
+            line,
+            None,
+            format!(
+                "line {line} is not a header: the first line must name the columns, e.g. {}",
+                HEADER.join(",")
+            ),
+        )]);
+    }
+    let last_named = names.iter().rposition(|n| !n.is_empty()).unwrap_or(0);
+    let mut errors = Vec::new();
+    let mut columns = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            if i < last_named {
+                errors.push(ImportError::at(
+                    line,
+                    None,
+                    format!("column {} of the header has no name", i + 1),
+                ));
+            }
+            columns.push(None);
+            continue;
+        }
+        match Column::from_header(name) {
+            Some(c) if columns.contains(&Some(c)) => errors.push(ImportError::at(
+                line,
+                Some(c.name()),
+                format!("the column {} appears twice in the header", c.name()),
+            )),
+            Some(c) => columns.push(Some(c)),
+            None => {
+                errors.push(ImportError::at(
+                    line,
+                    Some(name),
+                    format!(
+                        "unknown column '{name}'; the columns are {}",
+                        HEADER.join(", ")
+                    ),
+                ));
+                columns.push(None);
+            }
+        }
+    }
+    if !columns.contains(&Some(Column::Number)) {
+        errors.push(ImportError::at(
+            line,
+            Some("number"),
+            "the header has no number column; it is required",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(columns)
+    } else {
+        Err(errors)
+    }
+}
+
 impl<'a> Reader<'a> {
     /// Opens a file and reads its header; the errors say why the file cannot be read at all
     /// (empty, not UTF-8, another delimiter, no or a bad header).
     pub fn new(bytes: &'a [u8]) -> Result<Reader<'a>, Vec<ImportError>> {
-        let fail = |reason: &str| Err(vec![ImportError::at(1, None, reason)]);
-        if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
-            return fail(
-                "the file is UTF-16 text; save it as \"CSV UTF-8 (comma delimited)\" and upload it again",
-            );
-        }
-        let offset = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
+        let offset = text_start(bytes)?;
         let body = &bytes[offset..];
-        if body.iter().all(|b| b.is_ascii_whitespace()) {
-            return fail(
-                "the file is empty; its first line must be the header (e.g. number,status,description)",
-            );
-        }
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .from_reader(body);
-        let mut header = csv::ByteRecord::new();
-        match csv.read_byte_record(&mut header) {
-            Ok(true) => {}
-            Ok(false) => {
-                return fail(
-                    "the file is empty; its first line must be the header (e.g. number,status,description)",
-                );
-            }
-            Err(e) => return fail(&format!("the header cannot be read: {e}")),
-        }
-        let line = header_line(&header);
-        let mut names = Vec::with_capacity(header.len());
-        for cell in header.iter() {
-            match std::str::from_utf8(cell) {
-                Ok(s) => names.push(s.trim().trim_start_matches('\u{feff}').to_string()),
-                Err(_) => {
-                    return Err(vec![ImportError::at(
-                        line,
-                        None,
-                        "the header is not UTF-8 text; save the file as \"CSV UTF-8 (comma delimited)\"",
-                    )]);
-                }
-            }
-        }
-        if names.len() == 1 {
-            for (sep, what) in [(';', "semicolons"), ('\t', "tabs"), ('|', "vertical bars")] {
-                if names[0].contains(sep) {
-                    return Err(vec![ImportError::at(
-                        line,
-                        None,
-                        format!(
-                            "the columns are separated by {what}, not commas; save the file as \"CSV UTF-8 (comma delimited)\""
-                        ),
-                    )]);
-                }
-            }
-        }
-        let known = names
-            .iter()
-            .filter(|n| Column::from_header(n).is_some())
-            .count();
-        if known == 0 {
-            return Err(vec![ImportError::at(
-                line,
-                None,
-                format!(
-                    "line {line} is not a header: the first line must name the columns, e.g. {}",
-                    HEADER.join(",")
-                ),
-            )]);
-        }
-        let last_named = names.iter().rposition(|n| !n.is_empty()).unwrap_or(0);
-        let mut errors = Vec::new();
-        let mut columns = Vec::with_capacity(names.len());
-        for (i, name) in names.iter().enumerate() {
-            if name.is_empty() {
-                if i < last_named {
-                    errors.push(ImportError::at(
-                        line,
-                        None,
-                        format!("column {} of the header has no name", i + 1),
-                    ));
-                }
-                columns.push(None);
-                continue;
-            }
-            match Column::from_header(name) {
-                Some(c) if columns.contains(&Some(c)) => errors.push(ImportError::at(
-                    line,
-                    Some(c.name()),
-                    format!("the column {} appears twice in the header", c.name()),
-                )),
-                Some(c) => columns.push(Some(c)),
-                None => {
-                    errors.push(ImportError::at(
-                        line,
-                        Some(name),
-                        format!(
-                            "unknown column '{name}'; the columns are {}",
-                            HEADER.join(", ")
-                        ),
-                    ));
-                    columns.push(None);
-                }
-            }
-        }
-        if !columns.contains(&Some(Column::Number)) {
-            errors.push(ImportError::at(
-                line,
-                Some("number"),
-                "the header has no number column; it is required",
-            ));
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let (line, names) = header_names(&mut csv)?;
+        let columns = header_columns(line, &names)?;
         Ok(Reader {
             csv,
             columns,
@@ -418,56 +439,9 @@ impl<'a> Reader<'a> {
             seen,
             ..
         } = self;
-        let has = |c: Column| columns.contains(&Some(c));
         let mut errors = Vec::new();
-        let mut cells: [Option<Cow<'_, str>>; 15] = Default::default();
-        let width = columns.len();
-        if record.len() < width {
-            errors.push(ImportError::at(
-                line,
-                None,
-                format!(
-                    "has {} cells but the header names {width} columns",
-                    record.len()
-                ),
-            ));
-        }
-        let mut blank = true;
-        for (i, raw) in record.iter().enumerate() {
-            let text = match std::str::from_utf8(raw) {
-                Ok(t) => t,
-                Err(_) => {
-                    let column = columns.get(i).copied().flatten().map(Column::name);
-                    errors.push(ImportError::at(
-                        line,
-                        column,
-                        "is not UTF-8 text; save the file as \"CSV UTF-8 (comma delimited)\"",
-                    ));
-                    blank = false;
-                    continue;
-                }
-            };
-            if !text.trim().is_empty() {
-                blank = false;
-            }
-            match columns.get(i).copied().flatten() {
-                Some(c) if text.starts_with('\'') => {
-                    cells[c as usize] = Some(Cow::Owned(csv_row::unneutralise(text)))
-                }
-                Some(c) => cells[c as usize] = Some(Cow::Borrowed(text)),
-                None if text.trim().is_empty() => {}
-                None => errors.push(ImportError::at(
-                    line,
-                    None,
-                    format!(
-                        "cell {} has no column in the header (found '{}')",
-                        i + 1,
-                        clip(text)
-                    ),
-                )),
-            }
-        }
-        if blank {
+        let mut cells: Cells<'_> = Default::default();
+        if !split_cells(record, columns, line, &mut cells, &mut errors) {
             // Spreadsheets leave lines of empty cells behind; they say nothing.
             return None;
         }
@@ -475,26 +449,7 @@ impl<'a> Reader<'a> {
             .take()
             .map(Cow::into_owned)
             .unwrap_or_default();
-        let number = if number_cell.trim().is_empty() {
-            errors.push(ImportError::at(line, Some("number"), "is required"));
-            None
-        } else {
-            match number_key(&number_cell) {
-                Some(key) => Some(key),
-                // Not even the shape of a number: let the real parser say what is wrong.
-                None => match PhoneNumber::parse(&number_cell) {
-                    Ok(n) => Some(n.to_string()),
-                    Err(e) => {
-                        errors.push(ImportError::at(
-                            line,
-                            Some("number"),
-                            format!("'{}' {e}", clip(&number_cell)),
-                        ));
-                        None
-                    }
-                },
-            }
-        };
+        let number = number_of(&number_cell, line, &mut errors);
         if let Some(key) = &number
             && let Err(first) = seen.claim(key, line)
         {
@@ -504,60 +459,139 @@ impl<'a> Reader<'a> {
                 format!("{key} appears twice: also on line {first}"),
             ));
         }
-        let mut row = Parsed {
-            line,
-            errors: &mut errors,
-        };
-        let mut take = |c: Column| -> Option<Cow<'_, str>> {
-            if has(c) {
-                Some(cells[c as usize].take().unwrap_or_default())
-            } else {
-                None
-            }
-        };
-        let status = take(Column::Status).map(|v| row.status(&v));
-        let country = take(Column::Country).map(|v| row.country(&v));
-        let location = take(Column::Location).map(|v| trimmed(&v));
-        let range = take(Column::Range).map(|v| trimmed(&v));
-        let tags = take(Column::Tags).map(|v| row.tags(&v));
-        let description = take(Column::Description).map(|v| row.description(v.into_owned()));
-        let platform = take(Column::Platform).map(|v| trimmed(&v));
-        let number_type = take(Column::NumberType).map(|v| row.number_type(&v));
-        let assigned_to_kind = take(Column::AssignedToKind).map(|v| row.kind(&v));
-        let assigned_to = take(Column::AssignedTo).map(|v| trimmed(&v));
-        let reserved_reason =
-            take(Column::ReservedReason).map(|v| row.reason(Column::ReservedReason, &v));
-        let reserved_for = take(Column::ReservedFor).map(|v| row.reason(Column::ReservedFor, &v));
-        let reserved_until =
-            take(Column::ReservedUntil).map(|v| row.instant(Column::ReservedUntil, &v));
-        let quarantined_until =
-            take(Column::QuarantinedUntil).map(|v| row.instant(Column::QuarantinedUntil, &v));
+        let row = typed_row(line, number_cell, &mut cells, columns, &mut errors);
         match number {
-            Some(number) if errors.is_empty() => Some(Record::Row(ImportRow {
-                line,
-                number,
-                number_cell,
-                status,
-                country,
-                location,
-                range,
-                tags,
-                description,
-                platform,
-                number_type,
-                assigned_to_kind,
-                assigned_to,
-                reserved_reason,
-                reserved_for,
-                reserved_until,
-                quarantined_until,
-            })),
+            Some(number) if errors.is_empty() => Some(Record::Row(ImportRow { number, ..row })),
             number => Some(Record::Invalid {
                 line,
-                number: number.unwrap_or_else(|| clip(number_cell.trim()).to_string()),
+                number: number.unwrap_or_else(|| clip(row.number_cell.trim()).to_string()),
                 errors,
             }),
         }
+    }
+}
+
+/// A line's cells by [`Column`] (at most one each).
+type Cells<'r> = [Option<Cow<'r, str>>; 15];
+
+/// Puts each cell of `record` under its column; errors for a short line, cells that are
+/// not UTF-8 and cells beyond the header. False for a line of blank cells.
+fn split_cells<'r>(
+    record: &'r csv::ByteRecord,
+    columns: &[Option<Column>],
+    line: u64,
+    cells: &mut Cells<'r>,
+    errors: &mut Vec<ImportError>,
+) -> bool {
+    let width = columns.len();
+    if record.len() < width {
+        errors.push(ImportError::at(
+            line,
+            None,
+            format!(
+                "has {} cells but the header names {width} columns",
+                record.len()
+            ),
+        ));
+    }
+    let mut blank = true;
+    for (i, raw) in record.iter().enumerate() {
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => t,
+            Err(_) => {
+                let column = columns.get(i).copied().flatten().map(Column::name);
+                errors.push(ImportError::at(
+                    line,
+                    column,
+                    "is not UTF-8 text; save the file as \"CSV UTF-8 (comma delimited)\"",
+                ));
+                blank = false;
+                continue;
+            }
+        };
+        if !text.trim().is_empty() {
+            blank = false;
+        }
+        match columns.get(i).copied().flatten() {
+            Some(c) if text.starts_with('\'') => {
+                cells[c as usize] = Some(Cow::Owned(csv_row::unneutralise(text)))
+            }
+            Some(c) => cells[c as usize] = Some(Cow::Borrowed(text)),
+            None if text.trim().is_empty() => {}
+            None => errors.push(ImportError::at(
+                line,
+                None,
+                format!(
+                    "cell {} has no column in the header (found '{}')",
+                    i + 1,
+                    clip(text)
+                ),
+            )),
+        }
+    }
+    !blank
+}
+
+/// The canonical key of a line's number cell, or `None` with the error (empty, not a number).
+fn number_of(cell: &str, line: u64, errors: &mut Vec<ImportError>) -> Option<String> {
+    if cell.trim().is_empty() {
+        errors.push(ImportError::at(line, Some("number"), "is required"));
+        return None;
+    }
+    match number_key(cell) {
+        Some(key) => Some(key),
+        // Not even the shape of a number: let the real parser say what is wrong.
+        None => match PhoneNumber::parse(cell) {
+            Ok(n) => Some(n.to_string()),
+            Err(e) => {
+                errors.push(ImportError::at(
+                    line,
+                    Some("number"),
+                    format!("'{}' {e}", clip(cell)),
+                ));
+                None
+            }
+        },
+    }
+}
+
+/// The line's cells read as typed values (a column the file lacks stays `None`); errors
+/// for cells that do not read. `number` is left empty for the caller to fill.
+fn typed_row(
+    line: u64,
+    number_cell: String,
+    cells: &mut Cells<'_>,
+    columns: &[Option<Column>],
+    errors: &mut Vec<ImportError>,
+) -> ImportRow {
+    let mut row = Parsed { line, errors };
+    let mut take = |c: Column| -> Option<Cow<'_, str>> {
+        if columns.contains(&Some(c)) {
+            Some(cells[c as usize].take().unwrap_or_default())
+        } else {
+            None
+        }
+    };
+    ImportRow {
+        line,
+        number: String::new(),
+        number_cell,
+        status: take(Column::Status).map(|v| row.status(&v)),
+        country: take(Column::Country).map(|v| row.country(&v)),
+        location: take(Column::Location).map(|v| trimmed(&v)),
+        range: take(Column::Range).map(|v| trimmed(&v)),
+        tags: take(Column::Tags).map(|v| row.tags(&v)),
+        description: take(Column::Description).map(|v| row.description(v.into_owned())),
+        platform: take(Column::Platform).map(|v| trimmed(&v)),
+        number_type: take(Column::NumberType).map(|v| row.number_type(&v)),
+        assigned_to_kind: take(Column::AssignedToKind).map(|v| row.kind(&v)),
+        assigned_to: take(Column::AssignedTo).map(|v| trimmed(&v)),
+        reserved_reason: take(Column::ReservedReason)
+            .map(|v| row.reason(Column::ReservedReason, &v)),
+        reserved_for: take(Column::ReservedFor).map(|v| row.reason(Column::ReservedFor, &v)),
+        reserved_until: take(Column::ReservedUntil).map(|v| row.instant(Column::ReservedUntil, &v)),
+        quarantined_until: take(Column::QuarantinedUntil)
+            .map(|v| row.instant(Column::QuarantinedUntil, &v)),
     }
 }
 
