@@ -10,8 +10,10 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use domain::{
-    Action, NumberStatus, NumberType, Overrides, Permit, Refusal, Scope, Source, Transition,
+    Action, NumberStatus, NumberType, Overrides, Permit, ProvisioningState, Refusal, Scope, Source,
+    TargetKind, Transition,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
@@ -28,11 +30,12 @@ pub const MAX_REASON_CHARS: usize = 500;
 /// How often a transition is re-decided when concurrent changes keep winning.
 const ATTEMPTS: usize = 5;
 
-/// Whom a number is assigned to, resolved and checked by the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Whom a number is assigned to, resolved and checked by the caller: the store's one
+/// `{kind, id, name}` record, also how import plans name an assignee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
-    /// `user` or `service`.
-    pub kind: String,
+    /// A user or a service.
+    pub kind: TargetKind,
     /// Directory user id or service id.
     pub id: String,
     /// UPN or service name, recorded with the assignment.
@@ -139,15 +142,6 @@ fn check_future(field: &str, at: Option<NaiveDateTime>, now: NaiveDateTime) -> S
     }
 }
 
-fn status_of(n: &Number) -> StoreResult<NumberStatus> {
-    n.status.parse().map_err(|_| {
-        StoreError::Internal(format!(
-            "number {} has unknown status {}",
-            n.number, n.status
-        ))
-    })
-}
-
 /// The 409/403 for a refused transition, saying why and what would allow it.
 fn refusal(r: Refusal, t: Transition, n: &Number) -> StoreError {
     let verb = t.verb();
@@ -225,9 +219,9 @@ fn refusal(r: Refusal, t: Transition, n: &Number) -> StoreError {
     }
 }
 
-fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<&'static str> {
+fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<ProvisioningState> {
     let Some(id) = platform_id else {
-        return Ok("not_required");
+        return Ok(ProvisioningState::NotRequired);
     };
     let kind: Option<String> = platforms::table
         .find(id)
@@ -235,8 +229,8 @@ fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<
         .first(conn)
         .optional()?;
     Ok(match kind.as_deref() {
-        Some("teams" | "webhook") => "pending",
-        _ => "not_required",
+        Some("teams" | "webhook") => ProvisioningState::Pending,
+        _ => ProvisioningState::NotRequired,
     })
 }
 
@@ -333,7 +327,7 @@ fn transition_row(
     now: NaiveDateTime,
 ) -> StoreResult<Option<Number>> {
     let t = request.transition();
-    let status = status_of(before)?;
+    let status = before.status;
     let quarantine_over = before.quarantine.as_ref().is_some_and(|q| q.until <= now);
     domain::lifecycle::decide(t, status, request.overrides(permit), quarantine_over)
         .map_err(|r| refusal(r, t, before))?;
@@ -341,7 +335,7 @@ fn transition_row(
     let mut verb = t.verb();
     let target = n::table
         .filter(n::id.eq(before.id))
-        .filter(n::status.eq(&before.status))
+        .filter(n::status.eq(before.status.as_str()))
         .filter(n::version.eq(before.version));
     let common = (n::version.eq(before.version + 1), n::updated_at.eq(now));
     let clear_reservation = (
@@ -404,14 +398,14 @@ fn transition_row(
                     common,
                     n::status.eq(NumberStatus::Assigned.as_str()),
                     (
-                        n::assigned_kind.eq(&who.kind),
+                        n::assigned_kind.eq(who.kind.as_str()),
                         n::assigned_id.eq(&who.id),
                         n::assigned_name.eq(&who.name),
                     ),
                     (
                         n::assigned_at.eq(now),
                         n::assigned_by.eq(actor),
-                        n::provisioning_state.eq(state),
+                        n::provisioning_state.eq(state.as_str()),
                         n::provisioning_error.eq(None::<String>),
                     ),
                     clear_reservation,
@@ -645,7 +639,7 @@ pub fn release_expired(conn: &mut Conn, limit: i64) -> StoreResult<usize> {
     let mut released = 0;
     for e164 in due {
         let before = numbers::get(conn, &Scope::unrestricted(), &e164)?;
-        let reason = if before.status == "reserved" {
+        let reason = if before.status == NumberStatus::Reserved {
             "reservation expired"
         } else {
             "quarantine ended"

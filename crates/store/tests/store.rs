@@ -2,7 +2,7 @@
 //! `TEST_DATABASE_URL=postgres://…/postgres`; each test gets its own database.
 
 use diesel::RunQueryDsl;
-use domain::{NumberBlock, PhoneNumber, Role, Scope, Tag};
+use domain::{NumberBlock, PhoneNumber, Role, Scope, Tag, TargetKind};
 use store::{
     StoreError,
     admins::{Login, NewAdmin},
@@ -587,7 +587,8 @@ fn search_matches_digits_anywhere_and_words_in_the_description() {
 
 mod targets {
     use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-    use domain::{Action, Role, Scope, Source};
+    use domain::{Action, Role, Scope, Source, TargetKind};
+    use store::lifecycle::Target;
     use store::{
         StoreError, StoreResult,
         directory::{DirectoryUserInput, GroupInput, UserFilter},
@@ -733,7 +734,7 @@ mod targets {
         let resolved =
             t.db.read(|c| store::directory::resolve_target(c, "user", "desk@contoso.example"))
                 .unwrap();
-        assert_eq!(resolved.1, "new");
+        assert_eq!(resolved.id, "new");
     }
 
     #[test]
@@ -954,21 +955,21 @@ mod targets {
             .unwrap();
         let resolve =
             |kind: &str, id: &str| t.db.read(|c| store::directory::resolve_target(c, kind, id));
-        let want_user = (
-            "user".to_string(),
-            "u-ok".to_string(),
-            "Ok.User@contoso.example".to_string(),
-        );
+        let want_user = Target {
+            kind: TargetKind::User,
+            id: "u-ok".to_string(),
+            name: "Ok.User@contoso.example".to_string(),
+        };
         assert_eq!(resolve("user", "u-ok").unwrap(), want_user);
         assert_eq!(
             resolve("user", " ok.user@CONTOSO.example ").unwrap(),
             want_user
         );
-        let want_service = (
-            "service".to_string(),
-            svc.id.to_string(),
-            "Main IVR".to_string(),
-        );
+        let want_service = Target {
+            kind: TargetKind::Service,
+            id: svc.id.to_string(),
+            name: "Main IVR".to_string(),
+        };
         assert_eq!(
             resolve("service", &svc.id.to_string()).unwrap(),
             want_service
@@ -1236,7 +1237,7 @@ mod lifecycle {
 
     fn user(i: usize) -> Target {
         Target {
-            kind: "user".into(),
+            kind: TargetKind::User,
             id: format!("user-{i}"),
             name: format!("user{i}@contoso.example"),
         }
@@ -1254,6 +1255,7 @@ mod lifecycle {
         t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), e164))
             .unwrap()
             .status
+            .to_string()
     }
 
     fn history_len(t: &TestDb, e164: &str) -> usize {
@@ -1812,7 +1814,7 @@ mod rates_and_changes {
     fn assign_to(t: &TestDb, e164: &str, who: &str) -> store::StoreResult<store::numbers::Number> {
         let request = Request::Assign {
             target: Target {
-                kind: "user".into(),
+                kind: TargetKind::User,
                 id: who.into(),
                 name: format!("{who}@contoso.example"),
             },
@@ -2155,7 +2157,7 @@ mod export {
                 "+442070001001",
                 Request::Assign {
                     target: Target {
-                        kind: "user".into(),
+                        kind: TargetKind::User,
                         id: "0f8c-user".into(),
                         name: "jo@contoso.example".into(),
                     },
@@ -2167,7 +2169,7 @@ mod export {
                 "+442070001002",
                 Request::Assign {
                     target: Target {
-                        kind: "service".into(),
+                        kind: TargetKind::Service,
                         id: "7".into(),
                         name: "Main IVR".into(),
                     },
@@ -2225,10 +2227,10 @@ mod export {
             user.tags.iter().map(|t| &**t).collect::<Vec<_>>(),
             ["DDI", "London"]
         );
-        assert_eq!(user.assigned_to_kind.as_deref(), Some("user"));
+        assert_eq!(user.assigned_to_kind, Some(TargetKind::User));
         assert_eq!(user.assigned_to.as_deref(), Some("jo@contoso.example"));
         let service = row(&rows, "+442070001002");
-        assert_eq!(service.assigned_to_kind.as_deref(), Some("service"));
+        assert_eq!(service.assigned_to_kind, Some(TargetKind::Service));
         assert_eq!(service.assigned_to.as_deref(), Some("Main IVR"));
 
         let reserved = row(&rows, "+442070001003").cells();
@@ -2399,6 +2401,9 @@ mod imports {
     fn conflict_code(e: StoreError) -> (&'static str, serde_json::Value) {
         match e {
             StoreError::Conflict { code, details, .. } => (code, details),
+            StoreError::PlanRefused {
+                reason, details, ..
+            } => (reason.code(), details),
             other => panic!("expected a conflict, got {other:?}"),
         }
     }
@@ -2609,7 +2614,7 @@ mod imports {
         estate(&t);
         let queue = service(&t, "Queue");
         let target = Target {
-            kind: "service".into(),
+            kind: TargetKind::Service,
             id: queue.clone(),
             name: "Queue".into(),
         };
