@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::double_option;
+use domain::ServiceKind;
 
 /// A non-person assignment target: auto attendant, call queue, SIP trunk, …
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,8 +20,7 @@ pub struct Service {
     pub name: String,
     /// `auto_attendant`, `call_queue`, `resource_account`, `sip_trunk`, `contact_centre`,
     /// `fax`, `conference_bridge` or `other`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ServiceKind))]
-    pub kind: String,
+    pub kind: ServiceKind,
     /// The platform that carries it.
     pub platform_id: Option<String>,
     /// Its id on that platform, e.g. a Teams resource account's object id.
@@ -46,7 +46,7 @@ pub struct NewService {
     pub name: String,
     /// `auto_attendant`, `call_queue`, `resource_account`, `sip_trunk`, `contact_centre`,
     /// `fax`, `conference_bridge` or `other`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ServiceKind))]
+    #[cfg_attr(feature = "openapi", schema(value_type = domain::ServiceKind))]
     pub kind: String,
     /// Platform id.
     #[serde(default)]
@@ -69,7 +69,7 @@ pub struct ServicePatch {
     pub name: Option<String>,
     /// New kind.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::ServiceKind>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<domain::ServiceKind>))]
     pub kind: Option<String>,
     /// New platform id, or `null` to clear.
     #[serde(
@@ -101,7 +101,7 @@ pub struct ServiceQuery {
     /// Text in the name.
     pub q: Option<String>,
     /// A service kind.
-    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::vocab::ServiceKind>))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<domain::ServiceKind>))]
     pub kind: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

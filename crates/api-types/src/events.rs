@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AuditActor;
+use domain::Source;
 
 /// One committed change, as the `data` of an event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,8 +33,7 @@ pub struct ChangeEvent {
     /// Who made it.
     pub actor: AuditActor,
     /// `ui`, `api`, `import`, `rule`, `sync`, `scheduler` or `cli`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Source))]
-    pub source: String,
+    pub source: Source,
     /// The change set it belongs to (an import, a bulk action, a rule run).
     pub change_set_id: Option<String>,
     /// The thing's new state (for a number: the number as `GET /numbers/{number}` shows

@@ -1,10 +1,13 @@
 //! CSV imports and change-set reverts: a plan, then its apply.
 
 use chrono::{DateTime, Utc};
+use domain::{ChangeOp, PlanKind, PlanStatus};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
+
+use crate::AssignedTarget;
 
 /// A problem with an import: where (line, column) and why.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -19,32 +22,18 @@ pub struct ImportError {
     pub reason: String,
 }
 
-/// An assignee as a plan names it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct ImportTarget {
-    /// `user` or `service`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::TargetKind))]
-    pub kind: String,
-    /// The directory user's or service's id.
-    pub id: String,
-    /// UPN or service name.
-    pub name: String,
-}
-
 /// One planned change. `op` says which; the other fields belong to it:
 /// `create` and `delete` (nothing else), `update` (`field`, `old`, `new`; locations and
 /// platforms as `{id, name}`), `assign` (`target`, `override_reservation`,
 /// `override_quarantine`), `reassign` (`previous`, `target`), `unassign` (`previous`,
 /// `quarantine_days`: 0 to available, `null` for the configured period), `reserve`
 /// (`reason`, `reserved_for`, `until`), `release`, `quarantine` (`reason`, `until`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ImportChange {
     /// `create`, `delete`, `update`, `assign`, `reassign`, `unassign`, `reserve`,
     /// `release` or `quarantine`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ChangeOp))]
-    pub op: String,
+    pub op: ChangeOp,
     /// For `update`: `description`, `tags`, `location`, `platform` or `number_type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -58,10 +47,10 @@ pub struct ImportChange {
     pub new: Option<serde_json::Value>,
     /// For `assign` and `reassign`: the assignee after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<ImportTarget>,
+    pub target: Option<AssignedTarget>,
     /// For `reassign` and `unassign`: the assignee now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous: Option<ImportTarget>,
+    pub previous: Option<AssignedTarget>,
     /// For `assign`: a reserved number is assigned (the admin override).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub override_reservation: Option<bool>,
@@ -80,6 +69,26 @@ pub struct ImportChange {
     /// For `reserve` and `quarantine`: until when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
+}
+
+impl ImportChange {
+    /// A change of kind `op` with none of its optional fields set.
+    pub fn new(op: ChangeOp) -> Self {
+        ImportChange {
+            op,
+            field: None,
+            old: None,
+            new: None,
+            target: None,
+            previous: None,
+            override_reservation: None,
+            override_quarantine: None,
+            quarantine_days: None,
+            reason: None,
+            reserved_for: None,
+            until: None,
+        }
+    }
 }
 
 /// One line of a plan (only lines with changes or errors are listed).
@@ -133,12 +142,10 @@ pub struct ImportPlan {
     /// Id, for `GET /api/v1/imports/{id}` and `POST /api/v1/imports/{id}/apply`.
     pub id: String,
     /// `import` or `revert`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::PlanKind))]
-    pub kind: String,
+    pub kind: PlanKind,
     /// `planning` (being made: rows so far, cannot be applied yet), `planned`, `applied`,
     /// `failed` (refused as stale) or `expired`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::PlanStatus))]
-    pub status: String,
+    pub status: PlanStatus,
     /// For a revert: the change set it undoes.
     pub source_change_set: Option<String>,
     /// Counts.
@@ -171,7 +178,7 @@ pub struct ImportApplied {
     /// The plan.
     pub id: String,
     /// `applied`.
-    pub status: String,
+    pub status: PlanStatus,
     /// Every audit record of the apply carries it; `GET /api/v1/change-sets/{id}` lists
     /// them and `POST /api/v1/change-sets/{id}/revert` plans their undoing.
     pub change_set_id: String,

@@ -22,8 +22,10 @@ pub use events::*;
 pub mod imports;
 pub use imports::*;
 
-#[cfg(feature = "openapi")]
-pub mod vocab;
+pub use domain::{
+    ActorKind, CallerKind, ChangeOp, NumberStatus, NumberType, PlanKind, PlanStatus,
+    ProvisioningState, Role, ServiceKind, Source, TargetKind,
+};
 
 /// Lets a PATCH tell "absent" (leave as is) from `null` (clear it).
 pub(crate) fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -53,257 +55,118 @@ pub struct ErrorDetail {
     pub details: serde_json::Value,
 }
 
-/// Every error code the API answers with, for client authors.
-pub const ERROR_CODES: &[(&str, u16, &str)] = &[
-    (
-        "invalid_json",
-        400,
-        "the body is not valid JSON of the documented shape; details.field names the field",
-    ),
-    ("invalid_query", 400, "a query parameter is malformed"),
-    ("invalid_path", 400, "a path parameter is malformed"),
-    (
-        "invalid_number",
-        400,
-        "a telephone number did not parse as E.164",
-    ),
-    (
-        "invalid_field",
-        400,
-        "a field's value is not acceptable; details.field names it",
-    ),
-    (
-        "invalid_cursor",
-        400,
-        "the cursor was not issued by this server",
-    ),
-    ("invalid_limit", 400, "limit outside 1..=1000"),
-    (
-        "unsupported_media_type",
-        415,
-        "the body's Content-Type is not application/json",
-    ),
-    ("payload_too_large", 413, "the body is larger than allowed"),
-    (
-        "unauthenticated",
-        401,
-        "no valid bearer token (JWT or API token)",
-    ),
-    ("invalid_credentials", 401, "wrong username or password"),
-    (
-        "too_many_attempts",
-        429,
-        "the account is locked after repeated failed logins; see Retry-After",
-    ),
-    (
-        "forbidden",
-        403,
-        "the caller's role does not allow this action",
-    ),
-    (
-        "out_of_scope",
-        403,
-        "the result would lie outside the caller's scope",
-    ),
-    (
-        "not_found",
-        404,
-        "no such object within the caller's scope, or no such route",
-    ),
-    (
-        "method_not_allowed",
-        405,
-        "the route exists but not with this method",
-    ),
-    ("already_exists", 409, "a unique value is taken"),
-    (
-        "number_exists",
-        409,
-        "the number is already in the inventory",
-    ),
-    (
-        "number_not_available",
-        409,
-        "the action needs an available number",
-    ),
-    ("range_overlap", 409, "the range overlaps another range"),
-    (
-        "numbers_exist",
-        409,
-        "the range contains numbers already in the inventory",
-    ),
-    (
-        "range_in_use",
-        409,
-        "some numbers of the range are not available",
-    ),
-    ("location_exists", 409, "a location with that name exists"),
-    (
-        "location_in_use",
-        409,
-        "numbers or ranges still use the location",
-    ),
-    ("username_taken", 409, "the username is taken"),
-    ("service_exists", 409, "a service with that name exists"),
-    (
-        "service_in_use",
-        409,
-        "numbers are still assigned to the service",
-    ),
-    (
-        "unknown_target",
-        400,
-        "no user or service with that id, UPN or name; details.field names it",
-    ),
-    ("target_deleted", 409, "the directory user was deleted"),
-    (
-        "target_disabled",
-        409,
-        "the directory user's account is disabled",
-    ),
-    ("last_owner", 409, "the change would leave no owner"),
-    (
-        "cannot_delete_self",
-        409,
-        "accounts cannot delete themselves",
-    ),
-    (
-        "concurrent_change",
-        409,
-        "a concurrent change interfered; retry",
-    ),
-    (
-        "invalid_name",
-        400,
-        "a name is empty or too long; details.field names it",
-    ),
-    (
-        "invalid_username",
-        400,
-        "the username is empty, too long or has control characters",
-    ),
-    (
-        "weak_password",
-        400,
-        "the password is shorter than 8 characters",
-    ),
-    (
-        "invalid_country",
-        400,
-        "not an ISO 3166-1 alpha-2 country code",
-    ),
-    ("invalid_expiry", 400, "an expiry must lie in the future"),
-    (
-        "invalid_tag",
-        400,
-        "a tag is empty, longer than 64 characters or contains ';'",
-    ),
-    ("too_long", 400, "a text field is longer than allowed"),
-    (
-        "duplicate_number",
-        400,
-        "the same number appears twice in one request",
-    ),
-    (
-        "batch_too_large",
-        400,
-        "more than 10,000 numbers in one request",
-    ),
-    ("unknown_location", 400, "the location id does not exist"),
-    ("unknown_platform", 400, "the platform id does not exist"),
-    ("owner_scoped", 400, "owners are never scoped"),
-    ("in_use", 409, "the object is referenced by others"),
-    (
-        "number_reserved",
-        409,
-        "the number is reserved; an admin may assign it with override_reservation",
-    ),
-    (
-        "number_quarantined",
-        409,
-        "the number is quarantined; details.available_from says when it frees",
-    ),
-    (
-        "number_assigned",
-        409,
-        "the number is assigned; unassign it first",
-    ),
-    (
-        "number_not_assigned",
-        409,
-        "the action needs an assigned number",
-    ),
-    (
-        "number_not_held",
-        409,
-        "only a reserved or quarantined number can be released",
-    ),
-    (
-        "pool_exhausted",
-        409,
-        "no available number matches the allocation pool",
-    ),
-    (
-        "idempotency_key_reused",
-        409,
-        "the Idempotency-Key was first used with another request",
-    ),
-    (
-        "idempotency_in_flight",
-        409,
-        "a request with the same Idempotency-Key is being processed",
-    ),
-    (
-        "override_forbidden",
-        403,
-        "overriding a reservation or quarantine needs the admin role",
-    ),
-    (
-        "precondition_failed",
-        412,
-        "If-Match does not match the current version",
-    ),
-    (
-        "invalid_multipart",
-        400,
-        "the multipart upload has no readable file part",
-    ),
-    (
-        "plan_has_errors",
-        409,
-        "the import plan has errors; fix the file and plan again",
-    ),
-    (
-        "plan_expired",
-        409,
-        "the import plan expired; make a new plan",
-    ),
-    (
-        "plan_already_applied",
-        409,
-        "the import plan was applied already",
-    ),
-    (
-        "plan_not_ready",
-        409,
-        "the import plan is still being made; apply it once its status is planned",
-    ),
-    (
-        "plan_stale",
-        409,
-        "numbers in the plan changed since it was made; details.numbers names up to ten",
-    ),
-    (
-        "unavailable",
-        503,
-        "the database is unreachable or saturated",
-    ),
-    (
-        "internal",
-        500,
-        "an unexpected error; the request id is in the logs",
-    ),
-];
+/// Declares [`ErrorCode`] and [`ERROR_CODES`] from one list, so the two cannot drift.
+macro_rules! error_codes {
+    ($($variant:ident => ($code:literal, $status:literal, $what:literal)),+ $(,)?) => {
+        /// A stable, machine-readable error code, as `error.code` carries it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(#[doc = $what] $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the documented order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The snake_case word on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code),+ }
+            }
+
+            /// The HTTP status the code is answered with.
+            pub const fn status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status),+ }
+            }
+
+            /// What the code means, for client authors.
+            pub const fn description(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $what),+ }
+            }
+
+            /// The code spelled `word`, if the API documents one.
+            pub fn from_word(word: &str) -> Option<ErrorCode> {
+                match word { $($code => Some(ErrorCode::$variant),)+ _ => None }
+            }
+        }
+
+        /// Every error code the API answers with, for client authors: `(code, HTTP status,
+        /// meaning)`, in [`ErrorCode`] order.
+        pub const ERROR_CODES: &[(&str, u16, &str)] = &[$(($code, $status, $what)),+];
+    };
+}
+
+error_codes! {
+    InvalidJson => ("invalid_json", 400, "the body is not valid JSON of the documented shape; details.field names the field"),
+    InvalidQuery => ("invalid_query", 400, "a query parameter is malformed"),
+    InvalidPath => ("invalid_path", 400, "a path parameter is malformed"),
+    InvalidNumber => ("invalid_number", 400, "a telephone number did not parse as E.164"),
+    InvalidField => ("invalid_field", 400, "a field's value is not acceptable; details.field names it"),
+    InvalidCursor => ("invalid_cursor", 400, "the cursor was not issued by this server"),
+    InvalidLimit => ("invalid_limit", 400, "limit outside 1..=1000"),
+    UnsupportedMediaType => ("unsupported_media_type", 415, "the body's Content-Type is not application/json"),
+    PayloadTooLarge => ("payload_too_large", 413, "the body is larger than allowed"),
+    Unauthenticated => ("unauthenticated", 401, "no valid bearer token (JWT or API token)"),
+    InvalidCredentials => ("invalid_credentials", 401, "wrong username or password"),
+    TooManyAttempts => ("too_many_attempts", 429, "the account is locked after repeated failed logins; see Retry-After"),
+    Forbidden => ("forbidden", 403, "the caller's role does not allow this action"),
+    OutOfScope => ("out_of_scope", 403, "the result would lie outside the caller's scope"),
+    NotFound => ("not_found", 404, "no such object within the caller's scope, or no such route"),
+    MethodNotAllowed => ("method_not_allowed", 405, "the route exists but not with this method"),
+    AlreadyExists => ("already_exists", 409, "a unique value is taken"),
+    NumberExists => ("number_exists", 409, "the number is already in the inventory"),
+    NumberNotAvailable => ("number_not_available", 409, "the action needs an available number"),
+    RangeOverlap => ("range_overlap", 409, "the range overlaps another range"),
+    NumbersExist => ("numbers_exist", 409, "the range contains numbers already in the inventory"),
+    RangeInUse => ("range_in_use", 409, "some numbers of the range are not available"),
+    LocationExists => ("location_exists", 409, "a location with that name exists"),
+    LocationInUse => ("location_in_use", 409, "numbers or ranges still use the location"),
+    UsernameTaken => ("username_taken", 409, "the username is taken"),
+    ServiceExists => ("service_exists", 409, "a service with that name exists"),
+    ServiceInUse => ("service_in_use", 409, "numbers are still assigned to the service"),
+    UnknownTarget => ("unknown_target", 400, "no user or service with that id, UPN or name; details.field names it"),
+    TargetDeleted => ("target_deleted", 409, "the directory user was deleted"),
+    TargetDisabled => ("target_disabled", 409, "the directory user's account is disabled"),
+    LastOwner => ("last_owner", 409, "the change would leave no owner"),
+    CannotDeleteSelf => ("cannot_delete_self", 409, "accounts cannot delete themselves"),
+    ConcurrentChange => ("concurrent_change", 409, "a concurrent change interfered; retry"),
+    InvalidName => ("invalid_name", 400, "a name is empty or too long; details.field names it"),
+    InvalidUsername => ("invalid_username", 400, "the username is empty, too long or has control characters"),
+    WeakPassword => ("weak_password", 400, "the password is shorter than 8 characters"),
+    InvalidCountry => ("invalid_country", 400, "not an ISO 3166-1 alpha-2 country code"),
+    InvalidExpiry => ("invalid_expiry", 400, "an expiry must lie in the future"),
+    InvalidTag => ("invalid_tag", 400, "a tag is empty, longer than 64 characters or contains ';'"),
+    TooLong => ("too_long", 400, "a text field is longer than allowed"),
+    DuplicateNumber => ("duplicate_number", 400, "the same number appears twice in one request"),
+    BatchTooLarge => ("batch_too_large", 400, "more than 10,000 numbers in one request"),
+    UnknownLocation => ("unknown_location", 400, "the location id does not exist"),
+    UnknownPlatform => ("unknown_platform", 400, "the platform id does not exist"),
+    OwnerScoped => ("owner_scoped", 400, "owners are never scoped"),
+    InUse => ("in_use", 409, "the object is referenced by others"),
+    NumberReserved => ("number_reserved", 409, "the number is reserved; an admin may assign it with override_reservation"),
+    NumberQuarantined => ("number_quarantined", 409, "the number is quarantined; details.available_from says when it frees"),
+    NumberAssigned => ("number_assigned", 409, "the number is assigned; unassign it first"),
+    NumberNotAssigned => ("number_not_assigned", 409, "the action needs an assigned number"),
+    NumberNotHeld => ("number_not_held", 409, "only a reserved or quarantined number can be released"),
+    PoolExhausted => ("pool_exhausted", 409, "no available number matches the allocation pool"),
+    IdempotencyKeyReused => ("idempotency_key_reused", 409, "the Idempotency-Key was first used with another request"),
+    IdempotencyInFlight => ("idempotency_in_flight", 409, "a request with the same Idempotency-Key is being processed"),
+    OverrideForbidden => ("override_forbidden", 403, "overriding a reservation or quarantine needs the admin role"),
+    PreconditionFailed => ("precondition_failed", 412, "If-Match does not match the current version"),
+    InvalidMultipart => ("invalid_multipart", 400, "the multipart upload has no readable file part"),
+    PlanHasErrors => ("plan_has_errors", 409, "the import plan has errors; fix the file and plan again"),
+    PlanExpired => ("plan_expired", 409, "the import plan expired; make a new plan"),
+    PlanAlreadyApplied => ("plan_already_applied", 409, "the import plan was applied already"),
+    PlanNotReady => ("plan_not_ready", 409, "the import plan is still being made; apply it once its status is planned"),
+    PlanStale => ("plan_stale", 409, "numbers in the plan changed since it was made; details.numbers names up to ten"),
+    Unavailable => ("unavailable", 503, "the database is unreachable or saturated"),
+    Internal => ("internal", 500, "an unexpected error; the request id is in the logs"),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Credentials for `POST /api/v1/auth/login`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -346,15 +209,13 @@ pub struct ScopeBody {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Me {
     /// `admin` or `token`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::CallerKind))]
-    pub kind: String,
+    pub kind: CallerKind,
     /// Account or token id.
     pub id: String,
     /// Username or token name.
     pub name: String,
     /// `viewer`, `operator`, `admin` or `owner`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
-    pub role: String,
+    pub role: Role,
     /// The grant's reach (owners: always empty).
     pub scope: ScopeBody,
 }
@@ -372,8 +233,7 @@ pub struct Number {
     /// ISO 3166-1 alpha-2 (or `001` for non-geographic numbers).
     pub country: String,
     /// `available`, `reserved`, `assigned` or `quarantined`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::NumberStatus))]
-    pub status: String,
+    pub status: NumberStatus,
     /// Its range.
     pub range_id: Option<String>,
     /// Its site.
@@ -385,8 +245,7 @@ pub struct Number {
     /// Its voice platform.
     pub platform_id: Option<String>,
     /// `direct_routing`, `operator_connect` or `calling_plan`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
-    pub number_type: Option<String>,
+    pub number_type: Option<NumberType>,
     /// Set while reserved.
     pub reservation: Option<crate::lifecycle::Reservation>,
     /// Set while quarantined.
@@ -422,7 +281,7 @@ pub struct NewNumber {
     pub platform_id: Option<String>,
     /// `direct_routing`, `operator_connect` or `calling_plan`.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<domain::NumberType>))]
     pub number_type: Option<String>,
 }
 
@@ -498,7 +357,7 @@ pub struct NumberPatch {
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<domain::NumberType>))]
     pub number_type: Option<Option<String>>,
 }
 
@@ -510,7 +369,7 @@ pub struct NumberPatch {
 #[serde(deny_unknown_fields)]
 pub struct NumberQuery {
     /// `available`, `reserved`, `assigned` or `quarantined`.
-    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::vocab::NumberStatus>))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<domain::NumberStatus>))]
     pub status: Option<String>,
     /// A tag; comma-separate several to require all of them.
     pub tag: Option<String>,
@@ -521,7 +380,7 @@ pub struct NumberQuery {
     /// Platform id.
     pub platform: Option<String>,
     /// `direct_routing`, `operator_connect` or `calling_plan`.
-    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::vocab::NumberType>))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<domain::NumberType>))]
     pub number_type: Option<String>,
     /// ISO country code.
     pub country: Option<String>,
@@ -586,8 +445,7 @@ pub struct Range {
     /// Platform of its numbers.
     pub platform_id: Option<String>,
     /// Number type of its numbers.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
-    pub number_type: Option<String>,
+    pub number_type: Option<NumberType>,
     /// Its numbers by status.
     pub utilisation: Utilisation,
     /// Increases on every change; also the `ETag`.
@@ -624,7 +482,7 @@ pub struct NewRange {
     pub platform_id: Option<String>,
     /// Number type for its numbers.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<domain::NumberType>))]
     pub number_type: Option<String>,
 }
 
@@ -669,7 +527,7 @@ pub struct RangePatch {
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<domain::NumberType>))]
     pub number_type: Option<Option<String>>,
     /// Also apply site, platform, type and tag changes to the range's numbers.
     #[serde(default)]
@@ -909,8 +767,7 @@ pub struct Admin {
     /// Login name.
     pub username: String,
     /// `viewer`, `operator`, `admin` or `owner`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
-    pub role: String,
+    pub role: Role,
     /// The grant's reach.
     pub scope: ScopeBody,
     /// Last successful login.
@@ -933,7 +790,7 @@ pub struct NewAdmin {
     /// At least 8 characters.
     pub password: String,
     /// `viewer`, `operator`, `admin` or `owner`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
+    #[cfg_attr(feature = "openapi", schema(value_type = domain::Role))]
     pub role: String,
     /// Reach of the grant; owners take none.
     #[serde(default)]
@@ -950,7 +807,7 @@ pub struct AdminPatch {
     pub password: Option<String>,
     /// New role.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::Role>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<domain::Role>))]
     pub role: Option<String>,
     /// New scope.
     #[serde(default)]
@@ -978,8 +835,7 @@ pub struct ApiToken {
     /// The secret's first characters.
     pub prefix: String,
     /// Its role.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
-    pub role: String,
+    pub role: Role,
     /// Its reach.
     pub scope: ScopeBody,
     /// When it stops working.
@@ -1002,7 +858,7 @@ pub struct NewApiToken {
     /// What it is for.
     pub name: String,
     /// `viewer`, `operator`, `admin` or `owner`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Role))]
+    #[cfg_attr(feature = "openapi", schema(value_type = domain::Role))]
     pub role: String,
     /// Its reach.
     #[serde(default)]
@@ -1038,8 +894,7 @@ pub struct ApiTokenList {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AuditActor {
     /// `admin`, `token` or `system`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ActorKind))]
-    pub kind: String,
+    pub kind: ActorKind,
     /// Its id.
     pub id: String,
     /// Its name at the time.
@@ -1071,8 +926,7 @@ pub struct AuditRecord {
     /// The request that carried it.
     pub request_id: Option<String>,
     /// `ui`, `api`, `import`, `rule`, `sync`, `scheduler` or `cli`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::Source))]
-    pub source: String,
+    pub source: Source,
     /// The change set it belongs to.
     pub change_set_id: Option<String>,
 }
@@ -1094,7 +948,7 @@ pub struct AuditQuery {
     /// Action, e.g. `number.update`.
     pub action: Option<String>,
     /// Source, e.g. `api`.
-    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::vocab::Source>))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<domain::Source>))]
     pub source: Option<String>,
     /// At or after this instant (RFC 3339).
     pub since: Option<DateTime<Utc>>,

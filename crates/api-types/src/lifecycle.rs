@@ -2,6 +2,7 @@
 //! assignment, the action requests, allocations and the lifecycle settings.
 
 use chrono::{DateTime, Utc};
+use domain::{ProvisioningState, TargetKind};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "openapi")]
@@ -23,19 +24,6 @@ pub struct Reservation {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// Who had a number before its quarantine.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct PreviousAssignee {
-    /// `user` or `service`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::TargetKind))]
-    pub kind: String,
-    /// Its id.
-    pub id: String,
-    /// UPN or service name.
-    pub name: String,
-}
-
 /// A number resting after use.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -47,16 +35,15 @@ pub struct Quarantine {
     /// Why.
     pub reason: Option<String>,
     /// Who had it.
-    pub previous_assignee: Option<PreviousAssignee>,
+    pub previous_assignee: Option<AssignedTarget>,
 }
 
-/// The target of an assignment as shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A user or service a number is, was or will be assigned to (the API's one target shape).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AssignedTarget {
     /// `user` or `service`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::TargetKind))]
-    pub kind: String,
+    pub kind: TargetKind,
     /// Directory user id or service id.
     pub id: String,
     /// UPN or service name.
@@ -68,8 +55,7 @@ pub struct AssignedTarget {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Provisioning {
     /// `not_required`, `pending`, `provisioned` or `failed`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::ProvisioningState))]
-    pub state: String,
+    pub state: ProvisioningState,
     /// The last error, when failed.
     pub error: Option<String>,
 }
@@ -94,7 +80,7 @@ pub struct Assignment {
 #[serde(deny_unknown_fields)]
 pub struct TargetRef {
     /// `user` or `service`.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::vocab::TargetKind))]
+    #[cfg_attr(feature = "openapi", schema(value_type = domain::TargetKind))]
     pub kind: String,
     /// Directory user id or UPN; service id or name.
     pub id: String,
@@ -185,7 +171,7 @@ pub struct PoolBody {
     pub platform_id: Option<String>,
     /// Number type.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::vocab::NumberType>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<domain::NumberType>))]
     pub number_type: Option<String>,
     /// ISO country.
     #[serde(default)]

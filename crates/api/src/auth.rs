@@ -6,6 +6,7 @@
 //! checks the role, and hands the handler a [`Permit`] that store writes require. Scope is
 //! applied by the store's queries using that permit.
 
+use api_types::ErrorCode;
 use std::{future::Future, marker::PhantomData, pin::Pin};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
@@ -73,7 +74,7 @@ impl JwtKeys {
 
 fn unauthenticated(message: &str) -> ApiError {
     ApiError::Unauthenticated {
-        code: "unauthenticated",
+        code: ErrorCode::Unauthenticated,
         message: message.into(),
     }
 }

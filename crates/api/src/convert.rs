@@ -3,6 +3,7 @@
 
 use actix_web::HttpRequest;
 use api_types as wire;
+use api_types::ErrorCode;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::{NumberType, PhoneNumber, Tag};
 use store::page::Page;
@@ -24,7 +25,13 @@ pub fn id(field: &str, value: &str) -> Result<i64, ApiError> {
         .parse::<i64>()
         .ok()
         .filter(|v| *v > 0)
-        .ok_or_else(|| ApiError::invalid("invalid_field", field, format!("'{value}' is not an id")))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                ErrorCode::InvalidField,
+                field,
+                format!("'{value}' is not an id"),
+            )
+        })
 }
 
 /// An optional id field.
@@ -44,12 +51,13 @@ pub fn path_id(entity: &str, value: &str) -> Result<i64, ApiError> {
 /// A telephone number in any common notation.
 pub fn number(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {
     PhoneNumber::parse(value)
-        .map_err(|e| ApiError::invalid("invalid_number", field, format!("'{value}' {e}")))
+        .map_err(|e| ApiError::invalid(ErrorCode::InvalidNumber, field, format!("'{value}' {e}")))
 }
 
 /// A tag list.
 pub fn tags(field: &str, values: &[String]) -> Result<Vec<Tag>, ApiError> {
-    Tag::parse_set(values).map_err(|e| ApiError::invalid("invalid_field", field, e.to_string()))
+    Tag::parse_set(values)
+        .map_err(|e| ApiError::invalid(ErrorCode::InvalidField, field, e.to_string()))
 }
 
 /// A number type word.
@@ -57,7 +65,7 @@ pub fn number_type(field: &str, value: Option<&str>) -> Result<Option<NumberType
     value
         .map(|v| {
             v.parse().map_err(|e: domain::ParseEnumError| {
-                ApiError::invalid("invalid_field", field, e.to_string())
+                ApiError::invalid(ErrorCode::InvalidField, field, e.to_string())
             })
         })
         .transpose()
@@ -67,7 +75,7 @@ pub fn number_type(field: &str, value: Option<&str>) -> Result<Option<NumberType
 pub fn description(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
     match value {
         Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             field,
             format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
         )),
@@ -87,7 +95,7 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let digits = text.trim_start_matches("W/").trim_matches('"');
     digits.parse().map(Some).map_err(|_| {
         ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "If-Match",
             format!("'{text}' is not an ETag this server issued"),
         )
@@ -147,6 +155,15 @@ pub fn number_out(n: store::numbers::Number) -> wire::Number {
         version: n.version,
         created_at: utc(n.created_at),
         updated_at: utc(n.updated_at),
+    }
+}
+
+/// The store's target record on the wire.
+pub fn target_out(t: store::lifecycle::Target) -> wire::AssignedTarget {
+    wire::AssignedTarget {
+        kind: t.kind,
+        id: t.id,
+        name: t.name,
     }
 }
 

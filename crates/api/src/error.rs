@@ -10,6 +10,7 @@ use actix_web::{
     error::{PathError, QueryPayloadError},
     http::{StatusCode, header},
 };
+use api_types::ErrorCode;
 use api_types::{ErrorBody, ErrorDetail};
 use serde_json::{Value, json};
 use store::StoreError;
@@ -20,23 +21,23 @@ pub enum ApiError {
     /// 400: bad input; `field` names it.
     #[error("{message}")]
     BadRequest {
-        code: &'static str,
+        code: ErrorCode,
         field: Option<String>,
         message: String,
     },
     /// 401: no or bad credentials.
     #[error("{message}")]
-    Unauthenticated { code: &'static str, message: String },
+    Unauthenticated { code: ErrorCode, message: String },
     /// 403: the role or scope does not allow it.
     #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
+    Forbidden { code: ErrorCode, message: String },
     /// 404: no such object (or out of scope), or no such route.
     #[error("{0}")]
     NotFound(String),
     /// 409: conflicts with the current state.
     #[error("{message}")]
     Conflict {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         details: Value,
     },
@@ -65,11 +66,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// A 400 naming a field.
-    pub fn invalid(
-        code: &'static str,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn invalid(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         ApiError::BadRequest {
             code,
@@ -78,20 +75,31 @@ impl ApiError {
         }
     }
 
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadRequest { code, .. }
             | ApiError::Unauthenticated { code, .. }
             | ApiError::Forbidden { code, .. }
-            | ApiError::Conflict { code, .. } => code,
-            ApiError::NotFound(_) => "not_found",
-            ApiError::PreconditionFailed { .. } => "precondition_failed",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::TooManyAttempts { .. } => "too_many_attempts",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
+            | ApiError::Conflict { code, .. } => *code,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
+            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    /// The documented code the store's `word` names. The store keeps its codes as words
+    /// (it does not depend on the wire crate); one the API does not document is a bug,
+    /// answered as a 500 rather than with a code clients were never told about.
+    fn store_code(word: &'static str) -> Result<ErrorCode, ApiError> {
+        ErrorCode::from_word(word).ok_or_else(|| {
+            ApiError::Internal(format!(
+                "the store answered with the undocumented code {word}"
+            ))
+        })
     }
 
     fn details(&self) -> Value {
@@ -153,7 +161,7 @@ impl ResponseError for ApiError {
         }
         res.json(ErrorBody {
             error: ErrorDetail {
-                code: self.code().to_string(),
+                code: self.code().as_str().to_string(),
                 message,
                 details: self.details(),
             },
@@ -171,17 +179,38 @@ impl From<StoreError> for ApiError {
                 code,
                 message,
                 details,
-            } => ApiError::Conflict {
-                code,
+            } => match ApiError::store_code(code) {
+                Ok(code) => ApiError::Conflict {
+                    code,
+                    message,
+                    details,
+                },
+                Err(e) => e,
+            },
+            StoreError::PlanRefused {
+                reason,
                 message,
                 details,
+            } => match ApiError::store_code(reason.code()) {
+                Ok(code) => ApiError::Conflict {
+                    code,
+                    message,
+                    details,
+                },
+                Err(e) => e,
             },
             StoreError::Invalid {
                 code,
                 field,
                 message,
-            } => ApiError::invalid(code, field, message),
-            StoreError::Forbidden { code, message } => ApiError::Forbidden { code, message },
+            } => match ApiError::store_code(code) {
+                Ok(code) => ApiError::invalid(code, field, message),
+                Err(e) => e,
+            },
+            StoreError::Forbidden { code, message } => match ApiError::store_code(code) {
+                Ok(code) => ApiError::Forbidden { code, message },
+                Err(e) => e,
+            },
             e @ StoreError::Stale { current, .. } => ApiError::PreconditionFailed {
                 message: e.to_string(),
                 current,
@@ -195,7 +224,7 @@ impl From<StoreError> for ApiError {
 impl From<domain::Denied> for ApiError {
     fn from(e: domain::Denied) -> Self {
         ApiError::Forbidden {
-            code: "forbidden",
+            code: ErrorCode::Forbidden,
             message: e.to_string(),
         }
     }
@@ -212,7 +241,7 @@ fn field_from_serde(msg: &str) -> Option<String> {
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let msg = err.to_string();
     ApiError::BadRequest {
-        code: "invalid_query",
+        code: ErrorCode::InvalidQuery,
         field: field_from_serde(&msg),
         message: format!("the query string is not valid: {msg}"),
     }
@@ -222,7 +251,7 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 /// Maps actix's path errors into the envelope.
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::BadRequest {
-        code: "invalid_path",
+        code: ErrorCode::InvalidPath,
         field: None,
         message: format!("the path is not valid: {err}"),
     }

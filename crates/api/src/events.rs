@@ -402,7 +402,7 @@ mod tests {
             at: chrono::DateTime::from_timestamp(1_700_000_000, 0)
                 .unwrap()
                 .naive_utc(),
-            actor_kind: "admin".into(),
+            actor_kind: domain::ActorKind::Admin,
             actor_id: "1".into(),
             actor_name: "ann".into(),
             action: action.into(),
@@ -411,7 +411,7 @@ mod tests {
             before_json: before.map(|v| v.to_string()),
             after_json: after.map(|v| v.to_string()),
             request_id: None,
-            source: "api".into(),
+            source: domain::Source::Api,
             change_set_id: None,
         }
     }

@@ -5,6 +5,7 @@
 //! `store::idempotency`), so a crash cannot leave an action done but forgotten.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode};
+use api_types::ErrorCode;
 use sha2::{Digest, Sha256};
 use store::{Conn, StoreResult};
 
@@ -55,7 +56,7 @@ impl Idempotent {
                 let k = v.to_str().unwrap_or("").trim();
                 if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(ApiError::invalid(
-                        "invalid_field",
+                        ErrorCode::InvalidField,
                         "Idempotency-Key",
                         "must be 1-255 visible ASCII characters",
                     ));
@@ -93,7 +94,7 @@ impl Idempotent {
             || stored.method != self.method
         {
             return Err(ApiError::Conflict {
-                code: "idempotency_key_reused",
+                code: ErrorCode::IdempotencyKeyReused,
                 message: format!(
                     "the Idempotency-Key was first used for {} {} with another body; use a new key",
                     stored.method, stored.path
@@ -158,7 +159,7 @@ impl Idempotent {
             match saved {
                 Ok(()) => {}
                 Err(ApiError::Conflict {
-                    code: "idempotency_in_flight",
+                    code: ErrorCode::IdempotencyInFlight,
                     ..
                 }) => {
                     if let Some(first) = self.earlier(state).await? {
@@ -206,7 +207,7 @@ impl Idempotent {
             Ok((status, body, version)) => Ok(answer(status, body, version)),
             // A concurrent request with the same key won; answer as it did.
             Err(ApiError::Conflict {
-                code: "idempotency_in_flight",
+                code: ErrorCode::IdempotencyInFlight,
                 ..
             }) => {
                 let actor = self.actor.clone();
@@ -216,7 +217,7 @@ impl Idempotent {
                 {
                     Some(stored) => self.replay(stored),
                     None => Err(ApiError::Conflict {
-                        code: "concurrent_change",
+                        code: ErrorCode::ConcurrentChange,
                         message:
                             "a request with this Idempotency-Key is still being processed; retry"
                                 .into(),

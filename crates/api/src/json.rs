@@ -2,6 +2,7 @@
 //! (`items[3].number`), in the API's error envelope. actix's own `web::Json` reports
 //! serde's message only, which rarely says which field was wrong.
 
+use api_types::ErrorCode;
 use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
@@ -51,7 +52,7 @@ fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ApiErro
         None => format!("the body is not valid JSON of the expected shape: {inner}"),
     };
     ApiError::BadRequest {
-        code: "invalid_json",
+        code: ErrorCode::InvalidJson,
         field,
         message,
     }
@@ -111,7 +112,7 @@ async fn read<T: DeserializeOwned>(
                 ApiError::PayloadTooLarge(format!("the body is larger than {MAX_BODY_BYTES} bytes"))
             }
             _ => ApiError::BadRequest {
-                code: "invalid_json",
+                code: ErrorCode::InvalidJson,
                 field: None,
                 message: format!("the body could not be read: {e}"),
             },

@@ -1,5 +1,6 @@
 //! Per-request observability: a request id, a tracing span, and Prometheus metrics.
 
+use api_types::ErrorCode;
 use std::time::Instant;
 
 use actix_web::{
@@ -139,7 +140,7 @@ pub async fn middleware(
     // up front, identically on both backends.
     if req.uri().path().to_ascii_lowercase().contains("%00") {
         let error = crate::error::ApiError::invalid(
-            "invalid_path",
+            ErrorCode::InvalidPath,
             "path",
             "must not contain NUL characters",
         );

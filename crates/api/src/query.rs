@@ -1,6 +1,7 @@
 //! A query-string extractor whose errors name the offending parameter (`limit`, `since`),
 //! in the API's error envelope. actix's own `web::Query` reports serde's message only.
 
+use api_types::ErrorCode;
 use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
@@ -26,7 +27,7 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
         form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
     {
         return Err(ApiError::invalid(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             name.replace('\0', ""),
             "must not contain NUL characters",
         ));
@@ -46,7 +47,7 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             None => format!("the query string is not valid: {inner}"),
         };
         ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             field,
             message,
         }

@@ -6,10 +6,15 @@
 
 use std::{fmt, str::FromStr};
 
-use crate::status::ParseEnumError;
+use serde::{Deserialize, Serialize};
 
-/// A grant's level; each level includes everything below it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+use crate::status::{ParseEnumError, vocabulary};
+
+/// An admin's or token's role, weakest first.
+// Each level includes everything below it: the derived order is the grant order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Reads what is in scope.
     Viewer,
@@ -82,6 +87,13 @@ impl FromStr for Role {
     }
 }
 
+impl TryFrom<String> for Role {
+    type Error = ParseEnumError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -119,8 +131,10 @@ impl Scope {
     }
 }
 
-/// What kind of caller made a change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Who made a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ActorKind {
     /// A person logged in with an admin account.
     Admin,
@@ -130,16 +144,27 @@ pub enum ActorKind {
     System,
 }
 
-impl ActorKind {
-    /// The audit word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActorKind::Admin => "admin",
-            ActorKind::Token => "token",
-            ActorKind::System => "system",
-        }
-    }
+vocabulary!(ActorKind {
+    Admin => "admin",
+    Token => "token",
+    System => "system",
+});
+
+/// Who is calling (`GET /api/v1/me`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum CallerKind {
+    /// A person logged in with an admin account.
+    Admin,
+    /// An integration using an API token.
+    Token,
 }
+
+vocabulary!(CallerKind {
+    Admin => "admin",
+    Token => "token",
+});
 
 /// Who made a change, as the audit trail records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,8 +177,10 @@ pub struct Actor {
     pub name: String,
 }
 
-/// Through which channel a change came in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a change came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Source {
     /// The web app.
     Ui,
@@ -171,20 +198,15 @@ pub enum Source {
     Cli,
 }
 
-impl Source {
-    /// The audit word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Ui => "ui",
-            Source::Api => "api",
-            Source::Import => "import",
-            Source::Rule => "rule",
-            Source::Sync => "sync",
-            Source::Scheduler => "scheduler",
-            Source::Cli => "cli",
-        }
-    }
-}
+vocabulary!(Source {
+    Ui => "ui",
+    Api => "api",
+    Import => "import",
+    Rule => "rule",
+    Sync => "sync",
+    Scheduler => "scheduler",
+    Cli => "cli",
+});
 
 /// An authenticated caller: who it is, its role and its scope.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,10 +12,14 @@ pub mod phone;
 pub mod range;
 pub mod status;
 pub mod tag;
+pub mod vocab;
 
-pub use authz::{Action, Actor, ActorKind, Denied, Permit, Principal, Role, Scope, Source};
+pub use authz::{
+    Action, Actor, ActorKind, CallerKind, Denied, Permit, Principal, Role, Scope, Source,
+};
 pub use lifecycle::{Overrides, Refusal, Transition};
 pub use phone::{PhoneError, PhoneNumber};
 pub use range::{NumberBlock, RangeError};
 pub use status::{NumberStatus, NumberType, ParseEnumError};
 pub use tag::{Tag, TagError};
+pub use vocab::{ChangeOp, PlanKind, PlanStatus, ProvisioningState, ServiceKind, TargetKind};

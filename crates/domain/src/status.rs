@@ -1,9 +1,17 @@
-//! The closed vocabularies of a number: its status and how it is carried.
+//! The closed vocabularies of a number: its status and how it is carried, and the
+//! [`vocabulary!`] macro every closed vocabulary of the crate uses for its words.
+//!
+//! A vocabulary's word is its database text, its wire word and its OpenAPI enum value at
+//! once: renaming a variant's word is a migration, not a refactoring. The doc comment of a
+//! vocabulary enum is also its OpenAPI description. See SPEC §2 for the transitions
+//! between the statuses.
 
-use std::{fmt, str::FromStr};
+use serde::{Deserialize, Serialize};
 
-/// Where a number is in its life; see SPEC §2 for the transitions between them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Where a number is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum NumberStatus {
     /// Free to hand out.
     Available,
@@ -15,8 +23,10 @@ pub enum NumberStatus {
     Quarantined,
 }
 
-/// How a Teams number is carried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How a number reaches Microsoft Teams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum NumberType {
     /// The organisation's own SBC.
     DirectRouting,
@@ -36,6 +46,8 @@ pub struct ParseEnumError {
     pub expected: &'static str,
 }
 
+/// Gives a closed vocabulary its words: `ALL`, `as_str`, a case-insensitive `FromStr` (and
+/// `TryFrom<String>`, which the store's row types read through) and `Display`. The words must equal the serde `snake_case` names (a test checks each enum).
 macro_rules! vocabulary {
     ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
         impl $ty {
@@ -48,23 +60,44 @@ macro_rules! vocabulary {
             }
         }
 
-        impl FromStr for $ty {
-            type Err = ParseEnumError;
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::status::ParseEnumError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
+                // The exact word first: rows read back from the database take this path
+                // without allocating.
+                $(if s == $word {
+                    return Ok($ty::$variant);
+                })+
                 match s.trim().to_ascii_lowercase().as_str() {
                     $($word => Ok($ty::$variant),)+
-                    _ => Err(ParseEnumError { value: s.to_string(), expected: concat!($($word, " "),+) }),
+                    _ => Err($crate::status::ParseEnumError { value: s.to_string(), expected: concat!($($word, " "),+) }),
                 }
             }
         }
 
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// Compares with a word exactly as stored (no case folding).
+        impl PartialEq<&str> for $ty {
+            fn eq(&self, word: &&str) -> bool {
+                self.as_str() == *word
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = $crate::status::ParseEnumError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+
+pub(crate) use vocabulary;
 
 vocabulary!(NumberStatus {
     Available => "available",

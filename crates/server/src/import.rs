@@ -219,11 +219,12 @@ fn direct(
             applied: summary_of(&a.applied),
         }),
         Err(e) => {
-            if let store::StoreError::Conflict {
-                code: "plan_stale", ..
+            if let store::StoreError::PlanRefused {
+                reason: store::PlanRefusal::Stale,
+                ..
             } = &e
             {
-                let _ = db.write(|c| imports::mark(c, &plan.id, "failed"));
+                let _ = db.write(|c| imports::mark(c, &plan.id, domain::PlanStatus::Failed));
             }
             Err(anyhow::anyhow!("applying: {e}"))
         }

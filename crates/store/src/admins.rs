@@ -48,8 +48,8 @@ pub struct Admin {
     pub id: i64,
     /// Login name as entered.
     pub username: String,
-    /// Role word.
-    pub role: String,
+    /// The grant's level.
+    pub role: Role,
     /// Location ids the grant covers (empty: all).
     pub scope_locations: Vec<String>,
     /// Tag keys the grant covers (empty: all).
@@ -70,12 +70,13 @@ pub struct Admin {
     pub updated_at: NaiveDateTime,
 }
 
-impl From<AdminRow> for Admin {
-    fn from(r: AdminRow) -> Admin {
-        Admin {
+impl TryFrom<AdminRow> for Admin {
+    type Error = StoreError;
+    fn try_from(r: AdminRow) -> StoreResult<Admin> {
+        Ok(Admin {
             id: r.id,
             username: r.username,
-            role: r.role,
+            role: crate::error::stored("admins.role", &r.role)?,
             scope_locations: serde_json::from_str(&r.scope_locations).unwrap_or_default(),
             scope_tags: serde_json::from_str(&r.scope_tags).unwrap_or_default(),
             last_login_at: r.last_login_at,
@@ -83,7 +84,7 @@ impl From<AdminRow> for Admin {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
-        }
+        })
     }
 }
 
@@ -96,9 +97,7 @@ impl Admin {
                 id: self.id.to_string(),
                 name: self.username.clone(),
             },
-            role: self.role.parse().map_err(|_| {
-                StoreError::Internal(format!("admin {} has an unknown role", self.id))
-            })?,
+            role: self.role,
             scope: Scope {
                 locations: self.scope_locations.clone(),
                 tags: self.scope_tags.clone(),
@@ -241,7 +240,7 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewAdmin) -> StoreResult<Ad
         .filter(admins::username_key.eq(&key))
         .select(AdminRow::as_select())
         .first(conn)?;
-    let created = Admin::from(row);
+    let created = Admin::try_from(row)?;
     let eid = created.id.to_string();
     audit::record(
         conn,
@@ -259,7 +258,7 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewAdmin) -> StoreResult<Ad
 
 /// One account.
 pub fn get(conn: &mut Conn, id: i64) -> StoreResult<Admin> {
-    load(conn, id).map(Admin::from)
+    load(conn, id).and_then(Admin::try_from)
 }
 
 /// Accounts ordered by id.
@@ -272,12 +271,12 @@ pub fn list(conn: &mut Conn, cursor: Option<&str>, limit: Option<i64>) -> StoreR
     if let Some(c) = cursor {
         q = q.filter(admins::id.gt(page::decode_id(c)?));
     }
-    let rows: Vec<Admin> = q
+    let rows = q
         .limit(limit + 1)
         .load(conn)?
         .into_iter()
-        .map(Admin::from)
-        .collect();
+        .map(Admin::try_from)
+        .collect::<StoreResult<Vec<Admin>>>()?;
     Ok(page::finish(rows, limit, |a| a.id.to_string()))
 }
 
@@ -305,10 +304,8 @@ fn owners(conn: &mut Conn) -> StoreResult<i64> {
 pub fn update(conn: &mut Conn, permit: &Permit, id: i64, change: AdminPatch) -> StoreResult<Admin> {
     require_govern(permit)?;
     let before = get(conn, id)?;
-    let role = change
-        .role
-        .unwrap_or(before.role.parse().unwrap_or(Role::Viewer));
-    if before.role == Role::Owner.as_str() && role != Role::Owner && owners(conn)? <= 1 {
+    let role = change.role.unwrap_or(before.role);
+    if before.role == Role::Owner && role != Role::Owner && owners(conn)? <= 1 {
         return Err(StoreError::conflict(
             "last_owner",
             "this is the last owner; make another account owner first",
@@ -380,7 +377,7 @@ pub fn delete(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
             "you cannot delete your own account",
         ));
     }
-    if before.role == Role::Owner.as_str() && owners(conn)? <= 1 {
+    if before.role == Role::Owner && owners(conn)? <= 1 {
         return Err(StoreError::conflict(
             "last_owner",
             "this is the last owner; make another account owner first",

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use domain::Scope;
+use domain::{Scope, TargetKind};
 
 use crate::{
     Conn, StoreResult,
@@ -17,7 +17,7 @@ use crate::{
 pub(crate) fn assigned_numbers(
     conn: &mut Conn,
     scope: &Scope,
-    kind: &str,
+    kind: TargetKind,
     ids: &[String],
 ) -> StoreResult<HashMap<String, Vec<String>>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
@@ -32,7 +32,7 @@ pub(crate) fn assigned_numbers(
                 .into_boxed(),
             &sf,
         )
-        .filter(numbers::assigned_kind.eq(kind.to_string()))
+        .filter(numbers::assigned_kind.eq(kind.as_str()))
         .filter(numbers::assigned_id.eq_any(chunk.to_vec()))
         .order(numbers::e164.asc())
         .load(conn)?;

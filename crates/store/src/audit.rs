@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use domain::{Actor, Permit, Scope, Source};
+use domain::{Actor, ActorKind, Permit, Scope, Source};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -22,8 +22,9 @@ pub struct AuditRow {
     pub id: i64,
     /// When the change committed (UTC).
     pub at: NaiveDateTime,
-    /// `admin`, `token`, `system` or `anonymous`.
-    pub actor_kind: String,
+    /// Admin, token or system (a failed login by an unknown name is `system`).
+    #[diesel(deserialize_as = String)]
+    pub actor_kind: ActorKind,
     /// The actor's id.
     pub actor_id: String,
     /// The actor's name when it acted.
@@ -40,8 +41,9 @@ pub struct AuditRow {
     pub after_json: Option<String>,
     /// The HTTP request that carried the change.
     pub request_id: Option<String>,
-    /// `ui`, `api`, `import`, `rule`, `sync`, `scheduler` or `cli`.
-    pub source: String,
+    /// The channel the change came through.
+    #[diesel(deserialize_as = String)]
+    pub source: Source,
     /// Groups the records of one import, bulk action or rule run.
     pub change_set_id: Option<String>,
 }

@@ -18,20 +18,18 @@ use diesel::{
     prelude::*,
     sql_types::{Bool, Text},
 };
-use domain::{Permit, Scope};
+use domain::{Permit, Scope, TargetKind};
 use serde::Serialize;
 
 use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
+    lifecycle::Target,
     numbers::lower,
     page::{self, Page},
     schema::{directory_groups, directory_users, group_members, services},
     scope::ScopeFilter,
 };
-
-/// The `assigned_kind` of numbers assigned to a directory user.
-pub const TARGET_KIND: &str = "user";
 
 /// Longest id, UPN or text field accepted from the sync.
 const MAX_CHARS: usize = 1024;
@@ -307,7 +305,7 @@ fn groups_of(conn: &mut Conn, ids: &[String]) -> StoreResult<HashMap<String, Vec
 fn complete(conn: &mut Conn, scope: &Scope, rows: Vec<UserRow>) -> StoreResult<Vec<DirectoryUser>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut groups = groups_of(conn, &ids)?;
-    let mut numbers = crate::assigned::assigned_numbers(conn, scope, TARGET_KIND, &ids)?;
+    let mut numbers = crate::assigned::assigned_numbers(conn, scope, TargetKind::User, &ids)?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -392,10 +390,11 @@ pub fn list_users(
             .condition("n")
             .map(|c| format!(" AND {c}"))
             .unwrap_or_default();
-        // `TARGET_KIND` and the scope's ids are the store's own values, never user text.
+        // The kind's word and the scope's ids are the store's own values, never user text.
         let exists = format!(
-            "EXISTS (SELECT 1 FROM numbers n WHERE n.assigned_kind = '{TARGET_KIND}' \
-             AND n.assigned_id = directory_users.id{in_scope})"
+            "EXISTS (SELECT 1 FROM numbers n WHERE n.assigned_kind = '{}' \
+             AND n.assigned_id = directory_users.id{in_scope})",
+            TargetKind::User.as_str()
         );
         q = q.filter(sql::<Bool>(&if want {
             exists
@@ -748,18 +747,14 @@ pub fn set_group_members<S: AsRef<str>>(
     Ok(wanted.len())
 }
 
-/// Resolves an assignment target to `(kind, id, name)`: the name is the UPN for users and
-/// the service's name for services.
+/// Resolves an assignment target: its name is the UPN for users and the service's name
+/// for services.
 ///
 /// `kind` is `user` (`id` is an Entra object id or a UPN, case-insensitive) or `service`
 /// (`id` is the service's id or its name, case-insensitive). A deleted user is refused with
 /// 409 `target_deleted` and a disabled one with 409 `target_disabled`; an unknown target is
 /// 400 `unknown_target` on `target.id`, an unknown kind 400 `invalid_field` on `target.kind`.
-pub fn resolve_target(
-    conn: &mut Conn,
-    kind: &str,
-    id: &str,
-) -> StoreResult<(String, String, String)> {
+pub fn resolve_target(conn: &mut Conn, kind: &str, id: &str) -> StoreResult<Target> {
     let wanted = id.trim();
     let unknown = || {
         StoreError::invalid(
@@ -768,8 +763,9 @@ pub fn resolve_target(
             format!("no {kind} '{wanted}' exists"),
         )
     };
-    match kind {
-        TARGET_KIND => {
+    // Exact words only (no trimming or case folding), as the API has always taken them.
+    match TargetKind::ALL.iter().copied().find(|k| k.as_str() == kind) {
+        Some(TargetKind::User) => {
             let mut row = if wanted.is_empty() {
                 None
             } else {
@@ -783,7 +779,7 @@ pub fn resolve_target(
                     .optional()?;
             }
             let u = row.ok_or_else(unknown)?;
-            let details = serde_json::json!({ "kind": TARGET_KIND, "id": u.id, "upn": u.upn });
+            let details = serde_json::json!({ "kind": TargetKind::User, "id": u.id, "upn": u.upn });
             if u.deleted {
                 return Err(StoreError::Conflict {
                     code: "target_deleted",
@@ -804,9 +800,13 @@ pub fn resolve_target(
                     details,
                 });
             }
-            Ok((TARGET_KIND.to_string(), u.id, u.upn))
+            Ok(Target {
+                kind: TargetKind::User,
+                id: u.id,
+                name: u.upn,
+            })
         }
-        crate::services::TARGET_KIND => {
+        Some(TargetKind::Service) => {
             let mut found: Option<(i64, String)> = None;
             if let Ok(n) = wanted.parse::<i64>() {
                 found = services::table
@@ -826,16 +826,16 @@ pub fn resolve_target(
             // Hold the service until commit, as a foreign key would: a concurrent delete
             // waits for this assignment and then sees the service in use.
             crate::dialect::lock_ref(conn, crate::dialect::RefTable::Services, sid)?;
-            Ok((
-                crate::services::TARGET_KIND.to_string(),
-                sid.to_string(),
+            Ok(Target {
+                kind: TargetKind::Service,
+                id: sid.to_string(),
                 name,
-            ))
+            })
         }
-        other => Err(StoreError::invalid(
+        None => Err(StoreError::invalid(
             "invalid_field",
             "target.kind",
-            format!("'{other}' is not a target kind; use 'user' or 'service'"),
+            format!("'{kind}' is not a target kind; use 'user' or 'service'"),
         )),
     }
 }

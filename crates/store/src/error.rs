@@ -2,7 +2,47 @@
 //! match on meaning (not found, conflict, invalid) rather than on driver details.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use domain::PlanStatus;
 use serde_json::Value;
+
+/// Why applying an import plan was refused (each a 409 with its own code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanRefusal {
+    /// The plan has errors.
+    HasErrors,
+    /// The plan is past its expiry.
+    Expired,
+    /// The plan was applied before.
+    AlreadyApplied,
+    /// The plan is still being made.
+    NotReady,
+    /// Numbers in the plan changed since it was made.
+    Stale,
+}
+
+impl PlanRefusal {
+    /// The stable error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            PlanRefusal::HasErrors => "plan_has_errors",
+            PlanRefusal::Expired => "plan_expired",
+            PlanRefusal::AlreadyApplied => "plan_already_applied",
+            PlanRefusal::NotReady => "plan_not_ready",
+            PlanRefusal::Stale => "plan_stale",
+        }
+    }
+
+    /// The status to remember on the plan after this refusal, so that later applies are
+    /// refused at once; the refused transaction itself rolled back, so the caller writes
+    /// it (with `imports::mark`) in a transaction of its own.
+    pub fn marks_plan(self) -> Option<PlanStatus> {
+        match self {
+            PlanRefusal::Stale => Some(PlanStatus::Failed),
+            PlanRefusal::Expired => Some(PlanStatus::Expired),
+            PlanRefusal::HasErrors | PlanRefusal::AlreadyApplied | PlanRefusal::NotReady => None,
+        }
+    }
+}
 
 /// What went wrong in a store call, in terms an API can answer with.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +54,13 @@ pub enum StoreError {
     #[error("{message}")]
     Conflict {
         code: &'static str,
+        message: String,
+        details: Value,
+    },
+    /// Applying an import plan was refused (409 with `reason`'s code).
+    #[error("{message}")]
+    PlanRefused {
+        reason: PlanRefusal,
         message: String,
         details: Value,
     },
@@ -126,6 +173,17 @@ impl From<diesel::r2d2::PoolError> for StoreError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         StoreError::Unavailable(e.to_string())
     }
+}
+
+/// A closed-vocabulary word read back from column `column`. The database only ever holds
+/// words the store wrote, so one that does not parse is a broken database: an internal
+/// error, never a panic and never a guess.
+pub(crate) fn stored<T>(column: &'static str, text: &str) -> StoreResult<T>
+where
+    T: std::str::FromStr<Err = domain::ParseEnumError>,
+{
+    text.parse()
+        .map_err(|e| StoreError::Internal(format!("{column} holds an unknown word: {e}")))
 }
 
 /// Results of store calls.

@@ -13,12 +13,13 @@ use std::{borrow::Cow, collections::HashMap, sync::Arc};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use domain::{
-    Scope,
+    NumberStatus, NumberType, Scope, TargetKind,
     csv_row::{join_tags, neutralise},
 };
 
 use crate::{
     Conn, StoreResult,
+    error::stored,
     numbers::{NumberFilter, filtered},
     schema::{locations, numbers, platforms, ranges, tags},
     scope::{ScopeFilter, scoped},
@@ -53,8 +54,8 @@ struct Row {
 pub struct ExportRow {
     /// Canonical E.164 (with `;ext=` for an extension).
     pub number: String,
-    /// Status word.
-    pub status: String,
+    /// Status.
+    pub status: NumberStatus,
     /// ISO country.
     pub country: String,
     /// The location's name.
@@ -67,10 +68,10 @@ pub struct ExportRow {
     pub description: String,
     /// The platform's name.
     pub platform: Option<Arc<str>>,
-    /// `direct_routing`, `operator_connect` or `calling_plan`.
-    pub number_type: Option<String>,
-    /// `user` or `service` while assigned.
-    pub assigned_to_kind: Option<String>,
+    /// How it is carried.
+    pub number_type: Option<NumberType>,
+    /// User or service, while assigned.
+    pub assigned_to_kind: Option<TargetKind>,
     /// The user's UPN or the service's name (the id when no name was recorded).
     pub assigned_to: Option<String>,
     /// Why it is reserved.
@@ -105,15 +106,15 @@ impl ExportRow {
         };
         [
             Cow::Borrowed(self.number.as_str()),
-            neutralise(&self.status),
+            neutralise(self.status.as_str()),
             neutralise(&self.country),
             text(self.location.as_deref()),
             text(self.range.as_deref()),
             tags,
             neutralise(&self.description),
             text(self.platform.as_deref()),
-            text(self.number_type.as_deref()),
-            text(self.assigned_to_kind.as_deref()),
+            text(self.number_type.map(NumberType::as_str)),
+            text(self.assigned_to_kind.map(TargetKind::as_str)),
             text(self.assigned_to.as_deref()),
             text(self.reserved_reason.as_deref()),
             text(self.reserved_for.as_deref()),
@@ -232,26 +233,35 @@ impl Export {
                     .unwrap_or_else(|| id.to_string().into())
             })
         };
-        Ok(rows
-            .into_iter()
-            .map(|r| ExportRow {
-                tags: tags.remove(&r.id).unwrap_or_default(),
-                location: name(&self.locations, r.location_id),
-                range: name(&self.ranges, r.range_id),
-                platform: name(&self.platforms, r.platform_id),
-                assigned_to: r.assigned_name.filter(|n| !n.is_empty()).or(r.assigned_id),
-                number: r.e164,
-                status: r.status,
-                country: r.country,
-                description: r.description,
-                number_type: r.number_type,
-                assigned_to_kind: r.assigned_kind,
-                reserved_reason: r.reserved_reason,
-                reserved_for: r.reserved_for,
-                reserved_until: r.reserved_until,
-                quarantined_until: r.quarantine_until,
+        rows.into_iter()
+            .map(|r| {
+                Ok(ExportRow {
+                    tags: tags.remove(&r.id).unwrap_or_default(),
+                    location: name(&self.locations, r.location_id),
+                    range: name(&self.ranges, r.range_id),
+                    platform: name(&self.platforms, r.platform_id),
+                    assigned_to: r.assigned_name.filter(|n| !n.is_empty()).or(r.assigned_id),
+                    number: r.e164,
+                    status: stored("numbers.status", &r.status)?,
+                    country: r.country,
+                    description: r.description,
+                    number_type: r
+                        .number_type
+                        .as_deref()
+                        .map(|t| stored("numbers.number_type", t))
+                        .transpose()?,
+                    assigned_to_kind: r
+                        .assigned_kind
+                        .as_deref()
+                        .map(|k| stored("numbers.assigned_kind", k))
+                        .transpose()?,
+                    reserved_reason: r.reserved_reason,
+                    reserved_for: r.reserved_for,
+                    reserved_until: r.reserved_until,
+                    quarantined_until: r.quarantine_until,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The tag names of a page's numbers, each list in key order.

@@ -33,8 +33,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, NaiveDateTime, Timelike, Utc};
 use diesel::prelude::*;
 use domain::{
-    Action, NumberStatus, NumberType, Overrides, Permit, PhoneNumber, Refusal, Scope, Source, Tag,
-    Transition,
+    Action, NumberStatus, NumberType, Overrides, Permit, PhoneNumber, PlanKind, PlanStatus,
+    ProvisioningState, Refusal, Scope, Source, Tag, Transition,
     csv_import::{Cell, Column, ImportRow, Reader, Record},
 };
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,8 @@ use serde_json::{Value, json};
 
 use crate::{
     Conn, Db, StoreError, StoreResult, audit,
-    lifecycle::{self, Request, Target},
+    error::{PlanRefusal, stored},
+    lifecycle::{self, Request},
     numbers::{self, NewNumber, Number},
     page::{self, Page},
     schema::{import_plan_rows, import_plans, locations, number_tags, platforms, ranges, tags},
@@ -69,16 +70,8 @@ pub struct RowError {
     pub reason: String,
 }
 
-/// An assignee as a plan names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetRef {
-    /// `user` or `service`.
-    pub kind: String,
-    /// The directory user's or service's id.
-    pub id: String,
-    /// UPN or service name.
-    pub name: String,
-}
+/// An assignee as a plan names it: the store's one target record.
+pub use crate::lifecycle::Target as TargetRef;
 
 /// One planned change of a number. Field updates come first, then transitions in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,10 +199,10 @@ impl Summary {
 pub struct Plan {
     /// Random id (32 hex digits).
     pub id: String,
-    /// `planning`, `planned`, `applied`, `failed` or `expired`.
-    pub status: String,
-    /// `import` or `revert`.
-    pub kind: String,
+    /// Where it is; `expired` once `expires_at` has passed unapplied.
+    pub status: PlanStatus,
+    /// An import or a revert.
+    pub kind: PlanKind,
     /// For a revert: the change set it undoes.
     pub source_change_set: Option<String>,
     /// Who planned it (`kind:id`).
@@ -254,8 +247,8 @@ pub struct PlanRow {
 pub struct Applied {
     /// The plan.
     pub id: String,
-    /// `applied`.
-    pub status: String,
+    /// Always applied.
+    pub status: PlanStatus,
     /// The change set every audit record of the apply carries.
     pub change_set_id: String,
     /// What was done.
@@ -282,16 +275,15 @@ struct PlanRecord {
 }
 
 impl PlanRecord {
-    fn into_plan(self, now: NaiveDateTime) -> Plan {
-        let status = if self.status == "planned" && now > self.expires_at {
-            "expired".to_string()
-        } else {
-            self.status
+    fn into_plan(self, now: NaiveDateTime) -> StoreResult<Plan> {
+        let status = match stored("import_plans.status", &self.status)? {
+            PlanStatus::Planned if now > self.expires_at => PlanStatus::Expired,
+            s => s,
         };
-        Plan {
+        Ok(Plan {
             id: self.id,
             status,
-            kind: self.kind,
+            kind: stored("import_plans.kind", &self.kind)?,
             source_change_set: self.source_change_set,
             created_by: self.created_by,
             created_by_name: self.created_by_name,
@@ -303,7 +295,7 @@ impl PlanRecord {
             row_count: self.row_count,
             change_set_id: self.change_set_id,
             applied_at: self.applied_at,
-        }
+        })
     }
 }
 
@@ -444,8 +436,8 @@ impl Refs {
         let mut answer = Err(String::new());
         for k in kinds {
             match crate::directory::resolve_target(conn, k, value) {
-                Ok((kind, id, name)) => {
-                    answer = Ok(TargetRef { kind, id, name });
+                Ok(t) => {
+                    answer = Ok(t);
                     break;
                 }
                 Err(StoreError::Invalid { .. }) if kinds.len() > 1 => {
@@ -573,11 +565,14 @@ fn current_numbers(
                 base: String::new(),
                 extension: None,
                 country,
-                status,
+                status: stored("numbers.status", &status)?,
                 range_id,
                 location_id,
                 platform_id,
-                number_type,
+                number_type: number_type
+                    .as_deref()
+                    .map(|t| stored("numbers.number_type", t))
+                    .transpose()?,
                 description,
                 tags,
                 version,
@@ -597,12 +592,13 @@ fn current_numbers(
                 }),
                 assignment: match (assigned_kind, assigned_id) {
                     (Some(kind), Some(id)) => Some(numbers::Assignment {
-                        kind,
+                        kind: stored("numbers.assigned_kind", &kind)?,
                         id,
                         name: assigned_name.unwrap_or_default(),
                         assigned_at: never,
                         assigned_by: String::new(),
-                        provisioning_state: String::new(),
+                        // Planning never reads it; the number's row keeps the real state.
+                        provisioning_state: ProvisioningState::NotRequired,
                         provisioning_error: None,
                     }),
                     _ => None,
@@ -656,12 +652,12 @@ impl Errors {
 }
 
 fn status_of(n: &Number) -> NumberStatus {
-    n.status.parse().unwrap_or(NumberStatus::Available)
+    n.status
 }
 
 fn target_of(n: &Number) -> Option<TargetRef> {
     n.assignment.as_ref().map(|a| TargetRef {
-        kind: a.kind.clone(),
+        kind: a.kind,
         id: a.id.clone(),
         name: a.name.clone(),
     })
@@ -739,10 +735,9 @@ fn field_changes(refs: &Refs, current: Option<&Number>, d: &Desired, out: &mut V
         }
     }
     if let Some(v) = d.number_type {
-        let old = current.and_then(|n| n.number_type.clone());
-        let new = v.map(|t| t.as_str().to_string());
-        if new != old {
-            out.push(update("number_type", json!(old), json!(new)));
+        let old = current.and_then(|n| n.number_type);
+        if v != old {
+            out.push(update("number_type", json!(old), json!(v)));
         }
     }
 }
@@ -1123,7 +1118,7 @@ fn desired_from_line(
                 let same = current
                     .and_then(|n| n.assignment.as_ref())
                     .is_some_and(|a| {
-                        kind.as_deref().is_none_or(|k| k == a.kind)
+                        kind.as_deref().is_none_or(|k| k == a.kind.as_str())
                             && (a.id == *v || a.name.eq_ignore_ascii_case(v))
                     });
                 if same && from == NumberStatus::Assigned {
@@ -1561,10 +1556,12 @@ fn desired_from_snapshot(b: &Snapshot, errors: &mut Errors) -> Desired {
         platform: Some(b.platform_id),
         number_type: Some(b.number_type.as_deref().and_then(|t| t.parse().ok())),
         status,
-        target: b.assignment.as_ref().map(|a| TargetRef {
-            kind: a.kind.clone(),
-            id: a.id.clone(),
-            name: a.name.clone(),
+        target: b.assignment.as_ref().and_then(|a| {
+            Some(TargetRef {
+                kind: a.kind.parse().ok()?,
+                id: a.id.clone(),
+                name: a.name.clone(),
+            })
         }),
         reserved_reason: Some(b.reservation.as_ref().map(|r| r.reason.clone())),
         reserved_for: Some(b.reservation.as_ref().and_then(|r| r.reserved_for.clone())),
@@ -1730,8 +1727,8 @@ fn load(conn: &mut Conn, id: &str, now: NaiveDateTime) -> StoreResult<Plan> {
         .select(PlanRecord::as_select())
         .first(conn)
         .optional()?
-        .map(|r| r.into_plan(now))
-        .ok_or_else(|| StoreError::not_found("import plan", id))
+        .ok_or_else(|| StoreError::not_found("import plan", id))?
+        .into_plan(now)
 }
 
 /// A plan is visible to whoever made it and to unscoped callers; to others it does not
@@ -1777,20 +1774,20 @@ pub fn rows(
 
 /// Records that a plan can no longer be applied (`failed` after a stale refusal,
 /// `expired`), in a transaction of its own after the refused apply rolled back.
-pub fn mark(conn: &mut Conn, id: &str, status: &str) -> StoreResult<()> {
+pub fn mark(conn: &mut Conn, id: &str, status: PlanStatus) -> StoreResult<()> {
     diesel::update(
         import_plans::table
             .filter(import_plans::id.eq(id))
             .filter(import_plans::status.eq("planned")),
     )
-    .set(import_plans::status.eq(status))
+    .set(import_plans::status.eq(status.as_str()))
     .execute(conn)?;
     Ok(())
 }
 
-fn conflict(code: &'static str, message: String, details: Value) -> StoreError {
-    StoreError::Conflict {
-        code,
+fn conflict(reason: PlanRefusal, message: String, details: Value) -> StoreError {
+    StoreError::PlanRefused {
+        reason,
         message,
         details,
     }
@@ -1798,7 +1795,7 @@ fn conflict(code: &'static str, message: String, details: Value) -> StoreError {
 
 fn stale(numbers: &[String], total: usize) -> StoreError {
     conflict(
-        "plan_stale",
+        PlanRefusal::Stale,
         format!(
             "the estate changed since the plan was made: {}{}; make a new plan",
             numbers.join(", "),
@@ -1872,11 +1869,7 @@ fn fields_of(updates: &[&Change]) -> StoreResult<Fields> {
 }
 
 fn request_of(step: &Change) -> Option<Request> {
-    let target = |t: &TargetRef| Target {
-        kind: t.kind.clone(),
-        id: t.id.clone(),
-        name: t.name.clone(),
-    };
+    let target = |t: &TargetRef| t.clone();
     Some(match step {
         Change::Assign {
             target: t,
@@ -1924,10 +1917,10 @@ fn request_of(step: &Change) -> Option<Request> {
 pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied> {
     let now = crate::now();
     let plan = get(conn, permit, id, now)?;
-    match plan.status.as_str() {
-        "applied" => {
+    match plan.status {
+        PlanStatus::Applied => {
             return Err(conflict(
-                "plan_already_applied",
+                PlanRefusal::AlreadyApplied,
                 format!(
                     "plan {id} was applied already (change set {})",
                     plan.change_set_id.clone().unwrap_or_default()
@@ -1935,9 +1928,9 @@ pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied>
                 json!({ "change_set_id": plan.change_set_id }),
             ));
         }
-        "expired" => {
+        PlanStatus::Expired => {
             return Err(conflict(
-                "plan_expired",
+                PlanRefusal::Expired,
                 format!(
                     "plan {id} expired at {}; make a new plan",
                     utc(plan.expires_at).to_rfc3339()
@@ -1945,27 +1938,27 @@ pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied>
                 json!({ "expires_at": utc(plan.expires_at).to_rfc3339() }),
             ));
         }
-        "planning" => {
+        PlanStatus::Planning => {
             return Err(conflict(
-                "plan_not_ready",
+                PlanRefusal::NotReady,
                 format!("plan {id} is still being made; apply it once it is planned"),
                 json!({ "status": "planning" }),
             ));
         }
-        "failed" => {
+        PlanStatus::Failed => {
             return Err(conflict(
-                "plan_stale",
+                PlanRefusal::Stale,
                 format!(
                     "plan {id} was refused before because the estate changed under it; make a new plan"
                 ),
                 json!({ "numbers": [], "count": 0 }),
             ));
         }
-        _ => {}
+        PlanStatus::Planned => {}
     }
     if plan.error_count > 0 {
         return Err(conflict(
-            "plan_has_errors",
+            PlanRefusal::HasErrors,
             format!(
                 "plan {id} has {} error(s); fix the file and plan again",
                 plan.error_count
@@ -2026,7 +2019,7 @@ pub fn apply(conn: &mut Conn, permit: &Permit, id: &str) -> StoreResult<Applied>
         .execute(conn)?;
     Ok(Applied {
         id: id.to_string(),
-        status: "applied".into(),
+        status: PlanStatus::Applied,
         change_set_id,
         applied: summary,
     })
@@ -2238,7 +2231,7 @@ fn update_many(
             after.platform_id = p;
         }
         if let Some(t) = f.number_type {
-            after.number_type = t.map(|t| t.as_str().to_string());
+            after.number_type = t;
         }
         if let Some(t) = &f.tags {
             let mut names: Vec<(String, String)> = t
@@ -2283,7 +2276,7 @@ fn update_many(
                 description: &a.description,
                 location_id: a.location_id,
                 platform_id: a.platform_id,
-                number_type: a.number_type.as_deref(),
+                number_type: a.number_type.map(NumberType::as_str),
             })
             .collect();
         let updated = crate::dialect::update_number_fields(conn, &fields, now)?;

@@ -38,7 +38,7 @@ pub(crate) mod utc;
 
 pub use db::{AnyConnection, Backend, Conn, Db};
 pub use dialect::ChangeListener;
-pub use error::{StoreError, StoreResult};
+pub use error::{PlanRefusal, StoreError, StoreResult};
 
 /// The clock every store write uses: UTC, truncated to microseconds so both backends
 /// store and return the same instant.

@@ -10,8 +10,10 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use domain::{
-    Action, NumberStatus, NumberType, Overrides, Permit, Refusal, Scope, Source, Transition,
+    Action, NumberStatus, NumberType, Overrides, Permit, ProvisioningState, Refusal, Scope, Source,
+    TargetKind, Transition,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
@@ -29,11 +31,12 @@ pub(crate) const MAX_REASON_CHARS: usize = 500;
 /// How often a transition is re-decided when concurrent changes keep winning.
 const ATTEMPTS: usize = 5;
 
-/// Whom a number is assigned to, resolved and checked by the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Whom a number is assigned to, resolved and checked by the caller: the store's one
+/// `{kind, id, name}` record, also how import plans name an assignee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
-    /// `user` or `service`.
-    pub kind: String,
+    /// A user or a service.
+    pub kind: TargetKind,
     /// Directory user id or service id.
     pub id: String,
     /// UPN or service name, recorded with the assignment.
@@ -140,15 +143,6 @@ fn check_future(field: &str, at: Option<NaiveDateTime>, now: NaiveDateTime) -> S
     }
 }
 
-fn status_of(n: &Number) -> StoreResult<NumberStatus> {
-    n.status.parse().map_err(|_| {
-        StoreError::Internal(format!(
-            "number {} has unknown status {}",
-            n.number, n.status
-        ))
-    })
-}
-
 /// The 409/403 for a refused transition, saying why and what would allow it.
 fn refusal(r: Refusal, t: Transition, n: &Number) -> StoreError {
     let verb = t.verb();
@@ -226,9 +220,9 @@ fn refusal(r: Refusal, t: Transition, n: &Number) -> StoreError {
     }
 }
 
-fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<&'static str> {
+fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<ProvisioningState> {
     let Some(id) = platform_id else {
-        return Ok("not_required");
+        return Ok(ProvisioningState::NotRequired);
     };
     let kind: Option<String> = platforms::table
         .find(id)
@@ -236,8 +230,8 @@ fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<
         .first(conn)
         .optional()?;
     Ok(match kind.as_deref() {
-        Some("teams" | "webhook") => "pending",
-        _ => "not_required",
+        Some("teams" | "webhook") => ProvisioningState::Pending,
+        _ => ProvisioningState::NotRequired,
     })
 }
 
@@ -330,7 +324,7 @@ macro_rules! unchanged_row {
     ($before:expr) => {
         n::table
             .filter(n::id.eq($before.id))
-            .filter(n::status.eq(&$before.status))
+            .filter(n::status.eq($before.status.as_str()))
             .filter(n::version.eq($before.version))
     };
 }
@@ -387,7 +381,7 @@ fn transition_row(
     now: NaiveDateTime,
 ) -> StoreResult<Option<Number>> {
     let t = request.transition();
-    let status = status_of(before)?;
+    let status = before.status;
     let quarantine_over = before.quarantine.as_ref().is_some_and(|q| q.until <= now);
     domain::lifecycle::decide(t, status, request.overrides(permit), quarantine_over)
         .map_err(|r| refusal(r, t, before))?;
@@ -477,14 +471,14 @@ fn assign(
             bump!(before, now),
             n::status.eq(NumberStatus::Assigned.as_str()),
             (
-                n::assigned_kind.eq(&who.kind),
+                n::assigned_kind.eq(who.kind.as_str()),
                 n::assigned_id.eq(&who.id),
                 n::assigned_name.eq(&who.name),
             ),
             (
                 n::assigned_at.eq(now),
                 n::assigned_by.eq(actor),
-                n::provisioning_state.eq(state),
+                n::provisioning_state.eq(state.as_str()),
                 n::provisioning_error.eq(None::<String>),
             ),
             clear_reservation!(),
@@ -729,7 +723,7 @@ pub(crate) fn release_expired(conn: &mut Conn, limit: i64) -> StoreResult<usize>
     let mut released = 0;
     for e164 in due {
         let before = numbers::get(conn, &Scope::unrestricted(), &e164)?;
-        let reason = if before.status == "reserved" {
+        let reason = if before.status == NumberStatus::Reserved {
             "reservation expired"
         } else {
             "quarantine ended"

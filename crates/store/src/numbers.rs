@@ -5,13 +5,16 @@
 
 use chrono::NaiveDateTime;
 use diesel::{dsl::sql, prelude::*, sql_types::Text};
-use domain::{NumberStatus, NumberType, Permit, PhoneNumber, Scope, Tag};
+use domain::{
+    NumberStatus, NumberType, Permit, PhoneNumber, ProvisioningState, Scope, Tag, TargetKind,
+};
 use serde::Serialize;
 
 use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
     db::MultiBackend,
+    error::stored,
     page::{self, Page},
     rows::NumberRow,
     schema::{number_tags, numbers},
@@ -60,7 +63,7 @@ pub struct Quarantine {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Assignment {
     /// `user` or `service`.
-    pub kind: String,
+    pub kind: TargetKind,
     /// The directory user's or service's id.
     pub id: String,
     /// UPN or service name when assigned.
@@ -70,8 +73,8 @@ pub struct Assignment {
     pub assigned_at: NaiveDateTime,
     /// By whom.
     pub assigned_by: String,
-    /// `not_required`, `pending`, `provisioned` or `failed`.
-    pub provisioning_state: String,
+    /// How far provisioning on the number's platform has got.
+    pub provisioning_state: ProvisioningState,
     /// The last provisioning error.
     pub provisioning_error: Option<String>,
 }
@@ -90,8 +93,8 @@ pub struct Number {
     pub extension: Option<String>,
     /// ISO country derived from the number.
     pub country: String,
-    /// Current status word.
-    pub status: String,
+    /// Current status.
+    pub status: NumberStatus,
     /// The range it belongs to.
     pub range_id: Option<i64>,
     /// Its site.
@@ -99,7 +102,7 @@ pub struct Number {
     /// Its voice platform.
     pub platform_id: Option<i64>,
     /// How it is carried.
-    pub number_type: Option<String>,
+    pub number_type: Option<NumberType>,
     /// Free text.
     pub description: String,
     /// Tag names, sorted by key.
@@ -121,7 +124,7 @@ pub struct Number {
 }
 
 impl Number {
-    fn from_row(r: NumberRow, tags: Vec<String>) -> Number {
+    fn from_row(r: NumberRow, tags: Vec<String>) -> StoreResult<Number> {
         let reservation = r.reserved_reason.clone().map(|reason| Reservation {
             reason,
             reserved_for: r.reserved_for.clone(),
@@ -139,20 +142,20 @@ impl Number {
         });
         let assignment = match (&r.assigned_kind, &r.assigned_id) {
             (Some(kind), Some(id)) => Some(Assignment {
-                kind: kind.clone(),
+                kind: stored("numbers.assigned_kind", kind)?,
                 id: id.clone(),
                 name: r.assigned_name.clone().unwrap_or_default(),
                 assigned_at: r.assigned_at.unwrap_or(r.updated_at),
                 assigned_by: r.assigned_by.clone().unwrap_or_default(),
-                provisioning_state: r
-                    .provisioning_state
-                    .clone()
-                    .unwrap_or_else(|| "not_required".into()),
+                provisioning_state: match &r.provisioning_state {
+                    Some(p) => stored("numbers.provisioning_state", p)?,
+                    None => ProvisioningState::NotRequired,
+                },
                 provisioning_error: r.provisioning_error.clone(),
             }),
             _ => None,
         };
-        Number {
+        Ok(Number {
             reservation,
             quarantine,
             assignment,
@@ -161,17 +164,21 @@ impl Number {
             base: r.base,
             extension: r.extension,
             country: r.country,
-            status: r.status,
+            status: stored("numbers.status", &r.status)?,
             range_id: r.range_id,
             location_id: r.location_id,
             platform_id: r.platform_id,
-            number_type: r.number_type,
+            number_type: r
+                .number_type
+                .as_deref()
+                .map(|t| stored("numbers.number_type", t))
+                .transpose()?,
             description: r.description,
             tags,
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
-        }
+        })
     }
 
     fn tag_keys(&self) -> Vec<String> {
@@ -237,13 +244,12 @@ pub struct NumberFilter {
 fn load_tags(conn: &mut Conn, rows: Vec<NumberRow>) -> StoreResult<Vec<Number>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut by_id = tags::of_numbers(conn, &ids)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| {
             let t = by_id.remove(&r.id).unwrap_or_default();
             Number::from_row(r, t)
         })
-        .collect())
+        .collect()
 }
 
 /// One number by its canonical E.164, if it exists within `scope`.
@@ -274,7 +280,7 @@ pub(crate) fn reload_row(conn: &mut Conn, n: &Number) -> StoreResult<Number> {
         .first(conn)
         .optional()?
         .ok_or_else(|| StoreError::not_found("number", &n.number))?;
-    Ok(Number::from_row(row, n.tags.clone()))
+    Number::from_row(row, n.tags.clone())
 }
 
 /// Numbers by canonical E.164, whatever the scope (the caller checks it), tags included;
@@ -576,9 +582,7 @@ pub fn patch(
     };
     let keys: Vec<&str> = tag_keys.iter().map(String::as_str).collect();
     check_refs(conn, permit, location_id, platform_id, &keys, "")?;
-    let number_type = change
-        .number_type
-        .unwrap_or(before.number_type.as_deref().and_then(|t| t.parse().ok()));
+    let number_type = change.number_type.unwrap_or(before.number_type);
     let updated = diesel::update(
         numbers::table
             .filter(numbers::id.eq(before.id))
@@ -643,7 +647,7 @@ pub fn delete(
     .execute(conn)?;
     if deleted == 0 {
         let current = get(conn, permit.scope(), e164)?;
-        if current.status != NumberStatus::Available.as_str() {
+        if current.status != NumberStatus::Available {
             return Err(StoreError::Conflict {
                 code: "number_not_available",
                 message: format!(

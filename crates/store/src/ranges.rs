@@ -92,7 +92,7 @@ pub struct Range {
     /// Platform given to its numbers.
     pub platform_id: Option<i64>,
     /// Number type given to its numbers.
-    pub number_type: Option<String>,
+    pub number_type: Option<NumberType>,
     /// Free text.
     pub description: String,
     /// The range's own tags (given to its numbers at creation).
@@ -188,26 +188,31 @@ fn assemble(conn: &mut Conn, rows: Vec<RangeRow>) -> StoreResult<Vec<Range>> {
             util.entry(r).or_default().add(&status, count);
         }
     }
-    Ok(rows
-        .into_iter()
-        .map(|r| Range {
-            tags: tag_map.remove(&r.id).unwrap_or_default(),
-            utilisation: util.remove(&r.id).unwrap_or_default(),
-            id: r.id,
-            name: r.name,
-            start: r.start_number,
-            end: r.end_number,
-            country: r.country,
-            size: r.size,
-            location_id: r.location_id,
-            platform_id: r.platform_id,
-            number_type: r.number_type,
-            description: r.description,
-            version: r.version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+    rows.into_iter()
+        .map(|r| {
+            Ok(Range {
+                tags: tag_map.remove(&r.id).unwrap_or_default(),
+                utilisation: util.remove(&r.id).unwrap_or_default(),
+                id: r.id,
+                name: r.name,
+                start: r.start_number,
+                end: r.end_number,
+                country: r.country,
+                size: r.size,
+                location_id: r.location_id,
+                platform_id: r.platform_id,
+                number_type: r
+                    .number_type
+                    .as_deref()
+                    .map(|t| crate::error::stored("ranges.number_type", t))
+                    .transpose()?,
+                description: r.description,
+                version: r.version,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// One range with its utilisation, if it exists within `scope`.
@@ -479,9 +484,7 @@ impl Settled {
                 .unwrap_or_else(|| before.description.clone()),
             location_id: change.location_id.unwrap_or(before.location_id),
             platform_id: change.platform_id.unwrap_or(before.platform_id),
-            number_type: change
-                .number_type
-                .unwrap_or(before.number_type.as_deref().and_then(|t| t.parse().ok())),
+            number_type: change.number_type.unwrap_or(before.number_type),
             tags: match &change.tags {
                 Some(t) => t.clone(),
                 None => before

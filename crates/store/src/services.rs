@@ -7,30 +7,16 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use domain::{Permit, Scope};
+use domain::{Permit, Scope, ServiceKind, TargetKind};
 use serde::Serialize;
 
 use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
+    error::stored,
     page::{self, Page},
     schema::{numbers, platforms, services},
 };
-
-/// The kinds a service may have, as stored and on the wire.
-pub(crate) const KINDS: &[&str] = &[
-    "auto_attendant",
-    "call_queue",
-    "resource_account",
-    "sip_trunk",
-    "contact_centre",
-    "fax",
-    "conference_bridge",
-    "other",
-];
-
-/// The `assigned_kind` of numbers assigned to a service.
-pub const TARGET_KIND: &str = "service";
 
 /// Longest description or external id accepted.
 pub(crate) const MAX_TEXT_CHARS: usize = 1000;
@@ -60,8 +46,8 @@ pub struct Service {
     /// Lower-case name: uniqueness and list order.
     #[serde(skip)]
     pub name_key: String,
-    /// One of [`KINDS`].
-    pub kind: String,
+    /// What it is.
+    pub kind: ServiceKind,
     /// The platform that carries it.
     pub platform_id: Option<i64>,
     /// Its id on that platform (e.g. a Teams resource account's object id).
@@ -81,12 +67,12 @@ pub struct Service {
 }
 
 impl Service {
-    fn from_row(r: ServiceRow, numbers: Vec<String>) -> Service {
-        Service {
+    fn from_row(r: ServiceRow, numbers: Vec<String>) -> StoreResult<Service> {
+        Ok(Service {
             id: r.id,
             name: r.name,
             name_key: r.name_key,
-            kind: r.kind,
+            kind: stored("services.kind", &r.kind)?,
             platform_id: r.platform_id,
             external_id: r.external_id,
             description: r.description,
@@ -94,7 +80,7 @@ impl Service {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
-        }
+        })
     }
 }
 
@@ -103,7 +89,7 @@ impl Service {
 pub struct ServiceInput {
     /// 1–200 characters.
     pub name: String,
-    /// One of [`KINDS`].
+    /// A service kind's word, checked by [`ServiceInput::validate`].
     pub kind: String,
     /// A platform that exists.
     pub platform_id: Option<i64>,
@@ -124,7 +110,7 @@ impl ServiceInput {
                 "must be 1-200 characters",
             ));
         }
-        self.kind = check_kind("kind", &self.kind)?.to_string();
+        self.kind = check_kind("kind", &self.kind)?.as_str().to_string();
         if let Some(v) = &self.external_id {
             let t = v.trim();
             if t.chars().count() > MAX_TEXT_CHARS {
@@ -147,16 +133,16 @@ impl ServiceInput {
     }
 }
 
-/// Checks a kind word (trimmed, case-insensitive) and returns its canonical form.
-pub(crate) fn check_kind(field: &str, value: &str) -> StoreResult<&'static str> {
-    let v = value.trim().to_ascii_lowercase();
-    KINDS.iter().copied().find(|k| *k == v).ok_or_else(|| {
+/// Checks a kind word (trimmed, case-insensitive) and returns the kind.
+pub(crate) fn check_kind(field: &str, value: &str) -> StoreResult<ServiceKind> {
+    value.parse().map_err(|_| {
+        let words: Vec<&str> = ServiceKind::ALL.iter().map(|k| k.as_str()).collect();
         StoreError::invalid(
             "invalid_field",
             field,
             format!(
                 "'{value}' is not a service kind; use one of {}",
-                KINDS.join(", ")
+                words.join(", ")
             ),
         )
     })
@@ -167,7 +153,7 @@ pub(crate) fn check_kind(field: &str, value: &str) -> StoreResult<&'static str> 
 pub struct ServiceFilter {
     /// Text in the name (case-insensitive).
     pub q: Option<String>,
-    /// One of [`KINDS`].
+    /// A service kind's word (checked by [`list`]).
     pub kind: Option<String>,
 }
 
@@ -177,14 +163,13 @@ fn with_numbers(
     rows: Vec<ServiceRow>,
 ) -> StoreResult<Vec<Service>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
-    let mut by_id = crate::assigned::assigned_numbers(conn, scope, TARGET_KIND, &ids)?;
-    Ok(rows
-        .into_iter()
+    let mut by_id = crate::assigned::assigned_numbers(conn, scope, TargetKind::Service, &ids)?;
+    rows.into_iter()
         .map(|r| {
             let n = by_id.remove(&r.id.to_string()).unwrap_or_default();
             Service::from_row(r, n)
         })
-        .collect())
+        .collect()
 }
 
 fn row(conn: &mut Conn, id: i64) -> StoreResult<ServiceRow> {
@@ -232,7 +217,7 @@ pub fn list(
         query = query.filter(services::name_key.gt(page::decode(c)?));
     }
     if let Some(k) = &filter.kind {
-        query = query.filter(services::kind.eq(check_kind("kind", k)?));
+        query = query.filter(services::kind.eq(check_kind("kind", k)?.as_str()));
     }
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let p = crate::page::contains_pattern(text);
@@ -303,7 +288,7 @@ pub fn create(conn: &mut Conn, permit: &Permit, input: ServiceInput) -> StoreRes
         .filter(services::name_key.eq(&key))
         .select(ServiceRow::as_select())
         .first(conn)?;
-    let created = Service::from_row(created, Vec::new());
+    let created = Service::from_row(created, Vec::new())?;
     let id = created.id.to_string();
     audit::record(
         conn,
@@ -387,7 +372,7 @@ pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) 
     crate::dialect::lock_for_delete(conn, crate::dialect::RefTable::Services, id)?;
     // Counted without scope: a number the caller cannot see still holds the service.
     let in_use: i64 = numbers::table
-        .filter(numbers::assigned_kind.eq(TARGET_KIND))
+        .filter(numbers::assigned_kind.eq(TargetKind::Service.as_str()))
         .filter(numbers::assigned_id.eq(id.to_string()))
         .count()
         .get_result(conn)?;

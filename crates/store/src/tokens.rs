@@ -42,8 +42,8 @@ pub struct ApiToken {
     pub name: String,
     /// The secret's first characters, to recognise it.
     pub prefix: String,
-    /// Role word.
-    pub role: String,
+    /// The grant's level.
+    pub role: Role,
     /// Location ids of the scope.
     pub scope_locations: Vec<String>,
     /// Tag keys of the scope.
@@ -64,13 +64,14 @@ pub struct ApiToken {
     pub created_at: NaiveDateTime,
 }
 
-impl From<TokenRow> for ApiToken {
-    fn from(r: TokenRow) -> ApiToken {
-        ApiToken {
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = StoreError;
+    fn try_from(r: TokenRow) -> StoreResult<ApiToken> {
+        Ok(ApiToken {
             id: r.id,
             name: r.name,
             prefix: r.prefix,
-            role: r.role,
+            role: crate::error::stored("api_tokens.role", &r.role)?,
             scope_locations: serde_json::from_str(&r.scope_locations).unwrap_or_default(),
             scope_tags: serde_json::from_str(&r.scope_tags).unwrap_or_default(),
             expires_at: r.expires_at,
@@ -78,7 +79,7 @@ impl From<TokenRow> for ApiToken {
             created_by: r.created_by,
             last_used_at: r.last_used_at,
             created_at: r.created_at,
-        }
+        })
     }
 }
 
@@ -91,9 +92,7 @@ impl ApiToken {
                 id: self.id.to_string(),
                 name: self.name.clone(),
             },
-            role: self.role.parse().map_err(|_| {
-                StoreError::Internal(format!("token {} has an unknown role", self.id))
-            })?,
+            role: self.role,
             scope: Scope {
                 locations: self.scope_locations.clone(),
                 tags: self.scope_tags.clone(),
@@ -161,7 +160,7 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewToken) -> StoreResult<(A
         .filter(api_tokens::token_hash.eq(&hash))
         .select(TokenRow::as_select())
         .first(conn)?;
-    let token = ApiToken::from(row);
+    let token = ApiToken::try_from(row)?;
     let eid = token.id.to_string();
     audit::record(
         conn,
@@ -191,12 +190,12 @@ pub fn list(
     if let Some(c) = cursor {
         q = q.filter(api_tokens::id.gt(page::decode_id(c)?));
     }
-    let rows: Vec<ApiToken> = q
+    let rows = q
         .limit(limit + 1)
         .load(conn)?
         .into_iter()
-        .map(ApiToken::from)
-        .collect();
+        .map(ApiToken::try_from)
+        .collect::<StoreResult<Vec<ApiToken>>>()?;
     Ok(page::finish(rows, limit, |t| t.id.to_string()))
 }
 
@@ -213,7 +212,8 @@ pub fn revoke(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<ApiToken
         .select(TokenRow::as_select())
         .first(conn)
         .optional()?
-        .map(ApiToken::from)
+        .map(ApiToken::try_from)
+        .transpose()?
         .ok_or_else(|| StoreError::not_found("api_token", id))?;
     if before.revoked_at.is_some() {
         return Ok(before);
@@ -225,7 +225,8 @@ pub fn revoke(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<ApiToken
         .find(id)
         .select(TokenRow::as_select())
         .first(conn)
-        .map(ApiToken::from)?;
+        .map_err(StoreError::from)
+        .and_then(ApiToken::try_from)?;
     let eid = id.to_string();
     audit::record(
         conn,
@@ -252,7 +253,8 @@ pub fn authenticate(conn: &mut Conn, secret: &str) -> StoreResult<Option<(ApiTok
         .first(conn)
         .optional()?;
     Ok(row
-        .map(ApiToken::from)
+        .map(ApiToken::try_from)
+        .transpose()?
         .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now))
         .map(|t| {
             let due = t

@@ -1,6 +1,7 @@
 //! Admin accounts (owners only).
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use api_types::ErrorCode;
 use api_types::{AdminList, AdminPatch, NewAdmin, PageQuery};
 use domain::Role;
 
@@ -15,7 +16,7 @@ use crate::{
 
 fn role(field: &str, value: &str) -> Result<Role, ApiError> {
     value.parse().map_err(|e: domain::ParseEnumError| {
-        ApiError::invalid("invalid_field", field, e.to_string())
+        ApiError::invalid(ErrorCode::InvalidField, field, e.to_string())
     })
 }
 

@@ -1,8 +1,10 @@
 //! Login and "who am I".
 
 use actix_web::{get, post, web};
+use api_types::ErrorCode;
 use api_types::{LoginRequest, LoginResponse, Me, ScopeBody};
 use chrono::Utc;
+use domain::{ActorKind, CallerKind};
 use store::admins::Login;
 
 use crate::{
@@ -45,7 +47,7 @@ pub async fn login(
             }))
         }
         Login::Failed => Err(ApiError::Unauthenticated {
-            code: "invalid_credentials",
+            code: ErrorCode::InvalidCredentials,
             message: "wrong username or password".into(),
         }),
         Login::Locked(until) => Err(ApiError::TooManyAttempts {
@@ -65,10 +67,14 @@ pub async fn get_me(auth: Authorized<Read>) -> web::Json<Me> {
     let p = auth.principal;
     let scope = p.effective_scope();
     web::Json(Me {
-        kind: p.actor.kind.as_str().to_string(),
+        kind: match p.actor.kind {
+            ActorKind::Token => CallerKind::Token,
+            // A system principal never passes the bearer check; admin is the closest word.
+            ActorKind::Admin | ActorKind::System => CallerKind::Admin,
+        },
         id: p.actor.id,
         name: p.actor.name,
-        role: p.role.as_str().to_string(),
+        role: p.role,
         scope: ScopeBody {
             locations: scope.locations,
             tags: scope.tags,

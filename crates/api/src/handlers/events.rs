@@ -5,6 +5,7 @@
 //! so the overlap between replay and live costs nothing. A stream that falls behind the
 //! hub's buffer reads the trail again instead of losing events.
 
+use api_types::ErrorCode;
 use std::{
     collections::{HashSet, VecDeque},
     convert::Infallible,
@@ -53,7 +54,7 @@ fn resume_point(req: &HttpRequest, query: &EventsQuery) -> Result<Option<i64>, A
         .map(Some)
         .ok_or_else(|| {
             ApiError::invalid(
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 field,
                 "must be the id of an event this server sent",
             )

@@ -6,11 +6,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
 use api_types::{
-    AuditList, ImportApplied, ImportChange, ImportError, ImportPlan, ImportRow, ImportSummary,
-    ImportTarget, PageQuery,
+    AuditList, ErrorCode, ImportApplied, ImportChange, ImportError, ImportPlan, ImportRow,
+    ImportSummary, PageQuery,
 };
+use domain::ChangeOp;
 use futures_util::StreamExt;
-use store::imports::{self, Change};
+use store::{
+    PlanRefusal,
+    imports::{self, Change},
+};
 
 use crate::{
     AppState,
@@ -50,27 +54,18 @@ fn error_out(e: imports::RowError) -> ImportError {
     }
 }
 
-fn target_out(t: imports::TargetRef) -> ImportTarget {
-    ImportTarget {
-        kind: t.kind,
-        id: t.id,
-        name: t.name,
-    }
-}
+use convert::target_out;
 
 fn change_out(c: Change) -> ImportChange {
-    let op = |op: &str| ImportChange {
-        op: op.into(),
-        ..Default::default()
-    };
+    let op = ImportChange::new;
     match c {
-        Change::Create => op("create"),
-        Change::Delete => op("delete"),
+        Change::Create => op(ChangeOp::Create),
+        Change::Delete => op(ChangeOp::Delete),
         Change::Update { field, old, new } => ImportChange {
             field: Some(field),
             old: Some(old),
             new: Some(new),
-            ..op("update")
+            ..op(ChangeOp::Update)
         },
         Change::Assign {
             target,
@@ -80,12 +75,12 @@ fn change_out(c: Change) -> ImportChange {
             target: Some(target_out(target)),
             override_reservation: Some(override_reservation),
             override_quarantine: Some(override_quarantine),
-            ..op("assign")
+            ..op(ChangeOp::Assign)
         },
         Change::Reassign { previous, target } => ImportChange {
             previous: Some(target_out(previous)),
             target: Some(target_out(target)),
-            ..op("reassign")
+            ..op(ChangeOp::Reassign)
         },
         Change::Unassign {
             previous,
@@ -93,7 +88,7 @@ fn change_out(c: Change) -> ImportChange {
         } => ImportChange {
             previous: Some(target_out(previous)),
             quarantine_days,
-            ..op("unassign")
+            ..op(ChangeOp::Unassign)
         },
         Change::Reserve {
             reason,
@@ -103,13 +98,13 @@ fn change_out(c: Change) -> ImportChange {
             reason: Some(reason),
             reserved_for,
             until,
-            ..op("reserve")
+            ..op(ChangeOp::Reserve)
         },
-        Change::Release => op("release"),
+        Change::Release => op(ChangeOp::Release),
         Change::Quarantine { reason, until } => ImportChange {
             reason: Some(reason),
             until,
-            ..op("quarantine")
+            ..op(ChangeOp::Quarantine)
         },
     }
 }
@@ -146,7 +141,7 @@ fn plan_out(plan: imports::Plan, page: store::page::Page<imports::PlanRow>) -> I
 /// (or is named `file`). Small on purpose: the body is in memory already.
 fn multipart_file<'b>(content_type: &str, body: &'b [u8]) -> Result<&'b [u8], ApiError> {
     let bad = |why: &str| ApiError::BadRequest {
-        code: "invalid_multipart",
+        code: ErrorCode::InvalidMultipart,
         field: Some("file".into()),
         message: format!("file: {why}"),
     };
@@ -229,7 +224,7 @@ async fn read_upload(
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest {
-            code: "invalid_field",
+            code: ErrorCode::InvalidField,
             field: Some("body".into()),
             message: format!("the upload could not be read: {e}"),
         })?;
@@ -385,12 +380,13 @@ pub async fn apply_import(
     if let Err(e) = &outcome {
         let status = match e {
             ApiError::Conflict {
-                code: "plan_stale", ..
-            } => Some("failed"),
-            ApiError::Conflict {
-                code: "plan_expired",
+                code: ErrorCode::PlanStale,
                 ..
-            } => Some("expired"),
+            } => PlanRefusal::Stale.marks_plan(),
+            ApiError::Conflict {
+                code: ErrorCode::PlanExpired,
+                ..
+            } => PlanRefusal::Expired.marks_plan(),
             _ => None,
         };
         if let Some(status) = status {

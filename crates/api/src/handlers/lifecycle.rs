@@ -5,6 +5,7 @@
 //! `details`, and a message saying what would allow the action.
 
 use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, patch, post, web};
+use api_types::ErrorCode;
 use api_types::{
     AllocationRequest, AssignRequest, QuarantineRequest, ReleaseRequest, ReserveRequest, Settings,
     SettingsPatch, UnassignRequest,
@@ -30,8 +31,7 @@ fn number_json(n: store::numbers::Number) -> (StatusCode, serde_json::Value, i64
 }
 
 fn resolve(c: &mut store::Conn, t: &api_types::TargetRef) -> store::StoreResult<Target> {
-    let (kind, id, name) = store::directory::resolve_target(c, &t.kind, &t.id)?;
-    Ok(Target { kind, id, name })
+    store::directory::resolve_target(c, &t.kind, &t.id)
 }
 
 /// Runs one transition on the number in the path.
@@ -239,7 +239,7 @@ pub async fn create_allocation(
         country: match p.country.as_deref().map(|c| c.trim().to_ascii_uppercase()) {
             Some(c) if !domain::phone::is_known_country(&c) => {
                 return Err(ApiError::invalid(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     "pool.country",
                     format!("'{c}' is not an ISO 3166-1 alpha-2 country code"),
                 ));

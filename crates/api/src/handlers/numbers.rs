@@ -1,6 +1,7 @@
 //! The number inventory.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use api_types::ErrorCode;
 use api_types::{
     AuditList, CreateNumbers, CreatedNumbers, NumberBatch, NumberList, NumberPatch, NumberQuery,
     PageQuery,
@@ -38,8 +39,9 @@ pub(crate) fn number_filter(q: &NumberQuery) -> Result<store::numbers::NumberFil
             .status
             .as_deref()
             .map(|s| {
-                s.parse::<NumberStatus>()
-                    .map_err(|e| ApiError::invalid("invalid_query", "status", e.to_string()))
+                s.parse::<NumberStatus>().map_err(|e| {
+                    ApiError::invalid(ErrorCode::InvalidQuery, "status", e.to_string())
+                })
             })
             .transpose()?,
         tags: q
@@ -117,7 +119,7 @@ pub async fn create_numbers(
         CreateNumbers::Many(batch) => {
             if batch.items.len() > store::numbers::MAX_BATCH {
                 return Err(ApiError::invalid(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     "items",
                     format!("at most {} numbers per call", store::numbers::MAX_BATCH),
                 ));

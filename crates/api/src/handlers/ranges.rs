@@ -1,6 +1,7 @@
 //! Ranges: create whole blocks, report utilisation.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use api_types::ErrorCode;
 use api_types::{NewRange, RangeList, RangePatch, RangeQuery};
 use domain::NumberBlock;
 
@@ -59,7 +60,7 @@ pub async fn create_range(
         } else {
             "end"
         };
-        ApiError::invalid("invalid_field", field, e.to_string())
+        ApiError::invalid(ErrorCode::InvalidField, field, e.to_string())
     })?;
     let name = b
         .name
@@ -67,7 +68,7 @@ pub async fn create_range(
         .filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "name",
             "must be at most 200 characters",
         ));
@@ -135,7 +136,7 @@ pub async fn update_range(
         .is_some_and(|n| n.chars().count() > 200)
     {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "name",
             "must be at most 200 characters",
         ));

@@ -124,7 +124,7 @@ pub async fn update_service(
             let cur = store::services::get(c, permit.scope(), id)?;
             let input = ServiceInput {
                 name: b.name.unwrap_or(cur.name),
-                kind: b.kind.unwrap_or(cur.kind),
+                kind: b.kind.unwrap_or_else(|| cur.kind.as_str().to_string()),
                 platform_id: platform_id.unwrap_or(cur.platform_id),
                 external_id: b.external_id.unwrap_or(cur.external_id),
                 description: description.unwrap_or(cur.description),

@@ -1,6 +1,7 @@
 //! API tokens for integrations (owners only).
 
 use actix_web::{HttpResponse, delete, get, post, web};
+use api_types::ErrorCode;
 use api_types::{ApiTokenList, CreatedApiToken, NewApiToken, PageQuery};
 
 use crate::{
@@ -40,7 +41,7 @@ pub async fn create_api_token(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner()?;
     let role = b.role.parse().map_err(|e: domain::ParseEnumError| {
-        ApiError::invalid("invalid_field", "role", e.to_string())
+        ApiError::invalid(ErrorCode::InvalidField, "role", e.to_string())
     })?;
     let scope = b.scope.unwrap_or_default();
     let new = store::tokens::NewToken {

@@ -2,7 +2,7 @@
 
 use super::*;
 use diesel::{ExpressionMethods, QueryDsl};
-use domain::{Action, NumberStatus, NumberType, Permit, Source, csv_row};
+use domain::{Action, NumberStatus, NumberType, Permit, Source, TargetKind, csv_row};
 use store::{
     export::{Export, ExportRow},
     lifecycle::{Request, Target, apply},
@@ -94,7 +94,7 @@ fn estate(t: &TestDb) -> i64 {
             "+442070001001",
             Request::Assign {
                 target: Target {
-                    kind: "user".into(),
+                    kind: TargetKind::User,
                     id: "0f8c-user".into(),
                     name: "jo@contoso.example".into(),
                 },
@@ -106,7 +106,7 @@ fn estate(t: &TestDb) -> i64 {
             "+442070001002",
             Request::Assign {
                 target: Target {
-                    kind: "service".into(),
+                    kind: TargetKind::Service,
                     id: "7".into(),
                     name: "Main IVR".into(),
                 },
@@ -164,10 +164,10 @@ fn an_export_pages_through_every_number_once_in_order_with_names_resolved() {
         user.tags.iter().map(|t| &**t).collect::<Vec<_>>(),
         ["DDI", "London"]
     );
-    assert_eq!(user.assigned_to_kind.as_deref(), Some("user"));
+    assert_eq!(user.assigned_to_kind, Some(TargetKind::User));
     assert_eq!(user.assigned_to.as_deref(), Some("jo@contoso.example"));
     let service = row(&rows, "+442070001002");
-    assert_eq!(service.assigned_to_kind.as_deref(), Some("service"));
+    assert_eq!(service.assigned_to_kind, Some(TargetKind::Service));
     assert_eq!(service.assigned_to.as_deref(), Some("Main IVR"));
 
     let reserved = row(&rows, "+442070001003").cells();

@@ -2,7 +2,7 @@
 
 use super::*;
 use chrono::Duration;
-use domain::{Action, Permit, Source};
+use domain::{Action, Permit, Source, TargetKind};
 use store::{
     imports::{self, Change, Plan},
     lifecycle::{Request, Target},
@@ -74,6 +74,9 @@ fn estate(t: &TestDb) {
 fn conflict_code(e: StoreError) -> (&'static str, serde_json::Value) {
     match e {
         StoreError::Conflict { code, details, .. } => (code, details),
+        StoreError::PlanRefused {
+            reason, details, ..
+        } => (reason.code(), details),
         other => panic!("expected a conflict, got {other:?}"),
     }
 }
@@ -284,7 +287,7 @@ fn status_columns_plan_the_transitions_of_the_status_table() {
     estate(&t);
     let queue = service(&t, "Queue");
     let target = Target {
-        kind: "service".into(),
+        kind: TargetKind::Service,
         id: queue.clone(),
         name: "Queue".into(),
     };

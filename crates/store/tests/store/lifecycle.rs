@@ -1,7 +1,7 @@
 //! Assignment lifecycle: reserve, assign, unassign, quarantine, release, allocation and the scheduled releases.
 
 use super::*;
-use domain::{Action, Permit, Source};
+use domain::{Action, Permit, Source, TargetKind};
 use store::lifecycle::{Pool, Request, Target, apply};
 
 fn permit(role: Role) -> Permit {
@@ -21,7 +21,7 @@ fn permit(role: Role) -> Permit {
 
 fn user(i: usize) -> Target {
     Target {
-        kind: "user".into(),
+        kind: TargetKind::User,
         id: format!("user-{i}"),
         name: format!("user{i}@contoso.example"),
     }
@@ -39,6 +39,7 @@ fn status(t: &TestDb, e164: &str) -> String {
     t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), e164))
         .unwrap()
         .status
+        .to_string()
 }
 
 fn history_len(t: &TestDb, e164: &str) -> usize {

@@ -11,7 +11,7 @@ use store::{
 fn assign_to(t: &TestDb, e164: &str, who: &str) -> store::StoreResult<store::numbers::Number> {
     let request = Request::Assign {
         target: Target {
-            kind: "user".into(),
+            kind: domain::TargetKind::User,
             id: who.into(),
             name: format!("{who}@contoso.example"),
         },

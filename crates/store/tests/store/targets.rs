@@ -1,7 +1,8 @@
 //! Services and the directory (issue 3): assignment targets.
 
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-use domain::{Action, Role, Scope, Source};
+use domain::{Action, Role, Scope, Source, TargetKind};
+use store::lifecycle::Target;
 use store::{
     StoreError, StoreResult,
     directory::{DirectoryUserInput, GroupInput, UserFilter},
@@ -149,7 +150,7 @@ fn a_upn_taken_over_by_another_user_moves_to_the_newer_one() {
     let resolved =
         t.db.read(|c| store::directory::resolve_target(c, "user", "desk@contoso.example"))
             .unwrap();
-    assert_eq!(resolved.1, "new");
+    assert_eq!(resolved.id, "new");
 }
 
 #[test]
@@ -369,21 +370,21 @@ fn targets_resolve_by_id_upn_or_name_and_refuse_deleted_or_disabled_users() {
             .unwrap();
     let resolve =
         |kind: &str, id: &str| t.db.read(|c| store::directory::resolve_target(c, kind, id));
-    let want_user = (
-        "user".to_string(),
-        "u-ok".to_string(),
-        "Ok.User@contoso.example".to_string(),
-    );
+    let want_user = Target {
+        kind: TargetKind::User,
+        id: "u-ok".to_string(),
+        name: "Ok.User@contoso.example".to_string(),
+    };
     assert_eq!(resolve("user", "u-ok").unwrap(), want_user);
     assert_eq!(
         resolve("user", " ok.user@CONTOSO.example ").unwrap(),
         want_user
     );
-    let want_service = (
-        "service".to_string(),
-        svc.id.to_string(),
-        "Main IVR".to_string(),
-    );
+    let want_service = Target {
+        kind: TargetKind::Service,
+        id: svc.id.to_string(),
+        name: "Main IVR".to_string(),
+    };
     assert_eq!(
         resolve("service", &svc.id.to_string()).unwrap(),
         want_service
