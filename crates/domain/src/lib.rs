@@ -7,6 +7,7 @@
 pub mod authz;
 pub mod csv_import;
 pub mod csv_row;
+pub mod import_plan;
 pub mod lifecycle;
 pub mod phone;
 pub mod range;
