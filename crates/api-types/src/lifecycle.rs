@@ -2,7 +2,7 @@
 //! assignment, the action requests, allocations and the lifecycle settings.
 
 use chrono::{DateTime, Utc};
-use domain::{ProvisioningState, TargetKind};
+use domain::ProvisioningState;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "openapi")]
@@ -38,17 +38,8 @@ pub struct Quarantine {
     pub previous_assignee: Option<AssignedTarget>,
 }
 
-/// A user or service a number is, was or will be assigned to (the API's one target shape).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct AssignedTarget {
-    /// `user` or `service`.
-    pub kind: TargetKind,
-    /// Directory user id or service id.
-    pub id: String,
-    /// UPN or service name.
-    pub name: String,
-}
+/// A user or service a number is, was or will be assigned to: domain's one target record.
+pub use domain::Target as AssignedTarget;
 
 /// Provisioning of an assignment on its platform.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -135,16 +135,10 @@ pub fn number_out(n: store::numbers::Number) -> wire::Number {
             since: utc(q.since),
             until: utc(q.until),
             reason: q.reason,
-            previous_assignee: q
-                .previous_assignee
-                .and_then(|p| serde_json::from_value(p).ok()),
+            previous_assignee: q.previous_assignee,
         }),
         assignment: n.assignment.map(|a| wire::Assignment {
-            target: wire::AssignedTarget {
-                kind: a.kind,
-                id: a.id,
-                name: a.name,
-            },
+            target: a.target(),
             assigned_at: utc(a.assigned_at),
             assigned_by: a.assigned_by,
             provisioning: wire::Provisioning {
@@ -155,15 +149,6 @@ pub fn number_out(n: store::numbers::Number) -> wire::Number {
         version: n.version,
         created_at: utc(n.created_at),
         updated_at: utc(n.updated_at),
-    }
-}
-
-/// The store's target record on the wire.
-pub fn target_out(t: store::lifecycle::Target) -> wire::AssignedTarget {
-    wire::AssignedTarget {
-        kind: t.kind,
-        id: t.id,
-        name: t.name,
     }
 }
 

@@ -25,7 +25,7 @@ use std::{
 
 use api_types::{AuditActor, ChangeEvent};
 use chrono::NaiveDateTime;
-use domain::Scope;
+use domain::{Scope, snapshot::NumberSnapshot};
 use serde_json::Value;
 use store::{Backend, Conn, Db, StoreResult, audit::AuditRow};
 use tokio::sync::broadcast;
@@ -86,15 +86,31 @@ fn placement(snapshot: Option<&Value>) -> Reach {
     let tags = snapshot
         .and_then(|s| s.get("tags"))
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .filter_map(|t| domain::Tag::parse(t).ok())
-                .map(|t| t.key().to_string())
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>())
         .unwrap_or_default();
+    placed(location, &tags)
+}
+
+fn placed(location: Option<String>, tags: &[&str]) -> Reach {
+    let tags = tags
+        .iter()
+        .filter_map(|t| domain::Tag::parse(t).ok())
+        .map(|t| t.key().to_string())
+        .collect();
     Reach::Placed { location, tags }
+}
+
+/// Where a number record's number is, read with the audit snapshot's own type. A record
+/// that does not read (none should) reaches unscoped callers only.
+fn number_placement(json: Option<&str>) -> Reach {
+    match json.map(NumberSnapshot::from_json) {
+        Some(Ok(s)) => {
+            let tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
+            placed(s.location_id.map(|l| l.to_string()), &tags)
+        }
+        None => placed(None, &[]),
+        Some(Err(_)) => Reach::Unscoped,
+    }
 }
 
 fn one_line(s: &str) -> String {
@@ -109,16 +125,14 @@ impl Event {
             return None;
         }
         let parse = |j: Option<String>| j.and_then(|j| serde_json::from_str::<Value>(&j).ok());
-        let after = parse(row.after_json);
+        // A deletion has no after state; where the thing was decides who hears of it.
         let reach = match row.entity_kind.as_str() {
-            // A deletion has no after state; where the thing was decides who hears of it.
-            "number" | "range" => match &after {
-                Some(a) => placement(Some(a)),
-                None => placement(parse(row.before_json).as_ref()),
-            },
+            "number" => number_placement(row.after_json.as_deref().or(row.before_json.as_deref())),
+            "range" => placement(parse(row.after_json.clone().or(row.before_json)).as_ref()),
             "location" => Reach::Location(row.entity_id.clone()),
             _ => Reach::Unscoped,
         };
+        let after = parse(row.after_json);
         let wire = ChangeEvent {
             id: row.id.to_string(),
             at: row.at.and_utc(),

@@ -7,9 +7,11 @@
 pub mod authz;
 pub mod csv_import;
 pub mod csv_row;
+pub mod import_plan;
 pub mod lifecycle;
 pub mod phone;
 pub mod range;
+pub mod snapshot;
 pub mod status;
 pub mod tag;
 pub mod vocab;
@@ -22,4 +24,6 @@ pub use phone::{PhoneError, PhoneNumber};
 pub use range::{NumberBlock, RangeError};
 pub use status::{NumberStatus, NumberType, ParseEnumError};
 pub use tag::{Tag, TagError};
-pub use vocab::{ChangeOp, PlanKind, PlanStatus, ProvisioningState, ServiceKind, TargetKind};
+pub use vocab::{
+    ChangeOp, PlanKind, PlanStatus, ProvisioningState, ServiceKind, Target, TargetKind,
+};

@@ -23,6 +23,22 @@ vocabulary!(TargetKind {
     Service => "service",
 });
 
+/// A user or service a number is, was or will be assigned to (the API's one target shape).
+///
+/// The one `{kind, id, name}` record: the store assigns to it, import plans and audit
+/// snapshots name assignees with it, and the wire shows it as `AssignedTarget`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = AssignedTarget))]
+pub struct Target {
+    /// `user` or `service`.
+    pub kind: TargetKind,
+    /// Directory user id or service id.
+    pub id: String,
+    /// UPN or service name.
+    pub name: String,
+}
+
 /// What a service is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

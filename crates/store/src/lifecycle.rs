@@ -11,9 +11,8 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use domain::{
     Action, NumberStatus, NumberType, Overrides, Permit, ProvisioningState, Refusal, Scope, Source,
-    TargetKind, Transition,
+    Transition, snapshot::NumberSnapshot,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
@@ -31,17 +30,9 @@ pub(crate) const MAX_REASON_CHARS: usize = 500;
 /// How often a transition is re-decided when concurrent changes keep winning.
 const ATTEMPTS: usize = 5;
 
-/// Whom a number is assigned to, resolved and checked by the caller: the store's one
-/// `{kind, id, name}` record, also how import plans name an assignee.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    /// A user or a service.
-    pub kind: TargetKind,
-    /// Directory user id or service id.
-    pub id: String,
-    /// UPN or service name, recorded with the assignment.
-    pub name: String,
-}
+/// Whom a number is assigned to, resolved and checked by the caller (domain's one
+/// `{kind, id, name}` record).
+pub use domain::Target;
 
 /// A requested transition with its parameters.
 #[derive(Debug, Clone)]
@@ -504,7 +495,7 @@ fn unassign(
     let previous = before
         .assignment
         .as_ref()
-        .map(|a| json!({ "kind": a.kind, "id": a.id, "name": a.name }).to_string());
+        .map(|a| serde_json::to_string(&a.target()).unwrap_or_default());
     let written = if days == 0 {
         diesel::update(unchanged_row!(before))
             .set((
@@ -569,12 +560,10 @@ fn record_transition(
     request: &Request,
     verb: &str,
 ) -> StoreResult<()> {
-    let mut after_json = audit::snapshot(after);
-    if let (Some(serde_json::Value::Object(m)), Some(reason)) =
-        (after_json.as_mut(), reason_of(request))
-    {
-        m.insert("reason".into(), reason.into());
-    }
+    let after_json = NumberSnapshot {
+        reason: reason_of(request),
+        ..after.snapshot()
+    };
     let action = format!("number.{verb}");
     audit::record(
         conn,
@@ -583,8 +572,8 @@ fn record_transition(
             action: &action,
             entity_kind: "number",
             entity_id: &before.number,
-            before: audit::snapshot(before),
-            after: after_json,
+            before: Some(before.snapshot().to_json()),
+            after: Some(after_json.to_json()),
         },
     )
 }

@@ -5,10 +5,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::{dsl::sql, prelude::*, sql_types::Text};
-use domain::{
-    NumberStatus, NumberType, Permit, PhoneNumber, ProvisioningState, Scope, Tag, TargetKind,
-};
-use serde::Serialize;
+use domain::snapshot::NumberSnapshot;
+use domain::{NumberStatus, NumberType, Permit, PhoneNumber, ProvisioningState, Scope, Tag};
 
 use crate::{
     Conn, StoreError, StoreResult,
@@ -30,60 +28,13 @@ diesel::define_sql_function! {
 /// Largest batch `create_many` accepts in one call.
 pub const MAX_BATCH: usize = 10_000;
 
-/// Why and for whom a number is held.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Reservation {
-    /// Why it is held.
-    pub reason: String,
-    /// Who or what it is held for (free text).
-    pub reserved_for: Option<String>,
-    /// Who reserved it.
-    pub reserved_by: String,
-    /// When the scheduler releases it.
-    #[serde(serialize_with = "crate::utc::ser_opt")]
-    pub expires_at: Option<NaiveDateTime>,
-}
+pub use domain::snapshot::{Assignment, Quarantine, Reservation};
 
-/// A number resting after use.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Quarantine {
-    /// Since when.
-    #[serde(serialize_with = "crate::utc::ser")]
-    pub since: NaiveDateTime,
-    /// Until when; the scheduler releases it then.
-    #[serde(serialize_with = "crate::utc::ser")]
-    pub until: NaiveDateTime,
-    /// Why.
-    pub reason: Option<String>,
-    /// Who had it before (`{kind, id, name}`), for a number that was assigned.
-    pub previous_assignee: Option<serde_json::Value>,
-}
-
-/// Who or what a number is assigned to.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Assignment {
-    /// `user` or `service`.
-    pub kind: TargetKind,
-    /// The directory user's or service's id.
-    pub id: String,
-    /// UPN or service name when assigned.
-    pub name: String,
-    /// When.
-    #[serde(serialize_with = "crate::utc::ser")]
-    pub assigned_at: NaiveDateTime,
-    /// By whom.
-    pub assigned_by: String,
-    /// How far provisioning on the number's platform has got.
-    pub provisioning_state: ProvisioningState,
-    /// The last provisioning error.
-    pub provisioning_error: Option<String>,
-}
-
-/// A number as the store returns it, tags included.
-#[derive(Debug, Clone, Serialize)]
+/// A number as the store returns it, tags included. Its audit form is
+/// [`Number::snapshot`], never a serialisation of this struct.
+#[derive(Debug, Clone)]
 pub struct Number {
     /// Internal row id (not exposed on the wire).
-    #[serde(skip)]
     pub id: i64,
     /// Canonical E.164, with `;ext=` when it has an extension.
     pub number: String,
@@ -110,10 +61,8 @@ pub struct Number {
     /// Increases on every change.
     pub version: i64,
     /// When it was added.
-    #[serde(serialize_with = "crate::utc::ser")]
     pub created_at: NaiveDateTime,
     /// When it last changed.
-    #[serde(serialize_with = "crate::utc::ser")]
     pub updated_at: NaiveDateTime,
     /// Set while reserved.
     pub reservation: Option<Reservation>,
@@ -124,6 +73,30 @@ pub struct Number {
 }
 
 impl Number {
+    /// The number as its audit records show it (the format revert reads back).
+    pub fn snapshot(&self) -> NumberSnapshot {
+        NumberSnapshot {
+            number: self.number.clone(),
+            base: self.base.clone(),
+            extension: self.extension.clone(),
+            country: self.country.clone(),
+            status: self.status,
+            range_id: self.range_id,
+            location_id: self.location_id,
+            platform_id: self.platform_id,
+            number_type: self.number_type,
+            description: self.description.clone(),
+            tags: self.tags.clone(),
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            reservation: self.reservation.clone(),
+            quarantine: self.quarantine.clone(),
+            assignment: self.assignment.clone(),
+            reason: None,
+        }
+    }
+
     fn from_row(r: NumberRow, tags: Vec<String>) -> StoreResult<Number> {
         let reservation = r.reserved_reason.clone().map(|reason| Reservation {
             reason,
@@ -557,7 +530,7 @@ pub fn create_many(
             entity_kind: "number",
             entity_id: &n.number,
             before: None,
-            after: audit::snapshot(n),
+            after: Some(n.snapshot().to_json()),
         })
         .collect();
     audit::record_many(conn, permit, changes)?;
@@ -619,8 +592,8 @@ pub fn patch(
             action: "number.update",
             entity_kind: "number",
             entity_id: e164,
-            before: audit::snapshot(&before),
-            after: audit::snapshot(&after),
+            before: Some(before.snapshot().to_json()),
+            after: Some(after.snapshot().to_json()),
         },
     )?;
     Ok(after)
@@ -669,7 +642,7 @@ pub fn delete(
             action: "number.delete",
             entity_kind: "number",
             entity_id: e164,
-            before: audit::snapshot(&before),
+            before: Some(before.snapshot().to_json()),
             after: None,
         },
     )

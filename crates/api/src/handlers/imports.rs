@@ -54,8 +54,6 @@ fn error_out(e: imports::RowError) -> ImportError {
     }
 }
 
-use convert::target_out;
-
 fn change_out(c: Change) -> ImportChange {
     let op = ImportChange::new;
     match c {
@@ -72,21 +70,21 @@ fn change_out(c: Change) -> ImportChange {
             override_reservation,
             override_quarantine,
         } => ImportChange {
-            target: Some(target_out(target)),
+            target: Some(target),
             override_reservation: Some(override_reservation),
             override_quarantine: Some(override_quarantine),
             ..op(ChangeOp::Assign)
         },
         Change::Reassign { previous, target } => ImportChange {
-            previous: Some(target_out(previous)),
-            target: Some(target_out(target)),
+            previous: Some(previous),
+            target: Some(target),
             ..op(ChangeOp::Reassign)
         },
         Change::Unassign {
             previous,
             quarantine_days,
         } => ImportChange {
-            previous: Some(target_out(previous)),
+            previous: Some(previous),
             quarantine_days,
             ..op(ChangeOp::Unassign)
         },

@@ -264,7 +264,7 @@ fn reassigning_is_one_step_and_records_the_previous_assignee_on_unassign() {
         })
         .unwrap();
     let q = n.quarantine.unwrap();
-    assert_eq!(q.previous_assignee.unwrap()["id"], "user-7");
+    assert_eq!(q.previous_assignee.unwrap().id, "user-7");
     assert_eq!((q.until - q.since).num_days(), 30);
     // Assigning to the current assignee again is a no-op without an audit record.
     let t = TestDb::new();

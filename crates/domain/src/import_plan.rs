@@ -1,0 +1,779 @@
+//! Status planning for bulk changes: which transitions take a number from the status it
+//! has to the one a CSV line (or a revert) asks for, or why none can.
+//!
+//! [`plan`] only chooses the steps; whether each step may start from the number's status
+//! is [`lifecycle::decide`]'s answer, asked with the same overrides the store will ask
+//! for when it applies the step. A new refusal or override belongs in `decide`, never
+//! here: a plan that allowed what the apply refuses would fail only at apply time.
+//!
+//! What the rules are (SPEC §2): available → `reserve`, `assign`, `quarantine`;
+//! reserved/quarantined → `release` (an early release is the admin override); assigned →
+//! `unassign` (to available: zero days of quarantine, the override; to quarantined: the
+//! default period, or the whole days until the wanted end), to another assignee →
+//! `reassign`; reserved/quarantined → assigned is `assign` with the reservation/quarantine
+//! override. New reservation details, or a new quarantine end, are `release` followed by
+//! `reserve`/`quarantine`. Any other move is refused by `decide`.
+
+use std::fmt;
+
+use chrono::{NaiveDateTime, Timelike};
+
+use crate::{
+    csv_import::Cell,
+    lifecycle::{self, Overrides, Refusal, Transition},
+    status::NumberStatus::{self, *},
+    vocab::Target,
+};
+
+/// A number's current reservation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// Why it is held.
+    pub reason: String,
+    /// For whom.
+    pub reserved_for: Option<String>,
+    /// When it ends; `None` for never.
+    pub until: Option<NaiveDateTime>,
+}
+
+/// What a number is now, as far as its status is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Current {
+    /// Its status.
+    pub status: NumberStatus,
+    /// Its reservation, if it has one.
+    pub reservation: Option<Reservation>,
+    /// When its quarantine ends, if it has one.
+    pub quarantine_until: Option<NaiveDateTime>,
+    /// Its assignee, if it has one.
+    pub assignee: Option<Target>,
+}
+
+impl Default for Current {
+    /// A number that does not exist yet: it starts available, holding nothing.
+    fn default() -> Current {
+        Current {
+            status: Available,
+            reservation: None,
+            quarantine_until: None,
+            assignee: None,
+        }
+    }
+}
+
+/// What a line wants of a number's status; `None` leaves a part as it is, and the
+/// reservation and quarantine cells tell an empty cell (`Some(None)`, clear it) from a
+/// missing column (`None`, keep it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Wanted {
+    /// The status it should end in; `None` keeps the current one.
+    pub status: Option<NumberStatus>,
+    /// The assignee, for status assigned; `None` keeps the current one.
+    pub target: Option<Target>,
+    /// Why it is reserved, for status reserved.
+    pub reserved_reason: Cell<String>,
+    /// For whom it is reserved, for status reserved.
+    pub reserved_for: Cell<String>,
+    /// When the reservation ends, for status reserved.
+    pub reserved_until: Cell<NaiveDateTime>,
+    /// When the quarantine ends, for status quarantined.
+    pub quarantined_until: Cell<NaiveDateTime>,
+    /// Why it is quarantined; `None` for `import`.
+    pub quarantine_reason: Option<String>,
+}
+
+/// One planned transition, in the order it is to be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// available (or, with the override, reserved / quarantined) → assigned.
+    Assign {
+        /// To whom.
+        target: Target,
+        /// Assigning a reserved number.
+        override_reservation: bool,
+        /// Assigning a quarantined number before its quarantine ends.
+        override_quarantine: bool,
+    },
+    /// assigned → assigned to someone else.
+    Reassign {
+        /// The assignee now.
+        previous: Target,
+        /// The assignee after.
+        target: Target,
+    },
+    /// assigned → quarantined, or available with `quarantine_days` 0.
+    Unassign {
+        /// The assignee now.
+        previous: Target,
+        /// Days of quarantine; `None` for the configured period.
+        quarantine_days: Option<i64>,
+    },
+    /// available → reserved.
+    Reserve {
+        /// Why.
+        reason: String,
+        /// For whom.
+        reserved_for: Option<String>,
+        /// Until when; `None` for the configured default.
+        until: Option<NaiveDateTime>,
+    },
+    /// reserved / quarantined → available.
+    Release,
+    /// available → quarantined.
+    Quarantine {
+        /// Why.
+        reason: String,
+        /// Until when; `None` for the configured period.
+        until: Option<NaiveDateTime>,
+    },
+}
+
+/// Why a line's status cannot be planned; [`PlanError::column`] names the cell to fix and
+/// the `Display` form is the sentence the plan shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    /// The status table refuses a step from the number's status.
+    Refused {
+        /// The step.
+        transition: Transition,
+        /// The status it would start from.
+        from: NumberStatus,
+        /// Why not.
+        refusal: Refusal,
+        /// When the number's quarantine ends, to tell when it may be released.
+        quarantine_until: Option<NaiveDateTime>,
+    },
+    /// A date column names a moment that is not after `now`.
+    NotInFuture {
+        /// `reserved_until` or `quarantined_until`.
+        column: &'static str,
+    },
+    /// Status reserved without a reason.
+    NoReservationReason,
+    /// Status assigned without an assignee.
+    NoAssignee,
+}
+
+impl PlanError {
+    /// The column the error is in.
+    pub fn column(&self) -> &'static str {
+        match self {
+            PlanError::Refused { .. } => "status",
+            PlanError::NotInFuture { column } => column,
+            PlanError::NoReservationReason => "reserved_reason",
+            PlanError::NoAssignee => "assigned_to",
+        }
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::Refused {
+                transition,
+                from,
+                refusal,
+                quarantine_until,
+            } => refused(f, *transition, *from, *refusal, *quarantine_until),
+            PlanError::NotInFuture { .. } => f.write_str("must be in the future"),
+            PlanError::NoReservationReason => f.write_str("is required to reserve a number"),
+            PlanError::NoAssignee => f.write_str("is required for status assigned"),
+        }
+    }
+}
+
+/// The sentence for a refusal of the status table: the step, the status, the code, and
+/// what would make it possible.
+fn refused(
+    f: &mut fmt::Formatter<'_>,
+    t: Transition,
+    from: NumberStatus,
+    r: Refusal,
+    quarantine_until: Option<NaiveDateTime>,
+) -> fmt::Result {
+    let verb = t.verb();
+    let why = match r {
+        Refusal::Reserved => "it is reserved; release it first (status available)".to_string(),
+        Refusal::Quarantined => format!(
+            "it is quarantined{}; release it first (status available)",
+            quarantine_until
+                .map(|u| format!(" until {}", u.and_utc().to_rfc3339()))
+                .unwrap_or_default()
+        ),
+        Refusal::Assigned => {
+            "it is assigned; unassign it first (status available or quarantined)".into()
+        }
+        Refusal::NotAssigned => "it is not assigned".into(),
+        Refusal::NotAvailable => format!("only an available number can be {verb}d"),
+        Refusal::NotHeld => "only a reserved or quarantined number can be released".into(),
+        Refusal::OverrideForbidden => {
+            "overriding a reservation or quarantine needs the admin role".into()
+        }
+    };
+    write!(
+        f,
+        "cannot {verb} a {} number ({}): {why}",
+        from.as_str(),
+        r.code()
+    )
+}
+
+/// The transitions that take `current` to the status `wanted` asks for (none when it is
+/// there already), or the first reason they cannot. `may_override` says whether the
+/// caller's role holds the override permission; `now` judges dates and quarantine ends.
+pub fn plan(
+    current: &Current,
+    wanted: &Wanted,
+    may_override: bool,
+    now: NaiveDateTime,
+) -> Result<Vec<Step>, PlanError> {
+    let planner = Planner {
+        current,
+        wanted,
+        may_override,
+        now,
+        quarantine_over: current.quarantine_until.is_some_and(|u| u <= now),
+    };
+    match wanted.status.unwrap_or(current.status) {
+        Available => planner.to_available(),
+        Reserved => planner.to_reserved(),
+        Assigned => planner.to_assigned(),
+        Quarantined => planner.to_quarantined(),
+    }
+}
+
+/// One number's planning: its inputs, and the checks every target status shares.
+struct Planner<'a> {
+    current: &'a Current,
+    wanted: &'a Wanted,
+    may_override: bool,
+    now: NaiveDateTime,
+    /// The quarantine has ended (the scheduler has not released it yet): no override needed.
+    quarantine_over: bool,
+}
+
+/// The overrides asked for: the reservation one, the quarantine one.
+const NO_OVERRIDE: (bool, bool) = (false, false);
+const RESERVATION: (bool, bool) = (true, false);
+const QUARANTINE: (bool, bool) = (false, true);
+
+impl Planner<'_> {
+    fn from(&self) -> NumberStatus {
+        self.current.status
+    }
+
+    /// Asks the status table whether `t` may start from the current status.
+    fn check(
+        &self,
+        t: Transition,
+        (reservation, quarantine): (bool, bool),
+    ) -> Result<(), PlanError> {
+        let o = Overrides {
+            reservation,
+            quarantine,
+            permitted: self.may_override,
+        };
+        lifecycle::decide(t, self.from(), o, self.quarantine_over).map_err(|refusal| {
+            PlanError::Refused {
+                transition: t,
+                from: self.from(),
+                refusal,
+                quarantine_until: self.current.quarantine_until,
+            }
+        })
+    }
+
+    /// A wanted end must lie after `now`.
+    fn future(&self, column: &'static str, at: Option<NaiveDateTime>) -> Result<(), PlanError> {
+        if at.is_some_and(|t| t <= self.now) {
+            Err(PlanError::NotInFuture { column })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn previous(&self) -> Option<Target> {
+        self.current.assignee.clone()
+    }
+
+    fn to_available(&self) -> Result<Vec<Step>, PlanError> {
+        match self.from() {
+            Available => Ok(Vec::new()),
+            Reserved => {
+                self.check(Transition::Release, NO_OVERRIDE)?;
+                Ok(vec![Step::Release])
+            }
+            Quarantined => {
+                self.check(Transition::Release, QUARANTINE)?;
+                Ok(vec![Step::Release])
+            }
+            Assigned => {
+                // Straight to available is unassigning with no quarantine: the override.
+                self.check(Transition::Unassign, QUARANTINE)?;
+                Ok(self
+                    .previous()
+                    .map(|previous| Step::Unassign {
+                        previous,
+                        quarantine_days: Some(0),
+                    })
+                    .into_iter()
+                    .collect())
+            }
+        }
+    }
+
+    fn to_reserved(&self) -> Result<Vec<Step>, PlanError> {
+        let w = self.wanted;
+        let res = self
+            .current
+            .reservation
+            .as_ref()
+            .filter(|_| self.from() == Reserved);
+        let reason = keep(&w.reserved_reason, res.map(|r| &r.reason));
+        let reserved_for = keep(&w.reserved_for, res.and_then(|r| r.reserved_for.as_ref()));
+        let until = match w.reserved_until {
+            None => res.and_then(|r| r.until),
+            Some(v) => v,
+        };
+        let Some(reason) = reason.filter(|r| !r.trim().is_empty()) else {
+            return Err(PlanError::NoReservationReason);
+        };
+        match self.from() {
+            Available => {
+                self.future("reserved_until", until)?;
+                self.check(Transition::Reserve, NO_OVERRIDE)?;
+                Ok(vec![Step::Reserve {
+                    reason,
+                    reserved_for,
+                    until,
+                }])
+            }
+            Reserved => {
+                let unchanged = res.is_some_and(|r| {
+                    r.reason == reason
+                        && r.reserved_for == reserved_for
+                        && same_instant(r.until, until)
+                });
+                if unchanged {
+                    return Ok(Vec::new());
+                }
+                self.future("reserved_until", until)?;
+                self.check(Transition::Release, NO_OVERRIDE)?;
+                Ok(vec![
+                    Step::Release,
+                    Step::Reserve {
+                        reason,
+                        reserved_for,
+                        until,
+                    },
+                ])
+            }
+            Assigned | Quarantined => {
+                self.check(Transition::Reserve, NO_OVERRIDE)?;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn to_assigned(&self) -> Result<Vec<Step>, PlanError> {
+        let from = self.from();
+        let previous = self.previous();
+        let target = self
+            .wanted
+            .target
+            .clone()
+            .or_else(|| previous.clone().filter(|_| from == Assigned))
+            .ok_or(PlanError::NoAssignee)?;
+        let assign = |override_reservation, override_quarantine| Step::Assign {
+            target: target.clone(),
+            override_reservation,
+            override_quarantine,
+        };
+        match from {
+            Available => Ok(vec![assign(false, false)]),
+            Reserved => {
+                self.check(Transition::Assign, RESERVATION)?;
+                Ok(vec![assign(true, false)])
+            }
+            Quarantined => {
+                // An ended quarantine needs no override; a running one does.
+                let running = !self.quarantine_over;
+                self.check(Transition::Assign, (false, running))?;
+                Ok(vec![assign(false, running)])
+            }
+            Assigned => Ok(previous
+                .filter(|p| p.kind != target.kind || p.id != target.id)
+                .map(|previous| Step::Reassign {
+                    previous,
+                    target: target.clone(),
+                })
+                .into_iter()
+                .collect()),
+        }
+    }
+
+    fn to_quarantined(&self) -> Result<Vec<Step>, PlanError> {
+        let w = self.wanted;
+        let from = self.from();
+        let now_until = self
+            .current
+            .quarantine_until
+            .filter(|_| from == Quarantined);
+        let until = match w.quarantined_until {
+            None => now_until,
+            Some(v) => v,
+        };
+        let reason = w
+            .quarantine_reason
+            .clone()
+            .unwrap_or_else(|| "import".to_string());
+        match from {
+            Available => {
+                self.future("quarantined_until", until)?;
+                self.check(Transition::Quarantine, NO_OVERRIDE)?;
+                Ok(vec![Step::Quarantine { reason, until }])
+            }
+            Assigned => {
+                self.future("quarantined_until", until)?;
+                self.check(Transition::Unassign, NO_OVERRIDE)?;
+                let quarantine_days = until.map(|u| whole_days(u, self.now));
+                Ok(self
+                    .previous()
+                    .map(|previous| Step::Unassign {
+                        previous,
+                        quarantine_days,
+                    })
+                    .into_iter()
+                    .collect())
+            }
+            Quarantined => {
+                let changed = matches!(w.quarantined_until, Some(Some(u)) if !same_instant(now_until, Some(u)));
+                if !changed {
+                    return Ok(Vec::new());
+                }
+                self.future("quarantined_until", until)?;
+                self.check(Transition::Release, QUARANTINE)?;
+                Ok(vec![Step::Release, Step::Quarantine { reason, until }])
+            }
+            Reserved => {
+                self.check(Transition::Quarantine, NO_OVERRIDE)?;
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
+/// A cell's value, or the current one when the column is absent.
+fn keep(cell: &Cell<String>, now_value: Option<&String>) -> Option<String> {
+    match cell {
+        None => now_value.cloned(),
+        Some(v) => v.clone(),
+    }
+}
+
+/// Unassigning quarantines for whole days from now: the days until `until`, rounded up,
+/// at least one and at most ten years.
+fn whole_days(until: NaiveDateTime, now: NaiveDateTime) -> i64 {
+    let secs = (until - now).num_seconds().max(1);
+    ((secs + 86_399) / 86_400).clamp(1, 3650)
+}
+
+/// Instants are compared to the second: a spreadsheet may round what the export wrote.
+fn same_instant(a: Option<NaiveDateTime>, b: Option<NaiveDateTime>) -> bool {
+    let s = |t: Option<NaiveDateTime>| t.and_then(|t| t.with_nanosecond(0));
+    s(a) == s(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, NaiveDate};
+
+    use super::*;
+
+    fn now() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2030, 1, 1)
+            .and_then(|d| d.and_hms_opt(12, 0, 0))
+            .expect("a valid date")
+    }
+
+    /// `now` plus some hours.
+    fn at(hours: i64) -> NaiveDateTime {
+        now() + Duration::hours(hours)
+    }
+
+    fn who(id: &str) -> Target {
+        Target {
+            kind: crate::TargetKind::User,
+            id: id.into(),
+            name: format!("{id}@example.com"),
+        }
+    }
+
+    fn new() -> Current {
+        Current::default()
+    }
+
+    /// Reserved for a project, for a team, until tomorrow.
+    fn held() -> Current {
+        Current {
+            status: Reserved,
+            reservation: Some(Reservation {
+                reason: "project".into(),
+                reserved_for: Some("team".into()),
+                until: Some(at(24)),
+            }),
+            ..Current::default()
+        }
+    }
+
+    fn quarantined(until: NaiveDateTime) -> Current {
+        Current {
+            status: Quarantined,
+            quarantine_until: Some(until),
+            ..Current::default()
+        }
+    }
+
+    fn assigned(to: Option<&str>) -> Current {
+        Current {
+            status: Assigned,
+            assignee: to.map(who),
+            ..Current::default()
+        }
+    }
+
+    /// A line with no status cell.
+    fn keep() -> Wanted {
+        Wanted::default()
+    }
+
+    fn to(status: NumberStatus) -> Wanted {
+        Wanted {
+            status: Some(status),
+            ..Wanted::default()
+        }
+    }
+
+    /// Builders for the cells of a line.
+    impl Wanted {
+        fn by(mut self, id: &str) -> Wanted {
+            self.target = Some(who(id));
+            self
+        }
+        fn reason(mut self, v: Option<&str>) -> Wanted {
+            self.reserved_reason = Some(v.map(str::to_string));
+            self
+        }
+        fn reserved_for(mut self, v: Option<&str>) -> Wanted {
+            self.reserved_for = Some(v.map(str::to_string));
+            self
+        }
+        fn reserved_until(mut self, v: Option<NaiveDateTime>) -> Wanted {
+            self.reserved_until = Some(v);
+            self
+        }
+        fn q_until(mut self, v: Option<NaiveDateTime>) -> Wanted {
+            self.quarantined_until = Some(v);
+            self
+        }
+        fn q_reason(mut self, v: &str) -> Wanted {
+            self.quarantine_reason = Some(v.into());
+            self
+        }
+    }
+
+    fn refused(t: Transition, from: NumberStatus, r: Refusal) -> PlanError {
+        refused_until(t, from, r, None)
+    }
+
+    fn refused_until(
+        t: Transition,
+        from: NumberStatus,
+        r: Refusal,
+        quarantine_until: Option<NaiveDateTime>,
+    ) -> PlanError {
+        PlanError::Refused {
+            transition: t,
+            from,
+            refusal: r,
+            quarantine_until,
+        }
+    }
+
+    fn reserve(reason: &str, reserved_for: Option<&str>, until: Option<NaiveDateTime>) -> Step {
+        Step::Reserve {
+            reason: reason.into(),
+            reserved_for: reserved_for.map(str::to_string),
+            until,
+        }
+    }
+
+    fn quarantine(reason: &str, until: Option<NaiveDateTime>) -> Step {
+        Step::Quarantine {
+            reason: reason.into(),
+            until,
+        }
+    }
+
+    fn assign(id: &str, override_reservation: bool, override_quarantine: bool) -> Step {
+        Step::Assign {
+            target: who(id),
+            override_reservation,
+            override_quarantine,
+        }
+    }
+
+    fn reassign(from: &str, to: &str) -> Step {
+        Step::Reassign {
+            previous: who(from),
+            target: who(to),
+        }
+    }
+
+    fn unassign(from: &str, quarantine_days: Option<i64>) -> Step {
+        Step::Unassign {
+            previous: who(from),
+            quarantine_days,
+        }
+    }
+
+    /// A row of the table: the case, the number now, what the line wants, whether the
+    /// caller may override, and the planned steps or the error.
+    type Case = (
+        &'static str,
+        Current,
+        Wanted,
+        bool,
+        Result<Vec<Step>, PlanError>,
+    );
+
+    const ADMIN: bool = true;
+    const OPER: bool = false;
+
+    #[test]
+    fn every_branch_of_status_planning() {
+        use PlanError::*;
+        use Refusal as R;
+        use Step::Release;
+        use Transition as T;
+        let (running, ended) = (at(48), at(-1));
+        let none = Ok(vec![]);
+        let past = |column| Err(NotInFuture { column });
+        let (ru, qu) = ("reserved_until", "quarantined_until");
+        // One row per case; rustfmt would spread each over a dozen lines.
+        #[rustfmt::skip]
+        let table: Vec<Case> = vec![
+            // → available
+            ("no status cell keeps it", new(), keep(), OPER, none.clone()),
+            ("available stays", new(), to(Available), OPER, none.clone()),
+            ("reserved is released", held(), to(Available), OPER, Ok(vec![Release])),
+            ("a running quarantine is released by an admin", quarantined(running), to(Available), ADMIN, Ok(vec![Release])),
+            ("a running quarantine is not released by an operator", quarantined(running), to(Available), OPER,
+                Err(refused_until(T::Release, Quarantined, R::Quarantined, Some(running)))),
+            ("an ended quarantine is released by anyone", quarantined(ended), to(Available), OPER, Ok(vec![Release])),
+            ("assigned to available unassigns with no quarantine", assigned(Some("a")), to(Available), ADMIN,
+                Ok(vec![unassign("a", Some(0))])),
+            ("assigned to available is the override", assigned(Some("a")), to(Available), OPER,
+                Err(refused(T::Unassign, Assigned, R::OverrideForbidden))),
+            ("assigned with no assignee plans nothing", assigned(None), to(Available), ADMIN, none.clone()),
+            // → reserved
+            ("available is reserved", new(), to(Reserved).reason(Some("project")), OPER, Ok(vec![reserve("project", None, None)])),
+            ("a reservation with its details", new(),
+                to(Reserved).reason(Some("project")).reserved_for(Some("team")).reserved_until(Some(at(1))), OPER,
+                Ok(vec![reserve("project", Some("team"), Some(at(1)))])),
+            ("a reservation needs a reason", new(), to(Reserved), OPER, Err(NoReservationReason)),
+            ("a blank reason is no reason", new(), to(Reserved).reason(Some("  ")), OPER, Err(NoReservationReason)),
+            ("a reservation ends in the future", new(), to(Reserved).reason(Some("p")).reserved_until(Some(now())), OPER, past(ru)),
+            ("absent columns keep a reservation", held(), to(Reserved), OPER, none.clone()),
+            ("the same end to the second is no change", held(),
+                to(Reserved).reserved_until(Some(at(24) + Duration::milliseconds(400))), OPER, none.clone()),
+            ("a new reason re-reserves with the rest kept", held(), to(Reserved).reason(Some("other")), OPER,
+                Ok(vec![Release, reserve("other", Some("team"), Some(at(24)))])),
+            ("empty cells clear the details", held(), to(Reserved).reserved_for(None).reserved_until(None), OPER,
+                Ok(vec![Release, reserve("project", None, None)])),
+            ("an emptied reason is no reason", held(), to(Reserved).reason(None), OPER, Err(NoReservationReason)),
+            ("a re-reservation ends in the future", held(), to(Reserved).reserved_until(Some(at(-2))), OPER, past(ru)),
+            ("assigned cannot be reserved", assigned(Some("a")), to(Reserved).reason(Some("p")), ADMIN,
+                Err(refused(T::Reserve, Assigned, R::Assigned))),
+            ("quarantined cannot be reserved", quarantined(running), to(Reserved).reason(Some("p")), ADMIN,
+                Err(refused_until(T::Reserve, Quarantined, R::Quarantined, Some(running)))),
+            // → assigned
+            ("available is assigned", new(), to(Assigned).by("b"), OPER, Ok(vec![assign("b", false, false)])),
+            ("an assignment needs an assignee", new(), to(Assigned), OPER, Err(NoAssignee)),
+            ("reserved is assigned by an admin", held(), to(Assigned).by("b"), ADMIN, Ok(vec![assign("b", true, false)])),
+            ("reserved is not assigned by an operator", held(), to(Assigned).by("b"), OPER,
+                Err(refused(T::Assign, Reserved, R::OverrideForbidden))),
+            ("a running quarantine is assigned by an admin", quarantined(running), to(Assigned).by("b"), ADMIN,
+                Ok(vec![assign("b", false, true)])),
+            ("an ended quarantine is assigned by anyone", quarantined(ended), to(Assigned).by("b"), OPER,
+                Ok(vec![assign("b", false, false)])),
+            ("a running quarantine is not assigned by an operator", quarantined(running), to(Assigned).by("b"), OPER,
+                Err(refused_until(T::Assign, Quarantined, R::OverrideForbidden, Some(running)))),
+            ("no assignee cell keeps the assignee", assigned(Some("a")), to(Assigned), OPER, none.clone()),
+            ("the same assignee by another name is no change",
+                Current { assignee: Some(Target { name: "old".into(), ..who("a") }), ..assigned(None) },
+                to(Assigned).by("a"), OPER, none.clone()),
+            ("another assignee is a reassignment", assigned(Some("a")), to(Assigned).by("b"), OPER, Ok(vec![reassign("a", "b")])),
+            ("an assignee without a status cell reassigns", assigned(Some("a")), keep().by("b"), OPER, Ok(vec![reassign("a", "b")])),
+            ("assigned with no assignee stays as it is", assigned(None), to(Assigned).by("b"), OPER, none.clone()),
+            // → quarantined
+            ("available is quarantined for the default period", new(), to(Quarantined), OPER, Ok(vec![quarantine("import", None)])),
+            ("a quarantine with its reason and end", new(), to(Quarantined).q_until(Some(at(5))).q_reason("port"), OPER,
+                Ok(vec![quarantine("port", Some(at(5)))])),
+            ("a quarantine ends in the future", new(), to(Quarantined).q_until(Some(at(-5))), OPER, past(qu)),
+            ("assigned is unassigned for the default period", assigned(Some("a")), to(Quarantined), OPER, Ok(vec![unassign("a", None)])),
+            ("unassigning rounds up to whole days", assigned(Some("a")), to(Quarantined).q_until(Some(at(36))), OPER,
+                Ok(vec![unassign("a", Some(2))])),
+            ("unassigning quarantines at least a day", assigned(Some("a")),
+                to(Quarantined).q_until(Some(now() + Duration::seconds(1))), OPER, Ok(vec![unassign("a", Some(1))])),
+            ("unassigning quarantines at most ten years", assigned(Some("a")), to(Quarantined).q_until(Some(at(24 * 365 * 20))), OPER,
+                Ok(vec![unassign("a", Some(3650))])),
+            ("an unassignment's quarantine ends in the future", assigned(Some("a")), to(Quarantined).q_until(Some(now())), OPER, past(qu)),
+            ("assigned with no assignee plans no unassignment", assigned(None), to(Quarantined), OPER, none.clone()),
+            ("no end cell keeps a quarantine", quarantined(running), to(Quarantined), OPER, none.clone()),
+            ("the same end to the second keeps a quarantine", quarantined(running),
+                to(Quarantined).q_until(Some(running + Duration::milliseconds(900))), OPER, none.clone()),
+            ("an empty end cell keeps a quarantine", quarantined(running), to(Quarantined).q_until(None), OPER, none.clone()),
+            ("a new end re-quarantines, by an admin", quarantined(running), to(Quarantined).q_until(Some(at(72))), ADMIN,
+                Ok(vec![Release, quarantine("import", Some(at(72)))])),
+            ("a new end is an early release for an operator", quarantined(running), to(Quarantined).q_until(Some(at(72))), OPER,
+                Err(refused_until(T::Release, Quarantined, R::Quarantined, Some(running)))),
+            ("a new end lies in the future", quarantined(running), to(Quarantined).q_until(Some(at(-3))), ADMIN, past(qu)),
+            ("reserved cannot be quarantined", held(), to(Quarantined), ADMIN, Err(refused(T::Quarantine, Reserved, R::Reserved))),
+        ];
+        for (case, current, wanted, may_override, want) in table {
+            assert_eq!(plan(&current, &wanted, may_override, now()), want, "{case}");
+        }
+    }
+
+    #[test]
+    fn every_error_names_its_column_and_reads_as_before() {
+        use Refusal as R;
+        use Transition as T;
+        #[rustfmt::skip]
+        let table: &[(PlanError, &str, &str)] = &[
+            (refused(T::Reserve, Reserved, R::Reserved), "status",
+                "cannot reserve a reserved number (number_reserved): it is reserved; release it first (status available)"),
+            (refused_until(T::Release, Quarantined, R::Quarantined, Some(at(1))), "status",
+                "cannot release a quarantined number (number_quarantined): it is quarantined until 2030-01-01T13:00:00+00:00; release it first (status available)"),
+            (refused(T::Reserve, Quarantined, R::Quarantined), "status",
+                "cannot reserve a quarantined number (number_quarantined): it is quarantined; release it first (status available)"),
+            (refused(T::Quarantine, Assigned, R::Assigned), "status",
+                "cannot quarantine a assigned number (number_assigned): it is assigned; unassign it first (status available or quarantined)"),
+            (refused(T::Unassign, Available, R::NotAssigned), "status",
+                "cannot unassign a available number (number_not_assigned): it is not assigned"),
+            (refused(T::Reserve, Assigned, R::NotAvailable), "status",
+                "cannot reserve a assigned number (number_not_available): only an available number can be reserved"),
+            (refused(T::Release, Available, R::NotHeld), "status",
+                "cannot release a available number (number_not_held): only a reserved or quarantined number can be released"),
+            (refused(T::Assign, Reserved, R::OverrideForbidden), "status",
+                "cannot assign a reserved number (override_forbidden): overriding a reservation or quarantine needs the admin role"),
+            (PlanError::NotInFuture { column: "reserved_until" }, "reserved_until", "must be in the future"),
+            (PlanError::NoReservationReason, "reserved_reason", "is required to reserve a number"),
+            (PlanError::NoAssignee, "assigned_to", "is required for status assigned"),
+        ];
+        for (e, column, sentence) in table {
+            assert_eq!((e.column(), e.to_string().as_str()), (*column, *sentence));
+        }
+    }
+}
