@@ -313,7 +313,7 @@ pub enum CreatedNumbers {
     /// The numbers of a batch.
     Many(NumberBatch),
     /// The one number.
-    One(Number),
+    One(Box<Number>),
 }
 
 /// The numbers a batch created.

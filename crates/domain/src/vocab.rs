@@ -23,10 +23,9 @@ vocabulary!(TargetKind {
     Service => "service",
 });
 
+// The one `{kind, id, name}` record: the store assigns to it, import plans and audit
+// snapshots name assignees with it, and the wire shows it as `AssignedTarget`.
 /// A user or service a number is, was or will be assigned to (the API's one target shape).
-///
-/// The one `{kind, id, name}` record: the store assigns to it, import plans and audit
-/// snapshots name assignees with it, and the wire shows it as `AssignedTarget`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(as = AssignedTarget))]

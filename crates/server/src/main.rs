@@ -261,13 +261,13 @@ fn main() -> anyhow::Result<()> {
         } => {
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
             let db = open_db(&config)?;
-            if let Some(p) = password.as_deref() {
-                if p.chars().count() < store::secrets::MIN_PASSWORD_CHARS {
-                    bail!(
-                        "--password must be at least {} characters",
-                        store::secrets::MIN_PASSWORD_CHARS
-                    );
-                }
+            if let Some(p) = password.as_deref()
+                && p.chars().count() < store::secrets::MIN_PASSWORD_CHARS
+            {
+                bail!(
+                    "--password must be at least {} characters",
+                    store::secrets::MIN_PASSWORD_CHARS
+                );
             }
             match create_admin(&db, &username, password, role, "cli")? {
                 Some(generated) => {

@@ -114,7 +114,7 @@ pub async fn create_numbers(
                 .await?;
             Ok(HttpResponse::Created()
                 .insert_header(convert::etag(created.version))
-                .json(CreatedNumbers::One(convert::number_out(created))))
+                .json(CreatedNumbers::One(Box::new(convert::number_out(created)))))
         }
         CreateNumbers::Many(batch) => {
             if batch.items.len() > store::numbers::MAX_BATCH {

@@ -146,19 +146,16 @@ impl From<Step> for Change {
                 override_reservation,
                 override_quarantine,
             } => Change::Assign {
-                target: target.into(),
+                target,
                 override_reservation,
                 override_quarantine,
             },
-            Step::Reassign { previous, target } => Change::Reassign {
-                previous: previous.into(),
-                target: target.into(),
-            },
+            Step::Reassign { previous, target } => Change::Reassign { previous, target },
             Step::Unassign {
                 previous,
                 quarantine_days,
             } => Change::Unassign {
-                previous: previous.into(),
+                previous,
                 quarantine_days,
             },
             Step::Reserve {
