@@ -437,10 +437,37 @@ mod tests {
         }
     }
 
+    /// A number's audit snapshot at `location` with `tags`, as the store writes it.
+    fn number_at(location: i64, tags: &[&str]) -> Value {
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        NumberSnapshot {
+            number: "+442071234567".into(),
+            base: "+442071234567".into(),
+            extension: None,
+            country: "GB".into(),
+            status: domain::NumberStatus::Available,
+            range_id: None,
+            location_id: Some(location),
+            platform_id: None,
+            number_type: None,
+            description: String::new(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            reservation: None,
+            quarantine: None,
+            assignment: None,
+            reason: None,
+        }
+        .to_json()
+    }
+
     #[test]
     fn a_number_event_reaches_the_scopes_that_admit_its_new_place() {
-        let after =
-            serde_json::json!({"number": "+442071234567", "location_id": 3, "tags": ["London"]});
+        let after = number_at(3, &["London"]);
         let e = Event::from_row(row(7, "number", "number.assign", Some(after), None)).unwrap();
         assert!(e.visible_to(&Scope::unrestricted()));
         assert!(e.visible_to(&scope(&["3"], &[])));
@@ -457,10 +484,18 @@ mod tests {
 
     #[test]
     fn a_deleted_number_is_placed_by_its_state_before() {
-        let before = serde_json::json!({"location_id": 4, "tags": []});
+        let before = number_at(4, &[]);
         let e = Event::from_row(row(8, "number", "number.delete", None, Some(before))).unwrap();
         assert!(e.visible_to(&scope(&["4"], &[])));
         assert!(!e.visible_to(&scope(&["3"], &[])));
+    }
+
+    #[test]
+    fn a_number_record_that_does_not_read_reaches_unscoped_callers_only() {
+        let odd = serde_json::json!({"location_id": 4, "tags": []});
+        let e = Event::from_row(row(9, "number", "number.update", Some(odd), None)).unwrap();
+        assert!(e.visible_to(&Scope::unrestricted()));
+        assert!(!e.visible_to(&scope(&["4"], &[])));
     }
 
     #[test]

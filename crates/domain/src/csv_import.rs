@@ -9,8 +9,9 @@
 //! the bytes (a property test below feeds it thousands of random and mangled files).
 //!
 //! Cell semantics: a column absent from the file leaves that field alone; an empty cell
-//! clears it. Resolving names (locations, platforms, assignees) and deciding transitions
-//! is the store's job; this module only reads and checks what a line says.
+//! clears it. Resolving names (locations, platforms, assignees) is the store's job and
+//! deciding transitions is [`crate::import_plan`]'s; this module only reads and checks
+//! what a line says.
 
 use std::{
     borrow::Cow,
