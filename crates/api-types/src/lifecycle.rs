@@ -77,7 +77,7 @@ pub struct TargetRef {
     pub id: String,
 }
 
-/// `POST /numbers/{number}/assign`: assign, or reassign in one step.
+/// `POST /numbers/{number}/assign`: assign, or with `reassign: true` move in one step.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -90,6 +90,11 @@ pub struct AssignRequest {
     /// Assign a number still in quarantine (admin and above).
     #[serde(default)]
     pub override_quarantine: bool,
+    /// Take the number from its current holder. Without it, assigning a number held by
+    /// someone else is 409 `number_assigned` naming the holder; assigning it to its
+    /// current holder again changes nothing.
+    #[serde(default)]
+    pub reassign: bool,
 }
 
 /// `POST /numbers/{number}/unassign`.

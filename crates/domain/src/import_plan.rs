@@ -272,6 +272,9 @@ impl Planner<'_> {
             reservation,
             quarantine,
             permitted: self.may_override,
+            // A file that names another assignee for an assigned number asks for the
+            // move explicitly; the plan shows it as a reassign.
+            reassign: true,
         };
         lifecycle::decide(t, self.from(), o, self.quarantine_over).map_err(|refusal| {
             PlanError::Refused {

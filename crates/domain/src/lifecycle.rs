@@ -12,7 +12,8 @@ use crate::status::NumberStatus::{self, *};
 pub enum Transition {
     /// available → reserved.
     Reserve,
-    /// available (reserved, quarantined with override) → assigned; assigned → assigned (reassign).
+    /// available (reserved, quarantined with override) → assigned; assigned → assigned
+    /// (a reassign, only when asked for: an assign never takes a number from its holder).
     Assign,
     /// assigned → quarantined (or available with override).
     Unassign,
@@ -45,6 +46,10 @@ pub struct Overrides {
     pub quarantine: bool,
     /// The caller's role holds the override permission (admin and above).
     pub permitted: bool,
+    /// `reassign: true`: move an assigned number to another target. Without it, assigning
+    /// a held number is refused, so two callers racing for one free number never overwrite
+    /// each other. It needs no extra permission: it only says the caller means it.
+    pub reassign: bool,
 }
 
 /// Why a transition is refused; the store adds the current state and dates to the message.
@@ -54,7 +59,8 @@ pub enum Refusal {
     Reserved,
     /// 409: the number is still quarantined (assign with `override_quarantine` as admin).
     Quarantined,
-    /// 409: the number is assigned; unassign it first.
+    /// 409: the number is assigned; unassign it first (or, to assign it to someone else,
+    /// ask for a reassign).
     Assigned,
     /// 409: the action needs an assigned number.
     NotAssigned,
@@ -122,6 +128,7 @@ pub fn decide(
         (Transition::Reserve | Transition::Quarantine, Reserved) => Err(Refusal::Reserved),
         (Transition::Reserve | Transition::Quarantine, Quarantined) => Err(Refusal::Quarantined),
         (Transition::Reserve | Transition::Quarantine, Assigned) => Err(Refusal::Assigned),
+        (Transition::Assign, Assigned) if !o.reassign => Err(Refusal::Assigned),
         (Transition::Assign, Available | Assigned | Quarantined) => Ok(()),
         (Transition::Assign, Reserved) => Ok(()),
         (Transition::Unassign, Assigned) => {
@@ -154,16 +161,23 @@ mod tests {
         reservation: false,
         quarantine: false,
         permitted: false,
+        reassign: false,
     };
     const OPERATOR_ASKS: Overrides = Overrides {
         reservation: true,
         quarantine: true,
         permitted: false,
+        reassign: true,
     };
     const ADMIN_ASKS: Overrides = Overrides {
         reservation: true,
         quarantine: true,
         permitted: true,
+        reassign: true,
+    };
+    const REASSIGN: Overrides = Overrides {
+        reassign: true,
+        ..NONE
     };
 
     #[test]
@@ -177,7 +191,9 @@ mod tests {
             (T::Reserve, Assigned, NONE, Err(R::Assigned)),
             (T::Reserve, Quarantined, NONE, Err(R::Quarantined)),
             (T::Assign, Available, NONE, Ok(())),
-            (T::Assign, Assigned, NONE, Ok(())),
+            (T::Assign, Assigned, NONE, Err(R::Assigned)),
+            (T::Assign, Assigned, REASSIGN, Ok(())),
+            (T::Assign, Available, REASSIGN, Ok(())),
             (T::Assign, Reserved, NONE, Err(R::Reserved)),
             (
                 T::Assign,
@@ -233,8 +249,9 @@ mod tests {
 
     #[test]
     fn conditional_updates_accept_exactly_the_allowed_statuses() {
+        assert_eq!(from_statuses(Transition::Assign, NONE), [Available]);
         assert_eq!(
-            from_statuses(Transition::Assign, NONE),
+            from_statuses(Transition::Assign, REASSIGN),
             [Available, Assigned]
         );
         assert_eq!(

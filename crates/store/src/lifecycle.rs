@@ -43,11 +43,12 @@ pub enum Request {
         reserved_for: Option<String>,
         expires_at: Option<NaiveDateTime>,
     },
-    /// Assign (or reassign) to a target.
+    /// Assign to a target; with `reassign`, also take it from its current holder.
     Assign {
         target: Target,
         override_reservation: bool,
         override_quarantine: bool,
+        reassign: bool,
     },
     /// Take it back: into quarantine for `quarantine_days` (default from settings), or
     /// straight to available with 0 days (override permission).
@@ -81,25 +82,27 @@ impl Request {
             Request::Assign {
                 override_reservation,
                 override_quarantine,
+                reassign,
                 ..
             } => Overrides {
                 reservation: *override_reservation,
                 quarantine: *override_quarantine,
                 permitted,
+                reassign: *reassign,
             },
             Request::Unassign {
                 quarantine_days: Some(0),
                 ..
             } => Overrides {
-                reservation: false,
                 quarantine: true,
                 permitted,
+                ..Default::default()
             },
             // Releasing a quarantine before it ends skips it: that is the override.
             Request::Release { .. } => Overrides {
-                reservation: false,
                 quarantine: true,
                 permitted,
+                ..Default::default()
             },
             _ => Overrides {
                 permitted,
@@ -169,11 +172,16 @@ fn refusal(r: Refusal, t: Transition, n: &Number) -> StoreError {
         }
         Refusal::Assigned => (
             format!(
-                "{e164} is assigned to {}; unassign it first",
+                "{e164} is assigned to {}; {}",
                 n.assignment
                     .as_ref()
                     .map(|a| a.name.as_str())
-                    .unwrap_or("someone")
+                    .unwrap_or("someone"),
+                if t == Transition::Assign {
+                    "send reassign: true to move it to another target, or unassign it first"
+                } else {
+                    "unassign it first"
+                }
             ),
             json!({ "status": "assigned", "assignment": n.assignment }),
         ),
@@ -372,6 +380,13 @@ fn transition_row(
     now: NaiveDateTime,
 ) -> StoreResult<Option<Number>> {
     let t = request.transition();
+    if let (Request::Assign { target: who, .. }, Some(a)) = (request, &before.assignment)
+        && a.kind == who.kind
+        && a.id == who.id
+    {
+        // Already assigned to exactly this target: nothing to change or audit.
+        return Ok(Some(before.clone()));
+    }
     let status = before.status;
     let quarantine_over = before.quarantine.as_ref().is_some_and(|q| q.until <= now);
     domain::lifecycle::decide(t, status, request.overrides(permit), quarantine_over)
@@ -385,11 +400,7 @@ fn transition_row(
             expires_at,
         } => reserve(conn, before, actor, now, reason, reserved_for, *expires_at)?,
         Request::Assign { target: who, .. } => {
-            if let Some(a) = &before.assignment {
-                if a.kind == who.kind && a.id == who.id {
-                    // Already assigned to exactly this target: nothing to change or audit.
-                    return Ok(Some(before.clone()));
-                }
+            if before.assignment.is_some() {
                 verb = "reassign";
             }
             assign(conn, before, actor, now, who)?
@@ -680,6 +691,7 @@ pub fn allocate(
             target: target.clone(),
             override_reservation: false,
             override_quarantine: false,
+            reassign: false,
         };
         if let Some(after) = transition_row(conn, permit, &before, &request, now)? {
             return Ok(after);

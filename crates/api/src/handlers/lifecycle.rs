@@ -53,11 +53,15 @@ async fn act(
     .await
 }
 
-/// Assigns a number to a directory user or a service — or reassigns it in one step.
+/// Assigns a number to a directory user or a service — or, with `reassign: true`,
+/// moves it from its holder in one step.
 ///
-/// Available numbers assign directly. A reserved number needs `override_reservation`, a
-/// quarantined one `override_quarantine`, and both the admin role. Assigning to the
-/// current assignee changes nothing.
+/// Available numbers assign directly. A number held by someone else is 409
+/// `number_assigned` naming the holder unless the request says `reassign: true`, so two
+/// callers racing for one free number never overwrite each other. A reserved number
+/// needs `override_reservation`, a quarantined one `override_quarantine`, and both the
+/// admin role. Assigning to the current assignee again changes nothing and records
+/// nothing.
 #[utoipa::path(
     tag = "lifecycle",
     params(
@@ -83,6 +87,7 @@ pub async fn assign_number(
             target: resolve(c, &b.target)?,
             override_reservation: b.override_reservation,
             override_quarantine: b.override_quarantine,
+            reassign: b.reassign,
         })
     })
     .await

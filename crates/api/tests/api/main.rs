@@ -1,6 +1,7 @@
 //! Telestate's API tests: the whole app over a real database (SQLite by default, PostgreSQL
 //! when `TEST_DATABASE_URL=postgres://…` is set), driven through actix's test service.
 
+mod assign;
 mod audit;
 mod common;
 mod events;

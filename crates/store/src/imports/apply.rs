@@ -129,11 +129,14 @@ fn request_of(step: &Change) -> Option<Request> {
             target: target(t),
             override_reservation: *override_reservation,
             override_quarantine: *override_quarantine,
+            reassign: false,
         },
+        // The plan showed the move from `previous`; applying it is the explicit reassign.
         Change::Reassign { target: t, .. } => Request::Assign {
             target: target(t),
             override_reservation: false,
             override_quarantine: false,
+            reassign: true,
         },
         Change::Unassign {
             quarantine_days, ..

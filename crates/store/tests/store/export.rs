@@ -100,6 +100,7 @@ fn estate(t: &TestDb) -> i64 {
                 },
                 override_reservation: false,
                 override_quarantine: false,
+                reassign: false,
             },
         ),
         (
@@ -112,6 +113,7 @@ fn estate(t: &TestDb) -> i64 {
                 },
                 override_reservation: false,
                 override_quarantine: false,
+                reassign: false,
             },
         ),
         (

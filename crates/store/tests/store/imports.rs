@@ -300,6 +300,7 @@ fn status_columns_plan_the_transitions_of_the_status_table() {
                 target: target.clone(),
                 override_reservation: false,
                 override_quarantine: false,
+                reassign: false,
             },
             None,
         )?;

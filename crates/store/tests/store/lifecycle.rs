@@ -32,6 +32,16 @@ fn assign(i: usize) -> Request {
         target: user(i),
         override_reservation: false,
         override_quarantine: false,
+        reassign: false,
+    }
+}
+
+fn reassign(i: usize) -> Request {
+    Request::Assign {
+        target: user(i),
+        override_reservation: false,
+        override_quarantine: false,
+        reassign: true,
     }
 }
 
@@ -87,12 +97,14 @@ fn requests() -> Vec<(&'static str, Request)> {
             },
         ),
         ("assign", assign(2)),
+        ("reassign", reassign(2)),
         (
             "assign+override",
             Request::Assign {
                 target: user(2),
                 override_reservation: true,
                 override_quarantine: true,
+                reassign: false,
             },
         ),
         (
@@ -147,7 +159,9 @@ fn every_transition_of_the_status_table_is_enforced_by_the_database() {
         ("reserved", "quarantine", Operator, Err("number_reserved")),
         ("reserved", "release", Operator, Ok("available")),
         ("assigned", "reserve", Operator, Err("number_assigned")),
-        ("assigned", "assign", Operator, Ok("assigned")),
+        ("assigned", "assign", Operator, Err("number_assigned")),
+        ("assigned", "reassign", Operator, Ok("assigned")),
+        ("available", "reassign", Operator, Ok("assigned")),
         ("assigned", "unassign", Operator, Ok("quarantined")),
         ("assigned", "unassign0", Operator, Err("override_forbidden")),
         ("assigned", "unassign0", Admin, Ok("available")),
@@ -242,7 +256,7 @@ fn reassigning_is_one_step_and_records_the_previous_assignee_on_unassign() {
     let t = TestDb::new();
     let e = number_in(&t, "assigned");
     let n =
-        t.db.write(|c| apply(c, &permit(Role::Operator), e, assign(7), None))
+        t.db.write(|c| apply(c, &permit(Role::Operator), e, reassign(7), None))
             .unwrap();
     assert_eq!(n.assignment.as_ref().unwrap().id, "user-7");
     let h =

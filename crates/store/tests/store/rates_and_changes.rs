@@ -17,6 +17,8 @@ fn assign_to(t: &TestDb, e164: &str, who: &str) -> store::StoreResult<store::num
         },
         override_reservation: false,
         override_quarantine: false,
+        // The rates count assignments; moving a number between users is a reassign.
+        reassign: true,
     };
     t.db.write(|c| apply(c, &owner(), e164, request, None))
 }
