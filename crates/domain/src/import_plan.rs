@@ -68,8 +68,13 @@ impl Default for Current {
 pub struct Wanted {
     /// The status it should end in; `None` keeps the current one.
     pub status: Option<NumberStatus>,
-    /// The assignee, for status assigned; `None` keeps the current one.
+    /// The assignee, for status assigned, when it is not the current one; `None` keeps
+    /// the current one.
     pub target: Option<Target>,
+    /// The `assigned_to` cell: `None` when the file has no such column, `Some(false)`
+    /// when the cell is empty, `Some(true)` when it names someone (the current assignee
+    /// or [`Wanted::target`]).
+    pub assigned_to: Option<bool>,
     /// Why it is reserved, for status reserved.
     pub reserved_reason: Cell<String>,
     /// For whom it is reserved, for status reserved.
@@ -142,6 +147,9 @@ pub enum PlanError {
         refusal: Refusal,
         /// When the number's quarantine ends, to tell when it may be released.
         quarantine_until: Option<NaiveDateTime>,
+        /// The cell that asked for the step: `status`, or without a status column the
+        /// assignment, reservation or quarantine cell that decided it.
+        column: &'static str,
     },
     /// A date column names a moment that is not after `now`.
     NotInFuture {
@@ -152,16 +160,33 @@ pub enum PlanError {
     NoReservationReason,
     /// Status assigned without an assignee.
     NoAssignee,
+    /// A cell that belongs to another status than the line's: it would not be applied.
+    NotApplied {
+        /// The cell.
+        column: &'static str,
+        /// The status the cell belongs to.
+        belongs_to: NumberStatus,
+        /// The status the line asks for.
+        status: NumberStatus,
+    },
+    /// Without a status column, two cells ask for different statuses.
+    Ambiguous {
+        /// The second cell.
+        column: &'static str,
+        /// The first cell.
+        other: &'static str,
+    },
 }
 
 impl PlanError {
     /// The column the error is in.
     pub fn column(&self) -> &'static str {
         match self {
-            PlanError::Refused { .. } => "status",
+            PlanError::Refused { column, .. } => column,
             PlanError::NotInFuture { column } => column,
             PlanError::NoReservationReason => "reserved_reason",
             PlanError::NoAssignee => "assigned_to",
+            PlanError::NotApplied { column, .. } | PlanError::Ambiguous { column, .. } => column,
         }
     }
 }
@@ -174,10 +199,22 @@ impl fmt::Display for PlanError {
                 from,
                 refusal,
                 quarantine_until,
+                ..
             } => refused(f, *transition, *from, *refusal, *quarantine_until),
             PlanError::NotInFuture { .. } => f.write_str("must be in the future"),
             PlanError::NoReservationReason => f.write_str("is required to reserve a number"),
             PlanError::NoAssignee => f.write_str("is required for status assigned"),
+            PlanError::NotApplied {
+                belongs_to, status, ..
+            } => write!(
+                f,
+                "belongs to status {belongs_to} but this line's status is {status}, so it \
+                 would not be applied; empty the cell or set status {belongs_to}"
+            ),
+            PlanError::Ambiguous { other, .. } => write!(
+                f,
+                "and {other} ask for different statuses; add a status column to say which"
+            ),
         }
     }
 }
@@ -227,19 +264,99 @@ pub fn plan(
     may_override: bool,
     now: NaiveDateTime,
 ) -> Result<Vec<Step>, PlanError> {
+    let (status, column) = wanted_status(current, wanted)?;
+    check_cells(status, wanted)?;
     let planner = Planner {
         current,
         wanted,
         may_override,
         now,
         quarantine_over: current.quarantine_until.is_some_and(|u| u <= now),
+        column,
     };
-    match wanted.status.unwrap_or(current.status) {
+    match status {
         Available => planner.to_available(),
         Reserved => planner.to_reserved(),
         Assigned => planner.to_assigned(),
         Quarantined => planner.to_quarantined(),
     }
+}
+
+/// The status a line asks for: its status cell or, without one, what its assignment,
+/// reservation and quarantine cells say (SPEC §4: no cell is silently ignored). A filled
+/// `assigned_to` assigns (or reassigns), a filled reservation cell reserves, a filled
+/// `quarantined_until` quarantines; an emptied `assigned_to` unassigns an assigned
+/// number, an emptied `reserved_reason` or `quarantined_until` releases a reserved or
+/// quarantined one; cells that agree with the number change nothing.
+///
+/// Also returns the cell that decided it, so a refusal names the cell the user wrote.
+fn wanted_status(current: &Current, w: &Wanted) -> Result<(NumberStatus, &'static str), PlanError> {
+    if let Some(s) = w.status {
+        return Ok((s, "status"));
+    }
+    let mut implied: Vec<(NumberStatus, &'static str)> = Vec::new();
+    if w.assigned_to == Some(true) {
+        implied.push((Assigned, "assigned_to"));
+    }
+    if let Some(column) = filled_reservation_cell(w) {
+        implied.push((Reserved, column));
+    }
+    if matches!(w.quarantined_until, Some(Some(_))) {
+        implied.push((Quarantined, "quarantined_until"));
+    }
+    match implied.as_slice() {
+        [] => {}
+        [(s, column)] => return Ok((*s, column)),
+        [(_, other), (_, column), ..] => {
+            return Err(PlanError::Ambiguous { column, other });
+        }
+    }
+    Ok(match current.status {
+        Assigned if w.assigned_to == Some(false) => (Quarantined, "assigned_to"),
+        Reserved if matches!(w.reserved_reason, Some(None)) => (Available, "reserved_reason"),
+        Quarantined if matches!(w.quarantined_until, Some(None)) => {
+            (Available, "quarantined_until")
+        }
+        s => (s, "status"),
+    })
+}
+
+/// The first filled reservation cell, if any.
+fn filled_reservation_cell(w: &Wanted) -> Option<&'static str> {
+    if matches!(w.reserved_reason, Some(Some(_))) {
+        Some("reserved_reason")
+    } else if matches!(w.reserved_for, Some(Some(_))) {
+        Some("reserved_for")
+    } else if matches!(w.reserved_until, Some(Some(_))) {
+        Some("reserved_until")
+    } else {
+        None
+    }
+}
+
+/// Refuses a filled cell that belongs to another status than `status`: the plan would
+/// drop it without a word.
+fn check_cells(status: NumberStatus, w: &Wanted) -> Result<(), PlanError> {
+    let misplaced = |column, belongs_to| PlanError::NotApplied {
+        column,
+        belongs_to,
+        status,
+    };
+    if status != Assigned && w.assigned_to == Some(true) {
+        return Err(misplaced("assigned_to", Assigned));
+    }
+    if status == Assigned && w.assigned_to == Some(false) {
+        return Err(PlanError::NoAssignee);
+    }
+    if status != Reserved
+        && let Some(column) = filled_reservation_cell(w)
+    {
+        return Err(misplaced(column, Reserved));
+    }
+    if status != Quarantined && matches!(w.quarantined_until, Some(Some(_))) {
+        return Err(misplaced("quarantined_until", Quarantined));
+    }
+    Ok(())
 }
 
 /// One number's planning: its inputs, and the checks every target status shares.
@@ -250,6 +367,8 @@ struct Planner<'a> {
     now: NaiveDateTime,
     /// The quarantine has ended (the scheduler has not released it yet): no override needed.
     quarantine_over: bool,
+    /// The cell that asked for the status (see [`PlanError::Refused`]).
+    column: &'static str,
 }
 
 /// The overrides asked for: the reservation one, the quarantine one.
@@ -282,6 +401,7 @@ impl Planner<'_> {
                 from: self.from(),
                 refusal,
                 quarantine_until: self.current.quarantine_until,
+                column: self.column,
             }
         })
     }
@@ -561,6 +681,17 @@ mod tests {
     impl Wanted {
         fn by(mut self, id: &str) -> Wanted {
             self.target = Some(who(id));
+            self.assigned_to = Some(true);
+            self
+        }
+        /// `assigned_to` names the number's current assignee (no look-up, no target).
+        fn same_assignee(mut self) -> Wanted {
+            self.assigned_to = Some(true);
+            self
+        }
+        /// `assigned_to` is an empty cell.
+        fn no_assignee(mut self) -> Wanted {
+            self.assigned_to = Some(false);
             self
         }
         fn reason(mut self, v: Option<&str>) -> Wanted {
@@ -600,6 +731,27 @@ mod tests {
             from,
             refusal: r,
             quarantine_until,
+            column: "status",
+        }
+    }
+
+    /// A refusal of a step a cell (not the status column) asked for.
+    fn by_cell(cell: &'static str, e: PlanError) -> PlanError {
+        match e {
+            PlanError::Refused {
+                transition,
+                from,
+                refusal,
+                quarantine_until,
+                ..
+            } => PlanError::Refused {
+                transition,
+                from,
+                refusal,
+                quarantine_until,
+                column: cell,
+            },
+            other => other,
         }
     }
 
@@ -778,5 +930,95 @@ mod tests {
         for (e, column, sentence) in table {
             assert_eq!((e.column(), e.to_string().as_str()), (*column, *sentence));
         }
+    }
+
+    #[test]
+    fn without_a_status_column_the_cells_decide_and_no_cell_is_dropped() {
+        use PlanError::*;
+        use Refusal as R;
+        use Step::Release;
+        use Transition as T;
+        let running = at(48);
+        let none = Ok(vec![]);
+        let misplaced = |column, belongs_to, status| {
+            Err(NotApplied {
+                column,
+                belongs_to,
+                status,
+            })
+        };
+        #[rustfmt::skip]
+        let table: Vec<Case> = vec![
+            // Assignment cells alone.
+            ("a named assignee assigns a free number", new(), keep().by("b"), OPER, Ok(vec![assign("b", false, false)])),
+            ("a named assignee reassigns a held number", assigned(Some("a")), keep().by("b"), OPER, Ok(vec![reassign("a", "b")])),
+            ("the current assignee again changes nothing", assigned(Some("a")), keep().same_assignee(), OPER, none.clone()),
+            ("an emptied assignee unassigns into quarantine", assigned(Some("a")), keep().no_assignee(), OPER, Ok(vec![unassign("a", None)])),
+            ("an emptied assignee with an end unassigns until then", assigned(Some("a")), keep().no_assignee().q_until(Some(at(48))), OPER,
+                Ok(vec![unassign("a", Some(2))])),
+            ("an empty assignee on a free number agrees with it", new(), keep().no_assignee(), OPER, none.clone()),
+            ("a named assignee on a reserved number needs the override", held(), keep().by("b"), OPER,
+                Err(by_cell("assigned_to", refused(T::Assign, Reserved, R::OverrideForbidden)))),
+            ("a named assignee on a quarantined number is refused", quarantined(running), keep().by("b"), OPER,
+                Err(by_cell("assigned_to", refused_until(T::Assign, Quarantined, R::OverrideForbidden, Some(running))))),
+            // Reservation cells alone.
+            ("a reason reserves a free number", new(), keep().reason(Some("vip")), OPER, Ok(vec![reserve("vip", None, None)])),
+            ("reserved_for alone still needs a reason", new(), keep().reserved_for(Some("team")), OPER, Err(NoReservationReason)),
+            ("a new reason re-reserves", held(), keep().reason(Some("other")), OPER,
+                Ok(vec![Release, reserve("other", Some("team"), Some(at(24)))])),
+            ("an emptied reason releases", held(), keep().reason(None), OPER, Ok(vec![Release])),
+            ("a reason on an assigned number is refused", assigned(Some("a")), keep().reason(Some("vip")), OPER,
+                Err(by_cell("reserved_reason", refused(T::Reserve, Assigned, R::Assigned)))),
+            // Quarantine cells alone.
+            ("an end quarantines a free number", new(), keep().q_until(Some(at(24))), OPER, Ok(vec![quarantine("import", Some(at(24)))])),
+            ("a new end re-quarantines (an admin)", quarantined(running), keep().q_until(Some(at(72))), ADMIN,
+                Ok(vec![Release, quarantine("import", Some(at(72)))])),
+            ("an emptied end releases early only with the override", quarantined(running), keep().q_until(None), OPER,
+                Err(by_cell("quarantined_until", refused_until(T::Release, Quarantined, R::Quarantined, Some(running))))),
+            ("an emptied end is released by an admin", quarantined(running), keep().q_until(None), ADMIN, Ok(vec![Release])),
+            // Cells that disagree.
+            ("an assignee and a reason contradict", new(), keep().by("b").reason(Some("vip")), OPER,
+                Err(Ambiguous { column: "reserved_reason", other: "assigned_to" })),
+            ("a reason and an end contradict", new(), keep().reason(Some("vip")).q_until(Some(at(1))), OPER,
+                Err(Ambiguous { column: "quarantined_until", other: "reserved_reason" })),
+            // With a status, a cell of another status is an error, not dropped.
+            ("status available with an assignee", assigned(Some("a")), to(Available).same_assignee(), ADMIN,
+                misplaced("assigned_to", Assigned, Available)),
+            ("status assigned with a reason", new(), to(Assigned).by("b").reason(Some("vip")), OPER,
+                misplaced("reserved_reason", Reserved, Assigned)),
+            ("status reserved with an end of quarantine", new(), to(Reserved).reason(Some("vip")).q_until(Some(at(1))), OPER,
+                misplaced("quarantined_until", Quarantined, Reserved)),
+            ("status quarantined with a reserved_until", new(), to(Quarantined).reserved_until(Some(at(1))), OPER,
+                misplaced("reserved_until", Reserved, Quarantined)),
+            ("status assigned with an emptied assignee", assigned(Some("a")), to(Assigned).no_assignee(), OPER, Err(NoAssignee)),
+            ("empty cells of other statuses are fine", assigned(Some("a")), to(Assigned).reason(None).q_until(None).same_assignee(), OPER,
+                none.clone()),
+        ];
+        for (case, current, wanted, may_override, want) in table {
+            assert_eq!(plan(&current, &wanted, may_override, now()), want, "{case}");
+        }
+    }
+
+    #[test]
+    fn misplaced_and_ambiguous_cells_say_which_column_and_what_to_do() {
+        let e = PlanError::NotApplied {
+            column: "assigned_to",
+            belongs_to: Assigned,
+            status: Available,
+        };
+        assert_eq!(e.column(), "assigned_to");
+        assert_eq!(
+            e.to_string(),
+            "belongs to status assigned but this line's status is available, so it would not be applied; empty the cell or set status assigned"
+        );
+        let e = PlanError::Ambiguous {
+            column: "reserved_reason",
+            other: "assigned_to",
+        };
+        assert_eq!(e.column(), "reserved_reason");
+        assert_eq!(
+            e.to_string(),
+            "and assigned_to ask for different statuses; add a status column to say which"
+        );
     }
 }

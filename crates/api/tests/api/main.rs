@@ -7,6 +7,7 @@ mod common;
 mod events;
 mod export;
 mod governance;
+mod import_cells;
 mod imports;
 mod numbers;
 mod openapi;

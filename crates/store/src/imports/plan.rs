@@ -535,8 +535,19 @@ fn desired_from_line(
     check_derived(refs, row, current, country, errors);
     resolve_places(refs, row, current, &mut d, errors);
     let from = current.map(|n| n.status).unwrap_or(NumberStatus::Available);
-    if d.wanted.status.unwrap_or(from) == NumberStatus::Assigned {
-        d.wanted.target = assignee(conn, refs, row, current, from, errors);
+    // Resolved whatever the status cell says: without one, a filled assignee is what
+    // decides the status, and with one, a cell that would not be applied is an error.
+    d.wanted.assigned_to = row.assigned_to.as_ref().map(Option::is_some);
+    d.wanted.target = assignee(conn, refs, row, current, from, errors);
+    if let Some(Some(kind)) = &row.assigned_to_kind
+        && !matches!(row.assigned_to, Some(Some(_)))
+    {
+        errors.add(
+            Some("assigned_to_kind"),
+            format!(
+                "says {kind} but assigned_to names no one; fill assigned_to or empty this cell"
+            ),
+        );
     }
     Ok(d)
 }
@@ -614,8 +625,8 @@ fn resolve_places(
     }
 }
 
-/// The assignee a line names for status assigned; `None` when it keeps the current one
-/// (status planning then asks for one if there is none) or names none that exists.
+/// The assignee a line names; `None` when it names none, names the current one (status
+/// planning keeps it), or names none that exists (a row error).
 fn assignee(
     conn: &mut Conn,
     refs: &mut Refs,
@@ -626,14 +637,7 @@ fn assignee(
 ) -> Option<Target> {
     let kind = row.assigned_to_kind.clone().flatten();
     match &row.assigned_to {
-        None => None,
-        Some(None) => {
-            errors.add(
-                Some("assigned_to"),
-                import_plan::PlanError::NoAssignee.to_string(),
-            );
-            None
-        }
+        None | Some(None) => None,
         Some(Some(v)) => {
             let same = current
                 .and_then(|n| n.assignment.as_ref())

@@ -51,6 +51,8 @@ fn desired_from_snapshot(b: &NumberSnapshot, errors: &mut Errors) -> Desired {
         wanted: domain::import_plan::Wanted {
             status: Some(b.status),
             target: b.assignment.as_ref().map(|a| a.target()),
+            // A revert restores a whole state, not a file's cells.
+            assigned_to: None,
             reserved_reason: Some(reservation.map(|r| r.reason.clone())),
             reserved_for: Some(reservation.and_then(|r| r.reserved_for.clone())),
             reserved_until: Some(reservation.and_then(|r| r.expires_at)),
