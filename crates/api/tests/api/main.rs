@@ -9,6 +9,7 @@ mod governance;
 mod imports;
 mod numbers;
 mod openapi;
+mod owner_only;
 mod ranges;
 mod rbac;
 mod validation;
