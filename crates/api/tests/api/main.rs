@@ -13,4 +13,5 @@ mod openapi;
 mod owner_only;
 mod ranges;
 mod rbac;
+mod scope;
 mod validation;
