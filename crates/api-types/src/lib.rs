@@ -113,6 +113,7 @@ error_codes! {
     NotFound => ("not_found", 404, "no such object within the caller's scope, or no such route"),
     MethodNotAllowed => ("method_not_allowed", 405, "the route exists but not with this method"),
     AlreadyExists => ("already_exists", 409, "a unique value is taken"),
+    Conflict => ("conflict", 409, "the request conflicts with existing data the caller cannot see (outside its scope); no details are given"),
     NumberExists => ("number_exists", 409, "the number is already in the inventory"),
     NumberNotAvailable => ("number_not_available", 409, "the action needs an available number"),
     RangeOverlap => ("range_overlap", 409, "the range overlaps another range"),

@@ -25,7 +25,7 @@ use std::{
 
 use api_types::{AuditActor, ChangeEvent};
 use chrono::NaiveDateTime;
-use domain::{Scope, snapshot::NumberSnapshot};
+use domain::{Role, Scope, snapshot::NumberSnapshot};
 use serde_json::Value;
 use store::{Backend, Conn, Db, StoreResult, audit::AuditRow};
 use tokio::sync::broadcast;
@@ -58,9 +58,13 @@ enum Reach {
         location: Option<String>,
         tags: Vec<String>,
     },
-    /// A location: callers whose scope lists no locations, or this one.
+    /// A location: unscoped callers, and callers whose scope lists this one (a grant
+    /// limited by tags alone does not hear of sites).
     Location(String),
-    /// Anything else (services, accounts, settings, directory): unscoped callers only.
+    /// Accounts, API tokens and platforms (`store::audit::OWNER_ONLY_KINDS`): owners only,
+    /// whatever another caller's role or scope.
+    Owners,
+    /// Anything else (services, settings, directory): unscoped callers only.
     Unscoped,
 }
 
@@ -130,6 +134,7 @@ impl Event {
             "number" => number_placement(row.after_json.as_deref().or(row.before_json.as_deref())),
             "range" => placement(parse(row.after_json.clone().or(row.before_json)).as_ref()),
             "location" => Reach::Location(row.entity_id.clone()),
+            kind if store::audit::owner_only(kind) => Reach::Owners,
             _ => Reach::Unscoped,
         };
         let after = parse(row.after_json);
@@ -156,8 +161,11 @@ impl Event {
         })
     }
 
-    /// True when a caller with `scope` may see this change.
-    pub fn visible_to(&self, scope: &Scope) -> bool {
+    /// True when a caller with `role` and `scope` may see this change.
+    pub fn visible_to(&self, role: Role, scope: &Scope) -> bool {
+        if self.reach == Reach::Owners {
+            return role == Role::Owner;
+        }
         if scope.is_unrestricted() {
             return true;
         }
@@ -166,8 +174,8 @@ impl Event {
                 let keys: Vec<&str> = tags.iter().map(String::as_str).collect();
                 scope.admits(location.as_deref(), &keys)
             }
-            Reach::Location(id) => scope.locations.is_empty() || scope.locations.contains(id),
-            Reach::Unscoped => false,
+            Reach::Location(id) => scope.locations.contains(id),
+            Reach::Owners | Reach::Unscoped => false,
         }
     }
 
@@ -469,11 +477,11 @@ mod tests {
     fn a_number_event_reaches_the_scopes_that_admit_its_new_place() {
         let after = number_at(3, &["London"]);
         let e = Event::from_row(row(7, "number", "number.assign", Some(after), None)).unwrap();
-        assert!(e.visible_to(&Scope::unrestricted()));
-        assert!(e.visible_to(&scope(&["3"], &[])));
-        assert!(e.visible_to(&scope(&[], &["london"])));
-        assert!(!e.visible_to(&scope(&["4"], &[])));
-        assert!(!e.visible_to(&scope(&["3"], &["paris"])));
+        assert!(e.visible_to(Role::Admin, &Scope::unrestricted()));
+        assert!(e.visible_to(Role::Admin, &scope(&["3"], &[])));
+        assert!(e.visible_to(Role::Admin, &scope(&[], &["london"])));
+        assert!(!e.visible_to(Role::Admin, &scope(&["4"], &[])));
+        assert!(!e.visible_to(Role::Admin, &scope(&["3"], &["paris"])));
         assert_eq!(
             e.frame(true).lines().take(2).collect::<Vec<_>>(),
             ["id: 7", "event: number.assign"]
@@ -486,16 +494,16 @@ mod tests {
     fn a_deleted_number_is_placed_by_its_state_before() {
         let before = number_at(4, &[]);
         let e = Event::from_row(row(8, "number", "number.delete", None, Some(before))).unwrap();
-        assert!(e.visible_to(&scope(&["4"], &[])));
-        assert!(!e.visible_to(&scope(&["3"], &[])));
+        assert!(e.visible_to(Role::Admin, &scope(&["4"], &[])));
+        assert!(!e.visible_to(Role::Admin, &scope(&["3"], &[])));
     }
 
     #[test]
     fn a_number_record_that_does_not_read_reaches_unscoped_callers_only() {
         let odd = serde_json::json!({"location_id": 4, "tags": []});
         let e = Event::from_row(row(9, "number", "number.update", Some(odd), None)).unwrap();
-        assert!(e.visible_to(&Scope::unrestricted()));
-        assert!(!e.visible_to(&scope(&["4"], &[])));
+        assert!(e.visible_to(Role::Admin, &Scope::unrestricted()));
+        assert!(!e.visible_to(Role::Admin, &scope(&["4"], &[])));
     }
 
     #[test]
@@ -509,7 +517,50 @@ mod tests {
             None,
         ))
         .unwrap();
-        assert!(e.visible_to(&Scope::unrestricted()));
-        assert!(!e.visible_to(&scope(&[], &["london"])));
+        assert!(e.visible_to(Role::Admin, &Scope::unrestricted()));
+        assert!(!e.visible_to(Role::Admin, &scope(&[], &["london"])));
+    }
+
+    #[test]
+    fn records_about_accounts_tokens_and_platforms_reach_owners_only() {
+        for (kind, action) in [
+            ("admin", "admin.create"),
+            ("api_token", "api_token.create"),
+            ("platform", "platform.update"),
+        ] {
+            let e = Event::from_row(row(
+                11,
+                kind,
+                action,
+                Some(serde_json::json!({"username": "ann"})),
+                None,
+            ))
+            .unwrap();
+            assert!(e.visible_to(Role::Owner, &Scope::unrestricted()), "{kind}");
+            for role in [Role::Viewer, Role::Operator, Role::Admin] {
+                assert!(!e.visible_to(role, &Scope::unrestricted()), "{kind} {role}");
+                assert!(
+                    !e.visible_to(role, &scope(&["3"], &["london"])),
+                    "{kind} {role}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_location_reaches_grants_that_list_it_but_not_grants_limited_to_tags() {
+        let e = Event::from_row(row(
+            12,
+            "location",
+            "location.update",
+            Some(serde_json::json!({})),
+            None,
+        ))
+        .unwrap();
+        // The row's entity id is the number-shaped default of `row`.
+        assert!(e.visible_to(Role::Viewer, &Scope::unrestricted()));
+        assert!(e.visible_to(Role::Viewer, &scope(&["+442071234567"], &[])));
+        assert!(!e.visible_to(Role::Viewer, &scope(&["4"], &[])));
+        assert!(!e.visible_to(Role::Viewer, &scope(&[], &["london"])));
     }
 }

@@ -4,12 +4,13 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use domain::{Actor, ActorKind, Permit, Scope, Source};
+use domain::{Actor, ActorKind, Permit, Role, Source};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
     Conn, StoreResult,
+    db::MultiBackend,
     page::{self, Page},
     schema::audit_log,
 };
@@ -193,6 +194,38 @@ pub(crate) fn record_as(
     Ok(())
 }
 
+/// Entity kinds whose records only owners may read, whatever another caller's role or
+/// scope: accounts (usernames, roles, scopes, last logins), API tokens (names, secret
+/// prefixes, roles), logins and platforms (their credentials).
+pub const OWNER_ONLY_KINDS: &[&str] = &["admin", "api_token", "auth", "platform"];
+
+/// True when records about `entity_kind` are for owners only (see [`OWNER_ONLY_KINDS`]).
+pub fn owner_only(entity_kind: &str) -> bool {
+    OWNER_ONLY_KINDS.contains(&entity_kind)
+}
+
+/// Restricts a query of records to what `permit` may read: owners read everything; other
+/// roles never read [`OWNER_ONLY_KINDS`]; a scoped caller reads records about the numbers
+/// in its scope only. Part of the query, so paging counts only readable records.
+fn readable<'a, ST: 'a>(
+    conn: &mut Conn,
+    permit: &Permit,
+    mut q: audit_log::BoxedQuery<'a, MultiBackend, ST>,
+) -> StoreResult<audit_log::BoxedQuery<'a, MultiBackend, ST>> {
+    if permit.role() == Role::Owner {
+        return Ok(q);
+    }
+    q = q.filter(audit_log::entity_kind.ne_all(OWNER_ONLY_KINDS.to_vec()));
+    if let Some(cond) = crate::scope::ScopeFilter::resolve(conn, permit.scope())?
+        .exists_condition("e164", "audit_log.entity_id")
+    {
+        q = q
+            .filter(audit_log::entity_kind.eq("number"))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
+    }
+    Ok(q)
+}
+
 /// Which records to list; every field narrows the result.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -212,10 +245,11 @@ pub struct AuditFilter {
     pub until: Option<NaiveDateTime>,
 }
 
-/// Lists records newest first. A scoped caller sees only records about numbers in scope.
+/// Lists records newest first, as far as `permit` may read them: a scoped caller sees only
+/// records about numbers in scope, and only owners see [`OWNER_ONLY_KINDS`].
 pub fn list(
     conn: &mut Conn,
-    scope: &Scope,
+    permit: &Permit,
     filter: &AuditFilter,
     cursor: Option<&str>,
     limit: Option<i64>,
@@ -253,13 +287,7 @@ pub fn list(
     if let Some(v) = filter.until {
         q = q.filter(audit_log::at.lt(v));
     }
-    if let Some(cond) = crate::scope::ScopeFilter::resolve(conn, scope)?
-        .exists_condition("e164", "audit_log.entity_id")
-    {
-        q = q
-            .filter(audit_log::entity_kind.eq("number"))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
-    }
+    let q = readable(conn, permit, q)?;
     let rows = q.limit(limit + 1).load(conn)?;
     Ok(page::finish(rows, limit, |r| r.id.to_string()))
 }
@@ -339,11 +367,11 @@ pub fn new_change_set_id() -> String {
     format!("cs_{hex}")
 }
 
-/// The records of one change set, newest first. A scoped caller sees only records about
-/// numbers in scope; a change set with no visible record is not found.
+/// The records of one change set, newest first, as far as `permit` may read them (see
+/// [`list`]); a change set with no readable record is not found.
 pub fn change_set(
     conn: &mut Conn,
-    scope: &Scope,
+    permit: &Permit,
     id: &str,
     cursor: Option<&str>,
     limit: Option<i64>,
@@ -357,13 +385,7 @@ pub fn change_set(
     if let Some(c) = cursor {
         q = q.filter(audit_log::id.lt(page::decode_id(c)?));
     }
-    if let Some(cond) = crate::scope::ScopeFilter::resolve(conn, scope)?
-        .exists_condition("e164", "audit_log.entity_id")
-    {
-        q = q
-            .filter(audit_log::entity_kind.eq("number"))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
-    }
+    let q = readable(conn, permit, q)?;
     let rows = q.limit(limit + 1).load(conn)?;
     if rows.is_empty() && cursor.is_none() {
         return Err(crate::StoreError::not_found("change set", id));

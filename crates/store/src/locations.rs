@@ -104,7 +104,13 @@ impl LocationInput {
     }
 }
 
-fn visible(scope: &Scope) -> locations::BoxedQuery<'static, crate::db::MultiBackend> {
+/// The sites a scope can see. A grant listing locations sees those; a grant limited by
+/// tags alone sees only the sites of the numbers and ranges in its scope, so the rest of
+/// the estate's sites stay as invisible to it as the numbers there.
+fn visible(
+    conn: &mut Conn,
+    scope: &Scope,
+) -> StoreResult<locations::BoxedQuery<'static, crate::db::MultiBackend>> {
     let mut q = locations::table.into_boxed();
     if !scope.locations.is_empty() {
         let ids: Vec<i64> = scope
@@ -113,13 +119,27 @@ fn visible(scope: &Scope) -> locations::BoxedQuery<'static, crate::db::MultiBack
             .filter_map(|l| l.parse().ok())
             .collect();
         q = q.filter(locations::id.eq_any(ids));
+    } else if !scope.tags.is_empty() {
+        let numbers = crate::scope::ScopeFilter::resolve(conn, scope)?
+            .exists_condition("location_id", "locations.id");
+        let ranges = crate::scope::visible_range_ids(conn, scope)?;
+        // Ids are integers from our own tables, safe to inline (see ScopeFilter).
+        let by_range = format!(
+            "locations.id IN (SELECT r.location_id FROM ranges r WHERE r.id IN ({}))",
+            crate::scope::id_list(&ranges)
+        );
+        let cond = match numbers {
+            Some(n) => format!("({n} OR {by_range})"),
+            None => by_range,
+        };
+        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&cond));
     }
-    q
+    Ok(q)
 }
 
 /// One site, if it exists within `scope`.
 pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<Location> {
-    visible(scope)
+    visible(conn, scope)?
         .filter(locations::id.eq(id))
         .select(Location::as_select())
         .first(conn)
@@ -137,7 +157,7 @@ pub fn list(
     limit: Option<i64>,
 ) -> StoreResult<Page<Location>> {
     let limit = page::limit(limit)?;
-    let mut query = visible(scope)
+    let mut query = visible(conn, scope)?
         .select(Location::as_select())
         .order(locations::name_key.asc());
     if let Some(c) = cursor {
@@ -180,20 +200,35 @@ fn name_taken(name: &str) -> StoreError {
     }
 }
 
-fn require_unscoped_locations(permit: &Permit) -> StoreResult<()> {
-    if permit.scope().locations.is_empty() {
+/// Creating and deleting sites belongs to unscoped grants: a scoped grant (by locations,
+/// tags or both) cannot add a site it would then see, or remove one others use.
+fn require_unscoped(permit: &Permit) -> StoreResult<()> {
+    if permit.scope().is_unrestricted() {
         Ok(())
     } else {
         Err(StoreError::Forbidden {
             code: "out_of_scope",
-            message: "a grant limited to locations cannot create sites".into(),
+            message: "a scoped grant cannot create or delete sites".into(),
         })
     }
 }
 
+/// Editing a site needs a grant that lists it: a grant limited by tags alone only reads
+/// the sites of its numbers.
+fn require_listed(permit: &Permit) -> StoreResult<()> {
+    let scope = permit.scope();
+    if scope.locations.is_empty() && !scope.tags.is_empty() {
+        return Err(StoreError::Forbidden {
+            code: "out_of_scope",
+            message: "a grant limited to tags cannot change sites".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Adds a site.
 pub fn create(conn: &mut Conn, permit: &Permit, input: LocationInput) -> StoreResult<Location> {
-    require_unscoped_locations(permit)?;
+    require_unscoped(permit)?;
     let input = input.validate()?;
     let key = input.name.to_lowercase();
     let exists: i64 = locations::table
@@ -245,6 +280,7 @@ pub fn update(
     if_match: Option<i64>,
 ) -> StoreResult<Location> {
     let before = get(conn, permit.scope(), id)?;
+    require_listed(permit)?;
     if let Some(v) = if_match.filter(|v| *v != before.version) {
         return Err(StoreError::Stale {
             expected: v,
@@ -253,13 +289,23 @@ pub fn update(
     }
     let input = input.validate()?;
     let key = input.name.to_lowercase();
-    let clash: i64 = locations::table
+    let clash: Option<i64> = locations::table
         .filter(locations::name_key.eq(&key))
         .filter(locations::id.ne(id))
-        .count()
-        .get_result(conn)?;
-    if clash > 0 {
-        return Err(name_taken(&input.name));
+        .select(locations::id)
+        .first(conn)
+        .optional()?;
+    if let Some(other) = clash {
+        // A site the caller cannot see is not named, not even by the name it typed.
+        let seen: i64 = visible(conn, permit.scope())?
+            .filter(locations::id.eq(other))
+            .count()
+            .get_result(conn)?;
+        return Err(if seen > 0 {
+            name_taken(&input.name)
+        } else {
+            crate::numbers::hidden_conflict()
+        });
     }
     let n = diesel::update(
         locations::table
@@ -302,8 +348,8 @@ pub fn update(
 
 /// Removes a site that no number or range uses.
 pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) -> StoreResult<()> {
-    require_unscoped_locations(permit)?;
     let before = get(conn, permit.scope(), id)?;
+    require_unscoped(permit)?;
     if let Some(v) = if_match.filter(|v| *v != before.version) {
         return Err(StoreError::Stale {
             expected: v,

@@ -4,7 +4,11 @@
 //! is indistinguishable from one that does not exist.
 
 use chrono::NaiveDateTime;
-use diesel::{dsl::sql, prelude::*, sql_types::Text};
+use diesel::{
+    dsl::sql,
+    prelude::*,
+    sql_types::{Bool, Text},
+};
 use domain::snapshot::NumberSnapshot;
 use domain::{NumberStatus, NumberType, Permit, PhoneNumber, ProvisioningState, Scope, Tag};
 
@@ -414,6 +418,24 @@ pub(crate) fn check_refs(
     Ok(())
 }
 
+/// The SQL condition that a numbers row named `alias` lies outside the scope (`None` when
+/// the scope is unrestricted). A NULL location counts as outside, not as unknown.
+pub(crate) fn outside_scope(scope: &ScopeFilter, alias: &str) -> Option<String> {
+    scope
+        .condition(alias)
+        .map(|c| format!("NOT COALESCE(({c}), 1 = 0)"))
+}
+
+/// The refusal when a write collides with something outside the caller's scope: a plain
+/// conflict that names nothing, so an out-of-scope object looks no different from any
+/// other obstacle the caller cannot see.
+pub(crate) fn hidden_conflict() -> StoreError {
+    StoreError::conflict(
+        "conflict",
+        "the request conflicts with existing data; nothing was changed",
+    )
+}
+
 /// Adds one number.
 pub fn create(conn: &mut Conn, permit: &Permit, new: NewNumber) -> StoreResult<Number> {
     Ok(create_many(conn, permit, vec![new])?.remove(0))
@@ -454,6 +476,17 @@ fn check_batch(conn: &mut Conn, permit: &Permit, items: &[NewNumber]) -> StoreRe
             .limit(10)
             .load(conn)?;
         if !existing.is_empty() {
+            let scope = ScopeFilter::resolve(conn, permit.scope())?;
+            if let Some(outside) = outside_scope(&scope, "numbers") {
+                let hidden: i64 = numbers::table
+                    .filter(numbers::e164.eq_any(chunk))
+                    .filter(sql::<Bool>(&outside))
+                    .count()
+                    .get_result(conn)?;
+                if hidden > 0 {
+                    return Err(hidden_conflict());
+                }
+            }
             return Err(StoreError::Conflict {
                 code: "number_exists",
                 message: format!("{} already in the inventory", existing.join(", ")),
@@ -608,9 +641,6 @@ pub fn delete(
 ) -> StoreResult<()> {
     let before = get(conn, permit.scope(), e164)?;
     check_version(&before, if_match)?;
-    // No cascade (number_tags has no foreign key): the tags go first, in the same transaction.
-    diesel::delete(number_tags::table.filter(number_tags::number_id.eq(before.id)))
-        .execute(conn)?;
     let deleted = diesel::delete(
         numbers::table
             .filter(numbers::id.eq(before.id))
@@ -635,6 +665,10 @@ pub fn delete(
             current: current.version,
         });
     }
+    // No cascade (number_tags has no foreign key): the links go once the number has gone,
+    // so a refusal above still reads the number in a tag-limited scope.
+    diesel::delete(number_tags::table.filter(number_tags::number_id.eq(before.id)))
+        .execute(conn)?;
     audit::record(
         conn,
         permit,

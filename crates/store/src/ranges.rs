@@ -151,12 +151,12 @@ pub struct RangePatch {
 /// its scope (moved to another site, retagged): a grant never reaches past its scope.
 fn require_all_numbers_in_scope(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<()> {
     let filter = crate::scope::ScopeFilter::resolve(conn, permit.scope())?;
-    let Some(cond) = filter.condition("numbers") else {
+    let Some(cond) = crate::numbers::outside_scope(&filter, "numbers") else {
         return Ok(());
     };
     let outside: i64 = numbers::table
         .filter(numbers::range_id.eq(id))
-        .filter(sql::<Bool>(&format!("NOT ({cond})")))
+        .filter(sql::<Bool>(&cond))
         .count()
         .get_result(conn)?;
     if outside > 0 {
@@ -289,6 +289,19 @@ pub fn list(
     })
 }
 
+/// Narrows `q` to the ranges that share a number with the block `first..=last` of
+/// `digits` digits.
+fn overlaps(
+    q: ranges::BoxedQuery<'static, crate::db::MultiBackend>,
+    digits: i32,
+    first: i64,
+    last: i64,
+) -> ranges::BoxedQuery<'static, crate::db::MultiBackend> {
+    q.filter(ranges::digit_count.eq(digits))
+        .filter(ranges::first_value.le(last))
+        .filter(ranges::last_value.ge(first))
+}
+
 /// Creates a range and every number in it, in the caller's transaction.
 ///
 /// Refused with 409 when it overlaps another range or numbers already in the inventory.
@@ -302,19 +315,30 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
     let first = block.first_value() as i64;
     let last = first + block.len() as i64 - 1;
     let digits = block.start().digits().len() as i32;
-    let overlapping: Vec<(i64, Option<String>, String, String)> = ranges::table
-        .filter(ranges::digit_count.eq(digits))
-        .filter(ranges::first_value.le(last))
-        .filter(ranges::last_value.ge(first))
-        .select((
-            ranges::id,
-            ranges::name,
-            ranges::start_number,
-            ranges::end_number,
-        ))
-        .limit(5)
-        .load(conn)?;
+    let overlapping: Vec<(i64, Option<String>, String, String)> =
+        overlaps(ranges::table.into_boxed(), digits, first, last)
+            .select((
+                ranges::id,
+                ranges::name,
+                ranges::start_number,
+                ranges::end_number,
+            ))
+            .limit(5)
+            .load(conn)?;
     if let Some((id, name, s, e)) = overlapping.first() {
+        // A scoped caller hears of the ranges it can see, and of nothing else.
+        if !permit.scope().is_unrestricted() {
+            let visible = crate::scope::visible_ranges(conn, permit.scope())?;
+            let seen: i64 = overlaps(visible, digits, first, last)
+                .count()
+                .get_result(conn)?;
+            let all: i64 = overlaps(ranges::table.into_boxed(), digits, first, last)
+                .count()
+                .get_result(conn)?;
+            if seen < all {
+                return Err(crate::numbers::hidden_conflict());
+            }
+        }
         return Err(StoreError::Conflict {
             code: "range_overlap",
             message: format!(
@@ -335,6 +359,19 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
         .limit(10)
         .load(conn)?;
     if !existing.is_empty() {
+        let scope = crate::scope::ScopeFilter::resolve(conn, permit.scope())?;
+        if let Some(outside) = crate::numbers::outside_scope(&scope, "numbers") {
+            let hidden: i64 = numbers::table
+                .filter(numbers::e164.ge(&start))
+                .filter(numbers::e164.lt(format!("{end};f")))
+                .filter(length(numbers::base).eq(digits + 1))
+                .filter(sql::<Bool>(&outside))
+                .count()
+                .get_result(conn)?;
+            if hidden > 0 {
+                return Err(crate::numbers::hidden_conflict());
+            }
+        }
         return Err(StoreError::Conflict {
             code: "numbers_exist",
             message: format!(

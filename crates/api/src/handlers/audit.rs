@@ -75,6 +75,9 @@ fn csv_cells(r: &AuditRow) -> [Cow<'_, str>; 13] {
 
 /// Lists audit records, newest first. Scoped callers see records about their numbers only.
 ///
+/// Records about accounts, API tokens, logins and platforms are for owners only, whatever
+/// the filter.
+///
 /// With `Accept: text/csv` the answer is every matching record as one streamed CSV file
 /// (`cursor` and `limit` do not apply), newest first like the list, with the columns
 /// `id, at, actor_kind, actor_id, actor_name, action, entity, entity_id, source,
@@ -112,7 +115,7 @@ pub async fn list_audit(
         since: q.since.map(|t| t.naive_utc()),
         until: q.until.map(|t| t.naive_utc()),
     };
-    let scope = auth.permit.scope().clone();
+    let permit = auth.permit;
     if wants_csv(&req) {
         let body = export::paged(
             state.db.clone(),
@@ -121,7 +124,7 @@ pub async fn list_audit(
             move |c, cursor: Option<String>| {
                 let page = store::audit::list(
                     c,
-                    &scope,
+                    &permit,
                     &filter,
                     cursor.as_deref(),
                     Some(store::page::MAX_LIMIT),
@@ -135,7 +138,7 @@ pub async fn list_audit(
         return Ok(export::csv_response("audit.csv", body));
     }
     let page = state
-        .read(move |c| store::audit::list(c, &scope, &filter, q.cursor.as_deref(), q.limit))
+        .read(move |c| store::audit::list(c, &permit, &filter, q.cursor.as_deref(), q.limit))
         .await?;
     Ok(HttpResponse::Ok().json(convert::audit_list(page)))
 }

@@ -15,7 +15,7 @@ use std::{
 
 use actix_web::{HttpRequest, HttpResponse, get, web, web::Bytes};
 use api_types::{EventsQuery, StreamMark};
-use domain::Scope;
+use domain::{Role, Scope};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use crate::{
@@ -93,6 +93,7 @@ fn mark(kind: &str, id: i64, reason: Option<&str>) -> Bytes {
 struct Stream {
     hub: Hub,
     rx: Receiver<Arc<Event>>,
+    role: Role,
     scope: Scope,
     sent: Sent,
     /// The highest id sent with an `id:` line: where the client resumes.
@@ -113,7 +114,7 @@ enum Step {
 
 impl Stream {
     fn offer(&mut self, e: &Event) {
-        if self.sent.ids.contains(&e.id) || !e.visible_to(&self.scope) {
+        if self.sent.ids.contains(&e.id) || !e.visible_to(self.role, &self.scope) {
             return;
         }
         // A record that committed late (below the cursor) is sent without an id, so the
@@ -187,9 +188,10 @@ impl Stream {
 ///
 /// Each event is one audit record: `id` is its id, `event` its action (`number.assign`,
 /// `range.create`, …) and `data` a `ChangeEvent` whose `data` is the thing's new state.
-/// Logins are not sent. Scoped callers receive numbers and ranges whose location and tags
-/// their scope admits (a deleted one by where it was) and locations they may see; other
-/// kinds go to unscoped callers only.
+/// Logins are not sent; accounts, API tokens and platforms go to owners only. Scoped
+/// callers receive numbers and ranges whose location and tags their scope admits (a
+/// deleted one by where it was) and the locations their scope lists; other kinds go to
+/// unscoped callers only.
 ///
 /// Send `Last-Event-ID` (or `?last_event_id=`) to resume: the records after it are
 /// replayed if there are at most 10,000 and none is older than 24 hours; otherwise an
@@ -238,6 +240,7 @@ pub async fn stream_events(
     let mut stream = Stream {
         hub,
         rx,
+        role: auth.permit.role(),
         scope: auth.permit.scope().clone(),
         sent: Sent {
             ids: HashSet::new(),

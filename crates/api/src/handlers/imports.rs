@@ -413,9 +413,9 @@ pub async fn get_change_set(
 ) -> Result<web::Json<AuditList>, ApiError> {
     let id = path.into_inner();
     let PageQuery { cursor, limit } = query.into_inner()?;
-    let scope = auth.permit.scope().clone();
+    let permit = auth.permit;
     let page = state
-        .read(move |c| store::audit::change_set(c, &scope, &id, cursor.as_deref(), limit))
+        .read(move |c| store::audit::change_set(c, &permit, &id, cursor.as_deref(), limit))
         .await?;
     Ok(web::Json(convert::audit_list(page)))
 }

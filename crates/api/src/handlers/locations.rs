@@ -14,6 +14,9 @@ use crate::{
 };
 
 /// Lists sites by name.
+///
+/// A scoped caller sees the sites its grant lists, or, when its grant is limited to tags
+/// alone, the sites of the numbers and ranges in its scope.
 #[utoipa::path(tag = "locations", params(LocationQuery), responses((status = 200, description = "A page of sites", body = LocationList)))]
 #[get("/locations")]
 pub async fn list_locations(
@@ -42,6 +45,8 @@ pub async fn list_locations(
 }
 
 /// Adds a site (name unique, case-insensitive; ISO country).
+///
+/// Needs an unscoped grant.
 #[utoipa::path(tag = "locations", request_body = NewLocation, responses((status = 201, description = "The site", body = api_types::Location)))]
 #[post("/locations")]
 pub async fn create_location(
@@ -86,6 +91,9 @@ pub async fn get_location(
 }
 
 /// Edits a site.
+///
+/// A scoped grant edits only the sites it lists; a grant limited to tags edits none (403
+/// `out_of_scope`).
 #[utoipa::path(
     tag = "locations",
     params(("id" = String, Path, description = "Location id"), ("If-Match" = Option<String>, Header, description = "The ETag last read")),
@@ -124,6 +132,8 @@ pub async fn update_location(
 }
 
 /// Removes a site that no number or range uses (409 `location_in_use` otherwise).
+///
+/// Needs an unscoped grant.
 #[utoipa::path(tag = "locations", params(("id" = String, Path, description = "Location id"), ("If-Match" = Option<String>, Header, description = "The ETag last read")), responses((status = 204, description = "Deleted")))]
 #[delete("/locations/{id}")]
 pub async fn delete_location(

@@ -480,3 +480,78 @@ async fn a_stream_that_falls_behind_still_gets_every_event_once() {
     ids.dedup();
     assert_eq!(ids.len(), 5001, "no record twice");
 }
+
+#[actix_web::test]
+async fn accounts_and_tokens_reach_the_streams_of_owners_only() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let here = app.location(&owner, "Here", "GB").await;
+    let others = [
+        app.user(Role::Viewer).await,
+        app.user(Role::Operator).await,
+        app.user(Role::Admin).await,
+        app.scoped_user(Role::Admin, &[], &["sales"]).await,
+    ];
+    let svc = test::init_service(api::app(
+        instance(app.tdb.db.clone()),
+        Arc::new(api::openapi()),
+    ))
+    .await;
+    let mut owners = open!(&svc, &owner, None);
+    owners.replayed().await;
+    let mut streams = Vec::new();
+    for u in &others {
+        let mut s = open!(&svc, u, None);
+        s.replayed().await;
+        streams.push(s);
+    }
+
+    app.post("/api/v1/admins")
+        .as_(&owner)
+        .json(json!({"username": "alice", "password": "password123", "role": "viewer"}))
+        .send()
+        .await
+        .expect(201);
+    app.post("/api/v1/api-tokens")
+        .as_(&owner)
+        .json(json!({"name": "ITSM", "role": "operator"}))
+        .send()
+        .await
+        .expect(201);
+    app.patch(&format!("/api/v1/locations/{here}"))
+        .as_(&owner)
+        .json(json!({"city": "London"}))
+        .send()
+        .await
+        .expect(200);
+    // The last change, which every stream receives: what came before it was decided.
+    app.number(
+        &owner,
+        json!({"number": "+442071230001", "tags": ["sales"]}),
+    )
+    .await;
+    let last = |f: &Frame| is_change(f, "number.create", "+442071230001");
+
+    let got = owners.until(last).await;
+    for action in ["admin.create", "api_token.create", "location.update"] {
+        assert!(
+            got.iter().any(|f| f.event == action),
+            "the owner hears of {action}: {got:?}"
+        );
+    }
+    for (u, s) in others.iter().zip(streams.iter_mut()) {
+        let got = s.until(last).await;
+        assert!(
+            got.iter()
+                .all(|f| !f.event.starts_with("admin.") && !f.event.starts_with("api_token.")),
+            "{} heard of an account or token: {got:?}",
+            u.username
+        );
+    }
+    // A grant limited to tags does not hear of sites either.
+    let tagged = streams.last().map(|s| s.seen.clone()).unwrap_or_default();
+    assert!(
+        tagged.iter().all(|f| !f.event.starts_with("location.")),
+        "{tagged:?}"
+    );
+}

@@ -744,7 +744,7 @@ async fn a_grant_limited_to_locations_cannot_create_sites() {
         .send()
         .await
         .expect_error(403, "out_of_scope");
-    // A grant limited by tags only may.
+    // Nor may a grant limited by tags: sites belong to unscoped grants.
     let tagged = e.app.scoped_user(Role::Admin, &[], &["sales"]).await;
     e.app
         .post("/api/v1/locations")
@@ -752,7 +752,7 @@ async fn a_grant_limited_to_locations_cannot_create_sites() {
         .json(json!({"name": "Elsewhere", "country": "GB"}))
         .send()
         .await
-        .expect(201);
+        .expect_error(403, "out_of_scope");
 }
 
 #[actix_web::test]

@@ -432,7 +432,9 @@ pub(super) fn transitions(
     }
 }
 
-/// Checks the number and the result against the caller's scope.
+/// Checks the number and the result against the caller's scope. An existing number
+/// outside the scope and a result outside it get the same error, so a plan does not tell
+/// a scoped caller which numbers exist beyond its reach.
 pub(super) fn check_scope(
     scope: &Scope,
     current: Option<&Number>,
@@ -450,10 +452,11 @@ pub(super) fn check_scope(
     let keys_now: Vec<String> = current
         .map(|n| n.tags.iter().map(|t| t.to_lowercase()).collect())
         .unwrap_or_default();
+    const OUTSIDE: &str = "the number or the result lies outside your scope (location and tags)";
     if let Some(n) = current
         && !admits(n.location_id, &keys_now)
     {
-        errors.add(None, format!("{} lies outside your scope", n.number));
+        errors.add(None, OUTSIDE);
         return false;
     }
     let loc = d.location.unwrap_or(current.and_then(|n| n.location_id));
@@ -462,10 +465,7 @@ pub(super) fn check_scope(
         None => keys_now,
     };
     if !admits(loc, &keys) {
-        errors.add(
-            None,
-            "the result would lie outside your scope (location and tags)",
-        );
+        errors.add(None, OUTSIDE);
         return false;
     }
     true

@@ -82,7 +82,7 @@ pub fn revert(
         }
         // Scoped callers may revert only change sets they can see something of.
         if !permit.scope().is_unrestricted() {
-            audit::change_set(conn, permit.scope(), change_set, None, Some(1))?;
+            audit::change_set(conn, permit, change_set, None, Some(1))?;
         }
         Ok(records)
     })?;

@@ -142,16 +142,9 @@ fn a_plan_changes_nothing_and_apply_changes_exactly_the_planned_rows_under_one_c
         (1, "line 5")
     );
 
-    let records =
-        t.db.read(|c| {
-            store::audit::change_set(
-                c,
-                &Scope::unrestricted(),
-                &applied.change_set_id,
-                None,
-                Some(100),
-            )
-        })
+    let records = t
+        .db
+        .read(|c| store::audit::change_set(c, &owner(), &applied.change_set_id, None, Some(100)))
         .unwrap()
         .items;
     assert_eq!(records.len(), 4, "{records:#?}");
@@ -490,11 +483,11 @@ fn a_batch_create_is_one_change_set() {
     })
     .unwrap();
     let page =
-        t.db.read(|c| store::audit::change_set(c, &Scope::unrestricted(), "cs_test", None, None))
+        t.db.read(|c| store::audit::change_set(c, &owner(), "cs_test", None, None))
             .unwrap();
     assert_eq!(page.items.len(), 2);
     assert!(matches!(
-        t.db.read(|c| store::audit::change_set(c, &Scope::unrestricted(), "cs_none", None, None)),
+        t.db.read(|c| store::audit::change_set(c, &owner(), "cs_none", None, None)),
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -594,7 +587,7 @@ fn old_plans_are_forgotten_but_their_change_sets_stay() {
     next(imports::APPLIED_KEPT_DAYS + 1);
     assert!(!exists(&applied.id));
     assert!(
-        t.db.read(|c| store::audit::change_set(c, &Scope::unrestricted(), &cs, None, None))
+        t.db.read(|c| store::audit::change_set(c, &owner(), &cs, None, None))
             .is_ok()
     );
 }

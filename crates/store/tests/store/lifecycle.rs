@@ -564,7 +564,7 @@ fn the_scheduler_releases_what_has_expired_once_per_interval() {
         ..Default::default()
     };
     let records =
-        t.db.read(|c| store::audit::list(c, &Scope::unrestricted(), &by_scheduler, None, None))
+        t.db.read(|c| store::audit::list(c, &owner(), &by_scheduler, None, None))
             .unwrap();
     assert_eq!(records.items.len(), 2);
     assert!(records.items.iter().all(|r| r.action == "number.release"));

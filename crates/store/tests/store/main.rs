@@ -3,6 +3,7 @@
 //! binary, one module per topic; the helpers below are shared by all of them.
 
 mod accounts;
+mod audit_reach;
 mod export;
 mod imports;
 mod inventory;
@@ -76,7 +77,7 @@ fn audit_count(t: &TestDb, action: &str) -> usize {
         action: Some(action.into()),
         ..Default::default()
     };
-    t.db.read(|c| store::audit::list(c, &Scope::unrestricted(), &filter, None, Some(1000)))
+    t.db.read(|c| store::audit::list(c, &owner(), &filter, None, Some(1000)))
         .unwrap()
         .items
         .len()

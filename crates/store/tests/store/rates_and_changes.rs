@@ -37,7 +37,7 @@ fn assign_times(t: &TestDb) -> Vec<chrono::NaiveDateTime> {
         ..Default::default()
     };
     let mut at: Vec<_> =
-        t.db.read(|c| store::audit::list(c, &Scope::unrestricted(), &filter, None, Some(1000)))
+        t.db.read(|c| store::audit::list(c, &owner(), &filter, None, Some(1000)))
             .unwrap()
             .items
             .into_iter()
