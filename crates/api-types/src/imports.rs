@@ -133,6 +133,11 @@ pub struct ImportSummary {
     pub deletes: u64,
     /// Errors (file-level and per line); a plan with errors cannot be applied.
     pub errors: u64,
+    /// How many of those errors are beyond the server's cap (`TELESTATE_IMPORT_MAX_ERRORS`,
+    /// 1,000 by default): a plan keeps and shows its first errors only and counts the rest
+    /// here. 0 when every error is shown.
+    #[serde(default)]
+    pub errors_not_shown: u64,
 }
 
 /// An import (or revert) plan: what applying it would change, and every error.
@@ -157,7 +162,8 @@ pub struct ImportPlan {
     pub rows_truncated: bool,
     /// The cursor of the next page of rows, `null` at the end.
     pub next_cursor: Option<String>,
-    /// Problems with the file as a whole (empty, not UTF-8, bad header, …).
+    /// Problems with the file as a whole (empty, not UTF-8, bad header, too many
+    /// columns, …).
     pub errors: Vec<ImportError>,
     /// Who planned it.
     pub created_by: String,

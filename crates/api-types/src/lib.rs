@@ -271,7 +271,7 @@ pub struct NewNumber {
     /// Site id.
     #[serde(default)]
     pub location_id: Option<String>,
-    /// Labels (1–64 characters each).
+    /// Labels (1–64 characters each, at most 50).
     #[serde(default)]
     pub tags: Vec<String>,
     /// Free text, at most 1000 characters.
@@ -333,7 +333,7 @@ pub struct NumberPatch {
     /// New description.
     #[serde(default)]
     pub description: Option<String>,
-    /// New tag set (replaces the old one).
+    /// New tag set (replaces the old one; at most 50 tags).
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     /// New site id, or `null` to clear.
@@ -372,7 +372,7 @@ pub struct NumberQuery {
     /// `available`, `reserved`, `assigned` or `quarantined`.
     #[cfg_attr(feature = "openapi", param(value_type = Option<domain::NumberStatus>))]
     pub status: Option<String>,
-    /// A tag; comma-separate several to require all of them.
+    /// A tag; comma-separate several (at most 50) to require all of them.
     pub tag: Option<String>,
     /// Location id.
     pub location: Option<String>,
@@ -472,7 +472,7 @@ pub struct NewRange {
     /// Site id for its numbers.
     #[serde(default)]
     pub location_id: Option<String>,
-    /// Tags for the range and its numbers.
+    /// Tags for the range and its numbers (at most 50).
     #[serde(default)]
     pub tags: Vec<String>,
     /// Free text.
@@ -503,7 +503,7 @@ pub struct RangePatch {
     /// New description.
     #[serde(default)]
     pub description: Option<String>,
-    /// New tag set.
+    /// New tag set (at most 50 tags).
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     /// New site id, or `null` to clear.

@@ -153,7 +153,7 @@ pub struct ReleaseRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PoolBody {
-    /// Tags a number must all carry.
+    /// Tags a number must all carry (at most 50).
     #[serde(default)]
     pub tags: Vec<String>,
     /// Site id.

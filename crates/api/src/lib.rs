@@ -44,6 +44,8 @@ pub struct ApiConfig {
     pub import_plan_ttl_seconds: i64,
     /// Largest import upload, in bytes (413 above).
     pub import_max_bytes: usize,
+    /// Errors an import or revert plan keeps and shows; the rest are counted.
+    pub import_max_errors: usize,
 }
 
 impl Default for ApiConfig {
@@ -53,6 +55,7 @@ impl Default for ApiConfig {
             jwt_ttl_seconds: 3600,
             import_plan_ttl_seconds: 3600,
             import_max_bytes: 256 * 1024 * 1024,
+            import_max_errors: 1000,
         }
     }
 }

@@ -12,6 +12,12 @@
 //! clears it. Resolving names (locations, platforms, assignees) is the store's job and
 //! deciding transitions is [`crate::import_plan`]'s; this module only reads and checks
 //! what a line says.
+//!
+//! Bounded whatever the file holds: a header of more than [`MAX_COLUMNS`] columns is one
+//! file error, a line longer than [`MAX_LINE_BYTES`] one error for that line, a cell
+//! longer than [`MAX_CELL_CHARS`] one error for that cell, and the cells a line has beyond
+//! the header's columns one error for the line, however many there are. So a line costs
+//! work in proportion to its bytes and yields at most a few errors per column.
 
 use std::{
     borrow::Cow,
@@ -30,6 +36,13 @@ use crate::{
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// Longest reservation reason or reserved-for text, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
+/// Most columns a header may have: the format's 15 and room for empty ones spreadsheets add.
+pub const MAX_COLUMNS: usize = 64;
+/// Longest cell read, in characters: a description is at most 1,000, a tag list of
+/// [`crate::MAX_TAGS`] tags of 64 characters about 3,300.
+pub const MAX_CELL_CHARS: usize = 4096;
+/// Longest line read, in bytes (its cells together; a line of the export is far below).
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// A column of the import format, in [`HEADER`] order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -265,6 +278,27 @@ fn header_names(csv: &mut csv::Reader<&[u8]>) -> Result<(u64, Vec<String>), Vec<
         }
     }
     let line = header_line(&header);
+    if header.len() > MAX_COLUMNS {
+        return Err(vec![ImportError::at(
+            line,
+            None,
+            format!(
+                "the header has {} columns; an import file has at most {MAX_COLUMNS} (the columns are {})",
+                header.len(),
+                HEADER.join(", ")
+            ),
+        )]);
+    }
+    if header.as_slice().len() > MAX_LINE_BYTES {
+        return Err(vec![ImportError::at(
+            line,
+            None,
+            format!(
+                "the header is longer than {MAX_LINE_BYTES} bytes; the columns are {}",
+                HEADER.join(", ")
+            ),
+        )]);
+    }
     let mut names = Vec::with_capacity(header.len());
     for cell in header.iter() {
         match std::str::from_utf8(cell) {
@@ -332,9 +366,10 @@ fn header_columns(line: u64, names: &[String]) -> Result<Vec<Option<Column>>, Ve
             None => {
                 errors.push(ImportError::at(
                     line,
-                    Some(name),
+                    Some(clip(name)),
                     format!(
-                        "unknown column '{name}'; the columns are {}",
+                        "unknown column '{}'; the columns are {}",
+                        clip(name),
                         HEADER.join(", ")
                     ),
                 ));
@@ -433,6 +468,25 @@ impl<'a> Reader<'a> {
 
     fn read_line(&mut self) -> Option<Record> {
         let line = self.current_line();
+        if self.record.as_slice().len() > MAX_LINE_BYTES {
+            // One error for the line, whatever it holds: its cells are not looked at.
+            let number = self
+                .columns
+                .iter()
+                .position(|c| *c == Some(Column::Number))
+                .and_then(|i| self.record.get(i))
+                .map(|raw| clip(String::from_utf8_lossy(raw).trim()).to_string())
+                .unwrap_or_default();
+            return Some(Record::Invalid {
+                line,
+                number,
+                errors: vec![ImportError::at(
+                    line,
+                    None,
+                    format!("is longer than {MAX_LINE_BYTES} bytes; a line holds one number"),
+                )],
+            });
+        }
         // Split borrows: cells borrow the record while the seen-numbers map is updated.
         let Reader {
             record,
@@ -450,7 +504,12 @@ impl<'a> Reader<'a> {
             .take()
             .map(Cow::into_owned)
             .unwrap_or_default();
-        let number = number_of(&number_cell, line, &mut errors);
+        let number = if errors.iter().any(|e| e.column.as_deref() == Some("number")) {
+            // The cell was refused already (too long, not UTF-8).
+            None
+        } else {
+            number_of(&number_cell, line, &mut errors)
+        };
         if let Some(key) = &number
             && let Err(first) = seen.claim(key, line)
         {
@@ -476,7 +535,8 @@ impl<'a> Reader<'a> {
 type Cells<'r> = [Option<Cow<'r, str>>; 15];
 
 /// Puts each cell of `record` under its column; errors for a short line, cells that are
-/// not UTF-8 and cells beyond the header. False for a line of blank cells.
+/// not UTF-8 or too long, and (one for the line) cells beyond the header's columns.
+/// False for a line of blank cells.
 fn split_cells<'r>(
     record: &'r csv::ByteRecord,
     columns: &[Option<Column>],
@@ -496,14 +556,25 @@ fn split_cells<'r>(
         ));
     }
     let mut blank = true;
+    // Cells with something in them but no column: counted, reported once.
+    let mut stray = 0_usize;
+    let mut first_stray: Option<(usize, &[u8])> = None;
     for (i, raw) in record.iter().enumerate() {
+        let column = columns.get(i).copied().flatten();
+        let Some(c) = column else {
+            if !raw.iter().all(u8::is_ascii_whitespace) {
+                blank = false;
+                stray += 1;
+                first_stray.get_or_insert((i, raw));
+            }
+            continue;
+        };
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t,
             Err(_) => {
-                let column = columns.get(i).copied().flatten().map(Column::name);
                 errors.push(ImportError::at(
                     line,
-                    column,
+                    Some(c.name()),
                     "is not UTF-8 text; save the file as \"CSV UTF-8 (comma delimited)\"",
                 ));
                 blank = false;
@@ -513,22 +584,36 @@ fn split_cells<'r>(
         if !text.trim().is_empty() {
             blank = false;
         }
-        match columns.get(i).copied().flatten() {
-            Some(c) if text.starts_with('\'') => {
-                cells[c as usize] = Some(Cow::Owned(csv_row::unneutralise(text)))
-            }
-            Some(c) => cells[c as usize] = Some(Cow::Borrowed(text)),
-            None if text.trim().is_empty() => {}
-            None => errors.push(ImportError::at(
+        if text.len() > MAX_CELL_CHARS && text.chars().count() > MAX_CELL_CHARS {
+            errors.push(ImportError::at(
                 line,
-                None,
-                format!(
-                    "cell {} has no column in the header (found '{}')",
-                    i + 1,
-                    clip(text)
-                ),
-            )),
+                Some(c.name()),
+                format!("is longer than {MAX_CELL_CHARS} characters"),
+            ));
+            continue;
         }
+        cells[c as usize] = Some(if text.starts_with('\'') {
+            Cow::Owned(csv_row::unneutralise(text))
+        } else {
+            Cow::Borrowed(text)
+        });
+    }
+    if let Some((i, raw)) = first_stray {
+        let found = String::from_utf8_lossy(raw);
+        let reason = if stray == 1 {
+            format!(
+                "cell {} has no column in the header (found '{}')",
+                i + 1,
+                clip(&found)
+            )
+        } else {
+            format!(
+                "{stray} cells have no column in the header (the header names {width}; the first, cell {}, holds '{}')",
+                i + 1,
+                clip(&found)
+            )
+        };
+        errors.push(ImportError::at(line, None, reason));
     }
     !blank
 }
@@ -1099,6 +1184,119 @@ mod tests {
         assert_eq!(row(&got[0]).line, 4);
         let got = rows("number,description\n+442071234567,x,stray\n");
         assert!(matches!(&got[0], Record::Invalid { .. }));
+    }
+
+    fn only_errors(r: &Record) -> &[ImportError] {
+        match r {
+            Record::Invalid { errors, .. } => errors,
+            other => panic!("expected errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_header_of_too_many_columns_is_one_file_error() {
+        let mut text = String::from("number");
+        text.push_str(&",".repeat(200_000));
+        text.push_str("\n+442071234567\n");
+        let errors = read_all(text.as_bytes()).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].reason.contains("200001 columns"), "{errors:?}");
+        // Unknown names are one error each, but there are at most 64 of them.
+        let mut text = String::from("number");
+        for i in 0..200 {
+            text.push_str(&format!(",c{i}"));
+        }
+        assert_eq!(read_all(text.as_bytes()).unwrap_err().len(), 1);
+        // Spreadsheets' trailing empty columns stay welcome up to the limit.
+        let text = format!("number{}\n+442071234567\n", ",".repeat(MAX_COLUMNS - 1));
+        assert_eq!(rows(&text).len(), 1);
+        // A long header name is clipped in the message.
+        let text = format!("number,{}\n", "y".repeat(10_000));
+        let errors = read_all(text.as_bytes()).unwrap_err();
+        assert!(errors[0].reason.len() < 400, "{errors:?}");
+    }
+
+    #[test]
+    fn cells_beyond_the_header_are_one_error_for_the_line() {
+        let mut text = String::from("number,description\n+442071234567,x");
+        text.push_str(&",y".repeat(1_000));
+        text.push('\n');
+        let got = read_all(text.as_bytes()).unwrap();
+        let errors = only_errors(&got[0]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].reason.contains("1000 cells have no column"),
+            "{errors:?}"
+        );
+        // 100,000 extra cells make a line too long to look at: still one error.
+        let mut text = String::from("number,description\n+442071234567,x");
+        text.push_str(&",y".repeat(100_000));
+        text.push_str("\n+442071234568,ok\n");
+        let got = read_all(text.as_bytes()).unwrap();
+        assert_eq!(got.len(), 2);
+        let errors = only_errors(&got[0]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].reason.contains("longer than"), "{errors:?}");
+        assert_eq!(row(&got[1]).line, 3, "the next line reads as usual");
+    }
+
+    #[test]
+    fn long_cells_and_lines_are_one_error_each() {
+        let text = format!(
+            "number,description,tags\n+442071234567,{},ok\n",
+            "d".repeat(MAX_CELL_CHARS + 1)
+        );
+        let got = read_all(text.as_bytes()).unwrap();
+        let errors = only_errors(&got[0]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].column.as_deref(), Some("description"));
+        assert!(errors[0].reason.contains("4096"), "{errors:?}");
+        // A too-long number cell is one error, not also "is required".
+        let text = format!("number\n{}\n", "1".repeat(MAX_CELL_CHARS + 1));
+        let got = read_all(text.as_bytes()).unwrap();
+        assert_eq!(only_errors(&got[0]).len(), 1, "{got:?}");
+        // A line over the limit: one error, its number clipped.
+        let text = format!(
+            "number,description,tags\n+442071234567,{},{}\n",
+            "d".repeat(MAX_CELL_CHARS),
+            "t;".repeat(MAX_LINE_BYTES / 2)
+        );
+        match &read_all(text.as_bytes()).unwrap()[0] {
+            Record::Invalid {
+                line,
+                number,
+                errors,
+            } => {
+                assert_eq!((*line, number.as_str()), (2, "+442071234567"));
+                assert_eq!(errors.len(), 1, "{errors:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The longest legitimate cells fit: 50 tags of 64 characters, 1,000-character
+        // descriptions in any script.
+        let tags: Vec<String> = (0..crate::MAX_TAGS)
+            .map(|i| format!("{i:02}{}", "é".repeat(62)))
+            .collect();
+        let text = format!(
+            "number,description,tags\n+442071234567,{},{}\n",
+            "é".repeat(MAX_DESCRIPTION_CHARS),
+            tags.join("; ")
+        );
+        let got = rows(&text);
+        assert_eq!(row(&got[0]).tags.as_ref().unwrap().len(), crate::MAX_TAGS);
+        // One more tag is the tag limit's error, naming the column.
+        let text = format!("number,tags\n+442071234567,{};extra\n", tags.join(";"));
+        let errors = only_errors(&read_all(text.as_bytes()).unwrap()[0]).to_vec();
+        assert_eq!(errors[0].column.as_deref(), Some("tags"), "{errors:?}");
+        assert!(errors[0].reason.contains("at most 50"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_file_of_many_bad_lines_has_one_error_per_line() {
+        let text = format!("number\n{}", "x,\n".repeat(10_000));
+        let got = read_all(text.as_bytes()).unwrap();
+        assert_eq!(got.len(), 10_000);
+        assert!(got.iter().all(|r| only_errors(r).len() == 1));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use lifecycle::{Overrides, Refusal, Transition};
 pub use phone::{PhoneError, PhoneNumber};
 pub use range::{NumberBlock, RangeError};
 pub use status::{NumberStatus, NumberType, ParseEnumError};
-pub use tag::{Tag, TagError};
+pub use tag::{MAX_TAGS, Tag, TagError};
 pub use vocab::{
     ChangeOp, PlanKind, PlanStatus, ProvisioningState, ServiceKind, Target, TargetKind,
 };

@@ -43,6 +43,8 @@ pub struct Config {
     pub import_plan_ttl_seconds: i64,
     /// Largest import upload in bytes (TELESTATE_IMPORT_MAX_BYTES).
     pub import_max_bytes: usize,
+    /// Errors an import plan keeps and shows; the rest are counted (TELESTATE_IMPORT_MAX_ERRORS).
+    pub import_max_errors: usize,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -102,9 +104,16 @@ impl Config {
         if import_max_bytes < 1024 {
             bail!("TELESTATE_IMPORT_MAX_BYTES must be at least 1024");
         }
+        // Each kept error is a stored row and a line of the answer: a hostile file must
+        // not turn into millions of them.
+        let import_max_errors: usize = parsed("TELESTATE_IMPORT_MAX_ERRORS", 1000)?;
+        if !(1..=1_000_000).contains(&import_max_errors) {
+            bail!("TELESTATE_IMPORT_MAX_ERRORS must be between 1 and 1000000");
+        }
         Ok(Config {
             import_plan_ttl_seconds,
             import_max_bytes,
+            import_max_errors,
             database_url,
             bind: var("TELESTATE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             admin_user: var("TELESTATE_ADMIN_USER").unwrap_or_else(|| "admin".into()),

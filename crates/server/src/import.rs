@@ -166,9 +166,15 @@ fn direct(
     let permit = Permit::system("cli-import", Source::Cli);
     let ttl = chrono::Duration::seconds(config.import_plan_ttl_seconds);
     bar.set_message("planning");
-    let plan = imports::plan_csv(&db, &permit, bytes, store::now(), ttl, &mut |done, _| {
-        bar.set_position(done)
-    })
+    let plan = imports::plan_csv(
+        &db,
+        &permit,
+        bytes,
+        store::now(),
+        ttl,
+        config.import_max_errors,
+        &mut |done, _| bar.set_position(done),
+    )
     .map_err(|e| anyhow::anyhow!("planning: {e}"))?;
     let mut row_errors = Vec::new();
     let mut cursor: Option<String> = None;

@@ -194,6 +194,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         jwt_ttl_seconds: config.jwt_ttl_seconds,
         import_plan_ttl_seconds: config.import_plan_ttl_seconds,
         import_max_bytes: config.import_max_bytes,
+        import_max_errors: config.import_max_errors,
     };
     let state =
         web::Data::new(api::AppState::new(db, api_config).map_err(|e| anyhow::anyhow!("{e}"))?);

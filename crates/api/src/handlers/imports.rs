@@ -43,6 +43,7 @@ pub(crate) fn summary_out(s: imports::Summary) -> ImportSummary {
         quarantines: s.quarantines,
         deletes: s.deletes,
         errors: s.errors,
+        errors_not_shown: s.errors_not_shown,
     }
 }
 
@@ -245,9 +246,12 @@ async fn read_upload(
 ///
 /// The body is the file itself (`text/csv`; UTF-8 with or without BOM, CRLF or LF), or a
 /// `multipart/form-data` form whose file part holds it. A problem with the file as a whole
-/// (empty, not UTF-8, another delimiter, no header) is a plan with `errors`, not a 400.
-/// The first 1,000 lines with changes or errors are included; page through the rest with
-/// `GET /api/v1/imports/{id}?cursor=`.
+/// (empty, not UTF-8, another delimiter, no header, more than 64 columns) is a plan with
+/// `errors`, not a 400. A line longer than 64 KiB, a cell longer than 4,096 characters and
+/// cells beyond the header's columns are one error each. A plan keeps its first
+/// `TELESTATE_IMPORT_MAX_ERRORS` errors (1,000 by default) and counts the rest in
+/// `summary.errors_not_shown`. The first 1,000 lines with changes or errors are included;
+/// page through the rest with `GET /api/v1/imports/{id}?cursor=`.
 #[utoipa::path(
     tag = "imports",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a retry with the same key and file gets the first plan")),
@@ -264,8 +268,17 @@ pub async fn create_import(
     let body = read_upload(&req, payload, state.config.import_max_bytes).await?;
     let permit = auth.permit;
     let idem = Idempotent::of_bytes(&req, &permit, &body)?;
+    let max_errors = state.config.import_max_errors;
     make_plan(&state, idem, permit, move |db, permit, ttl| {
-        imports::plan_csv(db, permit, &body, store::now(), ttl, &mut |_, _| {})
+        imports::plan_csv(
+            db,
+            permit,
+            &body,
+            store::now(),
+            ttl,
+            max_errors,
+            &mut |_, _| {},
+        )
     })
     .await
 }
@@ -441,8 +454,9 @@ pub async fn revert_change_set(
     let id = path.into_inner();
     let permit = auth.permit;
     let idem = Idempotent::of_bytes(&req, &permit, b"")?;
+    let max_errors = state.config.import_max_errors;
     make_plan(&state, idem, permit, move |db, permit, ttl| {
-        imports::revert(db, permit, &id, store::now(), ttl)
+        imports::revert(db, permit, &id, store::now(), ttl, max_errors)
     })
     .await
 }

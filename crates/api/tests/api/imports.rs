@@ -563,3 +563,99 @@ async fn idempotency_keys_make_plan_apply_and_revert_retries_safe() {
     assert_eq!(revert("revert-1").await.expect(201)["id"], undo["id"]);
     assert_ne!(revert("revert-2").await.expect(201)["id"], undo["id"]);
 }
+
+#[actix_web::test]
+async fn hostile_files_plan_into_a_bounded_number_of_errors_with_a_count_of_the_rest() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+
+    // A header followed by 200,000 commas: one file error naming the column count.
+    let mut csv = String::from("number");
+    csv.push_str(&",".repeat(200_000));
+    csv.push_str("\n+442071235001\n");
+    let p = plan(&app, &owner, csv).await;
+    let errors = p["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("200001 columns"),
+        "{errors:?}"
+    );
+    assert_eq!(p["summary"]["errors"], 1);
+    assert_eq!(p["summary"]["errors_not_shown"], 0);
+
+    // One row with 100,000 extra cells: one error for the line.
+    let mut csv = String::from("number,description\n+442071235001,x");
+    csv.push_str(&",y".repeat(100_000));
+    csv.push('\n');
+    let p = plan(&app, &owner, csv).await;
+    assert_eq!(p["summary"]["errors"], 1, "{:#}", p["summary"]);
+    assert_eq!(p["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(p["rows"][0]["errors"].as_array().unwrap().len(), 1);
+    // Under the line limit the extra cells are counted in that one error.
+    let mut csv = String::from("number,description\n+442071235001,x");
+    csv.push_str(&",y".repeat(1_000));
+    csv.push('\n');
+    let p = plan(&app, &owner, csv).await;
+    let errors = p["rows"][0]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0]["reason"].as_str().unwrap().contains("1000 cells"));
+
+    // 5,000 bad lines: the first 1,000 errors are kept and shown, the rest counted.
+    let csv = format!("number\n{}", "x\n".repeat(5_000));
+    let p = plan(&app, &owner, csv).await;
+    assert_eq!(p["summary"]["rows"], 5_000);
+    assert_eq!(p["summary"]["errors"], 5_000);
+    assert_eq!(p["summary"]["errors_not_shown"], 4_000);
+    assert_eq!(p["rows"].as_array().unwrap().len(), 1_000);
+    assert_eq!(
+        p["rows_truncated"], false,
+        "error rows past the cap are not stored"
+    );
+    assert_eq!(p["rows"][999]["line"], 1_001);
+    apply(&app, &owner, &p["id"])
+        .await
+        .expect_error(409, "plan_has_errors");
+}
+
+#[actix_web::test]
+async fn the_error_cap_is_a_setting_and_good_lines_past_it_are_still_planned() {
+    let app = TestApp::with_config(api::ApiConfig {
+        import_max_errors: 3,
+        ..api::ApiConfig::default()
+    })
+    .await;
+    let owner = app.user(Role::Owner).await;
+    // A line with two errors, two bad lines, then a good one.
+    let csv = "number,status,number_type\n\
+               +442071235001,lost,pigeon\n\
+               x,,\n\
+               y,,\n\
+               +442071235002,available,\n";
+    let p = plan(&app, &owner, csv).await;
+    assert_eq!(p["summary"]["errors"], 4, "{:#}", p["summary"]);
+    assert_eq!(p["summary"]["errors_not_shown"], 1);
+    assert_eq!(p["summary"]["creates"], 1);
+    let lines: Vec<(i64, usize)> = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_i64().unwrap(),
+                r["errors"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(lines, [(2, 2), (3, 1), (5, 0)], "{:#}", p["rows"]);
+    // The same plan read again says the same.
+    let again = app
+        .get(&format!("/api/v1/imports/{}", p["id"].as_str().unwrap()))
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(again["summary"], p["summary"]);
+}

@@ -476,3 +476,103 @@ async fn a_nul_character_in_a_text_parameter_is_refused_not_a_server_error() {
         .await
         .expect_invalid("invalid_path", "path");
 }
+
+#[actix_web::test]
+async fn long_tag_lists_are_refused_naming_the_field_wherever_tags_are_taken() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let many = |n: usize| (0..n).map(|i| format!("tag {i}")).collect::<Vec<_>>();
+    let n = "+442071230301";
+    app.number(&owner, json!({"number": n, "tags": ["Keep"]}))
+        .await;
+    let path = format!("/api/v1/numbers/{}", crate::common::enc(n));
+    // The two requests of the report: each was a stalled worker and a 500.
+    let details = app
+        .post("/api/v1/allocations")
+        .as_(&owner)
+        .json(json!({"pool": {"tags": many(40_000)}, "target": {"kind": "service", "id": "1"}}))
+        .send()
+        .await
+        .expect_error(400, "invalid_field");
+    assert_eq!(details["field"], "pool.tags");
+    let r = app
+        .patch(&path)
+        .as_(&owner)
+        .json(json!({"tags": many(17_001)}))
+        .send()
+        .await;
+    r.expect_invalid("invalid_field", "tags");
+    assert!(r.text().contains("at most 50"), "{}", r.text());
+    // Every other list of tags, one over the limit.
+    let over = many(51);
+    let bodies = [
+        (
+            "/api/v1/numbers",
+            json!({"number": "+442071230302", "tags": over}),
+            "tags",
+        ),
+        (
+            "/api/v1/numbers",
+            json!({"items": [{"number": "+442071230303"}, {"number": "+442071230304", "tags": over}]}),
+            "items[1].tags",
+        ),
+        (
+            "/api/v1/ranges",
+            json!({"start": "+442071230400", "end": "+442071230409", "tags": over}),
+            "tags",
+        ),
+    ];
+    for (url, body, field) in bodies {
+        app.post(url)
+            .as_(&owner)
+            .json(body)
+            .send()
+            .await
+            .expect_invalid("invalid_field", field);
+    }
+    app.patch("/api/v1/ranges/1")
+        .as_(&owner)
+        .json(json!({"tags": over}))
+        .send()
+        .await
+        .expect_invalid("invalid_field", "tags");
+    app.post("/api/v1/admins")
+        .as_(&owner)
+        .json(
+            json!({"username": "scoped", "password": "password123", "role": "admin",
+                     "scope": {"tags": over}}),
+        )
+        .send()
+        .await
+        .expect_field("scope.tags");
+    let filter = over.join(",");
+    for url in ["/api/v1/numbers", "/api/v1/export/numbers.csv"] {
+        app.get(&format!("{url}?tag={}", crate::common::enc(&filter)))
+            .as_(&owner)
+            .send()
+            .await
+            .expect_invalid("invalid_query", "tag");
+    }
+    // The limit itself is fine, and a tag repeated in any case counts once.
+    let mut fifty = many(50);
+    fifty.extend(many(50).iter().map(|t| t.to_uppercase()));
+    let patched = app
+        .patch(&path)
+        .as_(&owner)
+        .json(json!({"tags": fifty}))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(patched["tags"].as_array().unwrap().len(), 50);
+    let filter = fifty.join(",");
+    let found = app
+        .get(&format!(
+            "/api/v1/numbers?tag={}",
+            crate::common::enc(&filter)
+        ))
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(found["items"][0]["number"], n, "{found}");
+}

@@ -101,7 +101,7 @@ fn fields_of(updates: &[&Change]) -> StoreResult<Fields> {
             "tags" => {
                 let names: Vec<String> =
                     serde_json::from_value(new.clone()).map_err(|_| bad(field))?;
-                f.tags = Some(Tag::parse_set(&names).map_err(|_| bad(field))?);
+                f.tags = Some(Tag::parse_stored_set(&names).map_err(|_| bad(field))?);
             }
             "location" => f.location = Some(id_of(new)),
             "platform" => f.platform = Some(id_of(new)),

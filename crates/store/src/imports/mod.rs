@@ -28,6 +28,10 @@
 //! - a number outside the caller's scope, or a change that would move one out of it, is a
 //!   row error; a number absent from the file is never touched.
 //!
+//! A plan keeps at most `max_errors` errors (the first ones, file errors first); the rest
+//! are only counted (`Summary::errors_not_shown`), so a file of a million bad lines stores
+//! and shows no more than a file of a few.
+//!
 //! The stages live in their own modules: `plan` reads a file (and plans one number, for
 //! imports and reverts alike), `revert` turns a change set's audit records into a plan,
 //! `apply` runs a stored plan, and `rows` keeps plans and their rows in `import_plans` /
@@ -203,6 +207,10 @@ pub struct Summary {
     pub deletes: u64,
     /// Errors, file-level ones included.
     pub errors: u64,
+    /// Errors beyond the plan's cap (`TELESTATE_IMPORT_MAX_ERRORS`): counted in `errors`,
+    /// neither stored nor shown.
+    #[serde(default)]
+    pub errors_not_shown: u64,
 }
 
 impl Summary {

@@ -492,7 +492,8 @@ pub(super) fn plan_number(
     out
 }
 
-/// Counts a planned row into the summary and stores it if it changes or fails anything.
+/// Counts a planned row into the summary and stores it if it changes or fails anything
+/// (errors beyond the plan's cap are only counted).
 pub(super) fn tally(
     summary: &mut Summary,
     sink: &mut RowSink<'_>,
@@ -503,9 +504,7 @@ pub(super) fn tally(
     if row.errors.is_empty() {
         summary.count(&row.changes);
     }
-    if !row.changes.is_empty() || !row.errors.is_empty() {
-        sink.push(row)?;
-    }
+    summary.errors_not_shown += sink.push(row)?;
     Ok(())
 }
 
@@ -678,8 +677,9 @@ fn now_named(
         .map(|_| id)
 }
 
-/// Plans an import of a CSV file under `permit`; stores and returns the plan. Nothing in
-/// the estate changes. `progress` hears (bytes read, bytes in all) as the file is read.
+/// Plans an import of a CSV file under `permit`; stores and returns the plan, with its
+/// first `max_errors` errors (the others counted). Nothing in the estate changes.
+/// `progress` hears (bytes read, bytes in all) as the file is read.
 ///
 /// The estate is read on a connection of its own, outside any write transaction, and the
 /// plan is stored a few thousand rows at a time: planning a large file never blocks other
@@ -691,11 +691,13 @@ pub fn plan_csv(
     bytes: &[u8],
     now: NaiveDateTime,
     ttl: Duration,
+    max_errors: usize,
     progress: &mut dyn FnMut(u64, u64),
 ) -> StoreResult<Plan> {
     let started = std::time::Instant::now();
     let id = start_plan(db, permit, "import", None, now)?;
-    let outcome = db.read(|conn| plan_lines(conn, db, permit, &id, bytes, now, progress));
+    let mut sink = RowSink::new(db, &id, max_errors);
+    let outcome = db.read(|conn| plan_lines(conn, &mut sink, permit, bytes, now, progress));
     finish_plan(db, &id, outcome, (now, started), ttl)
 }
 
@@ -712,12 +714,12 @@ struct Lines<'a> {
 }
 
 /// Plans every line of the file, `CHUNK` at a time, storing the rows as it goes; the
-/// counts and file errors are the outcome.
+/// counts and file errors are the outcome. Memory stays at one chunk of lines (and the
+/// numbers seen, to find repeats), whatever the file holds.
 fn plan_lines(
     conn: &mut Conn,
-    db: &Db,
+    sink: &mut RowSink<'_>,
     permit: &Permit,
-    id: &str,
     bytes: &[u8],
     now: NaiveDateTime,
     progress: &mut dyn FnMut(u64, u64),
@@ -726,8 +728,9 @@ fn plan_lines(
     let mut reader = match Reader::new(bytes) {
         Ok(r) => r,
         Err(errors) => {
-            let file_errors: Vec<RowError> = errors.into_iter().map(RowError::from).collect();
+            let mut file_errors: Vec<RowError> = errors.into_iter().map(RowError::from).collect();
             summary.errors = file_errors.len() as u64;
+            summary.errors_not_shown = sink.keep_file_errors(&mut file_errors);
             return Ok((summary, file_errors));
         }
     };
@@ -743,7 +746,6 @@ fn plan_lines(
         refs: Refs::load(conn)?,
         tag_names,
     };
-    let mut sink = RowSink::new(db, id);
     loop {
         let chunk: Vec<Record> = reader.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
@@ -770,7 +772,7 @@ fn plan_lines(
                     lines.plan_row(conn, &mut reader, &found, valid, row)?
                 }
             };
-            tally(&mut summary, &mut sink, &planned)?;
+            tally(&mut summary, sink, &planned)?;
         }
     }
     sink.flush()?;

@@ -34,7 +34,8 @@ fn read_snapshot(json: Option<&str>, errors: &mut Errors) -> Option<NumberSnapsh
 
 /// What restoring a snapshot means, as a [`Desired`].
 fn desired_from_snapshot(b: &NumberSnapshot, errors: &mut Errors) -> Desired {
-    let tags = match Tag::parse_set(&b.tags) {
+    // A number may hold more tags than one request may send (its range's and its own).
+    let tags = match Tag::parse_stored_set(&b.tags) {
         Ok(t) => t,
         Err(e) => {
             errors.add(Some("tags"), e.to_string());
@@ -74,6 +75,7 @@ pub fn revert(
     change_set: &str,
     now: NaiveDateTime,
     ttl: Duration,
+    max_errors: usize,
 ) -> StoreResult<Plan> {
     let records = db.read(|conn| {
         let records = audit::change_set_all(conn, change_set)?;
@@ -88,7 +90,8 @@ pub fn revert(
     })?;
     let started = std::time::Instant::now();
     let id = start_plan(db, permit, "revert", Some(change_set), now)?;
-    let outcome = db.read(|conn| revert_rows(conn, db, permit, &id, &records, now));
+    let mut sink = RowSink::new(db, &id, max_errors);
+    let outcome = db.read(|conn| revert_rows(conn, &mut sink, permit, &records, now));
     finish_plan(db, &id, outcome, (now, started), ttl)
 }
 
@@ -138,20 +141,20 @@ impl Spans {
 /// Plans the revert of every number in the change set, storing the rows as it goes.
 fn revert_rows(
     conn: &mut Conn,
-    db: &Db,
+    sink: &mut RowSink<'_>,
     permit: &Permit,
-    id: &str,
     records: &[audit::AuditRow],
     now: NaiveDateTime,
 ) -> StoreResult<(Summary, Vec<RowError>)> {
     let mut summary = Summary::default();
-    let spans = Spans::of(records);
+    let mut spans = Spans::of(records);
+    summary.errors += spans.file_errors.len() as u64;
+    summary.errors_not_shown += sink.keep_file_errors(&mut spans.file_errors);
     let refs = Refs::load(conn)?;
     let current: HashMap<String, Number> = numbers::by_e164(conn, &spans.order)?
         .into_iter()
         .map(|n| (n.number.clone(), n))
         .collect();
-    let mut sink = RowSink::new(db, id);
     for (i, e164) in spans.order.iter().enumerate() {
         let line = i as u64 + 1;
         let mut errors = Errors::new(line);
@@ -186,10 +189,9 @@ fn revert_rows(
             changes,
             errors: errors.list,
         };
-        tally(&mut summary, &mut sink, &row)?;
+        tally(&mut summary, sink, &row)?;
     }
     sink.flush()?;
-    summary.errors += spans.file_errors.len() as u64;
     Ok((summary, spans.file_errors))
 }
 

@@ -99,35 +99,62 @@ fn new_plan_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 /// Buffers a plan's rows and stores them in short transactions of their own, so that
-/// planning a large file never holds the (SQLite) writer for long.
+/// planning a large file never holds the (SQLite) writer for long. It keeps the plan's
+/// first `max_errors` errors; rows whose errors all lie beyond them are not stored.
 pub(super) struct RowSink<'p> {
     db: &'p Db,
     plan_id: &'p str,
     buffer: Vec<(i64, String, Option<i64>, String, String)>,
+    /// Errors that may still be stored.
+    errors_left: usize,
 }
 
 impl<'p> RowSink<'p> {
-    pub(super) fn new(db: &'p Db, plan_id: &'p str) -> RowSink<'p> {
+    pub(super) fn new(db: &'p Db, plan_id: &'p str, max_errors: usize) -> RowSink<'p> {
         RowSink {
             db,
             plan_id,
             buffer: Vec::new(),
+            errors_left: max_errors,
         }
     }
 
-    /// Adds a row; a full buffer is written out.
-    pub(super) fn push(&mut self, row: &PlanRow) -> StoreResult<()> {
+    /// Keeps as many of the plan's file errors as the cap allows (they come first);
+    /// returns how many were left out.
+    pub(super) fn keep_file_errors(&mut self, errors: &mut Vec<RowError>) -> u64 {
+        let kept = errors.len().min(self.errors_left);
+        self.errors_left -= kept;
+        let left_out = errors.len() - kept;
+        errors.truncate(kept);
+        left_out as u64
+    }
+
+    /// Adds a row with changes or errors (its errors as far as the cap allows; a row with
+    /// errors none of which fit is counted, not stored); a full buffer is written out.
+    /// Returns how many of the row's errors were left out.
+    pub(super) fn push(&mut self, row: &PlanRow) -> StoreResult<u64> {
+        let kept = row.errors.len().min(self.errors_left);
+        self.errors_left -= kept;
+        let left_out = (row.errors.len() - kept) as u64;
+        let stored = if row.errors.is_empty() {
+            !row.changes.is_empty()
+        } else {
+            kept > 0
+        };
+        if !stored {
+            return Ok(left_out);
+        }
         self.buffer.push((
             row.line as i64,
             row.number.clone(),
             row.expected_version,
             serde_json::to_string(&row.changes).unwrap_or_else(|_| "[]".into()),
-            serde_json::to_string(&row.errors).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&row.errors[..kept]).unwrap_or_else(|_| "[]".into()),
         ));
         if self.buffer.len() >= SINK_ROWS {
             self.flush()?;
         }
-        Ok(())
+        Ok(left_out)
     }
 
     /// Writes out what is buffered, in a write transaction of its own.

@@ -10,6 +10,8 @@ use store::{
 };
 
 const HOUR: i64 = 3600;
+/// Errors a plan keeps (the server's default).
+const MAX_ERRORS: usize = 1000;
 
 fn plan(t: &TestDb, permit: &Permit, text: &str) -> Plan {
     imports::plan_csv(
@@ -18,6 +20,7 @@ fn plan(t: &TestDb, permit: &Permit, text: &str) -> Plan {
         text.as_bytes(),
         store::now(),
         Duration::seconds(HOUR),
+        MAX_ERRORS,
         &mut |_, _| {},
     )
     .unwrap()
@@ -30,6 +33,7 @@ fn revert_plan(t: &TestDb, change_set: &str) -> Plan {
         change_set,
         store::now(),
         Duration::seconds(HOUR),
+        MAX_ERRORS,
     )
     .unwrap()
 }
@@ -262,6 +266,7 @@ fn a_stale_plan_is_refused_naming_the_number_and_an_expired_one_too() {
         b"number,description\n+442071234003,x\n",
         store::now() - Duration::seconds(2 * HOUR),
         Duration::seconds(HOUR),
+        MAX_ERRORS,
         &mut |_, _| {},
     )
     .unwrap();
@@ -511,6 +516,7 @@ fn planning_does_not_block_writers_and_cannot_be_applied_before_it_ends() {
         text.as_bytes(),
         store::now(),
         Duration::seconds(HOUR),
+        MAX_ERRORS,
         &mut |done, total| {
             if checked || done >= total {
                 return;
@@ -574,6 +580,7 @@ fn old_plans_are_forgotten_but_their_change_sets_stay() {
             b"number\n+442071234003\n",
             later(days),
             Duration::seconds(HOUR),
+            MAX_ERRORS,
             &mut |_, _| {},
         )
         .unwrap()
@@ -590,4 +597,67 @@ fn old_plans_are_forgotten_but_their_change_sets_stay() {
         t.db.read(|c| store::audit::change_set(c, &owner(), &cs, None, None))
             .is_ok()
     );
+}
+
+#[test]
+fn a_revert_keeps_its_first_errors_and_counts_the_rest() {
+    let t = TestDb::new();
+    let numbers: Vec<String> = (1..=5).map(|i| format!("+44207123410{i}")).collect();
+    let mut text = String::from("number,description\n");
+    for n in &numbers {
+        text.push_str(&format!("{n},imported\n"));
+    }
+    let p = plan(&t, &owner(), &text);
+    let applied = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
+    for n in &numbers {
+        let change = NumberPatch {
+            description: Some("later".into()),
+            ..Default::default()
+        };
+        t.db.write(|c| store::numbers::patch(c, &owner(), n, change, None))
+            .unwrap();
+    }
+    let revert = imports::revert(
+        &t.db,
+        &owner(),
+        &applied.change_set_id,
+        store::now(),
+        Duration::seconds(HOUR),
+        2,
+    )
+    .unwrap();
+    assert_eq!(revert.error_count, 5);
+    assert_eq!(
+        (revert.summary.errors, revert.summary.errors_not_shown),
+        (5, 3)
+    );
+    let kept = rows(&t, &revert.id);
+    assert_eq!(
+        kept.iter().map(|r| r.number.as_str()).collect::<Vec<_>>(),
+        [numbers[0].as_str(), numbers[1].as_str()],
+        "the first errors are kept, the rest only counted"
+    );
+}
+
+#[test]
+fn a_number_with_more_tags_than_one_request_may_send_is_still_reverted() {
+    let t = TestDb::new();
+    let names: Vec<String> = (0..domain::MAX_TAGS + 10)
+        .map(|i| format!("T{i}"))
+        .collect();
+    let mut many = new_number("+442071234201");
+    // A range's tags and the number's own together may exceed one request's limit.
+    many.tags = domain::Tag::parse_stored_set(&names).unwrap();
+    t.db.write(|c| store::numbers::create(c, &owner(), many))
+        .unwrap();
+    let p = plan(&t, &owner(), "number,description\n+442071234201,changed\n");
+    assert_eq!(p.error_count, 0, "{:?}", rows(&t, &p.id));
+    let applied = t.db.write(|c| imports::apply(c, &owner(), &p.id)).unwrap();
+    let revert = revert_plan(&t, &applied.change_set_id);
+    assert_eq!(revert.error_count, 0, "{:?}", rows(&t, &revert.id));
+    t.db.write(|c| imports::apply(c, &owner(), &revert.id))
+        .unwrap();
+    let back = get(&t, "+442071234201");
+    assert_eq!(back.description, "");
+    assert_eq!(back.tags.len(), domain::MAX_TAGS + 10);
 }
