@@ -107,7 +107,7 @@ error_codes! {
     PayloadTooLarge => ("payload_too_large", 413, "the body is larger than allowed"),
     Unauthenticated => ("unauthenticated", 401, "no valid bearer token (JWT or API token)"),
     InvalidCredentials => ("invalid_credentials", 401, "wrong username or password"),
-    TooManyAttempts => ("too_many_attempts", 429, "the account is locked after repeated failed logins; see Retry-After"),
+    TooManyAttempts => ("too_many_attempts", 429, "too many login attempts (from this address, for this username from this address, or on this server); see Retry-After"),
     Forbidden => ("forbidden", 403, "the caller's role does not allow this action"),
     OutOfScope => ("out_of_scope", 403, "the result would lie outside the caller's scope"),
     NotFound => ("not_found", 404, "no such object within the caller's scope, or no such route"),
@@ -773,7 +773,8 @@ pub struct Admin {
     pub scope: ScopeBody,
     /// Last successful login.
     pub last_login_at: Option<DateTime<Utc>>,
-    /// Locked against logins until then, after repeated failures.
+    /// The latest lock after repeated failed logins: the address they came from is
+    /// refused until then (other addresses are not).
     pub locked_until: Option<DateTime<Utc>>,
     /// When it was created.
     pub created_at: DateTime<Utc>,

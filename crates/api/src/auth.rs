@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AppState, error::ApiError, observe::RequestId};
 
-/// The HMAC keys for login tokens; the secret lives in the database so every instance agrees.
+/// The HMAC keys for login tokens. The key is derived from `TELESTATE_SECRET_KEY` and a
+/// salt in the database (`store::settings::jwt_signing_key`), so every instance with the
+/// same secret agrees and the database alone does not sign tokens.
 #[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
@@ -31,44 +33,107 @@ struct Claims {
     iat: i64,
     exp: i64,
     iss: String,
+    /// The account's credential version when the token was issued; a token whose
+    /// version is not the account's current one is refused.
+    ver: i64,
 }
 
 const ISSUER: &str = "telestate";
 
+/// A verified login token: whose, issued at which credential version, valid until when.
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    admin_id: i64,
+    version: i64,
+    expires_at: i64,
+}
+
 impl JwtKeys {
-    /// Keys from the shared secret; tokens live `ttl_seconds`.
-    pub fn new(secret: &str, ttl_seconds: i64) -> Self {
+    /// Keys from the signing key; tokens live `ttl_seconds`.
+    pub fn new(key: &[u8], ttl_seconds: i64) -> Self {
         JwtKeys {
-            encoding: EncodingKey::from_secret(secret.as_bytes()),
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
             ttl_seconds,
         }
     }
 
-    /// Issues a token for an admin account.
-    pub fn issue(&self, admin_id: i64) -> Result<(String, i64), ApiError> {
+    /// Issues a token for an admin account at its current credential version.
+    pub fn issue(&self, admin_id: i64, credential_version: i64) -> Result<(String, i64), ApiError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: admin_id.to_string(),
             iat: now,
             exp: now + self.ttl_seconds,
             iss: ISSUER.into(),
+            ver: credential_version,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map(|t| (t, self.ttl_seconds))
             .map_err(|e| ApiError::Internal(format!("signing a token failed: {e}")))
     }
 
-    fn verify(&self, token: &str) -> Option<i64> {
+    fn verify(&self, token: &str) -> Option<Session> {
         let mut v = Validation::new(Algorithm::HS256);
         v.set_issuer(&[ISSUER]);
         v.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
             .ok()?
-            .claims
-            .sub
-            .parse()
-            .ok()
+            .claims;
+        Some(Session {
+            admin_id: claims.sub.parse().ok()?,
+            version: claims.ver,
+            expires_at: claims.exp,
+        })
+    }
+}
+
+/// What a caller authenticated with, so a long request (an event stream) can ask later
+/// whether it still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A login token of this account, issued at this credential version.
+    Session {
+        /// The account.
+        admin_id: i64,
+        /// Its credential version in the token.
+        version: i64,
+        /// The token's expiry, as a Unix time.
+        expires_at: i64,
+    },
+    /// An API token.
+    Token {
+        /// The token's id.
+        id: i64,
+    },
+}
+
+impl Credential {
+    /// Seconds until the credential expires by itself, if it does.
+    pub fn expires_in_seconds(&self) -> Option<i64> {
+        match self {
+            Credential::Session { expires_at, .. } => Some(expires_at - Utc::now().timestamp()),
+            Credential::Token { .. } => None,
+        }
+    }
+}
+
+/// Asks the database (never the cache) whether `credential` still works: the account's
+/// credential version is unchanged and the login token unexpired, or the API token is
+/// neither revoked nor expired.
+pub async fn still_holds(state: &AppState, credential: Credential) -> Result<bool, ApiError> {
+    match credential {
+        Credential::Session {
+            admin_id, version, ..
+        } => {
+            if credential.expires_in_seconds().is_some_and(|s| s <= 0) {
+                return Ok(false);
+            }
+            state
+                .read(move |c| store::admins::session_holds(c, admin_id, version))
+                .await
+        }
+        Credential::Token { id } => state.read(move |c| store::tokens::is_live(c, id)).await,
     }
 }
 
@@ -79,9 +144,10 @@ fn unauthenticated(message: &str) -> ApiError {
     }
 }
 
-/// Resolves the bearer token of a request to a principal.
-/// How long a resolved caller is reused before the database is asked again. A changed
-/// role or scope, a deleted account or a revoked token takes effect within this time.
+/// How long a resolved caller is reused before the database is asked again. A change
+/// made through this instance clears the cache at once; through another instance, a
+/// changed password, role or scope, a deleted account or a revoked token takes effect
+/// here within this time.
 pub const PRINCIPAL_CACHE_SECONDS: u64 = 2;
 const PRINCIPAL_CACHE_MAX: usize = 10_000;
 
@@ -89,11 +155,18 @@ const PRINCIPAL_CACHE_MAX: usize = 10_000;
 /// [`PRINCIPAL_CACHE_SECONDS`] instead of one per request.
 #[derive(Default)]
 pub struct PrincipalCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Principal)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Caller)>>,
+}
+
+/// A resolved caller: who, and by which credential.
+#[derive(Debug, Clone)]
+struct Caller {
+    principal: Principal,
+    credential: Credential,
 }
 
 impl PrincipalCache {
-    fn get(&self, key: &str) -> Option<Principal> {
+    fn get(&self, key: &str) -> Option<Caller> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
@@ -110,7 +183,7 @@ impl PrincipalCache {
             .clear();
     }
 
-    fn put(&self, key: String, principal: &Principal) {
+    fn put(&self, key: String, caller: &Caller) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= PRINCIPAL_CACHE_MAX {
             entries.retain(|_, (at, _)| at.elapsed().as_secs() < PRINCIPAL_CACHE_SECONDS);
@@ -118,7 +191,7 @@ impl PrincipalCache {
                 entries.clear();
             }
         }
-        entries.insert(key, (std::time::Instant::now(), principal.clone()));
+        entries.insert(key, (std::time::Instant::now(), caller.clone()));
     }
 }
 
@@ -126,7 +199,7 @@ impl PrincipalCache {
 async fn authenticate(
     state: web::Data<AppState>,
     bearer: Option<String>,
-) -> Result<Principal, ApiError> {
+) -> Result<Caller, ApiError> {
     let token = bearer.ok_or_else(|| {
         unauthenticated(
             "send Authorization: Bearer <token> (from POST /api/v1/auth/login, or an API token)",
@@ -135,8 +208,8 @@ async fn authenticate(
     if token.starts_with(store::secrets::TOKEN_PREFIX) {
         // Keyed by the token's hash: the secret itself is never kept in memory longer than the request.
         let key = format!("token:{}", store::secrets::token_hash(&token));
-        if let Some(p) = state.principals.get(&key) {
-            return Ok(p);
+        if let Some(c) = state.principals.get(&key) {
+            return Ok(c);
         }
         let found = state
             .read(move |c| store::tokens::authenticate(c, &token))
@@ -150,18 +223,24 @@ async fn authenticate(
                 tracing::debug!(token.id = id, error = %e, "could not record token use");
             }
         }
-        let principal = record.principal()?;
-        state.principals.put(key, &principal);
-        return Ok(principal);
+        let caller = Caller {
+            principal: record.principal()?,
+            credential: Credential::Token { id: record.id },
+        };
+        state.principals.put(key, &caller);
+        return Ok(caller);
     }
-    let admin_id = state
+    let session = state
         .jwt
         .verify(&token)
         .ok_or_else(|| unauthenticated("the token is invalid or expired; log in again"))?;
-    let key = format!("admin:{admin_id}");
-    if let Some(p) = state.principals.get(&key) {
-        return Ok(p);
+    // The version is part of the key: a token of an older version never hits the cache
+    // entry of a newer one.
+    let key = format!("admin:{}:{}", session.admin_id, session.version);
+    if let Some(c) = state.principals.get(&key) {
+        return Ok(c);
     }
+    let admin_id = session.admin_id;
     let admin = state
         .read(move |c| store::admins::get(c, admin_id))
         .await
@@ -169,9 +248,21 @@ async fn authenticate(
             ApiError::NotFound(_) => unauthenticated("the account no longer exists"),
             other => other,
         })?;
-    let principal = admin.principal()?;
-    state.principals.put(key, &principal);
-    Ok(principal)
+    if admin.credential_version != session.version {
+        return Err(unauthenticated(
+            "the session ended because the account's password, role or scope changed; log in again",
+        ));
+    }
+    let caller = Caller {
+        principal: admin.principal()?,
+        credential: Credential::Session {
+            admin_id,
+            version: session.version,
+            expires_at: session.expires_at,
+        },
+    };
+    state.principals.put(key, &caller);
+    Ok(caller)
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -228,6 +319,8 @@ pub struct Authorized<A> {
     pub permit: Permit,
     /// The caller.
     pub principal: Principal,
+    /// What the caller authenticated with (an event stream re-checks it).
+    pub credential: Credential,
     _action: PhantomData<A>,
 }
 
@@ -243,11 +336,15 @@ impl<A: RouteAction> FromRequest for Authorized<A> {
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let principal = authenticate(state, token).await?;
+            let Caller {
+                principal,
+                credential,
+            } = authenticate(state, token).await?;
             let permit = Permit::authorize(&principal, A::ACTION, source, request_id)?;
             Ok(Authorized {
                 permit,
                 principal,
+                credential,
                 _action: PhantomData,
             })
         })

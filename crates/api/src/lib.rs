@@ -16,6 +16,7 @@ pub mod json;
 pub mod observe;
 pub mod query;
 pub mod routes;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -46,6 +47,10 @@ pub struct ApiConfig {
     pub import_max_bytes: usize,
     /// Errors an import or revert plan keeps and shows; the rest are counted.
     pub import_max_errors: usize,
+    /// The master secret the JWT signing key is derived from (`TELESTATE_SECRET_KEY`).
+    pub secret_key: store::secrets::SecretKey,
+    /// Login throttles, the guess limit and the hashing bound.
+    pub login: throttle::LoginLimits,
 }
 
 impl Default for ApiConfig {
@@ -56,6 +61,10 @@ impl Default for ApiConfig {
             import_plan_ttl_seconds: 3600,
             import_max_bytes: 256 * 1024 * 1024,
             import_max_errors: 1000,
+            // The server always passes its own; this fixed one lets tests and second
+            // "instances" in tests agree on the signing key.
+            secret_key: store::secrets::SecretKey::insecure_default(),
+            login: throttle::LoginLimits::default(),
         }
     }
 }
@@ -74,20 +83,18 @@ pub struct AppState {
     pub principals: auth::PrincipalCache,
     /// Live changes for `GET /api/v1/events`; one hub per process.
     pub events: events::Hub,
+    /// Login throttles and the bound on concurrent password hashing.
+    pub login: throttle::LoginGuard,
 }
 
 impl AppState {
-    /// Builds the state, reading (or creating, on first start) the shared JWT secret.
+    /// Builds the state, deriving the JWT signing key from the configured secret and the
+    /// installation's salt (created on first start).
     pub fn new(db: Db, config: ApiConfig) -> StoreResult<AppState> {
-        let secret = db.write(|c| {
-            store::settings::get_or_init(
-                c,
-                store::settings::JWT_SIGNING_KEY,
-                store::secrets::new_signing_key,
-            )
-        })?;
-        let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl_seconds);
+        let key = db.write(|c| store::settings::jwt_signing_key(c, &config.secret_key))?;
+        let jwt = auth::JwtKeys::new(&key, config.jwt_ttl_seconds);
         let events = events::Hub::new(db.clone());
+        let login = throttle::LoginGuard::new(config.login);
         Ok(AppState {
             db,
             config,
@@ -95,6 +102,7 @@ impl AppState {
             metrics: Arc::new(observe::Metrics::default()),
             principals: auth::PrincipalCache::default(),
             events,
+            login,
         })
     }
 

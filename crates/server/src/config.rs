@@ -45,6 +45,13 @@ pub struct Config {
     pub import_max_bytes: usize,
     /// Errors an import plan keeps and shows; the rest are counted (TELESTATE_IMPORT_MAX_ERRORS).
     pub import_max_errors: usize,
+    /// The master secret the JWT signing key is derived from (TELESTATE_SECRET_KEY);
+    /// unset: a key file in the data directory, generated on first start.
+    pub secret_key: Option<store::secrets::SecretKey>,
+    /// Login throttles, guess limit and hashing bound (TELESTATE_LOGIN_MAX_FAILURES,
+    /// TELESTATE_LOGIN_PER_CLIENT_PER_MINUTE, TELESTATE_LOGIN_PER_MINUTE,
+    /// TELESTATE_HASH_CONCURRENCY).
+    pub login: api::throttle::LoginLimits,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -110,7 +117,37 @@ impl Config {
         if !(1..=1_000_000).contains(&import_max_errors) {
             bail!("TELESTATE_IMPORT_MAX_ERRORS must be between 1 and 1000000");
         }
+        let secret_key = match var("TELESTATE_SECRET_KEY") {
+            None => None,
+            Some(text) => Some(
+                store::secrets::SecretKey::from_text(&text)
+                    .map_err(|e| anyhow::anyhow!("TELESTATE_SECRET_KEY {e}"))?,
+            ),
+        };
+        let defaults = api::throttle::LoginLimits::default();
+        let login = api::throttle::LoginLimits {
+            max_failures: parsed("TELESTATE_LOGIN_MAX_FAILURES", defaults.max_failures)?,
+            client_per_minute: parsed(
+                "TELESTATE_LOGIN_PER_CLIENT_PER_MINUTE",
+                defaults.client_per_minute,
+            )?,
+            global_per_minute: parsed("TELESTATE_LOGIN_PER_MINUTE", defaults.global_per_minute)?,
+            hash_concurrency: parsed("TELESTATE_HASH_CONCURRENCY", defaults.hash_concurrency)?,
+        };
+        if !(1..=100).contains(&login.max_failures) {
+            bail!("TELESTATE_LOGIN_MAX_FAILURES must be between 1 and 100");
+        }
+        if login.client_per_minute == 0 || login.global_per_minute == 0 {
+            bail!(
+                "TELESTATE_LOGIN_PER_CLIENT_PER_MINUTE and TELESTATE_LOGIN_PER_MINUTE must be at least 1"
+            );
+        }
+        if !(1..=256).contains(&login.hash_concurrency) {
+            bail!("TELESTATE_HASH_CONCURRENCY must be between 1 and 256");
+        }
         Ok(Config {
+            secret_key,
+            login,
             import_plan_ttl_seconds,
             import_max_bytes,
             import_max_errors,

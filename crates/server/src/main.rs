@@ -168,8 +168,44 @@ fn spawn_scheduler(db: Db, interval: std::time::Duration) {
     });
 }
 
+/// The master secret: `TELESTATE_SECRET_KEY`, or else the key file `secret.key` in the
+/// data directory (the SQLite file's folder; `data/` for PostgreSQL), created with a fresh
+/// random key (mode 0600) on first start. Instances sharing a PostgreSQL database must
+/// share the secret, so there it should be set.
+fn secret_key(config: &Config) -> anyhow::Result<store::secrets::SecretKey> {
+    if let Some(key) = &config.secret_key {
+        return Ok(key.clone());
+    }
+    let url = config.database_url.as_str();
+    let dir = match url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        Some(path) => std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| ".".into()),
+        None => {
+            tracing::warn!(
+                "TELESTATE_SECRET_KEY is unset: using data/secret.key; every instance sharing this database needs the same TELESTATE_SECRET_KEY"
+            );
+            "data".into()
+        }
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("secret.key");
+    store::secrets::SecretKey::load_or_create(&path).with_context(|| {
+        format!(
+            "reading or creating the key file {} (or set TELESTATE_SECRET_KEY)",
+            path.display()
+        )
+    })
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let db = open_db(&config)?;
+    let secret_key = secret_key(&config)?;
     ensure_first_owner(&db, &config)?;
     if demo && demo::seed(&db, config.max_range_size)? {
         tracing::info!("seeded the demo estate");
@@ -195,6 +231,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         import_plan_ttl_seconds: config.import_plan_ttl_seconds,
         import_max_bytes: config.import_max_bytes,
         import_max_errors: config.import_max_errors,
+        secret_key,
+        login: config.login,
     };
     let state =
         web::Data::new(api::AppState::new(db, api_config).map_err(|e| anyhow::anyhow!("{e}"))?);

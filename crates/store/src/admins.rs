@@ -1,11 +1,16 @@
 //! Admin accounts: local users with argon2 password hashes, a role and a scope.
 //!
-//! Failed logins are counted per account; after [`LOCK_AFTER`] in a row the account is
-//! locked for a period that doubles with each further failure, in the database, so every
-//! instance enforces it.
+//! Password guesses are counted per (username, client address) in `login_attempts`, in
+//! the database, so every instance enforces the same limit. A request *claims* its guess
+//! with a conditional update before the password is checked, so however many requests
+//! arrive at once, at most `max_failures` passwords are checked before the pair locks
+//! (for 30 s, doubling per further failure up to 15 min). Unknown usernames get rows and
+//! locks too, so no answer tells whether an account exists; and a lock holds for one
+//! client address only, so nobody can lock an owner out from elsewhere.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use domain::{Actor, ActorKind, Permit, Principal, Role, Scope, Source, Tag};
 use serde::Serialize;
 
@@ -13,16 +18,21 @@ use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
     page::{self, Page},
-    schema::{admins, locations},
+    schema::{admins, locations, login_attempts},
     secrets,
 };
 
-/// Consecutive failures before an account locks.
-pub(crate) const LOCK_AFTER: i32 = 5;
+/// Password checks per (username, client address) before it locks, unless configured.
+pub const DEFAULT_MAX_FAILURES: i32 = 5;
 /// The first lock period; it doubles per further failure, up to [`MAX_LOCK_SECONDS`].
 pub(crate) const BASE_LOCK_SECONDS: i64 = 30;
-/// The longest lock period.
+/// The longest lock period; as long a quiet spell (no guess, no lock) starts a new window.
 pub(crate) const MAX_LOCK_SECONDS: i64 = 900;
+/// `login_attempts` rows untouched this long are forgotten.
+const ATTEMPTS_KEPT_HOURS: i64 = 24;
+/// Conditional claims tried before a request gives up on a contended pair (each failed
+/// try means another request claimed a guess; the limit is reached within a few).
+const CLAIM_TRIES: usize = 32;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = admins)]
@@ -33,12 +43,12 @@ struct AdminRow {
     role: String,
     scope_locations: String,
     scope_tags: String,
-    failed_logins: i32,
     locked_until: Option<NaiveDateTime>,
     last_login_at: Option<NaiveDateTime>,
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    credential_version: i64,
 }
 
 /// An admin account as shown (never with its hash).
@@ -68,6 +78,9 @@ pub struct Admin {
     /// When it last changed.
     #[serde(serialize_with = "crate::utc::ser")]
     pub updated_at: NaiveDateTime,
+    /// Carried in login tokens; raised when the password, role or scope changes, which
+    /// ends every session issued before.
+    pub credential_version: i64,
 }
 
 impl TryFrom<AdminRow> for Admin {
@@ -84,6 +97,7 @@ impl TryFrom<AdminRow> for Admin {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            credential_version: r.credential_version,
         })
     }
 }
@@ -291,6 +305,8 @@ pub struct AdminPatch {
     pub scope_locations: Option<Vec<String>>,
     /// New scope tags.
     pub scope_tags: Option<Vec<String>>,
+    /// The version the caller saw (`If-Match`); a different current version is 412.
+    pub expected_version: Option<i64>,
 }
 
 fn owners(conn: &mut Conn) -> StoreResult<i64> {
@@ -300,10 +316,48 @@ fn owners(conn: &mut Conn) -> StoreResult<i64> {
         .get_result(conn)?)
 }
 
-/// Edits an account; the last owner cannot be demoted.
+/// Times an edit without `If-Match` is decided again after a concurrent edit won.
+const UPDATE_TRIES: usize = 3;
+
+/// Edits an account; the last owner cannot be demoted. The write is conditional on the
+/// version read (`WHERE version = ?`), so a concurrent edit is never overwritten: with
+/// `expected_version` it answers 412, without it the edit is decided again on the fresh
+/// row. A new password, role or scope raises the credential version, which ends the
+/// account's sessions; a new password also lifts its login locks.
 pub fn update(conn: &mut Conn, permit: &Permit, id: i64, change: AdminPatch) -> StoreResult<Admin> {
     require_govern(permit)?;
-    let before = get(conn, id)?;
+    for _ in 0..UPDATE_TRIES {
+        let before = get(conn, id)?;
+        if let Some(expected) = change.expected_version
+            && expected != before.version
+        {
+            return Err(StoreError::Stale {
+                expected,
+                current: before.version,
+            });
+        }
+        if let Some(after) = update_from(conn, permit, &before, &change)? {
+            return Ok(after);
+        }
+        if let Some(expected) = change.expected_version {
+            let current = get(conn, id)?.version;
+            return Err(StoreError::Stale { expected, current });
+        }
+    }
+    Err(StoreError::conflict(
+        "concurrent_change",
+        "the account kept changing while this edit was made; retry",
+    ))
+}
+
+/// One try of [`update`] against `before`; `None` when a concurrent edit changed the row.
+fn update_from(
+    conn: &mut Conn,
+    permit: &Permit,
+    before: &Admin,
+    change: &AdminPatch,
+) -> StoreResult<Option<Admin>> {
+    let id = before.id;
     let role = change.role.unwrap_or(before.role);
     if before.role == Role::Owner && role != Role::Owner && owners(conn)? <= 1 {
         return Err(StoreError::conflict(
@@ -326,16 +380,29 @@ pub fn update(conn: &mut Conn, permit: &Permit, id: i64, change: AdminPatch) -> 
             (locs, tags)
         };
     let scope = check_scope(conn, role, &locs, &tags)?;
+    let credentials_change = change.password_hash.is_some()
+        || role != before.role
+        || scope.locations != before.scope_locations
+        || scope.tags != before.scope_tags;
     let now = crate::now();
-    diesel::update(admins::table.find(id))
-        .set((
-            admins::role.eq(role.as_str()),
-            admins::scope_locations.eq(serde_json::to_string(&scope.locations).unwrap_or_default()),
-            admins::scope_tags.eq(serde_json::to_string(&scope.tags).unwrap_or_default()),
-            admins::version.eq(before.version + 1),
-            admins::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let written = diesel::update(
+        admins::table
+            .filter(admins::id.eq(id))
+            .filter(admins::version.eq(before.version)),
+    )
+    .set((
+        admins::role.eq(role.as_str()),
+        admins::scope_locations.eq(serde_json::to_string(&scope.locations).unwrap_or_default()),
+        admins::scope_tags.eq(serde_json::to_string(&scope.tags).unwrap_or_default()),
+        admins::version.eq(before.version + 1),
+        admins::credential_version.eq(admins::credential_version + i64::from(credentials_change)),
+        admins::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if written == 0 {
+        return Ok(None);
+    }
+    // The guarded update above holds the row (PostgreSQL) or the writer lock (SQLite).
     if let Some(hash) = &change.password_hash {
         diesel::update(admins::table.find(id))
             .set((
@@ -343,6 +410,12 @@ pub fn update(conn: &mut Conn, permit: &Permit, id: i64, change: AdminPatch) -> 
                 admins::failed_logins.eq(0),
                 admins::locked_until.eq(None::<NaiveDateTime>),
             ))
+            .execute(conn)?;
+        let key: String = admins::table
+            .find(id)
+            .select(admins::username_key)
+            .first(conn)?;
+        diesel::delete(login_attempts::table.filter(login_attempts::username_key.eq(key)))
             .execute(conn)?;
     }
     let after = get(conn, id)?;
@@ -360,11 +433,11 @@ pub fn update(conn: &mut Conn, permit: &Permit, id: i64, change: AdminPatch) -> 
             action: "admin.update",
             entity_kind: "admin",
             entity_id: &eid,
-            before: audit::snapshot(&before),
+            before: audit::snapshot(before),
             after: after_json,
         },
     )?;
-    Ok(after)
+    Ok(Some(after))
 }
 
 /// Deletes an account; nobody deletes themselves, and the last owner stays.
@@ -405,19 +478,213 @@ pub enum Login {
     Ok(Admin),
     /// Wrong username or password (deliberately not told apart).
     Failed,
-    /// Too many failures; try again after this instant.
+    /// Too many failures from this client for this username; try again after this instant.
     Locked(NaiveDateTime),
 }
 
-/// Checks a username and password, records the outcome (counters, lock, audit), and
-/// says whether the caller may have a token. Runs the slow hash outside any transaction.
-pub fn login(
-    db: &crate::Db,
-    username: &str,
-    password: &str,
-    request_id: Option<&str>,
-) -> StoreResult<Login> {
-    let key = username.trim().to_lowercase();
+/// Who is trying to log in, and from where.
+#[derive(Debug, Clone)]
+pub struct LoginAttempt<'a> {
+    /// The username as typed.
+    pub username: &'a str,
+    /// The client's address as the server sees it (the lock applies per address).
+    pub client: &'a str,
+    /// The request, for the audit trail.
+    pub request_id: Option<&'a str>,
+    /// Password checks per (username, client) before it locks.
+    pub max_failures: i32,
+}
+
+/// What [`begin_login`] decided.
+#[derive(Debug)]
+pub enum Begin {
+    /// Locked for this client; no password is checked. Try again after this instant.
+    Refused(NaiveDateTime),
+    /// A guess is claimed: check the password ([`PendingLogin::verify`]), then
+    /// [`finish_login`].
+    Check(Box<PendingLogin>),
+}
+
+/// A claimed guess, waiting for its password check.
+pub struct PendingLogin {
+    key: String,
+    client: String,
+    /// The username as typed (bounded), for the audit record of an unknown user.
+    username: String,
+    request_id: Option<String>,
+    row: Option<AdminRow>,
+    claim: i64,
+    failures: i32,
+    lock: Option<NaiveDateTime>,
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("claim", &self.claim)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingLogin {
+    /// Checks the password: argon2, deliberately slow (run it on a blocking thread and
+    /// bound how many run at once). An unknown username is checked against a decoy hash,
+    /// so it costs the same.
+    pub fn verify(&self, password: &str) -> bool {
+        match &self.row {
+            Some(row) => secrets::verify_password(password, &row.password_hash),
+            None => {
+                secrets::verify_password(password, secrets::decoy_hash());
+                false
+            }
+        }
+    }
+}
+
+/// The state of one (username, client) pair as a claim reads it.
+#[derive(Debug, Clone, Copy, Queryable, Selectable)]
+#[diesel(table_name = login_attempts)]
+struct Attempts {
+    failures: i32,
+    claims: i64,
+    locked_until: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+/// What a claim decides, from the pair's state alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Refused(NaiveDateTime),
+    Granted {
+        claim: i64,
+        failures: i32,
+        lock: Option<NaiveDateTime>,
+    },
+}
+
+/// The lock after `over` failures beyond the limit: 30 s, doubling, at most 15 min.
+fn lock_period(over: i32) -> Duration {
+    let exp = over.clamp(0, 10) as u32;
+    Duration::seconds((BASE_LOCK_SECONDS * 2i64.pow(exp)).min(MAX_LOCK_SECONDS))
+}
+
+/// Decides a claim. Every granted guess counts as a failure until it is proven right, so
+/// the guess that reaches the limit sets the lock before its password is even checked.
+fn decide(a: &Attempts, now: NaiveDateTime, max_failures: i32) -> Claim {
+    if let Some(until) = a.locked_until.filter(|u| *u > now) {
+        return Claim::Refused(until);
+    }
+    let last = a.locked_until.map_or(a.updated_at, |u| u.max(a.updated_at));
+    let prior = if now - last >= Duration::seconds(MAX_LOCK_SECONDS) {
+        0
+    } else {
+        a.failures
+    };
+    let failures = prior.saturating_add(1);
+    let lock = (failures >= max_failures).then(|| now + lock_period(failures - max_failures));
+    Claim::Granted {
+        claim: a.claims + 1,
+        failures,
+        lock,
+    }
+}
+
+/// Claims one guess for (key, client), atomically: the write only lands if no other
+/// request claimed one since this one read the pair.
+fn claim(db: &crate::Db, key: &str, client: &str, max_failures: i32) -> StoreResult<Claim> {
+    for _ in 0..CLAIM_TRIES {
+        let now = crate::now();
+        let (decided, created) = db.write(|c| {
+            let created = diesel::sql_query(
+                "INSERT INTO login_attempts (username_key, client, failures, claims, updated_at) \
+                 VALUES ($1, $2, 0, 0, $3) ON CONFLICT (username_key, client) DO NOTHING",
+            )
+            .bind::<Text, _>(key)
+            .bind::<Text, _>(client)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?
+                > 0;
+            let pair = login_attempts::table
+                .find((key, client))
+                .select(Attempts::as_select())
+                .first(c)?;
+            let decided = decide(&pair, now, max_failures);
+            if let Claim::Granted {
+                claim,
+                failures,
+                lock,
+            } = decided
+            {
+                let written = diesel::update(
+                    login_attempts::table
+                        .find((key, client))
+                        .filter(login_attempts::claims.eq(pair.claims)),
+                )
+                .set((
+                    login_attempts::failures.eq(failures),
+                    login_attempts::claims.eq(claim),
+                    login_attempts::locked_until.eq(lock),
+                    login_attempts::locked_by.eq(lock.map(|_| claim)),
+                    login_attempts::updated_at.eq(now),
+                ))
+                .execute(c)?;
+                if written == 0 {
+                    return Ok((None, created));
+                }
+            }
+            Ok((Some(decided), created))
+        })?;
+        if created {
+            forget_old_attempts(db, now);
+        }
+        if let Some(d) = decided {
+            return Ok(d);
+        }
+    }
+    // Only reachable when the pair is hammered far beyond its limit: refuse briefly.
+    Ok(Claim::Refused(crate::now() + Duration::seconds(1)))
+}
+
+/// Drops pairs nobody touched for a day (best effort: a failure only postpones it).
+fn forget_old_attempts(db: &crate::Db, now: NaiveDateTime) {
+    let before = now - Duration::hours(ATTEMPTS_KEPT_HOURS);
+    let purged = db.write(|c| {
+        Ok(diesel::delete(
+            login_attempts::table
+                .filter(login_attempts::updated_at.lt(before))
+                .filter(
+                    login_attempts::locked_until
+                        .is_null()
+                        .or(login_attempts::locked_until.lt(before)),
+                ),
+        )
+        .execute(c)?)
+    });
+    if let Err(e) = purged {
+        tracing::debug!(error = %e, "could not forget old login attempts");
+    }
+}
+
+/// Bounds a typed username for keys and the audit trail.
+fn bounded(username: &str) -> String {
+    username.trim().chars().take(200).collect()
+}
+
+/// Claims a guess for this username from this client; no password is checked yet.
+/// A locked pair is refused without a database write or an audit record.
+pub fn begin_login(db: &crate::Db, attempt: &LoginAttempt<'_>) -> StoreResult<Begin> {
+    let username = bounded(attempt.username);
+    let key = username.to_lowercase();
+    let client: String = attempt.client.chars().take(100).collect();
+    let (claim, failures, lock) = match claim(db, &key, &client, attempt.max_failures.max(1))? {
+        Claim::Refused(until) => return Ok(Begin::Refused(until)),
+        Claim::Granted {
+            claim,
+            failures,
+            lock,
+        } => (claim, failures, lock),
+    };
     let row: Option<AdminRow> = db.read(|c| {
         Ok(admins::table
             .filter(admins::username_key.eq(&key))
@@ -425,67 +692,115 @@ pub fn login(
             .first(c)
             .optional()?)
     })?;
+    Ok(Begin::Check(Box::new(PendingLogin {
+        key,
+        client,
+        username,
+        request_id: attempt.request_id.map(str::to_string),
+        row,
+        claim,
+        failures,
+        lock,
+    })))
+}
+
+/// Records the outcome of a checked guess. A right password forgets the failures claimed
+/// up to it — unless a guess claimed after it locked the pair meanwhile (that lock
+/// stands) — and is audited as `auth.login`. Wrong ones are aggregated: one `auth.login_failed` record for the first
+/// failure of a window and one when the pair locks, each with the count so far.
+pub fn finish_login(db: &crate::Db, pending: PendingLogin, matched: bool) -> StoreResult<Login> {
     let now = crate::now();
-    let Some(row) = row else {
-        secrets::verify_password(password, secrets::decoy_hash());
-        db.write(|c| {
-            record_login(
-                c,
-                None,
-                username,
-                "auth.login_failed",
-                request_id,
-                serde_json::json!({"reason": "unknown_username"}),
+    let rid = pending.request_id.as_deref();
+    if let (true, Some(row)) = (matched, &pending.row) {
+        let found = db.write(|c| {
+            // Forgets the failures up to this guess; guesses claimed after it still count
+            // (one statement, so no claim slips between reading and writing).
+            // (Parameters appear in order: SQLite numbers `$n` by first appearance.)
+            diesel::sql_query(
+                "UPDATE login_attempts SET failures = CAST(claims - $1 AS INTEGER), \
+                 locked_until = NULL, locked_by = NULL \
+                 WHERE username_key = $2 AND client = $3 \
+                 AND (locked_until IS NULL OR locked_by = $1)",
             )
-        })?;
-        return Ok(Login::Failed);
-    };
-    if let Some(until) = row.locked_until.filter(|u| *u > now) {
-        db.write(|c| {
-            record_login(
-                c,
-                Some(&row),
-                username,
-                "auth.login_refused",
-                request_id,
-                serde_json::json!({"reason": "locked", "locked_until": until}),
-            )
-        })?;
-        return Ok(Login::Locked(until));
-    }
-    if !secrets::verify_password(password, &row.password_hash) {
-        let failures = row.failed_logins + 1;
-        let lock = (failures >= LOCK_AFTER).then(|| {
-            let exp = (failures - LOCK_AFTER).min(10) as u32;
-            now + Duration::seconds((BASE_LOCK_SECONDS * 2i64.pow(exp)).min(MAX_LOCK_SECONDS))
-        });
-        db.write(|c| {
-            diesel::update(admins::table.find(row.id)).set((admins::failed_logins.eq(admins::failed_logins + 1), admins::locked_until.eq(lock))).execute(c)?;
-            record_login(c, Some(&row), username, "auth.login_failed", request_id, serde_json::json!({"reason": "wrong_password", "failed_logins": failures, "locked_until": lock}))
-        })?;
-        return Ok(match lock {
-            Some(until) => Login::Locked(until),
-            None => Login::Failed,
-        });
-    }
-    db.write(|c| {
-        diesel::update(admins::table.find(row.id))
-            .set((
-                admins::failed_logins.eq(0),
-                admins::locked_until.eq(None::<NaiveDateTime>),
-                admins::last_login_at.eq(Some(now)),
-            ))
+            .bind::<BigInt, _>(pending.claim)
+            .bind::<Text, _>(&pending.key)
+            .bind::<Text, _>(&pending.client)
             .execute(c)?;
-        record_login(
-            c,
-            Some(&row),
-            username,
-            "auth.login",
-            request_id,
-            serde_json::json!({}),
-        )
-    })?;
-    Ok(Login::Ok(db.read(|c| get(c, row.id))?))
+            let touched = diesel::update(admins::table.find(row.id))
+                .set(admins::last_login_at.eq(Some(now)))
+                .execute(c)?;
+            if touched == 0 {
+                // Deleted between the claim and now.
+                return Ok(None);
+            }
+            record_login(
+                c,
+                Some(row),
+                &pending.username,
+                "auth.login",
+                rid,
+                serde_json::json!({
+                    "client": pending.client,
+                    "failed_before": pending.failures - 1,
+                }),
+            )?;
+            Ok(Some(load(c, row.id)?))
+        })?;
+        return match found {
+            Some(r) => Ok(Login::Ok(Admin::try_from(r)?)),
+            None => Ok(Login::Failed),
+        };
+    }
+    if pending.failures == 1 || pending.lock.is_some() {
+        let reason = if pending.row.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_username"
+        };
+        db.write(|c| {
+            if let (Some(until), Some(row)) = (pending.lock, &pending.row) {
+                // For the account's record: some address is locked out until then.
+                diesel::update(
+                    admins::table.find(row.id).filter(
+                        admins::locked_until
+                            .is_null()
+                            .or(admins::locked_until.lt(until)),
+                    ),
+                )
+                .set(admins::locked_until.eq(Some(until)))
+                .execute(c)?;
+            }
+            record_login(
+                c,
+                pending.row.as_ref(),
+                &pending.username,
+                "auth.login_failed",
+                rid,
+                serde_json::json!({
+                    "reason": reason,
+                    "client": pending.client,
+                    "failed_logins": pending.failures,
+                    "locked_until": pending.lock,
+                }),
+            )
+        })?;
+    }
+    Ok(match pending.lock {
+        Some(until) => Login::Locked(until),
+        None => Login::Failed,
+    })
+}
+
+/// Claims, checks and records one login in a row, on the calling thread (the CLI and
+/// tests; the API runs the steps itself to bound the hashing).
+pub fn login(db: &crate::Db, attempt: &LoginAttempt<'_>, password: &str) -> StoreResult<Login> {
+    match begin_login(db, attempt)? {
+        Begin::Refused(until) => Ok(Login::Locked(until)),
+        Begin::Check(pending) => {
+            let matched = pending.verify(password);
+            finish_login(db, *pending, matched)
+        }
+    }
 }
 
 fn record_login(
@@ -523,4 +838,106 @@ fn record_login(
             after: Some(after),
         },
     )
+}
+
+/// Whether a login session for this account and credential version still holds: the
+/// account exists and none of its password, role or scope changed since.
+pub fn session_holds(conn: &mut Conn, id: i64, credential_version: i64) -> StoreResult<bool> {
+    let current: Option<i64> = admins::table
+        .find(id)
+        .select(admins::credential_version)
+        .first(conn)
+        .optional()?;
+    Ok(current == Some(credential_version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(seconds: i64) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t + Duration::seconds(seconds))
+            .expect("a valid time")
+    }
+
+    fn pair(failures: i32, locked_until: Option<NaiveDateTime>, updated_at: i64) -> Attempts {
+        Attempts {
+            failures,
+            claims: 7,
+            locked_until,
+            updated_at: at(updated_at),
+        }
+    }
+
+    #[test]
+    fn claims_count_guesses_lock_at_the_limit_and_double_after() {
+        let now = at(100);
+        let cases = [
+            // (failures, locked until, last touched) → decision
+            (
+                pair(0, None, 90),
+                Claim::Granted {
+                    claim: 8,
+                    failures: 1,
+                    lock: None,
+                },
+            ),
+            (
+                pair(3, None, 90),
+                Claim::Granted {
+                    claim: 8,
+                    failures: 4,
+                    lock: None,
+                },
+            ),
+            (
+                pair(4, None, 90),
+                Claim::Granted {
+                    claim: 8,
+                    failures: 5,
+                    lock: Some(at(130)),
+                },
+            ),
+            (pair(5, Some(at(130)), 90), Claim::Refused(at(130))),
+            (
+                pair(5, Some(at(99)), 69),
+                Claim::Granted {
+                    claim: 8,
+                    failures: 6,
+                    lock: Some(at(160)),
+                },
+            ),
+            (
+                pair(30, Some(at(99)), 69),
+                Claim::Granted {
+                    claim: 8,
+                    failures: 31,
+                    lock: Some(at(1000)),
+                },
+            ),
+            // A quiet spell as long as the longest lock starts a new window.
+            (
+                pair(4, None, 100 - 900),
+                Claim::Granted {
+                    claim: 8,
+                    failures: 1,
+                    lock: None,
+                },
+            ),
+            (
+                pair(9, Some(at(100 - 900)), 100 - 930),
+                Claim::Granted {
+                    claim: 8,
+                    failures: 1,
+                    lock: None,
+                },
+            ),
+        ];
+        for (state, want) in cases {
+            assert_eq!(decide(&state, now, 5), want, "{state:?}");
+        }
+    }
 }

@@ -129,6 +129,19 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        credential_version -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_attempts (username_key, client) {
+        username_key -> Text,
+        client -> Text,
+        failures -> Integer,
+        claims -> BigInt,
+        locked_until -> Nullable<Timestamp>,
+        locked_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
     }
 }
 

@@ -10,6 +10,13 @@ use crate::error::{StoreError, StoreResult};
 /// Shortest password an admin account accepts.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
+/// Longest password accepted anywhere, in bytes: checked before hashing, so a huge
+/// password cannot make argon2 (or the request) hold memory it never gives back.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Shortest `TELESTATE_SECRET_KEY`, in characters (at least 192 bits of a random key).
+pub const MIN_SECRET_KEY_CHARS: usize = 32;
+
 /// Prefix that marks an API token, so a leaked one is easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "tst_";
 
@@ -22,14 +29,30 @@ pub fn hash_password(password: &str) -> StoreResult<String> {
             format!("must be at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
+    check_password_length(password)?;
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| StoreError::Internal(format!("hashing failed: {e}")))
 }
 
+/// Refuses a password longer than [`MAX_PASSWORD_BYTES`] (400 naming `password`).
+pub fn check_password_length(password: &str) -> StoreResult<()> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(StoreError::invalid(
+            "too_long",
+            "password",
+            format!("must be at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// True when `password` matches the stored argon2 hash.
 pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return false;
+    }
     PasswordHash::new(hash).is_ok_and(|h| {
         Argon2::default()
             .verify_password(password.as_bytes(), &h)
@@ -60,9 +83,106 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
-/// A random secret for signing JWTs, base64url.
-pub fn new_signing_key() -> String {
-    let mut bytes = [0u8; 64];
+/// The server's master secret (`TELESTATE_SECRET_KEY`, or the key file of the embedded
+/// mode). The JWT signing key is derived from it and a salt kept in the database, so the
+/// database alone does not let anyone mint login tokens, and every instance given the
+/// same secret derives the same key.
+#[derive(Clone)]
+pub struct SecretKey(Vec<u8>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl SecretKey {
+    /// The key as configured; at least [`MIN_SECRET_KEY_CHARS`] characters.
+    pub fn from_text(text: &str) -> Result<SecretKey, String> {
+        let text = text.trim();
+        if text.chars().count() < MIN_SECRET_KEY_CHARS {
+            return Err(format!(
+                "must be at least {MIN_SECRET_KEY_CHARS} characters (e.g. `openssl rand -base64 48`)"
+            ));
+        }
+        Ok(SecretKey(text.as_bytes().to_vec()))
+    }
+
+    /// A fixed, publicly known key for tests and embedders that set none; the server
+    /// never uses it (it always passes `TELESTATE_SECRET_KEY` or its key file).
+    pub fn insecure_default() -> SecretKey {
+        SecretKey(b"telestate insecure default secret key: tests only".to_vec())
+    }
+
+    /// A fresh random key, as text (what a key file holds).
+    pub fn generate_text() -> String {
+        let mut bytes = [0u8; 48];
+        rand::rng().fill_bytes(&mut bytes);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Reads the key file at `path`, creating it with a fresh key (mode 0600) when it
+    /// does not exist. Two processes starting at once agree: the file is created with
+    /// `create_new`, and the loser reads the winner's.
+    pub fn load_or_create(path: &std::path::Path) -> std::io::Result<SecretKey> {
+        use std::io::Write;
+        let invalid = |e: String| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(mut file) => {
+                let text = Self::generate_text();
+                file.write_all(format!("{text}\n").as_bytes())?;
+                file.sync_all()?;
+                SecretKey::from_text(&text).map_err(invalid)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(path)?;
+                SecretKey::from_text(&text).map_err(invalid)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A key derived for one purpose (`label`) and one installation (`salt`):
+    /// HMAC-SHA256(secret, label ‖ 0 ‖ salt).
+    pub fn derive(&self, label: &str, salt: &str) -> Vec<u8> {
+        let mut message = Vec::with_capacity(label.len() + 1 + salt.len());
+        message.extend_from_slice(label.as_bytes());
+        message.push(0);
+        message.extend_from_slice(salt.as_bytes());
+        hmac_sha256(&self.0, &message).to_vec()
+    }
+}
+
+/// HMAC (RFC 2104) over SHA-256.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    inner.update(message);
+    let mut outer = Sha256::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+/// A random salt for a derived key, base64url.
+pub(crate) fn new_salt() -> String {
+    let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -86,5 +206,56 @@ mod tests {
         assert!(!verify_password("x", "not a hash"));
         assert!(hash_password("short").is_err());
         assert!(PasswordHash::new(decoy_hash()).is_ok());
+    }
+
+    #[test]
+    fn an_overlong_password_is_refused_before_hashing_and_never_matches() {
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert!(matches!(
+            hash_password(&long),
+            Err(StoreError::Invalid { field, .. }) if field == "password"
+        ));
+        assert!(hash_password(&"x".repeat(MAX_PASSWORD_BYTES)).is_ok());
+        assert!(!verify_password(&long, decoy_hash()));
+    }
+
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        // Test case 2 of RFC 4231.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_secret_the_label_and_the_salt() {
+        let a = SecretKey::from_text(&"a".repeat(32)).unwrap();
+        let b = SecretKey::from_text(&"b".repeat(32)).unwrap();
+        assert_eq!(a.derive("jwt", "s1"), a.derive("jwt", "s1"));
+        assert_ne!(a.derive("jwt", "s1"), b.derive("jwt", "s1"));
+        assert_ne!(a.derive("jwt", "s1"), a.derive("jwt", "s2"));
+        assert_ne!(a.derive("jwt", "s1"), a.derive("other", "s1"));
+        assert!(SecretKey::from_text("too short").is_err());
+        assert_eq!(format!("{a:?}"), "SecretKey(…)");
+    }
+
+    #[test]
+    fn a_key_file_is_created_once_private_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("telestate-key-{}", new_salt()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secret.key");
+        let first = SecretKey::load_or_create(&path).unwrap();
+        let again = SecretKey::load_or_create(&path).unwrap();
+        assert_eq!(first.derive("jwt", "s"), again.derive("jwt", "s"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,8 +4,22 @@ use diesel::prelude::*;
 
 use crate::{Conn, StoreResult, dialect, schema::settings};
 
-/// The key under which the JWT signing secret is kept.
-pub const JWT_SIGNING_KEY: &str = "jwt_signing_key";
+/// The key under which the salt of the JWT signing key is kept. The salt is not secret:
+/// the signing key is derived from it and the server's `TELESTATE_SECRET_KEY`, so a copy
+/// of the database alone cannot mint login tokens. Deleting it rotates the signing key
+/// (every login session ends) without changing the secret.
+pub const JWT_KEY_SALT: &str = "jwt_key_salt";
+
+/// The JWT signing key: derived from `secret` and the installation's salt (created on
+/// first use). Every instance with the same secret over the same database derives the
+/// same key.
+pub fn jwt_signing_key(
+    conn: &mut Conn,
+    secret: &crate::secrets::SecretKey,
+) -> StoreResult<Vec<u8>> {
+    let salt = get_or_init(conn, JWT_KEY_SALT, crate::secrets::new_salt)?;
+    Ok(secret.derive("telestate jwt signing key v1", &salt))
+}
 
 /// Reads a setting.
 pub fn get(conn: &mut Conn, key: &str) -> StoreResult<Option<String>> {

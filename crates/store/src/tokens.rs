@@ -264,6 +264,18 @@ pub fn authenticate(conn: &mut Conn, secret: &str) -> StoreResult<Option<(ApiTok
         }))
 }
 
+/// Whether the token with this id still works (exists, not revoked, not expired); an
+/// open event stream asks this again when tokens change.
+pub fn is_live(conn: &mut Conn, id: i64) -> StoreResult<bool> {
+    let now = crate::now();
+    let row: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>)> = api_tokens::table
+        .find(id)
+        .select((api_tokens::revoked_at, api_tokens::expires_at))
+        .first(conn)
+        .optional()?;
+    Ok(row.is_some_and(|(revoked, expires)| revoked.is_none() && expires.is_none_or(|e| e > now)))
+}
+
 /// Records that a token was used just now.
 pub fn touch(conn: &mut Conn, id: i64) -> StoreResult<()> {
     diesel::update(api_tokens::table.find(id))

@@ -1,6 +1,6 @@
 //! Admin accounts (owners only).
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use api_types::ErrorCode;
 use api_types::{AdminList, AdminPatch, NewAdmin, PageQuery};
 use domain::Role;
@@ -20,8 +20,14 @@ fn role(field: &str, value: &str) -> Result<Role, ApiError> {
     })
 }
 
-fn password_hash(value: &str) -> Result<String, ApiError> {
-    store::secrets::hash_password(value).map_err(ApiError::from)
+/// Hashes a new password off the HTTP workers, within the instance's hashing bound.
+async fn password_hash(state: &AppState, value: String) -> Result<String, ApiError> {
+    store::secrets::check_password_length(&value)?;
+    let _slot = state.login.hashing().await?;
+    web::block(move || store::secrets::hash_password(&value))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
 }
 
 /// Lists admin accounts.
@@ -52,9 +58,7 @@ pub async fn create_admin(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner()?;
     let role = role("role", &b.role)?;
-    let hash = web::block(move || password_hash(&b.password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let hash = password_hash(&state, b.password).await?;
     let scope = b.scope.unwrap_or_default();
     let new = store::admins::NewAdmin {
         username: b.username,
@@ -70,23 +74,32 @@ pub async fn create_admin(
     Ok(HttpResponse::Created().json(convert::admin_out(a)))
 }
 
-/// One admin account.
+/// One admin account (its `ETag` is its version, for `If-Match`).
 #[utoipa::path(tag = "admins", params(("id" = String, Path, description = "Account id")), responses((status = 200, description = "The account", body = api_types::Admin)))]
 #[get("/admins/{id}")]
 pub async fn get_admin(
     state: web::Data<AppState>,
     _auth: Authorized<Govern>,
     path: web::Path<String>,
-) -> Result<web::Json<api_types::Admin>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("admin", &path)?;
     let a = state.read(move |c| store::admins::get(c, id)).await?;
-    Ok(web::Json(convert::admin_out(a)))
+    Ok(HttpResponse::Ok()
+        .insert_header(convert::etag(a.version))
+        .json(convert::admin_out(a)))
 }
 
 /// Changes an account's password, role or scope; the last owner cannot be demoted.
+///
+/// Any of these changes ends the account's login sessions at once (its holder logs in
+/// again); a new password also lifts its login locks. With `If-Match`, a concurrent edit
+/// answers 412; without it, the edit applies to the latest version.
 #[utoipa::path(
     tag = "admins",
-    params(("id" = String, Path, description = "Account id")),
+    params(
+        ("id" = String, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read"),
+    ),
     request_body = AdminPatch,
     responses((status = 200, description = "The account", body = api_types::Admin))
 )]
@@ -94,18 +107,16 @@ pub async fn get_admin(
 pub async fn update_admin(
     state: web::Data<AppState>,
     auth: Authorized<Govern>,
+    req: HttpRequest,
     path: web::Path<String>,
     body: Json<AdminPatch>,
-) -> Result<web::Json<api_types::Admin>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = convert::path_id("admin", &path)?;
+    let expected_version = convert::if_match(&req)?;
     let b = body.into_inner()?;
     let role = b.role.as_deref().map(|r| role("role", r)).transpose()?;
     let hash = match b.password {
-        Some(p) => Some(
-            web::block(move || password_hash(&p))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))??,
-        ),
+        Some(p) => Some(password_hash(&state, p).await?),
         None => None,
     };
     let change = store::admins::AdminPatch {
@@ -113,13 +124,16 @@ pub async fn update_admin(
         password_hash: hash,
         scope_locations: b.scope.as_ref().map(|s| s.locations.clone()),
         scope_tags: b.scope.map(|s| s.tags),
+        expected_version,
     };
     let permit = auth.permit;
     let a = state
         .write(move |c| store::admins::update(c, &permit, id, change))
         .await?;
     state.principals.clear();
-    Ok(web::Json(convert::admin_out(a)))
+    Ok(HttpResponse::Ok()
+        .insert_header(convert::etag(a.version))
+        .json(convert::admin_out(a)))
 }
 
 /// Deletes an account (not your own, not the last owner).

@@ -20,7 +20,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use crate::{
     AppState,
-    auth::{Authorized, Read},
+    auth::{self, Authorized, Credential, Read},
     error::ApiError,
     events::{Event, Hub, Replay},
     query::Query,
@@ -31,6 +31,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// A stream ends after this long; the client reconnects with `Last-Event-ID`, which
 /// checks its credentials and scope again.
 const MAX_STREAM: Duration = Duration::from_secs(15 * 60);
+/// How often a stream asks the database whether its caller's credential still holds
+/// (it also asks at once when it sees an account or token change go by).
+const CREDENTIAL_RECHECK: Duration = Duration::from_secs(30);
 /// After falling behind, a stream also re-reads this many ids below its resume point,
 /// for records that committed late (PostgreSQL).
 const LAG_LOOKBACK: i64 = 1000;
@@ -91,6 +94,11 @@ fn mark(kind: &str, id: i64, reason: Option<&str>) -> Bytes {
 
 /// One client's stream.
 struct Stream {
+    state: web::Data<AppState>,
+    /// What the caller authenticated with; the stream ends when it stops holding.
+    credential: Credential,
+    recheck: tokio::time::Interval,
+    recheck_due: bool,
     hub: Hub,
     rx: Receiver<Arc<Event>>,
     role: Role,
@@ -109,11 +117,21 @@ struct Stream {
 enum Step {
     Received(Result<Arc<Event>, RecvError>),
     KeepAlive,
+    Recheck,
     End,
+}
+
+/// True for a change to an account or a token: some credential may have ended.
+fn touches_credentials(e: &Event) -> bool {
+    let frame = e.frame(false);
+    frame.starts_with("event: admin.") || frame.starts_with("event: api_token.")
 }
 
 impl Stream {
     fn offer(&mut self, e: &Event) {
+        if touches_credentials(e) {
+            self.recheck_due = true;
+        }
         if self.sent.ids.contains(&e.id) || !e.visible_to(self.role, &self.scope) {
             return;
         }
@@ -159,8 +177,31 @@ impl Stream {
         }
     }
 
+    /// Ends the stream, unsent events included, when the caller's credential no longer
+    /// holds (a changed password, role or scope, a deleted account, a revoked token).
+    async fn recheck_credential(&mut self) {
+        self.recheck_due = false;
+        match auth::still_holds(&self.state, self.credential).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!("an event stream's credential ended; closing it");
+                self.queue.clear();
+                self.done = true;
+            }
+            Err(e) => {
+                // Closing makes the client reconnect, which checks the credential again.
+                tracing::warn!(error = %e, "an event stream could not re-check its caller; closing it");
+                self.queue.clear();
+                self.done = true;
+            }
+        }
+    }
+
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
+            if self.recheck_due && !self.done {
+                self.recheck_credential().await;
+            }
             if let Some(b) = self.queue.pop_front() {
                 return Some(b);
             }
@@ -170,6 +211,7 @@ impl Stream {
             let step = tokio::select! {
                 r = self.rx.recv() => Step::Received(r),
                 _ = self.keep_alive.tick() => Step::KeepAlive,
+                _ = self.recheck.tick() => Step::Recheck,
                 _ = tokio::time::sleep_until(self.ends_at) => Step::End,
             };
             match step {
@@ -179,6 +221,7 @@ impl Stream {
                 Step::KeepAlive => self
                     .queue
                     .push_back(Bytes::from_static(b": keep-alive\n\n")),
+                Step::Recheck => self.recheck_due = true,
             }
         }
     }
@@ -197,7 +240,9 @@ impl Stream {
 /// replayed if there are at most 10,000 and none is older than 24 hours; otherwise an
 /// `event: reset` says to reload. An `event: ready` marks the end of the replay. A record
 /// that commits after a higher id was sent arrives without an `id` line. A comment is sent
-/// every 15 s; the stream ends after 15 minutes (reconnect with `Last-Event-ID`).
+/// every 15 s; the stream ends after 15 minutes (reconnect with `Last-Event-ID`), when the
+/// login token expires, or as soon as the caller's credential ends (a changed password,
+/// role or scope, a deleted account, a revoked token).
 #[utoipa::path(
     tag = "events",
     params(
@@ -237,7 +282,16 @@ pub async fn stream_events(
         .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??
     };
     let floor = resume.unwrap_or(high);
+    let now = tokio::time::Instant::now();
+    let lifetime = match auth.credential.expires_in_seconds() {
+        Some(s) => MAX_STREAM.min(Duration::from_secs(s.max(0).unsigned_abs())),
+        None => MAX_STREAM,
+    };
     let mut stream = Stream {
+        state: state.clone(),
+        credential: auth.credential,
+        recheck: tokio::time::interval_at(now + CREDENTIAL_RECHECK, CREDENTIAL_RECHECK),
+        recheck_due: false,
         hub,
         rx,
         role: auth.permit.role(),
@@ -249,8 +303,8 @@ pub async fn stream_events(
         cursor: floor,
         floor,
         queue: VecDeque::new(),
-        keep_alive: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
-        ends_at: tokio::time::Instant::now() + MAX_STREAM,
+        keep_alive: tokio::time::interval_at(now + KEEP_ALIVE, KEEP_ALIVE),
+        ends_at: now + lifetime,
         done: false,
     };
     if let Some(r) = replay {

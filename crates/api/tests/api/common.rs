@@ -203,6 +203,14 @@ impl Req<'_> {
         self
     }
 
+    /// From this client address (`ip:port`), as actix sees the peer.
+    pub fn peer(mut self, addr: &str) -> Self {
+        self.inner = self
+            .inner
+            .peer_addr(addr.parse().expect("a socket address"));
+        self
+    }
+
     /// Any header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.inner = self
