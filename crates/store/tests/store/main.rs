@@ -3,6 +3,7 @@
 //! binary, one module per topic; the helpers below are shared by all of them.
 
 mod accounts;
+mod concurrency;
 mod export;
 mod imports;
 mod inventory;
