@@ -6,6 +6,7 @@ mod common;
 mod events;
 mod export;
 mod governance;
+mod hardening;
 mod imports;
 mod numbers;
 mod openapi;
