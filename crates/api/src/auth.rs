@@ -274,6 +274,10 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// The source a client claims with `X-Telestate-Source`: `ui` or, for anything else or
+/// nothing, `api`. Only a login session (the web app) keeps `ui` (see `from_request`); the
+/// other sources (import, rule, sync, scheduler, cli) are set by Telestate itself and can
+/// never be claimed.
 fn source(req: &HttpRequest) -> Source {
     match req
         .headers()
@@ -340,6 +344,11 @@ impl<A: RouteAction> FromRequest for Authorized<A> {
                 principal,
                 credential,
             } = authenticate(state, token).await?;
+            // An API token is an integration, whatever it says it is.
+            let source = match principal.actor.kind {
+                domain::ActorKind::Admin => source,
+                _ => Source::Api,
+            };
             let permit = Permit::authorize(&principal, A::ACTION, source, request_id)?;
             Ok(Authorized {
                 permit,

@@ -11,6 +11,7 @@ pub mod convert;
 pub mod error;
 pub mod events;
 mod handlers;
+pub mod headers;
 pub mod idempotency;
 pub mod json;
 pub mod observe;
@@ -222,4 +223,5 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .default_service(web::to(error::no_route))
         .wrap(from_fn(observe::middleware))
+        .wrap(from_fn(headers::middleware))
 }

@@ -114,15 +114,21 @@ impl Metrics {
     }
 }
 
+/// The longest request id a client may choose.
+const MAX_REQUEST_ID: usize = 64;
+
+/// The client's `X-Request-Id` when it is 1-64 of `[A-Za-z0-9._-]` (it lands in logs and
+/// the audit trail, so nothing that could forge a log line or hide in one); otherwise, or
+/// without one, a generated id.
 fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             !v.is_empty()
-                && v.len() <= 64
+                && v.len() <= MAX_REQUEST_ID
                 && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         })
         .map(str::to_string)
         .unwrap_or_else(|| {

@@ -5,7 +5,8 @@
 //! columns at the end; never reorder or rename one.
 //!
 //! Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return
-//! as a formula (CSV injection). The exporter passes every free-text cell through
+//! as a formula (CSV injection), and several trim leading blanks first, so `" =1+1"` is
+//! one too. The exporter passes every free-text cell through
 //! [`neutralise`], which prefixes such a cell with `'`; the importer passes the same cells
 //! through [`unneutralise`], its exact inverse, so descriptions round-trip byte for byte.
 //! The `number` column is the exception: an E.164 number starts with `+`, so it is written
@@ -38,13 +39,18 @@ pub const TAG_SEPARATOR: char = ';';
 /// The characters that make a spreadsheet read a cell as a formula.
 const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-/// True when the cell, after any leading `'`s, starts with a formula trigger.
+/// True when the cell, after any leading `'`s, starts with a formula trigger, or does so
+/// after leading whitespace (which spreadsheets may trim before they look).
 ///
-/// Counting the leading quotes is what makes [`unneutralise`] an exact inverse: `'=1`
+/// Skipping the leading quotes is what makes [`unneutralise`] an exact inverse: `'=1`
 /// (a value someone already escaped by hand) is exported as `''=1` and comes back as `'=1`.
+/// That holds because prefixing a `'` never changes the answer, whatever else is skipped.
 fn needs_quote(cell: &str) -> bool {
-    cell.trim_start_matches('\'')
-        .starts_with(FORMULA_TRIGGERS.as_slice())
+    let unquoted = cell.trim_start_matches('\'');
+    unquoted.starts_with(FORMULA_TRIGGERS.as_slice())
+        || unquoted
+            .trim_start_matches(|c: char| c == '\'' || c.is_whitespace())
+            .starts_with(FORMULA_TRIGGERS.as_slice())
 }
 
 /// Makes a free-text cell safe to open in a spreadsheet by prefixing `'` when needed
@@ -106,18 +112,57 @@ mod tests {
             ("a=b", "a=b"),
             ("total = 3", "total = 3"),
             ("x-1", "x-1"),
-            (" =1", " =1"),
+            // Blanks before a trigger do not hide it.
+            (" =1+1", "' =1+1"),
+            ("  =1", "'  =1"),
+            (" \t=1", "' \t=1"),
+            ("\t =1", "'\t =1"),
+            (" +44", "' +44"),
+            (" @x", "' @x"),
+            ("\u{a0}=1", "'\u{a0}=1"),
+            ("\u{3000}-1", "'\u{3000}-1"),
+            ("\n=1", "'\n=1"),
+            ("' =1", "'' =1"),
+            (" '=1", "' '=1"),
+            (" ", " "),
+            ("  text = 1", "  text = 1"),
+            (" 'quoted'", " 'quoted'"),
             ("'quoted'", "'quoted'"),
             ("''", "''"),
             ("'", "'"),
             ("", ""),
             ("plain text", "plain text"),
             ("Zürich =", "Zürich ="),
-            ("\n=1", "\n=1"),
         ];
         for (cell, exported) in table {
             assert_eq!(neutralise(cell), exported, "neutralise({cell:?})");
             assert_eq!(unneutralise(exported), cell, "unneutralise({exported:?})");
+        }
+    }
+
+    #[test]
+    fn every_short_cell_round_trips_and_is_exported_safe() {
+        // Every string of up to five of these characters: blanks, quotes, triggers, text.
+        let alphabet = [' ', '\'', '=', '-', 'a', '\t', '\u{a0}'];
+        let mut cells = vec![String::new()];
+        let mut longest = vec![String::new()];
+        for _ in 0..5 {
+            longest = longest
+                .iter()
+                .flat_map(|c| alphabet.iter().map(move |a| format!("{c}{a}")))
+                .collect();
+            cells.extend(longest.iter().cloned());
+        }
+        for cell in &cells {
+            let exported = neutralise(cell);
+            assert_eq!(&unneutralise(&exported), cell, "round trip of {cell:?}");
+            let seen = exported.trim_start_matches(char::is_whitespace);
+            assert!(
+                exported.starts_with('\'')
+                    || !(exported.starts_with(FORMULA_TRIGGERS.as_slice())
+                        || seen.starts_with(FORMULA_TRIGGERS.as_slice())),
+                "{cell:?} is exported as the formula {exported:?}"
+            );
         }
     }
 

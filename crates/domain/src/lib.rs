@@ -14,6 +14,7 @@ pub mod range;
 pub mod snapshot;
 pub mod status;
 pub mod tag;
+pub mod username;
 pub mod vocab;
 
 pub use authz::{

@@ -35,6 +35,9 @@ pub struct Config {
     pub max_range_size: u64,
     /// Database connections per process (TELESTATE_DB_POOL_SIZE).
     pub pool_size: u32,
+    /// How long a SQLite write waits for the one before it before answering 503
+    /// (TELESTATE_DB_WRITE_WAIT_SECONDS).
+    pub db_write_wait_seconds: u64,
     /// HTTP worker threads (TELESTATE_HTTP_WORKERS); 0 means one per core.
     pub http_workers: usize,
     /// Seconds between scheduler runs across all instances (TELESTATE_SCHEDULER_INTERVAL_SECONDS).
@@ -99,6 +102,10 @@ impl Config {
         if pool_size == 0 {
             bail!("TELESTATE_DB_POOL_SIZE must be at least 1");
         }
+        let db_write_wait_seconds: u64 = parsed("TELESTATE_DB_WRITE_WAIT_SECONDS", 10)?;
+        if db_write_wait_seconds > 600 {
+            bail!("TELESTATE_DB_WRITE_WAIT_SECONDS must be between 0 and 600");
+        }
         let jwt_ttl_seconds: i64 = parsed("TELESTATE_JWT_TTL_SECONDS", 3600)?;
         if !(60..=86_400 * 7).contains(&jwt_ttl_seconds) {
             bail!("TELESTATE_JWT_TTL_SECONDS must be between 60 and 604800");
@@ -160,6 +167,7 @@ impl Config {
             jwt_ttl_seconds,
             max_range_size,
             pool_size,
+            db_write_wait_seconds,
             http_workers: parsed("TELESTATE_HTTP_WORKERS", 0).context("TELESTATE_HTTP_WORKERS")?,
             scheduler_interval_seconds: match parsed("TELESTATE_SCHEDULER_INTERVAL_SECONDS", 60u64)?
             {

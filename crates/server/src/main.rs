@@ -77,7 +77,8 @@ fn init_tracing(config: &Config) {
 
 fn open_db(config: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(&config.database_url, config.pool_size)
-        .context("opening the database (TELESTATE_DATABASE_URL)")?;
+        .context("opening the database (TELESTATE_DATABASE_URL)")?
+        .with_write_wait(std::time::Duration::from_secs(config.db_write_wait_seconds));
     let ran = db.migrate().context("migrating the database")?;
     if ran > 0 {
         tracing::info!(migrations = ran, "database migrated");

@@ -195,15 +195,9 @@ pub struct NewAdmin {
 }
 
 fn check_username(username: &str) -> StoreResult<String> {
-    let u = username.trim();
-    if u.is_empty() || u.chars().count() > 100 || u.chars().any(char::is_control) {
-        return Err(StoreError::invalid(
-            "invalid_username",
-            "username",
-            "must be 1-100 printable characters",
-        ));
-    }
-    Ok(u.to_string())
+    domain::username::check(username)
+        .map(str::to_string)
+        .map_err(|e| StoreError::invalid("invalid_username", "username", e.to_string()))
 }
 
 fn load(conn: &mut Conn, id: i64) -> StoreResult<AdminRow> {

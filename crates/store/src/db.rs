@@ -1,12 +1,26 @@
 //! Connections, the pool, migrations and transactions over SQLite or PostgreSQL.
 //!
-//! Every request takes one pooled connection through [`Db::read`] or [`Db::write`].
-//! SQLite allows one writer at a time; `write` serialises this process's writers on a
-//! mutex so that two deferred transactions never deadlock on the lock upgrade (the
-//! `busy_timeout` covers writers in other processes, such as the CLI).
+//! Every request takes one connection through [`Db::read`] or [`Db::write`].
+//!
+//! **Readers never wait for writers.** On PostgreSQL both take a pooled connection and
+//! nothing global is held. SQLite allows one writer at a time: `write` runs on the one
+//! writing connection, kept outside the pool, behind a gate that serialises this process's
+//! writers (so two deferred transactions never deadlock on the lock upgrade). A writer
+//! waits at the gate holding nothing, so however many queue, the whole pool stays free for
+//! readers, which WAL lets read beside the writer. A writer that waits longer than
+//! [`Db::with_write_wait`]'s bound (default [`DEFAULT_WRITE_WAIT`]) gives up with
+//! `Unavailable` (503 with `Retry-After`) instead of stalling its request. The
+//! `busy_timeout` covers writers in other processes (the CLI, a separate worker).
+//!
+//! A long write holds the gate for its whole run on SQLite: creating a 1,000,000-number
+//! range is one transaction because it must be all or nothing, and SQLite has one
+//! writer, so cutting it into chunks would either show other requests a half-made range
+//! or need a compensating delete that can itself fail. Other writers wait up to the bound
+//! and then get a 503; readers and `/readyz` are not held up. On PostgreSQL such a write
+//! locks only the rows it touches.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{Arc, Condvar, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -104,12 +118,62 @@ impl ManageConnection for Manager {
     }
 }
 
+/// How long a SQLite writer waits for the one before it, unless [`Db::with_write_wait`]
+/// says otherwise: longer than any ordinary write, shorter than a client's patience.
+pub const DEFAULT_WRITE_WAIT: Duration = Duration::from_secs(10);
+
+/// SQLite's writing connection and the gate in front of it.
+#[derive(Default)]
+struct Writer {
+    state: Mutex<WriterState>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct WriterState {
+    /// A writer holds the gate.
+    busy: bool,
+    /// Writers waiting at the gate.
+    waiting: usize,
+    /// The connection, kept between writes; `None` before the first write and after one
+    /// left it broken.
+    conn: Option<AnyConnection>,
+}
+
+impl Writer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WriterState> {
+        // A poisoned lock only means a writer panicked; `Turn::drop` already released it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One writer's hold on the gate; gives the connection back (unless broken) when dropped.
+struct Turn<'a> {
+    writer: &'a Writer,
+    conn: Option<AnyConnection>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        // A panic inside the transaction leaves the connection mid-transaction: drop it.
+        let keep = self.conn.take().filter(|_| !std::thread::panicking());
+        let keep =
+            keep.and_then(|mut c| (!diesel::r2d2::R2D2Connection::is_broken(&mut c)).then_some(c));
+        let mut state = self.writer.lock();
+        state.busy = false;
+        state.conn = keep;
+        drop(state);
+        self.writer.freed.notify_one();
+    }
+}
+
 /// The database handle shared by the API, the worker and the CLI.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
-    sqlite_writer: Arc<Mutex<()>>,
+    sqlite_writer: Arc<Writer>,
+    write_wait: Duration,
     url: Arc<str>,
 }
 
@@ -140,9 +204,17 @@ impl Db {
         Ok(Db {
             pool,
             backend,
-            sqlite_writer: Arc::new(Mutex::new(())),
+            sqlite_writer: Arc::default(),
+            write_wait: DEFAULT_WRITE_WAIT,
             url: url.into(),
         })
+    }
+
+    /// The same database, whose SQLite writers give up with `Unavailable` after waiting
+    /// `wait` for the writer before them (PostgreSQL writers never wait on each other here).
+    pub fn with_write_wait(mut self, wait: Duration) -> Db {
+        self.write_wait = wait;
+        self
     }
 
     /// Which database this is.
@@ -170,22 +242,67 @@ impl Db {
         ran.map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
     }
 
-    /// Runs read-only work on one pooled connection.
+    /// Runs read-only work on one pooled connection; never waits for a writer.
     pub fn read<T>(&self, f: impl FnOnce(&mut Conn) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.pool.get()?;
         f(&mut conn)
     }
 
-    /// Runs `f` in one transaction on one pooled connection: all of it commits, or none.
+    /// Runs `f` in one transaction: all of it commits, or none. On PostgreSQL it runs on a
+    /// pooled connection; on SQLite on the writing connection, once the writers before it
+    /// are done (see the module's notes).
     pub fn write<T>(&self, f: impl FnOnce(&mut Conn) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.pool.get()?;
-        let _guard = match self.backend {
-            // A poisoned lock only means another writer panicked; the transaction rolled back.
-            Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
-            Backend::Postgres => None,
-        };
-        let conn: &mut Conn = &mut conn;
-        conn.transaction(f)
+        match self.backend {
+            Backend::Postgres => {
+                let mut conn = self.pool.get()?;
+                let conn: &mut Conn = &mut conn;
+                conn.transaction(f)
+            }
+            Backend::Sqlite => {
+                let mut turn = self.sqlite_turn()?;
+                let conn = match &mut turn.conn {
+                    Some(conn) => conn,
+                    empty => empty.insert(self.manager().connect().map_err(|e| {
+                        StoreError::Unavailable(format!("cannot open the writing connection: {e}"))
+                    })?),
+                };
+                conn.transaction(f)
+            }
+        }
+    }
+
+    /// Waits, holding nothing, until no other writer of this process holds the gate, for at
+    /// most the write wait.
+    fn sqlite_turn(&self) -> StoreResult<Turn<'_>> {
+        let writer = &*self.sqlite_writer;
+        let mut state = writer.lock();
+        state.waiting += 1;
+        let (mut state, _) = writer
+            .freed
+            .wait_timeout_while(state, self.write_wait, |s| s.busy)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.waiting -= 1;
+        if state.busy {
+            return Err(StoreError::Unavailable(format!(
+                "another write has held the SQLite database for over {} ms",
+                self.write_wait.as_millis()
+            )));
+        }
+        state.busy = true;
+        let conn = state.conn.take();
+        Ok(Turn { writer, conn })
+    }
+
+    /// Writers waiting at the SQLite gate (always 0 on PostgreSQL).
+    pub(crate) fn writers_waiting(&self) -> usize {
+        self.sqlite_writer.lock().waiting
+    }
+
+    fn manager(&self) -> Manager {
+        Manager {
+            url: self.url.to_string(),
+            backend: self.backend,
+        }
     }
 
     /// Connections in use and idle, for `/metrics`.

@@ -436,6 +436,10 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
     Ok(created)
 }
 
+/// How often a patch without `If-Match` is settled again on a range that other patches
+/// keep changing before it gives up with 409 `concurrent_change`.
+const PATCH_ATTEMPTS: u32 = 3;
+
 /// Edits a range and, with `apply_to_numbers`, its numbers' site, platform, type and tags.
 pub fn patch(
     conn: &mut Conn,
@@ -444,21 +448,30 @@ pub fn patch(
     change: RangePatch,
     if_match: Option<i64>,
 ) -> StoreResult<Range> {
-    let before = get(conn, permit.scope(), id)?;
-    if let Some(v) = if_match.filter(|v| *v != before.version) {
-        return Err(StoreError::Stale {
-            expected: v,
-            current: before.version,
-        });
-    }
-    if change.apply_to_numbers {
-        require_all_numbers_in_scope(conn, permit, id)?;
-    }
-    let next = Settled::of(&before, &change);
-    let keys: Vec<&str> = next.tags.iter().map(Tag::key).collect();
-    crate::numbers::check_refs(conn, permit, next.location_id, next.platform_id, &keys, "")?;
-    let now = crate::now();
-    diesel::update(ranges::table.filter(ranges::id.eq(id)))
+    // The update only lands on the version that was read: on PostgreSQL another patch can
+    // commit in between, and an unguarded update would silently undo it. With `If-Match`
+    // that is a 412; without, the patch is settled again on the range as it now is.
+    let mut attempt = 1;
+    let (before, next, now) = loop {
+        let before = get(conn, permit.scope(), id)?;
+        if let Some(v) = if_match.filter(|v| *v != before.version) {
+            return Err(StoreError::Stale {
+                expected: v,
+                current: before.version,
+            });
+        }
+        if change.apply_to_numbers {
+            require_all_numbers_in_scope(conn, permit, id)?;
+        }
+        let next = Settled::of(&before, &change);
+        let keys: Vec<&str> = next.tags.iter().map(Tag::key).collect();
+        crate::numbers::check_refs(conn, permit, next.location_id, next.platform_id, &keys, "")?;
+        let now = crate::now();
+        let updated = diesel::update(
+            ranges::table
+                .filter(ranges::id.eq(id))
+                .filter(ranges::version.eq(before.version)),
+        )
         .set((
             ranges::name.eq(&next.name),
             ranges::description.eq(&next.description),
@@ -469,6 +482,17 @@ pub fn patch(
             ranges::updated_at.eq(now),
         ))
         .execute(conn)?;
+        if updated == 1 {
+            break (before, next, now);
+        }
+        if attempt == PATCH_ATTEMPTS {
+            return Err(StoreError::conflict(
+                "concurrent_change",
+                "the range kept changing while this edit was made; retry the request",
+            ));
+        }
+        attempt += 1;
+    };
     let old_tag_ids = tags::ids_for_keys(
         conn,
         &before

@@ -119,6 +119,12 @@ pub fn owner() -> Permit {
     .expect("owner may govern")
 }
 
+/// Writers of this process waiting for SQLite's writing connection (always 0 on
+/// PostgreSQL), so a test holding a write open knows when the queue behind it has formed.
+pub fn writers_waiting(db: &Db) -> usize {
+    db.writers_waiting()
+}
+
 /// The tag names of each number, sorted by key: the store's own bulk reader, which tests
 /// check for its dense and scattered id paths.
 pub fn tags_of_numbers(

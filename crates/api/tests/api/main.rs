@@ -7,6 +7,7 @@ mod common;
 mod events;
 mod export;
 mod governance;
+mod hardening;
 mod idempotency;
 mod import_cells;
 mod imports;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit_reach;
+mod concurrency;
 mod export;
 mod imports;
 mod inventory;
