@@ -67,7 +67,7 @@ fn the_spec_is_openapi_3_1_with_a_bearer_scheme() {
 }
 
 #[test]
-fn protected_operations_require_the_bearer_and_document_401_and_403() {
+fn protected_operations_require_the_bearer_and_document_401_and_writes_403() {
     let s = spec();
     let mut problems = Vec::new();
     let mut ids = std::collections::BTreeSet::new();
@@ -80,9 +80,11 @@ fn protected_operations_require_the_bearer_and_document_401_and_403() {
         let public = PUBLIC.contains(&id.as_str());
         let security = op["security"].as_array().cloned().unwrap_or_default();
         let needs_bearer = security.iter().any(|r| r.get("bearer").is_some());
-        let allows_anonymous = security
-            .iter()
-            .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
+        // `security: []` (no credentials) or an empty requirement (anonymous allowed).
+        let allows_anonymous = op["security"].as_array().is_some_and(|s| s.is_empty())
+            || security
+                .iter()
+                .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
         if public {
             if needs_bearer || !allows_anonymous {
                 problems.push(format!("{what}: public, but its security is {security:?}"));
@@ -93,8 +95,14 @@ fn protected_operations_require_the_bearer_and_document_401_and_403() {
                     "{what}: protected, but its security is {security:?}"
                 ));
             }
-            for code in ["401", "403"] {
-                if op["responses"].get(code).is_none() {
+            // Reads a viewer may make answer 404 outside the scope, never 403.
+            let codes: &[&str] = if method == "GET" {
+                &["401"]
+            } else {
+                &["401", "403"]
+            };
+            for code in codes {
+                if op["responses"].get(*code).is_none() {
                     problems.push(format!("{what}: no {code} response"));
                 }
             }
