@@ -22,13 +22,21 @@ run:
     TELESTATE_ADMIN_USER=${TELESTATE_ADMIN_USER:-admin} TELESTATE_ADMIN_PASSWORD=${TELESTATE_ADMIN_PASSWORD:-telestate-admin} \
         cargo run -p telestate -- serve
 
-# Every test: lint, the suite on SQLite and on PostgreSQL, then schemathesis on both
+# Every test: lint, the suite on SQLite and on PostgreSQL, then schemathesis and the
+# generated clients' smoke flow on both
 test: lint
     scripts/pg-up.sh
     env -u TEST_DATABASE_URL cargo nextest run --workspace
     TEST_DATABASE_URL={{ pg_url }} cargo nextest run --workspace
     scripts/schemathesis.sh sqlite
     scripts/schemathesis.sh postgres
+    scripts/clients.sh sqlite
+    scripts/clients.sh postgres
+
+# Generate the Python client and TypeScript types from openapi/openapi.json, lint it, and
+# run the smoke flow with the generated client on one backend (sqlite or postgres)
+clients backend="sqlite":
+    scripts/clients.sh {{ backend }}
 
 # Regenerate openapi/openapi.json from the code (a test fails while it is stale)
 openapi:

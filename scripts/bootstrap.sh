@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Pinned so CI and laptops fuzz with the same schemathesis; bump deliberately.
-PY_REQS=(rust-just==1.59.0 schemathesis==4.32.5)
+# Pinned so CI and laptops fuzz with the same schemathesis and generate the same clients
+# (scripts/clients.sh; python-dateutil is what the generated client imports); bump deliberately.
+PY_REQS=(rust-just==1.59.0 schemathesis==4.32.5 openapi-python-client==0.29.1 python-dateutil==2.9.0.post0)
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
@@ -25,6 +26,8 @@ command -v curl >/dev/null || pkgs+=(curl)
 # bench/run.sh compares the CSV export with sqlite3's own CSV output.
 command -v sqlite3 >/dev/null || pkgs+=(sqlite3)
 command -v python3 >/dev/null || pkgs+=(python3 python3-venv)
+# scripts/clients.sh: openapi-typescript, tsc and redocly run on Node (Debian 12's is 18).
+command -v npm >/dev/null || pkgs+=(nodejs npm)
 # diesel's postgres feature links the system libpq.
 pkg-config --exists libpq 2>/dev/null || pkgs+=(libpq-dev pkg-config)
 if ((${#pkgs[@]})); then apt_install "${pkgs[@]}"; fi
@@ -36,6 +39,13 @@ if [[ ! -x .venv/bin/python || $(cat "$stamp" 2>/dev/null) != "${PY_REQS[*]}" ]]
     python3 -m venv .venv 2>/dev/null || { apt_install python3-venv && python3 -m venv --clear .venv; }
     .venv/bin/pip install -q --disable-pip-version-check "${PY_REQS[@]}"
     echo "${PY_REQS[*]}" >"$stamp"
+fi
+
+# --- JavaScript tools for scripts/clients.sh, pinned in tools/package.json and its lock;
+# the stamp is the lock's content, so npm only runs when the pins change ---
+if [[ ! -x tools/node_modules/.bin/tsc || $(cat tools/node_modules/.telestate-lock 2>/dev/null) != "$(cat tools/package-lock.json)" ]]; then
+    (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+    cp tools/package-lock.json tools/node_modules/.telestate-lock
 fi
 
 # --- cargo-nextest: present on the dev image; a fresh machine builds it (a few minutes) ---

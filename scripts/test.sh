@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, then every test —
-# the Rust suites on SQLite and on PostgreSQL, and schemathesis against both.
+# the Rust suites on SQLite and on PostgreSQL, and schemathesis and the generated clients'
+# smoke flow (scripts/clients.sh) against both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh

@@ -208,7 +208,23 @@ pub fn app(
 > {
     // The docs service goes first: actix hands every `/api/v1/...` request to the scope
     // registered for that prefix, so the spec's URL must be claimed before it.
+    // The spec itself first, for GET and HEAD alike (the docs service answers GET only);
+    // the docs page reads it from here too.
+    let spec_json = web::Bytes::from(spec.to_json().unwrap_or_default());
+    let serve_spec = move || {
+        let body = spec_json.clone();
+        async move {
+            actix_web::HttpResponse::Ok()
+                .content_type("application/json")
+                .body(body)
+        }
+    };
     let (app, _) = App::new()
+        .service(
+            web::resource("/api/v1/openapi.json")
+                .route(web::get().to(serve_spec.clone()))
+                .route(web::head().to(serve_spec)),
+        )
         .service(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}")
                 .url("/api/v1/openapi.json", (*spec).clone()),

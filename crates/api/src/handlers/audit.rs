@@ -78,18 +78,12 @@ fn csv_cells(r: &AuditRow) -> [Cow<'_, str>; 13] {
 /// Records about accounts, API tokens, logins and platforms are for owners only, whatever
 /// the filter.
 ///
-/// With `Accept: text/csv` the answer is every matching record as one streamed CSV file
-/// (`cursor` and `limit` do not apply), newest first like the list, with the columns
-/// `id, at, actor_kind, actor_id, actor_name, action, entity, entity_id, source,
-/// request_id, change_set_id, before, after`; `before` and `after` are JSON text, and text
-/// a spreadsheet would run as a formula gets a leading `'`.
+/// With `Accept: text/csv` the answer is the CSV of `GET /api/v1/export/audit.csv` (kept
+/// for clients written before that operation existed).
 #[utoipa::path(
     tag = "audit",
     params(AuditQuery),
-    responses((status = 200, description = "Audit records; all of them as streamed CSV with `Accept: text/csv`", content(
-        (AuditList = "application/json"),
-        (String = "text/csv")
-    )))
+    responses((status = 200, description = "A page of audit records", body = AuditList))
 )]
 #[get("/audit")]
 pub async fn list_audit(
@@ -99,6 +93,42 @@ pub async fn list_audit(
     query: Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner()?;
+    let filter = audit_filter(&q)?;
+    let permit = auth.permit;
+    if wants_csv(&req) {
+        return audit_csv(&state, permit, filter);
+    }
+    let page = state
+        .read(move |c| store::audit::list(c, &permit, &filter, q.cursor.as_deref(), q.limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(convert::audit_list(page)))
+}
+
+/// Every audit record matching the filters of `GET /api/v1/audit`, as one streamed CSV
+/// file, newest first (`cursor` and `limit` do not apply). Records about accounts, API
+/// tokens, logins and platforms are for owners only.
+///
+/// The columns are `id, at, actor_kind, actor_id, actor_name, action, entity, entity_id,
+/// source, request_id, change_set_id, before, after`; `before` and `after` are JSON text,
+/// and text a spreadsheet would run as a formula gets a leading `'`.
+#[utoipa::path(
+    tag = "export",
+    params(AuditQuery),
+    responses((status = 200, description = "The audit records as CSV (streamed)", content_type = "text/csv", body = String))
+)]
+#[get("/export/audit.csv")]
+pub async fn export_audit(
+    state: web::Data<AppState>,
+    auth: Authorized<Read>,
+    query: Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner()?;
+    let filter = audit_filter(&q)?;
+    audit_csv(&state, auth.permit, filter)
+}
+
+/// The store's filter for the audit query's parameters.
+fn audit_filter(q: &AuditQuery) -> Result<AuditFilter, ApiError> {
     let (entity_kind, entity_id) = match &q.number {
         Some(n) => (
             Some("number".to_string()),
@@ -106,39 +136,40 @@ pub async fn list_audit(
         ),
         None => (q.entity.clone(), q.entity_id.clone()),
     };
-    let filter = AuditFilter {
+    Ok(AuditFilter {
         entity_kind,
         entity_id,
-        actor: q.actor,
-        action: q.action,
-        source: q.source,
+        actor: q.actor.clone(),
+        action: q.action.clone(),
+        source: q.source.clone(),
         since: q.since.map(|t| t.naive_utc()),
         until: q.until.map(|t| t.naive_utc()),
-    };
-    let permit = auth.permit;
-    if wants_csv(&req) {
-        let body = export::paged(
-            state.db.clone(),
-            export::encode([CSV_HEADER])?,
-            "audit",
-            move |c, cursor: Option<String>| {
-                let page = store::audit::list(
-                    c,
-                    &permit,
-                    &filter,
-                    cursor.as_deref(),
-                    Some(store::page::MAX_LIMIT),
-                )?;
-                Ok((
-                    export::encode(page.items.iter().map(csv_cells))?,
-                    page.next_cursor,
-                ))
-            },
-        );
-        return Ok(export::csv_response("audit.csv", body));
-    }
-    let page = state
-        .read(move |c| store::audit::list(c, &permit, &filter, q.cursor.as_deref(), q.limit))
-        .await?;
-    Ok(HttpResponse::Ok().json(convert::audit_list(page)))
+    })
+}
+
+/// Streams every matching record as CSV, one page of the store's at a time.
+fn audit_csv(
+    state: &AppState,
+    permit: domain::Permit,
+    filter: AuditFilter,
+) -> Result<HttpResponse, ApiError> {
+    let body = export::paged(
+        state.db.clone(),
+        export::encode([CSV_HEADER])?,
+        "audit",
+        move |c, cursor: Option<String>| {
+            let page = store::audit::list(
+                c,
+                &permit,
+                &filter,
+                cursor.as_deref(),
+                Some(store::page::MAX_LIMIT),
+            )?;
+            Ok((
+                export::encode(page.items.iter().map(csv_cells))?,
+                page.next_cursor,
+            ))
+        },
+    );
+    Ok(export::csv_response("audit.csv", body))
 }

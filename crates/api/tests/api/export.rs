@@ -401,4 +401,13 @@ async fn the_audit_trail_streams_as_csv_when_the_caller_accepts_it() {
             .iter()
             .all(|r| r[6] == "number" && r[7] != "'+442079469999")
     );
+
+    // Its own operation answers the same file without any Accept.
+    let own = app
+        .get("/api/v1/export/audit.csv")
+        .as_(&viewer)
+        .send()
+        .await;
+    assert_eq!(own.status.as_u16(), 200);
+    assert_eq!(records(&own.body), rows);
 }

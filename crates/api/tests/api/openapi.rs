@@ -67,7 +67,7 @@ fn the_spec_is_openapi_3_1_with_a_bearer_scheme() {
 }
 
 #[test]
-fn protected_operations_require_the_bearer_and_document_401_and_403() {
+fn protected_operations_require_the_bearer_and_document_401_and_writes_403() {
     let s = spec();
     let mut problems = Vec::new();
     let mut ids = std::collections::BTreeSet::new();
@@ -80,9 +80,11 @@ fn protected_operations_require_the_bearer_and_document_401_and_403() {
         let public = PUBLIC.contains(&id.as_str());
         let security = op["security"].as_array().cloned().unwrap_or_default();
         let needs_bearer = security.iter().any(|r| r.get("bearer").is_some());
-        let allows_anonymous = security
-            .iter()
-            .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
+        // `security: []` (no credentials) or an empty requirement (anonymous allowed).
+        let allows_anonymous = op["security"].as_array().is_some_and(|s| s.is_empty())
+            || security
+                .iter()
+                .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
         if public {
             if needs_bearer || !allows_anonymous {
                 problems.push(format!("{what}: public, but its security is {security:?}"));
@@ -93,8 +95,14 @@ fn protected_operations_require_the_bearer_and_document_401_and_403() {
                     "{what}: protected, but its security is {security:?}"
                 ));
             }
-            for code in ["401", "403"] {
-                if op["responses"].get(code).is_none() {
+            // Reads a viewer may make answer 404 outside the scope, never 403.
+            let codes: &[&str] = if method == "GET" {
+                &["401"]
+            } else {
+                &["401", "403"]
+            };
+            for code in codes {
+                if op["responses"].get(*code).is_none() {
                     problems.push(format!("{what}: no {code} response"));
                 }
             }
@@ -150,4 +158,115 @@ fn every_documented_error_code_is_snake_case_and_unique() {
         assert!(!what.is_empty(), "{code}");
         assert!(seen.insert(*code), "{code} listed twice");
     }
+}
+
+#[test]
+fn each_operation_documents_the_errors_it_can_answer_and_no_others() {
+    let s = spec();
+    let mut problems = Vec::new();
+    for (method, path, op) in operations(&s) {
+        let what = format!("{method} {path}");
+        let has = |code: &str| op["responses"].get(code).is_some();
+        let params = op["parameters"].as_array().cloned().unwrap_or_default();
+        let header = |name: &str| {
+            params
+                .iter()
+                .any(|p| p["in"] == "header" && p["name"] == name)
+        };
+        if has("412") != header("If-Match") {
+            problems.push(format!("{what}: 412 documented iff If-Match is taken"));
+        }
+        if method == "GET" && has("409") {
+            problems.push(format!("{what}: a read documents 409"));
+        }
+        let body = op.get("requestBody").is_some();
+        if has("413") != body || has("415") != body {
+            problems.push(format!("{what}: 413/415 documented iff a body is taken"));
+        }
+        let in_path = params.iter().any(|p| p["in"] == "path");
+        if has("404") != in_path {
+            problems.push(format!(
+                "{what}: 404 documented iff the path names an object"
+            ));
+        }
+        for p in params.iter().filter(|p| p["name"] == "limit") {
+            if p["schema"]["minimum"] != 1 || p["schema"]["maximum"] != 1000 {
+                problems.push(format!("{what}: limit without bounds 1..=1000"));
+            }
+        }
+        if path.ends_with(".csv")
+            && params
+                .iter()
+                .any(|p| p["name"] == "cursor" || p["name"] == "limit")
+        {
+            problems.push(format!("{what}: a streamed export declares paging"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn release_and_unassign_take_an_optional_plain_body() {
+    let s = spec();
+    for action in ["release", "unassign"] {
+        let body =
+            &s["paths"][format!("/api/v1/numbers/{{number}}/{action}")]["post"]["requestBody"];
+        assert_eq!(body["required"], false, "{action}: {body}");
+        let schema = &body["content"]["application/json"]["schema"];
+        assert!(
+            schema["$ref"].is_string() && schema.get("oneOf").is_none(),
+            "{action}: {schema}"
+        );
+    }
+}
+
+#[test]
+fn always_sent_nullable_fields_are_required_and_free_form_objects_are_typed() {
+    let s = spec();
+    let schemas = &s["components"]["schemas"];
+    let required = |schema: &str, field: &str| {
+        schemas[schema]["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|f| f == field))
+    };
+    for (schema, field) in [
+        ("Number", "assignment"),
+        ("NumberList", "next_cursor"),
+        ("AuditRecord", "before"),
+        ("ImportPlan", "next_cursor"),
+    ] {
+        assert!(required(schema, field), "{schema}.{field} is always sent");
+    }
+    // Left out when empty (skip_serializing_if), so optional.
+    assert!(!required("ImportChange", "target") && !required("StreamMark", "reason"));
+    let details = &schemas["ErrorDetail"]["properties"]["details"];
+    assert_eq!(details["additionalProperties"], true, "{details}");
+    assert!(details["properties"]["field"].is_object(), "{details}");
+    assert_eq!(
+        schemas["AuditRecord"]["properties"]["after"]["additionalProperties"],
+        true
+    );
+    let codes = schemas["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorCode lists the codes");
+    assert_eq!(codes.len(), api_types::ERROR_CODES.len());
+    assert_eq!(
+        schemas["ErrorDetail"]["properties"]["code"]["type"],
+        "string"
+    );
+    let import = &s["paths"]["/api/v1/imports"]["post"]["requestBody"]["content"];
+    assert!(import.get("text/csv").is_some() && import.get("multipart/form-data").is_some());
+}
+
+#[actix_web::test]
+async fn the_spec_answers_head_like_get() {
+    let app = crate::common::TestApp::new().await;
+    let get = app.get("/api/v1/openapi.json").send().await;
+    let head = app
+        .req(actix_web::http::Method::HEAD, "/api/v1/openapi.json")
+        .send()
+        .await;
+    assert_eq!(get.status.as_u16(), 200);
+    assert_eq!(head.status.as_u16(), 200);
+    assert_eq!(head.header("content-type"), get.header("content-type"));
 }

@@ -52,6 +52,7 @@ const EXPECTED: &[(&str, &str, Min)] = &[
     ("GET", "/api/v1/change-sets/{id}", Viewer),
     ("POST", "/api/v1/change-sets/{id}/revert", Admin),
     ("GET", "/api/v1/export/numbers.csv", Viewer),
+    ("GET", "/api/v1/export/audit.csv", Viewer),
     ("GET", "/api/v1/admins", Owner),
     ("POST", "/api/v1/admins", Owner),
     ("GET", "/api/v1/admins/{id}", Owner),
