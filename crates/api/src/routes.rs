@@ -279,38 +279,10 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
         plain_optional_body(body);
     }
     if id == "create_import" {
-        op["requestBody"]["content"]["multipart/form-data"] = json!({
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": { "type": "string", "format": "binary", "description": "The CSV file" }
-                }
-            }
-        });
-        // The raw body is a file, not text a client builds: generators then take bytes.
-        op["requestBody"]["content"]["text/csv"]["schema"] =
-            json!({ "type": "string", "format": "binary" });
-        op["requestBody"]["description"] =
-            json!("The CSV file as the body (`text/csv`), or a form whose `file` part holds it");
+        document_import_body(op);
     }
     if id == "stream_events" {
-        op["responses"]["200"]["content"] = json!({
-            "text/event-stream": {
-                "schema": {
-                    "type": "string",
-                    "description": "Server-sent events. Each change is an event whose `id` is the audit record's id, \
-                        whose `event` is its action (`number.assign`, `range.create`, …) and whose `data` is a \
-                        ChangeEvent as JSON; `ready` (replay done, live events follow) and `reset` (the requested \
-                        id is outside the replay window: reload) carry a StreamMark."
-                },
-                "x-event-types": {
-                    "<entity.verb>": { "$ref": "#/components/schemas/ChangeEvent" },
-                    "ready": { "$ref": "#/components/schemas/StreamMark" },
-                    "reset": { "$ref": "#/components/schemas/StreamMark" }
-                }
-            }
-        });
+        document_stream(op);
     }
     if SENDS_ETAG.contains(&id.as_str()) {
         for status in ["200", "201"] {
@@ -325,32 +297,104 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
             }
         }
     }
-    let read = method == "get" || method == "head";
+    let facts = Facts {
+        id: &id,
+        public,
+        read: method == "get" || method == "head",
+        has_params,
+        has_body,
+        params_in_path,
+        if_match,
+        idempotent,
+    };
+    set_error_responses(op, &error_statuses(&facts));
+}
+
+/// The import takes the file as the raw body or as a multipart form's `file` part; both
+/// are documented, as files (bytes) rather than text.
+fn document_import_body(op: &mut Value) {
+    op["requestBody"]["content"]["multipart/form-data"] = json!({
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": { "type": "string", "format": "binary", "description": "The CSV file" }
+            }
+        }
+    });
+    // The raw body is a file, not text a client builds: generators then take bytes.
+    op["requestBody"]["content"]["text/csv"]["schema"] =
+        json!({ "type": "string", "format": "binary" });
+    op["requestBody"]["description"] =
+        json!("The CSV file as the body (`text/csv`), or a form whose `file` part holds it");
+}
+
+/// The event stream's answer: `text/event-stream`, with the JSON each event carries.
+fn document_stream(op: &mut Value) {
+    op["responses"]["200"]["content"] = json!({
+        "text/event-stream": {
+            "schema": {
+                "type": "string",
+                "description": "Server-sent events. Each change is an event whose `id` is the audit record's id, \
+                    whose `event` is its action (`number.assign`, `range.create`, …) and whose `data` is a \
+                    ChangeEvent as JSON; `ready` (replay done, live events follow) and `reset` (the requested \
+                    id is outside the replay window: reload) carry a StreamMark."
+            },
+            "x-event-types": {
+                "<entity.verb>": { "$ref": "#/components/schemas/ChangeEvent" },
+                "ready": { "$ref": "#/components/schemas/StreamMark" },
+                "reset": { "$ref": "#/components/schemas/StreamMark" }
+            }
+        }
+    });
+}
+
+/// What decides the error statuses an operation can answer.
+struct Facts<'a> {
+    id: &'a str,
+    public: bool,
+    read: bool,
+    has_params: bool,
+    has_body: bool,
+    params_in_path: bool,
+    if_match: bool,
+    idempotent: bool,
+}
+
+/// The error statuses an operation can really answer (not a blanket set: a generated
+/// client then only has to handle what can happen).
+fn error_statuses(f: &Facts<'_>) -> Vec<&'static str> {
     let mut statuses = vec!["500", "503"];
-    if has_params || has_body {
+    if f.has_params || f.has_body {
         statuses.push("400");
     }
-    if !public || id == "login" {
+    if !f.public || f.id == "login" {
         statuses.push("401");
     }
-    if !public && (!read || PRIVILEGED_READS.contains(&id.as_str())) {
+    if !f.public && (!f.read || PRIVILEGED_READS.contains(&f.id)) {
         statuses.push("403");
     }
-    if params_in_path {
+    if f.params_in_path {
         statuses.push("404");
     }
-    if (!public && !read && !WRITES_WITHOUT_CONFLICT.contains(&id.as_str())) || idempotent {
+    if (!f.public && !f.read && !WRITES_WITHOUT_CONFLICT.contains(&f.id)) || f.idempotent {
         statuses.push("409");
     }
-    if if_match {
+    if f.if_match {
         statuses.push("412");
     }
-    if has_body {
+    if f.has_body {
         statuses.extend(["413", "415"]);
     }
-    if id == "login" {
+    if f.id == "login" {
         statuses.push("429");
     }
+    statuses
+}
+
+/// Replaces the error responses the macros wrote with `statuses`, each the error envelope,
+/// all responses in numeric order.
+fn set_error_responses(op: &mut Value, statuses: &[&str]) {
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
     };

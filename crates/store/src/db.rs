@@ -293,7 +293,8 @@ impl Db {
         Ok(Turn { writer, conn })
     }
 
-    /// Writers waiting at the SQLite gate (always 0 on PostgreSQL).
+    /// Writers waiting at the SQLite gate (always 0 on PostgreSQL); for tests.
+    #[cfg(feature = "testing")]
     pub(crate) fn writers_waiting(&self) -> usize {
         self.sqlite_writer.lock().waiting
     }

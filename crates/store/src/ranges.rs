@@ -302,19 +302,15 @@ fn overlaps(
         .filter(ranges::last_value.ge(first))
 }
 
-/// Creates a range and every number in it, in the caller's transaction.
-///
-/// Refused with 409 when it overlaps another range or numbers already in the inventory.
-// About 100 lines kept whole: checks, then the row, its numbers and its tags in the order
-// the database needs them, one step each; split up, the steps would only pass the same
-// ids around.
-pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Range> {
-    let keys: Vec<&str> = new.tags.iter().map(Tag::key).collect();
-    crate::numbers::check_refs(conn, permit, new.location_id, new.platform_id, &keys, "")?;
-    let block = &new.block;
-    let first = block.first_value() as i64;
-    let last = first + block.len() as i64 - 1;
-    let digits = block.start().digits().len() as i32;
+/// Refuses a block that overlaps an existing range: 409 `range_overlap` naming up to five,
+/// or the generic conflict when any of them lies outside the caller's scope.
+fn check_no_overlap(
+    conn: &mut Conn,
+    permit: &Permit,
+    digits: i32,
+    first: i64,
+    last: i64,
+) -> StoreResult<()> {
     let overlapping: Vec<(i64, Option<String>, String, String)> =
         overlaps(ranges::table.into_boxed(), digits, first, last)
             .select((
@@ -348,10 +344,22 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
             details: serde_json::json!({ "ranges": overlapping.iter().map(|(id, name, s, e)| serde_json::json!({"id": id.to_string(), "name": name, "start": s, "end": e})).collect::<Vec<_>>() }),
         });
     }
-    let (start, end) = (block.start().to_string(), block.end().to_string());
+    Ok(())
+}
+
+/// Refuses a block that holds numbers already in the inventory (extensions too): 409
+/// `numbers_exist` naming up to ten, or the generic conflict when any lies outside the
+/// caller's scope.
+fn check_no_numbers(
+    conn: &mut Conn,
+    permit: &Permit,
+    start: &str,
+    end: &str,
+    digits: i32,
+) -> StoreResult<()> {
     // Through the E.164 index: ";f" sorts after every ";ext=…" of the last base number.
     let existing: Vec<String> = numbers::table
-        .filter(numbers::e164.ge(&start))
+        .filter(numbers::e164.ge(start))
         .filter(numbers::e164.lt(format!("{end};f")))
         .filter(length(numbers::base).eq(digits + 1))
         .order(numbers::e164)
@@ -362,7 +370,7 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
         let scope = crate::scope::ScopeFilter::resolve(conn, permit.scope())?;
         if let Some(outside) = crate::numbers::outside_scope(&scope, "numbers") {
             let hidden: i64 = numbers::table
-                .filter(numbers::e164.ge(&start))
+                .filter(numbers::e164.ge(start))
                 .filter(numbers::e164.lt(format!("{end};f")))
                 .filter(length(numbers::base).eq(digits + 1))
                 .filter(sql::<Bool>(&outside))
@@ -381,6 +389,25 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
             details: serde_json::json!({ "numbers": existing }),
         });
     }
+    Ok(())
+}
+
+/// Creates a range and every number in it, in the caller's transaction.
+///
+/// Refused with 409 when it overlaps another range or numbers already in the inventory.
+// Kept whole after the checks: the row, its numbers and its tags in the order the
+// database needs them, one step each; split up, the steps would only pass the same ids
+// around.
+pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Range> {
+    let keys: Vec<&str> = new.tags.iter().map(Tag::key).collect();
+    crate::numbers::check_refs(conn, permit, new.location_id, new.platform_id, &keys, "")?;
+    let block = &new.block;
+    let first = block.first_value() as i64;
+    let last = first + block.len() as i64 - 1;
+    let digits = block.start().digits().len() as i32;
+    check_no_overlap(conn, permit, digits, first, last)?;
+    let (start, end) = (block.start().to_string(), block.end().to_string());
+    check_no_numbers(conn, permit, &start, &end, digits)?;
     let now = crate::now();
     diesel::insert_into(ranges::table)
         .values((

@@ -3,6 +3,7 @@
 
 mod assign;
 mod audit;
+mod audit_trail;
 mod common;
 mod events;
 mod export;
