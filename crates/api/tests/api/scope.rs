@@ -339,3 +339,48 @@ async fn an_import_line_does_not_tell_an_existing_number_outside_the_scope_from_
     assert_eq!(errors[0].1[0]["column"], errors[1].1[0]["column"]);
     assert!(!reason(&errors[0].1).contains("+442071236301"));
 }
+
+#[actix_web::test]
+async fn a_scoped_revert_plan_shows_only_the_numbers_in_scope() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let london = app.location(&owner, "London", "GB").await;
+    let leeds = app.location(&owner, "Leeds", "GB").await;
+    for (n, at) in [("+442071237001", &london), ("+441132400001", &leeds)] {
+        app.number(&owner, json!({"number": n, "location_id": at}))
+            .await;
+    }
+    let plan = app
+        .post("/api/v1/imports")
+        .as_(&owner)
+        .header("content-type", "text/csv")
+        .bytes("number,description\n+442071237001,edited\n+441132400001,edited\n")
+        .send()
+        .await
+        .expect(201);
+    let done = app
+        .post(&format!(
+            "/api/v1/imports/{}/apply",
+            plan["id"].as_str().unwrap()
+        ))
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
+    let cs = done["change_set_id"].as_str().unwrap();
+    let admin = app.scoped_user(Role::Admin, &[&leeds], &[]).await;
+    let revert = app
+        .post(&format!("/api/v1/change-sets/{cs}/revert"))
+        .as_(&admin)
+        .json(json!({}))
+        .send()
+        .await
+        .expect(201);
+    let rows = revert["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{revert:#}");
+    assert_eq!(rows[0]["number"], "+441132400001");
+    assert!(
+        !revert.to_string().contains("+442071237001"),
+        "the out-of-scope number is not named: {revert:#}"
+    );
+}

@@ -43,6 +43,10 @@ pub const MAX_COLUMNS: usize = 64;
 pub const MAX_CELL_CHARS: usize = 4096;
 /// Longest line read, in bytes (its cells together; a line of the export is far below).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Longest physical line of a file, in bytes, delimiters and quotes included. Checked on
+/// the raw bytes before parsing: the CSV parser keeps an index entry per cell, so a line
+/// of a hundred million commas would cost gigabytes before any cell could be looked at.
+pub const MAX_RAW_LINE_BYTES: usize = 4 * MAX_LINE_BYTES;
 
 /// A column of the import format, in [`HEADER`] order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -246,6 +250,13 @@ fn header_line(record: &csv::ByteRecord) -> u64 {
 const EMPTY_FILE: &str =
     "the file is empty; its first line must be the header (e.g. number,status,description)";
 
+/// The first physical line longer than [`MAX_RAW_LINE_BYTES`], if any (1 is the first).
+fn first_overlong_line(body: &[u8]) -> Option<u64> {
+    body.split(|b| *b == b'\n')
+        .position(|line| line.len() > MAX_RAW_LINE_BYTES)
+        .map(|i| i as u64 + 1)
+}
+
 /// Where the CSV text starts (after a UTF-8 BOM), or why the bytes are no CSV text at all.
 fn text_start(bytes: &[u8]) -> Result<usize, Vec<ImportError>> {
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
@@ -397,6 +408,15 @@ impl<'a> Reader<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Reader<'a>, Vec<ImportError>> {
         let offset = text_start(bytes)?;
         let body = &bytes[offset..];
+        if let Some(line) = first_overlong_line(body) {
+            return Err(vec![ImportError::at(
+                line,
+                None,
+                format!(
+                    "line {line} is longer than {MAX_RAW_LINE_BYTES} bytes; a line holds one number"
+                ),
+            )]);
+        }
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)

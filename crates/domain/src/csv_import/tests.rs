@@ -429,3 +429,18 @@ fn the_reader_never_panics_and_every_error_names_a_line() {
     }
     assert_eq!(cases, 5_000);
 }
+
+#[test]
+fn a_physical_line_of_commas_is_refused_before_it_is_parsed() {
+    let mut text = b"number,description\n+442071234567,ok\n+442071234568".to_vec();
+    text.extend(std::iter::repeat_n(b',', MAX_RAW_LINE_BYTES + 1));
+    text.extend(b"\n+442071234569,ok\n");
+    let e = file_error(&text);
+    assert_eq!(e.line, 3);
+    assert!(e.reason.contains("longer than"), "{}", e.reason);
+    // Just under the bound still reads (trailing empty cells say nothing).
+    let mut text = b"number,description\n+442071234568".to_vec();
+    text.extend(std::iter::repeat_n(b',', MAX_RAW_LINE_BYTES - 20));
+    text.push(b'\n');
+    assert!(read_all(&text).is_ok());
+}

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDateTime};
-use domain::{NumberStatus, Permit, Tag, snapshot::NumberSnapshot};
+use domain::{NumberStatus, Permit, Scope, Tag, snapshot::NumberSnapshot};
 
 use super::{
     Change, Plan, PlanRow, RowError, Summary,
@@ -162,6 +162,10 @@ fn revert_rows(
         let before = read_snapshot(before.as_deref(), &mut errors);
         let after = read_snapshot(after.as_deref(), &mut errors);
         let now_n = current.get(e164);
+        if !reachable(permit.scope(), now_n, after.as_ref().or(before.as_ref())) {
+            // Out of scope looks absent: not even a row error names it.
+            continue;
+        }
         if errors.list.is_empty() {
             check_unmoved(e164, after.as_ref(), now_n, &mut errors);
         }
@@ -193,6 +197,22 @@ fn revert_rows(
     }
     sink.flush()?;
     Ok((summary, spans.file_errors))
+}
+
+/// Whether a scoped caller may see the number: where it is now, or (deleted since) where
+/// the change set left it.
+fn reachable(scope: &Scope, now_n: Option<&Number>, snapshot: Option<&NumberSnapshot>) -> bool {
+    if scope.is_unrestricted() {
+        return true;
+    }
+    let (location, tags) = match (now_n, snapshot) {
+        (Some(n), _) => (n.location_id, &n.tags),
+        (None, Some(s)) => (s.location_id, &s.tags),
+        (None, None) => return true,
+    };
+    let keys: Vec<String> = tags.iter().map(|t| t.to_lowercase()).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    scope.admits(location.map(|l| l.to_string()).as_deref(), &keys)
 }
 
 /// A number is reverted only as the change set left it: same version, still there (or
