@@ -107,7 +107,7 @@ impl LocationInput {
 /// The sites a scope can see. A grant listing locations sees those; a grant limited by
 /// tags alone sees only the sites of the numbers and ranges in its scope, so the rest of
 /// the estate's sites stay as invisible to it as the numbers there.
-fn visible(
+pub(crate) fn visible(
     conn: &mut Conn,
     scope: &Scope,
 ) -> StoreResult<locations::BoxedQuery<'static, crate::db::MultiBackend>> {

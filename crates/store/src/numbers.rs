@@ -390,8 +390,14 @@ pub(crate) fn check_refs(
     tag_keys: &[&str],
     field_prefix: &str,
 ) -> StoreResult<()> {
+    // A site the grant does not list is as absent to it as one that does not exist.
+    let unlisted = |id: i64| {
+        let listed = &permit.scope().locations;
+        !listed.is_empty() && !listed.iter().any(|l| *l == id.to_string())
+    };
     if let Some(id) = location_id
-        && !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Locations, id)?
+        && (unlisted(id)
+            || !crate::dialect::lock_ref(conn, crate::dialect::RefTable::Locations, id)?)
     {
         return Err(StoreError::invalid(
             "unknown_location",

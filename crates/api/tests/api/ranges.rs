@@ -371,13 +371,14 @@ async fn a_scoped_admin_sees_only_ranges_at_its_sites() {
         .send()
         .await
         .expect_error(404, "not_found");
-    // Moving its own range to a site outside the scope is refused.
+    // Moving its own range to a site outside the scope is refused: that site is as
+    // absent to the admin as one that does not exist.
     app.patch(&format!("/api/v1/ranges/{}", mine["id"].as_str().unwrap()))
         .as_(&admin)
         .json(json!({"location_id": there, "apply_to_numbers": true}))
         .send()
         .await
-        .expect_error(403, "out_of_scope");
+        .expect_error(400, "unknown_location");
     let still = app
         .list_all(&owner, &format!("/api/v1/numbers?location={here}"), 100)
         .await;

@@ -640,7 +640,7 @@ async fn a_scoped_admin_cannot_create_or_move_a_number_out_of_its_scope() {
         .json(json!({"number": "+442071231010", "location_id": e.there}))
         .send()
         .await
-        .expect_error(403, "out_of_scope");
+        .expect_error(400, "unknown_location");
     // Without a location the number would be outside a location-limited scope too.
     app.post("/api/v1/numbers")
         .as_(admin)
@@ -656,20 +656,20 @@ async fn a_scoped_admin_cannot_create_or_move_a_number_out_of_its_scope() {
         ]}))
         .send()
         .await
-        .expect_error(403, "out_of_scope");
+        .expect_error(400, "unknown_location");
     app.post("/api/v1/ranges")
         .as_(admin)
         .json(json!({"start": "+442079462000", "end": "+442079462009", "location_id": e.there}))
         .send()
         .await
-        .expect_error(403, "out_of_scope");
+        .expect_error(400, "unknown_location");
     let mine = format!("/api/v1/numbers/{}", enc(&e.mine));
     app.patch(&mine)
         .as_(admin)
         .json(json!({"location_id": e.there}))
         .send()
         .await
-        .expect_error(403, "out_of_scope");
+        .expect_error(400, "unknown_location");
     // None of it happened.
     for n in [
         "+442071231010",

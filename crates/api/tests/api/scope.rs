@@ -316,7 +316,7 @@ async fn an_import_line_does_not_tell_an_existing_number_outside_the_scope_from_
         .bytes(
             "number,description,location\n\
              +442071236301,exists elsewhere,Here\n\
-             +442071236302,new elsewhere,There\n\
+             +442071236302,new nowhere,\n\
              +442071236303,new here,Here\n",
         )
         .send()
@@ -383,4 +383,50 @@ async fn a_scoped_revert_plan_shows_only_the_numbers_in_scope() {
         !revert.to_string().contains("+442071237001"),
         "the out-of-scope number is not named: {revert:#}"
     );
+}
+
+#[actix_web::test]
+async fn a_site_outside_the_grant_answers_like_a_site_that_does_not_exist() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let london = app.location(&owner, "London HQ", "GB").await;
+    let leeds = app.location(&owner, "Leeds", "GB").await;
+    app.number(
+        &owner,
+        json!({"number": "+441132400002", "location_id": leeds, "tags": ["North"]}),
+    )
+    .await;
+    let by_site = app.scoped_user(Role::Admin, &[&leeds], &[]).await;
+    let path = format!("/api/v1/numbers/{}", enc("+441132400002"));
+    for missing in [london.as_str(), "999999"] {
+        let r = app
+            .patch(&path)
+            .as_(&by_site)
+            .json(json!({"location_id": missing}))
+            .send()
+            .await;
+        r.expect_error(400, "unknown_location");
+    }
+    // Plans neither resolve nor tell apart sites the caller cannot see.
+    let by_tag = app.scoped_user(Role::Admin, &[], &["north"]).await;
+    for (who, cell) in [(&by_site, "London HQ"), (&by_tag, london.as_str())] {
+        let p = app
+            .post("/api/v1/imports")
+            .as_(who)
+            .header("content-type", "text/csv")
+            .bytes(format!("number,location\n+441132400002,{cell}\n"))
+            .send()
+            .await
+            .expect(201);
+        let text = p.to_string();
+        assert!(!text.contains("London HQ\""), "{p:#}");
+        assert_eq!(p["rows"][0]["errors"][0]["column"], "location", "{p:#}");
+        assert!(
+            p["rows"][0]["errors"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("no location"),
+            "{p:#}"
+        );
+    }
 }

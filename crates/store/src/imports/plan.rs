@@ -46,8 +46,10 @@ pub(super) struct Refs {
 }
 
 impl Refs {
-    pub(super) fn load(conn: &mut Conn) -> StoreResult<Refs> {
-        let locs: Vec<(i64, String)> = locations::table
+    /// The reference tables as `scope` sees them: a site outside it is as unknown to the
+    /// plan as one that does not exist, so a plan never tells the two apart.
+    pub(super) fn load(conn: &mut Conn, scope: &Scope) -> StoreResult<Refs> {
+        let locs: Vec<(i64, String)> = crate::locations::visible(conn, scope)?
             .select((locations::id, locations::name))
             .load(conn)?;
         let plats: Vec<(i64, String)> = platforms::table
@@ -743,7 +745,7 @@ fn plan_lines(
     let mut lines = Lines {
         permit,
         now,
-        refs: Refs::load(conn)?,
+        refs: Refs::load(conn, permit.scope())?,
         tag_names,
     };
     loop {

@@ -150,7 +150,7 @@ fn revert_rows(
     let mut spans = Spans::of(records);
     summary.errors += spans.file_errors.len() as u64;
     summary.errors_not_shown += sink.keep_file_errors(&mut spans.file_errors);
-    let refs = Refs::load(conn)?;
+    let refs = Refs::load(conn, permit.scope())?;
     let current: HashMap<String, Number> = numbers::by_e164(conn, &spans.order)?
         .into_iter()
         .map(|n| (n.number.clone(), n))

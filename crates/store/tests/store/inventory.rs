@@ -275,11 +275,12 @@ fn a_scoped_operator_cannot_move_a_number_out_of_scope() {
     let err =
         t.db.write(|c| store::numbers::patch(c, &permit, "+442070000001", change, None))
             .unwrap_err();
+    // A site the grant does not list is as absent to it as one that does not exist.
     assert!(
         matches!(
             err,
-            StoreError::Forbidden {
-                code: "out_of_scope",
+            StoreError::Invalid {
+                code: "unknown_location",
                 ..
             }
         ),
