@@ -49,8 +49,14 @@ fn needs_quote(cell: &str) -> bool {
     let unquoted = cell.trim_start_matches('\'');
     unquoted.starts_with(FORMULA_TRIGGERS.as_slice())
         || unquoted
-            .trim_start_matches(|c: char| c == '\'' || c.is_whitespace())
+            .trim_start_matches(|c: char| c == '\'' || blank(c))
             .starts_with(FORMULA_TRIGGERS.as_slice())
+}
+
+/// White space, and the invisible characters a spreadsheet skips as well (a byte-order
+/// mark, zero-width spaces and joiners, the word joiner) before reading a formula.
+fn blank(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{feff}' | '\u{200b}'..='\u{200d}' | '\u{2060}')
 }
 
 /// Makes a free-text cell safe to open in a spreadsheet by prefixing `'` when needed
@@ -114,6 +120,8 @@ mod tests {
             ("x-1", "x-1"),
             // Blanks before a trigger do not hide it.
             (" =1+1", "' =1+1"),
+            ("\u{feff}=1+1", "'\u{feff}=1+1"),
+            ("\u{200b} @x", "'\u{200b} @x"),
             ("  =1", "'  =1"),
             (" \t=1", "' \t=1"),
             ("\t =1", "'\t =1"),
@@ -143,7 +151,9 @@ mod tests {
     #[test]
     fn every_short_cell_round_trips_and_is_exported_safe() {
         // Every string of up to five of these characters: blanks, quotes, triggers, text.
-        let alphabet = [' ', '\'', '=', '-', 'a', '\t', '\u{a0}'];
+        let alphabet = [
+            ' ', '\'', '=', '-', 'a', '\t', '\u{a0}', '\u{feff}', '\u{200b}',
+        ];
         let mut cells = vec![String::new()];
         let mut longest = vec![String::new()];
         for _ in 0..5 {
@@ -156,7 +166,7 @@ mod tests {
         for cell in &cells {
             let exported = neutralise(cell);
             assert_eq!(&unneutralise(&exported), cell, "round trip of {cell:?}");
-            let seen = exported.trim_start_matches(char::is_whitespace);
+            let seen = exported.trim_start_matches(blank);
             assert!(
                 exported.starts_with('\'')
                     || !(exported.starts_with(FORMULA_TRIGGERS.as_slice())
