@@ -7,17 +7,6 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-async fn service(app: &TestApp, by: &User, name: &str) -> String {
-    let s = app
-        .post("/api/v1/services")
-        .as_(by)
-        .json(json!({"name": name, "kind": "call_queue"}))
-        .send()
-        .await
-        .expect(201);
-    s["id"].as_str().unwrap().to_string()
-}
-
 fn assign_body(service: &str, reassign: bool) -> Value {
     json!({"target": {"kind": "service", "id": service}, "reassign": reassign})
 }
@@ -37,7 +26,7 @@ async fn twenty_racing_assigns_of_one_free_number_give_one_winner_and_nineteen_c
     app.number(&admin, json!({"number": "+442071239001"})).await;
     let mut services = Vec::new();
     for i in 0..20 {
-        services.push(service(&app, &admin, &format!("Queue {i}")).await);
+        services.push(app.service(&admin, &format!("Queue {i}")).await);
     }
     let path = format!("/api/v1/numbers/{}/assign", enc("+442071239001"));
     let answers = futures_util::future::join_all(services.iter().map(|s| {
@@ -70,8 +59,8 @@ async fn a_held_number_moves_only_with_reassign_and_assigning_its_holder_again_r
     let operator = app.user(Role::Operator).await;
     let admin = app.user(Role::Admin).await;
     app.number(&admin, json!({"number": "+442071239002"})).await;
-    let first = service(&app, &admin, "Reception").await;
-    let second = service(&app, &admin, "Sales line").await;
+    let first = app.service(&admin, "Reception").await;
+    let second = app.service(&admin, "Sales line").await;
     let path = format!("/api/v1/numbers/{}/assign", enc("+442071239002"));
     app.post(&path)
         .as_(&operator)

@@ -397,6 +397,28 @@ impl TestApp {
         body["id"].as_str().expect("location id").to_string()
     }
 
+    /// Creates a call-queue service as `by`; returns its id.
+    pub async fn service(&self, by: &User, name: &str) -> String {
+        self.post("/api/v1/services")
+            .as_(by)
+            .json(json!({"name": name, "kind": "call_queue"}))
+            .send()
+            .await
+            .expect(201)["id"]
+            .as_str()
+            .expect("service id")
+            .to_string()
+    }
+
+    /// Reads one number as `by`.
+    pub async fn get_number(&self, by: &User, e164: &str) -> Value {
+        self.get(&format!("/api/v1/numbers/{}", enc(e164)))
+            .as_(by)
+            .send()
+            .await
+            .expect(200)
+    }
+
     /// Creates one number as `by` from this body; returns the created number.
     pub async fn number(&self, by: &User, body: Value) -> Value {
         self.post("/api/v1/numbers")

@@ -26,31 +26,11 @@ async fn act(app: &TestApp, by: &User, e164: &str, action: &str, body: Value) {
         .expect(200);
 }
 
-async fn number(app: &TestApp, by: &User, e164: &str) -> Value {
-    app.get(&format!("/api/v1/numbers/{}", enc(e164)))
-        .as_(by)
-        .send()
-        .await
-        .expect(200)
-}
-
-async fn service(app: &TestApp, by: &User, name: &str) -> String {
-    app.post("/api/v1/services")
-        .as_(by)
-        .json(json!({"name": name, "kind": "call_queue"}))
-        .send()
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[actix_web::test]
 async fn assignment_columns_without_a_status_column_assign_the_number() {
     let app = TestApp::new().await;
     let admin = app.user(Role::Admin).await;
-    service(&app, &admin, "Paris reception").await;
+    app.service(&admin, "Paris reception").await;
     app.number(&admin, json!({"number": "+33142000040"})).await;
     let p = plan(
         &app,
@@ -69,14 +49,14 @@ async fn assignment_columns_without_a_status_column_assign_the_number() {
     .send()
     .await
     .expect(200);
-    let n = number(&app, &admin, "+33142000040").await;
+    let n = app.get_number(&admin, "+33142000040").await;
     assert_eq!(n["status"], "assigned");
     assert_eq!(n["assignment"]["target"]["name"], "Paris reception");
 }
 
 /// One number in each status; returns them with their statuses.
 async fn estate(app: &TestApp, admin: &User) -> Vec<(&'static str, &'static str)> {
-    let queue = service(app, admin, "Queue").await;
+    let queue = app.service(admin, "Queue").await;
     let numbers = [
         ("+442071236001", "available"),
         ("+442071236002", "reserved"),
@@ -119,7 +99,7 @@ async fn every_cell_that_differs_from_the_number_is_a_change_or_an_error_naming_
     let app = TestApp::new().await;
     let admin = app.user(Role::Admin).await;
     let numbers = estate(&app, &admin).await;
-    service(&app, &admin, "Other queue").await;
+    app.service(&admin, "Other queue").await;
     app.location(&admin, "Leeds", "GB").await;
     // (column, a value that differs from every number's current cell)
     let cells = [

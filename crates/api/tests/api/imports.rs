@@ -25,30 +25,10 @@ async fn apply(app: &TestApp, by: &User, id: &Value) -> Resp {
         .await
 }
 
-async fn number(app: &TestApp, by: &User, e164: &str) -> Value {
-    app.get(&format!("/api/v1/numbers/{}", enc(e164)))
-        .as_(by)
-        .send()
-        .await
-        .expect(200)
-}
-
-async fn service(app: &TestApp, by: &User, name: &str) -> String {
-    app.post("/api/v1/services")
-        .as_(by)
-        .json(json!({"name": name, "kind": "call_queue"}))
-        .send()
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// Five numbers: a site, tags, one assigned to a service, one reserved.
 async fn estate(app: &TestApp, owner: &User) -> (String, String) {
     let london = app.location(owner, "London", "GB").await;
-    let queue = service(app, owner, "Reception").await;
+    let queue = app.service(owner, "Reception").await;
     for i in 1..=5 {
         app.number(
             owner,
@@ -129,21 +109,21 @@ async fn an_exported_file_imports_back_unchanged_and_edits_become_exactly_their_
 
     let done = apply(&app, &owner, &p["id"]).await.expect(200);
     assert_eq!(done["status"], "applied");
-    let three = number(&app, &owner, "+442071235003").await;
+    let three = app.get_number(&owner, "+442071235003").await;
     assert_eq!(
         three["description"],
         "=line three, now \"quoted\"\r\nover two lines"
     );
     assert_eq!(
-        number(&app, &owner, "+442071235004").await["tags"],
+        app.get_number(&owner, "+442071235004").await["tags"],
         json!(["Sales"])
     );
     assert_eq!(
-        number(&app, &owner, "+442071235005").await["status"],
+        app.get_number(&owner, "+442071235005").await["status"],
         "quarantined"
     );
     assert_eq!(
-        number(&app, &owner, "+442071235001").await["version"],
+        app.get_number(&owner, "+442071235001").await["version"],
         2,
         "untouched"
     );
@@ -201,7 +181,7 @@ async fn a_file_with_one_bad_row_is_a_plan_with_errors_that_applies_nothing() {
         .expect_error(409, "plan_has_errors");
     assert_eq!(details["errors"], 2);
     assert_eq!(
-        number(&app, &owner, "+442071235003").await["description"],
+        app.get_number(&owner, "+442071235003").await["description"],
         "=line 3"
     );
 }
@@ -228,7 +208,7 @@ async fn a_stale_plan_is_refused_naming_the_number_and_an_expired_plan_too() {
         .expect_error(409, "plan_stale");
     assert_eq!(details["numbers"], json!(["+442071235004"]));
     assert_eq!(
-        number(&app, &owner, "+442071235003").await["description"],
+        app.get_number(&owner, "+442071235003").await["description"],
         "=line 3"
     );
     let shown = app
@@ -267,7 +247,7 @@ async fn reverting_an_import_restores_the_numbers_and_its_change_set_lists_the_r
     let owner = app.user(Role::Owner).await;
     let (_, queue) = estate(&app, &owner).await;
     let before: Vec<Value> = futures_util::future::join_all(
-        ["+442071235001", "+442071235003"].map(|n| number(&app, &owner, n)),
+        ["+442071235001", "+442071235003"].map(|n| app.get_number(&owner, n)),
     )
     .await;
     let csv = format!(
@@ -321,7 +301,7 @@ async fn reverting_an_import_restores_the_numbers_and_its_change_set_lists_the_r
     let undone = apply(&app, &owner, &revert["id"]).await.expect(200);
     assert_ne!(undone["change_set_id"], cs);
     for b in &before {
-        let now = number(&app, &owner, b["number"].as_str().unwrap()).await;
+        let now = app.get_number(&owner, b["number"].as_str().unwrap()).await;
         for field in ["status", "description", "tags", "location_id"] {
             assert_eq!(now[field], b[field], "{field} of {}", b["number"]);
         }
@@ -466,7 +446,7 @@ async fn a_multipart_upload_and_paging_through_a_long_plan() {
     assert_eq!(lines, [2, 3, 4, 5, 6]);
     apply(&app, &owner, &p["id"]).await.expect(200);
     assert_eq!(
-        number(&app, &owner, "+442071236004").await["description"],
+        app.get_number(&owner, "+442071236004").await["description"],
         "new 4"
     );
 }
