@@ -113,12 +113,7 @@ pub(crate) fn visible(
 ) -> StoreResult<locations::BoxedQuery<'static, crate::db::MultiBackend>> {
     let mut q = locations::table.into_boxed();
     if !scope.locations.is_empty() {
-        let ids: Vec<i64> = scope
-            .locations
-            .iter()
-            .filter_map(|l| l.parse().ok())
-            .collect();
-        q = q.filter(locations::id.eq_any(ids));
+        q = q.filter(locations::id.eq_any(crate::scope::location_ids(scope)));
     } else if !scope.tags.is_empty() {
         let numbers = crate::scope::ScopeFilter::resolve(conn, scope)?
             .exists_condition("location_id", "locations.id");

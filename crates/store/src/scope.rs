@@ -38,16 +38,19 @@ pub(crate) fn id_list(ids: &[i64]) -> String {
     }
 }
 
+/// The location ids a grant lists (ids on the wire are strings; ours parse).
+pub(crate) fn location_ids(scope: &Scope) -> Vec<i64> {
+    scope
+        .locations
+        .iter()
+        .filter_map(|l| l.parse().ok())
+        .collect()
+}
+
 impl ScopeFilter {
     /// Looks up the scope's tag ids (locations are ids already).
     pub(crate) fn resolve(conn: &mut Conn, scope: &Scope) -> StoreResult<ScopeFilter> {
-        let locations = (!scope.locations.is_empty()).then(|| {
-            scope
-                .locations
-                .iter()
-                .filter_map(|l| l.parse().ok())
-                .collect()
-        });
+        let locations = (!scope.locations.is_empty()).then(|| location_ids(scope));
         let tags = if scope.tags.is_empty() {
             None
         } else {
@@ -98,12 +101,7 @@ pub(crate) fn visible_ranges(
 ) -> StoreResult<ranges::BoxedQuery<'static, MultiBackend>> {
     let mut q = ranges::table.into_boxed();
     if !scope.locations.is_empty() {
-        let ids: Vec<i64> = scope
-            .locations
-            .iter()
-            .filter_map(|l| l.parse().ok())
-            .collect();
-        q = q.filter(ranges::location_id.eq_any(ids));
+        q = q.filter(ranges::location_id.eq_any(location_ids(scope)));
     }
     if !scope.tags.is_empty() {
         // Tag ids are integers from our own table, safe to inline (see ScopeFilter).
