@@ -43,9 +43,23 @@ pub struct ExportArgs {
     /// Only numbers of this ISO country.
     #[arg(long, value_name = "CC")]
     country: Option<String>,
-    /// Free text: digits match anywhere in the number, words in the description.
+    /// Only numbers on this platform (its id).
+    #[arg(long, value_name = "ID")]
+    platform: Option<String>,
+    /// Only numbers of this type: direct_routing, operator_connect or calling_plan.
+    #[arg(long, value_name = "TYPE")]
+    number_type: Option<String>,
+    /// Only numbers assigned to this user or service (id, UPN or name).
+    #[arg(long, value_name = "WHO")]
+    assigned_to: Option<String>,
+    /// Free text: digits match anywhere in the number, words in the description or the
+    /// assignee's name.
     #[arg(long, value_name = "TEXT")]
     q: Option<String>,
+    /// Print how the database reads the first page of these filters (the index that
+    /// drives it, the statement, the plan) instead of exporting; database only.
+    #[arg(long, conflicts_with = "url")]
+    explain: bool,
     /// Write to this file instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -90,6 +104,9 @@ fn query(args: &ExportArgs, location_id: Option<String>) -> NumberQuery {
         tag: (!args.tag.is_empty()).then(|| args.tag.join(",")),
         location: location_id,
         range: args.range.clone(),
+        platform: args.platform.clone(),
+        number_type: args.number_type.clone(),
+        assigned_to: args.assigned_to.clone(),
         country: args.country.clone(),
         q: args.q.clone(),
         ..Default::default()
@@ -143,6 +160,15 @@ fn direct(args: &ExportArgs, config: &Config, out: &mut Output) -> anyhow::Resul
     };
     let filter =
         api::cli::number_filter(&query(args, location_id)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if args.explain {
+        let lines = db
+            .read(|c| store::numbers::explain_list(c, permit.scope(), &filter, None, None))
+            .map_err(|e| anyhow::anyhow!("explaining the search: {e}"))?;
+        for line in lines {
+            out.write_all(format!("{line}\n").as_bytes())?;
+        }
+        return Ok(0);
+    }
     let export = db
         .read(|c| Export::prepare(c, permit.scope(), filter))
         .map_err(|e| anyhow::anyhow!("preparing the export: {e}"))?;

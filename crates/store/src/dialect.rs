@@ -140,9 +140,9 @@ pub(crate) fn tag_range_numbers(
     fresh: bool,
 ) -> StoreResult<usize> {
     let sql = if fresh {
-        "INSERT INTO number_tags (number_id, tag_id) SELECT id, $1 FROM numbers WHERE range_id = $2"
+        "INSERT INTO number_tags (number_id, tag_id, status, e164) SELECT id, $1, status, e164 FROM numbers WHERE range_id = $2"
     } else {
-        "INSERT INTO number_tags (number_id, tag_id) SELECT id, $1 FROM numbers WHERE range_id = $2 ON CONFLICT DO NOTHING"
+        "INSERT INTO number_tags (number_id, tag_id, status, e164) SELECT id, $1, status, e164 FROM numbers WHERE range_id = $2 ON CONFLICT DO NOTHING"
     };
     Ok(diesel::sql_query(sql)
         .bind::<BigInt, _>(tag_id)
@@ -428,6 +428,129 @@ pub(crate) fn update_number_fields(
                     .bind::<Nullable<Text>, _>(r.number_type);
             }
             Ok(q.execute(c)?)
+        }
+    }
+}
+
+/// The backend a statement is written for, where the text differs (free-text search).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Flavor {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Flavor {
+    /// The flavor of `conn`'s backend.
+    pub(crate) fn of(conn: &Conn) -> Flavor {
+        match conn {
+            AnyConnection::Postgresql(_) => Flavor::Postgres,
+            AnyConnection::Sqlite(_) => Flavor::Sqlite,
+        }
+    }
+
+    /// Whether search statements may stay prepared (see [`crate::fragments::Statement`]):
+    /// on SQLite, whose plans do not depend on the values bound; not on PostgreSQL.
+    pub(crate) fn keeps_search_statements(self) -> bool {
+        matches!(self, Flavor::Sqlite)
+    }
+
+    /// The value a free-text search binds for its index, if the backend needs one: SQLite's
+    /// FTS5 query (a quoted string is a substring under the trigram tokenizer; digits are
+    /// looked up in the number, the text in the description and the assignee's name).
+    /// PostgreSQL's trigram indexes serve the exact `LIKE` conditions themselves.
+    pub(crate) fn text_match(self, text: &str, digits: Option<&str>) -> Option<String> {
+        match self {
+            Flavor::Postgres => None,
+            Flavor::Sqlite => {
+                let quoted = |s: &str| format!("\"{}\"", s.to_lowercase().replace('"', "\"\""));
+                let words = format!("{{description assigned_name}} : {}", quoted(text));
+                Some(match digits {
+                    Some(d) => format!("e164 : {} OR {words}", quoted(d)),
+                    None => words,
+                })
+            }
+        }
+    }
+}
+
+/// A free-text search as the trigram index sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct TextQuery {
+    /// The exact condition on a numbers row `n` (`LIKE` over number, description, assignee).
+    pub(crate) exact: String,
+    /// SQLite: the placeholder of the FTS5 query ([`Flavor::text_match`]).
+    pub(crate) matcher: Option<String>,
+}
+
+/// `FROM … WHERE …` yielding the numbers `n` the trigram index finds for `t` (a superset
+/// of the exact matches: the caller adds `t.exact`). On SQLite the FTS5 table is read
+/// first (`CROSS JOIN` fixes the order) and each candidate's row fetched by id.
+pub(crate) fn text_source(t: &TextQuery) -> String {
+    match &t.matcher {
+        Some(m) => format!(
+            "FROM numbers_text CROSS JOIN numbers n ON n.id = numbers_text.rowid WHERE numbers_text MATCH {m}"
+        ),
+        None => format!("FROM numbers n WHERE {}", t.exact),
+    }
+}
+
+/// Counts up to `cap` candidates of the trigram index for `t`.
+pub(crate) fn text_probe(t: &TextQuery, cap: i64) -> String {
+    match &t.matcher {
+        Some(m) => format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM numbers_text WHERE numbers_text MATCH {m} LIMIT {cap}) c"
+        ),
+        None => format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM numbers n WHERE {} LIMIT {cap}) c",
+            t.exact
+        ),
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct PgPlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct SqlitePlanLine {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    id: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    parent: i32,
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+/// The database's plan for `statement`, a line per step: PostgreSQL's `EXPLAIN`, SQLite's
+/// `EXPLAIN QUERY PLAN` indented by depth.
+pub(crate) fn explain(
+    conn: &mut Conn,
+    statement: &crate::fragments::Statement,
+) -> StoreResult<Vec<String>> {
+    match conn {
+        AnyConnection::Postgresql(_) => {
+            let q = statement.with_sql(format!("EXPLAIN {}", statement.sql));
+            Ok(q.load::<PgPlanLine>(conn)?
+                .into_iter()
+                .map(|l| l.line)
+                .collect())
+        }
+        AnyConnection::Sqlite(_) => {
+            let q = statement.with_sql(format!("EXPLAIN QUERY PLAN {}", statement.sql));
+            let lines = q.load::<SqlitePlanLine>(conn)?;
+            let mut depth: std::collections::HashMap<i32, usize> = std::collections::HashMap::new();
+            Ok(lines
+                .into_iter()
+                .map(|l| {
+                    let d = depth.get(&l.parent).map_or(0, |d| d + 1);
+                    depth.insert(l.id, d);
+                    format!("{}{}", "  ".repeat(d), l.detail)
+                })
+                .collect())
         }
     }
 }

@@ -20,15 +20,15 @@ use domain::{
 use crate::{
     Conn, StoreResult,
     error::stored,
-    numbers::{NumberFilter, filtered},
+    numbers::NumberFilter,
     schema::{locations, numbers, platforms, ranges, tags},
-    scope::{ScopeFilter, scoped},
+    scope::ScopeFilter,
 };
 
 /// The page size the API and the CLI read with: about 1 MB of CSV per page.
 pub const PAGE_ROWS: i64 = 5000;
 
-#[derive(Queryable, Selectable)]
+#[derive(QueryableByName)]
 #[diesel(table_name = numbers)]
 struct Row {
     id: i64,
@@ -190,16 +190,7 @@ impl Export {
     /// How many numbers the export holds (for a progress bar; it may change while the
     /// export runs).
     pub fn count(&self, conn: &mut Conn) -> StoreResult<i64> {
-        let q = scoped(
-            numbers::table
-                .select(diesel::dsl::count_star())
-                .into_boxed(),
-            &self.scope,
-        );
-        match filtered(conn, q, &self.filter)? {
-            Some(q) => Ok(q.first(conn)?),
-            None => Ok(0),
-        }
+        crate::search::count(conn, &self.scope, &self.filter)
     }
 
     /// Up to `limit` rows after the number `after` (exclusive), in E.164 order; fewer
@@ -211,20 +202,8 @@ impl Export {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<ExportRow>> {
-        let mut q = scoped(
-            numbers::table.select(Row::as_select()).into_boxed(),
-            &self.scope,
-        );
-        if let Some(after) = after {
-            q = q.filter(numbers::e164.gt(after.to_string()));
-        }
-        let Some(q) = filtered(conn, q, &self.filter)? else {
-            return Ok(Vec::new());
-        };
-        let rows: Vec<Row> = q
-            .order(numbers::e164.asc())
-            .limit(limit.max(1))
-            .load(conn)?;
+        let rows: Vec<Row> =
+            crate::search::page(conn, &self.scope, &self.filter, after, limit.max(1), "n.*")?;
         let mut tags = self.tags_of(conn, &rows)?;
         let name = |map: &HashMap<i64, Arc<str>>, id: Option<i64>| {
             id.map(|id| {

@@ -9,24 +9,13 @@
 //! write the same SQL with bound values and a text that depends only on their shape.
 
 use diesel::{
-    QueryResult,
+    QueryResult, RunQueryDsl,
     backend::Backend,
     expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate},
-    query_builder::{AstPass, QueryFragment, QueryId},
+    query_builder::{AstPass, Query, QueryFragment, QueryId},
     serialize::ToSql,
     sql_types::{BigInt, Bool, HasSqlType, Text},
 };
-
-/// `EXISTS (…)`: the number in the enclosing query (`numbers.id`) carries the tag.
-/// Correlated, so it probes an index per row instead of materialising every tagged
-/// number (diesel's DSL has no correlated subqueries).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct HasTag(pub i64);
-
-/// [`HasTag`] by the tag's key, looked up inside the statement (an uncorrelated
-/// subquery, evaluated once); a key no tag has matches nothing.
-#[derive(Debug, Clone)]
-pub(crate) struct HasTagKey(pub String);
 
 /// `column IN (…)` over ids, the list padded (by repeating its last id) to a power of
 /// two of at least 8, so that lists of similar length share one SQL text and so one
@@ -72,40 +61,7 @@ macro_rules! dynamic_bool_expression {
     };
 }
 
-dynamic_bool_expression!(HasTag);
 dynamic_bool_expression!(IdIn);
-dynamic_bool_expression!(HasTagKey);
-
-impl<DB> QueryFragment<DB> for HasTag
-where
-    DB: Backend + HasSqlType<BigInt>,
-    i64: ToSql<BigInt, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(
-            "EXISTS (SELECT 1 FROM number_tags nt WHERE nt.number_id = numbers.id AND nt.tag_id = ",
-        );
-        out.push_bind_param::<BigInt, _>(&self.0)?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-impl<DB> QueryFragment<DB> for HasTagKey
-where
-    DB: Backend + HasSqlType<Text>,
-    String: ToSql<Text, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(
-            "EXISTS (SELECT 1 FROM number_tags nt WHERE nt.number_id = numbers.id \
-             AND nt.tag_id = (SELECT t.id FROM tags t WHERE t.key = ",
-        );
-        out.push_bind_param::<Text, _>(&self.0)?;
-        out.push_sql("))");
-        Ok(())
-    }
-}
 
 impl<DB> QueryFragment<DB> for IdIn
 where
@@ -126,6 +82,99 @@ where
             out.push_bind_param::<BigInt, _>(id)?;
         }
         out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// A value bound to a [`Statement`].
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    /// A `BIGINT`.
+    Int(i64),
+    /// A `TEXT`.
+    Text(String),
+}
+
+/// A whole statement written as text, with the markers [`Statement::bind`] returns
+/// standing for its values (a marker may appear several times: each place is bound, with
+/// the backend's own placeholder).
+///
+/// `sql_query` would do, but it is never cached. A `Statement` is, when `cached`: diesel
+/// prepares it once per connection and SQL text. Search statements are cached on SQLite
+/// only: PostgreSQL would switch a kept statement to one generic plan for all values
+/// after five runs, and a search's best plan depends on its values (a tag on 40 numbers
+/// or on 900,000); uncached, each run is planned for its own values.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Statement {
+    /// The SQL with markers.
+    pub(crate) sql: String,
+    /// The values the markers stand for.
+    pub(crate) values: Vec<Value>,
+    /// Whether diesel may keep it prepared.
+    pub(crate) cached: bool,
+}
+
+/// Delimits a marker: a control character no SQL we write contains (values are bound,
+/// never written into the text, so no input can forge one).
+const MARK: char = '\u{1}';
+
+impl Statement {
+    /// Adds a value and returns its marker.
+    pub(crate) fn bind(&mut self, v: Value) -> String {
+        self.values.push(v);
+        format!("{MARK}{}{MARK}", self.values.len() - 1)
+    }
+
+    /// The same values with another text (the values' markers stay valid).
+    pub(crate) fn with_sql(&self, sql: String) -> Statement {
+        Statement {
+            sql,
+            values: self.values.clone(),
+            cached: self.cached,
+        }
+    }
+}
+
+impl QueryId for Statement {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Statement {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<C> RunQueryDsl<C> for Statement {}
+
+impl<DB> QueryFragment<DB> for Statement
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text>,
+    i64: ToSql<BigInt, DB>,
+    String: ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if !self.cached {
+            out.unsafe_to_cache_prepared();
+        }
+        for (i, part) in self.sql.split(MARK).enumerate() {
+            if i % 2 == 0 {
+                out.push_sql(part);
+                continue;
+            }
+            let value = part
+                .parse::<usize>()
+                .ok()
+                .and_then(|k| self.values.get(k))
+                .ok_or_else(|| {
+                    diesel::result::Error::QueryBuilderError(
+                        format!("statement refers to an unbound value {part:?}").into(),
+                    )
+                })?;
+            match value {
+                Value::Int(v) => out.push_bind_param::<BigInt, _>(v)?,
+                Value::Text(v) => out.push_bind_param::<Text, _>(v)?,
+            }
+        }
         Ok(())
     }
 }

@@ -26,6 +26,7 @@ pub(crate) mod rows;
 pub mod scheduler;
 pub(crate) mod schema;
 pub(crate) mod scope;
+pub(crate) mod search;
 pub mod secrets;
 pub mod services;
 pub mod settings;

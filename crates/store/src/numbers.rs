@@ -15,7 +15,6 @@ use domain::{NumberStatus, NumberType, Permit, PhoneNumber, ProvisioningState, S
 use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
-    db::MultiBackend,
     error::stored,
     page::{self, Page},
     rows::NumberRow,
@@ -195,28 +194,7 @@ pub struct NumberPatch {
     pub number_type: Option<Option<NumberType>>,
 }
 
-/// List filters; each one narrows the result.
-#[derive(Debug, Clone, Default)]
-pub struct NumberFilter {
-    /// Status.
-    pub status: Option<NumberStatus>,
-    /// Tag keys; a number must carry all of them.
-    pub tags: Vec<String>,
-    /// Site.
-    pub location_id: Option<i64>,
-    /// Range.
-    pub range_id: Option<i64>,
-    /// Platform.
-    pub platform_id: Option<i64>,
-    /// Number type.
-    pub number_type: Option<NumberType>,
-    /// ISO country.
-    pub country: Option<String>,
-    /// Free text: digits match anywhere in the number, words in the description.
-    pub q: Option<String>,
-    /// Assignee: directory user id or UPN, service id or name (case-insensitive names).
-    pub assigned_to: Option<String>,
-}
+pub use crate::search::NumberFilter;
 
 fn load_tags(conn: &mut Conn, rows: Vec<NumberRow>) -> StoreResult<Vec<Number>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
@@ -285,20 +263,9 @@ pub fn list(
 ) -> StoreResult<Page<Number>> {
     let limit = page::limit(limit)?;
     let scope = ScopeFilter::resolve(conn, scope)?;
-    let mut q = scoped(
-        numbers::table.select(NumberRow::as_select()).into_boxed(),
-        &scope,
-    );
-    if let Some(c) = cursor {
-        q = q.filter(numbers::e164.gt(page::decode(c)?));
-    }
-    let Some(q) = filtered(conn, q, filter)? else {
-        return Ok(Page {
-            items: Vec::new(),
-            next_cursor: None,
-        });
-    };
-    let rows = q.order(numbers::e164.asc()).limit(limit + 1).load(conn)?;
+    let after = cursor.map(page::decode).transpose()?;
+    let rows: Vec<NumberRow> =
+        crate::search::page(conn, &scope, filter, after.as_deref(), limit + 1, "n.*")?;
     let page = page::finish(rows, limit, |r| r.e164.clone());
     Ok(Page {
         items: load_tags(conn, page.items)?,
@@ -306,78 +273,19 @@ pub fn list(
     })
 }
 
-/// Narrows a numbers query by `filter` (the list's and the CSV export's filters);
-/// `None` when nothing can match (a tag that does not exist).
-pub(crate) fn filtered<'a, ST: 'a>(
+/// How [`list`] would read a page of `filter`: the index that drives it, the statement,
+/// and the database's plan, a line each.
+pub fn explain_list(
     conn: &mut Conn,
-    mut q: numbers::BoxedQuery<'a, MultiBackend, ST>,
+    scope: &Scope,
     filter: &NumberFilter,
-) -> StoreResult<Option<numbers::BoxedQuery<'a, MultiBackend, ST>>> {
-    if let Some(s) = filter.status {
-        q = q.filter(numbers::status.eq(s.as_str()));
-    }
-    if !filter.tags.is_empty() {
-        if let crate::AnyConnection::Postgresql(_) = conn {
-            // One round trip fewer: PostgreSQL looks the tag up inside the statement,
-            // once (SQLite re-ran such a subquery per row, so it gets the ids first).
-            for key in &filter.tags {
-                q = q.filter(crate::fragments::HasTagKey(key.clone()));
-            }
-        } else {
-            let ids = tags::ids_for_keys(conn, &filter.tags)?;
-            if ids.len() < filter.tags.len() {
-                return Ok(None);
-            }
-            for id in ids {
-                q = q.filter(crate::fragments::HasTag(id));
-            }
-        }
-    }
-    if let Some(v) = filter.location_id {
-        q = q.filter(numbers::location_id.eq(v));
-    }
-    if let Some(v) = filter.range_id {
-        q = q.filter(numbers::range_id.eq(v));
-    }
-    if let Some(v) = filter.platform_id {
-        q = q.filter(numbers::platform_id.eq(v));
-    }
-    if let Some(v) = filter.number_type {
-        q = q.filter(numbers::number_type.eq(v.as_str()));
-    }
-    if let Some(v) = filter
-        .assigned_to
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-    {
-        q =
-            q.filter(numbers::assigned_id.eq(v.to_string()).or(
-                lower(sql::<Text>("COALESCE(numbers.assigned_name, '')")).eq(v.to_lowercase()),
-            ));
-    }
-    if let Some(v) = &filter.country {
-        q = q.filter(numbers::country.eq(v.to_ascii_uppercase()));
-    }
-    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let words = crate::page::contains_pattern(text);
-        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-        let looks_like_number = !digits.is_empty()
-            && text
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-        if looks_like_number {
-            let pattern = format!("%{digits}%");
-            q = q.filter(
-                numbers::e164
-                    .like(pattern)
-                    .or(lower(numbers::description).like(words).escape('\\')),
-            );
-        } else {
-            q = q.filter(lower(numbers::description).like(words).escape('\\'));
-        }
-    }
-    Ok(Some(q))
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> StoreResult<Vec<String>> {
+    let limit = page::limit(limit)?;
+    let scope = ScopeFilter::resolve(conn, scope)?;
+    let after = cursor.map(page::decode).transpose()?;
+    crate::search::explain(conn, &scope, filter, after.as_deref(), limit + 1)
 }
 
 /// Checks references a write is about to store: the location exists (and lies in the

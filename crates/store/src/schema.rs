@@ -111,6 +111,8 @@ diesel::table! {
     number_tags (number_id, tag_id) {
         number_id -> BigInt,
         tag_id -> BigInt,
+        status -> Text,
+        e164 -> Text,
     }
 }
 

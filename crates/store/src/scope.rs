@@ -59,6 +59,16 @@ impl ScopeFilter {
         Ok(ScopeFilter { locations, tags })
     }
 
+    /// The sites the scope is limited to (`None`: any).
+    pub(crate) fn location_ids(&self) -> Option<&[i64]> {
+        self.locations.as_deref()
+    }
+
+    /// The tags the scope is limited to, any of which admits a number (`None`: any).
+    pub(crate) fn tag_ids(&self) -> Option<&[i64]> {
+        self.tags.as_deref()
+    }
+
     /// The SQL condition on a numbers row named `alias`, or `None` when unrestricted.
     pub(crate) fn condition(&self, alias: &str) -> Option<String> {
         let mut parts = Vec::new();

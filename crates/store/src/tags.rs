@@ -98,16 +98,27 @@ pub(crate) fn of_ranges(
 pub(crate) fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
     diesel::delete(number_tags::table.filter(number_tags::number_id.eq(number_id)))
         .execute(conn)?;
-    let rows: Vec<_> = tag_ids
-        .iter()
-        .map(|t| {
-            (
-                number_tags::number_id.eq(number_id),
-                number_tags::tag_id.eq(*t),
-            )
-        })
-        .collect();
-    crate::dialect::insert_batch!(conn, number_tags::table, &rows);
+    let pairs: Vec<(i64, i64)> = tag_ids.iter().map(|t| (number_id, *t)).collect();
+    link(conn, &pairs)
+}
+
+/// Adds `(number id, tag id)` links, each carrying its number's status and E.164 (what
+/// the search index `number_tags_search` orders by). Ids are integers the store itself
+/// produced, so they are written into the statement (see [`crate::scope::ScopeFilter`]).
+pub(crate) fn link(conn: &mut Conn, pairs: &[(i64, i64)]) -> StoreResult<()> {
+    for chunk in pairs.chunks(1000) {
+        let values = chunk
+            .iter()
+            .map(|(n, t)| format!("({n}, {t})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        diesel::sql_query(format!(
+            "INSERT INTO number_tags (number_id, tag_id, status, e164) \
+             SELECT n.id, v.column2, n.status, n.e164 FROM (VALUES {values}) v \
+             JOIN numbers n ON n.id = v.column1"
+        ))
+        .execute(conn)?;
+    }
     Ok(())
 }
 

@@ -134,6 +134,34 @@ pub fn tags_of_numbers(
     crate::tags::of_numbers(conn, number_ids)
 }
 
+/// How many tag links there are, and how many of them disagree with their number's
+/// status or E.164 (copies the search index orders by); on SQLite also runs FTS5's own
+/// check of the text index against the numbers table, panicking if it fails.
+pub fn search_copies(conn: &mut crate::Conn) -> (i64, i64) {
+    #[derive(diesel::QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        links: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        mismatched: i64,
+    }
+    if let crate::AnyConnection::Sqlite(_) = conn {
+        diesel::sql_query(
+            "INSERT INTO numbers_text (numbers_text, rank) VALUES ('integrity-check', 1)",
+        )
+        .execute(conn)
+        .expect("the text index matches the numbers table");
+    }
+    let c: Counts = diesel::sql_query(
+        "SELECT COUNT(*) AS links, \
+         COALESCE(SUM(CASE WHEN n.status <> nt.status OR n.e164 <> nt.e164 THEN 1 ELSE 0 END), 0) AS mismatched \
+         FROM number_tags nt JOIN numbers n ON n.id = nt.number_id",
+    )
+    .get_result(conn)
+    .expect("count tag links");
+    (c.links, c.mismatched)
+}
+
 /// Tables that tests read or alter directly, to set up states no store function
 /// produces (a stale plan, a platform row); production callers go through the store's
 /// functions, which is why `store::schema` itself is private.

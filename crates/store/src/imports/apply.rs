@@ -632,15 +632,10 @@ fn relink_tags(
         diesel::delete(number_tags::table.filter(number_tags::number_id.eq_any(chunk)))
             .execute(conn)?;
     }
-    let links: Vec<_> = retagged
+    let links: Vec<(i64, i64)> = retagged
         .iter()
-        .flat_map(|(n, ts)| {
-            ts.iter()
-                .map(move |t| (number_tags::number_id.eq(*n), number_tags::tag_id.eq(*t)))
-        })
+        .flat_map(|(n, ts)| ts.iter().map(move |t| (*n, *t)))
         .collect();
-    for chunk in links.chunks(1000) {
-        crate::dialect::insert_batch!(conn, number_tags::table, chunk);
-    }
+    crate::tags::link(conn, &links)?;
     Ok(())
 }

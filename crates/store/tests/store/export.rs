@@ -22,7 +22,7 @@ fn at(s: &str) -> chrono::NaiveDateTime {
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
 }
 
-fn platform(t: &TestDb, name: &str) -> i64 {
+pub(crate) fn platform(t: &TestDb, name: &str) -> i64 {
     t.db.write(|c| {
             diesel::sql_query(format!(
                 "INSERT INTO platforms (name, kind, created_at) VALUES ('{name}', 'teams', CURRENT_TIMESTAMP)"

@@ -10,6 +10,7 @@ mod imports;
 mod inventory;
 mod lifecycle;
 mod rates_and_changes;
+mod search;
 mod targets;
 
 use diesel::RunQueryDsl;

@@ -1,0 +1,554 @@
+//! Search over numbers: the filters of the list and of the CSV export, answered a page at
+//! a time through an index that yields the matching rows in E.164 order.
+//!
+//! A page is "the first `limit` matching numbers after the cursor, by E.164". Reading the
+//! numbers in E.164 order and testing each one is fast only when matches are dense and
+//! early; a filter that matches 4% of a million numbers, all of them at the end, read
+//! 960,000 rows before its first match. So each filter has an index whose rows come in
+//! E.164 order for one value of the filter and one status — `(location_id, status, e164)`,
+//! `(tag_id, status, e164)` on the tag links (which carry their number's status), and so
+//! on (see the search migration) — and a page is read from one of them, the *driver*:
+//!
+//! - One filter: its index. Without a status filter the page is the merge of one index
+//!   range per status (four short reads, an *arm* each, joined by `UNION ALL`).
+//! - Several: each is *probed* — its matches counted up to [`PROBE_CAP`] — and the
+//!   smallest drives; the others are tested on the rows it yields. A page then reads at
+//!   most as many rows as the driver has matches, whatever the data's placement.
+//! - `assigned_to` drives whenever it is given (an assignee holds a handful of numbers);
+//!   free text `q` drives when its trigram index finds fewer candidates than any other
+//!   filter's probe (dense text is read in E.164 order instead, where it fills a page at
+//!   once).
+//!
+//! Conditions that do not drive are written so that no index can serve them
+//! (`(n.platform_id + 0) = $1`, `(n.country || '') = $2`): the planner then has exactly one
+//! way to produce E.164 order — the driver's index — and cannot be tempted by its own
+//! estimates into reading a broad index in order and filtering (which is what it does when
+//! matches are clustered where its uniform-distribution estimate does not expect them).
+//!
+//! The caller's scope adds conditions like any filter, and may drive too: a regional admin
+//! whose grant names two sites reads those sites' indexes, not the whole estate.
+
+use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
+use domain::{NumberStatus, NumberType};
+
+use crate::{
+    Conn, StoreResult,
+    db::MultiBackend,
+    dialect,
+    fragments::{Statement, Value},
+    scope::ScopeFilter,
+    tags,
+};
+
+/// List filters; each one narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct NumberFilter {
+    /// Status.
+    pub status: Option<NumberStatus>,
+    /// Tag keys; a number must carry all of them.
+    pub tags: Vec<String>,
+    /// Site.
+    pub location_id: Option<i64>,
+    /// Range.
+    pub range_id: Option<i64>,
+    /// Platform.
+    pub platform_id: Option<i64>,
+    /// Number type.
+    pub number_type: Option<NumberType>,
+    /// ISO country.
+    pub country: Option<String>,
+    /// Free text: digits match anywhere in the number, words in the description or the
+    /// assignee's name.
+    pub q: Option<String>,
+    /// Assignee: directory user id or UPN, service id or name (case-insensitive names).
+    pub assigned_to: Option<String>,
+}
+
+/// How many matches a probe counts before it stops: a driver with fewer is read to its
+/// end at worst, which costs about as much as the probe itself.
+pub(crate) const PROBE_CAP: i64 = 2_000;
+
+/// Most arms (index ranges) one page may merge; a driver needing more is not used.
+const MAX_ARMS: usize = 64;
+
+/// The values a page's statements bind, and the backend they are written for.
+struct Params {
+    statement: Statement,
+    flavor: dialect::Flavor,
+}
+
+impl Params {
+    fn bind(&mut self, v: Value) -> String {
+        self.statement.bind(v)
+    }
+
+    fn query(&self, sql: String) -> Statement {
+        self.statement.with_sql(sql)
+    }
+}
+
+/// Where a filter's index lives.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// A column of `numbers` with an index `(column, status, e164)`; `text` for a text column.
+    Column { column: &'static str, text: bool },
+    /// The tag links, index `(tag_id, status, e164)`.
+    Tags,
+}
+
+/// One filter that can drive: a column (or the tag links) equal to one of `values`.
+#[derive(Debug, Clone)]
+struct Facet {
+    source: Source,
+    /// Placeholders of the accepted values (any of them matches).
+    values: Vec<String>,
+}
+
+impl Facet {
+    /// The condition on a row `n` of numbers, in a form no index serves.
+    fn residual(&self) -> String {
+        let list = self.values.join(", ");
+        match self.source {
+            Source::Column {
+                column,
+                text: false,
+            } => format!("(n.{column} + 0) IN ({list})"),
+            Source::Column { column, text: true } => format!("(n.{column} || '') IN ({list})"),
+            Source::Tags => format!(
+                "EXISTS (SELECT 1 FROM number_tags x WHERE x.number_id = n.id AND x.tag_id IN ({list}))"
+            ),
+        }
+    }
+
+    /// `FROM … WHERE` of the index range for one value and one status (the caller adds
+    /// the cursor and the other conditions), and the E.164 column it is ordered by.
+    fn arm(&self, value: &str, status: &str) -> (String, &'static str) {
+        match self.source {
+            Source::Column { column, .. } => (
+                format!("FROM numbers n WHERE n.{column} = {value} AND n.status = '{status}'"),
+                "n.e164",
+            ),
+            Source::Tags => (
+                format!(
+                    "FROM number_tags d JOIN numbers n ON n.id = d.number_id \
+                     WHERE d.tag_id = {value} AND d.status = '{status}'"
+                ),
+                "d.e164",
+            ),
+        }
+    }
+
+    /// Counts up to [`PROBE_CAP`] matches (of `status` after `after`, when given).
+    fn probe_sql(&self, status: Option<&str>, after: Option<&str>) -> String {
+        let list = self.values.join(", ");
+        let (from, key, e164) = match self.source {
+            Source::Column { column, .. } => ("numbers n", format!("n.{column}"), "n.e164"),
+            Source::Tags => ("number_tags n", "n.tag_id".to_string(), "n.e164"),
+        };
+        let mut sql = format!("SELECT 1 FROM {from} WHERE {key} IN ({list})");
+        if let Some(s) = status {
+            sql.push_str(&format!(" AND n.status = '{s}'"));
+            if let Some(a) = after {
+                sql.push_str(&format!(" AND {e164} > {a}"));
+            }
+        }
+        format!("SELECT COUNT(*) AS n FROM ({sql} LIMIT {PROBE_CAP}) c")
+    }
+
+    fn arms(&self, statuses: &[&str]) -> usize {
+        self.values.len() * statuses.len()
+    }
+}
+
+/// Free text, as both exact conditions and (when long enough) a trigram query.
+#[derive(Debug, Clone)]
+struct FreeText {
+    /// The exact test on a row `n` (LIKE over the number's digits, description, assignee).
+    exact: String,
+    /// The query for the trigram index, when every part of it has three characters or
+    /// more (a trigram index cannot look up less).
+    indexed: Option<dialect::TextQuery>,
+}
+
+/// The page's plan: the filters turned into SQL pieces.
+struct Plan {
+    params: Params,
+    facets: Vec<Facet>,
+    status: Option<&'static str>,
+    assignee: Option<String>,
+    text: Option<FreeText>,
+    after: Option<String>,
+    /// The marker of the page size (bound, so pages of any size share one statement).
+    limit: String,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// What reads the page.
+enum Driver {
+    /// One facet's index ranges.
+    Facet(usize),
+    /// The assignee indexes.
+    Assignee,
+    /// The trigram index.
+    Text,
+    /// `numbers` in E.164 order (by status when one is asked for).
+    Order,
+}
+
+impl Plan {
+    /// `None` when nothing can match (a tag nobody carries, a scope naming nothing).
+    fn new(
+        conn: &mut Conn,
+        scope: &ScopeFilter,
+        filter: &NumberFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Option<Plan>> {
+        let flavor = dialect::Flavor::of(conn);
+        let mut params = Params {
+            statement: Statement {
+                cached: flavor.keeps_search_statements(),
+                ..Statement::default()
+            },
+            flavor,
+        };
+        let mut facets = Vec::new();
+        let mut keys = filter.tags.clone();
+        keys.sort();
+        keys.dedup();
+        if !keys.is_empty() {
+            let ids = tags::ids_for_keys(conn, &keys)?;
+            if ids.len() < keys.len() {
+                return Ok(None);
+            }
+            for id in ids {
+                facets.push(Facet {
+                    source: Source::Tags,
+                    values: vec![params.bind(Value::Int(id))],
+                });
+            }
+        }
+        let column = |column, text| Source::Column { column, text };
+        let mut single = |source, v: Value, facets: &mut Vec<Facet>| {
+            facets.push(Facet {
+                source,
+                values: vec![params.bind(v)],
+            })
+        };
+        if let Some(v) = filter.location_id {
+            single(column("location_id", false), Value::Int(v), &mut facets);
+        }
+        if let Some(v) = filter.range_id {
+            single(column("range_id", false), Value::Int(v), &mut facets);
+        }
+        if let Some(v) = filter.platform_id {
+            single(column("platform_id", false), Value::Int(v), &mut facets);
+        }
+        if let Some(v) = filter.number_type {
+            single(
+                column("number_type", true),
+                Value::Text(v.as_str().into()),
+                &mut facets,
+            );
+        }
+        if let Some(v) = &filter.country {
+            single(
+                column("country", true),
+                Value::Text(v.to_ascii_uppercase()),
+                &mut facets,
+            );
+        }
+        if let Some(ids) = scope.location_ids() {
+            if ids.is_empty() {
+                return Ok(None);
+            }
+            let values = ids.iter().map(|i| params.bind(Value::Int(*i))).collect();
+            facets.push(Facet {
+                source: column("location_id", false),
+                values,
+            });
+        }
+        if let Some(ids) = scope.tag_ids() {
+            if ids.is_empty() {
+                return Ok(None);
+            }
+            let values = ids.iter().map(|i| params.bind(Value::Int(*i))).collect();
+            facets.push(Facet {
+                source: Source::Tags,
+                values,
+            });
+        }
+        let assignee = filter
+            .assigned_to
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                let id = params.bind(Value::Text(v.to_string()));
+                let name = params.bind(Value::Text(v.to_lowercase()));
+                format!(
+                    "(n.assigned_id = {id} OR (n.assigned_name IS NOT NULL AND lower(n.assigned_name) = {name}))"
+                )
+            });
+        let text = filter
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| free_text(&mut params, t));
+        let after = after.map(|a| params.bind(Value::Text(a.to_string())));
+        let limit = params.bind(Value::Int(limit.max(1)));
+        Ok(Some(Plan {
+            params,
+            facets,
+            status: filter.status.map(NumberStatus::as_str),
+            assignee,
+            text,
+            after,
+            limit,
+        }))
+    }
+
+    fn statuses(&self) -> Vec<&'static str> {
+        match self.status {
+            Some(s) => vec![s],
+            None => NumberStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        }
+    }
+
+    fn count(&self, conn: &mut Conn, sql: String) -> StoreResult<i64> {
+        Ok(self.params.query(sql).get_result::<Count>(conn)?.n)
+    }
+
+    /// Picks the driver, probing when there is a choice.
+    fn driver(&self, conn: &mut Conn) -> StoreResult<Driver> {
+        if self.assignee.is_some() {
+            return Ok(Driver::Assignee);
+        }
+        let statuses = self.statuses();
+        let usable: Vec<usize> = (0..self.facets.len())
+            .filter(|i| self.facets[*i].arms(&statuses) <= MAX_ARMS)
+            .collect();
+        let indexed_text = self.text.as_ref().and_then(|t| t.indexed.as_ref());
+        match (usable.as_slice(), indexed_text) {
+            ([], None) => return Ok(Driver::Order),
+            ([only], None) => return Ok(Driver::Facet(*only)),
+            _ => {}
+        }
+        let mut best: Option<(i64, usize)> = None;
+        for i in usable {
+            let sql = self.facets[i].probe_sql(self.status, self.after.as_deref());
+            let n = self.count(conn, sql)?;
+            if best.is_none_or(|(m, _)| n < m) {
+                best = Some((n, i));
+            }
+        }
+        if let Some(t) = indexed_text {
+            let n = self.count(conn, dialect::text_probe(t, PROBE_CAP))?;
+            if n < PROBE_CAP && best.is_none_or(|(m, _)| n < m) {
+                return Ok(Driver::Text);
+            }
+        }
+        Ok(best.map_or(Driver::Order, |(_, i)| Driver::Facet(i)))
+    }
+
+    /// The conditions every row must meet besides the driver's own, `AND`-joined (with a
+    /// leading ` AND `), none of them indexable except where `sargable_status` says.
+    fn residual(&self, skip_facet: Option<usize>, status_residual: bool) -> String {
+        let mut out = String::new();
+        for (i, f) in self.facets.iter().enumerate() {
+            if Some(i) != skip_facet {
+                out.push_str(" AND ");
+                out.push_str(&f.residual());
+            }
+        }
+        if status_residual && let Some(s) = self.status {
+            out.push_str(&format!(" AND (n.status || '') = '{s}'"));
+        }
+        if let Some(a) = &self.assignee {
+            out.push_str(" AND ");
+            out.push_str(a);
+        }
+        if let Some(t) = &self.text {
+            out.push_str(" AND ");
+            out.push_str(&t.exact);
+        }
+        out
+    }
+
+    fn after_condition(&self, column: &str) -> String {
+        self.after
+            .as_ref()
+            .map(|a| format!(" AND {column} > {a}"))
+            .unwrap_or_default()
+    }
+
+    /// The page's statement: `SELECT {columns}` (over the alias `n`) of at most `limit` rows.
+    fn statement(&self, driver: &Driver, columns: &str) -> String {
+        let limit = &self.limit;
+        match driver {
+            Driver::Facet(i) => {
+                let facet = &self.facets[*i];
+                let residual = self.residual(Some(*i), false);
+                let mut arms = Vec::new();
+                for value in &facet.values {
+                    for status in self.statuses() {
+                        let (from, order) = facet.arm(value, status);
+                        arms.push(format!(
+                            "SELECT {columns} {from}{}{residual} ORDER BY {order} LIMIT {limit}",
+                            self.after_condition(order)
+                        ));
+                    }
+                }
+                if arms.len() == 1 {
+                    return arms.remove(0);
+                }
+                // Tag links of several tags can yield one number twice; columns cannot.
+                let union = match facet.source {
+                    Source::Tags if facet.values.len() > 1 => " UNION ",
+                    _ => " UNION ALL ",
+                };
+                let merged = arms
+                    .iter()
+                    .enumerate()
+                    .map(|(k, a)| format!("SELECT * FROM ({a}) a{k}"))
+                    .collect::<Vec<_>>()
+                    .join(union);
+                format!("{merged} ORDER BY e164 LIMIT {limit}")
+            }
+            Driver::Assignee | Driver::Text | Driver::Order => {
+                let (from, status_residual) = match driver {
+                    Driver::Text => (
+                        dialect::text_source(
+                            self.text
+                                .as_ref()
+                                .and_then(|t| t.indexed.as_ref())
+                                .expect("the text driver is chosen only with an indexed query"),
+                        ),
+                        true,
+                    ),
+                    Driver::Assignee => ("FROM numbers n WHERE 1 = 1".to_string(), true),
+                    _ => match self.status {
+                        Some(s) => (format!("FROM numbers n WHERE n.status = '{s}'"), false),
+                        None => ("FROM numbers n WHERE 1 = 1".to_string(), false),
+                    },
+                };
+                format!(
+                    "SELECT {columns} {from}{}{} ORDER BY n.e164 LIMIT {limit}",
+                    self.after_condition("n.e164"),
+                    self.residual(None, status_residual)
+                )
+            }
+        }
+    }
+}
+
+/// The exact and indexed forms of a free-text query.
+fn free_text(params: &mut Params, text: &str) -> FreeText {
+    let words = crate::page::contains_pattern(text);
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let looks_like_number = !digits.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let w = params.bind(Value::Text(words));
+    let mut exact = format!(
+        "(n.description <> '' AND lower(n.description) LIKE {w} ESCAPE '\\') \
+         OR (n.assigned_name IS NOT NULL AND lower(n.assigned_name) LIKE {w} ESCAPE '\\')"
+    );
+    let digits = looks_like_number.then(|| {
+        let d = params.bind(Value::Text(format!("%{digits}%")));
+        exact = format!("n.e164 LIKE {d} OR {exact}");
+        digits
+    });
+    let exact = format!("({exact})");
+    let long_enough = text.chars().count() >= 3 && digits.as_ref().is_none_or(|d| d.len() >= 3);
+    let indexed = long_enough.then(|| {
+        let matcher = params
+            .flavor
+            .text_match(text, digits.as_deref())
+            .map(|m| params.bind(Value::Text(m)));
+        dialect::TextQuery {
+            exact: exact.clone(),
+            matcher,
+        }
+    });
+    FreeText { exact, indexed }
+}
+
+/// Up to `limit` rows (`columns` of the alias `n`, loaded as `R`) of the numbers matching
+/// `filter` within `scope`, after the number `after`, in E.164 order.
+pub(crate) fn page<R>(
+    conn: &mut Conn,
+    scope: &ScopeFilter,
+    filter: &NumberFilter,
+    after: Option<&str>,
+    limit: i64,
+    columns: &str,
+) -> StoreResult<Vec<R>>
+where
+    R: QueryableByName<MultiBackend> + 'static,
+{
+    let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
+        return Ok(Vec::new());
+    };
+    let driver = plan.driver(conn)?;
+    let sql = plan.statement(&driver, columns);
+    Ok(plan.params.query(sql).load::<R>(conn)?)
+}
+
+/// How many numbers match `filter` within `scope` (the export's progress count).
+pub(crate) fn count(
+    conn: &mut Conn,
+    scope: &ScopeFilter,
+    filter: &NumberFilter,
+) -> StoreResult<i64> {
+    let Some(plan) = Plan::new(conn, scope, filter, None, 1)? else {
+        return Ok(0);
+    };
+    let status = plan
+        .status
+        .map(|s| format!(" AND n.status = '{s}'"))
+        .unwrap_or_default();
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM numbers n WHERE 1 = 1{status}{}",
+        plan.residual(None, false)
+    );
+    plan.count(conn, sql)
+}
+
+/// How a page of `filter` would be read: the driver, the statement and the database's
+/// plan for it (for `telestate export --explain`, the benchmark and tests).
+pub(crate) fn explain(
+    conn: &mut Conn,
+    scope: &ScopeFilter,
+    filter: &NumberFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<String>> {
+    let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
+        return Ok(vec![
+            "nothing can match (a tag no number carries, or an empty scope)".into(),
+        ]);
+    };
+    let driver = plan.driver(conn)?;
+    let name = match &driver {
+        Driver::Facet(i) => format!(
+            "driver: {:?} ({} values)",
+            plan.facets[*i].source,
+            plan.facets[*i].values.len()
+        ),
+        Driver::Assignee => "driver: assignee".into(),
+        Driver::Text => "driver: free text".into(),
+        Driver::Order => "driver: E.164 order".into(),
+    };
+    let sql = plan.statement(&driver, "n.*");
+    let mut out = vec![name, format!("statement: {}", sql.replace('\u{1}', "$"))];
+    out.extend(dialect::explain(conn, &plan.params.query(sql))?);
+    Ok(out)
+}

@@ -1,0 +1,15 @@
+DROP INDEX numbers_assigned_name_trgm;
+DROP INDEX numbers_description_trgm;
+DROP INDEX numbers_e164_trgm;
+DROP INDEX numbers_assigned_name;
+DROP INDEX numbers_assigned_id;
+DROP INDEX numbers_country_status;
+DROP INDEX numbers_type_status;
+DROP INDEX numbers_platform_status;
+DROP INDEX numbers_range_status;
+CREATE INDEX numbers_range_status ON numbers (range_id, status);
+DROP TRIGGER number_tags_follow_status ON numbers;
+DROP FUNCTION number_tags_follow_status();
+DROP INDEX number_tags_search;
+CREATE INDEX number_tags_tag ON number_tags (tag_id, number_id);
+ALTER TABLE number_tags DROP COLUMN status, DROP COLUMN e164;
