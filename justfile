@@ -44,19 +44,25 @@ openapi:
     cargo run -q -p telestate -- openapi > openapi/openapi.json.tmp || { rm -f openapi/openapi.json.tmp; exit 1; }
     mv openapi/openapi.json.tmp openapi/openapi.json
 
-# Release benchmark per backend; ends with one summary table to paste into a note
+# Release benchmarks per backend (bench/run.sh, then the search filters of bench/search.sh);
+# ends with the summary tables to paste into a note
 bench backends="sqlite postgres":
     #!/usr/bin/env bash
     set -euo pipefail
     scripts/pg-up.sh
     rows=()
     imports=()
+    searches=()
     # run.sh prints progress on stderr and only its summaries on stdout (header + data row
     # each): the main table's row follows its header, the import table's row comes last.
+    # search.sh prints one table: its header, then a row per scenario.
     for b in {{ backends }}; do
         out=$(bench/run.sh "$b")
         rows+=("$(sed -n '/^backend, range_create_s/{n;p;}' <<<"$out")")
         imports+=("$(tail -n 1 <<<"$out")")
+        out=$(bench/search.sh "$b")
+        search_header=$(grep '^backend, scenario,' <<<"$out")
+        searches+=("$(sed '1,/^backend, scenario,/d' <<<"$out")")
     done
     echo
     echo "backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates, export_s, export_peak_rss_mb, sqlite3_csv_s|psql_copy_s"
@@ -64,6 +70,9 @@ bench backends="sqlite postgres":
     echo
     echo "backend, import_plan_s, import_apply_s"
     printf '%s\n' "${imports[@]}"
+    echo
+    echo "$search_header"
+    printf '%s\n' "${searches[@]}"
 
 # Format all Rust code
 fmt:

@@ -40,9 +40,6 @@ interruptible wrk -t2 -c16 -d15s --latency "${auth[@]}" "$url" >"$WORK/wrk.txt"
 cat "$WORK/wrk.txt" >&2
 if grep -q 'Non-2xx' "$WORK/wrk.txt"; then echo "some responses were not 2xx; numbers are meaningless" >&2; exit 1; fi
 
-# wrk prints latencies as 812.00us / 1.23ms / 1.05s; normalise to ms.
-to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
-    f = (u == "us") ? 0.001 : (u == "s") ? 1000 : (u == "m") ? 60000 : 1; printf "%.2f", n * f }'; }
 rps=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/wrk.txt")
 p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/wrk.txt")")
 p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.txt")")

@@ -1,5 +1,5 @@
-# Shared helpers for scripts/schemathesis.sh and bench/run.sh: build, fresh database,
-# start/stop the server, log in. Source it (after `set -euo pipefail`); do not run it.
+# Shared helpers for the scripts and benchmarks: build, fresh database, start/stop the
+# server, log in, read wrk's latencies. Source it (after `set -euo pipefail`); do not run it.
 # shellcheck shell=bash
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -118,4 +118,10 @@ login() {
         -d "{\"username\":\"$ADMIN_USER\",\"password\":\"$ADMIN_PASSWORD\"}" \
         "$BASE/api/v1/auth/login" | json_get access_token)
     [[ -n $TOKEN ]] || { echo "login returned no token" >&2; exit 1; }
+}
+
+# to_ms LATENCY: wrk prints latencies as 812.00us / 1.23ms / 1.05s; normalise to ms.
+to_ms() {
+    awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+        f = (u == "us") ? 0.001 : (u == "s") ? 1000 : (u == "m") ? 60000 : 1; printf "%.2f", n * f }'
 }
