@@ -217,9 +217,31 @@ for s in "${scenarios[@]}"; do
     rows+=("$backend, $name, $c1, $RPS, $P50, $P99, $share, $c1_errors, $ERRORS")
 done
 
-# The statements' plans as the database runs them are captured separately: auto_explain
-# cannot be switched on for the server's own sessions from here.
-echo "note: query plans are not captured by this script" >&2
+# The plans of the statements behind each scenario, as `telestate export --explain` has the
+# database show them on this estate, kept in bench/plans/ (checked in: a change of plan
+# shows in review).
+plans="$ROOT/bench/plans/$backend.txt"
+mkdir -p "$(dirname "$plans")"
+{
+    echo "# $backend, 1,000,000-number estate of bench/search.sh: driver, statement, plan per scenario"
+    for s in "${scenarios[@]}"; do
+        IFS='|' read -r name path _ <<<"$s"
+        [[ $path == *"?"* && $name != *_p2 ]] || continue
+        args=()
+        IFS='&' read -ra pairs <<<"${path#*\?}"
+        for kv in "${pairs[@]}"; do
+            key=${kv%%=*} value=$("$PY" -c 'import sys,urllib.parse; print(urllib.parse.unquote(sys.argv[1]))' "${kv#*=}")
+            case $key in
+                limit | cursor) ;;
+                *) args+=("--${key//_/-}" "$value") ;;
+            esac
+        done
+        echo
+        echo "## $name: ${path#*\?}"
+        TELESTATE_DATABASE_URL=$DB_URL "$BIN" export --explain "${args[@]}"
+    done
+} >"$plans"
+echo "plans written to bench/plans/$backend.txt" >&2
 total_s=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
 echo "search bench on $backend: setup $setup_s s, whole run $total_s s" >&2
 

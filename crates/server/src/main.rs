@@ -37,7 +37,7 @@ enum Command {
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
     /// Export numbers as CSV (the import's columns) from the database or a server (--url).
-    Export(export::ExportArgs),
+    Export(Box<export::ExportArgs>),
     /// Plan a CSV import (and apply it with --apply) on the database or a server (--url).
     Import(import::ImportArgs),
     /// Manage admin accounts directly in the database.
@@ -289,7 +289,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&api::openapi())?);
             Ok(())
         }
-        Command::Export(args) => export::run(args, &config),
+        Command::Export(args) => export::run(*args, &config),
         Command::Import(args) => import::run(args, &config),
         Command::Admin {
             command:

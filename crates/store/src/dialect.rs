@@ -180,9 +180,16 @@ pub(crate) fn first_available(
         AnyConnection::Sqlite(_) => "",
     };
     // The whole row: the caller needs it, and a second read would be a round trip more.
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let list = ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "SELECT * FROM numbers WHERE id IN ({}) AND status = 'available' ORDER BY e164 LIMIT 1{lock}",
-        crate::scope::id_list(ids)
+        "SELECT * FROM numbers WHERE id IN ({list}) AND status = 'available' ORDER BY e164 LIMIT 1{lock}"
     );
     Ok(diesel::sql_query(sql).get_result(conn).optional()?)
 }

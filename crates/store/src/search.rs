@@ -11,9 +11,11 @@
 //!
 //! - One filter: its index. Without a status filter the page is the merge of one index
 //!   range per status (four short reads, an *arm* each, joined by `UNION ALL`).
-//! - Several: each is *probed* — its matches counted up to [`PROBE_CAP`] — and the
-//!   smallest drives; the others are tested on the rows it yields. A page then reads at
-//!   most as many rows as the driver has matches, whatever the data's placement.
+//! - Several: each is *probed* — its matches counted up to [`PROBE_CAP`], and when all
+//!   reach it, again up to [`WIDE_PROBE_CAP`] — and the smallest drives; the others are
+//!   tested on the rows it yields. A page then reads at most as many rows as the driver
+//!   has matches, whatever the data's placement. (The case this cannot make cheap: two
+//!   filters that each match more than [`WIDE_PROBE_CAP`] numbers but few together.)
 //! - `assigned_to` drives whenever it is given (an assignee holds a handful of numbers);
 //!   free text `q` drives when its trigram index finds fewer candidates than any other
 //!   filter's probe (dense text is read in E.164 order instead, where it fills a page at
@@ -67,6 +69,9 @@ pub struct NumberFilter {
 /// How many matches a probe counts before it stops: a driver with fewer is read to its
 /// end at worst, which costs about as much as the probe itself.
 pub(crate) const PROBE_CAP: i64 = 2_000;
+
+/// The second count when every filter reached [`PROBE_CAP`].
+const WIDE_PROBE_CAP: i64 = 50_000;
 
 /// Most arms (index ranges) one page may merge; a driver needing more is not used.
 const MAX_ARMS: usize = 64;
@@ -138,8 +143,8 @@ impl Facet {
         }
     }
 
-    /// Counts up to [`PROBE_CAP`] matches (of `status` after `after`, when given).
-    fn probe_sql(&self, status: Option<&str>, after: Option<&str>) -> String {
+    /// Counts up to `cap` matches (of `status` after `after`, when given).
+    fn probe_sql(&self, status: Option<&str>, after: Option<&str>, cap: i64) -> String {
         let list = self.values.join(", ");
         let (from, key, e164) = match self.source {
             Source::Column { column, .. } => ("numbers n", format!("n.{column}"), "n.e164"),
@@ -152,7 +157,7 @@ impl Facet {
                 sql.push_str(&format!(" AND {e164} > {a}"));
             }
         }
-        format!("SELECT COUNT(*) AS n FROM ({sql} LIMIT {PROBE_CAP}) c")
+        format!("SELECT COUNT(*) AS n FROM ({sql} LIMIT {cap}) c")
     }
 
     fn arms(&self, statuses: &[&str]) -> usize {
@@ -340,14 +345,21 @@ impl Plan {
             ([only], None) => return Ok(Driver::Facet(*only)),
             _ => {}
         }
-        let mut best: Option<(i64, usize)> = None;
-        for i in usable {
-            let sql = self.facets[i].probe_sql(self.status, self.after.as_deref());
-            let n = self.count(conn, sql)?;
-            if best.is_none_or(|(m, _)| n < m) {
-                best = Some((n, i));
+        let mut counts = Vec::with_capacity(usable.len());
+        for &i in &usable {
+            let sql = self.facets[i].probe_sql(self.status, self.after.as_deref(), PROBE_CAP);
+            counts.push((self.count(conn, sql)?, i));
+        }
+        // Several broad filters: count further to tell them apart (a tag on 900,000
+        // numbers and a site with 40,000), at a cost still well under a page's budget.
+        if counts.len() > 1 && counts.iter().all(|(n, _)| *n >= PROBE_CAP) {
+            for (n, i) in &mut counts {
+                let sql =
+                    self.facets[*i].probe_sql(self.status, self.after.as_deref(), WIDE_PROBE_CAP);
+                *n = self.count(conn, sql)?;
             }
         }
+        let best = counts.iter().copied().min_by_key(|(n, _)| *n);
         if let Some(t) = indexed_text {
             let n = self.count(conn, dialect::text_probe(t, PROBE_CAP))?;
             if n < PROBE_CAP && best.is_none_or(|(m, _)| n < m) {
