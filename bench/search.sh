@@ -144,7 +144,8 @@ scenarios=(
     "tag_bulk_reserved|$list&tag=bulk&status=reserved|50"
     "assigned|$list&assigned_to=$service|20"
     "q_digits|$list&q=2070959999|1"
-    "q_ceo|$list&q=ceo|20"
+    # Free text reads descriptions and assignee names: the 20 described and the 20 assigned.
+    "q_ceo|$list&q=ceo|40"
     # Last as well as first: the ceiling at the end shows whether the run itself drifted.
     "me_end|/api/v1/me|-"
 )

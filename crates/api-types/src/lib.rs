@@ -383,11 +383,20 @@ pub struct NumberQuery {
     /// `direct_routing`, `operator_connect` or `calling_plan`.
     #[cfg_attr(feature = "openapi", param(value_type = Option<domain::NumberType>))]
     pub number_type: Option<String>,
-    /// ISO country code.
+    /// ISO 3166-1 alpha-2 country code (`GB`, `de`).
+    #[cfg_attr(feature = "openapi", param(pattern = "^[A-Za-z]{2}$"))]
     pub country: Option<String>,
-    /// Digits match anywhere in the number; words match the description.
+    /// Free text, at most 200 characters with at least three letters or digits in a row:
+    /// digits match anywhere in the number, text in the description or the assignee's
+    /// name (case-insensitive).
+    #[cfg_attr(
+        feature = "openapi",
+        param(max_length = 200, pattern = "[A-Za-z0-9]{3}")
+    )]
     pub q: Option<String>,
-    /// Assigned to this directory user (id or UPN) or service (id or name).
+    /// Assigned to this directory user (id or UPN) or service (id or name); at most 320
+    /// characters.
+    #[cfg_attr(feature = "openapi", param(max_length = 320))]
     pub assigned_to: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

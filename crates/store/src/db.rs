@@ -33,6 +33,12 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::{StoreError, StoreResult};
 
+diesel::define_sql_function! {
+    /// `lower()` as SQLite connections define it: Unicode lower case, like PostgreSQL's.
+    #[sql_name = "lower"]
+    fn unicode_lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -98,6 +104,14 @@ impl ManageConnection for Manager {
                     "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
                      PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;",
                 )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                // SQLite's own lower() folds ASCII only, so "MÜNCHEN" did not match
+                // "münchen" there while it did on PostgreSQL: every search, name filter
+                // and the assignee index use this one instead (registered before the
+                // migrations run, so the index is built with it too).
+                unicode_lower_utils::register_impl(&mut c, |x: Option<String>| {
+                    x.map(|s| s.to_lowercase())
+                })
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(c))
             }

@@ -42,6 +42,9 @@ pub(crate) fn decode(cursor: &str) -> StoreResult<String> {
         .decode(cursor.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
+        // No key we issue holds a NUL (PostgreSQL refuses one in text outright; composite
+        // keys join their parts with a line feed).
+        .filter(|k| !k.contains('\0'))
         .ok_or_else(|| {
             StoreError::invalid(
                 "invalid_cursor",

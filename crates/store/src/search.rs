@@ -70,11 +70,19 @@ pub struct NumberFilter {
 /// end at worst, which costs about as much as the probe itself.
 pub(crate) const PROBE_CAP: i64 = 2_000;
 
-/// The second count when every filter reached [`PROBE_CAP`].
+/// The second count when every filter reached [`PROBE_CAP`] (and a first try did not
+/// hold a page), for at most [`WIDE_PROBES`] filters.
 const WIDE_PROBE_CAP: i64 = 50_000;
+const WIDE_PROBES: usize = 4;
 
-/// Most arms (index ranges) one page may merge; a driver needing more is not used.
-const MAX_ARMS: usize = 64;
+/// Most arms (index ranges) one page may merge, and most rows they may read together; a
+/// driver needing more is not used.
+const MAX_ARMS: usize = 256;
+const MAX_ARM_ROWS: i64 = 64_000;
+
+/// Driver rows a first try reads when every filter is broad: if they hold a page of
+/// matches, that is the page (the matches come in E.164 order from the driver).
+const TRY_ROWS: i64 = 5_000;
 
 /// The values a page's statements bind, and the backend they are written for.
 struct Params {
@@ -185,12 +193,22 @@ struct Plan {
     after: Option<String>,
     /// The marker of the page size (bound, so pages of any size share one statement).
     limit: String,
+    /// The page size.
+    rows: i64,
 }
 
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
+}
+
+/// The outcome of probing.
+enum Choice {
+    /// This driver.
+    Decided(Driver),
+    /// Every filter matched at least [`PROBE_CAP`] numbers (their facet indexes, in order).
+    Broad(Vec<usize>),
 }
 
 /// What reads the page.
@@ -272,7 +290,10 @@ impl Plan {
             if ids.is_empty() {
                 return Ok(None);
             }
-            let values = ids.iter().map(|i| params.bind(Value::Int(*i))).collect();
+            // A grant's ids are integers from our own tables, written into the text (see
+            // `ScopeFilter`): bound, a grant of a thousand sites repeated in every arm
+            // would exceed the backends' limits on bound values.
+            let values = ids.iter().map(i64::to_string).collect();
             facets.push(Facet {
                 source: column("location_id", false),
                 values,
@@ -282,7 +303,7 @@ impl Plan {
             if ids.is_empty() {
                 return Ok(None);
             }
-            let values = ids.iter().map(|i| params.bind(Value::Int(*i))).collect();
+            let values = ids.iter().map(i64::to_string).collect();
             facets.push(Facet {
                 source: Source::Tags,
                 values,
@@ -307,7 +328,8 @@ impl Plan {
             .filter(|t| !t.is_empty())
             .map(|t| free_text(&mut params, t));
         let after = after.map(|a| params.bind(Value::Text(a.to_string())));
-        let limit = params.bind(Value::Int(limit.max(1)));
+        let limit_rows = limit.max(1);
+        let limit = params.bind(Value::Int(limit_rows));
         Ok(Some(Plan {
             params,
             facets,
@@ -316,6 +338,7 @@ impl Plan {
             text,
             after,
             limit,
+            rows: limit_rows,
         }))
     }
 
@@ -330,19 +353,23 @@ impl Plan {
         Ok(self.params.query(sql).get_result::<Count>(conn)?.n)
     }
 
-    /// Picks the driver, probing when there is a choice.
-    fn driver(&self, conn: &mut Conn) -> StoreResult<Driver> {
+    /// Picks the driver, probing when there is a choice; [`Choice::Broad`] when every
+    /// filter reached [`PROBE_CAP`].
+    fn choose(&self, conn: &mut Conn) -> StoreResult<Choice> {
         if self.assignee.is_some() {
-            return Ok(Driver::Assignee);
+            return Ok(Choice::Decided(Driver::Assignee));
         }
         let statuses = self.statuses();
         let usable: Vec<usize> = (0..self.facets.len())
-            .filter(|i| self.facets[*i].arms(&statuses) <= MAX_ARMS)
+            .filter(|i| {
+                let arms = self.facets[*i].arms(&statuses);
+                arms <= MAX_ARMS && arms as i64 * self.rows <= MAX_ARM_ROWS
+            })
             .collect();
         let indexed_text = self.text.as_ref().and_then(|t| t.indexed.as_ref());
         match (usable.as_slice(), indexed_text) {
-            ([], None) => return Ok(Driver::Order),
-            ([only], None) => return Ok(Driver::Facet(*only)),
+            ([], None) => return Ok(Choice::Decided(Driver::Order)),
+            ([only], None) => return Ok(Choice::Decided(Driver::Facet(*only))),
             _ => {}
         }
         let mut counts = Vec::with_capacity(usable.len());
@@ -350,23 +377,59 @@ impl Plan {
             let sql = self.facets[i].probe_sql(self.status, self.after.as_deref(), PROBE_CAP);
             counts.push((self.count(conn, sql)?, i));
         }
-        // Several broad filters: count further to tell them apart (a tag on 900,000
-        // numbers and a site with 40,000), at a cost still well under a page's budget.
-        if counts.len() > 1 && counts.iter().all(|(n, _)| *n >= PROBE_CAP) {
-            for (n, i) in &mut counts {
-                let sql =
-                    self.facets[*i].probe_sql(self.status, self.after.as_deref(), WIDE_PROBE_CAP);
-                *n = self.count(conn, sql)?;
-            }
-        }
         let best = counts.iter().copied().min_by_key(|(n, _)| *n);
         if let Some(t) = indexed_text {
             let n = self.count(conn, dialect::text_probe(t, PROBE_CAP))?;
             if n < PROBE_CAP && best.is_none_or(|(m, _)| n < m) {
-                return Ok(Driver::Text);
+                return Ok(Choice::Decided(Driver::Text));
             }
         }
-        Ok(best.map_or(Driver::Order, |(_, i)| Driver::Facet(i)))
+        Ok(match best {
+            None => Choice::Decided(Driver::Order),
+            Some((n, i)) if n < PROBE_CAP || counts.len() == 1 => Choice::Decided(Driver::Facet(i)),
+            Some(_) => Choice::Broad(counts.into_iter().map(|(_, i)| i).collect()),
+        })
+    }
+
+    /// Among broad filters, the one with the fewest matches counted up to
+    /// [`WIDE_PROBE_CAP`] (the first few only: each count may read that many entries).
+    fn narrowest(&self, conn: &mut Conn, broad: &[usize]) -> StoreResult<Driver> {
+        let mut best = (i64::MAX, broad[0]);
+        for &i in broad.iter().take(WIDE_PROBES) {
+            let sql = self.facets[i].probe_sql(self.status, self.after.as_deref(), WIDE_PROBE_CAP);
+            let n = self.count(conn, sql)?;
+            if n < best.0 {
+                best = (n, i);
+            }
+        }
+        Ok(Driver::Facet(best.1))
+    }
+
+    /// A first try for broad filters whose first has one arm: its first [`TRY_ROWS`]
+    /// rows, tested against the rest. Broad filters usually overlap, so this tends to
+    /// hold the page; `None` when the filters do not fit it.
+    fn try_statement(&self, broad: &[usize], columns: &str) -> Option<String> {
+        let i = broad[0];
+        let facet = &self.facets[i];
+        let ([value], Some(status)) = (facet.values.as_slice(), self.status) else {
+            return None;
+        };
+        let (id, key, table) = match facet.source {
+            Source::Column { column, .. } => ("id", format!("{column} = {value}"), "numbers"),
+            Source::Tags => ("number_id", format!("tag_id = {value}"), "number_tags"),
+        };
+        let after = self
+            .after
+            .as_ref()
+            .map(|a| format!(" AND e164 > {a}"))
+            .unwrap_or_default();
+        Some(format!(
+            "SELECT {columns} FROM (SELECT {id} AS id FROM {table} WHERE {key} AND status = '{status}'{after} \
+             ORDER BY e164 LIMIT {TRY_ROWS}) d JOIN numbers n ON n.id = d.id WHERE 1 = 1{} \
+             ORDER BY n.e164 LIMIT {}",
+            self.residual(Some(i), false),
+            self.limit
+        ))
     }
 
     /// The conditions every row must meet besides the driver's own, `AND`-joined (with a
@@ -509,7 +572,18 @@ where
     let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
         return Ok(Vec::new());
     };
-    let driver = plan.driver(conn)?;
+    let driver = match plan.choose(conn)? {
+        Choice::Decided(d) => d,
+        Choice::Broad(broad) => {
+            if let Some(sql) = plan.try_statement(&broad, columns) {
+                let rows: Vec<R> = plan.params.query(sql).load(conn)?;
+                if rows.len() as i64 >= plan.rows {
+                    return Ok(rows);
+                }
+            }
+            plan.narrowest(conn, &broad)?
+        }
+    };
     let sql = plan.statement(&driver, columns);
     Ok(plan.params.query(sql).load::<R>(conn)?)
 }
@@ -548,7 +622,19 @@ pub(crate) fn explain(
             "nothing can match (a tag no number carries, or an empty scope)".into(),
         ]);
     };
-    let driver = plan.driver(conn)?;
+    let mut out = Vec::new();
+    let driver = match plan.choose(conn)? {
+        Choice::Decided(d) => d,
+        Choice::Broad(broad) => {
+            if let Some(sql) = plan.try_statement(&broad, "n.*") {
+                out.push("every filter is broad: first try".to_string());
+                out.push(format!("statement: {}", sql.replace('\u{1}', "$")));
+                out.extend(dialect::explain(conn, &plan.params.query(sql))?);
+                out.push("then, if it held fewer than a page:".to_string());
+            }
+            plan.narrowest(conn, &broad)?
+        }
+    };
     let name = match &driver {
         Driver::Facet(i) => format!(
             "driver: {:?} ({} values)",
@@ -560,7 +646,8 @@ pub(crate) fn explain(
         Driver::Order => "driver: E.164 order".into(),
     };
     let sql = plan.statement(&driver, "n.*");
-    let mut out = vec![name, format!("statement: {}", sql.replace('\u{1}', "$"))];
+    out.push(name);
+    out.push(format!("statement: {}", sql.replace('\u{1}', "$")));
     out.extend(dialect::explain(conn, &plan.params.query(sql))?);
     Ok(out)
 }

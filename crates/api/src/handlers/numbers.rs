@@ -56,10 +56,67 @@ pub(crate) fn number_filter(q: &NumberQuery) -> Result<store::numbers::NumberFil
         range_id: convert::opt_id("range", q.range.as_deref())?,
         platform_id: convert::opt_id("platform", q.platform.as_deref())?,
         number_type: convert::number_type("number_type", q.number_type.as_deref())?,
-        country: q.country.clone(),
-        q: q.q.clone(),
-        assigned_to: q.assigned_to.clone(),
+        country: q.country.as_deref().map(filter_country).transpose()?,
+        q: q.q.as_deref().map(filter_text).transpose()?.flatten(),
+        assigned_to: q
+            .assigned_to
+            .as_deref()
+            .map(|v| bounded("assigned_to", v, MAX_ASSIGNEE_CHARS))
+            .transpose()?,
     })
+}
+
+/// Longest free-text search; a query is a short phrase, not a document.
+const MAX_TEXT_CHARS: usize = 200;
+/// Longest assignee (a UPN is at most 113 characters, a service name 200).
+const MAX_ASSIGNEE_CHARS: usize = 320;
+
+fn bounded(field: &str, v: &str, max: usize) -> Result<String, ApiError> {
+    if v.chars().count() > max {
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidQuery,
+            field,
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// A two-letter country code, upper-cased.
+fn filter_country(c: &str) -> Result<String, ApiError> {
+    let c = c.trim();
+    if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(c.to_ascii_uppercase())
+    } else {
+        Err(ApiError::invalid(
+            ErrorCode::InvalidQuery,
+            "country",
+            "must be a two-letter ISO 3166-1 code, such as GB",
+        ))
+    }
+}
+
+/// Free text, trimmed (`None` when blank). It needs three letters or digits in a row:
+/// the trigram indexes that serve it can look nothing shorter up, and a search for "1"
+/// would read the whole estate.
+fn filter_text(q: &str) -> Result<Option<String>, ApiError> {
+    let q = bounded("q", q.trim(), MAX_TEXT_CHARS)?;
+    if q.is_empty() {
+        return Ok(None);
+    }
+    let mut run = 0;
+    let longest = q.chars().fold(0, |best, c| {
+        run = if c.is_alphanumeric() { run + 1 } else { 0 };
+        best.max(run)
+    });
+    if longest < 3 {
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidQuery,
+            "q",
+            "needs at least three letters or digits in a row",
+        ));
+    }
+    Ok(Some(q))
 }
 
 /// The tag keys a `tag=a,b` filter requires, each once; more than [`MAX_TAGS`] is a 400

@@ -389,6 +389,24 @@ async fn list_filters_combine() {
         .send()
         .await
         .expect_invalid("invalid_field", "location");
+    // Searches that no index can serve, or that are not what they look like, are refused
+    // rather than read the whole estate or match nothing in silence.
+    let long = "a".repeat(201);
+    for (query, field) in [
+        ("q=12", "q"),
+        ("q=%2B1%20(2)", "q"),
+        ("q=a%20b%20c", "q"),
+        (&format!("q={long}") as &str, "q"),
+        ("country=GBR", "country"),
+        ("country=4", "country"),
+        (&format!("assigned_to={}", "x".repeat(321)), "assigned_to"),
+    ] {
+        app.get(&format!("/api/v1/numbers?{query}"))
+            .as_(&admin)
+            .send()
+            .await
+            .expect_invalid("invalid_query", field);
+    }
 }
 
 #[actix_web::test]

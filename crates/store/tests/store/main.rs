@@ -11,6 +11,7 @@ mod inventory;
 mod lifecycle;
 mod rates_and_changes;
 mod search;
+mod search_attack;
 mod targets;
 
 use diesel::RunQueryDsl;
