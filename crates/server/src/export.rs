@@ -90,10 +90,12 @@ pub fn run(args: ExportArgs, config: &Config) -> anyhow::Result<()> {
         }
     };
     out.finish()?;
-    eprintln!(
-        "exported {exported} numbers in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    if !args.explain {
+        eprintln!(
+            "exported {exported} numbers in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 

@@ -39,7 +39,6 @@ use crate::{
     dialect,
     fragments::{Statement, Value},
     scope::ScopeFilter,
-    tags,
 };
 
 /// List filters; each one narrows the result.
@@ -224,7 +223,7 @@ enum Driver {
 }
 
 impl Plan {
-    /// `None` when nothing can match (a tag nobody carries, a scope naming nothing).
+    /// `None` when nothing can match (a scope naming no site or no tag).
     fn new(
         conn: &mut Conn,
         scope: &ScopeFilter,
@@ -244,17 +243,15 @@ impl Plan {
         let mut keys = filter.tags.clone();
         keys.sort();
         keys.dedup();
-        if !keys.is_empty() {
-            let ids = tags::ids_for_keys(conn, &keys)?;
-            if ids.len() < keys.len() {
-                return Ok(None);
-            }
-            for id in ids {
-                facets.push(Facet {
-                    source: Source::Tags,
-                    values: vec![params.bind(Value::Int(id))],
-                });
-            }
+        for key in keys {
+            // The tag is looked up inside each statement (once: the subquery does not
+            // depend on the row), a round trip less than reading its id first; a key no
+            // tag has yields NULL, which no link equals.
+            let key = params.bind(Value::Text(key));
+            facets.push(Facet {
+                source: Source::Tags,
+                values: vec![format!("(SELECT t.id FROM tags t WHERE t.key = {key})")],
+            });
         }
         let column = |column, text| Source::Column { column, text };
         let mut single = |source, v: Value, facets: &mut Vec<Facet>| {
@@ -423,10 +420,12 @@ impl Plan {
             .as_ref()
             .map(|a| format!(" AND e164 > {a}"))
             .unwrap_or_default();
+        // Ordered by the subquery's column, so the join keeps its order and stops at a
+        // page instead of fetching all the tried rows to sort them.
         Some(format!(
-            "SELECT {columns} FROM (SELECT {id} AS id FROM {table} WHERE {key} AND status = '{status}'{after} \
+            "SELECT {columns} FROM (SELECT {id} AS id, e164 FROM {table} WHERE {key} AND status = '{status}'{after} \
              ORDER BY e164 LIMIT {TRY_ROWS}) d JOIN numbers n ON n.id = d.id WHERE 1 = 1{} \
-             ORDER BY n.e164 LIMIT {}",
+             ORDER BY d.e164 LIMIT {}",
             self.residual(Some(i), false),
             self.limit
         ))
@@ -496,27 +495,39 @@ impl Plan {
                     .join(union);
                 format!("{merged} ORDER BY e164 LIMIT {limit}")
             }
-            Driver::Assignee | Driver::Text | Driver::Order => {
-                let (from, status_residual) = match driver {
-                    Driver::Text => (
-                        dialect::text_source(
-                            self.text
-                                .as_ref()
-                                .and_then(|t| t.indexed.as_ref())
-                                .expect("the text driver is chosen only with an indexed query"),
-                        ),
-                        true,
+            Driver::Assignee | Driver::Text => {
+                let from = match driver {
+                    Driver::Text => dialect::text_source(
+                        self.text
+                            .as_ref()
+                            .and_then(|t| t.indexed.as_ref())
+                            .expect("the text driver is chosen only with an indexed query"),
                     ),
-                    Driver::Assignee => ("FROM numbers n WHERE 1 = 1".to_string(), true),
-                    _ => match self.status {
-                        Some(s) => (format!("FROM numbers n WHERE n.status = '{s}'"), false),
-                        None => ("FROM numbers n WHERE 1 = 1".to_string(), false),
-                    },
+                    _ => "FROM numbers n WHERE 1 = 1".to_string(),
+                };
+                // Ordered (and the cursor compared) by an expression the E.164 index
+                // cannot serve: the few matches are fetched through their own index and
+                // sorted, instead of the planner walking every number in E.164 order in
+                // the hope of meeting them early.
+                let after = self
+                    .after
+                    .as_ref()
+                    .map(|a| format!(" AND (n.e164 || '') > {a}"))
+                    .unwrap_or_default();
+                format!(
+                    "SELECT {columns} {from}{after}{} ORDER BY (n.e164 || '') LIMIT {limit}",
+                    self.residual(None, true)
+                )
+            }
+            Driver::Order => {
+                let from = match self.status {
+                    Some(s) => format!("FROM numbers n WHERE n.status = '{s}'"),
+                    None => "FROM numbers n WHERE 1 = 1".to_string(),
                 };
                 format!(
                     "SELECT {columns} {from}{}{} ORDER BY n.e164 LIMIT {limit}",
                     self.after_condition("n.e164"),
-                    self.residual(None, status_residual)
+                    self.residual(None, false)
                 )
             }
         }
@@ -628,7 +639,7 @@ pub(crate) fn explain(
         Choice::Broad(broad) => {
             if let Some(sql) = plan.try_statement(&broad, "n.*") {
                 out.push("every filter is broad: first try".to_string());
-                out.push(format!("statement: {}", sql.replace('\u{1}', "$")));
+                out.push(format!("statement: {}", readable(&sql)));
                 out.extend(dialect::explain(conn, &plan.params.query(sql))?);
                 out.push("then, if it held fewer than a page:".to_string());
             }
@@ -647,7 +658,18 @@ pub(crate) fn explain(
     };
     let sql = plan.statement(&driver, "n.*");
     out.push(name);
-    out.push(format!("statement: {}", sql.replace('\u{1}', "$")));
+    out.push(format!("statement: {}", readable(&sql)));
     out.extend(dialect::explain(conn, &plan.params.query(sql))?);
     Ok(out)
+}
+
+/// A statement with its markers shown as `$1`, `$2`, … (the values' order).
+fn readable(sql: &str) -> String {
+    sql.split('\u{1}')
+        .enumerate()
+        .map(|(i, part)| match part.parse::<usize>() {
+            Ok(k) if i % 2 == 1 => format!("${}", k + 1),
+            _ => part.to_string(),
+        })
+        .collect()
 }
