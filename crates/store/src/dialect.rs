@@ -459,19 +459,6 @@ impl Flavor {
         }
     }
 
-    /// `SELECT p.*, tag_names FROM (sql) p` ordered by E.164: a page of numbers rows `sql`
-    /// selected, each with its tag names joined by U+001F.
-    pub(crate) fn with_tag_names(self, sql: &str) -> String {
-        let names = match self {
-            Flavor::Postgres => "string_agg(t.name, chr(31))",
-            Flavor::Sqlite => "group_concat(t.name, char(31))",
-        };
-        format!(
-            "SELECT p.*, (SELECT {names} FROM number_tags x JOIN tags t ON t.id = x.tag_id \
-             WHERE x.number_id = p.id) AS tag_names FROM ({sql}) p ORDER BY p.e164"
-        )
-    }
-
     /// Whether search statements may stay prepared (see [`crate::fragments::Statement`]):
     /// on SQLite, whose plans do not depend on the values bound; not on PostgreSQL.
     pub(crate) fn keeps_search_statements(self) -> bool {

@@ -196,16 +196,6 @@ pub struct NumberPatch {
 
 pub use crate::search::NumberFilter;
 
-/// A numbers row with its tag names (see [`crate::search::page_with_tags`]).
-#[derive(QueryableByName)]
-struct TaggedRow {
-    // Not `row`: the derive's own code names its row parameter so.
-    #[diesel(embed)]
-    number: NumberRow,
-    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-    tag_names: Option<String>,
-}
-
 fn load_tags(conn: &mut Conn, rows: Vec<NumberRow>) -> StoreResult<Vec<Number>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut by_id = tags::of_numbers(conn, &ids)?;
@@ -274,24 +264,11 @@ pub fn list(
     let limit = page::limit(limit)?;
     let scope = ScopeFilter::resolve(conn, scope)?;
     let after = cursor.map(page::decode).transpose()?;
-    let rows: Vec<TaggedRow> =
-        crate::search::page_with_tags(conn, &scope, filter, after.as_deref(), limit + 1)?;
-    let page = page::finish(rows, limit, |r| r.number.e164.clone());
+    let rows: Vec<NumberRow> =
+        crate::search::page(conn, &scope, filter, after.as_deref(), limit + 1, "n.*")?;
+    let page = page::finish(rows, limit, |r| r.e164.clone());
     Ok(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|r| {
-                let mut tags: Vec<String> = r
-                    .tag_names
-                    .as_deref()
-                    .map(|n| n.split('\u{1f}').map(str::to_string).collect())
-                    .unwrap_or_default();
-                // In key order, as every other read returns them (a key is the lower-cased name).
-                tags.sort_by_cached_key(|t| t.to_lowercase());
-                Number::from_row(r.number, tags)
-            })
-            .collect::<StoreResult<_>>()?,
+        items: load_tags(conn, page.items)?,
         next_cursor: page.next_cursor,
     })
 }

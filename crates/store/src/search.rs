@@ -580,52 +580,14 @@ pub(crate) fn page<R>(
 where
     R: QueryableByName<MultiBackend> + 'static,
 {
-    read_page(conn, scope, filter, after, limit, columns, false)
-}
-
-/// [`page`] of whole numbers rows with one more column, `tag_names`: the number's tag
-/// names joined by U+001F (which no tag name holds), in no particular order. One statement
-/// instead of a second one for the page's tags.
-pub(crate) fn page_with_tags<R>(
-    conn: &mut Conn,
-    scope: &ScopeFilter,
-    filter: &NumberFilter,
-    after: Option<&str>,
-    limit: i64,
-) -> StoreResult<Vec<R>>
-where
-    R: QueryableByName<MultiBackend> + 'static,
-{
-    read_page(conn, scope, filter, after, limit, "n.*", true)
-}
-
-fn read_page<R>(
-    conn: &mut Conn,
-    scope: &ScopeFilter,
-    filter: &NumberFilter,
-    after: Option<&str>,
-    limit: i64,
-    columns: &str,
-    tagged: bool,
-) -> StoreResult<Vec<R>>
-where
-    R: QueryableByName<MultiBackend> + 'static,
-{
     let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
         return Ok(Vec::new());
-    };
-    let finish = |sql: String| {
-        if tagged {
-            plan.params.flavor.with_tag_names(&sql)
-        } else {
-            sql
-        }
     };
     let driver = match plan.choose(conn)? {
         Choice::Decided(d) => d,
         Choice::Broad(broad) => {
             if let Some(sql) = plan.try_statement(&broad, columns) {
-                let rows: Vec<R> = plan.params.query(finish(sql)).load(conn)?;
+                let rows: Vec<R> = plan.params.query(sql).load(conn)?;
                 if rows.len() as i64 >= plan.rows {
                     return Ok(rows);
                 }
@@ -633,7 +595,7 @@ where
             plan.narrowest(conn, &broad)?
         }
     };
-    let sql = finish(plan.statement(&driver, columns));
+    let sql = plan.statement(&driver, columns);
     Ok(plan.params.query(sql).load::<R>(conn)?)
 }
 
