@@ -18,8 +18,8 @@
 //!   filters that each match more than [`WIDE_PROBE_CAP`] numbers but few together.)
 //! - `assigned_to` drives whenever it is given (an assignee holds a handful of numbers);
 //!   free text `q` drives when its trigram index finds fewer candidates than any other
-//!   filter's probe (dense text is read in E.164 order instead, where it fills a page at
-//!   once).
+//!   filter's probe; dense text is first tried in E.164 order (where it usually fills a
+//!   page at once) and, failing that, its matches are found by the index and sorted.
 //!
 //! Conditions that do not drive are written so that no index can serve them
 //! (`(n.platform_id + 0) = $1`, `(n.country || '') = $2`): the planner then has exactly one
@@ -82,6 +82,10 @@ const MAX_ARM_ROWS: i64 = 64_000;
 /// Driver rows a first try reads when every filter is broad: if they hold a page of
 /// matches, that is the page (the matches come in E.164 order from the driver).
 const TRY_ROWS: i64 = 5_000;
+
+/// Largest page the short first look (four rows per row of the page) is made for; an
+/// export's pages are read without it.
+const QUICK_TRY_MAX_PAGE: i64 = 1_001;
 
 /// The values a page's statements bind, and the backend they are written for.
 struct Params {
@@ -208,6 +212,10 @@ enum Choice {
     Decided(Driver),
     /// Every filter matched at least [`PROBE_CAP`] numbers (their facet indexes, in order).
     Broad(Vec<usize>),
+    /// Free text, the only filter, matched at least [`PROBE_CAP`] numbers: read in E.164
+    /// order it usually fills a page at once; if not, its matches lie late, and its
+    /// index finds them all to be sorted.
+    DenseText,
 }
 
 /// What reads the page.
@@ -380,6 +388,9 @@ impl Plan {
             if n < PROBE_CAP && best.is_none_or(|(m, _)| n < m) {
                 return Ok(Choice::Decided(Driver::Text));
             }
+            if best.is_none() {
+                return Ok(Choice::DenseText);
+            }
         }
         Ok(match best {
             None => Choice::Decided(Driver::Order),
@@ -405,7 +416,7 @@ impl Plan {
     /// A first try for broad filters whose first has one arm: its first [`TRY_ROWS`]
     /// rows, tested against the rest. Broad filters usually overlap, so this tends to
     /// hold the page; `None` when the filters do not fit it.
-    fn try_statement(&self, broad: &[usize], columns: &str) -> Option<String> {
+    fn try_statement(&self, broad: &[usize], columns: &str, rows: i64) -> Option<String> {
         let i = broad[0];
         let facet = &self.facets[i];
         let ([value], Some(status)) = (facet.values.as_slice(), self.status) else {
@@ -424,11 +435,32 @@ impl Plan {
         // page instead of fetching all the tried rows to sort them.
         Some(format!(
             "SELECT {columns} FROM (SELECT {id} AS id, e164 FROM {table} WHERE {key} AND status = '{status}'{after} \
-             ORDER BY e164 LIMIT {TRY_ROWS}) d JOIN numbers n ON n.id = d.id WHERE 1 = 1{} \
+             ORDER BY e164 LIMIT {rows}) d JOIN numbers n ON n.id = d.id WHERE 1 = 1{} \
              ORDER BY d.e164 LIMIT {}",
             self.residual(Some(i), false),
             self.limit
         ))
+    }
+
+    /// A first try for dense free text: the first [`TRY_ROWS`] numbers in E.164 order (of
+    /// the status asked for), tested against every condition.
+    fn try_in_order(&self, columns: &str) -> String {
+        let status = self
+            .status
+            .map(|s| format!(" AND status = '{s}'"))
+            .unwrap_or_default();
+        let after = self
+            .after
+            .as_ref()
+            .map(|a| format!(" AND e164 > {a}"))
+            .unwrap_or_default();
+        format!(
+            "SELECT {columns} FROM (SELECT id, e164 FROM numbers WHERE 1 = 1{status}{after} \
+             ORDER BY e164 LIMIT {TRY_ROWS}) d JOIN numbers n ON n.id = d.id WHERE 1 = 1{} \
+             ORDER BY d.e164 LIMIT {}",
+            self.residual(None, false),
+            self.limit
+        )
     }
 
     /// The conditions every row must meet besides the driver's own, `AND`-joined (with a
@@ -583,16 +615,34 @@ where
     let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
         return Ok(Vec::new());
     };
+    // Several filters usually overlap (a pool's tag and its site): a short look along the
+    // first one's index then holds the page, and no filter needs counting.
+    if plan.facets.len() > 1 && plan.assignee.is_none() && plan.rows <= QUICK_TRY_MAX_PAGE {
+        let rows = plan.rows * 4;
+        if let Some(sql) = plan.try_statement(&[0], columns, rows) {
+            let found: Vec<R> = plan.params.query(sql).load(conn)?;
+            if found.len() as i64 >= plan.rows {
+                return Ok(found);
+            }
+        }
+    }
     let driver = match plan.choose(conn)? {
         Choice::Decided(d) => d,
         Choice::Broad(broad) => {
-            if let Some(sql) = plan.try_statement(&broad, columns) {
+            if let Some(sql) = plan.try_statement(&broad, columns, TRY_ROWS) {
                 let rows: Vec<R> = plan.params.query(sql).load(conn)?;
                 if rows.len() as i64 >= plan.rows {
                     return Ok(rows);
                 }
             }
             plan.narrowest(conn, &broad)?
+        }
+        Choice::DenseText => {
+            let rows: Vec<R> = plan.params.query(plan.try_in_order(columns)).load(conn)?;
+            if rows.len() as i64 >= plan.rows {
+                return Ok(rows);
+            }
+            Driver::Text
         }
     };
     let sql = plan.statement(&driver, columns);
@@ -634,16 +684,34 @@ pub(crate) fn explain(
         ]);
     };
     let mut out = Vec::new();
+    if plan.facets.len() > 1
+        && plan.assignee.is_none()
+        && plan.rows <= QUICK_TRY_MAX_PAGE
+        && let Some(sql) = plan.try_statement(&[0], "n.*", plan.rows * 4)
+    {
+        out.push("several filters: a short first look".to_string());
+        out.push(format!("statement: {}", readable(&sql)));
+        out.extend(dialect::explain(conn, &plan.params.query(sql))?);
+        out.push("then, if it held fewer than a page:".to_string());
+    }
     let driver = match plan.choose(conn)? {
         Choice::Decided(d) => d,
         Choice::Broad(broad) => {
-            if let Some(sql) = plan.try_statement(&broad, "n.*") {
+            if let Some(sql) = plan.try_statement(&broad, "n.*", TRY_ROWS) {
                 out.push("every filter is broad: first try".to_string());
                 out.push(format!("statement: {}", readable(&sql)));
                 out.extend(dialect::explain(conn, &plan.params.query(sql))?);
                 out.push("then, if it held fewer than a page:".to_string());
             }
             plan.narrowest(conn, &broad)?
+        }
+        Choice::DenseText => {
+            let sql = plan.try_in_order("n.*");
+            out.push("free text matches many: first try in E.164 order".to_string());
+            out.push(format!("statement: {}", readable(&sql)));
+            out.extend(dialect::explain(conn, &plan.params.query(sql))?);
+            out.push("then, if it held fewer than a page:".to_string());
+            Driver::Text
         }
     };
     let name = match &driver {
