@@ -262,10 +262,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_arena_eager_commit` and `mi_option_purge_delay` in mimalloc v3's
-/// `mi_option_e` (mimalloc.h).
+/// `mi_option_arena_eager_commit` in mimalloc v3's `mi_option_e` (mimalloc.h).
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Commits mimalloc's arenas on use: eagerly committed, the server's peak RSS in the
 /// search benchmark was 160 MB instead of 60 MB, at the same speed. It must be set before
@@ -275,12 +273,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 #[unsafe(link_section = ".init_array")]
 static MIMALLOC_OPTIONS: extern "C" fn() = {
     extern "C" fn set() {
-        // SAFETY: sets allocator options; no thread other than this one exists yet.
+        // SAFETY: sets an allocator option; no thread other than this one exists yet.
         unsafe {
             libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-            // Freed memory goes back at once rather than after 10 ms: an export's pages
-            // are freed on one blocking thread and the next is built on another.
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
         }
     }
     set

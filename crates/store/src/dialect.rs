@@ -168,29 +168,20 @@ pub(crate) fn put_setting(
     Ok(())
 }
 
-/// The lowest still-available number among `ids` (ids the store read). On PostgreSQL the
-/// row is locked and rows other transactions hold are skipped, so concurrent allocations
-/// spread over the pool instead of queueing for its first number.
-pub(crate) fn first_available(
+/// The lowest number matching `condition` (SQL over `numbers`, built by the caller from
+/// ids and closed vocabularies only). On PostgreSQL the row is locked and rows other
+/// transactions hold are skipped, so concurrent allocations spread over the pool instead
+/// of queueing for its first number.
+pub(crate) fn lowest_available(
     conn: &mut Conn,
-    ids: &[i64],
+    condition: &str,
 ) -> StoreResult<Option<crate::rows::NumberRow>> {
     let lock = match conn {
         AnyConnection::Postgresql(_) => " FOR UPDATE SKIP LOCKED",
         AnyConnection::Sqlite(_) => "",
     };
     // The whole row: the caller needs it, and a second read would be a round trip more.
-    if ids.is_empty() {
-        return Ok(None);
-    }
-    let list = ids
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT * FROM numbers WHERE id IN ({list}) AND status = 'available' ORDER BY e164 LIMIT 1{lock}"
-    );
+    let sql = format!("SELECT * FROM numbers WHERE {condition} ORDER BY e164 LIMIT 1{lock}");
     Ok(diesel::sql_query(sql).get_result(conn).optional()?)
 }
 

@@ -22,7 +22,6 @@ use crate::{
     numbers::{self, Number},
     schema::{numbers as n, platforms},
     scope::ScopeFilter,
-    search::NumberFilter,
     settings,
 };
 
@@ -614,56 +613,57 @@ pub struct Pool {
     pub country: Option<String>,
 }
 
-/// The pool as a search filter for available numbers; `None` when a tag in it is not in
-/// use (so nothing can match).
-fn pool_filter(conn: &mut Conn, pool: &Pool) -> StoreResult<Option<NumberFilter>> {
-    if let Some(c) = &pool.country
-        && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
-    {
-        return Err(StoreError::invalid(
-            "invalid_field",
-            "pool.country",
-            "must be an ISO 3166-1 alpha-2 code",
-        ));
+/// The pool as an SQL condition on `numbers`. Only integers, closed-vocabulary words and
+/// a checked two-letter country are inlined, never free text.
+fn pool_condition(
+    conn: &mut Conn,
+    pool: &Pool,
+    scope: &ScopeFilter,
+) -> StoreResult<Option<String>> {
+    let mut parts = vec!["numbers.status = 'available'".to_string()];
+    if let Some(v) = pool.location_id {
+        parts.push(format!("numbers.location_id = {v}"));
     }
-    let mut keys = pool.tags.clone();
-    keys.sort();
-    keys.dedup();
-    if crate::tags::ids_for_keys(conn, &keys)?.len() < keys.len() {
-        return Ok(None);
+    if let Some(v) = pool.range_id {
+        parts.push(format!("numbers.range_id = {v}"));
     }
-    Ok(Some(NumberFilter {
-        status: Some(NumberStatus::Available),
-        tags: keys,
-        location_id: pool.location_id,
-        range_id: pool.range_id,
-        platform_id: pool.platform_id,
-        number_type: pool.number_type,
-        country: pool.country.clone(),
-        ..NumberFilter::default()
-    }))
-}
-
-/// Candidates one allocation looks at per search: enough that concurrent allocations,
-/// each skipping the numbers the others hold, rarely need a second look.
-const CANDIDATES: i64 = 64;
-
-#[derive(QueryableByName)]
-struct Candidate {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    e164: String,
+    if let Some(v) = pool.platform_id {
+        parts.push(format!("numbers.platform_id = {v}"));
+    }
+    if let Some(v) = pool.number_type {
+        parts.push(format!("numbers.number_type = '{}'", v.as_str()));
+    }
+    if let Some(c) = &pool.country {
+        if !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())) {
+            return Err(StoreError::invalid(
+                "invalid_field",
+                "pool.country",
+                "must be an ISO 3166-1 alpha-2 code",
+            ));
+        }
+        parts.push(format!("numbers.country = '{c}'"));
+    }
+    if !pool.tags.is_empty() {
+        let ids = crate::tags::ids_for_keys(conn, &pool.tags)?;
+        if ids.len() < pool.tags.len() {
+            return Ok(None);
+        }
+        for id in ids {
+            parts.push(format!("EXISTS (SELECT 1 FROM number_tags nt WHERE nt.number_id = numbers.id AND nt.tag_id = {id})"));
+        }
+    }
+    if let Some(c) = scope.condition("numbers") {
+        parts.push(c);
+    }
+    Ok(Some(parts.join(" AND ")))
 }
 
 /// Assigns the lowest available number of the pool to `target`, in the caller's
 /// transaction; 409 `pool_exhausted` when none is left.
 ///
-/// The pool is a search (`search::page`), so its lowest numbers are read from the
-/// smallest of its filters' indexes wherever they lie in the estate. On PostgreSQL the
-/// first candidate no other transaction holds is locked with `FOR UPDATE SKIP LOCKED`, so
-/// concurrent allocations take different numbers without waiting for each other; on
-/// SQLite writers are serialised anyway. The conditional update remains the final guard.
+/// On PostgreSQL the candidate is locked with `FOR UPDATE SKIP LOCKED`, so concurrent
+/// allocations take different numbers without waiting for each other; on SQLite writers
+/// are serialised anyway. The conditional update remains the final guard.
 pub fn allocate(
     conn: &mut Conn,
     permit: &Permit,
@@ -671,35 +671,20 @@ pub fn allocate(
     target: Target,
 ) -> StoreResult<Number> {
     let scope = ScopeFilter::resolve(conn, permit.scope())?;
-    let Some(filter) = pool_filter(conn, pool)? else {
+    let Some(condition) = pool_condition(conn, pool, &scope)? else {
         return Err(StoreError::conflict(
             "pool_exhausted",
             "no available number matches the pool (a tag in it is not in use)",
         ));
     };
     let now = crate::now();
-    let mut after: Option<String> = None;
     for _ in 0..ATTEMPTS * 4 {
-        let candidates: Vec<Candidate> = crate::search::page(
-            conn,
-            &scope,
-            &filter,
-            after.as_deref(),
-            CANDIDATES,
-            "n.id, n.e164",
-        )?;
-        let Some(last) = candidates.last().map(|c| c.e164.clone()) else {
+        let Some(row) = dialect::lowest_available(conn, &condition)? else {
             return Err(StoreError::Conflict {
                 code: "pool_exhausted",
                 message: "no available number is left in the pool".into(),
                 details: json!({ "pool": format!("{pool:?}") }),
             });
-        };
-        let ids: Vec<i64> = candidates.iter().map(|c| c.id).collect();
-        let Some(row) = dialect::first_available(conn, &ids)? else {
-            // Every candidate is held or was taken meanwhile: look further along.
-            after = Some(last);
-            continue;
         };
         let before = numbers::with_tags(conn, row)?;
         let request = Request::Assign {
