@@ -75,6 +75,21 @@ fn range(
     t.db.write(|c| store::ranges::create(c, &owner(), new))
 }
 
+/// The estate's first 1,000 numbers, unscoped and unfiltered, in E.164 order.
+fn all_numbers(t: &TestDb) -> Vec<store::numbers::Number> {
+    t.db.read(|c| {
+        store::numbers::list(
+            c,
+            &Scope::unrestricted(),
+            &NumberFilter::default(),
+            None,
+            Some(1000),
+        )
+    })
+    .unwrap()
+    .items
+}
+
 fn audit_count(t: &TestDb, action: &str) -> usize {
     let filter = AuditFilter {
         action: Some(action.into()),

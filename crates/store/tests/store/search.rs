@@ -309,18 +309,7 @@ fn scopes(e: &Estate) -> Vec<Scope> {
 fn every_filter_and_combination_pages_to_exactly_its_numbers_in_order() {
     let t = TestDb::new();
     let e = estate(&t);
-    let all =
-        t.db.read(|c| {
-            store::numbers::list(
-                c,
-                &Scope::unrestricted(),
-                &NumberFilter::default(),
-                None,
-                Some(1000),
-            )
-        })
-        .unwrap()
-        .items;
+    let all = all_numbers(&t);
     assert_eq!(all.len(), 246);
     let mut checked = 0;
     for scope in scopes(&e) {

@@ -255,18 +255,7 @@ fn the_copies_follow_imports_reverts_range_retags_releases_and_allocations() {
     let (_, mismatched) = t.db.read(|c| Ok(store::testing::search_copies(c))).unwrap();
     assert_eq!(mismatched, 0);
     let plain = |status| {
-        let all =
-            t.db.read(|c| {
-                store::numbers::list(
-                    c,
-                    &Scope::unrestricted(),
-                    &NumberFilter::default(),
-                    None,
-                    Some(1000),
-                )
-            })
-            .unwrap()
-            .items;
+        let all = all_numbers(&t);
         all.into_iter()
             .filter(|n| n.status == status && n.tags.iter().any(|t| t == "Later"))
             .map(|n| n.number)
