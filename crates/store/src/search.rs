@@ -399,6 +399,49 @@ impl Plan {
         })
     }
 
+    /// Decides how to read the page. Where a cheap first try may already hold it, the try
+    /// is handed to `attempt` (a label and the statement; `true` when it held a page, and
+    /// then there is no driver: `None`).
+    fn pick(
+        &self,
+        conn: &mut Conn,
+        columns: &str,
+        attempt: &mut dyn FnMut(&mut Conn, &str, String) -> StoreResult<bool>,
+    ) -> StoreResult<Option<Driver>> {
+        // Several filters usually overlap (a pool's tag and its site): a short look along
+        // the first one's index then holds the page, and no filter needs counting.
+        if self.facets.len() > 1
+            && self.assignee.is_none()
+            && self.rows <= QUICK_TRY_MAX_PAGE
+            && let Some(sql) = self.try_statement(&[0], columns, self.rows * 4)
+            && attempt(conn, "several filters: a short first look", sql)?
+        {
+            return Ok(None);
+        }
+        Ok(Some(match self.choose(conn)? {
+            Choice::Decided(d) => d,
+            Choice::Broad(broad) => {
+                if let Some(sql) = self.try_statement(&broad, columns, TRY_ROWS)
+                    && attempt(conn, "every filter is broad: first try", sql)?
+                {
+                    return Ok(None);
+                }
+                self.narrowest(conn, &broad)?
+            }
+            Choice::DenseText => {
+                let sql = self.try_in_order(columns);
+                if attempt(
+                    conn,
+                    "free text matches many: first try in E.164 order",
+                    sql,
+                )? {
+                    return Ok(None);
+                }
+                Driver::Text
+            }
+        }))
+    }
+
     /// Among broad filters, the one with the fewest matches counted up to
     /// [`WIDE_PROBE_CAP`] (the first few only: each count may read that many entries).
     fn narrowest(&self, conn: &mut Conn, broad: &[usize]) -> StoreResult<Driver> {
@@ -426,11 +469,7 @@ impl Plan {
             Source::Column { column, .. } => ("id", format!("{column} = {value}"), "numbers"),
             Source::Tags => ("number_id", format!("tag_id = {value}"), "number_tags"),
         };
-        let after = self
-            .after
-            .as_ref()
-            .map(|a| format!(" AND e164 > {a}"))
-            .unwrap_or_default();
+        let after = self.after_condition("e164");
         // Ordered by the subquery's column, so the join keeps its order and stops at a
         // page instead of fetching all the tried rows to sort them.
         Some(format!(
@@ -449,11 +488,7 @@ impl Plan {
             .status
             .map(|s| format!(" AND status = '{s}'"))
             .unwrap_or_default();
-        let after = self
-            .after
-            .as_ref()
-            .map(|a| format!(" AND e164 > {a}"))
-            .unwrap_or_default();
+        let after = self.after_condition("e164");
         format!(
             "SELECT {columns} FROM (SELECT id, e164 FROM numbers WHERE 1 = 1{status}{after} \
              ORDER BY e164 LIMIT {TRY_ROWS}) d JOIN numbers n ON n.id = d.id WHERE 1 = 1{} \
@@ -501,9 +536,10 @@ impl Plan {
             Driver::Facet(i) => {
                 let facet = &self.facets[*i];
                 let residual = self.residual(Some(*i), false);
+                let statuses = self.statuses();
                 let mut arms = Vec::new();
                 for value in &facet.values {
-                    for status in self.statuses() {
+                    for status in &statuses {
                         let (from, order) = facet.arm(value, status);
                         arms.push(format!(
                             "SELECT {columns} {from}{}{residual} ORDER BY {order} LIMIT {limit}",
@@ -541,11 +577,7 @@ impl Plan {
                 // cannot serve: the few matches are fetched through their own index and
                 // sorted, instead of the planner walking every number in E.164 order in
                 // the hope of meeting them early.
-                let after = self
-                    .after
-                    .as_ref()
-                    .map(|a| format!(" AND (n.e164 || '') > {a}"))
-                    .unwrap_or_default();
+                let after = self.after_condition("(n.e164 || '')");
                 format!(
                     "SELECT {columns} {from}{after}{} ORDER BY (n.e164 || '') LIMIT {limit}",
                     self.residual(None, true)
@@ -615,38 +647,23 @@ where
     let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
         return Ok(Vec::new());
     };
-    // Several filters usually overlap (a pool's tag and its site): a short look along the
-    // first one's index then holds the page, and no filter needs counting.
-    if plan.facets.len() > 1 && plan.assignee.is_none() && plan.rows <= QUICK_TRY_MAX_PAGE {
-        let rows = plan.rows * 4;
-        if let Some(sql) = plan.try_statement(&[0], columns, rows) {
-            let found: Vec<R> = plan.params.query(sql).load(conn)?;
-            if found.len() as i64 >= plan.rows {
-                return Ok(found);
-            }
+    let mut held = None;
+    let driver = plan.pick(conn, columns, &mut |conn, _, sql| {
+        let rows: Vec<R> = plan.params.query(sql).load(conn)?;
+        let full = rows.len() as i64 >= plan.rows;
+        if full {
+            held = Some(rows);
         }
+        Ok(full)
+    })?;
+    match (held, driver) {
+        (Some(rows), _) => Ok(rows),
+        (None, Some(driver)) => {
+            let sql = plan.statement(&driver, columns);
+            Ok(plan.params.query(sql).load::<R>(conn)?)
+        }
+        (None, None) => unreachable!("pick returns no driver only when a try held the page"),
     }
-    let driver = match plan.choose(conn)? {
-        Choice::Decided(d) => d,
-        Choice::Broad(broad) => {
-            if let Some(sql) = plan.try_statement(&broad, columns, TRY_ROWS) {
-                let rows: Vec<R> = plan.params.query(sql).load(conn)?;
-                if rows.len() as i64 >= plan.rows {
-                    return Ok(rows);
-                }
-            }
-            plan.narrowest(conn, &broad)?
-        }
-        Choice::DenseText => {
-            let rows: Vec<R> = plan.params.query(plan.try_in_order(columns)).load(conn)?;
-            if rows.len() as i64 >= plan.rows {
-                return Ok(rows);
-            }
-            Driver::Text
-        }
-    };
-    let sql = plan.statement(&driver, columns);
-    Ok(plan.params.query(sql).load::<R>(conn)?)
 }
 
 /// How many numbers match `filter` within `scope` (the export's progress count).
@@ -680,40 +697,20 @@ pub(crate) fn explain(
 ) -> StoreResult<Vec<String>> {
     let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
         return Ok(vec![
-            "nothing can match (a tag no number carries, or an empty scope)".into(),
+            "nothing can match (the scope names no site or no tag)".into(),
         ]);
     };
     let mut out = Vec::new();
-    if plan.facets.len() > 1
-        && plan.assignee.is_none()
-        && plan.rows <= QUICK_TRY_MAX_PAGE
-        && let Some(sql) = plan.try_statement(&[0], "n.*", plan.rows * 4)
-    {
-        out.push("several filters: a short first look".to_string());
-        out.push(format!("statement: {}", readable(&sql)));
-        out.extend(dialect::explain(conn, &plan.params.query(sql))?);
-        out.push("then, if it held fewer than a page:".to_string());
-    }
-    let driver = match plan.choose(conn)? {
-        Choice::Decided(d) => d,
-        Choice::Broad(broad) => {
-            if let Some(sql) = plan.try_statement(&broad, "n.*", TRY_ROWS) {
-                out.push("every filter is broad: first try".to_string());
-                out.push(format!("statement: {}", readable(&sql)));
-                out.extend(dialect::explain(conn, &plan.params.query(sql))?);
-                out.push("then, if it held fewer than a page:".to_string());
-            }
-            plan.narrowest(conn, &broad)?
-        }
-        Choice::DenseText => {
-            let sql = plan.try_in_order("n.*");
-            out.push("free text matches many: first try in E.164 order".to_string());
+    // The tries are shown, not run: the driver after them is the one a page falls to.
+    let driver = plan
+        .pick(conn, "n.*", &mut |conn, label, sql| {
+            out.push(label.to_string());
             out.push(format!("statement: {}", readable(&sql)));
             out.extend(dialect::explain(conn, &plan.params.query(sql))?);
             out.push("then, if it held fewer than a page:".to_string());
-            Driver::Text
-        }
-    };
+            Ok(false)
+        })?
+        .expect("a try that never holds a page leaves a driver");
     let name = match &driver {
         Driver::Facet(i) => format!(
             "driver: {:?} ({} values)",

@@ -169,16 +169,19 @@ fn the_copies_follow_imports_reverts_range_retags_releases_and_allocations() {
                 +442071234001,edited one,Pool;Extra,reserved,held\n\
                 +442071234002,two,Extra,available,\n\
                 +442071234030,created,Extra,reserved,held\n";
-    let p = imports::plan_csv(
-        &t.db,
-        &owner(),
-        text.as_bytes(),
-        store::now(),
-        Duration::seconds(3600),
-        1000,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let plan = || {
+        imports::plan_csv(
+            &t.db,
+            &owner(),
+            text.as_bytes(),
+            store::now(),
+            Duration::seconds(3600),
+            1000,
+            &mut |_, _| {},
+        )
+        .unwrap()
+    };
+    let p = plan();
     assert_eq!(
         p.error_count,
         0,
@@ -200,16 +203,7 @@ fn the_copies_follow_imports_reverts_range_retags_releases_and_allocations() {
     assert_eq!(revert.error_count, 0);
     t.db.write(|c| imports::apply(c, &owner(), &revert.id))
         .unwrap();
-    let again = imports::plan_csv(
-        &t.db,
-        &owner(),
-        text.as_bytes(),
-        store::now(),
-        Duration::seconds(3600),
-        1000,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let again = plan();
     t.db.write(|c| imports::apply(c, &owner(), &again.id))
         .unwrap();
     let patch = RangePatch {
