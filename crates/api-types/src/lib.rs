@@ -386,13 +386,10 @@ pub struct NumberQuery {
     /// ISO 3166-1 alpha-2 country code (`GB`, `de`).
     #[cfg_attr(feature = "openapi", param(pattern = "^[A-Za-z]{2}$"))]
     pub country: Option<String>,
-    /// Free text, at most 200 characters with at least three letters or digits in a row:
-    /// digits match anywhere in the number, text in the description or the assignee's
-    /// name (case-insensitive).
-    #[cfg_attr(
-        feature = "openapi",
-        param(max_length = 200, pattern = "[A-Za-z0-9]{3}")
-    )]
+    /// Free text, at most 200 characters with at least three letters or digits (of any
+    /// script) in a row: digits match anywhere in the number, text in the description or
+    /// the assignee's name (case-insensitive).
+    #[cfg_attr(feature = "openapi", param(max_length = 200))]
     pub q: Option<String>,
     /// Assigned to this directory user (id or UPN) or service (id or name); at most 320
     /// characters.
