@@ -34,6 +34,17 @@ diesel::table! {
         name -> Text,
         kind -> Text,
         created_at -> Timestamp,
+        tenant_id -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        client_secret_env -> Nullable<Text>,
+        client_secret_sealed -> Nullable<Text>,
+        graph_base_url -> Nullable<Text>,
+        login_base_url -> Nullable<Text>,
+        sync_interval_seconds -> Nullable<Integer>,
+        url -> Nullable<Text>,
+        signing_secret_sealed -> Nullable<Text>,
+        version -> BigInt,
+        updated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -213,6 +224,7 @@ diesel::table! {
         account_enabled -> Bool,
         deleted -> Bool,
         last_synced_at -> Timestamp,
+        platform_id -> Nullable<BigInt>,
     }
 }
 
@@ -224,6 +236,7 @@ diesel::table! {
         description -> Nullable<Text>,
         deleted -> Bool,
         last_synced_at -> Timestamp,
+        platform_id -> Nullable<BigInt>,
     }
 }
 
@@ -285,7 +298,129 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    platform_sync (platform_id) {
+        platform_id -> BigInt,
+        users_delta_link -> Nullable<Text>,
+        groups_delta_link -> Nullable<Text>,
+        requested_at -> Nullable<Timestamp>,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        duration_ms -> Nullable<BigInt>,
+        full_sync -> Bool,
+        users_changed -> BigInt,
+        users_removed -> BigInt,
+        groups_changed -> BigInt,
+        memberships -> BigInt,
+        error -> Nullable<Text>,
+        teams_numbers_at -> Nullable<Timestamp>,
+        teams_numbers -> BigInt,
+    }
+}
+
+diesel::table! {
+    teams_numbers (platform_id, e164) {
+        platform_id -> BigInt,
+        e164 -> Text,
+        number_type -> Nullable<Text>,
+        assignment_target_id -> Nullable<Text>,
+        assignment_status -> Nullable<Text>,
+        activation_state -> Nullable<Text>,
+        location_id -> Nullable<Text>,
+        iso_country_code -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    provisioning_jobs (id) {
+        id -> BigInt,
+        platform_id -> BigInt,
+        number_id -> BigInt,
+        e164 -> Text,
+        action -> Text,
+        target_kind -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        target_name -> Nullable<Text>,
+        number_type -> Nullable<Text>,
+        emergency_location_id -> Nullable<Text>,
+        previous_target_id -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        run_after -> Timestamp,
+        lease_holder -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        operation -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_by -> Text,
+        change_set_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(group_members -> directory_groups (group_id));
+diesel::table! {
+    platform_sync (platform_id) {
+        platform_id -> BigInt,
+        users_delta_link -> Nullable<Text>,
+        groups_delta_link -> Nullable<Text>,
+        requested_at -> Nullable<Timestamp>,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        duration_ms -> Nullable<BigInt>,
+        full_sync -> Bool,
+        users_changed -> BigInt,
+        users_removed -> BigInt,
+        groups_changed -> BigInt,
+        memberships -> BigInt,
+        error -> Nullable<Text>,
+        teams_numbers_at -> Nullable<Timestamp>,
+        teams_numbers -> BigInt,
+    }
+}
+
+diesel::table! {
+    teams_numbers (platform_id, e164) {
+        platform_id -> BigInt,
+        e164 -> Text,
+        number_type -> Nullable<Text>,
+        assignment_target_id -> Nullable<Text>,
+        assignment_status -> Nullable<Text>,
+        activation_state -> Nullable<Text>,
+        location_id -> Nullable<Text>,
+        iso_country_code -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    provisioning_jobs (id) {
+        id -> BigInt,
+        platform_id -> BigInt,
+        number_id -> BigInt,
+        e164 -> Text,
+        action -> Text,
+        target_kind -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        target_name -> Nullable<Text>,
+        number_type -> Nullable<Text>,
+        emergency_location_id -> Nullable<Text>,
+        previous_target_id -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        run_after -> Timestamp,
+        lease_holder -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        operation -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_by -> Text,
+        change_set_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(group_members -> directory_users (user_id));
 diesel::joinable!(number_tags -> numbers (number_id));
 diesel::joinable!(number_tags -> tags (tag_id));
@@ -308,4 +443,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     import_plans,
     import_plan_rows,
+    platform_sync,
+    teams_numbers,
+    provisioning_jobs,
+    directory_users,
+    directory_groups,
+    group_members,
 );

@@ -1,0 +1,18 @@
+DROP TABLE provisioning_jobs;
+DROP TABLE teams_numbers;
+DROP TABLE platform_sync;
+DROP INDEX directory_groups_platform;
+DROP INDEX directory_users_platform;
+ALTER TABLE directory_groups DROP COLUMN platform_id;
+ALTER TABLE directory_users DROP COLUMN platform_id;
+ALTER TABLE platforms DROP COLUMN updated_at;
+ALTER TABLE platforms DROP COLUMN version;
+ALTER TABLE platforms DROP COLUMN signing_secret_sealed;
+ALTER TABLE platforms DROP COLUMN url;
+ALTER TABLE platforms DROP COLUMN sync_interval_seconds;
+ALTER TABLE platforms DROP COLUMN login_base_url;
+ALTER TABLE platforms DROP COLUMN graph_base_url;
+ALTER TABLE platforms DROP COLUMN client_secret_sealed;
+ALTER TABLE platforms DROP COLUMN client_secret_env;
+ALTER TABLE platforms DROP COLUMN client_id;
+ALTER TABLE platforms DROP COLUMN tenant_id;
