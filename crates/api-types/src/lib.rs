@@ -22,6 +22,9 @@ pub use events::*;
 pub mod imports;
 pub use imports::*;
 
+pub mod provisioning;
+pub use provisioning::*;
+
 pub use domain::{
     ActorKind, CallerKind, ChangeOp, NumberStatus, NumberType, PlanKind, PlanStatus,
     ProvisioningState, Role, ServiceKind, Source, TargetKind,
@@ -138,6 +141,7 @@ error_codes! {
     InvalidTag => ("invalid_tag", 400, "a tag is empty, longer than 64 characters or contains ';'"),
     TooLong => ("too_long", 400, "a text field is longer than allowed"),
     DuplicateNumber => ("duplicate_number", 400, "the same number appears twice in one request"),
+    JobNotFailed => ("job_not_failed", 409, "only a provisioning job that failed for good can be retried"),
     BatchTooLarge => ("batch_too_large", 400, "more than 10,000 numbers in one request"),
     UnknownLocation => ("unknown_location", 400, "the location id does not exist"),
     UnknownPlatform => ("unknown_platform", 400, "the platform id does not exist"),

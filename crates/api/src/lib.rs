@@ -107,6 +107,14 @@ impl AppState {
         })
     }
 
+    /// Adds metrics of other parts of the process (the worker) to `/metrics`.
+    pub fn with_metrics(mut self, register: impl FnOnce(&mut prometheus_client::registry::Registry)) -> AppState {
+        if let Some(m) = Arc::get_mut(&mut self.metrics) {
+            m.register(register);
+        }
+        self
+    }
+
     /// Runs read-only store work on the blocking pool with one connection.
     pub async fn read<T: Send + 'static>(
         &self,

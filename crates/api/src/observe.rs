@@ -55,6 +55,12 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pool: Family<PoolLabels, Gauge>,
+    jobs: Family<JobLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    state: String,
 }
 
 impl Default for Metrics {
@@ -80,16 +86,45 @@ impl Default for Metrics {
             "Database pool connections by state (in_use, idle, max)",
             pool.clone(),
         );
+        let jobs = Family::<JobLabels, Gauge>::default();
+        registry.register(
+            "telestate_provisioning_jobs",
+            "Provisioning jobs by state, across all workers",
+            jobs.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             pool,
+            jobs,
         }
     }
 }
 
 impl Metrics {
+    /// Lets another part of the process add its metrics to the same registry.
+    pub fn register(&mut self, register: impl FnOnce(&mut Registry)) {
+        register(&mut self.registry);
+    }
+
+    /// Renders the Prometheus text format, with the pool's current state and the
+    /// provisioning jobs by state (read from the database, so they cover every worker).
+    pub fn render_with_jobs(&self, pool: (u32, u32), pool_max: u32, jobs: &[(String, i64)]) -> String {
+        for state in store::jobs::JobState::ALL {
+            let n = jobs
+                .iter()
+                .find(|(s, _)| s == state.as_str())
+                .map_or(0, |(_, n)| *n);
+            self.jobs
+                .get_or_create(&JobLabels {
+                    state: state.as_str().into(),
+                })
+                .set(n);
+        }
+        self.render(pool, pool_max)
+    }
+
     /// Renders the Prometheus text format, with the pool's current state.
     pub fn render(&self, pool: (u32, u32), pool_max: u32) -> String {
         self.pool

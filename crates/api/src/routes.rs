@@ -76,7 +76,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(crate::handlers::imports::apply_import)
                 .service(crate::handlers::imports::get_change_set)
                 .service(crate::handlers::imports::revert_change_set)
-                .service(crate::handlers::events::stream_events),
+                .service(crate::handlers::events::stream_events)
+                // provisioning jobs and drift (the worker carries them out)
+                .service(crate::handlers::provisioning::list_jobs)
+                .service(crate::handlers::provisioning::get_job)
+                .service(crate::handlers::provisioning::retry_job)
+                .service(crate::handlers::provisioning::list_drift)
+                .service(crate::handlers::provisioning::adopt_drift)
+                .service(crate::handlers::provisioning::push_drift),
         );
 }
 

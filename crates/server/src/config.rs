@@ -55,6 +55,11 @@ pub struct Config {
     /// TELESTATE_LOGIN_PER_CLIENT_PER_MINUTE, TELESTATE_LOGIN_PER_MINUTE,
     /// TELESTATE_HASH_CONCURRENCY).
     pub login: api::throttle::LoginLimits,
+    /// Run the worker (sync, provisioning) inside `telestate serve` (TELESTATE_WORKER,
+    /// `on` or `off`; default on: one process is a whole installation).
+    pub worker: bool,
+    /// Provisioning jobs one worker carries out at once (TELESTATE_WORKER_CONCURRENCY).
+    pub worker_concurrency: usize,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -152,7 +157,18 @@ impl Config {
         if !(1..=256).contains(&login.hash_concurrency) {
             bail!("TELESTATE_HASH_CONCURRENCY must be between 1 and 256");
         }
+        let worker = match var("TELESTATE_WORKER").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => bail!("TELESTATE_WORKER={other:?} is not valid: use on or off"),
+        };
+        let worker_concurrency: usize = parsed("TELESTATE_WORKER_CONCURRENCY", 8)?;
+        if !(1..=256).contains(&worker_concurrency) {
+            bail!("TELESTATE_WORKER_CONCURRENCY must be between 1 and 256");
+        }
         Ok(Config {
+            worker,
+            worker_concurrency,
             secret_key,
             login,
             import_plan_ttl_seconds,

@@ -32,6 +32,9 @@ enum Command {
     Serve,
     /// Serve a ready demo estate (SQLite file data/demo.db unless TELESTATE_DATABASE_URL is set).
     Demo,
+    /// Run only the worker: directory sync and provisioning jobs (any number of them
+    /// against one PostgreSQL).
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document (JSON) to stdout.
@@ -169,6 +172,68 @@ fn spawn_scheduler(db: Db, interval: std::time::Duration) {
     });
 }
 
+/// Starts the worker on a runtime of its own (one thread: its work is waiting on Graph
+/// and the database's blocking pool), so it never competes with the HTTP workers' event
+/// loops. Returns the switch that stops it and its thread.
+fn start_worker(
+    db: Db,
+    secret_key: store::secrets::SecretKey,
+    config: &Config,
+    metrics: Arc<worker::Metrics>,
+) -> anyhow::Result<(tokio::sync::watch::Sender<bool>, std::thread::JoinHandle<()>)> {
+    let holder = format!(
+        "{}-{}-{:08x}",
+        hostname(),
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let mut wc = worker::Config::new(holder);
+    wc.concurrency = config.worker_concurrency;
+    let w = worker::Worker::new(db, secret_key, wc, metrics)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("telestate-worker")
+        .enable_all()
+        .build()
+        .context("starting the worker's runtime")?;
+    let thread = std::thread::Builder::new()
+        .name("telestate-worker".into())
+        .spawn(move || runtime.block_on(w.run(stopped)))
+        .context("starting the worker's thread")?;
+    Ok((stop, thread))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// `telestate worker`: the worker alone, until SIGINT or SIGTERM.
+fn run_worker(config: Config) -> anyhow::Result<()> {
+    let db = open_db(&config)?;
+    let secret_key = secret_key(&config)?;
+    let metrics = Arc::new(worker::Metrics::default());
+    let (stop, thread) = start_worker(db, secret_key, &config, metrics)?;
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal runtime")?;
+    signals.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    tracing::info!("stopping the worker");
+    let _ = stop.send(true);
+    let _ = thread.join();
+    Ok(())
+}
+
 /// The master secret: `TELESTATE_SECRET_KEY`, or else the key file `secret.key` in the
 /// data directory (the SQLite file's folder; `data/` for PostgreSQL), created with a fresh
 /// random key (mode 0600) on first start. Instances sharing a PostgreSQL database must
@@ -235,8 +300,22 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         secret_key,
         login: config.login,
     };
-    let state =
-        web::Data::new(api::AppState::new(db, api_config).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let worker_metrics = Arc::new(worker::Metrics::default());
+    let worker = if config.worker {
+        Some(start_worker(
+            db.clone(),
+            api_config.secret_key.clone(),
+            &config,
+            worker_metrics.clone(),
+        )?)
+    } else {
+        None
+    };
+    let state = web::Data::new(
+        api::AppState::new(db, api_config)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .with_metrics(|registry| worker_metrics.register(registry)),
+    );
     let spec = Arc::new(api::openapi());
     let mut server = HttpServer::new(move || api::app(state.clone(), spec.clone()));
     if config.http_workers > 0 {
@@ -246,7 +325,12 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .bind(&config.bind)
         .with_context(|| format!("binding {} (TELESTATE_BIND)", config.bind))?;
     tracing::info!(bind = %config.bind, "serving; API docs at /api/docs/");
-    server.run().await.context("serving")
+    let served = server.run().await.context("serving");
+    if let Some((stop, thread)) = worker {
+        let _ = stop.send(true);
+        let _ = web::block(move || thread.join()).await;
+    }
+    served
 }
 
 /// Caps glibc's malloc arenas at two. By default glibc gives every thread that allocates
@@ -307,6 +391,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => actix_web::rt::System::new().block_on(serve(config, false)),
         Command::Demo => actix_web::rt::System::new().block_on(serve(config, true)),
+        Command::Worker => run_worker(config),
         Command::Migrate => {
             open_db(&config)?;
             println!("database is up to date");

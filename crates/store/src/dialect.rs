@@ -185,6 +185,37 @@ pub(crate) fn lowest_available(
     Ok(diesel::sql_query(sql).get_result(conn).optional()?)
 }
 
+/// Ids of up to `limit` provisioning jobs a worker may claim now: due queued jobs and
+/// running jobs whose lease ran out, oldest first, none of whose number has another job
+/// running. PostgreSQL skips rows another worker is claiming (`SKIP LOCKED`) instead of
+/// waiting for them; on SQLite the single writer serialises claims anyway.
+pub(crate) fn runnable_jobs(
+    conn: &mut Conn,
+    now: NaiveDateTime,
+    limit: i64,
+) -> StoreResult<Vec<i64>> {
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let lock = match conn {
+        AnyConnection::Postgresql(_) => " FOR UPDATE SKIP LOCKED",
+        AnyConnection::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "SELECT id FROM provisioning_jobs j \
+         WHERE ((j.state = 'queued' AND j.run_after <= $1) OR (j.state = 'running' AND j.lease_until < $1)) \
+         AND NOT EXISTS (SELECT 1 FROM provisioning_jobs r WHERE r.number_id = j.number_id \
+                         AND r.state = 'running' AND r.id <> j.id) \
+         ORDER BY j.run_after, j.id LIMIT {limit}{lock}"
+    );
+    let ids: Vec<Id> = diesel::sql_query(sql)
+        .bind::<Timestamp, _>(now)
+        .load(conn)?;
+    Ok(ids.into_iter().map(|i| i.id).collect())
+}
+
 /// Takes or renews the lease `name` for `holder` until `until`, if it is free, expired or
 /// already ours. Exactly one of several competing instances gets `true`.
 pub(crate) fn take_lease(

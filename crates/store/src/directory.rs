@@ -36,23 +36,39 @@ const MAX_CHARS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = directory_users)]
-struct UserRow {
-    id: String,
-    upn: String,
+pub(crate) struct UserRow {
+    pub(crate) id: String,
+    pub(crate) upn: String,
     #[serde(skip)]
-    upn_key: String,
-    display_name: String,
-    mail: Option<String>,
-    department: Option<String>,
-    job_title: Option<String>,
-    office_location: Option<String>,
-    usage_location: Option<String>,
-    city: Option<String>,
-    country: Option<String>,
-    account_enabled: bool,
-    deleted: bool,
+    pub(crate) upn_key: String,
+    pub(crate) display_name: String,
+    pub(crate) mail: Option<String>,
+    pub(crate) department: Option<String>,
+    pub(crate) job_title: Option<String>,
+    pub(crate) office_location: Option<String>,
+    pub(crate) usage_location: Option<String>,
+    pub(crate) city: Option<String>,
+    pub(crate) country: Option<String>,
+    pub(crate) account_enabled: bool,
+    pub(crate) deleted: bool,
     #[serde(skip)]
-    last_synced_at: NaiveDateTime,
+    pub(crate) last_synced_at: NaiveDateTime,
+}
+
+/// A user as the sync reports it, checked (lengths, required fields) and normalised.
+pub(crate) type CheckedUser = UserRow;
+
+/// Checks and normalises a user from the sync, as [`upsert_user`] would store it.
+pub(crate) fn checked_user(input: DirectoryUserInput, now: NaiveDateTime) -> StoreResult<CheckedUser> {
+    input.into_row(now)
+}
+
+/// A stored group's synced fields and `deleted` flag, to tell whether an upsert changed it.
+pub(crate) fn group_snapshot(
+    conn: &mut Conn,
+    id: &str,
+) -> StoreResult<Option<(String, Option<String>, Option<String>, bool)>> {
+    Ok(group_row(conn, id)?.map(|g| (g.display_name, g.mail, g.description, g.deleted)))
 }
 
 /// A group a user belongs to, as listed with the user.

@@ -248,6 +248,16 @@ fn quarantine_days_for(conn: &mut Conn, location_id: Option<i64>) -> StoreResult
     Ok(settings::lifecycle(conn)?.default_quarantine_days)
 }
 
+/// Whether a transition's platform must still be told (a provisioning job), or already
+/// holds the new state (adopting Teams' state into the inventory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Provision {
+    /// Write a job, and mark the assignment `pending` on a provisioned platform.
+    Jobs,
+    /// No job; the assignment is `provisioned` already.
+    AlreadyDone,
+}
+
 /// Applies a transition to one number and records it; returns the number after.
 pub fn apply(
     conn: &mut Conn,
@@ -255,6 +265,28 @@ pub fn apply(
     e164: &str,
     request: Request,
     if_match: Option<i64>,
+) -> StoreResult<Number> {
+    apply_with(conn, permit, e164, request, if_match, Provision::Jobs)
+}
+
+/// [`apply`] for a change the platform already made (drift adoption): no job is
+/// written, and an assignment on a provisioned platform is `provisioned` at once.
+pub(crate) fn apply_adopted(
+    conn: &mut Conn,
+    permit: &Permit,
+    e164: &str,
+    request: Request,
+) -> StoreResult<Number> {
+    apply_with(conn, permit, e164, request, None, Provision::AlreadyDone)
+}
+
+fn apply_with(
+    conn: &mut Conn,
+    permit: &Permit,
+    e164: &str,
+    request: Request,
+    if_match: Option<i64>,
+    provision: Provision,
 ) -> StoreResult<Number> {
     let now = crate::now();
     match &request {
@@ -298,7 +330,7 @@ pub fn apply(
                 current: before.version,
             });
         }
-        match transition_row(conn, permit, &before, &request, now)? {
+        match transition_row(conn, permit, &before, &request, now, provision)? {
             Some(after) => return Ok(after),
             // Lost a race: with If-Match that is a stale version; without, decide again.
             None if if_match.is_some() => {
@@ -378,6 +410,7 @@ fn transition_row(
     before: &Number,
     request: &Request,
     now: NaiveDateTime,
+    provision: Provision,
 ) -> StoreResult<Option<Number>> {
     let t = request.transition();
     if let (Request::Assign { target: who, .. }, Some(a)) = (request, &before.assignment)
@@ -403,7 +436,7 @@ fn transition_row(
             if before.assignment.is_some() {
                 verb = "reassign";
             }
-            assign(conn, before, actor, now, who)?
+            assign(conn, before, actor, now, who, provision)?
         }
         Request::Unassign {
             quarantine_days,
@@ -425,6 +458,9 @@ fn transition_row(
     // Transitions never change tags: the row alone is read back.
     let after = numbers::reload_row(conn, before)?;
     record_transition(conn, permit, before, &after, request, verb)?;
+    if provision == Provision::Jobs {
+        crate::jobs::enqueue(conn, permit, before, &after)?;
+    }
     Ok(Some(after))
 }
 
@@ -466,8 +502,14 @@ fn assign(
     actor: &str,
     now: NaiveDateTime,
     who: &Target,
+    provision: Provision,
 ) -> StoreResult<usize> {
-    let state = provisioning_state(conn, before.platform_id)?;
+    let state = match provisioning_state(conn, before.platform_id)? {
+        ProvisioningState::Pending if provision == Provision::AlreadyDone => {
+            ProvisioningState::Provisioned
+        }
+        state => state,
+    };
     Ok(diesel::update(unchanged_row!(before))
         .set((
             bump!(before, now),
@@ -693,7 +735,7 @@ pub fn allocate(
             override_quarantine: false,
             reassign: false,
         };
-        if let Some(after) = transition_row(conn, permit, &before, &request, now)? {
+        if let Some(after) = transition_row(conn, permit, &before, &request, now, Provision::Jobs)? {
             return Ok(after);
         }
     }
@@ -737,6 +779,7 @@ pub(crate) fn release_expired(conn: &mut Conn, limit: i64) -> StoreResult<usize>
                 reason: Some(reason.into()),
             },
             now,
+            Provision::Jobs,
         )?
         .is_some()
         {

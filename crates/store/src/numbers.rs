@@ -238,6 +238,16 @@ pub(crate) fn reload_row(conn: &mut Conn, n: &Number) -> StoreResult<Number> {
     Number::from_row(row, n.tags.clone())
 }
 
+/// The number with row id `id`, whatever the scope, tags included; `None` when deleted.
+pub(crate) fn by_id(conn: &mut Conn, id: i64) -> StoreResult<Option<Number>> {
+    let row = numbers::table
+        .find(id)
+        .select(NumberRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|r| with_tags(conn, r)).transpose()
+}
+
 /// Numbers by canonical E.164, whatever the scope (the caller checks it), tags included;
 /// absent numbers are skipped. For bulk work (imports): one query per 5,000 numbers.
 pub(crate) fn by_e164(conn: &mut Conn, e164s: &[String]) -> StoreResult<Vec<Number>> {

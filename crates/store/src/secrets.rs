@@ -162,8 +162,8 @@ impl SecretKey {
     }
 }
 
-/// HMAC (RFC 2104) over SHA-256.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+/// HMAC (RFC 2104) over SHA-256: key derivation here, webhook signatures in the worker.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut block = [0u8; BLOCK];
     if key.len() > BLOCK {

@@ -168,3 +168,25 @@ pub fn search_copies(conn: &mut crate::Conn) -> (i64, i64) {
 pub mod schema {
     pub use crate::schema::{import_plans, numbers, platforms};
 }
+
+/// Adds a platform row of `kind` (`teams`, `webhook`, `none`) with no settings, for tests
+/// of provisioning that do not go through the platforms API; returns its id.
+pub fn platform(db: &Db, name: &str, kind: &str) -> i64 {
+    use crate::schema::platforms as p;
+    use diesel::{ExpressionMethods, QueryDsl};
+    db.write(|c| {
+        diesel::insert_into(p::table)
+            .values((
+                p::name.eq(name),
+                p::kind.eq(kind),
+                p::created_at.eq(crate::now()),
+                p::updated_at.eq(Some(crate::now())),
+            ))
+            .execute(c)?;
+        Ok(p::table
+            .filter(p::name.eq(name))
+            .select(p::id)
+            .first::<i64>(c)?)
+    })
+    .expect("insert platform")
+}

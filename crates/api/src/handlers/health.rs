@@ -44,9 +44,11 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, Api
 #[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)), security(()))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // A database that cannot answer leaves the job gauges at their last values.
+    let jobs = state.read(store::jobs::counts).await.unwrap_or_default();
     let body = state
         .metrics
-        .render(state.db.pool_state(), state.db.pool_size());
+        .render_with_jobs(state.db.pool_state(), state.db.pool_size(), &jobs);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body)

@@ -8,6 +8,7 @@ mod concurrency;
 mod export;
 mod imports;
 mod inventory;
+mod jobs;
 mod lifecycle;
 mod rates_and_changes;
 mod search;

@@ -1,0 +1,391 @@
+//! Reconciliation: where Teams' number assignments (the snapshot the worker lists into
+//! `teams_numbers`) and the inventory disagree, and the two ways to settle it — adopt
+//! Teams' state into the inventory, or push the inventory's state to Teams as jobs.
+//!
+//! Numbers with a provisioning job in flight (`pending`) are not drift: Teams is about to
+//! change. Drift spans the whole platform, including numbers the inventory lacks, so
+//! only unscoped callers may read or settle it (the API checks that).
+
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Nullable, Text},
+};
+use domain::{NumberType, PhoneNumber, Permit, Target, TargetKind};
+use serde::Serialize;
+
+use crate::{
+    Conn, StoreError, StoreResult, audit,
+    lifecycle::{self, Request},
+    numbers::{self, NewNumber},
+    page::{self, Page},
+    schema::{directory_users, numbers as n, provisioning_jobs as j, services},
+};
+
+/// How Teams and the inventory disagree about a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// Teams has the number; the inventory does not.
+    NotInInventory,
+    /// Assigned in Teams, not in the inventory.
+    AssignedInTeamsOnly,
+    /// Assigned in the inventory, not in Teams (or Teams lacks the number).
+    AssignedInInventoryOnly,
+    /// Assigned in both, to different targets.
+    DifferentTarget,
+}
+
+impl DriftKind {
+    fn parse(s: &str) -> StoreResult<DriftKind> {
+        Ok(match s {
+            "not_in_inventory" => DriftKind::NotInInventory,
+            "assigned_in_teams_only" => DriftKind::AssignedInTeamsOnly,
+            "assigned_in_inventory_only" => DriftKind::AssignedInInventoryOnly,
+            "different_target" => DriftKind::DifferentTarget,
+            other => return Err(StoreError::Internal(format!("unknown drift kind {other:?}"))),
+        })
+    }
+}
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The number, E.164.
+    pub number: String,
+    /// How they disagree.
+    pub kind: DriftKind,
+    /// The inventory's status (`None`: not in the inventory).
+    pub inventory_status: Option<String>,
+    /// The inventory's assignee.
+    pub inventory_target: Option<Target>,
+    /// The object id Teams assigns it to.
+    pub teams_target_id: Option<String>,
+    /// Teams' `assignmentStatus`.
+    pub teams_status: Option<String>,
+    /// Teams' number type, in the inventory's words.
+    pub teams_number_type: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct DriftRow {
+    #[diesel(sql_type = Text)]
+    e164: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    assigned_kind: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    assigned_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    assigned_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    teams_target: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    teams_status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    teams_type: Option<String>,
+}
+
+/// The differences between Teams and the inventory on `platform_id` after `after` (an
+/// E.164 cursor), in E.164 order, at most `limit`.
+fn query(
+    conn: &mut Conn,
+    platform_id: i64,
+    after: &str,
+    limit: i64,
+) -> StoreResult<Vec<Drift>> {
+    // The inventory's target as Teams names it: a user's object id, a service's
+    // external id (joined by text, so no cast can fail on either backend).
+    let sql = format!(
+        "SELECT * FROM (\
+           SELECT t.e164 AS e164, \
+             CASE WHEN nn.id IS NULL THEN 'not_in_inventory' \
+                  WHEN t.assignment_target_id IS NULL THEN 'assigned_in_inventory_only' \
+                  WHEN nn.status <> 'assigned' THEN 'assigned_in_teams_only' \
+                  ELSE 'different_target' END AS kind, \
+             nn.status AS status, nn.assigned_kind AS assigned_kind, nn.assigned_id AS assigned_id, \
+             nn.assigned_name AS assigned_name, t.assignment_target_id AS teams_target, \
+             t.assignment_status AS teams_status, t.number_type AS teams_type \
+           FROM teams_numbers t \
+           LEFT JOIN numbers nn ON nn.e164 = t.e164 \
+           LEFT JOIN services sv ON nn.assigned_kind = 'service' AND CAST(sv.id AS TEXT) = nn.assigned_id \
+           WHERE t.platform_id = $1 \
+             AND (nn.provisioning_state IS NULL OR nn.provisioning_state <> 'pending') \
+             AND (nn.id IS NULL \
+               OR (t.assignment_target_id IS NOT NULL AND (nn.status <> 'assigned' \
+                   OR COALESCE(CASE WHEN nn.assigned_kind = 'user' THEN nn.assigned_id ELSE sv.external_id END, '') <> t.assignment_target_id)) \
+               OR (t.assignment_target_id IS NULL AND nn.status = 'assigned' AND nn.platform_id = $1)) \
+           UNION ALL \
+           SELECT nn.e164, 'assigned_in_inventory_only', nn.status, nn.assigned_kind, nn.assigned_id, \
+             nn.assigned_name, NULL, NULL, NULL \
+           FROM numbers nn \
+           WHERE nn.platform_id = $1 AND nn.status = 'assigned' \
+             AND (nn.provisioning_state IS NULL OR nn.provisioning_state <> 'pending') \
+             AND NOT EXISTS (SELECT 1 FROM teams_numbers t WHERE t.platform_id = $1 AND t.e164 = nn.e164)\
+         ) d WHERE d.e164 > $2 ORDER BY d.e164 LIMIT {limit}"
+    );
+    let rows: Vec<DriftRow> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(platform_id)
+        .bind::<Text, _>(after)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|r| {
+            let inventory_target = match (&r.assigned_kind, r.assigned_id, r.assigned_name) {
+                (Some(k), Some(id), Some(name)) => Some(Target {
+                    kind: k.parse().map_err(|_| {
+                        StoreError::Internal(format!("numbers.assigned_kind holds {k:?}"))
+                    })?,
+                    id,
+                    name,
+                }),
+                _ => None,
+            };
+            Ok(Drift {
+                number: r.e164,
+                kind: DriftKind::parse(&r.kind)?,
+                inventory_status: r.status,
+                inventory_target,
+                teams_target_id: r.teams_target,
+                teams_status: r.teams_status,
+                teams_number_type: r.teams_type,
+            })
+        })
+        .collect()
+}
+
+/// A page of the platform's drift, in E.164 order.
+pub fn list(
+    conn: &mut Conn,
+    platform_id: i64,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> StoreResult<Page<Drift>> {
+    let limit = page::limit(limit)?;
+    let after = match cursor {
+        Some(c) => page::decode(c)?,
+        None => String::new(),
+    };
+    let rows = query(conn, platform_id, &after, limit + 1)?;
+    Ok(page::finish(rows, limit, |d| d.number.clone()))
+}
+
+/// The drift of the given numbers (all of the platform's when `numbers` is `None`).
+fn selected(
+    conn: &mut Conn,
+    platform_id: i64,
+    numbers: Option<&[String]>,
+) -> StoreResult<Vec<Drift>> {
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let batch = query(conn, platform_id, &after, 5000)?;
+        let done = batch.len() < 5000;
+        if let Some(last) = batch.last() {
+            after = last.number.clone();
+        }
+        all.extend(batch);
+        if done {
+            break;
+        }
+    }
+    if let Some(wanted) = numbers {
+        let wanted: std::collections::HashSet<&str> = wanted.iter().map(String::as_str).collect();
+        all.retain(|d| wanted.contains(d.number.as_str()));
+    }
+    Ok(all)
+}
+
+/// A number that was not settled, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The number.
+    pub number: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What settling drift did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// The change set its changes are recorded under (revertible like an import's).
+    pub change_set_id: String,
+    /// Numbers changed (adopt) or jobs written (push).
+    pub done: usize,
+    /// Numbers left as they were.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Whom Teams' object id names in the inventory: a directory user, or a service whose
+/// external id it is.
+fn teams_target(conn: &mut Conn, object_id: &str) -> StoreResult<Option<Target>> {
+    let user: Option<(String, String, bool)> = directory_users::table
+        .filter(directory_users::id.eq(object_id))
+        .select((directory_users::id, directory_users::upn, directory_users::deleted))
+        .first(conn)
+        .optional()?;
+    if let Some((id, upn, false)) = user {
+        return Ok(Some(Target {
+            kind: TargetKind::User,
+            id,
+            name: upn,
+        }));
+    }
+    let service: Option<(i64, String)> = services::table
+        .filter(services::external_id.eq(object_id))
+        .select((services::id, services::name))
+        .first(conn)
+        .optional()?;
+    Ok(service.map(|(id, name)| Target {
+        kind: TargetKind::Service,
+        id: id.to_string(),
+        name,
+    }))
+}
+
+fn number_type_of(word: Option<&str>) -> Option<NumberType> {
+    word.and_then(|w| w.parse().ok())
+}
+
+/// Takes Teams' state into the inventory for the given drifted numbers (all when
+/// `numbers` is `None`), in the caller's transaction, as one change set: a number Teams
+/// has and the inventory lacks is created on the platform (and assigned if Teams assigns
+/// it); an assignment only Teams has is made (overriding a reservation or quarantine —
+/// adopting is the explicit instruction to do so); a different target is reassigned;
+/// an assignment only the inventory has is unassigned into quarantine. No provisioning
+/// job is written: Teams already holds this state. A Teams target that is neither a
+/// synced user nor a service with that external id is skipped, with the reason.
+pub fn adopt(
+    conn: &mut Conn,
+    permit: &Permit,
+    platform_id: i64,
+    numbers: Option<&[String]>,
+) -> StoreResult<Settled> {
+    let change_set_id = audit::new_change_set_id();
+    let permit = permit.clone().with_change_set(change_set_id.clone());
+    let mut done = 0;
+    let mut skipped = Vec::new();
+    for d in selected(conn, platform_id, numbers)? {
+        let target = match &d.teams_target_id {
+            Some(id) => match teams_target(conn, id)? {
+                Some(t) => Some(t),
+                None => {
+                    skipped.push(Skipped {
+                        number: d.number.clone(),
+                        reason: format!(
+                            "Teams assigns it to {id}, which is neither a synced user nor a service with that external id"
+                        ),
+                    });
+                    continue;
+                }
+            },
+            None => None,
+        };
+        if d.kind == DriftKind::NotInInventory {
+            let Ok(number) = PhoneNumber::parse(&d.number) else {
+                skipped.push(Skipped {
+                    number: d.number.clone(),
+                    reason: "not a valid E.164 number".into(),
+                });
+                continue;
+            };
+            numbers::create(
+                conn,
+                &permit,
+                NewNumber {
+                    number,
+                    location_id: None,
+                    tags: Vec::new(),
+                    description: String::new(),
+                    platform_id: Some(platform_id),
+                    number_type: number_type_of(d.teams_number_type.as_deref()),
+                },
+            )?;
+        }
+        let request = match target {
+            Some(target) => Request::Assign {
+                target,
+                override_reservation: true,
+                override_quarantine: true,
+                reassign: true,
+            },
+            None if d.kind == DriftKind::NotInInventory => {
+                done += 1;
+                continue;
+            }
+            None => Request::Unassign {
+                quarantine_days: None,
+                reason: Some("adopted from Teams, where it is not assigned".into()),
+            },
+        };
+        lifecycle::apply_adopted(conn, &permit, &d.number, request)?;
+        done += 1;
+    }
+    Ok(Settled {
+        change_set_id,
+        done,
+        skipped,
+    })
+}
+
+/// Writes a provisioning job for each given drifted number (all when `numbers` is
+/// `None`) that tells Teams the inventory's state: assign to the inventory's target, or
+/// unassign when the inventory has it free. Numbers the inventory lacks are skipped (it
+/// has no state to push). Audited as `provisioning_job.push`, one change set.
+pub fn push(
+    conn: &mut Conn,
+    permit: &Permit,
+    platform_id: i64,
+    numbers: Option<&[String]>,
+) -> StoreResult<Settled> {
+    let change_set_id = audit::new_change_set_id();
+    let permit = permit.clone().with_change_set(change_set_id.clone());
+    let mut done = 0;
+    let mut skipped = Vec::new();
+    for d in selected(conn, platform_id, numbers)? {
+        if d.kind == DriftKind::NotInInventory {
+            skipped.push(Skipped {
+                number: d.number,
+                reason: "the inventory does not have this number; adopt it instead".into(),
+            });
+            continue;
+        }
+        let number = numbers::get(conn, &domain::Scope::unrestricted(), &d.number)?;
+        crate::jobs::enqueue_current(conn, &permit, &number, platform_id)?;
+        if number.assignment.is_some() {
+            diesel::update(n::table.filter(n::id.eq(number.id)))
+                .set((
+                    n::provisioning_state.eq(domain::ProvisioningState::Pending.as_str()),
+                    n::provisioning_error.eq(None::<String>),
+                ))
+                .execute(conn)?;
+        }
+        let job: i64 = j::table
+            .filter(j::number_id.eq(number.id))
+            .select(diesel::dsl::max(j::id))
+            .first::<Option<i64>>(conn)?
+            .unwrap_or_default();
+        audit::record(
+            conn,
+            &permit,
+            audit::Change {
+                action: "provisioning_job.push",
+                entity_kind: "provisioning_job",
+                entity_id: &job.to_string(),
+                before: None,
+                after: Some(serde_json::json!({
+                    "number": number.number,
+                    "drift": d.kind,
+                    "platform_id": platform_id.to_string(),
+                })),
+            },
+        )?;
+        done += 1;
+    }
+    Ok(Settled {
+        change_set_id,
+        done,
+        skipped,
+    })
+}
