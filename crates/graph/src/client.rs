@@ -13,9 +13,9 @@ use tokio::sync::Mutex;
 use crate::delta::{GroupMerger, Page, is_delta_expired, user_change};
 use crate::error::{api_error, auth_error};
 use crate::model::{
-    AssignNumber, Delta, GroupChange, NumberAssignment, NumberType, Operation,
-    OperationLocation, UnassignNumber, UpdateNumber, UserChange, collection_items,
-    parse_entity, parse_json, parse_operation,
+    AssignNumber, Delta, GroupChange, NumberAssignment, NumberType, Operation, OperationLocation,
+    UnassignNumber, UpdateNumber, UserChange, collection_items, parse_entity, parse_json,
+    parse_operation,
 };
 use crate::retry::{backoff, parse_retry_after, throttle_wait};
 use crate::{Config, Endpoint, GraphError, Observer, RequestEvent, Secret};
@@ -75,11 +75,23 @@ struct Call {
 
 impl Call {
     fn get(endpoint: Endpoint, url: Url) -> Call {
-        Call { endpoint, method: Method::GET, url, body: Body::Empty, replayable: true }
+        Call {
+            endpoint,
+            method: Method::GET,
+            url,
+            body: Body::Empty,
+            replayable: true,
+        }
     }
 
     fn post_json(endpoint: Endpoint, url: Url, body: Vec<u8>, replayable: bool) -> Call {
-        Call { endpoint, method: Method::POST, url, body: Body::Json(body), replayable }
+        Call {
+            endpoint,
+            method: Method::POST,
+            url,
+            body: Body::Json(body),
+            replayable,
+        }
     }
 }
 
@@ -123,7 +135,14 @@ fn new_client_request_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 fn is_throttling(status: u16) -> bool {
@@ -145,9 +164,10 @@ impl Client {
         let graph_base = Url::parse(config.graph_base_url.trim_end_matches('/')).map_err(|e| {
             GraphError::Config(format!("graph_base_url {:?}: {e}", config.graph_base_url))
         })?;
-        let mut token_url = Url::parse(config.login_base_url.trim_end_matches('/')).map_err(|e| {
-            GraphError::Config(format!("login_base_url {:?}: {e}", config.login_base_url))
-        })?;
+        let mut token_url =
+            Url::parse(config.login_base_url.trim_end_matches('/')).map_err(|e| {
+                GraphError::Config(format!("login_base_url {:?}: {e}", config.login_base_url))
+            })?;
         token_url
             .path_segments_mut()
             .map_err(|()| GraphError::Config("login_base_url cannot be a base".into()))?
@@ -175,7 +195,10 @@ impl Client {
 
     /// The same client, reporting every HTTP attempt to `observer`.
     pub fn with_observer(self, observer: Arc<dyn Observer>) -> Client {
-        Client { observer: Some(observer), ..self }
+        Client {
+            observer: Some(observer),
+            ..self
+        }
     }
 
     /// Follows @odata.nextLink to the end; returns every change and the @odata.deltaLink to store. `from` = None: full (initial) sync with $select of the user fields; Some(deltaLink): that link, verbatim.
@@ -188,7 +211,10 @@ impl Client {
                 Ok(())
             })
             .await?;
-        Ok(Delta { changes, delta_link })
+        Ok(Delta {
+            changes,
+            delta_link,
+        })
     }
 
     /// Same for groups with `$select=displayName,description,mail,members`; members@delta chunks for one group across pages are merged into one GroupChange per group id.
@@ -198,7 +224,10 @@ impl Client {
         let delta_link = self
             .delta_pages(Endpoint::GroupsDelta, first, |item| merger.add(item))
             .await?;
-        Ok(Delta { changes: merger.finish(), delta_link })
+        Ok(Delta {
+            changes: merger.finish(),
+            delta_link,
+        })
     }
 
     /// Every number assignment in the tenant: $top=1000 with $skip until a short page (and follow @odata.nextLink if present instead); never stops at 500 or 1000.
@@ -212,7 +241,10 @@ impl Client {
         let mut server_links = false;
         let mut url = self.number_page_url(skip)?;
         loop {
-            let reply = self.graph(&Call::get(Endpoint::NumberAssignments, url)).await?.ok()?;
+            let reply = self
+                .graph(&Call::get(Endpoint::NumberAssignments, url))
+                .await?
+                .ok()?;
             let page: Page = parse_json(&reply.body, "number assignment page")?;
             let items = collection_items(page.value);
             let count = items.len();
@@ -247,17 +279,32 @@ impl Client {
 
     /// One number assignment by its Graph id.
     pub async fn number_assignment(&self, id: &str) -> Result<NumberAssignment, GraphError> {
-        let url = self.graph_url(&["admin", "teams", "telephoneNumberManagement", "numberAssignments", id])?;
-        let reply = self.graph(&Call::get(Endpoint::NumberAssignment, url)).await?.ok()?;
+        let url = self.graph_url(&[
+            "admin",
+            "teams",
+            "telephoneNumberManagement",
+            "numberAssignments",
+            id,
+        ])?;
+        let reply = self
+            .graph(&Call::get(Endpoint::NumberAssignment, url))
+            .await?
+            .ok()?;
         parse_entity(&reply.body, "number assignment")
     }
 
     /// assignNumber: 202 + Location header → the operation's location.
-    pub async fn assign_number(&self, request: &AssignNumber) -> Result<OperationLocation, GraphError> {
+    pub async fn assign_number(
+        &self,
+        request: &AssignNumber,
+    ) -> Result<OperationLocation, GraphError> {
         let body = to_json(request)?;
         let url = self.action_url("assignNumber")?;
         // Not replayable: after a timeout Graph may have accepted it; the caller checks state.
-        let reply = self.graph(&Call::post_json(Endpoint::AssignNumber, url, body, false)).await?.ok()?;
+        let reply = self
+            .graph(&Call::post_json(Endpoint::AssignNumber, url, body, false))
+            .await?
+            .ok()?;
         self.operation_location(&reply)
     }
 
@@ -267,9 +314,15 @@ impl Client {
         telephone_number: &str,
         number_type: NumberType,
     ) -> Result<OperationLocation, GraphError> {
-        let body = to_json(&UnassignNumber { telephone_number, number_type })?;
+        let body = to_json(&UnassignNumber {
+            telephone_number,
+            number_type,
+        })?;
         let url = self.action_url("unassignNumber")?;
-        let reply = self.graph(&Call::post_json(Endpoint::UnassignNumber, url, body, false)).await?.ok()?;
+        let reply = self
+            .graph(&Call::post_json(Endpoint::UnassignNumber, url, body, false))
+            .await?
+            .ok()?;
         self.operation_location(&reply)
     }
 
@@ -278,7 +331,9 @@ impl Client {
         let body = to_json(request)?;
         let url = self.action_url("updateNumber")?;
         // Setting fields to given values twice is the same as once, so this one may be replayed.
-        self.graph(&Call::post_json(Endpoint::UpdateNumber, url, body, true)).await?.ok()?;
+        self.graph(&Call::post_json(Endpoint::UpdateNumber, url, body, true))
+            .await?
+            .ok()?;
         Ok(())
     }
 
@@ -299,7 +354,9 @@ impl Client {
             }
             let remaining = policy.give_up_after.saturating_sub(started.elapsed());
             if remaining.is_zero() {
-                return Err(GraphError::OperationTimedOut { location: location.0.clone() });
+                return Err(GraphError::OperationTimedOut {
+                    location: location.0.clone(),
+                });
             }
             // The server's hint is a floor, never shortened; our own backoff is the other floor.
             let wait = delay.max(retry_after.unwrap_or_default());
@@ -318,12 +375,20 @@ impl Client {
         location: &OperationLocation,
     ) -> Result<(Operation, Option<Duration>), GraphError> {
         let url = self.same_origin(&location.0)?;
-        let reply = self.graph(&Call::get(Endpoint::Operation, url)).await?.ok()?;
+        let reply = self
+            .graph(&Call::get(Endpoint::Operation, url))
+            .await?
+            .ok()?;
         Ok((parse_operation(&reply.body)?, reply.retry_after))
     }
 
     /// The first URL of a delta round: the stored link verbatim, or a fresh full sync.
-    fn delta_start(&self, from: Option<&str>, resource: &str, select: &str) -> Result<Url, GraphError> {
+    fn delta_start(
+        &self,
+        from: Option<&str>,
+        resource: &str,
+        select: &str,
+    ) -> Result<Url, GraphError> {
         match from {
             Some(link) => self.same_origin(link),
             None => {
@@ -347,11 +412,12 @@ impl Client {
             let reply = self.graph(&Call::get(endpoint, url)).await?;
             if !reply.is_success() {
                 return Err(match reply.ok() {
-                    Err(GraphError::Api { status, code, message, .. })
-                        if is_delta_expired(status, &code, &message) =>
-                    {
-                        GraphError::DeltaExpired
-                    }
+                    Err(GraphError::Api {
+                        status,
+                        code,
+                        message,
+                        ..
+                    }) if is_delta_expired(status, &code, &message) => GraphError::DeltaExpired,
                     Err(other) => other,
                     Ok(_) => GraphError::Decode("delta page neither success nor error".into()),
                 });
@@ -377,7 +443,12 @@ impl Client {
     }
 
     fn number_page_url(&self, skip: usize) -> Result<Url, GraphError> {
-        let mut url = self.graph_url(&["admin", "teams", "telephoneNumberManagement", "numberAssignments"])?;
+        let mut url = self.graph_url(&[
+            "admin",
+            "teams",
+            "telephoneNumberManagement",
+            "numberAssignments",
+        ])?;
         url.set_query(Some(&format!("$top={NUMBER_PAGE_SIZE}&$skip={skip}")));
         Ok(url)
     }
@@ -385,7 +456,13 @@ impl Client {
     /// The URL of a number-assignment action in the configured [`crate::ActionPath`] form.
     fn action_url(&self, action: &str) -> Result<Url, GraphError> {
         let segment = self.inner.config.action_path.segment(action);
-        self.graph_url(&["admin", "teams", "telephoneNumberManagement", "numberAssignments", &segment])
+        self.graph_url(&[
+            "admin",
+            "teams",
+            "telephoneNumberManagement",
+            "numberAssignments",
+            &segment,
+        ])
     }
 
     fn graph_url(&self, segments: &[&str]) -> Result<Url, GraphError> {
@@ -418,7 +495,10 @@ impl Client {
             .get(header::LOCATION)
             .and_then(|value| value.to_str().ok())
             .ok_or_else(|| {
-                GraphError::Decode(format!("Graph answered {} without a Location header", reply.status))
+                GraphError::Decode(format!(
+                    "Graph answered {} without a Location header",
+                    reply.status
+                ))
             })?;
         let absolute = match Url::parse(location) {
             Ok(_) => location.to_owned(),
@@ -441,7 +521,10 @@ impl Client {
         if reply.status != 401 {
             return Ok(reply);
         }
-        tracing::debug!(graph.endpoint = call.endpoint.as_str(), "token refused; fetching a new one");
+        tracing::debug!(
+            graph.endpoint = call.endpoint.as_str(),
+            "token refused; fetching a new one"
+        );
         let token = self.token(Some(&token)).await?;
         self.send(call, Some(&token)).await
     }
@@ -579,7 +662,9 @@ impl Client {
             Ok(Ok(parts)) => parts,
             failed => {
                 let error = match failed {
-                    Ok(Err(e)) if !e.is_timeout() => GraphError::Transport(e.without_url().to_string()),
+                    Ok(Err(e)) if !e.is_timeout() => {
+                        GraphError::Transport(e.without_url().to_string())
+                    }
                     _ => GraphError::Timeout,
                 };
                 tracing::debug!(
@@ -606,8 +691,19 @@ impl Client {
             graph.client_request_id = client_request_id.as_str(),
             "graph request"
         );
-        self.observe(call.endpoint, Some(status), duration, retry_after, request_id);
-        Ok(Reply { status, headers, body, retry_after })
+        self.observe(
+            call.endpoint,
+            Some(status),
+            duration,
+            retry_after,
+            request_id,
+        );
+        Ok(Reply {
+            status,
+            headers,
+            body,
+            retry_after,
+        })
     }
 
     fn observe(
@@ -619,7 +715,13 @@ impl Client {
         request_id: Option<&str>,
     ) {
         if let Some(observer) = &self.observer {
-            observer.request(&RequestEvent { endpoint, status, duration, retry_after, request_id });
+            observer.request(&RequestEvent {
+                endpoint,
+                status,
+                duration,
+                retry_after,
+                request_id,
+            });
         }
     }
 }
@@ -647,13 +749,20 @@ mod tests {
         let mut config = Config::new("t", "c", Secret::new("s"));
         config.graph_base_url = "http://127.0.0.1:4567/v1.0".into();
         let client = Client::new(config).expect("client");
-        assert!(client.same_origin("http://127.0.0.1:4567/v1.0/users/delta?$skiptoken=x").is_ok());
+        assert!(
+            client
+                .same_origin("http://127.0.0.1:4567/v1.0/users/delta?$skiptoken=x")
+                .is_ok()
+        );
         for other in [
             "http://127.0.0.1:4568/v1.0/users",
             "https://127.0.0.1:4567/v1.0/users",
             "http://evil.example/v1.0/users",
         ] {
-            assert!(matches!(client.same_origin(other), Err(GraphError::Decode(_))), "{other}");
+            assert!(
+                matches!(client.same_origin(other), Err(GraphError::Decode(_))),
+                "{other}"
+            );
         }
     }
 }

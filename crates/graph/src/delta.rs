@@ -32,7 +32,9 @@ pub(crate) struct Page {
 /// expired token is undocumented, so a 400 whose code or message names the token counts too.
 pub(crate) fn is_delta_expired(status: u16, code: &str, message: &str) -> bool {
     status == 410
-        || EXPIRED_TOKEN_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
+        || EXPIRED_TOKEN_CODES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(code))
         || (status == 400
             && [code, message]
                 .iter()
@@ -81,12 +83,19 @@ impl GroupMerger {
     pub fn add(&mut self, item: Value) -> Result<(), GraphError> {
         let id = id_of(&item, "group")?;
         let change = match removed(&item) {
-            Some(permanent) => GroupChange::Removed { id: id.clone(), permanent },
+            Some(permanent) => GroupChange::Removed {
+                id: id.clone(),
+                permanent,
+            },
             None => {
                 let (members_added, members_removed) = members(&item);
                 let group: Group = serde_json::from_value(item)
                     .map_err(|e| GraphError::Decode(format!("group: {e}")))?;
-                GroupChange::Upsert { group, members_added, members_removed }
+                GroupChange::Upsert {
+                    group,
+                    members_added,
+                    members_removed,
+                }
             }
         };
         match self.by_id.get(&id) {
@@ -122,7 +131,11 @@ fn members(item: &Value) -> (Vec<String>, Vec<String>) {
         let Some(id) = member.get("id").and_then(Value::as_str).filter(|_| is_user) else {
             continue;
         };
-        let list = if removed(member).is_some() { &mut gone } else { &mut added };
+        let list = if removed(member).is_some() {
+            &mut gone
+        } else {
+            &mut added
+        };
         if !list.iter().any(|known| known == id) {
             list.push(id.to_owned());
         }
@@ -134,7 +147,11 @@ fn members(item: &Value) -> (Vec<String>, Vec<String>) {
 fn merge(into: &mut GroupChange, later: GroupChange) {
     match (into, later) {
         (
-            GroupChange::Upsert { group, members_added, members_removed },
+            GroupChange::Upsert {
+                group,
+                members_added,
+                members_removed,
+            },
             GroupChange::Upsert {
                 group: newer,
                 members_added: added,
@@ -170,8 +187,20 @@ mod tests {
     fn removed_users_are_permanent_only_for_reason_deleted() {
         let gone = user_change(json!({"id": "a", "@removed": {"reason": "deleted"}}));
         let soft = user_change(json!({"id": "b", "@removed": {"reason": "changed"}}));
-        assert_eq!(gone.ok(), Some(UserChange::Removed { id: "a".into(), permanent: true }));
-        assert_eq!(soft.ok(), Some(UserChange::Removed { id: "b".into(), permanent: false }));
+        assert_eq!(
+            gone.ok(),
+            Some(UserChange::Removed {
+                id: "a".into(),
+                permanent: true
+            })
+        );
+        assert_eq!(
+            soft.ok(),
+            Some(UserChange::Removed {
+                id: "b".into(),
+                permanent: false
+            })
+        );
     }
 
     #[test]
@@ -191,7 +220,12 @@ mod tests {
         }
         let changes = merger.finish();
         assert_eq!(changes.len(), 2);
-        let GroupChange::Upsert { group, members_added, members_removed } = &changes[0] else {
+        let GroupChange::Upsert {
+            group,
+            members_added,
+            members_removed,
+        } = &changes[0]
+        else {
             panic!("not an upsert");
         };
         assert_eq!(group.display_name.as_deref(), Some("Sales"));
@@ -203,8 +237,20 @@ mod tests {
     fn expired_tokens_are_recognised_by_status_code_or_a_400_naming_the_token() {
         assert!(is_delta_expired(410, "", ""));
         assert!(is_delta_expired(400, "syncStateNotFound", "x"));
-        assert!(is_delta_expired(400, "Request_BadRequest", "Invalid delta token."));
-        assert!(!is_delta_expired(400, "Request_BadRequest", "Invalid filter clause"));
-        assert!(!is_delta_expired(403, "Authorization_RequestDenied", "Insufficient privileges"));
+        assert!(is_delta_expired(
+            400,
+            "Request_BadRequest",
+            "Invalid delta token."
+        ));
+        assert!(!is_delta_expired(
+            400,
+            "Request_BadRequest",
+            "Invalid filter clause"
+        ));
+        assert!(!is_delta_expired(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges"
+        ));
     }
 }

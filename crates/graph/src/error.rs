@@ -181,7 +181,13 @@ mod tests {
     #[test]
     fn the_error_envelope_gives_code_message_and_inner_request_id() {
         let body = br#"{"error":{"code":"Request_ResourceNotFound","message":"Resource 'x' does not exist.","innerError":{"date":"2021-04-20T17:22:30","request-id":"f58cc4de","client-request-id":"abc"}}}"#;
-        let GraphError::Api { status, code, message, request_id } = api_error(404, Some("hdr"), body) else {
+        let GraphError::Api {
+            status,
+            code,
+            message,
+            request_id,
+        } = api_error(404, Some("hdr"), body)
+        else {
             panic!("not Api");
         };
         assert_eq!((status, code.as_str()), (404, "Request_ResourceNotFound"));
@@ -192,7 +198,13 @@ mod tests {
     #[test]
     fn a_non_json_error_body_still_gives_a_typed_error_with_the_status() {
         let error = api_error(502, Some("rid"), b"<html>Bad gateway</html>");
-        let GraphError::Api { status, code, request_id, .. } = &error else {
+        let GraphError::Api {
+            status,
+            code,
+            request_id,
+            ..
+        } = &error
+        else {
             panic!("not Api");
         };
         assert_eq!((*status, code.as_str()), (502, "BadGateway"));
@@ -203,7 +215,12 @@ mod tests {
     #[test]
     fn the_token_error_keeps_only_the_first_line_of_the_description() {
         let body = br#"{"error":"invalid_scope","error_description":"AADSTS70011: The provided value is not valid.\r\nTrace ID: 255d\r\nCorrelation ID: fb3d\r\nTimestamp: 2016-01-09 02:02:12Z","error_codes":[70011]}"#;
-        let GraphError::Auth { status, error, description } = auth_error(400, body) else {
+        let GraphError::Auth {
+            status,
+            error,
+            description,
+        } = auth_error(400, body)
+        else {
             panic!("not Auth");
         };
         assert_eq!((status, error.as_str()), (400, "invalid_scope"));
@@ -212,11 +229,23 @@ mod tests {
 
     #[test]
     fn only_throttling_timeouts_transport_and_server_errors_are_transient() {
-        let api = |status| GraphError::Api { status, code: String::new(), message: String::new(), request_id: None };
+        let api = |status| GraphError::Api {
+            status,
+            code: String::new(),
+            message: String::new(),
+            request_id: None,
+        };
         assert!(api(503).is_transient());
         assert!(!api(400).is_transient());
         assert!(GraphError::Timeout.is_transient());
         assert!(!GraphError::DeltaExpired.is_transient());
-        assert_eq!(GraphError::Throttled { status: 429, retry_after: None }.status(), Some(429));
+        assert_eq!(
+            GraphError::Throttled {
+                status: 429,
+                retry_after: None
+            }
+            .status(),
+            Some(429)
+        );
     }
 }

@@ -44,6 +44,9 @@ pub struct User {
 }
 
 /// One user change from `/users/delta`.
+// Unboxed on purpose: the worker matches on `Upsert(User)` directly, and a round's changes
+// are a Vec read once, so the size difference costs nothing worth an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserChange {
     /// The user was created, restored or changed; all selected fields are current.
@@ -142,7 +145,8 @@ impl Serialize for NumberType {
 impl<'de> Deserialize<'de> for NumberType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
-        NumberType::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown numberType {s:?}")))
+        NumberType::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown numberType {s:?}")))
     }
 }
 
@@ -347,18 +351,24 @@ struct OperationWire {
     numbers: Vec<OperationNumber>,
 }
 
-fn null_as_empty_numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OperationNumber>, D::Error> {
+fn null_as_empty_numbers<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<OperationNumber>, D::Error> {
     Ok(Option::<Vec<OperationNumber>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Parses one entity that Graph may return at the top level or, as the docs' examples show,
 /// wrapped in `{"value": {…}}`. Both shapes are accepted here and nowhere else.
-pub(crate) fn parse_entity<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, GraphError> {
+pub(crate) fn parse_entity<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, GraphError> {
     let mut value: Value = parse_json(body, what)?;
-    if let Value::Object(map) = &mut value {
-        if !map.contains_key("id") && map.get("value").is_some_and(Value::is_object) {
-            value = map.remove("value").unwrap_or(Value::Null);
-        }
+    if let Value::Object(map) = &mut value
+        && !map.contains_key("id")
+        && map.get("value").is_some_and(Value::is_object)
+    {
+        value = map.remove("value").unwrap_or(Value::Null);
     }
     serde_json::from_value(value).map_err(|e| GraphError::Decode(format!("{what}: {e}")))
 }
@@ -385,7 +395,10 @@ pub(crate) fn collection_items(value: Option<Value>) -> Vec<Value> {
 
 /// Parses a JSON body, naming what it was meant to be on failure (never echoing the body,
 /// which may hold personal data).
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, GraphError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, GraphError> {
     serde_json::from_slice(body).map_err(|e| GraphError::Decode(format!("{what}: {e}")))
 }
 
@@ -395,11 +408,19 @@ mod tests {
 
     #[test]
     fn number_types_parse_in_any_case_and_serialize_camel_case() {
-        assert_eq!(NumberType::parse("DirectRouting"), Some(NumberType::DirectRouting));
-        assert_eq!(NumberType::parse("callingplan"), Some(NumberType::CallingPlan));
+        assert_eq!(
+            NumberType::parse("DirectRouting"),
+            Some(NumberType::DirectRouting)
+        );
+        assert_eq!(
+            NumberType::parse("callingplan"),
+            Some(NumberType::CallingPlan)
+        );
         assert_eq!(NumberType::parse("internalError"), None);
         assert_eq!(
-            serde_json::to_string(&NumberType::OperatorConnect).ok().as_deref(),
+            serde_json::to_string(&NumberType::OperatorConnect)
+                .ok()
+                .as_deref(),
             Some("\"operatorConnect\"")
         );
     }
@@ -436,9 +457,15 @@ mod tests {
 
     #[test]
     fn unknown_operation_statuses_are_kept_and_not_finished() {
-        assert_eq!(OperationStatus::parse("Succeeded"), OperationStatus::Succeeded);
+        assert_eq!(
+            OperationStatus::parse("Succeeded"),
+            OperationStatus::Succeeded
+        );
         let future = OperationStatus::parse("unknownFutureValue");
-        assert_eq!(future, OperationStatus::Unknown("unknownFutureValue".into()));
+        assert_eq!(
+            future,
+            OperationStatus::Unknown("unknownFutureValue".into())
+        );
         assert!(!future.is_finished());
         assert!(OperationStatus::Skipped.is_finished());
     }
@@ -473,7 +500,10 @@ mod tests {
     #[test]
     fn a_collection_value_may_be_an_array_or_a_single_object() {
         assert_eq!(collection_items(Some(serde_json::json!([1, 2]))).len(), 2);
-        assert_eq!(collection_items(Some(serde_json::json!({"id": "a"}))).len(), 1);
+        assert_eq!(
+            collection_items(Some(serde_json::json!({"id": "a"}))).len(),
+            1
+        );
         assert!(collection_items(None).is_empty());
     }
 }

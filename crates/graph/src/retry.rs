@@ -22,13 +22,20 @@ pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Durat
         return Duration::try_from_secs_f64(seconds).ok();
     }
     let at = DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.with_timezone(&Utc) - now).to_std().unwrap_or(Duration::ZERO))
+    Some(
+        (at.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The cap for backoff step `n` (0-based): `base · 2^n`, at most `max_delay`.
 pub(crate) fn backoff_ceiling(policy: &RetryPolicy, n: u32) -> Duration {
     let factor = 2u32.saturating_pow(n.min(31));
-    policy.base_delay.saturating_mul(factor).min(policy.max_delay)
+    policy
+        .base_delay
+        .saturating_mul(factor)
+        .min(policy.max_delay)
 }
 
 /// A full-jitter backoff for step `n`: uniform in `[0, ceiling]`, so many workers throttled
@@ -41,7 +48,11 @@ pub(crate) fn backoff(policy: &RetryPolicy, n: u32) -> Duration {
 
 /// The wait before retrying after a throttling answer: the server's Retry-After, never less,
 /// or backoff when it gave none.
-pub(crate) fn throttle_wait(policy: &RetryPolicy, n: u32, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn throttle_wait(
+    policy: &RetryPolicy,
+    n: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
     retry_after.unwrap_or_else(|| backoff(policy, n))
 }
 
@@ -57,7 +68,10 @@ mod tests {
 
     #[test]
     fn retry_after_is_read_as_seconds_or_as_an_http_date() {
-        assert_eq!(parse_retry_after("10", now()), Some(Duration::from_secs(10)));
+        assert_eq!(
+            parse_retry_after("10", now()),
+            Some(Duration::from_secs(10))
+        );
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now()),
             Some(Duration::from_secs(10))
