@@ -42,6 +42,16 @@ pub struct Client {
     observer: Option<Arc<dyn Observer>>,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only where it points: the config's secret and the cached token stay out of logs.
+        f.debug_struct("Client")
+            .field("graph_base_url", &self.inner.graph_base.as_str())
+            .field("tenant_id", &self.inner.config.tenant_id)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     http: reqwest::Client,
     config: Config,

@@ -18,6 +18,8 @@
 //!   the Location forms.
 //! - Nothing here logs a secret, a token, a UPN or a response body.
 
+#![warn(missing_docs)]
+
 mod client;
 mod config;
 mod delta;
