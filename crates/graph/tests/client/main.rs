@@ -1,0 +1,7 @@
+//! The real client against a small HTTP stub serving the documented examples.
+
+mod auth;
+mod delta;
+mod numbers;
+mod stub;
+mod throttling;
