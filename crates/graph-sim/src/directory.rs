@@ -214,15 +214,14 @@ fn list_users(tenant: &Tenant, _m: &str, _s: &[&str], ctx: &Ctx, _b: &[u8]) -> R
     );
     if i < state.users.len() {
         // The next link carries the original options plus the token (contract §2.1 paging).
-        let mut link = format!("{}/users?", ctx.root());
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &ctx.query {
-            if !k.eq_ignore_ascii_case("$skiptoken") {
-                q.append_pair(k, v);
-            }
-        }
-        q.append_pair("$skiptoken", &encode_token("ul", &[i as u64]));
-        link.push_str(&q.finish());
+        let token = encode_token("ul", &[i as u64]);
+        let pairs = ctx
+            .query
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("$skiptoken"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain([("$skiptoken", token.as_str())]);
+        let link = format!("{}/users?{}", ctx.root(), crate::http::query_string(pairs));
         body.insert("@odata.nextLink".into(), json!(link));
     }
     body.insert("value".into(), Value::Array(value));

@@ -422,3 +422,27 @@ impl crate::state::State {
         self.rng.random_range(0..n)
     }
 }
+
+/// Builds a query string the way Graph writes its links: `$` and OData punctuation kept
+/// literal (`$skiptoken=`, not `%24skiptoken=`), everything else percent-encoded.
+pub(crate) fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    fn escape(s: &str, out: &mut String) {
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~$,'()*:/@!".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    let mut out = String::new();
+    for (k, v) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        escape(k, &mut out);
+        out.push('=');
+        escape(v, &mut out);
+    }
+    out
+}

@@ -362,20 +362,19 @@ fn list_numbers(tenant: &Tenant, _m: &str, _s: &[&str], ctx: &Ctx, _b: &[u8]) ->
         )),
     );
     if more && state.config.number_assignments_next_link {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &ctx.query {
-            if !k.eq_ignore_ascii_case("$skip") && !k.eq_ignore_ascii_case("$top") {
-                q.append_pair(k, v);
-            }
-        }
-        q.append_pair("$top", &top.to_string());
-        q.append_pair("$skip", &(skip + top).to_string());
+        let (top, next) = (top.to_string(), (skip + top).to_string());
+        let pairs = ctx
+            .query
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("$skip") && !k.eq_ignore_ascii_case("$top"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain([("$top", top.as_str()), ("$skip", next.as_str())]);
         body.insert(
             "@odata.nextLink".into(),
             json!(format!(
                 "{}/admin/teams/telephoneNumberManagement/numberAssignments?{}",
                 ctx.root(),
-                q.finish()
+                crate::http::query_string(pairs)
             )),
         );
     }
