@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -23,6 +24,8 @@ pub(crate) struct Reply {
 pub(crate) enum Body {
     Empty,
     Json(Value),
+    /// JSON already serialized, for big pages written straight from borrowed state.
+    Raw(Vec<u8>),
     /// Graph's error envelope; `inner` adds fields to `innerError` (contract §6.1).
     GraphError {
         code: String,
@@ -37,6 +40,22 @@ impl Reply {
             status,
             body: Body::Json(v),
             headers: Vec::new(),
+        }
+    }
+
+    /// A 200 with `v` serialized now (while the caller still holds the borrowed state).
+    pub(crate) fn ok_serialized(v: &impl serde::Serialize) -> Reply {
+        match serde_json::to_vec(v) {
+            Ok(bytes) => Reply {
+                status: StatusCode::OK,
+                body: Body::Raw(bytes),
+                headers: Vec::new(),
+            },
+            Err(e) => Reply::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "generalException",
+                e.to_string(),
+            ),
         }
     }
 
@@ -139,14 +158,20 @@ pub(crate) async fn dispatch(
         }
         _ if segments.len() == 4 && segments[1..] == ["oauth2", "v2.0", "token"] => {
             let reply = crate::token::handle(&tenant, &req, &method, segments[0], &body);
-            let response = render(&ctx, reply);
-            tenant
+            let mut response = render(&ctx, reply);
+            if response.headers().contains_key(CONTENT_TYPE) {
+                // The identity platform is not an OData service.
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                );
+            }
+            *tenant
                 .lock()
                 .stats
                 .responses
                 .entry(response.status().as_u16())
-                .and_modify(|n| *n += 1)
-                .or_insert(1);
+                .or_insert(0) += 1;
             response
         }
         _ => render(
@@ -350,6 +375,11 @@ pub(crate) fn render(ctx: &Ctx, reply: Reply) -> HttpResponse {
     let value = match reply.body {
         Body::Empty => return builder.finish(),
         Body::Json(v) => v,
+        Body::Raw(bytes) => {
+            return builder
+                .insert_header(("content-type", GRAPH_JSON))
+                .body(bytes);
+        }
         Body::GraphError {
             code,
             message,

@@ -124,29 +124,69 @@ fn number_id(rec: &NumberRec) -> String {
 }
 
 /// A numberAssignment exactly as §5.1's JSON representation: every field, null when unset.
-fn number_json(rec: &NumberRec) -> Value {
+/// A struct over borrowed state rather than a `Value`, so a 1000-number page serializes
+/// without building 19,000 map entries first.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NumberOut<'a> {
+    #[serde(rename = "@odata.type")]
+    odata_type: &'static str,
+    id: String,
+    telephone_number: &'a str,
+    operator_id: Option<&'a str>,
+    number_type: &'a str,
+    activation_state: &'static str,
+    capabilities: &'a [String],
+    location_id: Option<&'a str>,
+    civic_address_id: Option<&'a str>,
+    network_site_id: Option<&'a str>,
+    assignment_target_id: Option<&'a str>,
+    assignment_category: Option<&'a str>,
+    port_in_status: Option<&'a str>,
+    assignment_status: &'static str,
+    iso_country_code: Option<&'a str>,
+    city: Option<&'a str>,
+    number_source: &'static str,
+    supported_customer_actions: Vec<&'static str>,
+    reverse_number_lookup_options: &'a [String],
+}
+
+fn number_out(rec: &NumberRec) -> NumberOut<'_> {
     let n = &rec.number;
-    json!({
-        "@odata.type": "#microsoft.graph.teamsAdministration.numberAssignment",
-        "id": number_id(rec),
-        "telephoneNumber": n.telephone_number,
-        "operatorId": n.operator_id,
-        "numberType": n.number_type,
-        "activationState": rec.activation_state,
-        "capabilities": n.capabilities,
-        "locationId": n.location_id,
-        "civicAddressId": Value::Null,
-        "networkSiteId": n.network_site_id,
-        "assignmentTargetId": n.assignment_target_id,
-        "assignmentCategory": n.assignment_category,
-        "portInStatus": Value::Null,
-        "assignmentStatus": rec.assignment_status,
-        "isoCountryCode": n.iso_country_code,
-        "city": n.city,
-        "numberSource": "online",
-        "supportedCustomerActions": supported_actions(&n.number_type),
-        "reverseNumberLookupOptions": n.reverse_number_lookup_options,
-    })
+    NumberOut {
+        odata_type: "#microsoft.graph.teamsAdministration.numberAssignment",
+        id: number_id(rec),
+        telephone_number: &n.telephone_number,
+        operator_id: n.operator_id.as_deref(),
+        number_type: &n.number_type,
+        activation_state: rec.activation_state,
+        capabilities: &n.capabilities,
+        location_id: n.location_id.as_deref(),
+        civic_address_id: None,
+        network_site_id: n.network_site_id.as_deref(),
+        assignment_target_id: n.assignment_target_id.as_deref(),
+        assignment_category: n.assignment_category.as_deref(),
+        port_in_status: None,
+        assignment_status: rec.assignment_status,
+        iso_country_code: n.iso_country_code.as_deref(),
+        city: n.city.as_deref(),
+        number_source: "online",
+        supported_customer_actions: supported_actions(&n.number_type),
+        reverse_number_lookup_options: &n.reverse_number_lookup_options,
+    }
+}
+
+fn number_json(rec: &NumberRec) -> Value {
+    serde_json::to_value(number_out(rec)).unwrap_or(Value::Null)
+}
+
+#[derive(serde::Serialize)]
+struct NumberPage<'a> {
+    #[serde(rename = "@odata.context")]
+    context: String,
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
+    value: Vec<NumberOut<'a>>,
 }
 
 /// Location updates are offered for Direct Routing and Operator Connect numbers; calling
@@ -351,17 +391,13 @@ fn list_numbers(tenant: &Tenant, _m: &str, _s: &[&str], ctx: &Ctx, _b: &[u8]) ->
         .values()
         .filter(|r| clauses.iter().all(|c| c.matches(r)))
         .skip(skip);
-    let value: Vec<Value> = matching.by_ref().take(top).map(number_json).collect();
+    let value: Vec<NumberOut> = matching.by_ref().take(top).map(number_out).collect();
     let more = matching.next().is_some();
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(format!(
-            "{}/$metadata#admin/teams/telephoneNumberManagement/numberAssignments",
-            ctx.root()
-        )),
+    let context = format!(
+        "{}/$metadata#admin/teams/telephoneNumberManagement/numberAssignments",
+        ctx.root()
     );
-    if more && state.config.number_assignments_next_link {
+    let next_link = (more && state.config.number_assignments_next_link).then(|| {
         let (top, next) = (top.to_string(), (skip + top).to_string());
         let pairs = ctx
             .query
@@ -369,17 +405,17 @@ fn list_numbers(tenant: &Tenant, _m: &str, _s: &[&str], ctx: &Ctx, _b: &[u8]) ->
             .filter(|(k, _)| !k.eq_ignore_ascii_case("$skip") && !k.eq_ignore_ascii_case("$top"))
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .chain([("$top", top.as_str()), ("$skip", next.as_str())]);
-        body.insert(
-            "@odata.nextLink".into(),
-            json!(format!(
-                "{}/admin/teams/telephoneNumberManagement/numberAssignments?{}",
-                ctx.root(),
-                crate::http::query_string(pairs)
-            )),
-        );
-    }
-    body.insert("value".into(), Value::Array(value));
-    Reply::ok(Value::Object(body))
+        format!(
+            "{}/admin/teams/telephoneNumberManagement/numberAssignments?{}",
+            ctx.root(),
+            crate::http::query_string(pairs)
+        )
+    });
+    Reply::ok_serialized(&NumberPage {
+        context,
+        next_link,
+        value,
+    })
 }
 
 fn not_found(what: &str, key: &str) -> Reply {

@@ -257,3 +257,32 @@ async fn a_deleted_group_is_reported_removed() {
     assert_eq!(items[0]["@removed"]["reason"], "deleted");
     h.sim.stop().await;
 }
+
+#[tokio::test]
+async fn prefer_return_minimal_sends_only_the_changed_properties() {
+    let h = start(SimConfig::default()).await;
+    let t = h.sim.tenant();
+    let a = t.add_user(user(1));
+    let (_, delta, _) = h
+        .delta_round("/users/delta?$select=displayName,department")
+        .await;
+    t.update_user(&a, |u| u.department = Some("Legal".to_owned()));
+    let r = h.get(&delta).await;
+    assert_eq!(
+        r.body["value"][0]["displayName"], "User 1",
+        "full by default"
+    );
+    let resp = h
+        .client
+        .get(&delta)
+        .bearer_auth(&h.token)
+        .header("Prefer", "return=minimal")
+        .send()
+        .await
+        .unwrap();
+    let r = crate::common::read(resp).await;
+    let u = &r.body["value"][0];
+    assert_eq!(u["department"], "Legal");
+    assert!(u.get("displayName").is_none(), "{u}");
+    h.sim.stop().await;
+}

@@ -5,4 +5,5 @@ mod auth;
 mod common;
 mod directory;
 mod faults;
+mod scale;
 mod teams;
