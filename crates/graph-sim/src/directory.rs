@@ -67,7 +67,7 @@ pub(crate) fn route_of(segs: &[&str]) -> Option<Route> {
     }
 }
 
-fn encode_token(kind: &str, parts: &[u64]) -> String {
+pub(crate) fn encode_token(kind: &str, parts: &[u64]) -> String {
     let mut s = kind.to_owned();
     for p in parts {
         s.push('.');
@@ -76,7 +76,7 @@ fn encode_token(kind: &str, parts: &[u64]) -> String {
     URL_SAFE_NO_PAD.encode(s)
 }
 
-fn decode_token(token: &str, kind: &str) -> Option<Vec<u64>> {
+pub(crate) fn decode_token(token: &str, kind: &str) -> Option<Vec<u64>> {
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).ok()?).ok()?;
     let mut it = raw.split('.');
     if it.next()? != kind {

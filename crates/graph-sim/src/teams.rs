@@ -51,28 +51,32 @@ const FILTER_COLLECTIONS: [&str; 3] = [
 pub(crate) fn route_of(segs: &[&str]) -> Option<Route> {
     let get: &'static [&'static str] = &["GET"];
     let post: &'static [&'static str] = &["POST"];
+    if let [a, t, u] = segs
+        && seg_eq(a, "admin")
+        && seg_eq(t, "teams")
+        && seg_eq(u, "userConfigurations")
+    {
+        return Some(Route {
+            template: "/admin/teams/userConfigurations",
+            methods: get,
+            handler: user_configurations,
+        });
+    }
     let [a, t, m, rest @ ..] = segs else {
-        return match segs {
-            [a, t, u]
-                if seg_eq(a, "admin") && seg_eq(t, "teams") && seg_eq(u, "userConfigurations") =>
-            {
-                Some(Route {
-                    template: "/admin/teams/userConfigurations",
-                    methods: get,
-                    handler: user_configurations,
-                })
-            }
-            _ => None,
-        };
+        return None;
     };
     if !(seg_eq(a, "admin") && seg_eq(t, "teams") && seg_eq(m, "telephoneNumberManagement")) {
         return None;
     }
+    // `get` rather than indexing: a segment may hold any UTF-8, and slicing inside a
+    // character would panic.
     let action = |x: &str, name: &str| {
         seg_eq(x, name)
             || (x.len() == ACTION_NAMESPACE.len() + name.len()
-                && seg_eq(&x[..ACTION_NAMESPACE.len()], ACTION_NAMESPACE)
-                && seg_eq(&x[ACTION_NAMESPACE.len()..], name))
+                && x.get(..ACTION_NAMESPACE.len())
+                    .is_some_and(|p| seg_eq(p, ACTION_NAMESPACE))
+                && x.get(ACTION_NAMESPACE.len()..)
+                    .is_some_and(|n| seg_eq(n, name)))
     };
     match rest {
         [n] if seg_eq(n, "numberAssignments") => Some(Route {
@@ -105,13 +109,11 @@ pub(crate) fn route_of(segs: &[&str]) -> Option<Route> {
             methods: get,
             handler: get_operation,
         }),
-        [o] if o.len() > 14 && seg_eq(&o[..12], "operations('") && o.ends_with("')") => {
-            Some(Route {
-                template: "/admin/teams/telephoneNumberManagement/operations/{id}",
-                methods: get,
-                handler: get_operation,
-            })
-        }
+        [o] if operation_key(o).is_some() => Some(Route {
+            template: "/admin/teams/telephoneNumberManagement/operations/{id}",
+            methods: get,
+            handler: get_operation,
+        }),
         _ => None,
     }
 }
@@ -268,7 +270,10 @@ fn split_and(s: &str) -> Result<Vec<&str>, String> {
     while i < bytes.len() {
         match bytes[i] {
             b'\'' => quoted = !quoted,
-            b' ' if !quoted && s[i..].len() >= 5 && s[i..i + 5].eq_ignore_ascii_case(" and ") => {
+            b' ' if !quoted
+                && s.get(i..i + 5)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(" and ")) =>
+            {
                 parts.push(&s[start..i]);
                 start = i + 5;
                 i += 5;
@@ -471,10 +476,19 @@ fn get_number(tenant: &Tenant, method: &str, segs: &[&str], ctx: &Ctx, _b: &[u8]
     }
 }
 
+/// The ID in an `operations('ID')` segment, the form the Location header uses (§5.7).
+fn operation_key(segment: &str) -> Option<&str> {
+    let rest = segment
+        .get(..12)
+        .filter(|p| seg_eq(p, "operations('"))
+        .and(segment.get(12..))?;
+    rest.strip_suffix("')").filter(|id| !id.is_empty())
+}
+
 fn get_operation(tenant: &Tenant, _m: &str, segs: &[&str], ctx: &Ctx, _b: &[u8]) -> Reply {
     let id = match segs {
         [_, _, _, _, id] => *id,
-        [_, _, _, paren] => &paren[12..paren.len() - 2],
+        [_, _, _, paren] => operation_key(paren).unwrap_or_default(),
         _ => "",
     };
     let state = tenant.lock();
@@ -766,9 +780,37 @@ fn update_number(tenant: &Tenant, _m: &str, _s: &[&str], _ctx: &Ctx, body: &[u8]
     Reply::empty(StatusCode::OK)
 }
 
+/// Page size and maximum `$top` of userConfigurations; neither is documented (§5.10 [U]),
+/// so the directory's 100/999 are used.
+const USER_CONFIGURATIONS_DEFAULT_TOP: usize = 100;
+const USER_CONFIGURATIONS_MAX_TOP: usize = 999;
+
 /// `GET /admin/teams/userConfigurations` (contract §5.10): one entry per live user with the
-/// numbers Teams holds for it; `isEnterpriseVoiceEnabled` mirrors having a number [SIM].
+/// numbers Teams holds for it; `isEnterpriseVoiceEnabled` mirrors having a number, as
+/// PowerShell documents for assignment [SIM]. Pages by `$top` and a `$skiptoken` nextLink.
 fn user_configurations(tenant: &Tenant, _m: &str, _s: &[&str], ctx: &Ctx, _b: &[u8]) -> Reply {
+    for (k, _) in &ctx.query {
+        let k = k.to_ascii_lowercase();
+        if k.starts_with('$') && k != "$top" && k != "$skiptoken" {
+            return Reply::error(
+                StatusCode::NOT_IMPLEMENTED,
+                "NotImplemented",
+                format!("The simulator does not implement '{k}' on userConfigurations."),
+            );
+        }
+    }
+    let top = match parse_count(ctx, "$top", USER_CONFIGURATIONS_DEFAULT_TOP) {
+        Ok(t) if (1..=USER_CONFIGURATIONS_MAX_TOP).contains(&t) => t,
+        Ok(t) => return Reply::bad_request(format!("Invalid page size {t}.")),
+        Err(r) => return r,
+    };
+    let start = match ctx.param("$skiptoken") {
+        None => 0,
+        Some(tok) => match crate::directory::decode_token(tok, "uc").as_deref() {
+            Some([i]) => *i as usize,
+            _ => return Reply::bad_request("Invalid $skiptoken."),
+        },
+    };
     let state = tenant.lock();
     let mut by_target: std::collections::HashMap<&str, Vec<Value>> =
         std::collections::HashMap::new();
@@ -780,26 +822,46 @@ fn user_configurations(tenant: &Tenant, _m: &str, _s: &[&str], ctx: &Ctx, _b: &[
             }));
         }
     }
-    let value: Vec<Value> = state
-        .users
-        .iter()
-        .filter(|u| u.live())
-        .map(|u| {
-            let numbers = by_target.remove(u.id.as_str()).unwrap_or_default();
-            json!({
-                "id": u.id,
-                "userPrincipalName": u.user.user_principal_name,
-                "tenantId": state.config.tenant_id,
-                "isEnterpriseVoiceEnabled": !numbers.is_empty(),
-                "featureTypes": ["Teams"],
-                "accountType": if u.user.is_resource_account { "resourceAccount" } else { "user" },
-                "telephoneNumbers": numbers,
-                "effectivePolicyAssignments": [],
-            })
-        })
-        .collect();
-    Reply::ok(json!({
-        "@odata.context": format!("{}/$metadata#admin/teams/userConfigurations", ctx.root()),
-        "value": value,
-    }))
+    let mut value = Vec::new();
+    let mut i = start;
+    while i < state.users.len() && value.len() < top {
+        let u = &state.users[i];
+        i += 1;
+        if !u.live() {
+            continue;
+        }
+        let numbers = by_target.remove(u.id.as_str()).unwrap_or_default();
+        value.push(json!({
+            "id": u.id,
+            "userPrincipalName": u.user.user_principal_name,
+            "tenantId": state.config.tenant_id,
+            "isEnterpriseVoiceEnabled": !numbers.is_empty(),
+            "featureTypes": ["Teams"],
+            "accountType": if u.user.is_resource_account { "resourceAccount" } else { "user" },
+            "telephoneNumbers": numbers,
+            "effectivePolicyAssignments": [],
+        }));
+    }
+    while i < state.users.len() && !state.users[i].live() {
+        i += 1;
+    }
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        json!(format!(
+            "{}/$metadata#admin/teams/userConfigurations",
+            ctx.root()
+        )),
+    );
+    if i < state.users.len() {
+        let token = crate::directory::encode_token("uc", &[i as u64]);
+        let top = top.to_string();
+        let q = crate::http::query_string([("$top", top.as_str()), ("$skiptoken", token.as_str())]);
+        body.insert(
+            "@odata.nextLink".into(),
+            json!(format!("{}/admin/teams/userConfigurations?{q}", ctx.root())),
+        );
+    }
+    body.insert("value".into(), Value::Array(value));
+    Reply::ok(Value::Object(body))
 }

@@ -487,3 +487,65 @@ async fn the_next_link_switch_makes_the_number_list_link_its_pages() {
     assert_eq!((seen, pages), (25, 3));
     h.sim.stop().await;
 }
+
+#[tokio::test]
+async fn user_configurations_show_the_numbers_teams_holds_and_page() {
+    let h = start(SimConfig::default()).await;
+    let t = h.sim.tenant();
+    let alice = add_user(&h);
+    for n in 0..4 {
+        t.add_user(SimUser {
+            user_principal_name: format!("u{n}@contoso.example"),
+            ..SimUser::default()
+        });
+    }
+    t.add_number(SimNumber {
+        assignment_target_id: Some(alice.clone()),
+        ..number(1)
+    });
+    let r = h.get("/admin/teams/userConfigurations?$top=3").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let first = &r.body["value"][0];
+    assert_eq!(first["id"].as_str(), Some(alice.as_str()));
+    assert_eq!(first["isEnterpriseVoiceEnabled"], true);
+    assert_eq!(
+        first["telephoneNumbers"][0]["telephoneNumber"],
+        "+12065550001"
+    );
+    let next = r.body["@odata.nextLink"].as_str().unwrap();
+    let r = h.get(next).await;
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
+    assert!(r.body.get("@odata.nextLink").is_none());
+    h.sim.stop().await;
+}
+
+#[tokio::test]
+async fn odd_bytes_in_paths_and_filters_are_errors_not_crashes() {
+    let h = start(SimConfig::default()).await;
+    let r = h
+        .get(&format!(
+            "{NA}?$filter={}",
+            enc("telephoneNumber eq 'x' é and")
+        ))
+        .await;
+    assert_eq!(r.status, 400);
+    let r = h
+        .get(&format!(
+            "{NA}?$filter={}",
+            enc("numberType eq 'ab' éand x")
+        ))
+        .await;
+    assert_eq!(r.status, 400);
+    let r = h
+        .get("/admin/teams/telephoneNumberManagement/operations('%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9')")
+        .await;
+    assert_eq!(r.status, 404);
+    let r = h
+        .post(
+            &format!("{NA}/microsoft.graph.teamsAdministrationé.assignNumber"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    h.sim.stop().await;
+}
