@@ -45,21 +45,25 @@ pub(crate) fn route_of(segs: &[&str]) -> Option<Route> {
     match segs {
         [u] if seg_eq(u, "users") => Some(Route {
             template: "/users",
+            permissions: crate::http::USER_READ,
             methods: get,
             handler: list_users,
         }),
         [u, d] if seg_eq(u, "users") && is_delta(d) => Some(Route {
             template: "/users/delta",
+            permissions: crate::http::USER_READ,
             methods: get,
             handler: users_delta,
         }),
         [u, _] if seg_eq(u, "users") => Some(Route {
             template: "/users/{id}",
+            permissions: crate::http::USER_READ,
             methods: get,
             handler: get_user,
         }),
         [g, d] if seg_eq(g, "groups") && is_delta(d) => Some(Route {
             template: "/groups/delta",
+            permissions: crate::http::GROUP_READ,
             methods: get,
             handler: groups_delta,
         }),

@@ -187,7 +187,7 @@ pub(crate) async fn dispatch(
 
 /// What the pre-handler checks decided.
 enum Gate {
-    Pass { slow: Duration },
+    Pass { slow: Duration, lose_response: bool },
     Stop(Reply),
 }
 
@@ -210,15 +210,21 @@ async fn graph(
         state.settle();
         *state.stats.requests.entry(route_key).or_insert(0) += 1;
         let latency = state.config.latency;
-        (gate(&mut state, bearer.as_deref()), latency)
+        (
+            gate(&mut state, bearer.as_deref(), route.map(|r| r.permissions)),
+            latency,
+        )
     };
     let reply = match gate {
         Gate::Stop(reply) => reply,
-        Gate::Pass { slow } => {
+        Gate::Pass {
+            slow,
+            lose_response,
+        } => {
             if !slow.is_zero() {
                 tokio::time::sleep(slow).await;
             }
-            match route {
+            let reply = match route {
                 None => Reply::error(
                     StatusCode::NOT_FOUND,
                     "UnknownError",
@@ -233,6 +239,15 @@ async fn graph(
                     "Specified HTTP method is not allowed for the request target.",
                 ),
                 Some(r) => (r.handler)(tenant, method, segs, ctx, body),
+            };
+            if lose_response {
+                Reply::error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "UnknownError",
+                    "The gateway timed out (injected fault; the request was carried out).",
+                )
+            } else {
+                reply
             }
         }
     };
@@ -252,7 +267,11 @@ async fn graph(
 /// Retry-After discipline, the bearer check, then injected faults, in that order: a client
 /// that retries too early is told again whatever its token, and faults hit only calls that
 /// would otherwise have been served.
-fn gate(state: &mut crate::state::State, bearer: Option<&str>) -> Gate {
+fn gate(
+    state: &mut crate::state::State,
+    bearer: Option<&str>,
+    permissions: Option<&[&str]>,
+) -> Gate {
     let now = Instant::now();
     if let Some(token) = bearer
         && let Some(reply) = early_retry(state, token, now)
@@ -269,7 +288,17 @@ fn gate(state: &mut crate::state::State, bearer: Option<&str>) -> Gate {
                 "Access token has expired or is not yet valid.",
             ));
         }
-        Some(_) => {}
+        Some(t) => {
+            if let (Some(roles), Some(needed)) = (&t.roles, permissions)
+                && !needed.iter().any(|p| roles.iter().any(|r| r == p))
+            {
+                return Gate::Stop(Reply::error(
+                    StatusCode::FORBIDDEN,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                ));
+            }
+        }
     }
     let faults = state.config.faults.clone();
     let retry_after = faults.effective_retry_after_secs();
@@ -307,7 +336,11 @@ fn gate(state: &mut crate::state::State, bearer: Option<&str>) -> Gate {
     } else {
         Duration::ZERO
     };
-    Gate::Pass { slow }
+    let lose_response = state.roll(faults.lost_response_rate);
+    Gate::Pass {
+        slow,
+        lose_response,
+    }
 }
 
 /// A 429 for a principal still inside its `Retry-After`, counted as a violation.
@@ -436,9 +469,36 @@ pub(crate) fn percent_decode(s: &str) -> String {
 #[derive(Clone, Copy)]
 pub(crate) struct Route {
     pub template: &'static str,
+    /// Application permissions any one of which allows the call (contract §1.4).
+    pub permissions: &'static [&'static str],
     pub methods: &'static [&'static str],
     pub handler: fn(&Tenant, &str, &[&str], &Ctx, &[u8]) -> Reply,
 }
+
+/// Who may read users (contract §1.4: least privileged first).
+pub(crate) const USER_READ: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+/// Who may read groups and their members.
+pub(crate) const GROUP_READ: &[&str] = &[
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+/// Who may read numbers and operations.
+pub(crate) const TEAMS_NUMBER_READ: &[&str] = &[
+    "TeamsTelephoneNumber.Read.All",
+    "TeamsTelephoneNumber.ReadWrite.All",
+];
+/// Who may assign, unassign and update numbers (nothing lower, §1.4).
+pub(crate) const TEAMS_NUMBER_WRITE: &[&str] = &["TeamsTelephoneNumber.ReadWrite.All"];
+/// Who may read Teams user configurations.
+pub(crate) const TEAMS_USER_CONFIG: &[&str] = &["TeamsUserConfiguration.Read.All"];
 
 /// Compares path segments case-insensitively, as Graph does.
 pub(crate) fn seg_eq(a: &str, b: &str) -> bool {

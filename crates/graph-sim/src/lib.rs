@@ -64,6 +64,9 @@ pub struct SimConfig {
     /// The numberAssignments list adds `@odata.nextLink` (with `$skip`) when a page is full;
     /// the doc does not say it does, so by default it does not (contract §5.2 [U]).
     pub number_assignments_next_link: bool,
+    /// Application permissions (`roles`) tokens carry; `None` grants every permission a
+    /// route needs. A call without one of its route's permissions answers 403 (§1.4 [SIM]).
+    pub granted_roles: Option<Vec<String>>,
     /// Seed of the random generator behind fault injection and generated ids.
     pub seed: u64,
 }
@@ -86,6 +89,7 @@ impl Default for SimConfig {
             allow_reassign: true,
             enforce_capabilities: true,
             number_assignments_next_link: false,
+            granted_roles: None,
             seed: 0x5eed,
         }
     }
@@ -108,6 +112,10 @@ pub struct Faults {
     pub slow_delay: Duration,
     /// Share of assign/unassign operations that end failed ("Service is unavailable").
     pub failed_operation_rate: f64,
+    /// Share of Graph requests that are carried out but answered 504, as when a gateway
+    /// loses the response: a client must check state before repeating an assignNumber
+    /// (contract §6.2).
+    pub lost_response_rate: f64,
     /// Share of token requests answered 503 `temporarily_unavailable` with `Retry-After`.
     pub token_error_rate: f64,
 }

@@ -177,6 +177,8 @@ pub(crate) struct Operation {
 
 pub(crate) struct AccessToken {
     pub expires: Instant,
+    /// The `roles` claim: `None` when every permission is granted.
+    pub roles: Option<Vec<String>>,
 }
 
 /// All mutable state of one simulated tenant.

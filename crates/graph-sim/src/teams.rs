@@ -58,6 +58,7 @@ pub(crate) fn route_of(segs: &[&str]) -> Option<Route> {
     {
         return Some(Route {
             template: "/admin/teams/userConfigurations",
+            permissions: crate::http::TEAMS_USER_CONFIG,
             methods: get,
             handler: user_configurations,
         });
@@ -81,36 +82,43 @@ pub(crate) fn route_of(segs: &[&str]) -> Option<Route> {
     match rest {
         [n] if seg_eq(n, "numberAssignments") => Some(Route {
             template: "/admin/teams/telephoneNumberManagement/numberAssignments",
+            permissions: crate::http::TEAMS_NUMBER_READ,
             methods: get,
             handler: list_numbers,
         }),
         [n, x] if seg_eq(n, "numberAssignments") && action(x, "assignNumber") => Some(Route {
             template: "/admin/teams/telephoneNumberManagement/numberAssignments/assignNumber",
+            permissions: crate::http::TEAMS_NUMBER_WRITE,
             methods: post,
             handler: assign_number,
         }),
         [n, x] if seg_eq(n, "numberAssignments") && action(x, "unassignNumber") => Some(Route {
             template: "/admin/teams/telephoneNumberManagement/numberAssignments/unassignNumber",
+            permissions: crate::http::TEAMS_NUMBER_WRITE,
             methods: post,
             handler: unassign_number,
         }),
         [n, x] if seg_eq(n, "numberAssignments") && action(x, "updateNumber") => Some(Route {
             template: "/admin/teams/telephoneNumberManagement/numberAssignments/updateNumber",
+            permissions: crate::http::TEAMS_NUMBER_WRITE,
             methods: post,
             handler: update_number,
         }),
         [n, _] if seg_eq(n, "numberAssignments") => Some(Route {
             template: "/admin/teams/telephoneNumberManagement/numberAssignments/{id}",
+            permissions: crate::http::TEAMS_NUMBER_READ,
             methods: &["GET", "POST"],
             handler: get_number,
         }),
         [o, _] if seg_eq(o, "operations") => Some(Route {
             template: "/admin/teams/telephoneNumberManagement/operations/{id}",
+            permissions: crate::http::TEAMS_NUMBER_READ,
             methods: get,
             handler: get_operation,
         }),
         [o] if operation_key(o).is_some() => Some(Route {
             template: "/admin/teams/telephoneNumberManagement/operations/{id}",
+            permissions: crate::http::TEAMS_NUMBER_READ,
             methods: get,
             handler: get_operation,
         }),

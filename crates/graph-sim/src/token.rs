@@ -139,10 +139,12 @@ pub(crate) fn handle(
     let lifetime = state.config.token_lifetime;
     let now = Instant::now();
     state.tokens.retain(|_, t| t.expires > now);
+    let roles = state.config.granted_roles.clone();
     state.tokens.insert(
         token.clone(),
         AccessToken {
             expires: now + lifetime,
+            roles,
         },
     );
     state.stats.tokens_issued += 1;

@@ -142,3 +142,54 @@ async fn token_endpoint_faults_are_503_with_retry_after_tracked_per_client() {
     assert_eq!(h.token_request(&form).await.status, 200);
     h.sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_lost_response_is_a_504_but_the_assignment_still_happens() {
+    let h = start(SimConfig::default()).await;
+    let t = h.sim.tenant();
+    let alice = t.add_user(SimUser {
+        user_principal_name: "a@contoso.example".into(),
+        ..SimUser::default()
+    });
+    t.add_number(SimNumber {
+        telephone_number: "+12065550001".into(),
+        ..SimNumber::default()
+    });
+    t.set_faults(Faults {
+        lost_response_rate: 1.0,
+        ..Faults::default()
+    });
+    let r = h
+        .post(&format!("{NA}/assignNumber"), &json!({"telephoneNumber": "+12065550001", "assignmentTargetId": alice, "numberType": "directRouting"}))
+        .await;
+    assert_eq!(r.status, 504);
+    assert_eq!(t.stats().operations_started, 1);
+    assert_eq!(
+        t.number("+12065550001").unwrap().assignment_target_id,
+        Some(alice)
+    );
+    h.sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_without_the_routes_permission_is_403() {
+    let config = SimConfig {
+        granted_roles: Some(vec![
+            "User.Read.All".into(),
+            "TeamsTelephoneNumber.Read.All".into(),
+        ]),
+        ..SimConfig::default()
+    };
+    let h = start(config).await;
+    assert_eq!(h.get("/users/delta").await.status, 200);
+    assert_eq!(h.get(NA).await.status, 200);
+    let r = h.get("/groups/delta").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["error"]["code"], "Authorization_RequestDenied");
+    let r = h.post(&format!("{NA}/assignNumber"), &json!({})).await;
+    assert_eq!(
+        r.status, 403,
+        "writing needs TeamsTelephoneNumber.ReadWrite.All"
+    );
+    h.sim.stop().await;
+}
