@@ -1,5 +1,29 @@
 //! The test and demo admin API under `/_sim/` (no bearer, no faults, no latency): the same
 //! operations as [`Tenant`], as JSON over HTTP, for callers in another process.
+//!
+//! JSON is camelCase; durations are whole milliseconds.
+//!
+//! | Route | Body | Answer |
+//! |---|---|---|
+//! | `POST /_sim/users` | a `SimUser` (`userPrincipalName`, `displayName`, `department`, …) | 201 `{"id"}` |
+//! | `GET /_sim/users/{id}` | | 200 the `SimUser` |
+//! | `PATCH /_sim/users/{id}` | the fields to change; `null` clears | 204 |
+//! | `POST /_sim/users/{id}/disable` | | 204 |
+//! | `DELETE /_sim/users/{id}[?permanent=true]` | | 204 (soft delete unless permanent) |
+//! | `POST /_sim/resource-accounts` | `{"displayName","userPrincipalName"}` | 201 `{"id"}` |
+//! | `POST /_sim/groups` | `{"displayName","description"?}` | 201 `{"id"}` |
+//! | `DELETE /_sim/groups/{id}[?permanent=true]` | | 204 |
+//! | `POST`/`DELETE /_sim/groups/{id}/members/{userId}` | | 204 |
+//! | `POST /_sim/numbers` | one `SimNumber` or a list (`telephoneNumber`, `numberType`, …) | 201 `{"added"}` |
+//! | `GET /_sim/numbers[/{tel}]` | | 200 `SimNumber`(s) |
+//! | `PUT /_sim/numbers/{tel}/assignment` | `{"assignmentTargetId": "…" or null}` | 204 |
+//! | `PUT`/`GET /_sim/faults` | `Faults` (`throttleRate`, `retryAfterSecs`, `slowDelay` ms, …) | 204 / 200 |
+//! | `PUT /_sim/settings` | `operationDelayMs`, `latencyMs`, `usersPageSize`, switches | 204 |
+//! | `POST /_sim/expire-delta-tokens` | | 204 |
+//! | `POST /_sim/advance-clock?seconds=N` | | 204 |
+//! | `GET /_sim/stats` | | 200 `SimStats` |
+//!
+//! Unknown ids answer 404 in Graph's error envelope.
 
 use std::time::Duration;
 

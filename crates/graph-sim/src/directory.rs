@@ -19,13 +19,13 @@ use crate::state::{
 /// Directory delta tokens live 7 days (contract §0.8, §2.2).
 const DELTA_TOKEN_LIFETIME_SECS: i64 = 7 * 24 * 3600;
 
-/// Maximum `$top` of `/users` (contract §2.1 [U]).
+/// Maximum `$top` of `/users` (contract §2.1 \[U\]).
 const USERS_MAX_TOP: usize = 999;
 
 /// Mask bit meaning "the client sent `$select`", for `@odata.context`.
 const EXPLICIT_SELECT: u64 = 1 << 40;
 
-/// `/users` properties returned without `$select` (contract §2.1 [V]).
+/// `/users` properties returned without `$select` (contract §2.1 \[V\]).
 const USER_DEFAULT_PROPS: [&str; 10] = [
     "businessPhones",
     "displayName",
@@ -303,7 +303,7 @@ struct Round {
     mask: u64,
 }
 
-/// Why a token cannot be used: 400 for garbage, 410 for expired (contract §2.2 [SIM]).
+/// Why a token cannot be used: 400 for garbage, 410 for expired (contract §2.2 \[SIM\]).
 fn token_gone(state: &State, ctx: &Ctx, entity: &str, mask: u64, props: &[&'static str]) -> Reply {
     let mut fresh = format!("{}/{entity}/delta?$deltatoken=", ctx.root());
     if mask & EXPLICIT_SELECT != 0 {
@@ -380,6 +380,12 @@ fn delta_request(
         for opt in &options {
             match opt.as_str() {
                 "$select" | "$deltatoken" | "$skiptoken" => {}
+                // contract §3.1: groups also take the older `$expand=members`.
+                "$expand"
+                    if entity == "groups"
+                        && ctx
+                            .param("$expand")
+                            .is_some_and(|v| v.eq_ignore_ascii_case("members")) => {}
                 "$filter" => {
                     return Err(Reply::error(
                         StatusCode::NOT_IMPLEMENTED,
@@ -395,8 +401,11 @@ fn delta_request(
                 }
             }
         }
-        let mask = parse_select(ctx.param("$select"), props, entity.trim_end_matches('s'))?
+        let mut mask = parse_select(ctx.param("$select"), props, entity.trim_end_matches('s'))?
             .unwrap_or((1u64 << props.len()) - 1);
+        if ctx.param("$expand").is_some() {
+            mask |= 1 << GROUP_MEMBERS;
+        }
         let latest = ctx
             .param("$deltatoken")
             .is_some_and(|d| d.eq_ignore_ascii_case("latest"));

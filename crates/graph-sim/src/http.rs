@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::state::Tenant;
 
-/// Content type of real Graph JSON responses (contract §6.1 [O]).
+/// Content type of real Graph JSON responses (contract §6.1 \[O\]).
 const GRAPH_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// What a handler answers, rendered (with the request's ids) by [`render`].

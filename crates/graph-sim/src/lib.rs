@@ -2,12 +2,15 @@
 //! API for tests, and fault injection.
 //!
 //! The reference is `/work/shared/graph-contract.md` (cited below as "contract §n"), not
-//! our Graph client: where the contract leaves a fact open ([U]), the choice is a field of
+//! our Graph client: where the contract leaves a fact open (\[U\]), the choice is a field of
 //! [`SimConfig`] or a single const, so a test can flip it and see whether the client copes.
 //!
 //! Rule a newcomer would otherwise break: the tenant lives behind one `std::sync::Mutex`
 //! and no lock is ever held across an `.await` (latency and slow faults sleep after the
 //! lock is released).
+
+// STYLE.md: every public item says what it is for.
+#![warn(missing_docs)]
 
 mod admin;
 mod directory;
@@ -45,27 +48,27 @@ pub struct SimConfig {
     /// Page size of `/users`, `/users/delta` and `/groups/delta` (Graph's default is 100).
     pub users_page_size: usize,
     /// Members carried by one group object in one `/groups/delta` page, so big groups span
-    /// pages and the client's merge is exercised (contract §3.1 [SIM]).
+    /// pages and the client's merge is exercised (contract §3.1 \[SIM\]).
     pub group_members_chunk: usize,
     /// GET of one numberAssignment or operation answers `{"value":{…}}` like the doc
-    /// examples instead of the bare entity (contract §5.3, §5.7 [V-ex]).
+    /// examples instead of the bare entity (contract §5.3, §5.7 \[V-ex\]).
     pub wrap_entities_in_value: bool,
     /// Business errors ("already assigned", "not found") end the operation as failed with a
-    /// `statusDetail` (true) or answer 400 on the POST (false) (contract §5.7 [U]).
+    /// `statusDetail` (true) or answer 400 on the POST (false) (contract §5.7 \[U\]).
     pub business_errors_in_operation: bool,
     /// Emergency location ids assignNumber/updateNumber accept; `None` accepts any.
     pub valid_location_ids: Option<Vec<String>>,
     /// assignNumber on a number held by another target moves it (true) or fails with
-    /// "has already been assigned to another user" (false); the contract is silent [U].
+    /// "has already been assigned to another user" (false); the contract is silent \[U\].
     pub allow_reassign: bool,
     /// A number must carry the `userAssignment` (users) or `voiceApplicationAssignment`
-    /// (resource accounts) capability to be assigned (contract §5.1 [U]).
+    /// (resource accounts) capability to be assigned (contract §5.1 \[U\]).
     pub enforce_capabilities: bool,
     /// The numberAssignments list adds `@odata.nextLink` (with `$skip`) when a page is full;
-    /// the doc does not say it does, so by default it does not (contract §5.2 [U]).
+    /// the doc does not say it does, so by default it does not (contract §5.2 \[U\]).
     pub number_assignments_next_link: bool,
     /// Application permissions (`roles`) tokens carry; `None` grants every permission a
-    /// route needs. A call without one of its route's permissions answers 403 (§1.4 [SIM]).
+    /// route needs. A call without one of its route's permissions answers 403 (§1.4 \[SIM\]).
     pub granted_roles: Option<Vec<String>>,
     /// Seed of the random generator behind fault injection and generated ids.
     pub seed: u64,

@@ -14,7 +14,7 @@ use crate::state::{
     NUMBER_TYPES, NumberRec, OpKind, OpStatus, Operation, Tenant, normalize_number,
 };
 
-/// Default and maximum `$top` of the numberAssignments list (contract §5.2 [V]).
+/// Default and maximum `$top` of the numberAssignments list (contract §5.2 \[V\]).
 const NUMBERS_DEFAULT_TOP: usize = 500;
 const NUMBERS_MAX_TOP: usize = 1000;
 
@@ -127,7 +127,7 @@ pub(crate) fn route_of(segs: &[&str]) -> Option<Route> {
 }
 
 /// The numberAssignment key: base64url without padding of "{operatorId}|{+E164}"
-/// (contract §5.1 [U], inferred from the doc examples).
+/// (contract §5.1 \[U\], inferred from the doc examples).
 fn number_id(rec: &NumberRec) -> String {
     let op = rec.number.operator_id.as_deref().unwrap_or_default();
     URL_SAFE_NO_PAD.encode(format!("{op}|{}", rec.number.telephone_number))
@@ -200,7 +200,7 @@ struct NumberPage<'a> {
 }
 
 /// Location updates are offered for Direct Routing and Operator Connect numbers; calling
-/// plan numbers can also be released (contract §7.1 notes on location removal [U]).
+/// plan numbers can also be released (contract §7.1 notes on location removal \[U\]).
 fn supported_actions(number_type: &str) -> Vec<&'static str> {
     match number_type {
         "callingPlan" => vec!["locationUpdate", "release"],
@@ -261,7 +261,7 @@ impl Clause {
 }
 
 /// `a eq 'x' and capabilities/any(c:c eq 'y') and …` (contract §5.2). Values compare
-/// case-insensitively [SIM]; a telephone number without '+' gets one, but a '+' the client
+/// case-insensitively \[SIM\]; a telephone number without '+' gets one, but a '+' the client
 /// forgot to percent-encode arrives as a space and matches nothing, as on real Graph.
 fn parse_filter(filter: &str) -> Result<Vec<Clause>, String> {
     split_and(filter)?
@@ -788,14 +788,14 @@ fn update_number(tenant: &Tenant, _m: &str, _s: &[&str], _ctx: &Ctx, body: &[u8]
     Reply::empty(StatusCode::OK)
 }
 
-/// Page size and maximum `$top` of userConfigurations; neither is documented (§5.10 [U]),
+/// Page size and maximum `$top` of userConfigurations; neither is documented (§5.10 \[U\]),
 /// so the directory's 100/999 are used.
 const USER_CONFIGURATIONS_DEFAULT_TOP: usize = 100;
 const USER_CONFIGURATIONS_MAX_TOP: usize = 999;
 
 /// `GET /admin/teams/userConfigurations` (contract §5.10): one entry per live user with the
 /// numbers Teams holds for it; `isEnterpriseVoiceEnabled` mirrors having a number, as
-/// PowerShell documents for assignment [SIM]. Pages by `$top` and a `$skiptoken` nextLink.
+/// PowerShell documents for assignment \[SIM\]. Pages by `$top` and a `$skiptoken` nextLink.
 fn user_configurations(tenant: &Tenant, _m: &str, _s: &[&str], ctx: &Ctx, _b: &[u8]) -> Reply {
     for (k, _) in &ctx.query {
         let k = k.to_ascii_lowercase();

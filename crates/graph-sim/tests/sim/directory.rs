@@ -286,3 +286,22 @@ async fn prefer_return_minimal_sends_only_the_changed_properties() {
     assert!(u.get("displayName").is_none(), "{u}");
     h.sim.stop().await;
 }
+
+#[tokio::test]
+async fn groups_delta_takes_the_older_expand_members_form() {
+    let h = start(SimConfig::default()).await;
+    let t = h.sim.tenant();
+    let u = t.add_user(user(1));
+    let g = t.add_group("G", None);
+    t.add_member(&g, &u);
+    let (items, _, _) = h
+        .delta_round("/groups/delta?$select=displayName&$expand=members")
+        .await;
+    assert_eq!(
+        items[0]["members@delta"][0]["id"].as_str(),
+        Some(u.as_str())
+    );
+    assert!(items[0].get("description").is_none());
+    assert_eq!(h.get("/users/delta?$expand=manager").await.status, 400);
+    h.sim.stop().await;
+}
