@@ -163,6 +163,8 @@ pub(crate) struct Operation {
     pub kind: OpKind,
     pub created: chrono::DateTime<chrono::Utc>,
     pub ready_at: Instant,
+    /// Until this instant a running operation reports `notStarted`.
+    pub started_at: Instant,
     pub telephone_number: String,
     pub number_type: String,
     pub target: Option<String>,

@@ -21,6 +21,10 @@ const NUMBERS_MAX_TOP: usize = 1000;
 /// Namespace prefix of the qualified action names the SDKs call (contract §5.8).
 const ACTION_NAMESPACE: &str = "microsoft.graph.teamsAdministration.";
 
+/// Share of `operation_delay` during which an operation reports `notStarted` before
+/// `running`, so a client must treat both as "not finished" (contract §5.7 enum).
+const NOT_STARTED_SHARE: f64 = 0.25;
+
 /// Assignment categories assignNumber accepts (contract §5.4).
 const CATEGORIES: [&str; 3] = ["primary", "private", "alternate"];
 
@@ -510,14 +514,19 @@ fn get_operation(tenant: &Tenant, _m: &str, segs: &[&str], ctx: &Ctx, _b: &[u8])
             number_id(r)
         )
     });
+    let status = if op.status == OpStatus::Running && Instant::now() < op.started_at {
+        "notStarted"
+    } else {
+        op.status.as_str()
+    };
     let entity = json!({
         "@odata.type": "#microsoft.graph.teamsAdministration.telephoneNumberLongRunningOperation",
         "id": op.id,
         "createdDateTime": op.created.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "status": op.status.as_str(),
+        "status": status,
         "numbers": [{
             "resourceLocation": resource,
-            "status": op.status.as_str(),
+            "status": status,
             "statusDetail": op.detail,
         }],
     });
@@ -655,6 +664,7 @@ fn assign_number(tenant: &Tenant, _m: &str, _s: &[&str], ctx: &Ctx, body: &[u8])
         kind: OpKind::Assign,
         created: state.now(),
         ready_at: Instant::now() + state.config.operation_delay,
+        started_at: Instant::now() + state.config.operation_delay.mul_f64(NOT_STARTED_SHARE),
         telephone_number: tel,
         number_type: ty,
         target: Some(target),
@@ -711,6 +721,7 @@ fn unassign_number(tenant: &Tenant, _m: &str, _s: &[&str], ctx: &Ctx, body: &[u8
         kind: OpKind::Unassign,
         created: state.now(),
         ready_at: Instant::now() + state.config.operation_delay,
+        started_at: Instant::now() + state.config.operation_delay.mul_f64(NOT_STARTED_SHARE),
         telephone_number: tel,
         number_type: ty,
         target: None,
