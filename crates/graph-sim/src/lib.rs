@@ -5,6 +5,29 @@
 //! our Graph client: where the contract leaves a fact open (\[U\]), the choice is a field of
 //! [`SimConfig`] or a single const, so a test can flip it and see whether the client copes.
 //!
+//! Choices where the contract is open (each is a `SimConfig` field or one const):
+//!
+//! | Fact | Choice | Where |
+//! |---|---|---|
+//! | expired delta token (§2.2) | 410 `syncStateNotFound` + `Location` with an empty `$deltatoken` | `directory::token_gone` |
+//! | numberAssignments `@odata.nextLink` (§5.2) | none; `number_assignments_next_link` adds one | `SimConfig` |
+//! | `$top` > 1000 on numbers | 400 (not clamped) | `teams::NUMBERS_MAX_TOP` |
+//! | `$filter` values (§5.2) | enum values case-insensitive; `telephoneNumber` exact, '+' added if missing | `teams::Clause` |
+//! | numberAssignment id (§5.1) | base64url no padding of `{operatorId}\|{+E164}` | `teams::number_id` |
+//! | operation id (§5.4) | base64url of `Assignment\|{guid}` / `Unassignment\|{guid}` | `teams::start_operation` |
+//! | GET entity shape (§5.3, §5.7) | bare entity; `wrap_entities_in_value` wraps | `SimConfig` |
+//! | business errors (§5.7) | failed operation + `statusDetail`; `business_errors_in_operation=false` → 400 | `SimConfig` |
+//! | reassigning a held number | allowed, the number moves; `allow_reassign=false` refuses | `SimConfig` |
+//! | wrong `numberType` for the number | "is not found from tenant" (looked up by number and type) | `State::assign_problem` |
+//! | unassigning an unassigned number | succeeds (idempotent) | `State::unassign_problem` |
+//! | capabilities (§5.1) | `userAssignment` / `voiceApplicationAssignment` required; `enforce_capabilities` | `SimConfig` |
+//! | unknown parameters in an action body | 400, as OData does for unknown action parameters | `teams::action_body` |
+//! | token endpoint faults | 503 `temporarily_unavailable` (AADSTS90033) with `Retry-After` | `token` |
+//! | AADSTS90002 / 700016 | 400 `invalid_request` / 400 `unauthorized_client` | `token` |
+//! | Teams 404 code | `NotFound` | `teams::not_found` |
+//! | unknown action segment | 400 "Resource not found for the segment" | `teams::get_number` |
+//! | `$filter`/`$orderby`/`$search`/`$count` on `/users` | 501 `NotImplemented` (not simulated) | `directory::list_users` |
+//!
 //! Rule a newcomer would otherwise break: the tenant lives behind one `std::sync::Mutex`
 //! and no lock is ever held across an `.await` (latency and slow faults sleep after the
 //! lock is released).
