@@ -5,6 +5,7 @@
 mod accounts;
 mod audit_reach;
 mod concurrency;
+mod drift;
 mod export;
 mod imports;
 mod inventory;

@@ -1,0 +1,241 @@
+//! Drift between Teams' listing and the inventory, adopted or pushed.
+
+use domain::{NumberStatus, ProvisioningState, Scope, TargetKind};
+use store::{
+    drift::{self, DriftKind},
+    jobs::JobFilter,
+    sync::TeamsNumber,
+    testing::{TestDb, owner},
+};
+
+use super::new_number;
+
+fn teams(e164: &str, target: Option<&str>) -> TeamsNumber {
+    TeamsNumber {
+        e164: e164.into(),
+        number_type: Some("direct_routing".into()),
+        assignment_target_id: target.map(str::to_string),
+        assignment_status: Some(if target.is_some() { "userAssigned" } else { "unassigned" }.into()),
+        activation_state: Some("activated".into()),
+        location_id: None,
+        iso_country_code: Some("GB".into()),
+    }
+}
+
+fn person(t: &TestDb, id: &str) {
+    let input = store::directory::DirectoryUserInput {
+        id: id.into(),
+        upn: format!("{id}@example.com"),
+        display_name: id.into(),
+        mail: None,
+        department: None,
+        job_title: None,
+        office_location: None,
+        usage_location: None,
+        city: None,
+        country: None,
+        account_enabled: true,
+    };
+    t.db.write(|c| store::directory::upsert_user(c, &owner(), input)).unwrap();
+}
+
+fn on_platform(t: &TestDb, e164: &str, p: i64) {
+    let mut new = new_number(e164);
+    new.platform_id = Some(p);
+    new.number_type = Some(domain::NumberType::DirectRouting);
+    t.db.write(|c| store::numbers::create(c, &owner(), new)).unwrap();
+}
+
+fn assign(t: &TestDb, e164: &str, who: &str) {
+    let target = t.db.read(|c| store::directory::resolve_target(c, "user", who)).unwrap();
+    let r = store::lifecycle::Request::Assign {
+        target,
+        override_reservation: false,
+        override_quarantine: false,
+        reassign: true,
+    };
+    t.db.write(|c| store::lifecycle::apply(c, &owner(), e164, r, None)).unwrap();
+}
+
+/// A platform where every kind of drift occurs once, with no job in flight.
+fn drifted() -> (TestDb, i64) {
+    let t = TestDb::new();
+    let p = store::testing::platform(&t.db, "Teams", "teams");
+    for who in ["alice", "bob", "carol"] {
+        person(&t, who);
+    }
+    // In step: assigned to alice on both sides.
+    on_platform(&t, "+442071230001", p);
+    assign(&t, "+442071230001", "alice");
+    // Assigned in Teams only.
+    on_platform(&t, "+442071230002", p);
+    // Different target.
+    on_platform(&t, "+442071230003", p);
+    assign(&t, "+442071230003", "bob");
+    // Assigned in the inventory only (Teams has it free).
+    on_platform(&t, "+442071230004", p);
+    assign(&t, "+442071230004", "carol");
+    // Assigned in the inventory, absent from Teams.
+    on_platform(&t, "+442071230005", p);
+    assign(&t, "+442071230005", "carol");
+    // Jobs done: nothing in flight.
+    t.db.write(|c| {
+        diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE numbers SET provisioning_state = 'provisioned' WHERE status = 'assigned'"), c)?;
+        diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE provisioning_jobs SET state = 'succeeded'"), c)?;
+        store::sync::replace_teams_numbers(
+            c,
+            p,
+            &[
+                teams("+442071230001", Some("alice")),
+                teams("+442071230002", Some("alice")),
+                teams("+442071230003", Some("carol")),
+                teams("+442071230004", None),
+                teams("+442071230006", Some("bob")),
+            ],
+        )
+    })
+    .unwrap();
+    (t, p)
+}
+
+#[test]
+fn drift_lists_every_kind_of_difference_in_number_order() {
+    let (t, p) = drifted();
+    let page = t.db.read(|c| drift::list(c, p, None, None)).unwrap();
+    let kinds: Vec<(&str, DriftKind)> = page
+        .items
+        .iter()
+        .map(|d| (d.number.as_str(), d.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("+442071230002", DriftKind::AssignedInTeamsOnly),
+            ("+442071230003", DriftKind::DifferentTarget),
+            ("+442071230004", DriftKind::AssignedInInventoryOnly),
+            ("+442071230005", DriftKind::AssignedInInventoryOnly),
+            ("+442071230006", DriftKind::NotInInventory),
+        ]
+    );
+    // Paged by number.
+    let first = t.db.read(|c| drift::list(c, p, None, Some(2))).unwrap();
+    assert_eq!(first.items.len(), 2);
+    let rest = t
+        .db
+        .read(|c| drift::list(c, p, first.next_cursor.as_deref(), Some(10)))
+        .unwrap();
+    assert_eq!(rest.items.len(), 3);
+    assert_eq!(rest.items[0].number, "+442071230004");
+}
+
+#[test]
+fn a_number_with_a_job_in_flight_is_not_drift() {
+    let (t, p) = drifted();
+    // Reassigning the different-target number to carol (Teams' holder) writes a job.
+    assign(&t, "+442071230003", "carol");
+    let page = t.db.read(|c| drift::list(c, p, None, None)).unwrap();
+    assert!(page.items.iter().all(|d| d.number != "+442071230003"));
+}
+
+#[test]
+fn adopting_takes_teams_state_as_one_change_set_without_jobs() {
+    let (t, p) = drifted();
+    let jobs_before = t
+        .db
+        .read(|c| store::jobs::list(c, &Scope::unrestricted(), &JobFilter::default(), None, Some(100)))
+        .unwrap()
+        .items
+        .len();
+    let settled = t.db.write(|c| drift::adopt(c, &owner(), p, None)).unwrap();
+    assert_eq!(settled.done, 5, "{settled:?}");
+    assert!(settled.skipped.is_empty());
+    let get = |e164: &str| {
+        t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), e164))
+            .unwrap()
+    };
+    let two = get("+442071230002");
+    assert_eq!(two.status, NumberStatus::Assigned);
+    let a = two.assignment.unwrap();
+    assert_eq!((a.kind, a.id.as_str()), (TargetKind::User, "alice"));
+    assert_eq!(a.provisioning_state, ProvisioningState::Provisioned);
+    assert_eq!(get("+442071230003").assignment.unwrap().id, "carol");
+    assert_eq!(get("+442071230004").status, NumberStatus::Quarantined);
+    let six = get("+442071230006");
+    assert_eq!(six.platform_id, Some(p));
+    assert_eq!(six.assignment.unwrap().id, "bob");
+    // Teams already holds this state: no job was written.
+    let jobs_after = t
+        .db
+        .read(|c| store::jobs::list(c, &Scope::unrestricted(), &JobFilter::default(), None, Some(100)))
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(jobs_before, jobs_after);
+    // A number Teams does not list at all is taken back too.
+    assert_eq!(get("+442071230005").status, NumberStatus::Quarantined);
+    let left = t.db.read(|c| drift::list(c, p, None, None)).unwrap();
+    assert!(left.items.is_empty(), "{:?}", left.items);
+    // One change set, revertible like an import.
+    let cs = t
+        .db
+        .read(|c| store::audit::change_set(c, &owner(), &settled.change_set_id, None, None))
+        .unwrap();
+    assert_eq!(cs.items.len(), 6, "five transitions and one created number");
+}
+
+#[test]
+fn adopting_skips_a_teams_target_the_directory_does_not_know() {
+    let (t, p) = drifted();
+    t.db.write(|c| store::sync::replace_teams_numbers(c, p, &[teams("+442071230007", Some("stranger"))]))
+        .unwrap();
+    let settled = t
+        .db
+        .write(|c| drift::adopt(c, &owner(), p, Some(&["+442071230007".to_string()])))
+        .unwrap();
+    assert_eq!(settled.done, 0);
+    assert_eq!(settled.skipped.len(), 1);
+    assert!(settled.skipped[0].reason.contains("stranger"));
+    assert!(
+        t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), "+442071230007"))
+            .is_err(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn pushing_writes_a_job_per_drifted_number_the_inventory_has() {
+    let (t, p) = drifted();
+    let settled = t.db.write(|c| drift::push(c, &owner(), p, None)).unwrap();
+    assert_eq!(settled.done, 4);
+    assert_eq!(settled.skipped.len(), 1, "the number only Teams has");
+    let queued = t
+        .db
+        .read(|c| {
+            store::jobs::list(
+                c,
+                &Scope::unrestricted(),
+                &JobFilter {
+                    state: Some(store::jobs::JobState::Queued),
+                    ..Default::default()
+                },
+                None,
+                Some(100),
+            )
+        })
+        .unwrap()
+        .items;
+    let mut actions: Vec<(String, &str)> = queued
+        .iter()
+        .map(|j| (j.number.clone(), j.action.as_str()))
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        vec![
+            ("+442071230002".into(), "unassign"),
+            ("+442071230003".into(), "assign"),
+            ("+442071230004".into(), "assign"),
+            ("+442071230005".into(), "assign"),
+        ]
+    );
+}
