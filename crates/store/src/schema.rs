@@ -360,67 +360,6 @@ diesel::table! {
 }
 
 diesel::joinable!(group_members -> directory_groups (group_id));
-diesel::table! {
-    platform_sync (platform_id) {
-        platform_id -> BigInt,
-        users_delta_link -> Nullable<Text>,
-        groups_delta_link -> Nullable<Text>,
-        requested_at -> Nullable<Timestamp>,
-        started_at -> Nullable<Timestamp>,
-        finished_at -> Nullable<Timestamp>,
-        duration_ms -> Nullable<BigInt>,
-        full_sync -> Bool,
-        users_changed -> BigInt,
-        users_removed -> BigInt,
-        groups_changed -> BigInt,
-        memberships -> BigInt,
-        error -> Nullable<Text>,
-        teams_numbers_at -> Nullable<Timestamp>,
-        teams_numbers -> BigInt,
-    }
-}
-
-diesel::table! {
-    teams_numbers (platform_id, e164) {
-        platform_id -> BigInt,
-        e164 -> Text,
-        number_type -> Nullable<Text>,
-        assignment_target_id -> Nullable<Text>,
-        assignment_status -> Nullable<Text>,
-        activation_state -> Nullable<Text>,
-        location_id -> Nullable<Text>,
-        iso_country_code -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    provisioning_jobs (id) {
-        id -> BigInt,
-        platform_id -> BigInt,
-        number_id -> BigInt,
-        e164 -> Text,
-        action -> Text,
-        target_kind -> Nullable<Text>,
-        target_id -> Nullable<Text>,
-        target_name -> Nullable<Text>,
-        number_type -> Nullable<Text>,
-        emergency_location_id -> Nullable<Text>,
-        previous_target_id -> Nullable<Text>,
-        state -> Text,
-        attempts -> Integer,
-        run_after -> Timestamp,
-        lease_holder -> Nullable<Text>,
-        lease_until -> Nullable<Timestamp>,
-        operation -> Nullable<Text>,
-        last_error -> Nullable<Text>,
-        created_by -> Text,
-        change_set_id -> Nullable<Text>,
-        created_at -> Timestamp,
-        started_at -> Nullable<Timestamp>,
-        finished_at -> Nullable<Timestamp>,
-    }
-}
-
 diesel::joinable!(group_members -> directory_users (user_id));
 diesel::joinable!(number_tags -> numbers (number_id));
 diesel::joinable!(number_tags -> tags (tag_id));
