@@ -9,6 +9,7 @@ mod export;
 mod imports;
 mod inventory;
 mod lifecycle;
+mod platforms;
 mod rates_and_changes;
 mod search;
 mod search_attack;
