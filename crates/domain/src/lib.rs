@@ -26,5 +26,6 @@ pub use range::{NumberBlock, RangeError};
 pub use status::{NumberStatus, NumberType, ParseEnumError};
 pub use tag::{MAX_TAGS, Tag, TagError};
 pub use vocab::{
-    ChangeOp, PlanKind, PlanStatus, ProvisioningState, ServiceKind, Target, TargetKind,
+    ChangeOp, PlanKind, PlanStatus, PlatformKind, ProvisioningState, ServiceKind, Target,
+    TargetKind,
 };

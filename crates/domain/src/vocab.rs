@@ -94,6 +94,25 @@ vocabulary!(ProvisioningState {
     Failed => "failed",
 });
 
+/// What a platform is: where its numbers are provisioned, if anywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum PlatformKind {
+    /// A Microsoft Teams tenant, reached through Microsoft Graph.
+    Teams,
+    /// A URL that receives a signed JSON event for every assignment change.
+    Webhook,
+    /// Inventory only: nothing is provisioned.
+    None,
+}
+
+vocabulary!(PlatformKind {
+    Teams => "teams",
+    Webhook => "webhook",
+    None => "none",
+});
+
 /// What made an import plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -212,5 +231,6 @@ mod tests {
         words_agree(PlanKind::ALL, |v| v.as_str());
         words_agree(PlanStatus::ALL, |v| v.as_str());
         words_agree(ChangeOp::ALL, |v| v.as_str());
+        words_agree(PlatformKind::ALL, |v| v.as_str());
     }
 }

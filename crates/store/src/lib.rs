@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod locations;
 pub mod numbers;
 pub mod page;
+pub mod platforms;
 pub mod ranges;
 pub(crate) mod rows;
 pub mod scheduler;

@@ -1,4 +1,4 @@
-//! Password hashes, API-token secrets and the JWT signing key.
+//! Password hashes, API-token secrets, the JWT signing key, and sealing secrets at rest.
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier, password_hash::phc::PasswordHash};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -162,6 +162,96 @@ impl SecretKey {
     }
 }
 
+/// The label of the platform-secret key: [`SecretKey::derive`] of this and the salt in
+/// settings (`store::settings::sealer`).
+pub const SEALER_LABEL: &str = "telestate platform secrets v1";
+
+/// Marks the format of a sealed value: `v1.` then base64url(nonce ‖ ciphertext ‖ tag).
+const SEALED_V1: &str = "v1.";
+/// ChaCha20-Poly1305's nonce: 96 bits, random per seal (at 2^32 seals under one key the
+/// chance of a repeat is still below 2^-32; an installation seals a handful).
+const NONCE_BYTES: usize = 12;
+/// Poly1305's tag.
+const TAG_BYTES: usize = 16;
+
+/// Seals secrets at rest (platform client and signing secrets) with ChaCha20-Poly1305
+/// under a key derived from `TELESTATE_SECRET_KEY`, so a copy of the database alone does
+/// not reveal them, and a sealed value that was altered, or is opened under another key,
+/// fails to open instead of yielding garbage.
+#[derive(Clone)]
+pub struct Sealer {
+    cipher: chacha20poly1305::ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(…)")
+    }
+}
+
+impl Sealer {
+    /// A sealer over a 32-byte key (what [`SecretKey::derive`] returns).
+    pub fn new(key: &[u8]) -> StoreResult<Sealer> {
+        use chacha20poly1305::KeyInit;
+        chacha20poly1305::ChaCha20Poly1305::new_from_slice(key)
+            .map(|cipher| Sealer { cipher })
+            .map_err(|_| StoreError::Internal("a sealing key must be 32 bytes".into()))
+    }
+
+    /// Seals `secret`: `v1.` and base64url(random nonce ‖ ciphertext ‖ tag). The version
+    /// is also the associated data, so a value cannot be passed off as another format.
+    pub fn seal(&self, secret: &str) -> StoreResult<String> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &chacha20poly1305::Nonce::from(nonce),
+                Payload {
+                    msg: secret.as_bytes(),
+                    aad: SEALED_V1.as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Internal("sealing a secret failed".into()))?;
+        let mut out = Vec::with_capacity(NONCE_BYTES + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(format!("{SEALED_V1}{}", URL_SAFE_NO_PAD.encode(out)))
+    }
+
+    /// Opens a value made by [`Sealer::seal`]. A tampered value, another key or an unknown
+    /// format is an internal error whose message holds neither the value nor the secret.
+    pub fn open(&self, sealed: &str) -> StoreResult<String> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let refused = || {
+            StoreError::Internal(
+                "a sealed secret did not open: it was altered, or TELESTATE_SECRET_KEY (or the \
+                 platform_secrets_salt setting) is not the one it was sealed under"
+                    .into(),
+            )
+        };
+        let bytes = sealed
+            .strip_prefix(SEALED_V1)
+            .and_then(|b| URL_SAFE_NO_PAD.decode(b).ok())
+            .filter(|b| b.len() >= NONCE_BYTES + TAG_BYTES)
+            .ok_or_else(refused)?;
+        let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
+        let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| refused())?;
+        let plain = self
+            .cipher
+            .decrypt(
+                &chacha20poly1305::Nonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: SEALED_V1.as_bytes(),
+                },
+            )
+            .map_err(|_| refused())?;
+        String::from_utf8(plain).map_err(|_| refused())
+    }
+}
+
 /// HMAC (RFC 2104) over SHA-256: key derivation here, webhook signatures in the worker.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
@@ -240,6 +330,48 @@ mod tests {
         assert_ne!(a.derive("jwt", "s1"), a.derive("other", "s1"));
         assert!(SecretKey::from_text("too short").is_err());
         assert_eq!(format!("{a:?}"), "SecretKey(…)");
+    }
+
+    fn sealer(secret: char, salt: &str) -> Sealer {
+        let key = SecretKey::from_text(&secret.to_string().repeat(32)).unwrap();
+        Sealer::new(&key.derive(SEALER_LABEL, salt)).unwrap()
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_under_its_key_and_never_shows_in_clear() {
+        let s = sealer('a', "salt");
+        let sealed = s.seal("hunter2-client-secret").unwrap();
+        assert!(sealed.starts_with("v1."), "{sealed}");
+        assert!(!sealed.contains("hunter2"));
+        assert_eq!(s.open(&sealed).unwrap(), "hunter2-client-secret");
+        // A fresh nonce each time: the same secret never seals to the same text.
+        let again = s.seal("hunter2-client-secret").unwrap();
+        assert_ne!(sealed, again);
+        assert_eq!(s.open(&again).unwrap(), "hunter2-client-secret");
+        assert_eq!(s.open(&s.seal("").unwrap()).unwrap(), "");
+        assert_eq!(format!("{s:?}"), "Sealer(…)");
+    }
+
+    #[test]
+    fn a_tampered_or_foreign_sealed_value_fails_cleanly() {
+        let s = sealer('a', "salt");
+        let sealed = s.seal("hunter2").unwrap();
+        let refused = |r: StoreResult<String>| match r {
+            Err(StoreError::Internal(m)) => assert!(!m.contains("hunter2"), "{m}"),
+            other => panic!("expected an internal error, got {other:?}"),
+        };
+        refused(sealer('b', "salt").open(&sealed));
+        refused(sealer('a', "other salt").open(&sealed));
+        // Flip one character of the body.
+        let mut chars: Vec<char> = sealed.chars().collect();
+        let i = chars.len() - 5;
+        chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+        refused(s.open(&chars.into_iter().collect::<String>()));
+        refused(s.open(&sealed.replacen("v1.", "v2.", 1)));
+        refused(s.open("v1."));
+        refused(s.open("v1.!!!"));
+        refused(s.open("hunter2"));
+        assert!(Sealer::new(b"short").is_err());
     }
 
     #[test]

@@ -21,6 +21,23 @@ pub fn jwt_signing_key(
     Ok(secret.derive("telestate jwt signing key v1", &salt))
 }
 
+/// The key under which the salt of the platform-secret sealing key is kept. Not secret
+/// either: the key is derived from it and `TELESTATE_SECRET_KEY`. Unlike the JWT salt,
+/// deleting it (or changing the secret key) makes every sealed platform secret
+/// unreadable: they must then be set again.
+pub const PLATFORM_SECRETS_SALT: &str = "platform_secrets_salt";
+
+/// The [`Sealer`](crate::secrets::Sealer) of platform secrets: its key derived from
+/// `secret` and the installation's salt (created on first use), so every instance and
+/// worker with the same secret over the same database opens what another sealed.
+pub fn sealer(
+    conn: &mut Conn,
+    secret: &crate::secrets::SecretKey,
+) -> StoreResult<crate::secrets::Sealer> {
+    let salt = get_or_init(conn, PLATFORM_SECRETS_SALT, crate::secrets::new_salt)?;
+    crate::secrets::Sealer::new(&secret.derive(crate::secrets::SEALER_LABEL, &salt))
+}
+
 /// Reads a setting.
 pub fn get(conn: &mut Conn, key: &str) -> StoreResult<Option<String>> {
     Ok(settings::table

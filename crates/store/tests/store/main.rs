@@ -11,6 +11,7 @@ mod imports;
 mod inventory;
 mod jobs;
 mod lifecycle;
+mod platforms;
 mod rates_and_changes;
 mod search;
 mod search_attack;

@@ -27,9 +27,9 @@ fn teams_platform(t: &TestDb, sim: &Simulator, name: &str) -> i64 {
     let key = secret_key();
     t.db.write(|c| {
         let sealer = store::settings::sealer(c, &key)?;
-        let input = store::platforms::PlatformInput {
+        let input = store::platforms::NewPlatform {
             name: name.into(),
-            kind: domain::PlatformKind::Teams,
+            kind: "teams".into(),
             tenant_id: Some(SimConfig::default().tenant_id),
             client_id: Some(SimConfig::default().client_id),
             client_secret: Some(SimConfig::default().client_secret),

@@ -89,9 +89,9 @@ async fn every_change_on_a_webhook_platform_is_delivered_signed_and_retried() {
         .db
         .write(|c| {
             let sealer = store::settings::sealer(c, &key)?;
-            let input = store::platforms::PlatformInput {
+            let input = store::platforms::NewPlatform {
                 name: "ITSM".into(),
-                kind: domain::PlatformKind::Webhook,
+                kind: "webhook".into(),
                 url: Some(format!("http://{addr}/hook")),
                 signing_secret: Some(SECRET.into()),
                 ..Default::default()
