@@ -108,7 +108,10 @@ impl AppState {
     }
 
     /// Adds metrics of other parts of the process (the worker) to `/metrics`.
-    pub fn with_metrics(mut self, register: impl FnOnce(&mut prometheus_client::registry::Registry)) -> AppState {
+    pub fn with_metrics(
+        mut self,
+        register: impl FnOnce(&mut prometheus_client::registry::Registry),
+    ) -> AppState {
         if let Some(m) = Arc::get_mut(&mut self.metrics) {
             m.register(register);
         }

@@ -110,7 +110,12 @@ impl Metrics {
 
     /// Renders the Prometheus text format, with the pool's current state and the
     /// provisioning jobs by state (read from the database, so they cover every worker).
-    pub fn render_with_jobs(&self, pool: (u32, u32), pool_max: u32, jobs: &[(String, i64)]) -> String {
+    pub fn render_with_jobs(
+        &self,
+        pool: (u32, u32),
+        pool_max: u32,
+        jobs: &[(String, i64)],
+    ) -> String {
         for state in store::jobs::JobState::ALL {
             let n = jobs
                 .iter()

@@ -205,13 +205,19 @@ async fn graph(
         route.map_or("<unknown>".to_owned(), |r| r.template.to_owned())
     );
     let bearer = bearer_token(req);
+    let signature = request_signature(method, req, body);
     let (gate, latency) = {
         let mut state = tenant.lock();
         state.settle();
         *state.stats.requests.entry(route_key).or_insert(0) += 1;
         let latency = state.config.latency;
         (
-            gate(&mut state, bearer.as_deref(), route.map(|r| r.permissions)),
+            gate(
+                &mut state,
+                bearer.as_deref(),
+                route.map(|r| r.permissions),
+                signature,
+            ),
             latency,
         )
     };
@@ -271,10 +277,11 @@ fn gate(
     state: &mut crate::state::State,
     bearer: Option<&str>,
     permissions: Option<&[&str]>,
+    signature: u64,
 ) -> Gate {
     let now = Instant::now();
     if let Some(token) = bearer
-        && let Some(reply) = early_retry(state, token, now)
+        && let Some(reply) = early_retry(state, token, Some(signature), now)
     {
         return Gate::Stop(reply);
     }
@@ -307,6 +314,9 @@ fn gate(
         state
             .retry_after
             .insert(token.to_owned(), now + Duration::from_secs(retry_after));
+        state
+            .throttled_requests
+            .insert((token.to_owned(), signature));
         return Gate::Stop(throttled(retry_after));
     }
     if state.roll(faults.server_error_rate) {
@@ -327,6 +337,9 @@ fn gate(
             state
                 .retry_after
                 .insert(token.to_owned(), now + Duration::from_secs(retry_after));
+            state
+                .throttled_requests
+                .insert((token.to_owned(), signature));
             reply = reply.header("Retry-After", retry_after.to_string());
         }
         return Gate::Stop(reply);
@@ -343,18 +356,28 @@ fn gate(
     }
 }
 
-/// A 429 for a principal still inside its `Retry-After`, counted as a violation.
+/// A 429 for a principal still inside its `Retry-After` (throttling is per app, so every
+/// request waits). Sending a request that was itself told to wait again before its time
+/// is a violation; another request that was already on its way when the first was told
+/// is throttled too but not counted (a client cannot recall what it already sent).
+/// `signature` is `None` for the token endpoint, where every request is the same one.
 pub(crate) fn early_retry(
     state: &mut crate::state::State,
     principal: &str,
+    signature: Option<u64>,
     now: Instant,
 ) -> Option<Reply> {
     let until = *state.retry_after.get(principal)?;
     if until <= now {
         state.retry_after.remove(principal);
+        state.throttled_requests.retain(|(p, _)| p != principal);
         return None;
     }
-    state.stats.retry_after_violations += 1;
+    let key = (principal.to_owned(), signature.unwrap_or(0));
+    if signature.is_none() || state.throttled_requests.contains(&key) {
+        state.stats.retry_after_violations += 1;
+    }
+    state.throttled_requests.insert(key);
     state.stats.throttled += 1;
     let remaining = (until - now).as_secs_f64().ceil().max(1.0) as u64;
     tracing::debug!(
@@ -362,6 +385,17 @@ pub(crate) fn early_retry(
         "request before Retry-After elapsed"
     );
     Some(throttled(remaining))
+}
+
+/// Identifies a request for Retry-After bookkeeping: method, path with query, and body.
+fn request_signature(method: &str, req: &HttpRequest, body: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    method.hash(&mut h);
+    req.uri().path().hash(&mut h);
+    req.uri().query().unwrap_or("").hash(&mut h);
+    body.hash(&mut h);
+    h.finish()
 }
 
 /// The 429 of contract §6.2.

@@ -197,6 +197,9 @@ pub(crate) struct State {
     pub tokens: HashMap<String, AccessToken>,
     /// Principal (bearer token or client id) → when its last `Retry-After` elapses.
     pub retry_after: HashMap<String, Instant>,
+    /// The requests (principal, hash of method, URL and body) answered with a
+    /// `Retry-After` whose time has not come: sending one of them again is a violation.
+    pub throttled_requests: std::collections::HashSet<(String, u64)>,
     /// Bumped by `expire_delta_tokens`; tokens of an older epoch answer 410.
     pub delta_epoch: u64,
     /// Added to the wall clock, so tests can age delta tokens past 7 days.
@@ -220,6 +223,7 @@ impl State {
             pending_ops: Vec::new(),
             tokens: HashMap::new(),
             retry_after: HashMap::new(),
+            throttled_requests: std::collections::HashSet::new(),
             delta_epoch: 0,
             clock_offset: chrono::Duration::zero(),
             rng,

@@ -61,7 +61,7 @@ pub(crate) fn handle(
     };
     if let Some(id) = &client_id
         && let Some(reply) =
-            crate::http::early_retry(&mut state, &format!("client:{id}"), Instant::now())
+            crate::http::early_retry(&mut state, &format!("client:{id}"), None, Instant::now())
     {
         return reply;
     }

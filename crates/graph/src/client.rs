@@ -24,7 +24,8 @@ use crate::{Config, Endpoint, GraphError, Observer, RequestEvent, Secret};
 const USER_SELECT: &str = "displayName,userPrincipalName,mail,department,jobTitle,officeLocation,usageLocation,city,country,accountEnabled";
 
 /// The group fields a full groups sync selects; `members` makes Graph send `members@delta`.
-const GROUP_SELECT: &str = "displayName,description,mail,members";
+// What Telestate stores of a group (its mail is not needed: groups are matched by id).
+const GROUP_SELECT: &str = "displayName,description,members";
 
 /// The documented maximum `$top` for the number list.
 const NUMBER_PAGE_SIZE: usize = 1000;
@@ -59,6 +60,9 @@ struct Inner {
     token_url: Url,
     /// Held across a refresh so only one token request is in flight.
     token: Mutex<Option<CachedToken>>,
+    /// Graph throttles per app, not per request: after a `Retry-After`, no request of
+    /// this client goes out before it elapses (tasks sharing the client included).
+    paused_until: std::sync::Mutex<Option<Instant>>,
 }
 
 struct CachedToken {
@@ -198,6 +202,7 @@ impl Client {
                 graph_base,
                 token_url,
                 token: Mutex::new(None),
+                paused_until: std::sync::Mutex::new(None),
             }),
             observer: None,
         })
@@ -227,7 +232,7 @@ impl Client {
         })
     }
 
-    /// Same for groups with `$select=displayName,description,mail,members`; members@delta chunks for one group across pages are merged into one GroupChange per group id.
+    /// Same for groups with `$select=displayName,description,members`; members@delta chunks for one group across pages are merged into one GroupChange per group id.
     pub async fn groups_delta(&self, from: Option<&str>) -> Result<Delta<GroupChange>, GraphError> {
         let first = self.delta_start(from, "groups", GROUP_SELECT)?;
         let mut merger = GroupMerger::default();
@@ -601,9 +606,13 @@ impl Client {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
+            self.wait_out_pause().await;
             let outcome = self.attempt(call, bearer).await;
             let wait = match outcome {
                 Ok(reply) if is_throttling(reply.status) => {
+                    if let Some(after) = reply.retry_after {
+                        self.pause_for(after);
+                    }
                     let wait = throttle_wait(&policy, attempt - 1, reply.retry_after);
                     if attempt >= policy.max_attempts || waited + wait > policy.max_total_wait {
                         return Err(GraphError::Throttled {
@@ -632,6 +641,34 @@ impl Client {
             );
             tokio::time::sleep(wait).await;
             waited += wait;
+        }
+    }
+
+    /// Sleeps until a `Retry-After` this client was given has elapsed, if one is pending.
+    async fn wait_out_pause(&self) {
+        let until = *self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(until) = until {
+            let now = Instant::now();
+            if until > now {
+                tokio::time::sleep(until - now).await;
+            }
+        }
+    }
+
+    /// Holds every request of this client back for `after` (the longest pause wins).
+    fn pause_for(&self, after: Duration) {
+        let until = Instant::now() + after;
+        let mut paused = self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
         }
     }
 

@@ -180,7 +180,10 @@ fn start_worker(
     secret_key: store::secrets::SecretKey,
     config: &Config,
     metrics: Arc<worker::Metrics>,
-) -> anyhow::Result<(tokio::sync::watch::Sender<bool>, std::thread::JoinHandle<()>)> {
+) -> anyhow::Result<(
+    tokio::sync::watch::Sender<bool>,
+    std::thread::JoinHandle<()>,
+)> {
     let holder = format!(
         "{}-{}-{:08x}",
         hostname(),

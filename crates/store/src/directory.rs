@@ -59,7 +59,10 @@ pub(crate) struct UserRow {
 pub(crate) type CheckedUser = UserRow;
 
 /// Checks and normalises a user from the sync, as [`upsert_user`] would store it.
-pub(crate) fn checked_user(input: DirectoryUserInput, now: NaiveDateTime) -> StoreResult<CheckedUser> {
+pub(crate) fn checked_user(
+    input: DirectoryUserInput,
+    now: NaiveDateTime,
+) -> StoreResult<CheckedUser> {
     input.into_row(now)
 }
 

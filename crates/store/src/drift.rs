@@ -10,7 +10,7 @@ use diesel::{
     prelude::*,
     sql_types::{BigInt, Nullable, Text},
 };
-use domain::{NumberType, PhoneNumber, Permit, Target, TargetKind};
+use domain::{NumberType, Permit, PhoneNumber, Target, TargetKind};
 use serde::Serialize;
 
 use crate::{
@@ -42,7 +42,11 @@ impl DriftKind {
             "assigned_in_teams_only" => DriftKind::AssignedInTeamsOnly,
             "assigned_in_inventory_only" => DriftKind::AssignedInInventoryOnly,
             "different_target" => DriftKind::DifferentTarget,
-            other => return Err(StoreError::Internal(format!("unknown drift kind {other:?}"))),
+            other => {
+                return Err(StoreError::Internal(format!(
+                    "unknown drift kind {other:?}"
+                )));
+            }
         })
     }
 }
@@ -90,12 +94,7 @@ struct DriftRow {
 
 /// The differences between Teams and the inventory on `platform_id` after `after` (an
 /// E.164 cursor), in E.164 order, at most `limit`.
-fn query(
-    conn: &mut Conn,
-    platform_id: i64,
-    after: &str,
-    limit: i64,
-) -> StoreResult<Vec<Drift>> {
+fn query(conn: &mut Conn, platform_id: i64, after: &str, limit: i64) -> StoreResult<Vec<Drift>> {
     // The inventory's target as Teams names it: a user's object id, a service's
     // external id (joined by text, so no cast can fail on either backend).
     let sql = format!(
@@ -222,7 +221,11 @@ pub struct Settled {
 fn teams_target(conn: &mut Conn, object_id: &str) -> StoreResult<Option<Target>> {
     let user: Option<(String, String, bool)> = directory_users::table
         .filter(directory_users::id.eq(object_id))
-        .select((directory_users::id, directory_users::upn, directory_users::deleted))
+        .select((
+            directory_users::id,
+            directory_users::upn,
+            directory_users::deleted,
+        ))
         .first(conn)
         .optional()?;
     if let Some((id, upn, false)) = user {

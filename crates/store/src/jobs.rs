@@ -272,7 +272,14 @@ pub(crate) fn enqueue(
     let Some(platform_id) = platform_id else {
         return Ok(());
     };
-    insert(conn, permit, after, before.assignment.as_ref().map(|t| t.id.clone()), action, platform_id)
+    insert(
+        conn,
+        permit,
+        after,
+        before.assignment.as_ref().map(|t| t.id.clone()),
+        action,
+        platform_id,
+    )
 }
 
 /// Writes a job that tells `platform_id` the number's current state (assign to its
@@ -394,9 +401,13 @@ pub fn claim(
         ))
         .execute(conn)?;
         if taken == 1 {
-            diesel::update(j::table.filter(j::id.eq(id)).filter(j::started_at.is_null()))
-                .set(j::started_at.eq(Some(now)))
-                .execute(conn)?;
+            diesel::update(
+                j::table
+                    .filter(j::id.eq(id))
+                    .filter(j::started_at.is_null()),
+            )
+            .set(j::started_at.eq(Some(now)))
+            .execute(conn)?;
             claimed.push(claimed_job(conn, id, until)?);
         }
     }
@@ -447,7 +458,6 @@ fn claimed_job(conn: &mut Conn, id: i64, lease_until: NaiveDateTime) -> StoreRes
         lease_until,
     })
 }
-
 
 /// Extends `holder`'s lease on a running job; `false` when it is no longer `holder`'s.
 pub fn renew(
@@ -581,18 +591,23 @@ fn mark_number(
     let Some(a) = &before.assignment else {
         return Ok(());
     };
-    if Some(a.kind.as_str()) != row.target_kind.as_deref() || Some(&a.id) != row.target_id.as_ref() {
+    if Some(a.kind.as_str()) != row.target_kind.as_deref() || Some(&a.id) != row.target_id.as_ref()
+    {
         return Ok(());
     }
     if a.provisioning_state == state && a.provisioning_error.as_deref() == error {
         return Ok(());
     }
-    let changed = diesel::update(n::table.filter(n::id.eq(row.number_id)).filter(n::assigned_id.eq(&a.id)))
-        .set((
-            n::provisioning_state.eq(state.as_str()),
-            n::provisioning_error.eq(error),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        n::table
+            .filter(n::id.eq(row.number_id))
+            .filter(n::assigned_id.eq(&a.id)),
+    )
+    .set((
+        n::provisioning_state.eq(state.as_str()),
+        n::provisioning_error.eq(error),
+    ))
+    .execute(conn)?;
     if changed == 0 {
         return Ok(());
     }
@@ -671,7 +686,9 @@ pub fn retry(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<Job> {
             action: "provisioning_job.retry",
             entity_kind: "provisioning_job",
             entity_id: &id.to_string(),
-            before: Some(json!({ "state": before.state.as_str(), "attempts": before.attempts, "last_error": before.last_error })),
+            before: Some(
+                json!({ "state": before.state.as_str(), "attempts": before.attempts, "last_error": before.last_error }),
+            ),
             after: Some(json!({ "state": after.state.as_str(), "attempts": after.attempts })),
         },
     )?;

@@ -735,7 +735,8 @@ pub fn allocate(
             override_quarantine: false,
             reassign: false,
         };
-        if let Some(after) = transition_row(conn, permit, &before, &request, now, Provision::Jobs)? {
+        if let Some(after) = transition_row(conn, permit, &before, &request, now, Provision::Jobs)?
+        {
             return Ok(after);
         }
     }

@@ -44,25 +44,29 @@ pub struct Due {
 /// Teams platforms whose sync is due at `now`: asked for, never run, or last started an
 /// interval ago.
 pub fn due(conn: &mut Conn, now: NaiveDateTime) -> StoreResult<Vec<Due>> {
-    let rows: Vec<(i64, String, Option<i32>, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
-        platforms::table
-            .left_join(s::table.on(s::platform_id.eq(platforms::id)))
-            .filter(platforms::kind.eq("teams"))
-            .select((
-                platforms::id,
-                platforms::name,
-                platforms::sync_interval_seconds,
-                s::requested_at.nullable(),
-                s::started_at.nullable(),
-            ))
-            .order(platforms::id)
-            .load(conn)?;
+    let rows: Vec<(
+        i64,
+        String,
+        Option<i32>,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+    )> = platforms::table
+        .left_join(s::table.on(s::platform_id.eq(platforms::id)))
+        .filter(platforms::kind.eq("teams"))
+        .select((
+            platforms::id,
+            platforms::name,
+            platforms::sync_interval_seconds,
+            s::requested_at.nullable(),
+            s::started_at.nullable(),
+        ))
+        .order(platforms::id)
+        .load(conn)?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, name, interval, requested, started)| {
-            let interval = Duration::seconds(
-                interval.map(i64::from).unwrap_or(DEFAULT_INTERVAL_SECONDS),
-            );
+            let interval =
+                Duration::seconds(interval.map(i64::from).unwrap_or(DEFAULT_INTERVAL_SECONDS));
             let requested = requested.is_some_and(|r| r <= now);
             let stale = started.is_none_or(|st| st + interval <= now);
             (requested || stale).then_some(Due {
@@ -188,7 +192,10 @@ pub fn finish(conn: &mut Conn, platform_id: i64, outcome: &Outcome) -> StoreResu
             s::users_removed.eq(outcome.users_removed),
             s::groups_changed.eq(outcome.groups_changed),
             s::memberships.eq(outcome.memberships),
-            s::error.eq(outcome.error.as_ref().map(|e| e.chars().take(2000).collect::<String>())),
+            s::error.eq(outcome
+                .error
+                .as_ref()
+                .map(|e| e.chars().take(2000).collect::<String>())),
         ))
         .execute(conn)?;
     if let Some(link) = &outcome.users_delta_link {
@@ -488,7 +495,14 @@ pub fn upsert_groups(
         diesel::update(g::table.filter(g::id.eq(&id)))
             .set(g::platform_id.eq(Some(platform_id)))
             .execute(conn)?;
-        if before.as_ref() != Some(&(after.display_name.clone(), after.mail.clone(), after.description.clone(), false)) {
+        if before.as_ref()
+            != Some(&(
+                after.display_name.clone(),
+                after.mail.clone(),
+                after.description.clone(),
+                false,
+            ))
+        {
             changed += 1;
         }
     }
@@ -667,7 +681,10 @@ pub fn teams_platform(conn: &mut Conn, platform_id: i64) -> StoreResult<Option<N
         .first(conn)
         .optional()?;
     if kind.as_deref() != Some("teams") {
-        return Err(crate::StoreError::not_found("Teams platform", &platform_id.to_string()));
+        return Err(crate::StoreError::not_found(
+            "Teams platform",
+            &platform_id.to_string(),
+        ));
     }
     Ok(s::table
         .find(platform_id)

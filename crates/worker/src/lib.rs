@@ -81,7 +81,12 @@ pub struct Worker {
 
 impl Worker {
     /// A worker over `db`; `secret_key` opens the platforms' sealed secrets.
-    pub fn new(db: Db, secret_key: SecretKey, config: Config, metrics: Arc<Metrics>) -> anyhow::Result<Arc<Worker>> {
+    pub fn new(
+        db: Db,
+        secret_key: SecretKey,
+        config: Config,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Arc<Worker>> {
         // reqwest is built without a crypto provider: ring is installed once per process.
         let _ = rustls_provider();
         let http = reqwest::Client::builder()
@@ -163,7 +168,8 @@ impl Worker {
         {
             return Ok(c.clone());
         }
-        let mut config = graph::Config::new(tenant_id, client_id, graph::Secret::new(client_secret));
+        let mut config =
+            graph::Config::new(tenant_id, client_id, graph::Secret::new(client_secret));
         config.graph_base_url = graph_base_url;
         config.login_base_url = login_base_url;
         config.timeout = self.config.http_timeout;
@@ -194,7 +200,9 @@ impl Worker {
             match provision::claim_and_start(&self, &slots).await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "claiming provisioning jobs failed"),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "claiming provisioning jobs failed")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.config.poll) => {}

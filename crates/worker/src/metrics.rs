@@ -28,7 +28,9 @@ struct OutcomeLabels {
 }
 
 fn seconds_histogram() -> Histogram {
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.01, 2.0, 14))
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.01, 2.0, 14,
+    ))
 }
 
 /// The worker's metrics.

@@ -38,7 +38,10 @@ impl Outcome {
 
 /// Claims as many jobs as there are free slots and starts each on its own task; returns
 /// how many were started.
-pub async fn claim_and_start(worker: &Arc<Worker>, slots: &Arc<Semaphore>) -> anyhow::Result<usize> {
+pub async fn claim_and_start(
+    worker: &Arc<Worker>,
+    slots: &Arc<Semaphore>,
+) -> anyhow::Result<usize> {
     let free = slots.available_permits();
     if free == 0 {
         return Ok(0);
@@ -109,13 +112,22 @@ pub async fn run_one(worker: &Arc<Worker>, claimed: Claimed) {
         Ok(Finish::Done(state)) => {
             worker.metrics().job_finished(state, started.elapsed());
             if state != JobState::Queued {
-                tracing::debug!(job.id = id, job.state = state.as_str(), "provisioning job finished");
+                tracing::debug!(
+                    job.id = id,
+                    job.state = state.as_str(),
+                    "provisioning job finished"
+                );
             }
         }
         Ok(Finish::LostLease) => {
-            tracing::warn!(job.id = id, "provisioning job was taken over by another worker; its outcome here is dropped");
+            tracing::warn!(
+                job.id = id,
+                "provisioning job was taken over by another worker; its outcome here is dropped"
+            );
         }
-        Err(e) => tracing::warn!(job.id = id, error = %format!("{e:#}"), "recording a provisioning outcome failed"),
+        Err(e) => {
+            tracing::warn!(job.id = id, error = %format!("{e:#}"), "recording a provisioning outcome failed")
+        }
     }
 }
 
@@ -166,7 +178,9 @@ async fn teams(worker: &Arc<Worker>, claimed: &Claimed) -> Outcome {
                 Ok(location) => {
                     let (h, id, op) = (worker.config().holder.clone(), job.id, location.0.clone());
                     let kept = worker
-                        .db(move |db| db.write(|c| store::jobs::record_operation(c, id, &h, Some(&op))))
+                        .db(move |db| {
+                            db.write(|c| store::jobs::record_operation(c, id, &h, Some(&op)))
+                        })
                         .await;
                     if !matches!(kept, Ok(true)) {
                         return Outcome::Failed {

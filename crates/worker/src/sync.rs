@@ -24,7 +24,11 @@ const USERS_PER_WRITE: usize = 5000;
 
 /// Looks for due platforms every few seconds and syncs them, one at a time.
 pub async fn run(worker: Arc<Worker>, mut shutdown: watch::Receiver<bool>) {
-    let every = worker.config().poll.max(std::time::Duration::from_millis(200)) * 4;
+    let every = worker
+        .config()
+        .poll
+        .max(std::time::Duration::from_millis(200))
+        * 4;
     loop {
         if *shutdown.borrow() {
             return;
@@ -65,7 +69,11 @@ pub async fn sync_due(worker: &Arc<Worker>) -> anyhow::Result<()> {
 }
 
 /// One run for one platform; the outcome is stored on the platform either way.
-pub async fn sync_platform(worker: &Arc<Worker>, platform_id: i64, name: &str) -> anyhow::Result<Outcome> {
+pub async fn sync_platform(
+    worker: &Arc<Worker>,
+    platform_id: i64,
+    name: &str,
+) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let start = worker
         .db(move |db| db.write(|c| store::sync::begin(c, platform_id)))
@@ -115,17 +123,31 @@ async fn run_steps(
     // Users: from the last link, or everything when it expired.
     let (users, full) = match client.users_delta(start.users_delta_link.as_deref()).await {
         Err(graph::GraphError::DeltaExpired) if start.users_delta_link.is_some() => {
-            tracing::info!(platform.id = platform_id, "users delta link expired: full sync");
-            (client.users_delta(None).await.context("reading users")?, true)
+            tracing::info!(
+                platform.id = platform_id,
+                "users delta link expired: full sync"
+            );
+            (
+                client.users_delta(None).await.context("reading users")?,
+                true,
+            )
         }
-        other => (other.context("reading users")?, start.users_delta_link.is_none()),
+        other => (
+            other.context("reading users")?,
+            start.users_delta_link.is_none(),
+        ),
     };
     // Groups: a full user sync re-reads all groups too (memberships are replaced).
-    let groups_link = if full { None } else { start.groups_delta_link.clone() };
+    let groups_link = if full {
+        None
+    } else {
+        start.groups_delta_link.clone()
+    };
     let (groups, groups_full) = match client.groups_delta(groups_link.as_deref()).await {
-        Err(graph::GraphError::DeltaExpired) if groups_link.is_some() => {
-            (client.groups_delta(None).await.context("reading groups")?, true)
-        }
+        Err(graph::GraphError::DeltaExpired) if groups_link.is_some() => (
+            client.groups_delta(None).await.context("reading groups")?,
+            true,
+        ),
         other => (other.context("reading groups")?, groups_link.is_none()),
     };
     outcome.full = full || groups_full;
@@ -187,9 +209,16 @@ async fn run_steps(
                             )?;
                             members += if groups_full {
                                 // A full read lists every member: replace the set.
-                                store::directory::set_group_members(c, &p, &id, &members_added)? as i64
+                                store::directory::set_group_members(c, &p, &id, &members_added)?
+                                    as i64
                             } else {
-                                store::sync::change_members(c, &p, &id, &members_added, &members_removed)?
+                                store::sync::change_members(
+                                    c,
+                                    &p,
+                                    &id,
+                                    &members_added,
+                                    &members_removed,
+                                )?
                             };
                         }
                         graph::GroupChange::Removed { id, .. } => removed_groups.push(id),

@@ -8,7 +8,10 @@
 
 use std::sync::Arc;
 
-use store::{jobs::{Claimed, JobAction}, platforms::Credentials};
+use store::{
+    jobs::{Claimed, JobAction},
+    platforms::Credentials,
+};
 
 use crate::{Worker, provision::Outcome};
 
@@ -54,7 +57,10 @@ pub fn body(claimed: &Claimed) -> serde_json::Value {
 /// good, anything else (5xx, timeouts, connection errors) is retried with backoff.
 pub(crate) async fn deliver(worker: &Arc<Worker>, claimed: &Claimed) -> Outcome {
     let (url, secret) = match worker.credentials(claimed.job.platform_id).await {
-        Ok(Credentials::Webhook { url, signing_secret }) => (url, signing_secret),
+        Ok(Credentials::Webhook {
+            url,
+            signing_secret,
+        }) => (url, signing_secret),
         Ok(_) => return Outcome::permanent("the platform is no longer a webhook platform"),
         Err(e) => {
             return Outcome::Failed {

@@ -33,7 +33,9 @@ fn job_out(j: Job) -> ProvisioningJob {
         number: j.number,
         action: j.action.as_str().into(),
         target: match (j.target_kind, j.target_id, j.target_name) {
-            (Some(kind), Some(id), Some(name)) => Some(api_types::AssignedTarget { kind, id, name }),
+            (Some(kind), Some(id), Some(name)) => {
+                Some(api_types::AssignedTarget { kind, id, name })
+            }
             _ => None,
         },
         previous_target_id: j.previous_target_id,
@@ -113,7 +115,9 @@ pub async fn retry_job(
 ) -> Result<web::Json<ProvisioningJob>, ApiError> {
     let id = convert::path_id("provisioning job", &id)?;
     let permit = auth.permit;
-    let job = state.write(move |c| store::jobs::retry(c, &permit, id)).await?;
+    let job = state
+        .write(move |c| store::jobs::retry(c, &permit, id))
+        .await?;
     Ok(web::Json(job_out(job)))
 }
 
@@ -128,7 +132,10 @@ fn unscoped(permit: &domain::Permit) -> Result<(), ApiError> {
     }
 }
 
-fn teams_platform(c: &mut store::Conn, id: i64) -> store::StoreResult<Option<chrono::NaiveDateTime>> {
+fn teams_platform(
+    c: &mut store::Conn,
+    id: i64,
+) -> store::StoreResult<Option<chrono::NaiveDateTime>> {
     store::sync::teams_platform(c, id)
 }
 
@@ -148,7 +155,10 @@ pub async fn list_drift(
     let (page, listed_at) = state
         .read(move |c| {
             let listed = teams_platform(c, id)?;
-            Ok((store::drift::list(c, id, q.cursor.as_deref(), q.limit)?, listed))
+            Ok((
+                store::drift::list(c, id, q.cursor.as_deref(), q.limit)?,
+                listed,
+            ))
         })
         .await?;
     Ok(web::Json(DriftList {
@@ -181,7 +191,10 @@ fn settle_numbers(body: SettleDrift) -> Result<Option<Vec<String>>, ApiError> {
         return Err(ApiError::invalid(
             ErrorCode::InvalidField,
             "numbers",
-            format!("lists {} numbers; at most {MAX_SETTLE_NUMBERS} (omit it for all)", numbers.len()),
+            format!(
+                "lists {} numbers; at most {MAX_SETTLE_NUMBERS} (omit it for all)",
+                numbers.len()
+            ),
         ));
     }
     numbers

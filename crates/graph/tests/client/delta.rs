@@ -167,7 +167,7 @@ async fn groups_delta_merges_a_groups_member_chunks_across_pages_and_sees_remova
     assert!(
         stub.graph_requests()[0]
             .query
-            .starts_with("$select=displayName,description,mail,members")
+            .starts_with("$select=displayName,description,members")
     );
     assert_eq!(first.changes.len(), 2, "one change per group");
     let GroupChange::Upsert {

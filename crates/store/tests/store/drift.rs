@@ -15,7 +15,14 @@ fn teams(e164: &str, target: Option<&str>) -> TeamsNumber {
         e164: e164.into(),
         number_type: Some("direct_routing".into()),
         assignment_target_id: target.map(str::to_string),
-        assignment_status: Some(if target.is_some() { "userAssigned" } else { "unassigned" }.into()),
+        assignment_status: Some(
+            if target.is_some() {
+                "userAssigned"
+            } else {
+                "unassigned"
+            }
+            .into(),
+        ),
         activation_state: Some("activated".into()),
         location_id: None,
         iso_country_code: Some("GB".into()),
@@ -36,25 +43,30 @@ fn person(t: &TestDb, id: &str) {
         country: None,
         account_enabled: true,
     };
-    t.db.write(|c| store::directory::upsert_user(c, &owner(), input)).unwrap();
+    t.db.write(|c| store::directory::upsert_user(c, &owner(), input))
+        .unwrap();
 }
 
 fn on_platform(t: &TestDb, e164: &str, p: i64) {
     let mut new = new_number(e164);
     new.platform_id = Some(p);
     new.number_type = Some(domain::NumberType::DirectRouting);
-    t.db.write(|c| store::numbers::create(c, &owner(), new)).unwrap();
+    t.db.write(|c| store::numbers::create(c, &owner(), new))
+        .unwrap();
 }
 
 fn assign(t: &TestDb, e164: &str, who: &str) {
-    let target = t.db.read(|c| store::directory::resolve_target(c, "user", who)).unwrap();
+    let target =
+        t.db.read(|c| store::directory::resolve_target(c, "user", who))
+            .unwrap();
     let r = store::lifecycle::Request::Assign {
         target,
         override_reservation: false,
         override_quarantine: false,
         reassign: true,
     };
-    t.db.write(|c| store::lifecycle::apply(c, &owner(), e164, r, None)).unwrap();
+    t.db.write(|c| store::lifecycle::apply(c, &owner(), e164, r, None))
+        .unwrap();
 }
 
 /// A platform where every kind of drift occurs once, with no job in flight.
@@ -80,8 +92,16 @@ fn drifted() -> (TestDb, i64) {
     assign(&t, "+442071230005", "carol");
     // Jobs done: nothing in flight.
     t.db.write(|c| {
-        diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE numbers SET provisioning_state = 'provisioned' WHERE status = 'assigned'"), c)?;
-        diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE provisioning_jobs SET state = 'succeeded'"), c)?;
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(
+                "UPDATE numbers SET provisioning_state = 'provisioned' WHERE status = 'assigned'",
+            ),
+            c,
+        )?;
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("UPDATE provisioning_jobs SET state = 'succeeded'"),
+            c,
+        )?;
         store::sync::replace_teams_numbers(
             c,
             p,
@@ -120,10 +140,9 @@ fn drift_lists_every_kind_of_difference_in_number_order() {
     // Paged by number.
     let first = t.db.read(|c| drift::list(c, p, None, Some(2))).unwrap();
     assert_eq!(first.items.len(), 2);
-    let rest = t
-        .db
-        .read(|c| drift::list(c, p, first.next_cursor.as_deref(), Some(10)))
-        .unwrap();
+    let rest =
+        t.db.read(|c| drift::list(c, p, first.next_cursor.as_deref(), Some(10)))
+            .unwrap();
     assert_eq!(rest.items.len(), 3);
     assert_eq!(rest.items[0].number, "+442071230004");
 }
@@ -140,9 +159,16 @@ fn a_number_with_a_job_in_flight_is_not_drift() {
 #[test]
 fn adopting_takes_teams_state_as_one_change_set_without_jobs() {
     let (t, p) = drifted();
-    let jobs_before = t
-        .db
-        .read(|c| store::jobs::list(c, &Scope::unrestricted(), &JobFilter::default(), None, Some(100)))
+    let jobs_before =
+        t.db.read(|c| {
+            store::jobs::list(
+                c,
+                &Scope::unrestricted(),
+                &JobFilter::default(),
+                None,
+                Some(100),
+            )
+        })
         .unwrap()
         .items
         .len();
@@ -164,9 +190,16 @@ fn adopting_takes_teams_state_as_one_change_set_without_jobs() {
     assert_eq!(six.platform_id, Some(p));
     assert_eq!(six.assignment.unwrap().id, "bob");
     // Teams already holds this state: no job was written.
-    let jobs_after = t
-        .db
-        .read(|c| store::jobs::list(c, &Scope::unrestricted(), &JobFilter::default(), None, Some(100)))
+    let jobs_after =
+        t.db.read(|c| {
+            store::jobs::list(
+                c,
+                &Scope::unrestricted(),
+                &JobFilter::default(),
+                None,
+                Some(100),
+            )
+        })
         .unwrap()
         .items
         .len();
@@ -176,22 +209,22 @@ fn adopting_takes_teams_state_as_one_change_set_without_jobs() {
     let left = t.db.read(|c| drift::list(c, p, None, None)).unwrap();
     assert!(left.items.is_empty(), "{:?}", left.items);
     // One change set, revertible like an import.
-    let cs = t
-        .db
-        .read(|c| store::audit::change_set(c, &owner(), &settled.change_set_id, None, None))
-        .unwrap();
+    let cs =
+        t.db.read(|c| store::audit::change_set(c, &owner(), &settled.change_set_id, None, None))
+            .unwrap();
     assert_eq!(cs.items.len(), 6, "five transitions and one created number");
 }
 
 #[test]
 fn adopting_skips_a_teams_target_the_directory_does_not_know() {
     let (t, p) = drifted();
-    t.db.write(|c| store::sync::replace_teams_numbers(c, p, &[teams("+442071230007", Some("stranger"))]))
-        .unwrap();
-    let settled = t
-        .db
-        .write(|c| drift::adopt(c, &owner(), p, Some(&["+442071230007".to_string()])))
-        .unwrap();
+    t.db.write(|c| {
+        store::sync::replace_teams_numbers(c, p, &[teams("+442071230007", Some("stranger"))])
+    })
+    .unwrap();
+    let settled =
+        t.db.write(|c| drift::adopt(c, &owner(), p, Some(&["+442071230007".to_string()])))
+            .unwrap();
     assert_eq!(settled.done, 0);
     assert_eq!(settled.skipped.len(), 1);
     assert!(settled.skipped[0].reason.contains("stranger"));
@@ -208,9 +241,8 @@ fn pushing_writes_a_job_per_drifted_number_the_inventory_has() {
     let settled = t.db.write(|c| drift::push(c, &owner(), p, None)).unwrap();
     assert_eq!(settled.done, 4);
     assert_eq!(settled.skipped.len(), 1, "the number only Teams has");
-    let queued = t
-        .db
-        .read(|c| {
+    let queued =
+        t.db.read(|c| {
             store::jobs::list(
                 c,
                 &Scope::unrestricted(),

@@ -39,7 +39,8 @@ fn teams_number(t: &TestDb, e164: &str, platform: i64) {
     let mut new = new_number(e164);
     new.platform_id = Some(platform);
     new.number_type = Some(domain::NumberType::DirectRouting);
-    t.db.write(|c| store::numbers::create(c, &owner(), new)).unwrap();
+    t.db.write(|c| store::numbers::create(c, &owner(), new))
+        .unwrap();
 }
 
 fn assign(t: &TestDb, e164: &str, target: &Target, reassign: bool) {
@@ -63,9 +64,17 @@ fn unassign(t: &TestDb, e164: &str) {
 }
 
 fn all_jobs(t: &TestDb) -> Vec<jobs::Job> {
-    t.db.read(|c| jobs::list(c, &Scope::unrestricted(), &JobFilter::default(), None, Some(1000)))
-        .unwrap()
-        .items
+    t.db.read(|c| {
+        jobs::list(
+            c,
+            &Scope::unrestricted(),
+            &JobFilter::default(),
+            None,
+            Some(1000),
+        )
+    })
+    .unwrap()
+    .items
 }
 
 fn claim(t: &TestDb, holder: &str, lease: Duration) -> Vec<jobs::Claimed> {
@@ -143,7 +152,10 @@ fn a_job_is_claimed_by_one_worker_and_finished_once() {
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].platform_kind, "teams");
     assert_eq!(first[0].platform_target_id.as_deref(), Some("alice"));
-    assert_eq!(first[0].number_type, Some(domain::NumberType::DirectRouting));
+    assert_eq!(
+        first[0].number_type,
+        Some(domain::NumberType::DirectRouting)
+    );
     assert!(claim(&t, "w2", Duration::from_secs(60)).is_empty());
     let id = first[0].job.id;
     // Only the holder may finish it.
@@ -185,7 +197,8 @@ fn a_job_whose_worker_died_is_taken_over_when_its_lease_ends() {
     assert_eq!(taken[0].job.operation.as_deref(), Some("https://op/1"));
     // The stalled worker waking up cannot finish it any more.
     assert_eq!(
-        t.db.write(|c| jobs::fail(c, id, "dead", "late", true)).unwrap(),
+        t.db.write(|c| jobs::fail(c, id, "dead", "late", true))
+            .unwrap(),
         Finish::LostLease
     );
     assert_eq!(
@@ -203,7 +216,8 @@ fn a_job_waits_while_an_earlier_job_of_its_number_runs() {
     let running = claim(&t, "w1", Duration::from_secs(60));
     assign(&t, "+442071230001", &user(&t, "bob"), true);
     assert!(claim(&t, "w2", Duration::from_secs(60)).is_empty());
-    t.db.write(|c| jobs::succeed(c, running[0].job.id, "w1")).unwrap();
+    t.db.write(|c| jobs::succeed(c, running[0].job.id, "w1"))
+        .unwrap();
     // The first job finished after the number moved on: it does not mark the number.
     assert_eq!(
         provisioning(&t, "+442071230001").unwrap().0,
@@ -222,16 +236,22 @@ fn failed_attempts_back_off_then_fail_for_good_and_a_person_may_retry() {
     assign(&t, "+442071230001", &user(&t, "alice"), false);
     let id = claim(&t, "w", Duration::from_secs(60))[0].job.id;
     assert_eq!(
-        t.db.write(|c| jobs::fail(c, id, "w", "Service is unavailable", true)).unwrap(),
+        t.db.write(|c| jobs::fail(c, id, "w", "Service is unavailable", true))
+            .unwrap(),
         Finish::Done(JobState::Queued)
     );
     // Backing off: not claimable now.
     assert!(claim(&t, "w", Duration::from_secs(60)).is_empty());
-    let job = t.db.read(|c| jobs::get(c, &Scope::unrestricted(), id)).unwrap();
+    let job =
+        t.db.read(|c| jobs::get(c, &Scope::unrestricted(), id))
+            .unwrap();
     assert!(job.run_after > store::now());
     assert_eq!(
         provisioning(&t, "+442071230001").unwrap(),
-        (domain::ProvisioningState::Pending, Some("Service is unavailable".into()))
+        (
+            domain::ProvisioningState::Pending,
+            Some("Service is unavailable".into())
+        )
     );
     // A permanent error fails it at once (it must be claimed first: make it due).
     let retried = t.db.write(|c| {
@@ -243,14 +263,17 @@ fn failed_attempts_back_off_then_fail_for_good_and_a_person_may_retry() {
     });
     assert_eq!(retried.unwrap().len(), 1);
     assert_eq!(
-        t.db.write(|c| jobs::fail(c, id, "w", "Telephone Number is not found", false)).unwrap(),
+        t.db.write(|c| jobs::fail(c, id, "w", "Telephone Number is not found", false))
+            .unwrap(),
         Finish::Done(JobState::Failed)
     );
     assert_eq!(
         provisioning(&t, "+442071230001").unwrap().0,
         domain::ProvisioningState::Failed
     );
-    let err = t.db.write(|c| jobs::retry(c, &owner(), id + 1000)).unwrap_err();
+    let err =
+        t.db.write(|c| jobs::retry(c, &owner(), id + 1000))
+            .unwrap_err();
     assert!(matches!(err, store::StoreError::NotFound { .. }), "{err:?}");
     let job = t.db.write(|c| jobs::retry(c, &owner(), id)).unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
@@ -270,16 +293,16 @@ fn jobs_of_numbers_outside_the_scope_are_absent() {
     let mut new = new_number("+442071230001");
     new.platform_id = Some(p);
     new.location_id = Some(site);
-    t.db.write(|c| store::numbers::create(c, &owner(), new)).unwrap();
+    t.db.write(|c| store::numbers::create(c, &owner(), new))
+        .unwrap();
     assign(&t, "+442071230001", &user(&t, "alice"), false);
     let other = Scope {
         locations: vec!["999".into()],
         tags: vec![],
     };
-    let listed = t
-        .db
-        .read(|c| jobs::list(c, &other, &JobFilter::default(), None, None))
-        .unwrap();
+    let listed =
+        t.db.read(|c| jobs::list(c, &other, &JobFilter::default(), None, None))
+            .unwrap();
     assert!(listed.items.is_empty());
     let id = all_jobs(&t)[0].id;
     assert!(t.db.read(|c| jobs::get(c, &other, id)).is_err());

@@ -56,7 +56,13 @@ fn worker(t: &TestDb, holder: &str) -> Arc<Worker> {
     config.graph_retry.max_attempts = 8;
     config.graph_poll.first_delay = Duration::from_millis(20);
     config.graph_poll.max_delay = Duration::from_millis(100);
-    Worker::new(t.db.clone(), secret_key(), config, Arc::new(Metrics::default())).unwrap()
+    Worker::new(
+        t.db.clone(),
+        secret_key(),
+        config,
+        Arc::new(Metrics::default()),
+    )
+    .unwrap()
 }
 
 /// Adds a user to the simulated tenant and syncs nothing: returns its object id.
@@ -80,7 +86,8 @@ fn number_on(t: &TestDb, sim: &Simulator, e164: &str, platform: i64) {
         platform_id: Some(platform),
         number_type: Some(NumberType::DirectRouting),
     };
-    t.db.write(|c| store::numbers::create(c, &owner(), new)).unwrap();
+    t.db.write(|c| store::numbers::create(c, &owner(), new))
+        .unwrap();
     sim.tenant().add_number(SimNumber {
         telephone_number: e164.into(),
         number_type: "directRouting".into(),
@@ -90,10 +97,9 @@ fn number_on(t: &TestDb, sim: &Simulator, e164: &str, platform: i64) {
 }
 
 fn assign(t: &TestDb, e164: &str, user_id: &str, reassign: bool) {
-    let target = t
-        .db
-        .read(|c| store::directory::resolve_target(c, "user", user_id))
-        .unwrap();
+    let target =
+        t.db.read(|c| store::directory::resolve_target(c, "user", user_id))
+            .unwrap();
     assert_eq!(target.kind, TargetKind::User);
     let request = Request::Assign {
         target: Target { ..target },
@@ -109,9 +115,8 @@ fn jobs(t: &TestDb) -> Vec<store::jobs::Job> {
     let mut all = Vec::new();
     let mut cursor = None;
     loop {
-        let page = t
-            .db
-            .read(|c| {
+        let page =
+            t.db.read(|c| {
                 store::jobs::list(
                     c,
                     &Scope::unrestricted(),
@@ -130,7 +135,11 @@ fn jobs(t: &TestDb) -> Vec<store::jobs::Job> {
 }
 
 /// Runs workers until every job is finished (or `limit` passes); returns the jobs.
-async fn run_until_done(t: &TestDb, workers: &[Arc<Worker>], limit: Duration) -> Vec<store::jobs::Job> {
+async fn run_until_done(
+    t: &TestDb,
+    workers: &[Arc<Worker>],
+    limit: Duration,
+) -> Vec<store::jobs::Job> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let tasks: Vec<_> = workers
         .iter()
@@ -154,12 +163,12 @@ async fn run_until_done(t: &TestDb, workers: &[Arc<Worker>], limit: Duration) ->
         }
         // Backed-off jobs wait for run_after: pull it in so the test does not wait 30 s.
         t.db.write(|c| {
-            diesel::RunQueryDsl::execute(
+            Ok(diesel::RunQueryDsl::execute(
                 diesel::sql_query(
                     "UPDATE provisioning_jobs SET run_after = created_at WHERE state = 'queued'",
                 ),
                 c,
-            )
+            )?)
         })
         .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;

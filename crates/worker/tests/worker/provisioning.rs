@@ -36,7 +36,10 @@ async fn every_job_ends_provisioned_or_failed_under_throttling_and_server_errors
         match job.state {
             JobState::Succeeded => {
                 let teams = sim.tenant().number(&job.number).unwrap();
-                assert_eq!(teams.assignment_target_id.as_deref(), job.target_id.as_deref());
+                assert_eq!(
+                    teams.assignment_target_id.as_deref(),
+                    job.target_id.as_deref()
+                );
             }
             JobState::Failed => assert!(job.last_error.is_some(), "{job:?}"),
             other => panic!("job {} ended {other:?}", job.id),
@@ -45,9 +48,8 @@ async fn every_job_ends_provisioned_or_failed_under_throttling_and_server_errors
     let stats = sim.tenant().stats();
     assert_eq!(stats.retry_after_violations, 0, "Retry-After was undercut");
     assert!(stats.throttled > 0, "the faults were injected");
-    let provisioned = t
-        .db
-        .read(|c| {
+    let provisioned =
+        t.db.read(|c| {
             store::numbers::list(
                 c,
                 &domain::Scope::unrestricted(),
@@ -65,7 +67,10 @@ async fn every_job_ends_provisioned_or_failed_under_throttling_and_server_errors
                 .is_some_and(|a| a.provisioning_state == domain::ProvisioningState::Provisioned)
         })
         .count();
-    let succeeded = jobs.iter().filter(|j| j.state == JobState::Succeeded).count();
+    let succeeded = jobs
+        .iter()
+        .filter(|j| j.state == JobState::Succeeded)
+        .count();
     assert_eq!(provisioned, succeeded);
 }
 
@@ -83,16 +88,25 @@ async fn two_workers_never_run_one_job_twice() {
         .collect();
     let w1 = worker(&t, "w1");
     let w2 = worker(&t, "w2");
-    worker::sync::sync_platform(&w1, p, "Contoso").await.unwrap();
+    worker::sync::sync_platform(&w1, p, "Contoso")
+        .await
+        .unwrap();
     for (i, person) in people.iter().enumerate() {
         let e164 = format!("+4420712300{i:02}");
         number_on(&t, &sim, &e164, p);
         assign(&t, &e164, person, false);
     }
     let jobs = run_until_done(&t, &[w1, w2], Duration::from_secs(60)).await;
-    assert!(jobs.iter().all(|j| j.state == JobState::Succeeded), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j.state == JobState::Succeeded),
+        "{jobs:?}"
+    );
     assert!(jobs.iter().all(|j| j.attempts == 1));
-    assert_eq!(sim.tenant().stats().assign_calls, 40, "one assignNumber per job");
+    assert_eq!(
+        sim.tenant().stats().assign_calls,
+        40,
+        "one assignNumber per job"
+    );
 }
 
 #[actix_web::test]
@@ -100,7 +114,10 @@ async fn a_reassign_is_one_assign_to_the_new_target_and_an_unassign_frees_the_nu
     let t = store::testing::TestDb::new();
     let sim = sim(SimConfig::default()).await;
     let p = teams_platform(&t, &sim, "Contoso");
-    let (alice, bob) = (sim_user(&sim, "alice", "Sales"), sim_user(&sim, "bob", "Sales"));
+    let (alice, bob) = (
+        sim_user(&sim, "alice", "Sales"),
+        sim_user(&sim, "bob", "Sales"),
+    );
     let w = worker(&t, "w1");
     worker::sync::sync_platform(&w, p, "Contoso").await.unwrap();
     number_on(&t, &sim, "+442071230001", p);
@@ -111,7 +128,11 @@ async fn a_reassign_is_one_assign_to_the_new_target_and_an_unassign_frees_the_nu
     let stats = sim.tenant().stats();
     assert_eq!((stats.assign_calls, stats.unassign_calls), (2, 0));
     assert_eq!(
-        sim.tenant().number("+442071230001").unwrap().assignment_target_id.as_deref(),
+        sim.tenant()
+            .number("+442071230001")
+            .unwrap()
+            .assignment_target_id
+            .as_deref(),
         Some(bob.as_str())
     );
     let request = store::lifecycle::Request::Unassign {
@@ -125,7 +146,13 @@ async fn a_reassign_is_one_assign_to_the_new_target_and_an_unassign_frees_the_nu
     let jobs = run_until_done(&t, &[w], Duration::from_secs(30)).await;
     assert!(jobs.iter().all(|j| j.state == JobState::Succeeded));
     assert_eq!(sim.tenant().stats().unassign_calls, 1);
-    assert_eq!(sim.tenant().number("+442071230001").unwrap().assignment_target_id, None);
+    assert_eq!(
+        sim.tenant()
+            .number("+442071230001")
+            .unwrap()
+            .assignment_target_id,
+        None
+    );
 }
 
 #[actix_web::test]
@@ -143,17 +170,20 @@ async fn a_job_a_dead_worker_left_running_is_finished_by_another() {
     number_on(&t, &sim, "+442071230001", p);
     assign(&t, "+442071230001", &alice, false);
     // The dead worker claimed the job with a short lease and never came back.
-    let dead = t
-        .db
-        .write(|c| store::jobs::claim(c, "dead", Duration::from_millis(200), 10))
-        .unwrap();
+    let dead =
+        t.db.write(|c| store::jobs::claim(c, "dead", Duration::from_millis(200), 10))
+            .unwrap();
     assert_eq!(dead.len(), 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let jobs = run_until_done(&t, &[w], Duration::from_secs(30)).await;
     assert_eq!(jobs[0].state, JobState::Succeeded);
     assert_eq!(jobs[0].attempts, 2);
     assert_eq!(
-        sim.tenant().number("+442071230001").unwrap().assignment_target_id.as_deref(),
+        sim.tenant()
+            .number("+442071230001")
+            .unwrap()
+            .assignment_target_id
+            .as_deref(),
         Some(alice.as_str())
     );
 }

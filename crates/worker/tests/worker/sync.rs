@@ -10,9 +10,8 @@ fn users(t: &store::testing::TestDb) -> Vec<store::directory::DirectoryUser> {
     let mut all = Vec::new();
     let mut cursor = None;
     loop {
-        let page = t
-            .db
-            .read(|c| {
+        let page =
+            t.db.read(|c| {
                 store::directory::list_users(
                     c,
                     &Scope::unrestricted(),
@@ -43,9 +42,17 @@ async fn a_first_sync_reads_every_page_and_later_ones_only_the_changes() {
     })
     .await;
     let ids: Vec<String> = (0..130)
-        .map(|i| sim_user(&sim, &format!("user{i:03}"), if i % 2 == 0 { "Sales" } else { "Support" }))
+        .map(|i| {
+            sim_user(
+                &sim,
+                &format!("user{i:03}"),
+                if i % 2 == 0 { "Sales" } else { "Support" },
+            )
+        })
         .collect();
-    let sales = sim.tenant().add_group("Sales Team", Some("everyone in sales"));
+    let sales = sim
+        .tenant()
+        .add_group("Sales Team", Some("everyone in sales"));
     for id in ids.iter().step_by(2) {
         sim.tenant().add_member(&sales, id);
     }
@@ -67,7 +74,8 @@ async fn a_first_sync_reads_every_page_and_later_ones_only_the_changes() {
 
     // A round of changes: one renamed, one disabled, one soft-deleted, one purged, one
     // membership removed, one added.
-    sim.tenant().update_user(&ids[0], |u| u.job_title = Some("Head of Sales".into()));
+    sim.tenant()
+        .update_user(&ids[0], |u| u.job_title = Some("Head of Sales".into()));
     sim.tenant().disable_user(&ids[1]);
     sim.tenant().delete_user(&ids[2], false);
     sim.tenant().delete_user(&ids[3], true);
@@ -81,7 +89,10 @@ async fn a_first_sync_reads_every_page_and_later_ones_only_the_changes() {
     assert_eq!(by_id(&ids[0]).job_title.as_deref(), Some("Head of Sales"));
     assert!(!by_id(&ids[1]).account_enabled);
     assert!(by_id(&ids[2]).deleted, "soft-deleted users are flagged");
-    assert!(by_id(&ids[3]).deleted, "purged users are flagged, never erased");
+    assert!(
+        by_id(&ids[3]).deleted,
+        "purged users are flagged, never erased"
+    );
     assert!(!by_id(&ids[4]).groups.iter().any(|g| g.id == sales));
     assert!(by_id(&ids[5]).groups.iter().any(|g| g.id == sales));
     assert_eq!(stored.len(), 130);
@@ -109,10 +120,9 @@ async fn a_sync_lists_every_teams_number_past_a_thousand() {
     let w = worker(&t, "w1");
     let outcome = worker::sync::sync_platform(&w, p, "Contoso").await.unwrap();
     assert_eq!(outcome.error, None);
-    let drift = t
-        .db
-        .read(|c| store::drift::list(c, p, None, Some(1000)))
-        .unwrap();
+    let drift =
+        t.db.read(|c| store::drift::list(c, p, None, Some(1000)))
+            .unwrap();
     // Every Teams number is missing from the (empty) inventory: 2,300 of them.
     assert_eq!(drift.items.len(), 1000);
     assert_eq!(drift.items[0].kind, store::drift::DriftKind::NotInInventory);
@@ -121,10 +131,9 @@ async fn a_sync_lists_every_teams_number_past_a_thousand() {
     let mut count = 0;
     let mut cursor = None;
     loop {
-        let page = t
-            .db
-            .read(|c| store::drift::list(c, p, cursor.as_deref(), Some(1000)))
-            .unwrap();
+        let page =
+            t.db.read(|c| store::drift::list(c, p, cursor.as_deref(), Some(1000)))
+                .unwrap();
         count += page.items.len();
         match page.next_cursor {
             Some(c) => cursor = Some(c),

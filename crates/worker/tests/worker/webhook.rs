@@ -85,9 +85,8 @@ async fn every_change_on_a_webhook_platform_is_delivered_signed_and_retried() {
 
     let t = store::testing::TestDb::new();
     let key = secret_key();
-    let platform = t
-        .db
-        .write(|c| {
+    let platform =
+        t.db.write(|c| {
             let sealer = store::settings::sealer(c, &key)?;
             let input = store::platforms::NewPlatform {
                 name: "ITSM".into(),
@@ -100,9 +99,8 @@ async fn every_change_on_a_webhook_platform_is_delivered_signed_and_retried() {
         })
         .unwrap()
         .id;
-    let service = t
-        .db
-        .write(|c| {
+    let service =
+        t.db.write(|c| {
             store::services::create(
                 c,
                 &owner(),
@@ -124,11 +122,11 @@ async fn every_change_on_a_webhook_platform_is_delivered_signed_and_retried() {
         platform_id: Some(platform),
         number_type: Some(NumberType::DirectRouting),
     };
-    t.db.write(|c| store::numbers::create(c, &owner(), new)).unwrap();
-    let target = t
-        .db
-        .read(|c| store::directory::resolve_target(c, "service", &service.id.to_string()))
+    t.db.write(|c| store::numbers::create(c, &owner(), new))
         .unwrap();
+    let target =
+        t.db.read(|c| store::directory::resolve_target(c, "service", &service.id.to_string()))
+            .unwrap();
     let assign = store::lifecycle::Request::Assign {
         target,
         override_reservation: false,
