@@ -26,8 +26,8 @@ pub mod platforms;
 pub use platforms::*;
 
 pub use domain::{
-    ActorKind, CallerKind, ChangeOp, NumberStatus, NumberType, PlanKind, PlanStatus,
-    PlatformKind, ProvisioningState, Role, ServiceKind, Source, TargetKind,
+    ActorKind, CallerKind, ChangeOp, NumberStatus, NumberType, PlanKind, PlanStatus, PlatformKind,
+    ProvisioningState, Role, ServiceKind, Source, TargetKind,
 };
 
 /// Lets a PATCH tell "absent" (leave as is) from `null` (clear it).

@@ -509,9 +509,13 @@ pub fn check_url(field: &str, v: &str, base: bool) -> StoreResult<String> {
     }
     // The URL parser silently drops tabs and line breaks; refuse them instead.
     if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid(field, "must not contain spaces or control characters"));
+        return Err(invalid(
+            field,
+            "must not contain spaces or control characters",
+        ));
     }
-    let u = url::Url::parse(v).map_err(|e| invalid(field, format!("is not an absolute URL ({e})")))?;
+    let u =
+        url::Url::parse(v).map_err(|e| invalid(field, format!("is not an absolute URL ({e})")))?;
     let loopback = match u.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -572,11 +576,11 @@ fn applies(kind: PlatformKind, field: &str) -> bool {
 }
 
 fn refuse_foreign(kind: PlatformKind, sent: &[(&'static str, bool)]) -> StoreResult<()> {
-    match sent.iter().find(|(f, present)| *present && !applies(kind, f)) {
-        Some((f, _)) => Err(invalid(
-            f,
-            format!("does not apply to a {kind} platform"),
-        )),
+    match sent
+        .iter()
+        .find(|(f, present)| *present && !applies(kind, f))
+    {
+        Some((f, _)) => Err(invalid(f, format!("does not apply to a {kind} platform"))),
         None => Ok(()),
     }
 }
@@ -602,7 +606,11 @@ fn secret_field(sent: &[(&'static str, bool)]) -> Option<&'static str> {
             *present
                 && matches!(
                     *f,
-                    "client_secret" | "client_secret_env" | "signing_secret" | "graph_base_url" | "login_base_url"
+                    "client_secret"
+                        | "client_secret_env"
+                        | "signing_secret"
+                        | "graph_base_url"
+                        | "login_base_url"
                 )
         })
         .map(|(f, _)| *f)
@@ -657,15 +665,19 @@ pub fn create(
         ("client_secret", input.client_secret.is_some()),
         ("graph_base_url", input.graph_base_url.is_some()),
         ("login_base_url", input.login_base_url.is_some()),
-        ("sync_interval_seconds", input.sync_interval_seconds.is_some()),
+        (
+            "sync_interval_seconds",
+            input.sync_interval_seconds.is_some(),
+        ),
         ("url", input.url.is_some()),
         ("signing_secret", input.signing_secret.is_some()),
     ];
     require_owner_for(permit, secret_field(&sent))?;
     let name = check_name(&input.name)?;
-    let kind: PlatformKind = input.kind.parse().map_err(|e: domain::ParseEnumError| {
-        invalid("kind", e.to_string())
-    })?;
+    let kind: PlatformKind = input
+        .kind
+        .parse()
+        .map_err(|e: domain::ParseEnumError| invalid("kind", e.to_string()))?;
     refuse_foreign(kind, &sent)?;
     let required = |field: &str, v: Option<String>| {
         v.ok_or_else(|| invalid(field, format!("is required for a {kind} platform")))
@@ -780,9 +792,8 @@ pub fn update(
     // Only a real change of where credentials go needs the owner: sending back the
     // URL that is there already is not one.
     let url_changes = |new: &Option<Option<String>>, old: &Option<String>| {
-        new.as_ref().is_some_and(|n| {
-            n.as_deref().map(|s| s.trim().trim_end_matches('/')) != old.as_deref()
-        })
+        new.as_ref()
+            .is_some_and(|n| n.as_deref().map(|s| s.trim().trim_end_matches('/')) != old.as_deref())
     };
     let sent = [
         ("tenant_id", patch.tenant_id.is_some()),
@@ -791,7 +802,10 @@ pub fn update(
         ("client_secret", patch.client_secret.is_some()),
         ("graph_base_url", patch.graph_base_url.is_some()),
         ("login_base_url", patch.login_base_url.is_some()),
-        ("sync_interval_seconds", patch.sync_interval_seconds.is_some()),
+        (
+            "sync_interval_seconds",
+            patch.sync_interval_seconds.is_some(),
+        ),
         ("url", patch.url.is_some()),
         ("signing_secret", patch.signing_secret.is_some()),
     ];
@@ -1013,7 +1027,9 @@ pub fn request_sync(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<Pl
             entity_kind: "platform",
             entity_id: &id.to_string(),
             before: None,
-            after: Some(json!({ "requested_at": now.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true) })),
+            after: Some(
+                json!({ "requested_at": now.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true) }),
+            ),
         },
     )?;
     get(conn, id)
@@ -1026,9 +1042,8 @@ pub fn request_sync(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<Pl
 pub fn credentials(conn: &mut Conn, sealer: &Sealer, id: i64) -> StoreResult<Credentials> {
     let r = row(conn, id)?;
     let kind: PlatformKind = stored("platforms.kind", &r.kind)?;
-    let missing = |what: &str| {
-        StoreError::Internal(format!("platform {id} ({kind}) has no {what}"))
-    };
+    let missing =
+        |what: &str| StoreError::Internal(format!("platform {id} ({kind}) has no {what}"));
     Ok(match kind {
         PlatformKind::Teams => {
             let client_secret = match (&r.client_secret_env, &r.client_secret_sealed) {

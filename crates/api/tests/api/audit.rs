@@ -673,7 +673,9 @@ async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case
                 mark,
                 resp,
                 actor: owner.clone(),
-                expect: vec![deleted("platform.delete", "platform", &id).with("name", json!("Audit gone"))],
+                expect: vec![
+                    deleted("platform.delete", "platform", &id).with("name", json!("Audit gone")),
+                ],
             }
         }
         ("POST", "/api/v1/platforms/{id}/sync") => {

@@ -165,7 +165,11 @@ async fn bad_fields_are_a_400_naming_them() {
         (both, "invalid_field", "client_secret"),
         (plain_http, "invalid_field", "login_base_url"),
         (foreign, "invalid_field", "client_id"),
-        (json!({"name": "x", "kind": "webhook", "url": "https://h.example.com", "signing_secret": "short"}), "invalid_field", "signing_secret"),
+        (
+            json!({"name": "x", "kind": "webhook", "url": "https://h.example.com", "signing_secret": "short"}),
+            "invalid_field",
+            "signing_secret",
+        ),
     ];
     for (body, code, field) in cases {
         let r = app
@@ -338,8 +342,11 @@ async fn a_platform_numbers_use_is_not_deleted() {
     let owner = app.user(Role::Owner).await;
     let t = create(&app, &owner, teams("Contoso")).await;
     let id = t["id"].as_str().unwrap();
-    app.number(&owner, json!({"number": "+442071234567", "platform_id": id}))
-        .await;
+    app.number(
+        &owner,
+        json!({"number": "+442071234567", "platform_id": id}),
+    )
+    .await;
     let details = app
         .delete(&format!("/api/v1/platforms/{id}"))
         .as_(&owner)
@@ -366,7 +373,10 @@ async fn a_sync_request_answers_202_for_teams_and_409_for_a_webhook() {
     let admin = app.user(Role::Admin).await;
     let t = create(&app, &owner, teams("Contoso")).await;
     let r = app
-        .post(&format!("/api/v1/platforms/{}/sync", t["id"].as_str().unwrap()))
+        .post(&format!(
+            "/api/v1/platforms/{}/sync",
+            t["id"].as_str().unwrap()
+        ))
         .as_(&admin)
         .send()
         .await;
@@ -375,11 +385,14 @@ async fn a_sync_request_answers_202_for_teams_and_409_for_a_webhook() {
     assert_eq!(body["sync"]["users_changed"], 0);
     no_secret("sync", &r.text());
     let w = create(&app, &owner, webhook("Hooks")).await;
-    app.post(&format!("/api/v1/platforms/{}/sync", w["id"].as_str().unwrap()))
-        .as_(&admin)
-        .send()
-        .await
-        .expect_error(409, "not_syncable");
+    app.post(&format!(
+        "/api/v1/platforms/{}/sync",
+        w["id"].as_str().unwrap()
+    ))
+    .as_(&admin)
+    .send()
+    .await
+    .expect_error(409, "not_syncable");
     app.post("/api/v1/platforms/999/sync")
         .as_(&admin)
         .send()

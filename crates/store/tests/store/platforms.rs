@@ -7,7 +7,7 @@ use store::{
     StoreError, StoreResult,
     audit::AuditFilter,
     platforms::{Credentials, NewPlatform, Platform, PlatformPatch},
-    secrets::{SecretKey, Sealer},
+    secrets::{Sealer, SecretKey},
     testing::{TestDb, owner, principal, schema::platforms},
 };
 
@@ -89,11 +89,10 @@ fn audit_text(t: &TestDb) -> String {
         entity_kind: Some("platform".into()),
         ..Default::default()
     };
-    let rows = t
-        .db
-        .read(|c| store::audit::list(c, &owner(), &filter, None, Some(1000)))
-        .unwrap()
-        .items;
+    let rows =
+        t.db.read(|c| store::audit::list(c, &owner(), &filter, None, Some(1000)))
+            .unwrap()
+            .items;
     assert!(!rows.is_empty());
     rows.iter()
         .map(|r| {
@@ -132,9 +131,8 @@ fn each_kind_is_created_with_only_its_fields_and_no_secret_in_sight() {
     assert_eq!(none.version, 1);
 
     // Sealed at rest: the columns hold neither secret.
-    let sealed: Vec<(Option<String>, Option<String>)> = t
-        .db
-        .read(|c| {
+    let sealed: Vec<(Option<String>, Option<String>)> =
+        t.db.read(|c| {
             Ok(platforms::table
                 .select((
                     platforms::client_secret_sealed,
@@ -144,24 +142,25 @@ fn each_kind_is_created_with_only_its_fields_and_no_secret_in_sight() {
         })
         .unwrap();
     let all = format!("{sealed:?}");
-    assert!(!all.contains(CLIENT_SECRET) && !all.contains(SIGNING_SECRET), "{all}");
+    assert!(
+        !all.contains(CLIENT_SECRET) && !all.contains(SIGNING_SECRET),
+        "{all}"
+    );
     assert!(all.contains("v1."), "{all}");
     // Nor does any record, any serialised platform, or a Debug of the credentials.
     let audit = audit_text(&t);
     assert!(!audit.contains(CLIENT_SECRET) && !audit.contains(SIGNING_SECRET));
     assert!(audit.contains(r#""client_secret":"set""#), "{audit}");
-    let listed = t
-        .db
-        .read(|c| store::platforms::list(c, None, None, None, None))
-        .unwrap();
+    let listed =
+        t.db.read(|c| store::platforms::list(c, None, None, None, None))
+            .unwrap();
     assert_eq!(listed.items.len(), 3);
     let shown = format!("{:?}", listed.items);
     assert!(!shown.contains(CLIENT_SECRET) && !shown.contains(SIGNING_SECRET));
     let s = sealer(&t);
-    let creds = t
-        .db
-        .read(|c| store::platforms::credentials(c, &s, tm.id))
-        .unwrap();
+    let creds =
+        t.db.read(|c| store::platforms::credentials(c, &s, tm.id))
+            .unwrap();
     assert!(!format!("{creds:?}").contains(CLIENT_SECRET));
 }
 
@@ -170,10 +169,9 @@ fn credentials_open_the_stored_secret_or_read_the_named_variable() {
     let t = TestDb::new();
     let s = sealer(&t);
     let stored = create(&t, teams("Stored")).unwrap();
-    let got = t
-        .db
-        .read(|c| store::platforms::credentials(c, &s, stored.id))
-        .unwrap();
+    let got =
+        t.db.read(|c| store::platforms::credentials(c, &s, stored.id))
+            .unwrap();
     assert_eq!(
         got,
         Credentials::Teams {
@@ -233,7 +231,10 @@ fn credentials_open_the_stored_secret_or_read_the_named_variable() {
     {
         Err(StoreError::Conflict { code, message, .. }) => {
             assert_eq!(code, "secret_unavailable");
-            assert!(message.contains("TELESTATE_TEST_SURELY_UNSET_0F5E"), "{message}");
+            assert!(
+                message.contains("TELESTATE_TEST_SURELY_UNSET_0F5E"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -248,10 +249,7 @@ fn credentials_open_the_stored_secret_or_read_the_named_variable() {
     );
     // Under another master key the sealed secret does not open, and says so cleanly.
     let other = SecretKey::from_text(&"z".repeat(40)).unwrap();
-    let wrong = t
-        .db
-        .write(|c| store::settings::sealer(c, &other))
-        .unwrap();
+    let wrong = t.db.write(|c| store::settings::sealer(c, &other)).unwrap();
     match t
         .db
         .read(|c| store::platforms::credentials(c, &wrong, stored.id))
@@ -259,51 +257,214 @@ fn credentials_open_the_stored_secret_or_read_the_named_variable() {
         Err(StoreError::Internal(m)) => assert!(!m.contains(CLIENT_SECRET)),
         other => panic!("{other:?}"),
     }
-    let teams_list = t
-        .db
-        .read(store::platforms::teams_platforms)
-        .unwrap();
+    let teams_list = t.db.read(store::platforms::teams_platforms).unwrap();
     assert_eq!(
         teams_list,
-        vec![(stored.id, "Stored".to_string()), (by_env.id, "By env".to_string())]
+        vec![
+            (stored.id, "Stored".to_string()),
+            (by_env.id, "By env".to_string())
+        ]
     );
     assert_eq!(
         t.db.read(|c| store::platforms::kind_of(c, wh.id)).unwrap(),
         Some(PlatformKind::Webhook)
     );
-    assert_eq!(t.db.read(|c| store::platforms::kind_of(c, 999)).unwrap(), None);
+    assert_eq!(
+        t.db.read(|c| store::platforms::kind_of(c, 999)).unwrap(),
+        None
+    );
 }
 
 #[test]
 fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
     let t = TestDb::new();
     let cases: Vec<(NewPlatform, &str)> = vec![
-        (NewPlatform { name: " ".into(), ..teams("x") }, "name"),
-        (NewPlatform { name: "n".repeat(101), ..teams("x") }, "name"),
-        (NewPlatform { kind: "sip".into(), ..teams("x") }, "kind"),
-        (NewPlatform { tenant_id: None, ..teams("x") }, "tenant_id"),
-        (NewPlatform { tenant_id: Some("not a tenant".into()), ..teams("x") }, "tenant_id"),
-        (NewPlatform { client_id: Some("contoso.com".into()), ..teams("x") }, "client_id"),
-        (NewPlatform { client_secret: None, ..teams("x") }, "client_secret_env"),
-        (NewPlatform { client_secret_env: Some("SECRET".into()), ..teams("x") }, "client_secret"),
-        (NewPlatform { client_secret: None, client_secret_env: Some("lower_case".into()), ..teams("x") }, "client_secret_env"),
-        (NewPlatform { client_secret: None, client_secret_env: Some("TELESTATE_SECRET_KEY".into()), ..teams("x") }, "client_secret_env"),
-        (NewPlatform { client_secret: Some(String::new()), ..teams("x") }, "client_secret"),
-        (NewPlatform { client_secret: Some("x".repeat(1025)), ..teams("x") }, "client_secret"),
-        (NewPlatform { graph_base_url: Some("http://graph.example.com".into()), ..teams("x") }, "graph_base_url"),
-        (NewPlatform { login_base_url: Some("https://user:pw@login.example.com".into()), ..teams("x") }, "login_base_url"),
-        (NewPlatform { graph_base_url: Some("https://graph.example.com/?a=1".into()), ..teams("x") }, "graph_base_url"),
-        (NewPlatform { graph_base_url: Some("ftp://graph.example.com".into()), ..teams("x") }, "graph_base_url"),
-        (NewPlatform { graph_base_url: Some("/v1.0".into()), ..teams("x") }, "graph_base_url"),
-        (NewPlatform { sync_interval_seconds: Some(4), ..teams("x") }, "sync_interval_seconds"),
-        (NewPlatform { sync_interval_seconds: Some(86_401), ..teams("x") }, "sync_interval_seconds"),
-        (NewPlatform { url: Some("https://x.example.com".into()), ..teams("x") }, "url"),
-        (NewPlatform { url: None, ..webhook("x") }, "url"),
-        (NewPlatform { url: Some("https://x.example.com/#frag".into()), ..webhook("x") }, "url"),
-        (NewPlatform { signing_secret: Some("short".into()), ..webhook("x") }, "signing_secret"),
-        (NewPlatform { signing_secret: None, ..webhook("x") }, "signing_secret"),
-        (NewPlatform { tenant_id: Some(TENANT.into()), ..webhook("x") }, "tenant_id"),
-        (NewPlatform { name: "x".into(), kind: "none".into(), sync_interval_seconds: Some(60), ..Default::default() }, "sync_interval_seconds"),
+        (
+            NewPlatform {
+                name: " ".into(),
+                ..teams("x")
+            },
+            "name",
+        ),
+        (
+            NewPlatform {
+                name: "n".repeat(101),
+                ..teams("x")
+            },
+            "name",
+        ),
+        (
+            NewPlatform {
+                kind: "sip".into(),
+                ..teams("x")
+            },
+            "kind",
+        ),
+        (
+            NewPlatform {
+                tenant_id: None,
+                ..teams("x")
+            },
+            "tenant_id",
+        ),
+        (
+            NewPlatform {
+                tenant_id: Some("not a tenant".into()),
+                ..teams("x")
+            },
+            "tenant_id",
+        ),
+        (
+            NewPlatform {
+                client_id: Some("contoso.com".into()),
+                ..teams("x")
+            },
+            "client_id",
+        ),
+        (
+            NewPlatform {
+                client_secret: None,
+                ..teams("x")
+            },
+            "client_secret_env",
+        ),
+        (
+            NewPlatform {
+                client_secret_env: Some("SECRET".into()),
+                ..teams("x")
+            },
+            "client_secret",
+        ),
+        (
+            NewPlatform {
+                client_secret: None,
+                client_secret_env: Some("lower_case".into()),
+                ..teams("x")
+            },
+            "client_secret_env",
+        ),
+        (
+            NewPlatform {
+                client_secret: None,
+                client_secret_env: Some("TELESTATE_SECRET_KEY".into()),
+                ..teams("x")
+            },
+            "client_secret_env",
+        ),
+        (
+            NewPlatform {
+                client_secret: Some(String::new()),
+                ..teams("x")
+            },
+            "client_secret",
+        ),
+        (
+            NewPlatform {
+                client_secret: Some("x".repeat(1025)),
+                ..teams("x")
+            },
+            "client_secret",
+        ),
+        (
+            NewPlatform {
+                graph_base_url: Some("http://graph.example.com".into()),
+                ..teams("x")
+            },
+            "graph_base_url",
+        ),
+        (
+            NewPlatform {
+                login_base_url: Some("https://user:pw@login.example.com".into()),
+                ..teams("x")
+            },
+            "login_base_url",
+        ),
+        (
+            NewPlatform {
+                graph_base_url: Some("https://graph.example.com/?a=1".into()),
+                ..teams("x")
+            },
+            "graph_base_url",
+        ),
+        (
+            NewPlatform {
+                graph_base_url: Some("ftp://graph.example.com".into()),
+                ..teams("x")
+            },
+            "graph_base_url",
+        ),
+        (
+            NewPlatform {
+                graph_base_url: Some("/v1.0".into()),
+                ..teams("x")
+            },
+            "graph_base_url",
+        ),
+        (
+            NewPlatform {
+                sync_interval_seconds: Some(4),
+                ..teams("x")
+            },
+            "sync_interval_seconds",
+        ),
+        (
+            NewPlatform {
+                sync_interval_seconds: Some(86_401),
+                ..teams("x")
+            },
+            "sync_interval_seconds",
+        ),
+        (
+            NewPlatform {
+                url: Some("https://x.example.com".into()),
+                ..teams("x")
+            },
+            "url",
+        ),
+        (
+            NewPlatform {
+                url: None,
+                ..webhook("x")
+            },
+            "url",
+        ),
+        (
+            NewPlatform {
+                url: Some("https://x.example.com/#frag".into()),
+                ..webhook("x")
+            },
+            "url",
+        ),
+        (
+            NewPlatform {
+                signing_secret: Some("short".into()),
+                ..webhook("x")
+            },
+            "signing_secret",
+        ),
+        (
+            NewPlatform {
+                signing_secret: None,
+                ..webhook("x")
+            },
+            "signing_secret",
+        ),
+        (
+            NewPlatform {
+                tenant_id: Some(TENANT.into()),
+                ..webhook("x")
+            },
+            "tenant_id",
+        ),
+        (
+            NewPlatform {
+                name: "x".into(),
+                kind: "none".into(),
+                sync_interval_seconds: Some(60),
+                ..Default::default()
+            },
+            "sync_interval_seconds",
+        ),
     ];
     for (input, field) in cases {
         let what = format!("{input:?}");
@@ -373,9 +534,18 @@ fn writes_need_an_unscoped_admin_and_secrets_an_owner() {
     .unwrap();
     assert_eq!((renamed.name.as_str(), renamed.version), ("Teams", 2));
     for patch in [
-        PlatformPatch { client_secret: Some("new".into()), ..Default::default() },
-        PlatformPatch { client_secret_env: Some("PATH".into()), ..Default::default() },
-        PlatformPatch { login_base_url: Some(Some("https://evil.example.com".into())), ..Default::default() },
+        PlatformPatch {
+            client_secret: Some("new".into()),
+            ..Default::default()
+        },
+        PlatformPatch {
+            client_secret_env: Some("PATH".into()),
+            ..Default::default()
+        },
+        PlatformPatch {
+            login_base_url: Some(Some("https://evil.example.com".into())),
+            ..Default::default()
+        },
     ] {
         assert_forbidden(update_as(&t, &admin, tm.id, patch, None), "forbidden");
     }
@@ -494,7 +664,8 @@ fn a_platform_in_use_is_not_deleted_and_a_free_one_is() {
     let tm = create(&t, teams("T")).unwrap();
     let mut nn = new_number("+442071234567");
     nn.platform_id = Some(tm.id);
-    t.db.write(|c| store::numbers::create(c, &owner(), nn)).unwrap();
+    t.db.write(|c| store::numbers::create(c, &owner(), nn))
+        .unwrap();
     match t
         .db
         .write(|c| store::platforms::delete(c, &owner(), tm.id, None))
@@ -527,16 +698,14 @@ fn a_sync_request_is_recorded_for_teams_and_refused_for_others() {
     let t = TestDb::new();
     let tm = create(&t, teams("T")).unwrap();
     assert!(tm.sync.is_none());
-    let p = t
-        .db
-        .write(|c| store::platforms::request_sync(c, &owner(), tm.id))
-        .unwrap();
+    let p =
+        t.db.write(|c| store::platforms::request_sync(c, &owner(), tm.id))
+            .unwrap();
     let first = p.sync.expect("a sync row").requested_at.expect("requested");
     assert_eq!(p.version, tm.version, "a sync request is not an edit");
-    let again = t
-        .db
-        .write(|c| store::platforms::request_sync(c, &owner(), tm.id))
-        .unwrap();
+    let again =
+        t.db.write(|c| store::platforms::request_sync(c, &owner(), tm.id))
+            .unwrap();
     assert!(again.sync.unwrap().requested_at.unwrap() >= first);
     let wh = create(&t, webhook("W")).unwrap();
     match t
@@ -557,11 +726,13 @@ fn a_sync_request_is_recorded_for_teams_and_refused_for_others() {
         Ok(())
     })
     .unwrap();
-    let s = t
-        .db
-        .read(|c| store::platforms::get(c, tm.id))
-        .unwrap()
-        .sync
-        .unwrap();
-    assert_eq!((s.users_changed, s.error.as_deref()), (3, Some("throttled")));
+    let s =
+        t.db.read(|c| store::platforms::get(c, tm.id))
+            .unwrap()
+            .sync
+            .unwrap();
+    assert_eq!(
+        (s.users_changed, s.error.as_deref()),
+        (3, Some("throttled"))
+    );
 }
