@@ -22,11 +22,14 @@ pub use events::*;
 pub mod imports;
 pub use imports::*;
 
+pub mod platforms;
+pub use platforms::*;
+
 pub mod provisioning;
 pub use provisioning::*;
 
 pub use domain::{
-    ActorKind, CallerKind, ChangeOp, NumberStatus, NumberType, PlanKind, PlanStatus,
+    ActorKind, CallerKind, ChangeOp, NumberStatus, NumberType, PlanKind, PlanStatus, PlatformKind,
     ProvisioningState, Role, ServiceKind, Source, TargetKind,
 };
 
@@ -127,6 +130,10 @@ error_codes! {
     UsernameTaken => ("username_taken", 409, "the username is taken"),
     ServiceExists => ("service_exists", 409, "a service with that name exists"),
     ServiceInUse => ("service_in_use", 409, "numbers are still assigned to the service"),
+    PlatformExists => ("platform_exists", 409, "a platform with that name exists"),
+    PlatformInUse => ("platform_in_use", 409, "numbers, ranges or services still use the platform; details count them"),
+    NotSyncable => ("not_syncable", 409, "only a teams platform has a directory to sync"),
+    SecretUnavailable => ("secret_unavailable", 409, "the environment variable a platform takes its secret from is not set"),
     UnknownTarget => ("unknown_target", 400, "no user or service with that id, UPN or name; details.field names it"),
     TargetDeleted => ("target_deleted", 409, "the directory user was deleted"),
     TargetDisabled => ("target_disabled", 409, "the directory user's account is disabled"),

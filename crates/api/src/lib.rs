@@ -177,6 +177,7 @@ impl AppState {
         (name = "locations", description = "Sites"),
         (name = "services", description = "Non-person assignment targets: auto attendants, call queues, trunks, …"),
         (name = "directory", description = "Users and groups synced from Microsoft Entra ID (read-only)"),
+        (name = "platforms", description = "Where numbers are provisioned: Teams tenants, webhooks, inventory only (secrets are write-only)"),
         (name = "tags", description = "Labels on numbers and ranges"),
         (name = "lifecycle", description = "Assign, unassign, reserve, quarantine, release; allocations; settings"),
         (name = "stats", description = "Dashboard counts"),

@@ -68,6 +68,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(crate::handlers::directory::list_users)
                 .service(crate::handlers::directory::get_user)
                 .service(crate::handlers::directory::list_groups)
+                .service(crate::handlers::platforms::list_platforms)
+                .service(crate::handlers::platforms::create_platform)
+                .service(crate::handlers::platforms::get_platform)
+                .service(crate::handlers::platforms::update_platform)
+                .service(crate::handlers::platforms::delete_platform)
+                .service(crate::handlers::platforms::sync_platform)
                 .service(audit::list_audit)
                 .service(audit::export_audit)
                 .service(crate::handlers::export::export_numbers)
@@ -155,6 +161,10 @@ const SENDS_ETAG: &[&str] = &[
     "create_service",
     "get_service",
     "update_service",
+    "create_platform",
+    "get_platform",
+    "update_platform",
+    "sync_platform",
 ];
 
 /// Response schemas whose `Option` fields are left out when empty (`skip_serializing_if`),
@@ -292,7 +302,7 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
         document_stream(op);
     }
     if SENDS_ETAG.contains(&id.as_str()) {
-        for status in ["200", "201"] {
+        for status in ["200", "201", "202"] {
             if let Some(r) = op["responses"]
                 .get_mut(status)
                 .and_then(Value::as_object_mut)

@@ -11,6 +11,7 @@ pub mod imports;
 pub mod lifecycle;
 pub mod locations;
 pub mod numbers;
+pub mod platforms;
 pub mod provisioning;
 pub mod ranges;
 pub mod services;

@@ -73,6 +73,18 @@ pub(crate) fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()
 }
 
+/// A `none` platform named `name`; its id.
+async fn platform(app: &TestApp, owner: &User, name: &str) -> String {
+    let r = app
+        .post("/api/v1/platforms")
+        .as_(owner)
+        .json(json!({"name": name, "kind": "none"}))
+        .send()
+        .await
+        .expect(201);
+    id_of(&r)
+}
+
 /// Runs the write route `(method, path)` once and says what it must have recorded.
 async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case {
     match (method, path) {
@@ -608,6 +620,87 @@ async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case
                 resp,
                 actor: owner.clone(),
                 expect: vec![],
+            }
+        }
+        ("POST", "/api/v1/platforms") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/platforms")
+                .as_(owner)
+                .json(json!({"name": "Audit hook", "kind": "webhook",
+                    "url": "https://hooks.example.com/a", "signing_secret": "audit-signing-secret"}))
+                .send()
+                .await;
+            let id = resp.json()["id"].as_str().unwrap_or("?").to_string();
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                // The secret shows only as "set".
+                expect: vec![
+                    created("platform.create", "platform", &id)
+                        .with("signing_secret", json!("set")),
+                ],
+            }
+        }
+        ("PATCH", "/api/v1/platforms/{id}") => {
+            let id = platform(app, owner, "Audit none").await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .patch(&format!("/api/v1/platforms/{id}"))
+                .as_(owner)
+                .json(json!({"name": "Audit paper"}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    updated("platform.update", "platform", &id).with("name", json!("Audit paper")),
+                ],
+            }
+        }
+        ("DELETE", "/api/v1/platforms/{id}") => {
+            let id = platform(app, owner, "Audit gone").await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .delete(&format!("/api/v1/platforms/{id}"))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    deleted("platform.delete", "platform", &id).with("name", json!("Audit gone")),
+                ],
+            }
+        }
+        ("POST", "/api/v1/platforms/{id}/sync") => {
+            let r = app
+                .post("/api/v1/platforms")
+                .as_(owner)
+                .json(json!({"name": "Audit Teams", "kind": "teams",
+                    "tenant_id": "contoso.onmicrosoft.com",
+                    "client_id": "7a8b9c0d-1e2f-4a3b-9c5d-6e7f8a9b0c1d",
+                    "client_secret_env": "AUDIT_TEAMS_SECRET"}))
+                .send()
+                .await
+                .expect(201);
+            let id = id_of(&r);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post(&format!("/api/v1/platforms/{id}/sync"))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![created("platform.sync_requested", "platform", &id)],
             }
         }
         (m, p) => panic!(

@@ -16,6 +16,7 @@ mod logins;
 mod numbers;
 mod openapi;
 mod owner_only;
+mod platforms;
 mod ranges;
 mod rbac;
 mod scope;

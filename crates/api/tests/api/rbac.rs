@@ -69,6 +69,14 @@ const EXPECTED: &[(&str, &str, Min)] = &[
     ("GET", "/api/v1/users", Viewer),
     ("GET", "/api/v1/users/{id}", Viewer),
     ("GET", "/api/v1/groups", Viewer),
+    // Issue 11: platforms. Writes need an unscoped admin; secrets need the owner
+    // (platforms.rs tests those refusals).
+    ("GET", "/api/v1/platforms", Viewer),
+    ("POST", "/api/v1/platforms", Admin),
+    ("GET", "/api/v1/platforms/{id}", Viewer),
+    ("PATCH", "/api/v1/platforms/{id}", Admin),
+    ("DELETE", "/api/v1/platforms/{id}", Admin),
+    ("POST", "/api/v1/platforms/{id}/sync", Admin),
     ("POST", "/api/v1/numbers/{number}/assign", Operator),
     ("POST", "/api/v1/numbers/{number}/unassign", Operator),
     ("POST", "/api/v1/numbers/{number}/reserve", Operator),
@@ -131,6 +139,9 @@ struct Fixtures {
     service: String,
     service_victim: String,
     directory_user: String,
+    /// A Teams platform (edited, synced) and a `none` one to delete.
+    platform: String,
+    platform_victim: String,
     /// An import plan (its apply changes a number no other route touches).
     import_plan: String,
     /// A change set (a batch create).
@@ -184,6 +195,13 @@ fn fill(method: &str, template: &str, fx: &Fixtures) -> String {
             &fx.service
         };
         ("{id}", v.clone())
+    } else if template.starts_with("/api/v1/platforms/") {
+        let v = if delete {
+            &fx.platform_victim
+        } else {
+            &fx.platform
+        };
+        ("{id}", v.clone())
     } else if template.starts_with("/api/v1/users/") {
         ("{id}", fx.directory_user.clone())
     } else if template.starts_with("/api/v1/imports/") {
@@ -225,6 +243,8 @@ fn body(method: &str, template: &str) -> Option<Value> {
         ("POST", "/api/v1/api-tokens") => json!({"name": "rbac", "role": "viewer"}),
         ("POST", "/api/v1/services") => json!({"name": "RBAC queue", "kind": "call_queue"}),
         ("PATCH", "/api/v1/services/{id}") => json!({"description": "checked"}),
+        ("POST", "/api/v1/platforms") => json!({"name": "RBAC paper", "kind": "none"}),
+        ("PATCH", "/api/v1/platforms/{id}") => json!({"sync_interval_seconds": 600}),
         ("POST", "/api/v1/numbers/{number}/assign") => {
             json!({"target": {"kind": "service", "id": "1"}})
         }
@@ -239,7 +259,8 @@ fn body(method: &str, template: &str) -> Option<Value> {
         // The import takes a CSV body (see IMPORT_CSV); apply and revert take none.
         ("POST", "/api/v1/imports")
         | ("POST", "/api/v1/imports/{id}/apply")
-        | ("POST", "/api/v1/change-sets/{id}/revert") => return None,
+        | ("POST", "/api/v1/change-sets/{id}/revert")
+        | ("POST", "/api/v1/platforms/{id}/sync") => return None,
         (m, _) if m == "POST" || m == "PATCH" || m == "PUT" => {
             panic!("rbac::body has no body for {method} {template}: add one")
         }
@@ -397,6 +418,32 @@ async fn every_route_answers_each_role_as_the_table_says() {
         .as_str()
         .expect("a batch create has a change set")
         .to_string();
+    let platform = app
+        .post("/api/v1/platforms")
+        .as_(&owner)
+        .json(json!({
+            "name": "RBAC Teams",
+            "kind": "teams",
+            "tenant_id": "contoso.onmicrosoft.com",
+            "client_id": "7a8b9c0d-1e2f-4a3b-9c5d-6e7f8a9b0c1d",
+            "client_secret_env": "RBAC_TEAMS_SECRET"
+        }))
+        .send()
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let platform_victim = app
+        .post("/api/v1/platforms")
+        .as_(&owner)
+        .json(json!({"name": "RBAC victim", "kind": "none"}))
+        .send()
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let fx = Fixtures {
         number,
         number_victim,
@@ -410,6 +457,8 @@ async fn every_route_answers_each_role_as_the_table_says() {
         service,
         service_victim,
         directory_user,
+        platform,
+        platform_victim,
         import_plan,
         change_set,
         lifecycle,
