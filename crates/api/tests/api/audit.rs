@@ -85,6 +85,21 @@ async fn platform(app: &TestApp, owner: &User, name: &str) -> String {
     id_of(&r)
 }
 
+/// A Teams platform named `name` (its secret from an environment variable); its id.
+async fn teams_platform(app: &TestApp, owner: &User, name: &str) -> String {
+    let r = app
+        .post("/api/v1/platforms")
+        .as_(owner)
+        .json(json!({"name": name, "kind": "teams",
+            "tenant_id": "contoso.onmicrosoft.com",
+            "client_id": "7a8b9c0d-1e2f-4a3b-9c5d-6e7f8a9b0c1d",
+            "client_secret_env": "AUDIT_TEAMS_SECRET"}))
+        .send()
+        .await
+        .expect(201);
+    id_of(&r)
+}
+
 /// Runs the write route `(method, path)` once and says what it must have recorded.
 async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case {
     match (method, path) {
@@ -701,6 +716,111 @@ async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case
                 resp,
                 actor: owner.clone(),
                 expect: vec![created("platform.sync_requested", "platform", &id)],
+            }
+        }
+        ("POST", "/api/v1/provisioning/jobs/{id}/retry") => {
+            let teams = teams_platform(app, owner, "Audit retry").await;
+            let service = app.service(owner, "Audit retry queue").await;
+            let job = crate::rbac::failed_job(app, owner, &teams, &service).await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post(&format!("/api/v1/provisioning/jobs/{job}/retry"))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    updated("provisioning_job.retry", "provisioning_job", &job)
+                        .with("state", json!("queued")),
+                ],
+            }
+        }
+        ("POST", "/api/v1/platforms/{id}/drift/adopt") => {
+            let teams = teams_platform(app, owner, "Audit adopt").await;
+            let platform_id: i64 = teams.parse().unwrap();
+            app.tdb
+                .db
+                .write(|c| {
+                    store::sync::replace_teams_numbers(
+                        c,
+                        platform_id,
+                        &[store::sync::TeamsNumber {
+                            e164: "+442071233290".into(),
+                            number_type: Some("direct_routing".into()),
+                            assignment_target_id: None,
+                            assignment_status: Some("unassigned".into()),
+                            activation_state: Some("activated".into()),
+                            location_id: None,
+                            iso_country_code: Some("GB".into()),
+                        }],
+                    )
+                })
+                .unwrap();
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post(&format!("/api/v1/platforms/{teams}/drift/adopt"))
+                .as_(owner)
+                .json(json!({}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![created("number.create", "number", "+442071233290")],
+            }
+        }
+        ("POST", "/api/v1/platforms/{id}/drift/push") => {
+            let teams = teams_platform(app, owner, "Audit push").await;
+            let platform_id: i64 = teams.parse().unwrap();
+            app.number(
+                owner,
+                json!({"number": "+442071233291", "platform_id": teams, "number_type": "direct_routing"}),
+            )
+            .await;
+            // Teams says it is assigned; the inventory has it free: push unassigns it there.
+            app.tdb
+                .db
+                .write(|c| {
+                    store::sync::replace_teams_numbers(
+                        c,
+                        platform_id,
+                        &[store::sync::TeamsNumber {
+                            e164: "+442071233291".into(),
+                            number_type: Some("direct_routing".into()),
+                            assignment_target_id: Some("0000-stranger".into()),
+                            assignment_status: Some("userAssigned".into()),
+                            activation_state: Some("activated".into()),
+                            location_id: None,
+                            iso_country_code: Some("GB".into()),
+                        }],
+                    )
+                })
+                .unwrap();
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post(&format!("/api/v1/platforms/{teams}/drift/push"))
+                .as_(owner)
+                .json(json!({}))
+                .send()
+                .await;
+            let job = app
+                .get("/api/v1/provisioning/jobs?limit=1")
+                .as_(owner)
+                .send()
+                .await
+                .expect(200)["items"][0]["id"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string();
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![created("provisioning_job.push", "provisioning_job", &job)],
             }
         }
         (m, p) => panic!(

@@ -17,6 +17,7 @@ mod numbers;
 mod openapi;
 mod owner_only;
 mod platforms;
+mod provisioning;
 mod ranges;
 mod rbac;
 mod scope;

@@ -77,6 +77,14 @@ const EXPECTED: &[(&str, &str, Min)] = &[
     ("PATCH", "/api/v1/platforms/{id}", Admin),
     ("DELETE", "/api/v1/platforms/{id}", Admin),
     ("POST", "/api/v1/platforms/{id}/sync", Admin),
+    // Provisioning jobs: a job's number decides who sees it; retrying is an operator's.
+    ("GET", "/api/v1/provisioning/jobs", Viewer),
+    ("GET", "/api/v1/provisioning/jobs/{id}", Viewer),
+    ("POST", "/api/v1/provisioning/jobs/{id}/retry", Operator),
+    // Drift spans the whole platform: unscoped grants only; settling it is an admin's.
+    ("GET", "/api/v1/platforms/{id}/drift", Viewer),
+    ("POST", "/api/v1/platforms/{id}/drift/adopt", Admin),
+    ("POST", "/api/v1/platforms/{id}/drift/push", Admin),
     ("POST", "/api/v1/numbers/{number}/assign", Operator),
     ("POST", "/api/v1/numbers/{number}/unassign", Operator),
     ("POST", "/api/v1/numbers/{number}/reserve", Operator),
@@ -142,6 +150,8 @@ struct Fixtures {
     /// A Teams platform (edited, synced) and a `none` one to delete.
     platform: String,
     platform_victim: String,
+    /// A provisioning job that failed for good (so a retry succeeds once).
+    provisioning_job: String,
     /// An import plan (its apply changes a number no other route touches).
     import_plan: String,
     /// A change set (a batch create).
@@ -195,6 +205,8 @@ fn fill(method: &str, template: &str, fx: &Fixtures) -> String {
             &fx.service
         };
         ("{id}", v.clone())
+    } else if template.starts_with("/api/v1/provisioning/jobs/") {
+        ("{id}", fx.provisioning_job.clone())
     } else if template.starts_with("/api/v1/platforms/") {
         let v = if delete {
             &fx.platform_victim
@@ -245,6 +257,8 @@ fn body(method: &str, template: &str) -> Option<Value> {
         ("PATCH", "/api/v1/services/{id}") => json!({"description": "checked"}),
         ("POST", "/api/v1/platforms") => json!({"name": "RBAC paper", "kind": "none"}),
         ("PATCH", "/api/v1/platforms/{id}") => json!({"sync_interval_seconds": 600}),
+        ("POST", "/api/v1/platforms/{id}/drift/adopt")
+        | ("POST", "/api/v1/platforms/{id}/drift/push") => json!({}),
         ("POST", "/api/v1/numbers/{number}/assign") => {
             json!({"target": {"kind": "service", "id": "1"}})
         }
@@ -260,13 +274,59 @@ fn body(method: &str, template: &str) -> Option<Value> {
         ("POST", "/api/v1/imports")
         | ("POST", "/api/v1/imports/{id}/apply")
         | ("POST", "/api/v1/change-sets/{id}/revert")
-        | ("POST", "/api/v1/platforms/{id}/sync") => return None,
+        | ("POST", "/api/v1/platforms/{id}/sync")
+        | ("POST", "/api/v1/provisioning/jobs/{id}/retry") => return None,
         (m, _) if m == "POST" || m == "PATCH" || m == "PUT" => {
             panic!("rbac::body has no body for {method} {template}: add one")
         }
         _ => return None,
     };
     Some(b)
+}
+
+/// A number on `platform` assigned to `service`, whose provisioning job then failed for
+/// good (as a worker records it); the job's id.
+pub(crate) async fn failed_job(
+    app: &TestApp,
+    owner: &User,
+    platform: &str,
+    service: &str,
+) -> String {
+    let e164 = format!("+4420712309{:02}", rand_suffix());
+    app.post("/api/v1/numbers")
+        .as_(owner)
+        .json(json!({"number": e164, "platform_id": platform, "number_type": "direct_routing"}))
+        .send()
+        .await
+        .expect(201);
+    app.post(&format!("/api/v1/numbers/{}/assign", enc(&e164)))
+        .as_(owner)
+        .json(json!({"target": {"kind": "service", "id": service}}))
+        .send()
+        .await
+        .expect(200);
+    let claimed = app
+        .tdb
+        .db
+        .write(|c| store::jobs::claim(c, "test-worker", std::time::Duration::from_secs(60), 10))
+        .unwrap();
+    let id = claimed
+        .iter()
+        .find(|j| j.job.number == e164)
+        .expect("the assign wrote a job")
+        .job
+        .id;
+    app.tdb
+        .db
+        .write(|c| store::jobs::fail(c, id, "test-worker", "refused by the test", false))
+        .unwrap();
+    id.to_string()
+}
+
+fn rand_suffix() -> u8 {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static NEXT: AtomicU8 = AtomicU8::new(50);
+    NEXT.fetch_add(1, Ordering::Relaxed) % 100
 }
 
 async fn create_service(app: &TestApp, by: &User, name: &str) -> String {
@@ -434,6 +494,7 @@ async fn every_route_answers_each_role_as_the_table_says() {
         .as_str()
         .unwrap()
         .to_string();
+    let provisioning_job = failed_job(&app, &owner, &platform, &service).await;
     let platform_victim = app
         .post("/api/v1/platforms")
         .as_(&owner)
@@ -459,6 +520,7 @@ async fn every_route_answers_each_role_as_the_table_says() {
         directory_user,
         platform,
         platform_victim,
+        provisioning_job,
         import_plan,
         change_set,
         lifecycle,
