@@ -60,6 +60,9 @@ pub struct Config {
     pub worker: bool,
     /// Provisioning jobs one worker carries out at once (TELESTATE_WORKER_CONCURRENCY).
     pub worker_concurrency: usize,
+    /// Seconds a worker holds a claimed job before another worker may take it over, if
+    /// the first stops renewing it (TELESTATE_WORKER_LEASE_SECONDS).
+    pub worker_lease_seconds: u64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -166,7 +169,12 @@ impl Config {
         if !(1..=256).contains(&worker_concurrency) {
             bail!("TELESTATE_WORKER_CONCURRENCY must be between 1 and 256");
         }
+        let worker_lease_seconds: u64 = parsed("TELESTATE_WORKER_LEASE_SECONDS", 60)?;
+        if !(3..=3600).contains(&worker_lease_seconds) {
+            bail!("TELESTATE_WORKER_LEASE_SECONDS must be between 3 and 3600");
+        }
         Ok(Config {
+            worker_lease_seconds,
             worker,
             worker_concurrency,
             secret_key,

@@ -192,6 +192,7 @@ fn start_worker(
     );
     let mut wc = worker::Config::new(holder);
     wc.concurrency = config.worker_concurrency;
+    wc.lease = std::time::Duration::from_secs(config.worker_lease_seconds);
     let w = worker::Worker::new(db, secret_key, wc, metrics)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -68,12 +68,17 @@ impl Config {
 /// A Graph client per Teams platform, rebuilt when the platform's settings change.
 type Clients = Mutex<HashMap<i64, (String, graph::Client)>>;
 
+/// How long a platform's settings are used before they are read again: a rotated secret
+/// or a changed URL takes effect within this, without a database read per job.
+const SETTINGS_TTL: Duration = Duration::from_secs(15);
+
 /// One worker: its database, configuration and HTTP clients.
 pub struct Worker {
     db: Db,
     secret_key: SecretKey,
     config: Config,
     clients: Clients,
+    settings: Mutex<HashMap<i64, (Credentials, std::time::Instant)>>,
     http: reqwest::Client,
     metrics: Arc<Metrics>,
     wake: tokio::sync::Notify,
@@ -99,6 +104,7 @@ impl Worker {
             secret_key,
             config,
             clients: Mutex::new(HashMap::new()),
+            settings: Mutex::new(HashMap::new()),
             http,
             metrics,
             wake: tokio::sync::Notify::new(),
@@ -131,16 +137,29 @@ impl Worker {
         self.wake.notify_one();
     }
 
-    /// The platform's credentials, opened with the installation's key.
+    /// The platform's credentials, opened with the installation's key (read at most
+    /// every [`SETTINGS_TTL`]).
     pub async fn credentials(&self, platform_id: i64) -> anyhow::Result<Credentials> {
+        if let Some((c, at)) = self.settings.lock().await.get(&platform_id)
+            && at.elapsed() < SETTINGS_TTL
+        {
+            return Ok(c.clone());
+        }
         let key = self.secret_key.clone();
-        self.db(move |db| {
-            db.read(|c| {
-                let sealer = store::settings::sealer(c, &key)?;
-                store::platforms::credentials(c, &sealer, platform_id)
+        // A write: the first use of the sealing key creates its salt.
+        let fresh = self
+            .db(move |db| {
+                db.write(|c| {
+                    let sealer = store::settings::sealer(c, &key)?;
+                    store::platforms::credentials(c, &sealer, platform_id)
+                })
             })
-        })
-        .await
+            .await?;
+        self.settings
+            .lock()
+            .await
+            .insert(platform_id, (fresh.clone(), std::time::Instant::now()));
+        Ok(fresh)
     }
 
     /// The Graph client of a Teams platform, built from its current settings (a change of
