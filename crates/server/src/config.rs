@@ -63,6 +63,9 @@ pub struct Config {
     /// Seconds a worker holds a claimed job before another worker may take it over, if
     /// the first stops renewing it (TELESTATE_WORKER_LEASE_SECONDS).
     pub worker_lease_seconds: u64,
+    /// Where `telestate worker` serves `/metrics` (TELESTATE_WORKER_METRICS_BIND); unset:
+    /// nowhere (several workers on one host would otherwise fight over one port).
+    pub worker_metrics_bind: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -174,6 +177,7 @@ impl Config {
             bail!("TELESTATE_WORKER_LEASE_SECONDS must be between 3 and 3600");
         }
         Ok(Config {
+            worker_metrics_bind: var("TELESTATE_WORKER_METRICS_BIND"),
             worker_lease_seconds,
             worker,
             worker_concurrency,

@@ -214,28 +214,69 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "host".into())
 }
 
-/// `telestate worker`: the worker alone, until SIGINT or SIGTERM.
+/// `telestate worker`: the worker alone, until SIGINT or SIGTERM; with
+/// `TELESTATE_WORKER_METRICS_BIND` set, it also serves `/metrics` there.
 fn run_worker(config: Config) -> anyhow::Result<()> {
     let db = open_db(&config)?;
     let secret_key = secret_key(&config)?;
     let metrics = Arc::new(worker::Metrics::default());
-    let (stop, thread) = start_worker(db, secret_key, &config, metrics)?;
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the signal runtime")?;
-    signals.block_on(async {
+    let (stop, thread) = start_worker(db.clone(), secret_key, &config, metrics.clone())?;
+    let served = actix_web::rt::System::new().block_on(async move {
+        let server = match &config.worker_metrics_bind {
+            Some(bind) => {
+                let mut registry = api::observe::Metrics::default();
+                registry.register(|r| metrics.register(r));
+                let registry = web::Data::new(registry);
+                let db = web::Data::new(db);
+                let server = HttpServer::new(move || {
+                    actix_web::App::new()
+                        .app_data(registry.clone())
+                        .app_data(db.clone())
+                        .route("/metrics", web::get().to(worker_metrics))
+                })
+                .workers(1)
+                .bind(bind)
+                .with_context(|| format!("binding {bind} (TELESTATE_WORKER_METRICS_BIND)"))?
+                .disable_signals()
+                .run();
+                let handle = server.handle();
+                actix_web::rt::spawn(server);
+                tracing::info!(bind = %bind, "worker metrics at /metrics");
+                Some(handle)
+            }
+            None => None,
+        };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
+        if let Some(handle) = server {
+            handle.stop(true).await;
+        }
         anyhow::Ok(())
-    })?;
+    });
     tracing::info!("stopping the worker");
     let _ = stop.send(true);
     let _ = thread.join();
-    Ok(())
+    served
+}
+
+/// The worker process's `/metrics`: its own counters and the jobs by state.
+async fn worker_metrics(
+    registry: web::Data<api::observe::Metrics>,
+    db: web::Data<Db>,
+) -> actix_web::HttpResponse {
+    let pool = (db.pool_state(), db.pool_size());
+    let db = db.get_ref().clone();
+    let jobs = web::block(move || db.read(store::jobs::counts))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(registry.render_with_jobs(pool.0, pool.1, &jobs))
 }
 
 /// The master secret: `TELESTATE_SECRET_KEY`, or else the key file `secret.key` in the
