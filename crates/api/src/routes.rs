@@ -137,7 +137,14 @@ impl utoipa::Modify for Conventions {
 
 /// Operations that take more than the viewer role, though they only read: the rest of the
 /// reads answer 404 (never 403) for what lies outside the caller's scope.
-const PRIVILEGED_READS: &[&str] = &["list_admins", "get_admin", "list_api_tokens", "get_import"];
+const PRIVILEGED_READS: &[&str] = &[
+    "list_admins",
+    "get_admin",
+    "list_api_tokens",
+    "get_import",
+    // Drift spans the whole platform: a scoped reader is refused (403 out_of_scope).
+    "list_drift",
+];
 
 /// Writes that no state can refuse: they answer no 409.
 const WRITES_WITHOUT_CONFLICT: &[&str] = &[
