@@ -44,8 +44,9 @@ openapi:
     cargo run -q -p telestate -- openapi > openapi/openapi.json.tmp || { rm -f openapi/openapi.json.tmp; exit 1; }
     mv openapi/openapi.json.tmp openapi/openapi.json
 
-# Release benchmarks per backend (bench/run.sh, then the search filters of bench/search.sh);
-# ends with the summary tables to paste into a note
+# Release benchmarks per backend (bench/run.sh, then the search filters of bench/search.sh,
+# then Teams sync, adopt and provisioning of bench/teams.sh); ends with the summary tables
+# to paste into a note
 bench backends="sqlite postgres":
     #!/usr/bin/env bash
     set -euo pipefail
@@ -53,6 +54,8 @@ bench backends="sqlite postgres":
     rows=()
     imports=()
     searches=()
+    teams_estate=()
+    teams_jobs=()
     # run.sh prints progress on stderr and only its summaries on stdout (header + data row
     # each): the main table's row follows its header, the import table's row comes last.
     # search.sh prints one table: its header, then a row per scenario.
@@ -63,6 +66,13 @@ bench backends="sqlite postgres":
         out=$(bench/search.sh "$b")
         search_header=$(grep '^backend, scenario,' <<<"$out")
         searches+=("$(sed '1,/^backend, scenario,/d' <<<"$out")")
+        # teams.sh prints two tables: the estate's (header + one row), then the jobs' (header
+        # + a row per latency and concurrency).
+        out=$(bench/teams.sh "$b")
+        estate_header=$(grep '^backend, users,' <<<"$out")
+        teams_estate+=("$(sed -n '/^backend, users,/{n;p;}' <<<"$out")")
+        jobs_header=$(grep '^backend, latency_ms,' <<<"$out")
+        teams_jobs+=("$(sed '1,/^backend, latency_ms,/d' <<<"$out")")
     done
     echo
     echo "backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates, export_s, export_peak_rss_mb, sqlite3_csv_s|psql_copy_s"
@@ -73,6 +83,19 @@ bench backends="sqlite postgres":
     echo
     echo "$search_header"
     printf '%s\n' "${searches[@]}"
+    echo
+    echo "$estate_header"
+    printf '%s\n' "${teams_estate[@]}"
+    echo
+    echo "$jobs_header"
+    printf '%s\n' "${teams_jobs[@]}"
+
+# Only the Teams benchmark (bench/teams.sh): sync, adopt and provisioning per backend
+bench-teams backends="sqlite postgres":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    scripts/pg-up.sh
+    for b in {{ backends }}; do bench/teams.sh "$b"; done
 
 # Format all Rust code
 fmt:
