@@ -387,8 +387,9 @@ fn upsert_user_batch(
             )
         })
         .collect();
-    // 15 values a row: 60 rows stay below SQLite's bound-parameter limit with room.
-    for chunk in rows.chunks(60) {
+    // 15 values a row, 1,000 rows: below the bundled SQLite's 32,766 bound parameters
+    // and PostgreSQL's 65,535; on PostgreSQL each statement is a round trip.
+    for chunk in rows.chunks(1000) {
         crate::dialect::insert_batch!(conn, u::table, chunk);
     }
     for chunk in seen.chunks(BATCH) {

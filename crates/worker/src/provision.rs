@@ -58,6 +58,9 @@ pub async fn claim_and_start(
         tokio::spawn(async move {
             run_one(&worker, job).await;
             drop(permit);
+            // A slot is free: claim the next job now rather than after the poll interval
+            // (without this, a worker ran at most concurrency / poll jobs a second).
+            worker.wake();
         });
     }
     Ok(started)
