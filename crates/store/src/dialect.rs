@@ -463,6 +463,118 @@ pub(crate) fn update_number_fields(
     }
 }
 
+/// One number's adopted assignment for [`adopt_assignments`].
+pub(crate) struct AdoptRow<'a> {
+    /// The number's row id.
+    pub(crate) id: i64,
+    /// The version read; the row is written only while it still has it.
+    pub(crate) version: i64,
+    /// `user` or `service`.
+    pub(crate) kind: &'a str,
+    /// The target's id.
+    pub(crate) target_id: &'a str,
+    /// The target's UPN or name.
+    pub(crate) target_name: &'a str,
+}
+
+/// Writes assignments Teams already holds (drift adoption), each guarded by its version:
+/// assigned, `provisioned`, reservation and quarantine cleared, version bumped. One
+/// `UPDATE … FROM (VALUES …)` per 1,000 rows on PostgreSQL (each statement is a round
+/// trip); row by row on SQLite, where a cached single-row statement costs microseconds.
+pub(crate) fn adopt_assignments(
+    conn: &mut Conn,
+    rows: &[AdoptRow<'_>],
+    actor: &str,
+    now: NaiveDateTime,
+) -> StoreResult<usize> {
+    use diesel::{ExpressionMethods, QueryDsl};
+
+    use crate::schema::numbers as n;
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            let mut updated = 0;
+            for r in rows {
+                updated += diesel::update(
+                    n::table
+                        .filter(n::id.eq(r.id))
+                        .filter(n::version.eq(r.version)),
+                )
+                .set((
+                    n::status.eq("assigned"),
+                    (
+                        n::assigned_kind.eq(r.kind),
+                        n::assigned_id.eq(r.target_id),
+                        n::assigned_name.eq(r.target_name),
+                        n::assigned_at.eq(now),
+                        n::assigned_by.eq(actor),
+                        n::provisioning_state.eq("provisioned"),
+                        n::provisioning_error.eq(None::<String>),
+                    ),
+                    (
+                        n::reserved_reason.eq(None::<String>),
+                        n::reserved_for.eq(None::<String>),
+                        n::reserved_by.eq(None::<String>),
+                        n::reserved_until.eq(None::<NaiveDateTime>),
+                        n::quarantine_since.eq(None::<NaiveDateTime>),
+                        n::quarantine_until.eq(None::<NaiveDateTime>),
+                        n::quarantine_reason.eq(None::<String>),
+                        n::previous_assignee.eq(None::<String>),
+                    ),
+                    n::version.eq(r.version + 1),
+                    n::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            }
+            Ok(updated)
+        }
+        AnyConnection::Postgresql(c) => {
+            let mut updated = 0;
+            for chunk in rows.chunks(1000) {
+                let mut sql = String::from(
+                    "UPDATE numbers SET status = 'assigned', assigned_kind = v.k, assigned_id = v.t, \
+                     assigned_name = v.nm, assigned_at = $1, assigned_by = $2, \
+                     provisioning_state = 'provisioned', provisioning_error = NULL, \
+                     reserved_reason = NULL, reserved_for = NULL, reserved_by = NULL, \
+                     reserved_until = NULL, quarantine_since = NULL, quarantine_until = NULL, \
+                     quarantine_reason = NULL, previous_assignee = NULL, \
+                     version = v.v + 1, updated_at = $1 FROM (VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let p = 3 + i * 5;
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!(
+                        "(${}::bigint, ${}::bigint, ${}::text, ${}::text, ${}::text)",
+                        p,
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4
+                    ));
+                }
+                sql.push_str(
+                    ") AS v(i, v, k, t, nm) WHERE numbers.id = v.i AND numbers.version = v.v",
+                );
+                let mut q = diesel::sql_query(sql)
+                    .into_boxed::<diesel::pg::Pg>()
+                    .bind::<Timestamp, _>(now)
+                    .bind::<Text, _>(actor);
+                for r in chunk {
+                    q = q
+                        .bind::<BigInt, _>(r.id)
+                        .bind::<BigInt, _>(r.version)
+                        .bind::<Text, _>(r.kind)
+                        .bind::<Text, _>(r.target_id)
+                        .bind::<Text, _>(r.target_name);
+                }
+                updated += q.execute(c)?;
+            }
+            Ok(updated)
+        }
+    }
+}
+
 /// The backend a statement is written for, where the text differs (free-text search).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Flavor {

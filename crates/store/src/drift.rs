@@ -6,6 +6,8 @@
 //! change. Drift spans the whole platform, including numbers the inventory lacks, so
 //! only unscoped callers may read or settle it (the API checks that).
 
+use std::collections::{HashMap, HashSet};
+
 use diesel::{
     prelude::*,
     sql_types::{BigInt, Nullable, Text},
@@ -216,37 +218,6 @@ pub struct Settled {
     pub skipped: Vec<Skipped>,
 }
 
-/// Whom Teams' object id names in the inventory: a directory user, or a service whose
-/// external id it is.
-fn teams_target(conn: &mut Conn, object_id: &str) -> StoreResult<Option<Target>> {
-    let user: Option<(String, String, bool)> = directory_users::table
-        .filter(directory_users::id.eq(object_id))
-        .select((
-            directory_users::id,
-            directory_users::upn,
-            directory_users::deleted,
-        ))
-        .first(conn)
-        .optional()?;
-    if let Some((id, upn, false)) = user {
-        return Ok(Some(Target {
-            kind: TargetKind::User,
-            id,
-            name: upn,
-        }));
-    }
-    let service: Option<(i64, String)> = services::table
-        .filter(services::external_id.eq(object_id))
-        .select((services::id, services::name))
-        .first(conn)
-        .optional()?;
-    Ok(service.map(|(id, name)| Target {
-        kind: TargetKind::Service,
-        id: id.to_string(),
-        name,
-    }))
-}
-
 fn number_type_of(word: Option<&str>) -> Option<NumberType> {
     word.and_then(|w| w.parse().ok())
 }
@@ -267,12 +238,23 @@ pub fn adopt(
 ) -> StoreResult<Settled> {
     let change_set_id = audit::new_change_set_id();
     let permit = permit.clone().with_change_set(change_set_id.clone());
+    let drift = selected(conn, platform_id, numbers)?;
+    let wanted: Vec<String> = drift
+        .iter()
+        .filter_map(|d| d.teams_target_id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let targets = teams_targets(conn, &wanted)?;
     let mut done = 0;
     let mut skipped = Vec::new();
-    for d in selected(conn, platform_id, numbers)? {
+    let mut create = Vec::new();
+    let mut assign: Vec<(String, Target)> = Vec::new();
+    let mut unassign = Vec::new();
+    for d in drift {
         let target = match &d.teams_target_id {
-            Some(id) => match teams_target(conn, id)? {
-                Some(t) => Some(t),
+            Some(id) => match targets.get(id) {
+                Some(t) => Some(t.clone()),
                 None => {
                     skipped.push(Skipped {
                         number: d.number.clone(),
@@ -293,36 +275,61 @@ pub fn adopt(
                 });
                 continue;
             };
-            numbers::create(
-                conn,
-                &permit,
-                NewNumber {
-                    number,
-                    location_id: None,
-                    tags: Vec::new(),
-                    description: String::new(),
-                    platform_id: Some(platform_id),
-                    number_type: number_type_of(d.teams_number_type.as_deref()),
-                },
-            )?;
+            create.push(NewNumber {
+                number,
+                location_id: None,
+                tags: Vec::new(),
+                description: String::new(),
+                platform_id: Some(platform_id),
+                number_type: number_type_of(d.teams_number_type.as_deref()),
+            });
         }
-        let request = match target {
-            Some(target) => Request::Assign {
-                target,
-                override_reservation: true,
-                override_quarantine: true,
-                reassign: true,
-            },
-            None if d.kind == DriftKind::NotInInventory => {
+        match target {
+            Some(t) => assign.push((d.number, t)),
+            None if d.kind == DriftKind::NotInInventory => done += 1,
+            None => unassign.push(d.number),
+        }
+    }
+    for chunk in create.chunks(numbers::MAX_BATCH) {
+        numbers::create_many(conn, &permit, chunk.to_vec())?;
+    }
+    let now = crate::now();
+    for chunk in assign.chunks(1000) {
+        let e164s: Vec<String> = chunk.iter().map(|(e, _)| e.clone()).collect();
+        let mut befores: HashMap<String, numbers::Number> = numbers::by_e164(conn, &e164s)?
+            .into_iter()
+            .map(|n| (n.number.clone(), n))
+            .collect();
+        let items: Vec<(numbers::Number, Target)> = chunk
+            .iter()
+            .filter_map(|(e, t)| befores.remove(e).map(|b| (b, t.clone())))
+            .collect();
+        let left = lifecycle::adopt_assignments(conn, &permit, &items, now)?;
+        done += items.len() - left.len();
+        // Refused or changed since read: one by one, as any transition.
+        for e164 in left {
+            let target = chunk
+                .iter()
+                .find(|(e, _)| *e == e164)
+                .map(|(_, t)| t.clone());
+            if let Some(target) = target {
+                let request = Request::Assign {
+                    target,
+                    override_reservation: true,
+                    override_quarantine: true,
+                    reassign: true,
+                };
+                lifecycle::apply_adopted(conn, &permit, &e164, request)?;
                 done += 1;
-                continue;
             }
-            None => Request::Unassign {
-                quarantine_days: None,
-                reason: Some("adopted from Teams, where it is not assigned".into()),
-            },
+        }
+    }
+    for e164 in unassign {
+        let request = Request::Unassign {
+            quarantine_days: None,
+            reason: Some("adopted from Teams, where it is not assigned".into()),
         };
-        lifecycle::apply_adopted(conn, &permit, &d.number, request)?;
+        lifecycle::apply_adopted(conn, &permit, &e164, request)?;
         done += 1;
     }
     Ok(Settled {
@@ -330,6 +337,43 @@ pub fn adopt(
         done,
         skipped,
     })
+}
+
+/// Whom Teams' object ids name in the inventory, in bulk: synced users (not deleted) by
+/// object id, else services by external id.
+fn teams_targets(conn: &mut Conn, ids: &[String]) -> StoreResult<HashMap<String, Target>> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let users: Vec<(String, String)> = directory_users::table
+            .filter(directory_users::id.eq_any(chunk))
+            .filter(directory_users::deleted.eq(false))
+            .select((directory_users::id, directory_users::upn))
+            .load(conn)?;
+        for (id, upn) in users {
+            found.insert(
+                id.clone(),
+                Target {
+                    kind: TargetKind::User,
+                    id,
+                    name: upn,
+                },
+            );
+        }
+        let services: Vec<(i64, String, Option<String>)> = services::table
+            .filter(services::external_id.eq_any(chunk))
+            .select((services::id, services::name, services::external_id))
+            .load(conn)?;
+        for (id, name, external) in services {
+            if let Some(external) = external {
+                found.entry(external).or_insert(Target {
+                    kind: TargetKind::Service,
+                    id: id.to_string(),
+                    name,
+                });
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Writes a provisioning job for each given drifted number (all when `numbers` is

@@ -605,6 +605,77 @@ fn quarantine(
 
 /// The audit record of a transition, `number.<verb>`, with the request's reason (if any)
 /// added to the after-state.
+/// Assigns many numbers as Teams already has them (drift adoption): for each `(before,
+/// target)`, the status table is asked as for an assign with every override (adopting
+/// is the explicit instruction), and the rows are written in bulk — one statement per
+/// chunk on PostgreSQL — each guarded by the version read, with no provisioning job and
+/// the assignment `provisioned`. Audited as `number.assign` / `number.reassign` in one
+/// statement per chunk. Returns the numbers it did not write (refused, or changed
+/// since read), for the caller to take one by one.
+pub(crate) fn adopt_assignments(
+    conn: &mut Conn,
+    permit: &Permit,
+    items: &[(Number, Target)],
+    now: NaiveDateTime,
+) -> StoreResult<Vec<String>> {
+    let overrides = Overrides {
+        reservation: true,
+        quarantine: true,
+        reassign: true,
+        permitted: permit.role().may(Action::Override),
+    };
+    let mut left = Vec::new();
+    let mut rows = Vec::with_capacity(items.len());
+    for (before, target) in items {
+        let quarantine_over = before.quarantine.as_ref().is_some_and(|q| q.until <= now);
+        match domain::lifecycle::decide(Transition::Assign, before.status, overrides, quarantine_over) {
+            Ok(_) => rows.push(dialect::AdoptRow {
+                id: before.id,
+                version: before.version,
+                kind: target.kind.as_str(),
+                target_id: &target.id,
+                target_name: &target.name,
+            }),
+            Err(_) => left.push(before.number.clone()),
+        }
+    }
+    dialect::adopt_assignments(conn, &rows, &permit.actor().name, now)?;
+    let e164s: Vec<String> = items.iter().map(|(b, _)| b.number.clone()).collect();
+    let after: std::collections::HashMap<String, Number> = numbers::by_e164(conn, &e164s)?
+        .into_iter()
+        .map(|n| (n.number.clone(), n))
+        .collect();
+    let mut records = Vec::with_capacity(items.len());
+    for (before, _) in items {
+        if left.contains(&before.number) {
+            continue;
+        }
+        match after.get(&before.number) {
+            Some(a) if a.version == before.version + 1 && a.updated_at == now => {
+                let verb = if before.assignment.is_some() {
+                    "number.reassign"
+                } else {
+                    "number.assign"
+                };
+                records.push((verb, before, a));
+            }
+            _ => left.push(before.number.clone()),
+        }
+    }
+    let changes = records
+        .iter()
+        .map(|(verb, before, after)| Change {
+            action: verb,
+            entity_kind: "number",
+            entity_id: &before.number,
+            before: Some(before.snapshot().to_json()),
+            after: Some(after.snapshot().to_json()),
+        })
+        .collect();
+    audit::record_many(conn, permit, changes)?;
+    Ok(left)
+}
+
 fn record_transition(
     conn: &mut Conn,
     permit: &Permit,
