@@ -66,11 +66,11 @@ pub(crate) fn checked_user(
     input.into_row(now)
 }
 
+/// A group's display name, mail, description and `deleted` flag.
+pub(crate) type GroupSnapshot = (String, Option<String>, Option<String>, bool);
+
 /// A stored group's synced fields and `deleted` flag, to tell whether an upsert changed it.
-pub(crate) fn group_snapshot(
-    conn: &mut Conn,
-    id: &str,
-) -> StoreResult<Option<(String, Option<String>, Option<String>, bool)>> {
+pub(crate) fn group_snapshot(conn: &mut Conn, id: &str) -> StoreResult<Option<GroupSnapshot>> {
     Ok(group_row(conn, id)?.map(|g| (g.display_name, g.mail, g.description, g.deleted)))
 }
 

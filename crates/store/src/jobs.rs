@@ -12,6 +12,7 @@
 //! - a completed job never runs again: nothing flips `succeeded` or `superseded` back;
 //! - a worker that lost its lease (it stalled and another took the job over) cannot
 //!   finish the job or touch the number: its conditional update matches nothing.
+//!
 //! A number's jobs run in order: a new job supersedes the number's jobs not yet started
 //! (the inventory, not the history, is what the platform must end up with), and a job is
 //! not claimed while another job of its number is running.
@@ -711,7 +712,7 @@ pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<Job> {
     }
     q.first::<JobRow>(conn)
         .optional()?
-        .ok_or_else(|| StoreError::not_found("provisioning job", &id.to_string()))?
+        .ok_or_else(|| StoreError::not_found("provisioning job", id.to_string()))?
         .into_job()
 }
 

@@ -44,13 +44,14 @@ pub struct Due {
 /// Teams platforms whose sync is due at `now`: asked for, never run, or last started an
 /// interval ago.
 pub fn due(conn: &mut Conn, now: NaiveDateTime) -> StoreResult<Vec<Due>> {
-    let rows: Vec<(
+    type DueRow = (
         i64,
         String,
         Option<i32>,
         Option<NaiveDateTime>,
         Option<NaiveDateTime>,
-    )> = platforms::table
+    );
+    let rows: Vec<DueRow> = platforms::table
         .left_join(s::table.on(s::platform_id.eq(platforms::id)))
         .filter(platforms::kind.eq("teams"))
         .select((
@@ -683,7 +684,7 @@ pub fn teams_platform(conn: &mut Conn, platform_id: i64) -> StoreResult<Option<N
     if kind.as_deref() != Some("teams") {
         return Err(crate::StoreError::not_found(
             "Teams platform",
-            &platform_id.to_string(),
+            platform_id.to_string(),
         ));
     }
     Ok(s::table

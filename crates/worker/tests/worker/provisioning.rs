@@ -122,9 +122,9 @@ async fn a_reassign_is_one_assign_to_the_new_target_and_an_unassign_frees_the_nu
     worker::sync::sync_platform(&w, p, "Contoso").await.unwrap();
     number_on(&t, &sim, "+442071230001", p);
     assign(&t, "+442071230001", &alice, false);
-    run_until_done(&t, &[w.clone()], Duration::from_secs(30)).await;
+    run_until_done(&t, std::slice::from_ref(&w), Duration::from_secs(30)).await;
     assign(&t, "+442071230001", &bob, true);
-    run_until_done(&t, &[w.clone()], Duration::from_secs(30)).await;
+    run_until_done(&t, std::slice::from_ref(&w), Duration::from_secs(30)).await;
     let stats = sim.tenant().stats();
     assert_eq!((stats.assign_calls, stats.unassign_calls), (2, 0));
     assert_eq!(

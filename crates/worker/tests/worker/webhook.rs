@@ -136,7 +136,7 @@ async fn every_change_on_a_webhook_platform_is_delivered_signed_and_retried() {
     t.db.write(|c| store::lifecycle::apply(c, &owner(), "+442071230001", assign, None))
         .unwrap();
     let w = worker(&t, "w1");
-    let jobs = run_until_done(&t, &[w.clone()], Duration::from_secs(30)).await;
+    let jobs = run_until_done(&t, std::slice::from_ref(&w), Duration::from_secs(30)).await;
     assert_eq!(jobs[0].state, JobState::Succeeded);
     assert_eq!(jobs[0].attempts, 2, "the 503 was retried");
     let unassign = store::lifecycle::Request::Unassign {
