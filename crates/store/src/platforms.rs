@@ -985,14 +985,17 @@ pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) 
         .filter(services::platform_id.eq(id))
         .count()
         .get_result(conn)?;
-    if by_numbers + by_ranges + by_services > 0 {
+    // Jobs still to run tell the platform something (an unassign of a number moved
+    // elsewhere); deleting it would drop them, and orphan them for the worker.
+    let jobs = crate::jobs::unfinished(conn, id)?;
+    if by_numbers + by_ranges + by_services + jobs > 0 {
         return Err(StoreError::Conflict {
             code: "platform_in_use",
             message: format!(
-                "platform '{}' is used by {by_numbers} numbers, {by_ranges} ranges and {by_services} services; move them first",
+                "platform '{}' is used by {by_numbers} numbers, {by_ranges} ranges and {by_services} services, and has {jobs} provisioning jobs to run; move them first and let the jobs finish",
                 before.name
             ),
-            details: json!({ "numbers": by_numbers, "ranges": by_ranges, "services": by_services }),
+            details: json!({ "numbers": by_numbers, "ranges": by_ranges, "services": by_services, "jobs": jobs }),
         });
     }
     diesel::delete(platforms::table.filter(platforms::id.eq(id))).execute(conn)?;
