@@ -124,7 +124,13 @@ pub struct DriftQuery {
 #[serde(deny_unknown_fields)]
 pub struct SettleDrift {
     /// The numbers (E.164), at most 10,000; omit for every drifted number.
+    // `null` is refused: it must not settle the whole platform by accident.
+    #[serde(default, deserialize_with = "list_not_null")]
     pub numbers: Option<Vec<String>>,
+}
+
+fn list_not_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Vec::<String>::deserialize(d).map(Some)
 }
 
 /// A drifted number that was left as it was.

@@ -32,7 +32,7 @@ use crate::{
 };
 
 /// Longest id, UPN or text field accepted from the sync.
-const MAX_CHARS: usize = 1024;
+pub(crate) const MAX_CHARS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = directory_users)]

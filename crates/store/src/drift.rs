@@ -198,6 +198,25 @@ fn selected(
     Ok(all)
 }
 
+/// The listed numbers `selected` found no drift for (in step, a job in flight, or
+/// unknown to both sides), each once, as skipped: a number the caller sent is answered.
+fn not_drifted(numbers: Option<&[String]>, drifted: &[Drift]) -> Vec<Skipped> {
+    let Some(listed) = numbers else {
+        return Vec::new();
+    };
+    let found: std::collections::HashSet<&str> =
+        drifted.iter().map(|d| d.number.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    listed
+        .iter()
+        .filter(|n| !found.contains(n.as_str()) && seen.insert(n.as_str()))
+        .map(|n| Skipped {
+            number: n.clone(),
+            reason: "no drift on this platform (in step, a provisioning job in flight, or neither side has it)".into(),
+        })
+        .collect()
+}
+
 /// A number that was not settled, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {
@@ -247,7 +266,7 @@ pub fn adopt(
         .collect();
     let targets = teams_targets(conn, &wanted)?;
     let mut done = 0;
-    let mut skipped = Vec::new();
+    let mut skipped = not_drifted(numbers, &drift);
     let mut create = Vec::new();
     let mut assign: Vec<(String, Target)> = Vec::new();
     let mut unassign = Vec::new();
@@ -389,8 +408,9 @@ pub fn push(
     let change_set_id = audit::new_change_set_id();
     let permit = permit.clone().with_change_set(change_set_id.clone());
     let mut done = 0;
-    let mut skipped = Vec::new();
-    for d in selected(conn, platform_id, numbers)? {
+    let drifted = selected(conn, platform_id, numbers)?;
+    let mut skipped = not_drifted(numbers, &drifted);
+    for d in drifted {
         if d.kind == DriftKind::NotInInventory {
             skipped.push(Skipped {
                 number: d.number,

@@ -333,6 +333,15 @@ fn insert(
     Ok(())
 }
 
+/// How many of a platform's jobs are still to be carried out (queued or running).
+pub(crate) fn unfinished(conn: &mut Conn, platform_id: i64) -> StoreResult<i64> {
+    Ok(j::table
+        .filter(j::platform_id.eq(platform_id))
+        .filter(j::state.eq_any([JobState::Queued.as_str(), JobState::Running.as_str()]))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Marks the number's jobs that have not started (or wait for a person) as superseded.
 fn supersede_waiting(conn: &mut Conn, number_id: i64, now: NaiveDateTime) -> StoreResult<usize> {
     Ok(diesel::update(
@@ -353,7 +362,7 @@ fn supersede_waiting(conn: &mut Conn, number_id: i64, now: NaiveDateTime) -> Sto
 pub struct Claimed {
     /// The job.
     pub job: Job,
-    /// The platform's kind (`teams` or `webhook`).
+    /// The platform's kind (`teams` or `webhook`; `deleted` when the platform is gone).
     pub platform_kind: String,
     /// The platform's name (the actor of what the worker writes is `platform:<name>`).
     pub platform_name: String,
@@ -417,10 +426,14 @@ pub fn claim(
 
 fn claimed_job(conn: &mut Conn, id: i64, lease_until: NaiveDateTime) -> StoreResult<Claimed> {
     let row: JobRow = j::table.find(id).select(JobRow::as_select()).first(conn)?;
+    // A platform deleted under its job: the job is handed out (the worker fails it for
+    // good, naming why) rather than failing the claim, which would stop every job.
     let (platform_kind, platform_name): (String, String) = platforms::table
         .find(row.platform_id)
         .select((platforms::kind, platforms::name))
-        .first(conn)?;
+        .first(conn)
+        .optional()?
+        .unwrap_or_else(|| ("deleted".into(), format!("platform {}", row.platform_id)));
     let number: Option<(Option<String>, Option<i64>)> = n::table
         .find(row.number_id)
         .select((n::number_type, n::location_id))
@@ -521,6 +534,8 @@ pub fn succeed(conn: &mut Conn, id: i64, holder: &str) -> StoreResult<Finish> {
 /// Records a failed attempt of `holder`'s running job: back to `queued` after a backoff
 /// (30 s doubling, at most an hour) while attempts remain and the error is `transient`,
 /// else `failed` for good — the number's provisioning then shows `failed` with the error.
+/// A job overtaken by a later change of its number (written while it ran) is
+/// `superseded` instead: the newer job carries what the platform must end up with.
 pub fn fail(
     conn: &mut Conn,
     id: i64,
@@ -537,6 +552,26 @@ pub fn fail(
         return Ok(Finish::LostLease);
     };
     let error = clip(error);
+    // A later change of the number wrote a newer job while this one ran (a running job
+    // is not superseded then): trying this one again would run after the newer job and
+    // put the old state back on the platform. Nothing of it is left to do.
+    if overtaken(conn, id)? {
+        let done = diesel::update(held!(id, holder))
+            .set((
+                j::state.eq(JobState::Superseded.as_str()),
+                j::finished_at.eq(Some(now)),
+                j::lease_holder.eq(None::<String>),
+                j::lease_until.eq(None::<NaiveDateTime>),
+                j::last_error.eq(Some(&error)),
+                j::operation.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        return Ok(if done == 0 {
+            Finish::LostLease
+        } else {
+            Finish::Done(JobState::Superseded)
+        });
+    }
     let retry = transient && attempts < MAX_ATTEMPTS;
     let state = if retry {
         JobState::Queued
@@ -566,6 +601,18 @@ pub fn fail(
     };
     mark_number(conn, id, number_state, Some(&error))?;
     Ok(Finish::Done(state))
+}
+
+/// Whether a later job of the same number exists.
+fn overtaken(conn: &mut Conn, id: i64) -> StoreResult<bool> {
+    let number_id: i64 = j::table.find(id).select(j::number_id).first(conn)?;
+    Ok(j::table
+        .filter(j::number_id.eq(number_id))
+        .filter(j::id.gt(id))
+        .select(j::id)
+        .first::<i64>(conn)
+        .optional()?
+        .is_some())
 }
 
 /// Sets the provisioning state of job `id`'s number, if the job is its number's latest
@@ -616,7 +663,9 @@ fn mark_number(
     let name: String = platforms::table
         .find(row.platform_id)
         .select(platforms::name)
-        .first(conn)?;
+        .first(conn)
+        .optional()?
+        .unwrap_or_else(|| row.platform_id.to_string());
     let permit = Permit::system(&format!("platform:{name}"), Source::Sync);
     let action = match state {
         ProvisioningState::Provisioned => "number.provisioned",
@@ -650,6 +699,16 @@ pub fn retry(conn: &mut Conn, permit: &Permit, id: i64) -> StoreResult<Job> {
                 before.state.as_str()
             ),
             details: json!({ "state": before.state.as_str() }),
+        });
+    }
+    if overtaken(conn, id)? {
+        return Err(StoreError::Conflict {
+            code: "job_not_failed",
+            message: format!(
+                "job {id} was overtaken by a later change of {}; retry that change's job instead",
+                before.number
+            ),
+            details: json!({ "state": before.state.as_str(), "superseded": true }),
         });
     }
     let now = crate::now();

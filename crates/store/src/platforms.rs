@@ -14,8 +14,10 @@
 //!   secret is sent (`graph_base_url`, `login_base_url`: the worker sends the client
 //!   secret to the login URL and its tokens to the Graph URL) is governing the
 //!   installation's credentials: it needs `owner` ([`Action::Govern`]); an admin gets
-//!   403 `forbidden`. So an admin can rename a platform or change its sync interval, but
-//!   cannot point its credentials anywhere.
+//!   403 `forbidden`. So does changing `tenant_id` or `client_id` (whose directory the
+//!   worker reads and provisions with the secret) or a webhook's `url` (where its signed
+//!   events go, and what the worker connects to). So an admin can rename a platform or
+//!   change its sync interval, but cannot point its credentials anywhere.
 //! - **Nothing sent is ignored.** A field that does not apply to the platform's kind is a
 //!   400 naming it; the kind never changes.
 
@@ -611,6 +613,9 @@ fn secret_field(sent: &[(&'static str, bool)]) -> Option<&'static str> {
                         | "signing_secret"
                         | "graph_base_url"
                         | "login_base_url"
+                        | "tenant_id"
+                        | "client_id"
+                        | "url"
                 )
         })
         .map(|(f, _)| *f)
@@ -809,6 +814,12 @@ pub fn update(
         ("url", patch.url.is_some()),
         ("signing_secret", patch.signing_secret.is_some()),
     ];
+    // The tenant and client id decide whose directory the worker reads and provisions
+    // with the stored secret; the webhook URL where signed events go.
+    let id_changes = |new: &Option<String>, old: &Option<String>| {
+        new.as_ref()
+            .is_some_and(|n| Some(n.trim().to_ascii_lowercase()) != *old)
+    };
     let owner_fields = [
         ("client_secret_env", patch.client_secret_env.is_some()),
         ("client_secret", patch.client_secret.is_some()),
@@ -820,6 +831,15 @@ pub fn update(
         (
             "login_base_url",
             url_changes(&patch.login_base_url, &before.login_base_url),
+        ),
+        ("tenant_id", id_changes(&patch.tenant_id, &before.tenant_id)),
+        ("client_id", id_changes(&patch.client_id, &before.client_id)),
+        (
+            "url",
+            patch
+                .url
+                .as_ref()
+                .is_some_and(|u| Some(u.trim()) != before.url.as_deref()),
         ),
     ];
     require_owner_for(permit, secret_field(&owner_fields))?;
@@ -965,14 +985,17 @@ pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) 
         .filter(services::platform_id.eq(id))
         .count()
         .get_result(conn)?;
-    if by_numbers + by_ranges + by_services > 0 {
+    // Jobs still to run tell the platform something (an unassign of a number moved
+    // elsewhere); deleting it would drop them, and orphan them for the worker.
+    let jobs = crate::jobs::unfinished(conn, id)?;
+    if by_numbers + by_ranges + by_services + jobs > 0 {
         return Err(StoreError::Conflict {
             code: "platform_in_use",
             message: format!(
-                "platform '{}' is used by {by_numbers} numbers, {by_ranges} ranges and {by_services} services; move them first",
+                "platform '{}' is used by {by_numbers} numbers, {by_ranges} ranges and {by_services} services, and has {jobs} provisioning jobs to run; move them first and let the jobs finish",
                 before.name
             ),
-            details: json!({ "numbers": by_numbers, "ranges": by_ranges, "services": by_services }),
+            details: json!({ "numbers": by_numbers, "ranges": by_ranges, "services": by_services, "jobs": jobs }),
         });
     }
     diesel::delete(platforms::table.filter(platforms::id.eq(id))).execute(conn)?;

@@ -29,6 +29,10 @@ use crate::{
 pub const DEFAULT_INTERVAL_SECONDS: i64 = 900;
 /// Users or groups written per statement batch.
 const BATCH: usize = 500;
+/// Longest number kept from Teams' listing (E.164 is 16 bytes; an extension adds some).
+const MAX_TEAMS_NUMBER_BYTES: usize = 64;
+/// Longest other text kept from Teams' listing, in characters.
+const MAX_TEAMS_TEXT_CHARS: usize = 256;
 
 /// A Teams platform whose sync is due.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,12 +282,26 @@ fn upsert_user_batch(
     // The last report of an id wins (Graph may repeat an object within a round).
     let mut wanted: HashMap<String, Stored> = HashMap::with_capacity(users.len());
     let mut order = Vec::with_capacity(users.len());
+    let mut unusable = 0usize;
     for input in users {
-        let row = directory::checked_user(input, now)?;
+        // One odd object must not stop the sync of all the others (the run would fail,
+        // and every run after it, from the same delta link).
+        let Some(row) = synced_user(input).and_then(|u| directory::checked_user(u, now).ok())
+        else {
+            unusable += 1;
+            continue;
+        };
         if !wanted.contains_key(&row.id) {
             order.push(row.id.clone());
         }
         wanted.insert(row.id.clone(), row_to_stored(row, platform_id));
+    }
+    if unusable > 0 {
+        tracing::warn!(
+            platform.id = platform_id,
+            users = unusable,
+            "directory users left out: their id or UPN is empty, too long or has control characters"
+        );
     }
     let existing: HashMap<String, Stored> = u::table
         .filter(u::id.eq_any(&order))
@@ -415,6 +433,35 @@ fn upsert_user_batch(
     Ok(changed + clashing.len() as i64)
 }
 
+/// Text as the directory stores it: without control characters (PostgreSQL refuses NUL)
+/// and clipped to `max` characters.
+fn clean(v: &str, max: usize) -> String {
+    v.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// A synced user fit to store: descriptive fields cleaned and clipped (a 10 KB display
+/// name is shown clipped, not refused); `None` when its keys (id, UPN) are unusable —
+/// clipping a key would name another object.
+fn synced_user(u: DirectoryUserInput) -> Option<DirectoryUserInput> {
+    let max = directory::MAX_CHARS;
+    let key_ok = |k: &str| k.chars().count() <= max && !k.chars().any(char::is_control);
+    if !key_ok(&u.id) || !key_ok(&u.upn) {
+        return None;
+    }
+    let opt = |v: Option<String>| v.map(|v| clean(&v, max));
+    Some(DirectoryUserInput {
+        display_name: clean(&u.display_name, max),
+        mail: opt(u.mail),
+        department: opt(u.department),
+        job_title: opt(u.job_title),
+        office_location: opt(u.office_location),
+        usage_location: opt(u.usage_location),
+        city: opt(u.city),
+        country: opt(u.country),
+        ..u
+    })
+}
+
 fn set_platform(conn: &mut Conn, id: &str, platform_id: i64) -> StoreResult<()> {
     diesel::update(u::table.filter(u::id.eq(id)))
         .set(u::platform_id.eq(Some(platform_id)))
@@ -492,7 +539,30 @@ pub fn upsert_groups(
     groups: Vec<GroupInput>,
 ) -> StoreResult<i64> {
     let mut changed = 0;
+    let max = directory::MAX_CHARS;
     for group in groups {
+        // As for users: an odd group is cleaned, or left out when its id is unusable.
+        if group.id.trim().is_empty()
+            || group.id.chars().count() > max
+            || group.id.chars().any(char::is_control)
+        {
+            tracing::warn!(
+                platform.id = platform_id,
+                "a directory group was left out: its id is empty, too long or has control characters"
+            );
+            continue;
+        }
+        let display_name = clean(&group.display_name, max);
+        let group = GroupInput {
+            display_name: if display_name.trim().is_empty() {
+                group.id.clone()
+            } else {
+                display_name
+            },
+            mail: group.mail.map(|v| clean(&v, max)),
+            description: group.description.map(|v| clean(&v, max)),
+            id: group.id,
+        };
         let id = group.id.clone();
         let before = directory::group_snapshot(conn, &id)?;
         let after = directory::upsert_group(conn, permit, group)?;
@@ -648,6 +718,30 @@ pub fn replace_teams_numbers(
     numbers: &[TeamsNumber],
 ) -> StoreResult<()> {
     diesel::delete(t::table.filter(t::platform_id.eq(platform_id))).execute(conn)?;
+    // Teams' answer is not trusted to be clean: a number that cannot be one (too long,
+    // control characters) is left out, a repeated number keeps its first entry (the
+    // snapshot's key), other text is cleaned and clipped.
+    let mut seen = HashSet::new();
+    let numbers: Vec<TeamsNumber> = numbers
+        .iter()
+        .filter(|n| {
+            n.e164.len() <= MAX_TEAMS_NUMBER_BYTES
+                && !n.e164.chars().any(char::is_control)
+                && seen.insert(n.e164.as_str())
+        })
+        .map(|n| {
+            let opt = |v: &Option<String>| v.as_deref().map(|v| clean(v, MAX_TEAMS_TEXT_CHARS));
+            TeamsNumber {
+                e164: n.e164.clone(),
+                number_type: opt(&n.number_type),
+                assignment_target_id: opt(&n.assignment_target_id),
+                assignment_status: opt(&n.assignment_status),
+                activation_state: opt(&n.activation_state),
+                location_id: opt(&n.location_id),
+                iso_country_code: opt(&n.iso_country_code),
+            }
+        })
+        .collect();
     let rows: Vec<_> = numbers
         .iter()
         .map(|n| {

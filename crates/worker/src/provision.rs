@@ -93,6 +93,10 @@ pub async fn run_one(worker: &Arc<Worker>, claimed: Claimed) {
     let outcome = match claimed.platform_kind.as_str() {
         "teams" => teams(worker, &claimed).await,
         "webhook" => crate::webhook::deliver(worker, &claimed).await,
+        "deleted" => Outcome::permanent(format!(
+            "platform {} was deleted; nothing carries this job out",
+            claimed.job.platform_id
+        )),
         other => Outcome::permanent(format!("platform kind {other:?} provisions nothing")),
     };
     renew.abort();

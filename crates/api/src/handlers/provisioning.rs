@@ -204,6 +204,14 @@ fn settle_numbers(body: SettleDrift) -> Result<Option<Vec<String>>, ApiError> {
         .map(Some)
 }
 
+/// [`settle_numbers`] on the blocking pool: parsing 10,000 numbers takes a few hundred
+/// milliseconds, which must not hold up the other requests of an HTTP worker.
+async fn settle_numbers_off_worker(body: SettleDrift) -> Result<Option<Vec<String>>, ApiError> {
+    web::block(move || settle_numbers(body))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+}
+
 fn settled_out(s: store::drift::Settled) -> SettledDrift {
     SettledDrift {
         change_set_id: s.change_set_id,
@@ -231,7 +239,7 @@ pub async fn adopt_drift(
 ) -> Result<web::Json<SettledDrift>, ApiError> {
     unscoped(&auth.permit)?;
     let id = convert::path_id("platform", &id)?;
-    let numbers = settle_numbers(body.into_inner()?)?;
+    let numbers = settle_numbers_off_worker(body.into_inner()?).await?;
     let permit = auth.permit;
     let settled = state
         .write(move |c| {
@@ -254,7 +262,7 @@ pub async fn push_drift(
 ) -> Result<web::Json<SettledDrift>, ApiError> {
     unscoped(&auth.permit)?;
     let id = convert::path_id("platform", &id)?;
-    let numbers = settle_numbers(body.into_inner()?)?;
+    let numbers = settle_numbers_off_worker(body.into_inner()?).await?;
     let permit = auth.permit;
     let settled = state
         .write(move |c| {

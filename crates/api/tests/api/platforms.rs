@@ -308,6 +308,9 @@ async fn writes_need_an_unscoped_admin_and_secrets_need_the_owner() {
         json!({"client_secret": "other"}),
         json!({"client_secret_env": "TEAMS_SECRET"}),
         json!({"login_base_url": "https://login.evil.example.com"}),
+        // Review finding: whose tenant the worker acts on is the owner's to say.
+        json!({"tenant_id": "attacker.onmicrosoft.com"}),
+        json!({"client_id": "11111111-2222-4333-8444-555555555555"}),
     ] {
         app.patch(&path)
             .as_(&admin)
@@ -398,4 +401,36 @@ async fn a_sync_request_answers_202_for_teams_and_409_for_a_webhook() {
         .send()
         .await
         .expect(404);
+}
+
+/// Review finding: an admin could PATCH a webhook's `url` and have the worker POST
+/// signed events (who holds which number, by whom) to any https host or to a port on the
+/// worker's own loopback; where events go is the owner's to say, like the base URLs.
+#[actix_web::test]
+async fn an_admin_cannot_redirect_a_webhook() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let admin = app.user(Role::Admin).await;
+    let hook = create(&app, &owner, webhook("Hooks")).await;
+    let path = format!("/api/v1/platforms/{}", hook["id"].as_str().unwrap());
+    for url in [
+        "https://collector.attacker.example/in",
+        "http://127.0.0.1:2375/containers/create",
+    ] {
+        app.patch(&path)
+            .as_(&admin)
+            .json(json!({"url": url}))
+            .send()
+            .await
+            .expect_error(403, "forbidden");
+    }
+    // Sending back the URL it has is not a change.
+    app.patch(&path)
+        .as_(&admin)
+        .json(json!({"name": "Hooks 2", "url": "https://hooks.example.com/in"}))
+        .send()
+        .await
+        .expect(200);
+    let after = app.get(&path).as_(&owner).send().await.expect(200);
+    assert_eq!(after["url"], "https://hooks.example.com/in");
 }

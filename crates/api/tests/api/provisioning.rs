@@ -174,3 +174,28 @@ async fn drift_needs_an_unscoped_grant_and_a_teams_platform() {
         .await
         .expect_error(400, "invalid_json");
 }
+
+/// Review finding: `"numbers": null` settled every drifted number of the platform, as if
+/// the field had been left out; a client that meant "these numbers" and sent no list
+/// must get a 400, not a platform-wide adopt.
+#[actix_web::test]
+async fn a_null_list_of_numbers_is_refused_not_taken_for_all() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let platform = teams(&app, &owner).await;
+    for action in ["adopt", "push"] {
+        app.post(&format!("/api/v1/platforms/{platform}/drift/{action}"))
+            .as_(&owner)
+            .json(json!({"numbers": null}))
+            .send()
+            .await
+            .expect_invalid("invalid_json", "numbers");
+    }
+    // Leaving it out still means every drifted number.
+    app.post(&format!("/api/v1/platforms/{platform}/drift/push"))
+        .as_(&owner)
+        .json(json!({}))
+        .send()
+        .await
+        .expect(200);
+}

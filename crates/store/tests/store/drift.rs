@@ -271,3 +271,28 @@ fn pushing_writes_a_job_per_drifted_number_the_inventory_has() {
         ]
     );
 }
+
+/// Review finding: a number listed in an adopt or push that is not drifted (in step, or
+/// unknown to both sides) must be answered, not dropped without a word.
+#[test]
+fn listed_numbers_without_drift_are_reported_as_skipped() {
+    let (t, p) = drifted();
+    let listed = vec![
+        "+442071230001".to_string(), // in step
+        "+442071230099".to_string(), // neither side has it
+        "+442071230002".to_string(), // drifted
+    ];
+    let settled =
+        t.db.write(|c| drift::push(c, &owner(), p, Some(&listed)))
+            .unwrap();
+    assert_eq!(settled.done, 1);
+    let mut skipped: Vec<&str> = settled.skipped.iter().map(|s| s.number.as_str()).collect();
+    skipped.sort();
+    assert_eq!(skipped, vec!["+442071230001", "+442071230099"]);
+    let settled =
+        t.db.write(|c| drift::adopt(c, &owner(), p, Some(&listed)))
+            .unwrap();
+    let mut skipped: Vec<&str> = settled.skipped.iter().map(|s| s.number.as_str()).collect();
+    skipped.sort();
+    assert_eq!(skipped, vec!["+442071230001", "+442071230099"]);
+}

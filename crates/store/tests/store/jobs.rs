@@ -308,3 +308,89 @@ fn jobs_of_numbers_outside_the_scope_are_absent() {
     assert!(t.db.read(|c| jobs::get(c, &other, id)).is_err());
     let _ = n("+442071230001");
 }
+
+/// Review finding: a job that fails after a later change of its number was written (it
+/// was running, so it was not superseded then) must not run again: retried with backoff
+/// it would run after the newer job and put the old target back on the platform, while
+/// the inventory (and the number's provisioning state) says the new one.
+#[test]
+fn a_running_job_overtaken_by_a_later_change_is_superseded_when_it_fails() {
+    let t = TestDb::new();
+    let p = store::testing::platform(&t.db, "Teams", "teams");
+    teams_number(&t, "+442071230001", p);
+    teams_number(&t, "+442071230002", p);
+    let (alice, bob) = (user(&t, "alice"), user(&t, "bob"));
+    for (e164, transient) in [("+442071230001", true), ("+442071230002", false)] {
+        assign(&t, e164, &alice, false);
+        let old = claim(&t, "w", Duration::from_secs(60));
+        assert_eq!(old.len(), 1);
+        let old = old[0].job.id;
+        // Reassigned while the first job runs on Teams.
+        assign(&t, e164, &bob, true);
+        let finish =
+            t.db.write(|c| jobs::fail(c, old, "w", "Service is unavailable", transient))
+                .unwrap();
+        assert_eq!(finish, Finish::Done(JobState::Superseded), "{e164}");
+        let job =
+            t.db.read(|c| jobs::get(c, &Scope::unrestricted(), old))
+                .unwrap();
+        assert_eq!(job.state, JobState::Superseded);
+        let again = t.db.write(|c| jobs::retry(c, &owner(), old)).unwrap_err();
+        assert!(format!("{again:?}").contains("job_not_failed"), "{again:?}");
+        // Only the job to bob runs, and the number waits for it.
+        let next = claim(&t, "w", Duration::from_secs(60));
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].job.target_id.as_deref(), Some("bob"));
+        assert_eq!(
+            provisioning(&t, e164).unwrap().0,
+            domain::ProvisioningState::Pending
+        );
+        t.db.write(|c| jobs::succeed(c, next[0].job.id, "w"))
+            .unwrap();
+    }
+}
+
+/// Review finding: a platform that no number refers to any more could be deleted while
+/// a job of it was still queued (an unassign, then the number moved to another
+/// platform). The worker's claim then failed on the missing platform — in the claim's
+/// transaction, every poll, so no job of any platform ran again.
+#[test]
+fn deleting_a_platform_with_jobs_to_do_is_refused_and_an_orphan_job_does_not_stop_the_queue() {
+    let t = TestDb::new();
+    let p = store::testing::platform(&t.db, "Teams", "teams");
+    let other = store::testing::platform(&t.db, "Teams 2", "teams");
+    teams_number(&t, "+442071230001", p);
+    teams_number(&t, "+442071230002", other);
+    assign(&t, "+442071230001", &user(&t, "alice"), false);
+    let first = claim(&t, "w", Duration::from_secs(60));
+    t.db.write(|c| jobs::succeed(c, first[0].job.id, "w"))
+        .unwrap();
+    unassign(&t, "+442071230001");
+    let moved = store::numbers::NumberPatch {
+        platform_id: Some(None),
+        ..Default::default()
+    };
+    t.db.write(|c| store::numbers::patch(c, &owner(), "+442071230001", moved, None))
+        .unwrap();
+    let err =
+        t.db.write(|c| store::platforms::delete(c, &owner(), p, None))
+            .unwrap_err();
+    assert!(format!("{err:?}").contains("platform_in_use"), "{err:?}");
+    // However it came about (an older database, a manual delete), a job whose platform
+    // is gone must not block the others.
+    t.db.write(|c| {
+        Ok(diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("DELETE FROM platforms WHERE id = {p}")),
+            c,
+        )?)
+    })
+    .unwrap();
+    assign(&t, "+442071230002", &user(&t, "bob"), false);
+    let claimed = claim(&t, "w", Duration::from_secs(60));
+    assert!(
+        claimed
+            .iter()
+            .any(|c| c.job.target_id.as_deref() == Some("bob")),
+        "{claimed:?}"
+    );
+}

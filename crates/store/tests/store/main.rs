@@ -15,6 +15,7 @@ mod platforms;
 mod rates_and_changes;
 mod search;
 mod search_attack;
+mod sync_hostile;
 mod targets;
 
 use diesel::RunQueryDsl;

@@ -736,3 +736,92 @@ fn a_sync_request_is_recorded_for_teams_and_refused_for_others() {
         (3, Some("throttled"))
     );
 }
+
+/// Review finding: the webhook URL (where signed events go), the tenant and the client
+/// id (whose directory the worker reads and provisions, with the stored secret) decide
+/// where the installation's credentials act, as much as the base URLs do. An admin may
+/// rename or re-time a platform, not point it elsewhere; sending the current value back
+/// is not a change.
+#[test]
+fn an_admin_cannot_point_a_webhook_or_a_tenant_elsewhere() {
+    let t = TestDb::new();
+    let admin = permit(Role::Admin, Scope::unrestricted());
+    let w = create(&t, webhook("W")).unwrap();
+    let tm = create(&t, teams("T")).unwrap();
+    assert_forbidden(
+        update_as(
+            &t,
+            &admin,
+            w.id,
+            PlatformPatch {
+                url: Some("https://attacker.example.net/collect".into()),
+                ..Default::default()
+            },
+            None,
+        ),
+        "forbidden",
+    );
+    assert_forbidden(
+        update_as(
+            &t,
+            &admin,
+            w.id,
+            PlatformPatch {
+                url: Some("http://127.0.0.1:9000/internal".into()),
+                ..Default::default()
+            },
+            None,
+        ),
+        "forbidden",
+    );
+    for patch in [
+        PlatformPatch {
+            tenant_id: Some("attacker.onmicrosoft.com".into()),
+            ..Default::default()
+        },
+        PlatformPatch {
+            client_id: Some("11111111-2222-4333-8444-555555555555".into()),
+            ..Default::default()
+        },
+    ] {
+        assert_forbidden(update_as(&t, &admin, tm.id, patch, None), "forbidden");
+    }
+    // The values it has already are not a change.
+    update_as(
+        &t,
+        &admin,
+        w.id,
+        PlatformPatch {
+            name: Some("W2".into()),
+            url: Some("https://hooks.example.com/telestate".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    update_as(
+        &t,
+        &admin,
+        tm.id,
+        PlatformPatch {
+            tenant_id: Some(TENANT.to_uppercase()),
+            client_id: Some(CLIENT.into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    // The owner may.
+    let moved = update_as(
+        &t,
+        &owner(),
+        w.id,
+        PlatformPatch {
+            url: Some("https://hooks2.example.com/in".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(moved.url.as_deref(), Some("https://hooks2.example.com/in"));
+}
