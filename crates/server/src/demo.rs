@@ -721,35 +721,59 @@ const SERVICES: &[(&str, &str, usize, usize, &str)] = &[
 /// The Sales Hotline's extra summer-campaign numbers, released into quarantine since.
 const CAMPAIGN_NUMBERS: usize = 4;
 
-/// Reservations per site: (site, how many, reason, reserved for, days ago, expires in
-/// days from today).
-const RESERVATIONS: &[(usize, usize, &str, &str, u64, Option<u64>)] = &[
-    (
-        0,
-        20,
-        "New starters, autumn intake",
-        "People team",
-        14,
-        Some(45),
-    ),
-    (1, 5, "Porting test numbers", "UC engineering", 3, Some(10)),
-    (
-        2,
-        15,
-        "Marketing campaign lines",
-        "Marketing: autumn campaign",
-        30,
-        Some(60),
-    ),
-    (3, 10, "Expansion: third floor", "Facilities", 21, None),
-    (
-        4,
-        8,
-        "New APAC support hires",
-        "APAC Support Queue",
-        7,
-        Some(30),
-    ),
+/// Numbers of a site held for something to come.
+struct Hold {
+    site: usize,
+    count: usize,
+    reason: &'static str,
+    reserved_for: &'static str,
+    days_ago: u64,
+    /// Days from today; `None`: no expiry.
+    expires_in_days: Option<u64>,
+}
+
+/// Reservations per site.
+const RESERVATIONS: &[Hold] = &[
+    Hold {
+        site: 0,
+        count: 20,
+        reason: "New starters, autumn intake",
+        reserved_for: "People team",
+        days_ago: 14,
+        expires_in_days: Some(45),
+    },
+    Hold {
+        site: 1,
+        count: 5,
+        reason: "Porting test numbers",
+        reserved_for: "UC engineering",
+        days_ago: 3,
+        expires_in_days: Some(10),
+    },
+    Hold {
+        site: 2,
+        count: 15,
+        reason: "Marketing campaign lines",
+        reserved_for: "Marketing: autumn campaign",
+        days_ago: 30,
+        expires_in_days: Some(60),
+    },
+    Hold {
+        site: 3,
+        count: 10,
+        reason: "Expansion: third floor",
+        reserved_for: "Facilities",
+        days_ago: 21,
+        expires_in_days: None,
+    },
+    Hold {
+        site: 4,
+        count: 8,
+        reason: "New APAC support hires",
+        reserved_for: "APAC Support Queue",
+        days_ago: 7,
+        expires_in_days: Some(30),
+    },
 ];
 
 /// Available numbers per site put in quarantine by hand 10 days ago.
@@ -1030,7 +1054,15 @@ impl Plan {
         }
 
         // Reservations and quarantines from the free numbers that follow.
-        for &(site, count, reason, reserved_for, days_ago, expires) in RESERVATIONS {
+        for &Hold {
+            site,
+            count,
+            reason,
+            reserved_for,
+            days_ago,
+            expires_in_days,
+        } in RESERVATIONS
+        {
             for k in 0..count {
                 steps.push(Step {
                     when: Some((days_ago, 11 * 60 + k as u32)),
@@ -1038,7 +1070,7 @@ impl Plan {
                     action: Action::Reserve {
                         reason,
                         reserved_for,
-                        expires_in_days: expires,
+                        expires_in_days,
                     },
                 });
             }
@@ -1585,10 +1617,11 @@ pub enum DriftOutcome {
     TimedOut,
 }
 
-/// Waits (up to `wait`) until the numbers the drift changes are settled in the inventory
-/// — no provisioning job would undo the change — then changes them on Teams' side only
-/// and asks for a sync, which finds the drift. A number the inventory no longer holds as
-/// the demo left it (someone settled the drift, or unassigned the number) is left alone.
+/// Waits (up to `wait`) until no provisioning job is open — none would undo the change,
+/// and the sync that follows sees Teams as the inventory expects — then changes the
+/// drift's numbers on Teams' side only and asks for a sync, which finds the drift. A
+/// number the inventory no longer holds as the demo left it (someone settled the drift,
+/// or unassigned the number) is left alone.
 pub async fn introduce_drift(
     db: Db,
     tenant: Tenant,
@@ -1626,11 +1659,24 @@ pub async fn introduce_drift(
             .map_err(store_err)
         })
         .await?;
-        let pending = states.values().any(|n| {
-            n.assignment
-                .as_ref()
-                .is_some_and(|a| a.provisioning_state == ProvisioningState::Pending)
-        });
+        // Every job, not only those of these numbers: a sync listing Teams while the
+        // first wave is still being provisioned would report the rest as drift too.
+        let d = db.clone();
+        let open = blocking(move || {
+            let counts = d.read(store::jobs::counts).map_err(store_err)?;
+            Ok(counts
+                .iter()
+                .filter(|(state, _)| state == "queued" || state == "running")
+                .map(|(_, n)| n)
+                .sum::<i64>())
+        })
+        .await?;
+        let pending = open > 0
+            || states.values().any(|n| {
+                n.assignment
+                    .as_ref()
+                    .is_some_and(|a| a.provisioning_state == ProvisioningState::Pending)
+            });
         if !pending {
             break states;
         }
