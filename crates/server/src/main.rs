@@ -180,6 +180,7 @@ fn start_worker(
     secret_key: store::secrets::SecretKey,
     config: &Config,
     metrics: Arc<worker::Metrics>,
+    demo: bool,
 ) -> anyhow::Result<(
     tokio::sync::watch::Sender<bool>,
     std::thread::JoinHandle<()>,
@@ -193,6 +194,12 @@ fn start_worker(
     let mut wc = worker::Config::new(holder);
     wc.concurrency = config.worker_concurrency;
     wc.lease = std::time::Duration::from_secs(config.worker_lease_seconds);
+    if demo {
+        // The simulator finishes operations in a fraction of a second; polling them as
+        // often lets the demo's first provisioning wave finish in seconds, not minutes.
+        wc.graph_poll.first_delay = std::time::Duration::from_millis(250);
+        wc.graph_poll.max_delay = std::time::Duration::from_secs(2);
+    }
     let w = worker::Worker::new(db, secret_key, wc, metrics)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -220,7 +227,7 @@ fn run_worker(config: Config) -> anyhow::Result<()> {
     let db = open_db(&config)?;
     let secret_key = secret_key(&config)?;
     let metrics = Arc::new(worker::Metrics::default());
-    let (stop, thread) = start_worker(db.clone(), secret_key, &config, metrics.clone())?;
+    let (stop, thread) = start_worker(db.clone(), secret_key, &config, metrics.clone(), false)?;
     let served = actix_web::rt::System::new().block_on(async move {
         let server = match &config.worker_metrics_bind {
             Some(bind) => {
@@ -318,20 +325,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let db = open_db(&config)?;
     let secret_key = secret_key(&config)?;
     ensure_first_owner(&db, &config)?;
-    if demo && demo::seed(&db, config.max_range_size)? {
-        tracing::info!("seeded the demo estate");
-    }
-    if demo {
-        println!(
-            "Telestate demo: http://{}/api/docs/  (log in as {} / {})",
-            config.bind,
-            config.admin_user,
-            config
-                .admin_password
-                .as_deref()
-                .unwrap_or("the password printed above")
-        );
-    }
+    let demo_run = if demo {
+        Some(start_demo(&db, &secret_key, &config).await?)
+    } else {
+        None
+    };
     spawn_scheduler(
         db.clone(),
         std::time::Duration::from_secs(config.scheduler_interval_seconds),
@@ -352,10 +350,32 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             api_config.secret_key.clone(),
             &config,
             worker_metrics.clone(),
+            demo_run.is_some(),
         )?)
     } else {
         None
     };
+    if let Some(run) = &demo_run {
+        // Drift waits for the numbers it changes to be provisioned, so it runs beside
+        // the server rather than before it.
+        let drift = demo::introduce_drift(
+            db.clone(),
+            run.sim.tenant(),
+            run.platform_id,
+            std::time::Duration::from_secs(600),
+        );
+        actix_web::rt::spawn(async move {
+            match drift.await {
+                Ok(demo::DriftOutcome::Introduced { .. }) => {}
+                Ok(demo::DriftOutcome::TimedOut) => tracing::warn!(
+                    "demo: the numbers drift is shown on were not provisioned within 10 minutes; no drift introduced"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "demo: introducing drift failed")
+                }
+            }
+        });
+    }
     let state = web::Data::new(
         api::AppState::new(db, api_config)
             .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -375,7 +395,46 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let _ = stop.send(true);
         let _ = web::block(move || thread.join()).await;
     }
+    if let Some(run) = demo_run {
+        run.stop().await;
+    }
     served
+}
+
+/// `telestate demo`: the simulated Teams tenant and the demo estate, then the banner.
+async fn start_demo(
+    db: &Db,
+    secret_key: &store::secrets::SecretKey,
+    config: &Config,
+) -> anyhow::Result<demo::Demo> {
+    let started = std::time::Instant::now();
+    let options = demo::Options {
+        max_range_size: config.max_range_size,
+        // Long enough to see an assignment pending before it is provisioned.
+        operation_delay: std::time::Duration::from_millis(200),
+    };
+    let demo = demo::start(db, secret_key, options).await?;
+    if demo.first_start {
+        tracing::info!(
+            duration_ms = started.elapsed().as_millis() as u64,
+            "seeded the demo estate"
+        );
+    }
+    println!(
+        "Telestate demo: http://{}/api/docs/  (log in as {} / {})",
+        config.bind,
+        config.admin_user,
+        config
+            .admin_password
+            .as_deref()
+            .unwrap_or("the password printed above")
+    );
+    println!(
+        "Simulated Microsoft Teams tenant running at {} (platform '{}'): sync, provisioning and drift work without a Microsoft account.",
+        demo.sim.graph_base_url(),
+        demo::PLATFORM_NAME
+    );
+    Ok(demo)
 }
 
 /// Caps glibc's malloc arenas at two. By default glibc gives every thread that allocates

@@ -9,6 +9,7 @@
 pub mod admins;
 pub(crate) mod assigned;
 pub mod audit;
+pub mod backdate;
 mod db;
 pub(crate) mod dialect;
 pub mod directory;
@@ -48,6 +49,10 @@ pub use error::{PlanRefusal, StoreError, StoreResult};
 /// The clock every store write uses: UTC, truncated to microseconds so both backends
 /// store and return the same instant.
 pub fn now() -> chrono::NaiveDateTime {
+    // Only `telestate demo`'s seeding sets this thread's clock (see `backdate`).
+    if let Some(at) = backdate::current() {
+        return at;
+    }
     let n = chrono::Utc::now().naive_utc();
     chrono::DurationRound::duration_trunc(n, chrono::Duration::microseconds(1)).unwrap_or(n)
 }

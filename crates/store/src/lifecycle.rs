@@ -628,7 +628,12 @@ pub(crate) fn adopt_assignments(
     let mut rows = Vec::with_capacity(items.len());
     for (before, target) in items {
         let quarantine_over = before.quarantine.as_ref().is_some_and(|q| q.until <= now);
-        match domain::lifecycle::decide(Transition::Assign, before.status, overrides, quarantine_over) {
+        match domain::lifecycle::decide(
+            Transition::Assign,
+            before.status,
+            overrides,
+            quarantine_over,
+        ) {
             Ok(_) => rows.push(dialect::AdoptRow {
                 id: before.id,
                 version: before.version,
