@@ -50,8 +50,8 @@ pub async fn sync_due(worker: &Arc<Worker>) -> anyhow::Result<()> {
         .await?;
     for platform in due {
         let (holder, id) = (worker.config().holder.clone(), platform.platform_id);
-        // Long enough for a large first sync (100,000 users take well under a minute).
-        let ttl = worker.config().lease * 10;
+        // Renewed between the run's steps (keep_lease).
+        let ttl = sync_lease(worker);
         let ours = worker
             .db(move |db| db.write(|c| store::sync::take_lease(c, id, &holder, ttl)))
             .await?;
@@ -89,8 +89,15 @@ pub async fn sync_platform(
     };
     outcome.duration_ms = started.elapsed().as_millis() as i64;
     let stored = outcome.clone();
+    let holder = worker.config().holder.clone();
     worker
-        .db(move |db| db.write(|c| store::sync::finish(c, platform_id, &stored)))
+        .db(move |db| {
+            db.write(|c| {
+                store::sync::finish(c, platform_id, &stored)?;
+                // The run is over: another worker may take the next one at once.
+                store::sync::release_lease(c, platform_id, &holder)
+            })
+        })
         .await?;
     let objects = (outcome.users_changed + outcome.users_removed + outcome.groups_changed) as u64;
     worker
@@ -165,6 +172,7 @@ async fn run_steps(
         }
     }
     while !upserts.is_empty() {
+        keep_lease(worker, platform_id).await?;
         let rest = upserts.split_off(upserts.len().min(USERS_PER_WRITE));
         let batch = std::mem::replace(&mut upserts, rest);
         let p = permit.clone();
@@ -178,6 +186,7 @@ async fn run_steps(
         .await?;
 
     let p = permit.clone();
+    keep_lease(worker, platform_id).await?;
     let (changed, members) = worker
         .db(move |db| {
             db.write(|c| {
@@ -241,6 +250,7 @@ async fn run_steps(
         outcome.groups_changed += groups_flagged;
     }
 
+    keep_lease(worker, platform_id).await?;
     // Teams' numbers, for drift.
     let listed = client
         .number_assignments()
@@ -254,6 +264,22 @@ async fn run_steps(
     outcome.users_delta_link = Some(users.delta_link);
     outcome.groups_delta_link = Some(groups.delta_link);
     Ok(outcome)
+}
+
+/// The sync lease's length: long enough for a large first sync's longest step.
+fn sync_lease(worker: &Worker) -> std::time::Duration {
+    worker.config().lease * 10
+}
+
+/// Renews this worker's sync lease between steps; an error when another worker has it
+/// (this one stalled past the lease), so two never write one platform's directory at once.
+async fn keep_lease(worker: &Arc<Worker>, platform_id: i64) -> anyhow::Result<()> {
+    let (holder, ttl) = (worker.config().holder.clone(), sync_lease(worker));
+    let ours = worker
+        .db(move |db| db.write(|c| store::sync::take_lease(c, platform_id, &holder, ttl)))
+        .await?;
+    anyhow::ensure!(ours, "another worker took this platform's sync over");
+    Ok(())
 }
 
 /// A Graph user in the directory's words; `None` for a user without a UPN (Graph always
