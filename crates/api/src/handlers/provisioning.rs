@@ -227,6 +227,36 @@ fn settled_out(s: store::drift::Settled) -> SettledDrift {
     }
 }
 
+/// The store function that settles drift one way or the other.
+type Settle = fn(
+    &mut store::Conn,
+    &domain::Permit,
+    i64,
+    Option<&[String]>,
+) -> store::StoreResult<store::drift::Settled>;
+
+/// Adopt and push alike: an unscoped grant, a Teams platform, the listed numbers (or
+/// all), one transaction.
+async fn settle(
+    state: web::Data<AppState>,
+    auth: Authorized<Manage>,
+    id: &str,
+    body: Json<SettleDrift>,
+    how: Settle,
+) -> Result<web::Json<SettledDrift>, ApiError> {
+    unscoped(&auth.permit)?;
+    let id = convert::path_id("platform", id)?;
+    let numbers = settle_numbers_off_worker(body.into_inner()?).await?;
+    let permit = auth.permit;
+    let settled = state
+        .write(move |c| {
+            teams_platform(c, id)?;
+            how(c, &permit, id, numbers.as_deref())
+        })
+        .await?;
+    Ok(web::Json(settled_out(settled)))
+}
+
 /// Adopts Teams' state into the inventory for the listed drifted numbers (or all): one
 /// change set, audited and revertible; no provisioning job is written.
 #[utoipa::path(tag = "platforms", params(("id" = String, Path, description = "Platform id")), request_body = SettleDrift, responses((status = 200, description = "What was adopted", body = SettledDrift)))]
@@ -237,17 +267,7 @@ pub async fn adopt_drift(
     id: web::Path<String>,
     body: Json<SettleDrift>,
 ) -> Result<web::Json<SettledDrift>, ApiError> {
-    unscoped(&auth.permit)?;
-    let id = convert::path_id("platform", &id)?;
-    let numbers = settle_numbers_off_worker(body.into_inner()?).await?;
-    let permit = auth.permit;
-    let settled = state
-        .write(move |c| {
-            teams_platform(c, id)?;
-            store::drift::adopt(c, &permit, id, numbers.as_deref())
-        })
-        .await?;
-    Ok(web::Json(settled_out(settled)))
+    settle(state, auth, &id, body, store::drift::adopt).await
 }
 
 /// Pushes the inventory's state to Teams for the listed drifted numbers (or all), as
@@ -260,15 +280,5 @@ pub async fn push_drift(
     id: web::Path<String>,
     body: Json<SettleDrift>,
 ) -> Result<web::Json<SettledDrift>, ApiError> {
-    unscoped(&auth.permit)?;
-    let id = convert::path_id("platform", &id)?;
-    let numbers = settle_numbers_off_worker(body.into_inner()?).await?;
-    let permit = auth.permit;
-    let settled = state
-        .write(move |c| {
-            teams_platform(c, id)?;
-            store::drift::push(c, &permit, id, numbers.as_deref())
-        })
-        .await?;
-    Ok(web::Json(settled_out(settled)))
+    settle(state, auth, &id, body, store::drift::push).await
 }
