@@ -20,7 +20,7 @@ use crate::{
     audit::{self, Change},
     dialect,
     numbers::{self, Number},
-    schema::{numbers as n, platforms},
+    schema::numbers as n,
     scope::ScopeFilter,
     settings,
 };
@@ -220,17 +220,10 @@ fn refusal(r: Refusal, t: Transition, n: &Number) -> StoreError {
 }
 
 fn provisioning_state(conn: &mut Conn, platform_id: Option<i64>) -> StoreResult<ProvisioningState> {
-    let Some(id) = platform_id else {
-        return Ok(ProvisioningState::NotRequired);
-    };
-    let kind: Option<String> = platforms::table
-        .find(id)
-        .select(platforms::kind)
-        .first(conn)
-        .optional()?;
-    Ok(match kind.as_deref() {
-        Some("teams" | "webhook") => ProvisioningState::Pending,
-        _ => ProvisioningState::NotRequired,
+    Ok(if crate::jobs::platform_provisions(conn, platform_id)? {
+        ProvisioningState::Pending
+    } else {
+        ProvisioningState::NotRequired
     })
 }
 

@@ -52,15 +52,14 @@ pub struct Config {
 impl Config {
     /// Defaults for a worker named `holder`.
     pub fn new(holder: impl Into<String>) -> Config {
-        let base = graph::Config::new("t", "c", graph::Secret::new(""));
         Config {
             holder: holder.into(),
             lease: Duration::from_secs(60),
             concurrency: 8,
             poll: Duration::from_millis(500),
             http_timeout: Duration::from_secs(30),
-            graph_retry: base.retry,
-            graph_poll: base.poll,
+            graph_retry: graph::RetryPolicy::default(),
+            graph_poll: graph::PollPolicy::default(),
         }
     }
 }

@@ -92,21 +92,11 @@ pub(crate) async fn deliver(worker: &Arc<Worker>, claimed: &Claimed) -> Outcome 
                 transient: status >= 500 || status == 408 || status == 429,
             }
         }
+        // Without the URL: it may carry a token in its query.
         Err(e) => Outcome::Failed {
-            error: format!("the webhook could not be reached: {}", without_url(&e)),
+            error: format!("the webhook could not be reached: {}", e.without_url()),
             transient: true,
         },
-    }
-}
-
-/// reqwest's error text without the URL (it may carry a token in its query).
-fn without_url(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "connection failed".into()
-    } else {
-        "request failed".into()
     }
 }
 
