@@ -11,6 +11,7 @@ pub mod import_plan;
 pub mod lifecycle;
 pub mod phone;
 pub mod range;
+pub mod rules;
 pub mod snapshot;
 pub mod status;
 pub mod tag;

@@ -194,7 +194,7 @@ vocabulary!(ChangeOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ActorKind, CallerKind, NumberStatus, NumberType, Role, Source};
+    use crate::{ActorKind, CallerKind, NumberStatus, NumberType, Role, Source, rules};
 
     /// Checks that every word parses back and equals the serde name, for one vocabulary.
     fn words_agree<T>(all: &[T], word: fn(&T) -> &'static str)
@@ -232,5 +232,11 @@ mod tests {
         words_agree(PlanStatus::ALL, |v| v.as_str());
         words_agree(ChangeOp::ALL, |v| v.as_str());
         words_agree(PlatformKind::ALL, |v| v.as_str());
+        words_agree(rules::Attribute::ALL, |v| v.as_str());
+        words_agree(rules::Op::ALL, |v| v.as_str());
+        words_agree(rules::AssignmentCategory::ALL, |v| v.as_str());
+        words_agree(rules::LeaverPolicy::ALL, |v| v.as_str());
+        words_agree(rules::LeaveReason::ALL, |v| v.as_str());
+        words_agree(rules::Idle::ALL, |v| v.as_str());
     }
 }
