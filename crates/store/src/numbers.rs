@@ -376,6 +376,9 @@ fn check_batch(conn: &mut Conn, permit: &Permit, items: &[NewNumber]) -> StoreRe
         ));
     }
     let mut seen = std::collections::HashSet::new();
+    // References are checked once per distinct (location, platform, tags): a batch of
+    // 1,000 numbers on one site takes one lock per reference, not one per number.
+    let mut checked = std::collections::HashSet::new();
     for (i, n) in items.iter().enumerate() {
         let prefix = if items.len() > 1 {
             format!("items[{i}].")
@@ -390,7 +393,9 @@ fn check_batch(conn: &mut Conn, permit: &Permit, items: &[NewNumber]) -> StoreRe
             ));
         }
         let keys: Vec<&str> = n.tags.iter().map(Tag::key).collect();
-        check_refs(conn, permit, n.location_id, n.platform_id, &keys, &prefix)?;
+        if checked.insert((n.location_id, n.platform_id, keys.clone())) {
+            check_refs(conn, permit, n.location_id, n.platform_id, &keys, &prefix)?;
+        }
     }
     let e164s: Vec<String> = items.iter().map(|n| n.number.to_string()).collect();
     for chunk in e164s.chunks(5000) {
