@@ -624,7 +624,8 @@ impl Client {
                 }
                 Ok(reply) => return Ok(reply),
                 // The request may have reached Graph and been applied: only replay what is safe.
-                Err(error) if !call.replayable => return Err(error),
+                // And only what may go better: an oversized answer would come again.
+                Err(error) if !call.replayable || !error.is_transient() => return Err(error),
                 Err(error) => {
                     let wait = backoff(&policy, attempt - 1);
                     if attempt >= policy.max_attempts || waited + wait > policy.max_total_wait {
@@ -672,7 +673,7 @@ impl Client {
         }
     }
 
-    /// One HTTP exchange, body read in full, reported to the observer and the log.
+    /// One HTTP exchange, body read in full (up to the limit), reported to the observer and the log.
     async fn attempt(&self, call: &Call, bearer: Option<&Secret>) -> Result<Reply, GraphError> {
         let client_request_id = new_client_request_id();
         let mut request = self
@@ -694,13 +695,14 @@ impl Client {
                 .body(form.clone()),
         };
         let started = Instant::now();
+        let limit = self.inner.config.limits.max_response_bytes;
         // reqwest's own timeout covers the body too; this outer one makes that a guarantee.
         let exchange = tokio::time::timeout(self.inner.config.timeout, async {
-            let response = request.send().await?;
+            let response = request.send().await.map_err(transport_error)?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, headers, body.to_vec()))
+            let body = read_body(response, limit).await?;
+            Ok::<_, GraphError>((status, headers, body))
         })
         .await;
         let duration = started.elapsed();
@@ -709,9 +711,7 @@ impl Client {
             Ok(Ok(parts)) => parts,
             failed => {
                 let error = match failed {
-                    Ok(Err(e)) if !e.is_timeout() => {
-                        GraphError::Transport(e.without_url().to_string())
-                    }
+                    Ok(Err(error)) => error,
                     _ => GraphError::Timeout,
                 };
                 tracing::debug!(
@@ -771,6 +771,35 @@ impl Client {
             });
         }
     }
+}
+
+/// A failed exchange as the crate's error: a timeout, or the transport's words without the
+/// URL (which may carry a skiptoken).
+fn transport_error(e: reqwest::Error) -> GraphError {
+    if e.is_timeout() {
+        GraphError::Timeout
+    } else {
+        GraphError::Transport(e.without_url().to_string())
+    }
+}
+
+/// Reads a response body of at most `limit` bytes, chunk by chunk, so an endless or huge
+/// body is refused after `limit` bytes rather than held whole; a `Content-Length` over the
+/// limit is refused before anything is read.
+async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, GraphError> {
+    let too_large = || GraphError::ResponseTooLarge { limit };
+    let announced = response.content_length();
+    if announced.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(announced.map_or(0, |n| n as usize));
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn to_json<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, GraphError> {

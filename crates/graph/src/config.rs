@@ -57,6 +57,8 @@ pub struct Config {
     pub poll: PollPolicy,
     /// Which documented form of the number-assignment action paths to call.
     pub action_path: ActionPath,
+    /// How much one answer or one listing may cost, whatever the server sends.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -76,6 +78,30 @@ impl Config {
             retry: RetryPolicy::default(),
             poll: PollPolicy::default(),
             action_path: ActionPath::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The largest response body the client reads by default: 32 MiB.
+///
+/// A Graph page is far smaller (999 users or 1,000 number assignments come to 1–2 MB), so
+/// this only stops a broken or hostile endpoint from filling the worker's memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Bounds on what Graph's answers may cost the client: a `graph_base_url` can point at any
+/// server, and a broken or hostile one must end in an error, not in exhausted memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest response body read, in bytes; past it the answer is
+    /// [`crate::GraphError::ResponseTooLarge`].
+    pub max_response_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }

@@ -56,6 +56,13 @@ pub enum GraphError {
     /// The response was not what the contract says (bad JSON, missing header, link to another host).
     #[error("unexpected response: {0}")]
     Decode(String),
+    /// A response body was larger than [`crate::Limits::max_response_bytes`]; it was not
+    /// read further and the request is not retried (the same server would send it again).
+    #[error("Graph's answer was larger than {limit} bytes")]
+    ResponseTooLarge {
+        /// The limit in force, in bytes.
+        limit: u64,
+    },
     /// The configuration cannot work (e.g. a base URL that does not parse).
     #[error("invalid Graph client configuration: {0}")]
     Config(String),
@@ -239,6 +246,8 @@ mod tests {
         assert!(!api(400).is_transient());
         assert!(GraphError::Timeout.is_transient());
         assert!(!GraphError::DeltaExpired.is_transient());
+        // Asking the same server again gets the same answer: no retry storm.
+        assert!(!GraphError::ResponseTooLarge { limit: 1 }.is_transient());
         assert_eq!(
             GraphError::Throttled {
                 status: 429,

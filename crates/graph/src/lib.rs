@@ -16,6 +16,9 @@
 //!   [`ActionPath`] for the action paths, `model::parse_entity` for wrapped entities,
 //!   `model::collection_items` for the number list's `value`, [`OperationLocation::id`] for
 //!   the Location forms.
+//! - **Never trust the server to stop.** A body is read up to [`Limits::max_response_bytes`]
+//!   (a larger one is [`GraphError::ResponseTooLarge`], not retried). `graph_base_url` is a
+//!   platform setting, so the server may be broken or hostile.
 //! - Nothing here logs a secret, a token, a UPN or a response body.
 
 #![warn(missing_docs)]
@@ -29,7 +32,9 @@ mod observer;
 mod retry;
 
 pub use client::Client;
-pub use config::{ActionPath, Config, PollPolicy, RetryPolicy, Secret};
+pub use config::{
+    ActionPath, Config, DEFAULT_MAX_RESPONSE_BYTES, Limits, PollPolicy, RetryPolicy, Secret,
+};
 pub use error::GraphError;
 pub use model::{
     AssignNumber, Delta, Group, GroupChange, NumberAssignment, NumberType, Operation,
