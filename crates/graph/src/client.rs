@@ -17,6 +17,7 @@ use crate::model::{
     UnassignNumber, UpdateNumber, UserChange, collection_items, parse_entity, parse_json,
     parse_operation,
 };
+use crate::paging::Paging;
 use crate::retry::{backoff, parse_retry_after, throttle_wait};
 use crate::{Config, Endpoint, GraphError, Observer, RequestEvent, Secret};
 
@@ -216,7 +217,7 @@ impl Client {
         }
     }
 
-    /// Follows @odata.nextLink to the end; returns every change and the @odata.deltaLink to store. `from` = None: full (initial) sync with $select of the user fields; Some(deltaLink): that link, verbatim.
+    /// Follows @odata.nextLink to the end (a link followed before is [`GraphError::PagingLoop`]); returns every change and the @odata.deltaLink to store. `from` = None: full (initial) sync with $select of the user fields; Some(deltaLink): that link, verbatim.
     pub async fn users_delta(&self, from: Option<&str>) -> Result<Delta<UserChange>, GraphError> {
         let first = self.delta_start(from, "users", USER_SELECT)?;
         let mut changes = Vec::new();
@@ -245,7 +246,9 @@ impl Client {
         })
     }
 
-    /// Every number assignment in the tenant: $top=1000 with $skip until a short page (and follow @odata.nextLink if present instead); never stops at 500 or 1000.
+    /// Every number assignment in the tenant: $top=1000 with $skip until a short or empty
+    /// page (and follow @odata.nextLink if present instead); never stops at 500 or 1000.
+    /// A server that ignores $skip, or whose links go round, is [`GraphError::PagingLoop`].
     pub async fn number_assignments(&self) -> Result<Vec<NumberAssignment>, GraphError> {
         let mut numbers = Vec::new();
         let mut seen = HashSet::new();
@@ -255,7 +258,14 @@ impl Client {
         let mut largest_page = NUMBER_DEFAULT_PAGE;
         let mut server_links = false;
         let mut url = self.number_page_url(skip)?;
+        let mut paging = Paging::new(
+            Endpoint::NumberAssignments,
+            self.inner.config.limits.max_pages,
+            &url,
+        );
+        let mut previous_first: Option<String> = None;
         loop {
+            paging.count()?;
             let reply = self
                 .graph(&Call::get(Endpoint::NumberAssignments, url))
                 .await?
@@ -264,9 +274,11 @@ impl Client {
             let items = collection_items(page.value);
             let count = items.len();
             let mut fresh = 0;
+            let mut first = None;
             for item in items {
                 let number: NumberAssignment = serde_json::from_value(item)
                     .map_err(|e| GraphError::Decode(format!("number assignment: {e}")))?;
+                first.get_or_insert_with(|| number.id.clone());
                 if seen.insert(number.id.clone()) {
                     fresh += 1;
                     numbers.push(number);
@@ -275,16 +287,19 @@ impl Client {
             if let Some(next) = page.next_link {
                 server_links = true;
                 url = self.same_origin(&next)?;
+                paging.follow(&url)?;
                 continue;
             }
-            if server_links || count < NUMBER_PAGE_SIZE.min(largest_page) {
+            if server_links || count == 0 || count < NUMBER_PAGE_SIZE.min(largest_page) {
                 return Ok(numbers);
             }
-            if fresh == 0 {
-                return Err(GraphError::Decode(
-                    "the number list repeated a full page; the server seems to ignore $skip".into(),
-                ));
+            // The list is sorted, so a page that starts where the last one did, or brings
+            // nothing new, is the same window again: $skip is being ignored, and going on
+            // would ask for it forever.
+            if fresh == 0 || first == previous_first {
+                return Err(paging.looped());
             }
+            previous_first = first;
             largest_page = largest_page.max(count);
             // Skip what was actually received, so a server that caps pages loses nothing.
             skip += count;
@@ -422,8 +437,10 @@ impl Client {
         first: Url,
         mut each: impl FnMut(Value) -> Result<(), GraphError>,
     ) -> Result<String, GraphError> {
+        let mut paging = Paging::new(endpoint, self.inner.config.limits.max_pages, &first);
         let mut url = first;
         loop {
+            paging.count()?;
             let reply = self.graph(&Call::get(endpoint, url)).await?;
             if !reply.is_success() {
                 return Err(match reply.ok() {
@@ -443,7 +460,10 @@ impl Client {
             }
             match (page.next_link, page.delta_link) {
                 // Followed whole: the link carries the skiptoken and every original parameter.
-                (Some(next), _) => url = self.same_origin(&next)?,
+                (Some(next), _) => {
+                    url = self.same_origin(&next)?;
+                    paging.follow(&url)?;
+                }
                 (None, Some(delta)) => {
                     self.same_origin(&delta)?;
                     return Ok(delta);

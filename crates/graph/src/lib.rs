@@ -17,7 +17,8 @@
 //!   `model::collection_items` for the number list's `value`, [`OperationLocation::id`] for
 //!   the Location forms.
 //! - **Never trust the server to stop.** A body is read up to [`Limits::max_response_bytes`]
-//!   (a larger one is [`GraphError::ResponseTooLarge`], not retried). `graph_base_url` is a
+//!   and a listing up to [`Limits::max_pages`]; a nextLink already followed, or a `$skip`
+//!   page that repeats the last, is [`GraphError::PagingLoop`]. `graph_base_url` is a
 //!   platform setting, so the server may be broken or hostile.
 //! - Nothing here logs a secret, a token, a UPN or a response body.
 
@@ -29,11 +30,13 @@ mod delta;
 mod error;
 mod model;
 mod observer;
+mod paging;
 mod retry;
 
 pub use client::Client;
 pub use config::{
-    ActionPath, Config, DEFAULT_MAX_RESPONSE_BYTES, Limits, PollPolicy, RetryPolicy, Secret,
+    ActionPath, Config, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES, Limits, PollPolicy,
+    RetryPolicy, Secret,
 };
 pub use error::GraphError;
 pub use model::{
