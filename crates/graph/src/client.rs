@@ -10,14 +10,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::delta::{GroupMerger, Page, is_delta_expired, user_change};
+use crate::delta::{Page, group_changes, is_delta_expired, user_changes};
 use crate::error::{api_error, auth_error};
 use crate::model::{
-    AssignNumber, Delta, GroupChange, NumberAssignment, NumberType, Operation, OperationLocation,
+    AssignNumber, GroupChange, NumberAssignment, NumberType, Operation, OperationLocation,
     UnassignNumber, UpdateNumber, UserChange, collection_items, parse_entity, parse_json,
     parse_operation,
 };
-use crate::paging::Paging;
+use crate::paging::{DeltaRound, Paging};
 use crate::retry::{backoff, parse_retry_after, throttle_wait};
 use crate::{Config, Endpoint, GraphError, Observer, RequestEvent, Secret};
 
@@ -217,33 +217,32 @@ impl Client {
         }
     }
 
-    /// Follows @odata.nextLink to the end (a link followed before is [`GraphError::PagingLoop`]); returns every change and the @odata.deltaLink to store. `from` = None: full (initial) sync with $select of the user fields; Some(deltaLink): that link, verbatim.
-    pub async fn users_delta(&self, from: Option<&str>) -> Result<Delta<UserChange>, GraphError> {
+    /// A users delta round, read a page at a time with [`DeltaRound::next_page`]. `from` =
+    /// None: full (initial) sync with $select of the user fields; Some(deltaLink): that link,
+    /// verbatim (an expired one is [`GraphError::DeltaExpired`] on the first page).
+    pub fn users_delta(&self, from: Option<&str>) -> Result<DeltaRound<UserChange>, GraphError> {
         let first = self.delta_start(from, "users", USER_SELECT)?;
-        let mut changes = Vec::new();
-        let delta_link = self
-            .delta_pages(Endpoint::UsersDelta, first, |item| {
-                changes.push(user_change(item)?);
-                Ok(())
-            })
-            .await?;
-        Ok(Delta {
-            changes,
-            delta_link,
-        })
+        Ok(DeltaRound::new(
+            self.clone(),
+            Endpoint::UsersDelta,
+            first,
+            self.inner.config.limits.max_pages,
+            user_changes,
+        ))
     }
 
-    /// Same for groups with `$select=displayName,description,members`; members@delta chunks for one group across pages are merged into one GroupChange per group id.
-    pub async fn groups_delta(&self, from: Option<&str>) -> Result<Delta<GroupChange>, GraphError> {
+    /// The same for groups with `$select=displayName,description,members`: a page's
+    /// sightings of a group are one [`GroupChange`], and a member chunk without the group's
+    /// fields (a large group repeated on later pages) is [`GroupChange::Members`].
+    pub fn groups_delta(&self, from: Option<&str>) -> Result<DeltaRound<GroupChange>, GraphError> {
         let first = self.delta_start(from, "groups", GROUP_SELECT)?;
-        let mut merger = GroupMerger::default();
-        let delta_link = self
-            .delta_pages(Endpoint::GroupsDelta, first, |item| merger.add(item))
-            .await?;
-        Ok(Delta {
-            changes: merger.finish(),
-            delta_link,
-        })
+        Ok(DeltaRound::new(
+            self.clone(),
+            Endpoint::GroupsDelta,
+            first,
+            self.inner.config.limits.max_pages,
+            group_changes,
+        ))
     }
 
     /// Every number assignment in the tenant: $top=1000 with $skip until a short or empty
@@ -430,51 +429,26 @@ impl Client {
         }
     }
 
-    /// Walks a delta round page by page, handing each item to `each`, and returns the deltaLink.
-    async fn delta_pages(
+    /// One page of a delta round; an answer saying the link expired is `DeltaExpired`.
+    pub(crate) async fn delta_page(
         &self,
         endpoint: Endpoint,
-        first: Url,
-        mut each: impl FnMut(Value) -> Result<(), GraphError>,
-    ) -> Result<String, GraphError> {
-        let mut paging = Paging::new(endpoint, self.inner.config.limits.max_pages, &first);
-        let mut url = first;
-        loop {
-            paging.count()?;
-            let reply = self.graph(&Call::get(endpoint, url)).await?;
-            if !reply.is_success() {
-                return Err(match reply.ok() {
-                    Err(GraphError::Api {
-                        status,
-                        code,
-                        message,
-                        ..
-                    }) if is_delta_expired(status, &code, &message) => GraphError::DeltaExpired,
-                    Err(other) => other,
-                    Ok(_) => GraphError::Decode("delta page neither success nor error".into()),
-                });
-            }
-            let page: Page = parse_json(&reply.body, "delta page")?;
-            for item in collection_items(page.value) {
-                each(item)?;
-            }
-            match (page.next_link, page.delta_link) {
-                // Followed whole: the link carries the skiptoken and every original parameter.
-                (Some(next), _) => {
-                    url = self.same_origin(&next)?;
-                    paging.follow(&url)?;
-                }
-                (None, Some(delta)) => {
-                    self.same_origin(&delta)?;
-                    return Ok(delta);
-                }
-                (None, None) => {
-                    return Err(GraphError::Decode(
-                        "delta page with neither @odata.nextLink nor @odata.deltaLink".into(),
-                    ));
-                }
-            }
+        url: Url,
+    ) -> Result<Page, GraphError> {
+        let reply = self.graph(&Call::get(endpoint, url)).await?;
+        if !reply.is_success() {
+            return Err(match reply.ok() {
+                Err(GraphError::Api {
+                    status,
+                    code,
+                    message,
+                    ..
+                }) if is_delta_expired(status, &code, &message) => GraphError::DeltaExpired,
+                Err(other) => other,
+                Ok(_) => GraphError::Decode("delta page neither success nor error".into()),
+            });
         }
+        parse_json(&reply.body, "delta page")
     }
 
     fn number_page_url(&self, skip: usize) -> Result<Url, GraphError> {
@@ -511,7 +485,7 @@ impl Client {
 
     /// Parses a link Graph handed us, refusing any other scheme, host or port: the bearer
     /// token goes to Graph only.
-    fn same_origin(&self, link: &str) -> Result<Url, GraphError> {
+    pub(crate) fn same_origin(&self, link: &str) -> Result<Url, GraphError> {
         let url = Url::parse(link)
             .map_err(|e| GraphError::Decode(format!("Graph sent a link that is not a URL: {e}")))?;
         if url.origin() != self.inner.graph_base.origin() {

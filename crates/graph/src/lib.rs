@@ -20,6 +20,8 @@
 //!   and a listing up to [`Limits::max_pages`]; a nextLink already followed, or a `$skip`
 //!   page that repeats the last, is [`GraphError::PagingLoop`]. `graph_base_url` is a
 //!   platform setting, so the server may be broken or hostile.
+//! - **A delta round is read a page at a time** ([`DeltaRound`]): the caller applies each
+//!   page and stores the deltaLink, which only the last page has, after all of them.
 //! - Nothing here logs a secret, a token, a UPN or a response body.
 
 #![warn(missing_docs)]
@@ -40,10 +42,11 @@ pub use config::{
 };
 pub use error::GraphError;
 pub use model::{
-    AssignNumber, Delta, Group, GroupChange, NumberAssignment, NumberType, Operation,
+    AssignNumber, DeltaPage, Group, GroupChange, NumberAssignment, NumberType, Operation,
     OperationLocation, OperationNumber, OperationStatus, UpdateNumber, User, UserChange,
 };
 pub use observer::{Endpoint, Observer, RequestEvent};
+pub use paging::DeltaRound;
 
 /// Graph's public-cloud v1.0 root.
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com/v1.0";

@@ -10,7 +10,10 @@ use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::ServerHandle;
 use actix_web::web::Bytes;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use graph::{Client, Config, Endpoint, Observer, PollPolicy, RequestEvent, RetryPolicy, Secret};
+use graph::{
+    Client, Config, DeltaRound, Endpoint, GraphError, Observer, PollPolicy, RequestEvent,
+    RetryPolicy, Secret,
+};
 use serde_json::{Value, json};
 
 /// One request as the stub saw it.
@@ -281,6 +284,18 @@ impl Stub {
 
     pub async fn stop(self) {
         self.handle.stop(false).await;
+    }
+}
+
+/// Reads a delta round to its end: each page's changes, and the delta link.
+pub async fn read_round<T>(mut round: DeltaRound<T>) -> Result<(Vec<Vec<T>>, String), GraphError> {
+    let mut pages = Vec::new();
+    loop {
+        let page = round.next_page().await?;
+        pages.push(page.changes);
+        if let Some(link) = page.delta_link {
+            return Ok((pages, link));
+        }
     }
 }
 
