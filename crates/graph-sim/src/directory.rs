@@ -441,6 +441,12 @@ fn finish_page(
         json!(context(ctx, entity, ctx_mask, props)),
     );
     match cursor {
+        // A broken or hostile server (`Faults::paging_loop`): every page sends the client
+        // back to the page it just read, and no round ever ends.
+        _ if state.config.faults.paging_loop => {
+            let link = format!("{}/{entity}/delta?{}", ctx.root(), ctx.raw_query);
+            body.insert("@odata.nextLink".into(), json!(link));
+        }
         Some(cursor) => {
             let mut parts = vec![
                 state.delta_epoch,

@@ -102,6 +102,8 @@ pub(crate) struct Ctx {
     /// "v1.0" or "beta" for Graph routes.
     pub version: &'static str,
     pub query: Vec<(String, String)>,
+    /// The query string as received, for a link back to this very request.
+    pub raw_query: String,
     pub prefer_minimal: bool,
 }
 
@@ -140,6 +142,7 @@ pub(crate) async fn dispatch(
         query: form_urlencoded::parse(req.query_string().as_bytes())
             .into_owned()
             .collect(),
+        raw_query: req.query_string().to_owned(),
         prefer_minimal: req
             .headers()
             .get_all("prefer")

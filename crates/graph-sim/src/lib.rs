@@ -144,6 +144,10 @@ pub struct Faults {
     pub lost_response_rate: f64,
     /// Share of token requests answered 503 `temporarily_unavailable` with `Retry-After`.
     pub token_error_rate: f64,
+    /// Every `/users/delta` and `/groups/delta` page links back to itself as its
+    /// `@odata.nextLink`, as a broken or hostile server might: no round ever ends, and a
+    /// client must notice rather than page for ever.
+    pub paging_loop: bool,
 }
 
 impl Faults {

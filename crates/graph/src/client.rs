@@ -10,13 +10,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::delta::{GroupMerger, Page, is_delta_expired, user_change};
+use crate::delta::{Page, group_changes, is_delta_expired, user_changes};
 use crate::error::{api_error, auth_error};
 use crate::model::{
-    AssignNumber, Delta, GroupChange, NumberAssignment, NumberType, Operation, OperationLocation,
+    AssignNumber, GroupChange, NumberAssignment, NumberType, Operation, OperationLocation,
     UnassignNumber, UpdateNumber, UserChange, collection_items, parse_entity, parse_json,
     parse_operation,
 };
+use crate::paging::{DeltaRound, Paging};
 use crate::retry::{backoff, parse_retry_after, throttle_wait};
 use crate::{Config, Endpoint, GraphError, Observer, RequestEvent, Secret};
 
@@ -216,36 +217,37 @@ impl Client {
         }
     }
 
-    /// Follows @odata.nextLink to the end; returns every change and the @odata.deltaLink to store. `from` = None: full (initial) sync with $select of the user fields; Some(deltaLink): that link, verbatim.
-    pub async fn users_delta(&self, from: Option<&str>) -> Result<Delta<UserChange>, GraphError> {
+    /// A users delta round, read a page at a time with [`DeltaRound::next_page`]. `from` =
+    /// None: full (initial) sync with $select of the user fields; Some(deltaLink): that link,
+    /// verbatim (an expired one is [`GraphError::DeltaExpired`] on the first page).
+    pub fn users_delta(&self, from: Option<&str>) -> Result<DeltaRound<UserChange>, GraphError> {
         let first = self.delta_start(from, "users", USER_SELECT)?;
-        let mut changes = Vec::new();
-        let delta_link = self
-            .delta_pages(Endpoint::UsersDelta, first, |item| {
-                changes.push(user_change(item)?);
-                Ok(())
-            })
-            .await?;
-        Ok(Delta {
-            changes,
-            delta_link,
-        })
+        Ok(DeltaRound::new(
+            self.clone(),
+            Endpoint::UsersDelta,
+            first,
+            self.inner.config.limits.max_pages,
+            user_changes,
+        ))
     }
 
-    /// Same for groups with `$select=displayName,description,members`; members@delta chunks for one group across pages are merged into one GroupChange per group id.
-    pub async fn groups_delta(&self, from: Option<&str>) -> Result<Delta<GroupChange>, GraphError> {
+    /// The same for groups with `$select=displayName,description,members`: a page's
+    /// sightings of a group are one [`GroupChange`], and a member chunk without the group's
+    /// fields (a large group repeated on later pages) is [`GroupChange::Members`].
+    pub fn groups_delta(&self, from: Option<&str>) -> Result<DeltaRound<GroupChange>, GraphError> {
         let first = self.delta_start(from, "groups", GROUP_SELECT)?;
-        let mut merger = GroupMerger::default();
-        let delta_link = self
-            .delta_pages(Endpoint::GroupsDelta, first, |item| merger.add(item))
-            .await?;
-        Ok(Delta {
-            changes: merger.finish(),
-            delta_link,
-        })
+        Ok(DeltaRound::new(
+            self.clone(),
+            Endpoint::GroupsDelta,
+            first,
+            self.inner.config.limits.max_pages,
+            group_changes,
+        ))
     }
 
-    /// Every number assignment in the tenant: $top=1000 with $skip until a short page (and follow @odata.nextLink if present instead); never stops at 500 or 1000.
+    /// Every number assignment in the tenant: $top=1000 with $skip until a short or empty
+    /// page (and follow @odata.nextLink if present instead); never stops at 500 or 1000.
+    /// A server that ignores $skip, or whose links go round, is [`GraphError::PagingLoop`].
     pub async fn number_assignments(&self) -> Result<Vec<NumberAssignment>, GraphError> {
         let mut numbers = Vec::new();
         let mut seen = HashSet::new();
@@ -255,7 +257,14 @@ impl Client {
         let mut largest_page = NUMBER_DEFAULT_PAGE;
         let mut server_links = false;
         let mut url = self.number_page_url(skip)?;
+        let mut paging = Paging::new(
+            Endpoint::NumberAssignments,
+            self.inner.config.limits.max_pages,
+            &url,
+        );
+        let mut previous_first: Option<String> = None;
         loop {
+            paging.count()?;
             let reply = self
                 .graph(&Call::get(Endpoint::NumberAssignments, url))
                 .await?
@@ -264,9 +273,11 @@ impl Client {
             let items = collection_items(page.value);
             let count = items.len();
             let mut fresh = 0;
+            let mut first = None;
             for item in items {
                 let number: NumberAssignment = serde_json::from_value(item)
                     .map_err(|e| GraphError::Decode(format!("number assignment: {e}")))?;
+                first.get_or_insert_with(|| number.id.clone());
                 if seen.insert(number.id.clone()) {
                     fresh += 1;
                     numbers.push(number);
@@ -275,16 +286,19 @@ impl Client {
             if let Some(next) = page.next_link {
                 server_links = true;
                 url = self.same_origin(&next)?;
+                paging.follow(&url)?;
                 continue;
             }
-            if server_links || count < NUMBER_PAGE_SIZE.min(largest_page) {
+            if server_links || count == 0 || count < NUMBER_PAGE_SIZE.min(largest_page) {
                 return Ok(numbers);
             }
-            if fresh == 0 {
-                return Err(GraphError::Decode(
-                    "the number list repeated a full page; the server seems to ignore $skip".into(),
-                ));
+            // The list is sorted, so a page that starts where the last one did, or brings
+            // nothing new, is the same window again: $skip is being ignored, and going on
+            // would ask for it forever.
+            if fresh == 0 || first == previous_first {
+                return Err(paging.looped());
             }
+            previous_first = first;
             largest_page = largest_page.max(count);
             // Skip what was actually received, so a server that caps pages loses nothing.
             skip += count;
@@ -415,46 +429,26 @@ impl Client {
         }
     }
 
-    /// Walks a delta round page by page, handing each item to `each`, and returns the deltaLink.
-    async fn delta_pages(
+    /// One page of a delta round; an answer saying the link expired is `DeltaExpired`.
+    pub(crate) async fn delta_page(
         &self,
         endpoint: Endpoint,
-        first: Url,
-        mut each: impl FnMut(Value) -> Result<(), GraphError>,
-    ) -> Result<String, GraphError> {
-        let mut url = first;
-        loop {
-            let reply = self.graph(&Call::get(endpoint, url)).await?;
-            if !reply.is_success() {
-                return Err(match reply.ok() {
-                    Err(GraphError::Api {
-                        status,
-                        code,
-                        message,
-                        ..
-                    }) if is_delta_expired(status, &code, &message) => GraphError::DeltaExpired,
-                    Err(other) => other,
-                    Ok(_) => GraphError::Decode("delta page neither success nor error".into()),
-                });
-            }
-            let page: Page = parse_json(&reply.body, "delta page")?;
-            for item in collection_items(page.value) {
-                each(item)?;
-            }
-            match (page.next_link, page.delta_link) {
-                // Followed whole: the link carries the skiptoken and every original parameter.
-                (Some(next), _) => url = self.same_origin(&next)?,
-                (None, Some(delta)) => {
-                    self.same_origin(&delta)?;
-                    return Ok(delta);
-                }
-                (None, None) => {
-                    return Err(GraphError::Decode(
-                        "delta page with neither @odata.nextLink nor @odata.deltaLink".into(),
-                    ));
-                }
-            }
+        url: Url,
+    ) -> Result<Page, GraphError> {
+        let reply = self.graph(&Call::get(endpoint, url)).await?;
+        if !reply.is_success() {
+            return Err(match reply.ok() {
+                Err(GraphError::Api {
+                    status,
+                    code,
+                    message,
+                    ..
+                }) if is_delta_expired(status, &code, &message) => GraphError::DeltaExpired,
+                Err(other) => other,
+                Ok(_) => GraphError::Decode("delta page neither success nor error".into()),
+            });
         }
+        parse_json(&reply.body, "delta page")
     }
 
     fn number_page_url(&self, skip: usize) -> Result<Url, GraphError> {
@@ -491,7 +485,7 @@ impl Client {
 
     /// Parses a link Graph handed us, refusing any other scheme, host or port: the bearer
     /// token goes to Graph only.
-    fn same_origin(&self, link: &str) -> Result<Url, GraphError> {
+    pub(crate) fn same_origin(&self, link: &str) -> Result<Url, GraphError> {
         let url = Url::parse(link)
             .map_err(|e| GraphError::Decode(format!("Graph sent a link that is not a URL: {e}")))?;
         if url.origin() != self.inner.graph_base.origin() {
@@ -624,7 +618,8 @@ impl Client {
                 }
                 Ok(reply) => return Ok(reply),
                 // The request may have reached Graph and been applied: only replay what is safe.
-                Err(error) if !call.replayable => return Err(error),
+                // And only what may go better: an oversized answer would come again.
+                Err(error) if !call.replayable || !error.is_transient() => return Err(error),
                 Err(error) => {
                     let wait = backoff(&policy, attempt - 1);
                     if attempt >= policy.max_attempts || waited + wait > policy.max_total_wait {
@@ -672,7 +667,7 @@ impl Client {
         }
     }
 
-    /// One HTTP exchange, body read in full, reported to the observer and the log.
+    /// One HTTP exchange, body read in full (up to the limit), reported to the observer and the log.
     async fn attempt(&self, call: &Call, bearer: Option<&Secret>) -> Result<Reply, GraphError> {
         let client_request_id = new_client_request_id();
         let mut request = self
@@ -694,13 +689,14 @@ impl Client {
                 .body(form.clone()),
         };
         let started = Instant::now();
+        let limit = self.inner.config.limits.max_response_bytes;
         // reqwest's own timeout covers the body too; this outer one makes that a guarantee.
         let exchange = tokio::time::timeout(self.inner.config.timeout, async {
-            let response = request.send().await?;
+            let response = request.send().await.map_err(transport_error)?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, headers, body.to_vec()))
+            let body = read_body(response, limit).await?;
+            Ok::<_, GraphError>((status, headers, body))
         })
         .await;
         let duration = started.elapsed();
@@ -709,9 +705,7 @@ impl Client {
             Ok(Ok(parts)) => parts,
             failed => {
                 let error = match failed {
-                    Ok(Err(e)) if !e.is_timeout() => {
-                        GraphError::Transport(e.without_url().to_string())
-                    }
+                    Ok(Err(error)) => error,
                     _ => GraphError::Timeout,
                 };
                 tracing::debug!(
@@ -771,6 +765,35 @@ impl Client {
             });
         }
     }
+}
+
+/// A failed exchange as the crate's error: a timeout, or the transport's words without the
+/// URL (which may carry a skiptoken).
+fn transport_error(e: reqwest::Error) -> GraphError {
+    if e.is_timeout() {
+        GraphError::Timeout
+    } else {
+        GraphError::Transport(e.without_url().to_string())
+    }
+}
+
+/// Reads a response body of at most `limit` bytes, chunk by chunk, so an endless or huge
+/// body is refused after `limit` bytes rather than held whole; a `Content-Length` over the
+/// limit is refused before anything is read.
+async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, GraphError> {
+    let too_large = || GraphError::ResponseTooLarge { limit };
+    let announced = response.content_length();
+    if announced.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(announced.map_or(0, |n| n as usize));
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn to_json<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, GraphError> {

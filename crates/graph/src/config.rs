@@ -57,6 +57,8 @@ pub struct Config {
     pub poll: PollPolicy,
     /// Which documented form of the number-assignment action paths to call.
     pub action_path: ActionPath,
+    /// How much one answer or one listing may cost, whatever the server sends.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -76,6 +78,43 @@ impl Config {
             retry: RetryPolicy::default(),
             poll: PollPolicy::default(),
             action_path: ActionPath::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The largest response body the client reads by default: 32 MiB.
+///
+/// A Graph page is far smaller (999 users or 1,000 number assignments come to 1–2 MB), so
+/// this only stops a broken or hostile endpoint from filling the worker's memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The most pages one listing may take by default: 100,000.
+///
+/// A million-user tenant is 10,000 pages of users at Graph's default page of 100 (1,000 at
+/// its maximum of 999), and its groups' member chunks add a few more; the number list takes
+/// 1,000 numbers a page. Ten times that is still an end, where a server that keeps sending
+/// fresh `@odata.nextLink`s would otherwise be followed forever.
+pub const DEFAULT_MAX_PAGES: u32 = 100_000;
+
+/// Bounds on what Graph's answers may cost the client: a `graph_base_url` can point at any
+/// server, and a broken or hostile one must end in an error, not in exhausted memory or a
+/// sync that never finishes.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest response body read, in bytes; past it the answer is
+    /// [`crate::GraphError::ResponseTooLarge`].
+    pub max_response_bytes: u64,
+    /// The most pages one delta round or number listing may take; past it the listing is
+    /// [`crate::GraphError::TooManyPages`].
+    pub max_pages: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
         }
     }
 }

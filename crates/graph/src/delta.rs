@@ -1,5 +1,5 @@
-//! Turning delta pages into changes: `@removed` entries, and group membership chunks merged
-//! per group across pages.
+//! Turning delta pages into changes: `@removed` entries, a group's sightings on one page
+//! merged, and a group sighted without fields (a member chunk) told apart from an update.
 
 use std::collections::HashMap;
 
@@ -55,8 +55,13 @@ fn id_of(item: &Value, what: &str) -> Result<String, GraphError> {
         .ok_or_else(|| GraphError::Decode(format!("{what} without an id")))
 }
 
+/// Parses the items of one `/users/delta` page.
+pub(crate) fn user_changes(items: Vec<Value>) -> Result<Vec<UserChange>, GraphError> {
+    items.into_iter().map(user_change).collect()
+}
+
 /// Parses one item of `/users/delta`.
-pub(crate) fn user_change(item: Value) -> Result<UserChange, GraphError> {
+fn user_change(item: Value) -> Result<UserChange, GraphError> {
     if let Some(permanent) = removed(&item) {
         return Ok(UserChange::Removed {
             id: id_of(&item, "removed user")?,
@@ -68,12 +73,45 @@ pub(crate) fn user_change(item: Value) -> Result<UserChange, GraphError> {
     Ok(UserChange::Upsert(user))
 }
 
-/// Collects `/groups/delta` items into one change per group.
+/// Parses the items of one `/groups/delta` page: one change per group.
 ///
 /// A large group's membership arrives in chunks, the group repeated on several pages in no
-/// particular order, so changes are keyed by group id rather than appended.
+/// particular order, and a repeat may carry only the id and a member chunk. A group always
+/// has a display name, and Graph sends every selected field but those never set, so a
+/// sighting with no field at all is [`GroupChange::Members`]: it must not clear the
+/// group's name. Each chunk is a delta of its own, so pages can be applied as they come.
+pub(crate) fn group_changes(items: Vec<Value>) -> Result<Vec<GroupChange>, GraphError> {
+    let mut merger = GroupMerger::default();
+    for item in items {
+        merger.add(item)?;
+    }
+    Ok(merger.finish().into_iter().map(fields_or_members).collect())
+}
+
+fn fields_or_members(change: GroupChange) -> GroupChange {
+    match change {
+        GroupChange::Upsert {
+            group,
+            members_added,
+            members_removed,
+        } if group.display_name.is_none()
+            && group.description.is_none()
+            && group.mail.is_none() =>
+        {
+            GroupChange::Members {
+                id: group.id,
+                members_added,
+                members_removed,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Collects one page's `/groups/delta` items into one change per group, keyed by id: a
+/// page may carry several chunks of one group.
 #[derive(Default)]
-pub(crate) struct GroupMerger {
+struct GroupMerger {
     changes: Vec<GroupChange>,
     by_id: HashMap<String, usize>,
 }
@@ -165,7 +203,7 @@ fn merge(into: &mut GroupChange, later: GroupChange) {
             extend_unique(members_added, added);
             extend_unique(members_removed, gone);
         }
-        // A deletion and an upsert of the same group in one round: the later word wins.
+        // A deletion and an upsert of the same group on one page: the later word wins.
         (slot, later) => *slot = later,
     }
 }
@@ -231,6 +269,37 @@ mod tests {
         assert_eq!(group.display_name.as_deref(), Some("Sales"));
         assert_eq!(members_added, &["u1", "u2"]);
         assert_eq!(members_removed, &["u3"]);
+    }
+
+    #[test]
+    fn a_sighting_without_fields_is_a_membership_change_not_an_upsert() {
+        let user = |id: &str| json!({"@odata.type": "#microsoft.graph.user", "id": id});
+        let changes = group_changes(vec![
+            json!({"id": "g", "members@delta": [user("u1")]}),
+            json!({"id": "h", "displayName": "Support", "members@delta": [user("u2")]}),
+            // Merged with the sighting above on the same page: it has fields.
+            json!({"id": "h", "members@delta": [user("u3")]}),
+        ])
+        .expect("page");
+
+        assert_eq!(
+            changes[0],
+            GroupChange::Members {
+                id: "g".into(),
+                members_added: vec!["u1".into()],
+                members_removed: vec![],
+            }
+        );
+        let GroupChange::Upsert {
+            group,
+            members_added,
+            ..
+        } = &changes[1]
+        else {
+            panic!("a sighting with fields is an upsert: {:?}", changes[1]);
+        };
+        assert_eq!(group.display_name.as_deref(), Some("Support"));
+        assert_eq!(members_added, &["u2", "u3"]);
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::Endpoint;
+
 /// Everything that can go wrong talking to Graph.
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -56,6 +58,28 @@ pub enum GraphError {
     /// The response was not what the contract says (bad JSON, missing header, link to another host).
     #[error("unexpected response: {0}")]
     Decode(String),
+    /// A response body was larger than [`crate::Limits::max_response_bytes`]; it was not
+    /// read further and the request is not retried (the same server would send it again).
+    #[error("Graph's answer was larger than {limit} bytes")]
+    ResponseTooLarge {
+        /// The limit in force, in bytes.
+        limit: u64,
+    },
+    /// A paged listing went round in a circle: an `@odata.nextLink` already followed in
+    /// this round, or a `$skip` page that repeats the one before (a server ignoring `$skip`).
+    #[error("Graph's {} paging went round in a circle", endpoint.as_str())]
+    PagingLoop {
+        /// The listing.
+        endpoint: Endpoint,
+    },
+    /// A paged listing took more than [`crate::Limits::max_pages`] pages.
+    #[error("Graph's {} paging passed {limit} pages", endpoint.as_str())]
+    TooManyPages {
+        /// The listing.
+        endpoint: Endpoint,
+        /// The limit in force.
+        limit: u32,
+    },
     /// The configuration cannot work (e.g. a base URL that does not parse).
     #[error("invalid Graph client configuration: {0}")]
     Config(String),
@@ -239,6 +263,21 @@ mod tests {
         assert!(!api(400).is_transient());
         assert!(GraphError::Timeout.is_transient());
         assert!(!GraphError::DeltaExpired.is_transient());
+        // Asking the same server again gets the same answer: no retry storm.
+        assert!(!GraphError::ResponseTooLarge { limit: 1 }.is_transient());
+        assert!(
+            !GraphError::PagingLoop {
+                endpoint: Endpoint::UsersDelta
+            }
+            .is_transient()
+        );
+        assert!(
+            !GraphError::TooManyPages {
+                endpoint: Endpoint::NumberAssignments,
+                limit: 1
+            }
+            .is_transient()
+        );
         assert_eq!(
             GraphError::Throttled {
                 status: 429,

@@ -16,6 +16,12 @@
 //!   [`ActionPath`] for the action paths, `model::parse_entity` for wrapped entities,
 //!   `model::collection_items` for the number list's `value`, [`OperationLocation::id`] for
 //!   the Location forms.
+//! - **Never trust the server to stop.** A body is read up to [`Limits::max_response_bytes`]
+//!   and a listing up to [`Limits::max_pages`]; a nextLink already followed, or a `$skip`
+//!   page that repeats the last, is [`GraphError::PagingLoop`]. `graph_base_url` is a
+//!   platform setting, so the server may be broken or hostile.
+//! - **A delta round is read a page at a time** ([`DeltaRound`]): the caller applies each
+//!   page and stores the deltaLink, which only the last page has, after all of them.
 //! - Nothing here logs a secret, a token, a UPN or a response body.
 
 #![warn(missing_docs)]
@@ -26,16 +32,21 @@ mod delta;
 mod error;
 mod model;
 mod observer;
+mod paging;
 mod retry;
 
 pub use client::Client;
-pub use config::{ActionPath, Config, PollPolicy, RetryPolicy, Secret};
+pub use config::{
+    ActionPath, Config, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES, Limits, PollPolicy,
+    RetryPolicy, Secret,
+};
 pub use error::GraphError;
 pub use model::{
-    AssignNumber, Delta, Group, GroupChange, NumberAssignment, NumberType, Operation,
+    AssignNumber, DeltaPage, Group, GroupChange, NumberAssignment, NumberType, Operation,
     OperationLocation, OperationNumber, OperationStatus, UpdateNumber, User, UserChange,
 };
 pub use observer::{Endpoint, Observer, RequestEvent};
+pub use paging::DeltaRound;
 
 /// Graph's public-cloud v1.0 root.
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com/v1.0";

@@ -6,13 +6,15 @@ use serde_json::Value;
 
 use crate::GraphError;
 
-/// The changes of one delta round and the link to start the next round from.
+/// One page of a delta round: its changes and, on the round's last page, the link to
+/// start the next round from.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Delta<T> {
-    /// Every change, in the order Graph sent them (merged per group for groups).
+pub struct DeltaPage<T> {
+    /// The page's changes, in the order Graph sent them (one per group for groups).
     pub changes: Vec<T>,
-    /// The `@odata.deltaLink` to store and pass back verbatim next time.
-    pub delta_link: String,
+    /// The `@odata.deltaLink` to store and pass back verbatim next time; only on the last
+    /// page, so a caller that stores it after applying that page has applied the round.
+    pub delta_link: Option<String>,
 }
 
 /// An Entra user with the fields the inventory keeps.
@@ -44,7 +46,7 @@ pub struct User {
 }
 
 /// One user change from `/users/delta`.
-// Unboxed on purpose: the worker matches on `Upsert(User)` directly, and a round's changes
+// Unboxed on purpose: the worker matches on `Upsert(User)` directly, and a page's changes
 // are a Vec read once, so the size difference costs nothing worth an indirection.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,13 +76,28 @@ pub struct Group {
     pub mail: Option<String>,
 }
 
-/// One group change from `/groups/delta`, merged across pages.
+/// One group change from a page of `/groups/delta` (a group's sightings on one page merged).
+///
+/// A large group's membership arrives in chunks, the group repeated on later pages; each
+/// chunk is a delta of its own, so applying the chunks as they come gives the round's
+/// membership change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GroupChange {
-    /// The group was created or changed, with the user members added and removed this round.
+    /// The group was created or changed (all its selected fields are current), with user
+    /// members added and removed.
     Upsert {
         /// The group's current fields.
         group: Group,
+        /// User ids that became members.
+        members_added: Vec<String>,
+        /// User ids that stopped being members (or were deleted).
+        members_removed: Vec<String>,
+    },
+    /// Membership changes of a group sighted without any of its fields, as Graph repeats a
+    /// large group with further member chunks; its fields are unknown, not cleared.
+    Members {
+        /// The group's object id.
+        id: String,
         /// User ids that became members.
         members_added: Vec<String>,
         /// User ids that stopped being members (or were deleted).

@@ -13,7 +13,8 @@ pub trait Observer: Send + Sync {
 pub struct RequestEvent<'a> {
     /// Which Graph endpoint was called.
     pub endpoint: Endpoint,
-    /// The HTTP status; `None` for a transport error or timeout.
+    /// The HTTP status; `None` when no whole response came (a transport error, a timeout,
+    /// a body over the size limit).
     pub status: Option<u16>,
     /// How long the attempt took, body included.
     pub duration: Duration,

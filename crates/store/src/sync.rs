@@ -542,10 +542,7 @@ pub fn upsert_groups(
     let max = directory::MAX_CHARS;
     for group in groups {
         // As for users: an odd group is cleaned, or left out when its id is unusable.
-        if group.id.trim().is_empty()
-            || group.id.chars().count() > max
-            || group.id.chars().any(char::is_control)
-        {
+        if !usable_key(&group.id) {
             tracing::warn!(
                 platform.id = platform_id,
                 "a directory group was left out: its id is empty, too long or has control characters"
@@ -583,6 +580,72 @@ pub fn upsert_groups(
     Ok(changed)
 }
 
+/// Notes a group Entra sighted without any of its fields (a large group's further member
+/// chunk): a stored, live group is only stamped as seen (its fields are unknown, not
+/// cleared); an unknown or flagged one is stored, under its id for a name when it has none
+/// yet, so its members can be written. Returns how many groups were created or changed.
+pub fn touch_group(
+    conn: &mut Conn,
+    permit: &Permit,
+    platform_id: i64,
+    id: &str,
+) -> StoreResult<i64> {
+    if !usable_key(id) {
+        tracing::warn!(
+            platform.id = platform_id,
+            "a directory group was left out: its id is empty, too long or has control characters"
+        );
+        return Ok(0);
+    }
+    match directory::group_snapshot(conn, id)? {
+        Some((_, _, _, false)) => {
+            diesel::update(g::table.filter(g::id.eq(id)))
+                .set((
+                    g::last_synced_at.eq(crate::now()),
+                    g::platform_id.eq(Some(platform_id)),
+                ))
+                .execute(conn)?;
+            Ok(0)
+        }
+        stored => {
+            let (display_name, mail, description) = match stored {
+                Some((name, mail, description, _)) => (name, mail, description),
+                None => (id.to_owned(), None, None),
+            };
+            upsert_groups(
+                conn,
+                permit,
+                platform_id,
+                vec![GroupInput {
+                    id: id.to_owned(),
+                    display_name,
+                    mail,
+                    description,
+                }],
+            )
+        }
+    }
+}
+
+/// The user ids a group holds now.
+pub fn member_ids(conn: &mut Conn, group_id: &str) -> StoreResult<HashSet<String>> {
+    Ok(m::table
+        .filter(m::group_id.eq(group_id))
+        .select(m::user_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Whether an Entra id can be stored and looked up: not blank, at most
+/// `directory::MAX_CHARS` characters, no control characters (PostgreSQL refuses a NUL even
+/// in a lookup, which would fail the whole write).
+fn usable_key(id: &str) -> bool {
+    !id.trim().is_empty()
+        && id.chars().count() <= directory::MAX_CHARS
+        && !id.chars().any(char::is_control)
+}
+
 /// Flags groups Entra reports removed; returns how many were newly flagged.
 pub fn remove_groups(conn: &mut Conn, permit: &Permit, ids: &[String]) -> StoreResult<i64> {
     let mut flagged = 0;
@@ -600,9 +663,10 @@ pub fn remove_groups(conn: &mut Conn, permit: &Permit, ids: &[String]) -> StoreR
     Ok(flagged)
 }
 
-/// Applies a delta round's membership changes to one group: adds `added` (users not in
-/// the directory are skipped), removes `removed`. Audited as `directory_group.members`
-/// with the ids added and removed. Returns how many rows changed.
+/// Applies membership changes to one group: adds `added` (users not in the directory are
+/// skipped), removes `removed`. Audited as `directory_group.members` with the ids added and
+/// removed. A group that is not stored (its id was unusable, so it was left out) has no
+/// members to change. Returns how many rows changed.
 pub fn change_members(
     conn: &mut Conn,
     permit: &Permit,
@@ -610,12 +674,15 @@ pub fn change_members(
     added: &[String],
     removed: &[String],
 ) -> StoreResult<i64> {
-    let current: HashSet<String> = m::table
-        .filter(m::group_id.eq(group_id))
-        .select(m::user_id)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect();
+    if !usable_key(group_id)
+        || (!added.is_empty() && directory::group_snapshot(conn, group_id)?.is_none())
+    {
+        return Ok(0);
+    }
+    // An unusable id names no stored user (and PostgreSQL would refuse to look it up).
+    let added: Vec<&String> = added.iter().filter(|id| usable_key(id)).collect();
+    let removed: Vec<&String> = removed.iter().filter(|id| usable_key(id)).collect();
+    let current = member_ids(conn, group_id)?;
     let mut known = HashSet::new();
     for chunk in added.chunks(BATCH) {
         known.extend(
@@ -627,11 +694,16 @@ pub fn change_members(
     }
     let to_add: Vec<&String> = added
         .iter()
+        .copied()
         .filter(|id| known.contains(*id) && !current.contains(*id))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let to_remove: Vec<&String> = removed.iter().filter(|id| current.contains(*id)).collect();
+    let to_remove: Vec<&String> = removed
+        .iter()
+        .copied()
+        .filter(|id| current.contains(*id))
+        .collect();
     if to_add.is_empty() && to_remove.is_empty() {
         return Ok(0);
     }

@@ -166,7 +166,7 @@ pub fn search_copies(conn: &mut crate::Conn) -> (i64, i64) {
 /// produces (a stale plan, a platform row); production callers go through the store's
 /// functions, which is why `store::schema` itself is private.
 pub mod schema {
-    pub use crate::schema::{import_plans, numbers, platforms};
+    pub use crate::schema::{import_plans, numbers, platform_sync, platforms};
 }
 
 /// Adds a platform row of `kind` (`teams`, `webhook`, `none`) with no settings, for tests

@@ -3,11 +3,17 @@
 //! A run reads users, then groups (memberships name users, so users come first), from
 //! the delta links of the last finished run — or everything, when there are none or
 //! Graph says they expired — and finally lists Teams' number assignments into the drift
-//! snapshot. Writes go in batches, each its own transaction; the delta links are stored
-//! only when the whole run finished, so a run that dies is repeated from the old links
-//! (delta rounds are idempotent: an object is stored as Entra reports it).
+//! snapshot. A round is written as its pages arrive, in batches that are each their own
+//! transaction, so the worker holds a few thousand users, not the tenant. The delta links
+//! are stored only when the whole run finished, so a run that dies (a Graph error, a
+//! hostile endpoint's endless paging, a crash) is repeated from the old links: delta
+//! rounds are idempotent, an object is stored as Entra reports it.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    collections::{HashMap, HashSet, hash_map::Entry},
+    sync::Arc,
+    time::Instant,
+};
 
 use anyhow::Context;
 use domain::{Permit, Source};
@@ -19,7 +25,8 @@ use tokio::sync::watch;
 
 use crate::Worker;
 
-/// Users written per transaction.
+/// Users gathered from a round's pages before they are written, in one transaction: the
+/// most the worker holds of a round (plus one page).
 const USERS_PER_WRITE: usize = 5000;
 
 /// Looks for due platforms every few seconds and syncs them, one at a time.
@@ -126,120 +133,39 @@ async fn run_steps(
 ) -> anyhow::Result<Outcome> {
     let client = worker.graph(platform_id).await?;
     let mut outcome = Outcome::default();
+    let run = Run {
+        worker,
+        client: &client,
+        platform_id,
+        permit,
+    };
 
     // Users: from the last link, or everything when it expired.
-    let (users, full) = match client.users_delta(start.users_delta_link.as_deref()).await {
-        Err(graph::GraphError::DeltaExpired) if start.users_delta_link.is_some() => {
+    let stored = start.users_delta_link.as_deref();
+    let (users_link, full) = match run.users(stored, &mut outcome).await {
+        Err(e) if stored.is_some() && delta_expired(&e) => {
             tracing::info!(
                 platform.id = platform_id,
                 "users delta link expired: full sync"
             );
-            (
-                client.users_delta(None).await.context("reading users")?,
-                true,
-            )
+            (run.users(None, &mut outcome).await?, true)
         }
-        other => (
-            other.context("reading users")?,
-            start.users_delta_link.is_none(),
-        ),
+        other => (other?, stored.is_none()),
     };
     // Groups: a full user sync re-reads all groups too (memberships are replaced).
-    let groups_link = if full {
+    let stored = if full {
         None
     } else {
-        start.groups_delta_link.clone()
+        start.groups_delta_link.as_deref()
     };
-    let (groups, groups_full) = match client.groups_delta(groups_link.as_deref()).await {
-        Err(graph::GraphError::DeltaExpired) if groups_link.is_some() => (
-            client.groups_delta(None).await.context("reading groups")?,
-            true,
-        ),
-        other => (other.context("reading groups")?, groups_link.is_none()),
+    let (groups_link, groups_full) = match run.groups(stored, stored.is_none(), &mut outcome).await
+    {
+        Err(e) if stored.is_some() && delta_expired(&e) => {
+            (run.groups(None, true, &mut outcome).await?, true)
+        }
+        other => (other?, stored.is_none()),
     };
     outcome.full = full || groups_full;
-
-    let mut upserts = Vec::new();
-    let mut removed = Vec::new();
-    for change in users.changes {
-        match change {
-            graph::UserChange::Upsert(u) => {
-                if let Some(input) = user_input(u) {
-                    upserts.push(input);
-                }
-            }
-            graph::UserChange::Removed { id, .. } => removed.push(id),
-        }
-    }
-    while !upserts.is_empty() {
-        keep_lease(worker, platform_id).await?;
-        let rest = upserts.split_off(upserts.len().min(USERS_PER_WRITE));
-        let batch = std::mem::replace(&mut upserts, rest);
-        let p = permit.clone();
-        outcome.users_changed += worker
-            .db(move |db| db.write(|c| store::sync::upsert_users(c, &p, platform_id, batch)))
-            .await?;
-    }
-    let p = permit.clone();
-    outcome.users_removed += worker
-        .db(move |db| db.write(|c| store::sync::remove_users(c, &p, &removed)))
-        .await?;
-
-    let p = permit.clone();
-    keep_lease(worker, platform_id).await?;
-    let (changed, members) = worker
-        .db(move |db| {
-            db.write(|c| {
-                let mut changed = 0;
-                let mut members = 0;
-                let mut removed_groups = Vec::new();
-                for change in groups.changes {
-                    match change {
-                        graph::GroupChange::Upsert {
-                            group,
-                            members_added,
-                            members_removed,
-                        } => {
-                            let id = group.id.clone();
-                            changed += store::sync::upsert_groups(
-                                c,
-                                &p,
-                                platform_id,
-                                vec![GroupInput {
-                                    display_name: group
-                                        .display_name
-                                        .clone()
-                                        .filter(|d| !d.trim().is_empty())
-                                        .unwrap_or_else(|| id.clone()),
-                                    id: group.id,
-                                    mail: group.mail,
-                                    description: group.description,
-                                }],
-                            )?;
-                            members += if groups_full {
-                                // A full read lists every member: replace the set.
-                                store::directory::set_group_members(c, &p, &id, &members_added)?
-                                    as i64
-                            } else {
-                                store::sync::change_members(
-                                    c,
-                                    &p,
-                                    &id,
-                                    &members_added,
-                                    &members_removed,
-                                )?
-                            };
-                        }
-                        graph::GroupChange::Removed { id, .. } => removed_groups.push(id),
-                    }
-                }
-                changed += store::sync::remove_groups(c, &p, &removed_groups)?;
-                Ok((changed, members))
-            })
-        })
-        .await?;
-    outcome.groups_changed = changed;
-    outcome.memberships = members;
 
     if full {
         let (p, since) = (permit.clone(), start.started_at);
@@ -261,9 +187,220 @@ async fn run_steps(
         .db(move |db| db.write(|c| store::sync::replace_teams_numbers(c, platform_id, &numbers)))
         .await?;
 
-    outcome.users_delta_link = Some(users.delta_link);
-    outcome.groups_delta_link = Some(groups.delta_link);
+    // Only now: a run that failed on the way keeps the links it started from, and the
+    // next one reads the rounds again (writing an object Entra reports is idempotent).
+    outcome.users_delta_link = Some(users_link);
+    outcome.groups_delta_link = Some(groups_link);
     Ok(outcome)
+}
+
+/// Whether a round failed because its delta link expired (a full round is needed).
+fn delta_expired(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<graph::GraphError>(),
+        Some(graph::GraphError::DeltaExpired)
+    )
+}
+
+/// One run's view of its platform: what reading and writing a delta round needs.
+struct Run<'a> {
+    worker: &'a Arc<Worker>,
+    client: &'a graph::Client,
+    platform_id: i64,
+    permit: &'a Permit,
+}
+
+impl Run<'_> {
+    /// Reads a users round from `link` (`None`: every user) and writes it as it comes, at
+    /// most [`USERS_PER_WRITE`] users a transaction; returns the round's delta link.
+    async fn users(&self, link: Option<&str>, outcome: &mut Outcome) -> anyhow::Result<String> {
+        let mut round = self.client.users_delta(link).context("reading users")?;
+        let mut upserts = Vec::new();
+        let mut removed = Vec::new();
+        loop {
+            let page = round.next_page().await.context("reading users")?;
+            for change in page.changes {
+                match change {
+                    graph::UserChange::Upsert(u) => upserts.extend(user_input(u)),
+                    graph::UserChange::Removed { id, .. } => removed.push(id),
+                }
+            }
+            if upserts.len() + removed.len() >= USERS_PER_WRITE || page.delta_link.is_some() {
+                let (batch, gone) = (std::mem::take(&mut upserts), std::mem::take(&mut removed));
+                self.write_users(batch, gone, outcome).await?;
+            }
+            if let Some(link) = page.delta_link {
+                return Ok(link);
+            }
+        }
+    }
+
+    async fn write_users(
+        &self,
+        upserts: Vec<DirectoryUserInput>,
+        removed: Vec<String>,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        if upserts.is_empty() && removed.is_empty() {
+            return Ok(());
+        }
+        keep_lease(self.worker, self.platform_id).await?;
+        let (p, platform_id) = (self.permit.clone(), self.platform_id);
+        let (changed, flagged) = self
+            .worker
+            .db(move |db| {
+                db.write(|c| {
+                    Ok((
+                        store::sync::upsert_users(c, &p, platform_id, upserts)?,
+                        store::sync::remove_users(c, &p, &removed)?,
+                    ))
+                })
+            })
+            .await?;
+        outcome.users_changed += changed;
+        outcome.users_removed += flagged;
+        Ok(())
+    }
+
+    /// Reads a groups round from `link` (`None`: every group, `full`) and writes each page
+    /// in one transaction; returns the round's delta link.
+    ///
+    /// A full round lists every member, so members it does not list must go. They are
+    /// removed at the end of the round, not on a group's first sighting: a large group's
+    /// members come in chunks over several pages, and removing all but the first chunk's
+    /// would empty the group for the rest of the round (and fill the audit with churn).
+    async fn groups(
+        &self,
+        link: Option<&str>,
+        full: bool,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<String> {
+        let mut round = self.client.groups_delta(link).context("reading groups")?;
+        let mut unlisted = full.then(Unlisted::new);
+        loop {
+            let page = round.next_page().await.context("reading groups")?;
+            if !page.changes.is_empty() {
+                keep_lease(self.worker, self.platform_id).await?;
+                let (p, platform_id, changes) =
+                    (self.permit.clone(), self.platform_id, page.changes);
+                let state = unlisted.take();
+                let (state, (changed, members)) = self
+                    .worker
+                    .db(move |db| {
+                        let mut state = state;
+                        let counts = db
+                            .write(|c| write_groups(c, &p, platform_id, changes, state.as_mut()))?;
+                        Ok((state, counts))
+                    })
+                    .await?;
+                unlisted = state;
+                outcome.groups_changed += changed;
+                outcome.memberships += members;
+            }
+            if let Some(link) = page.delta_link {
+                if let Some(unlisted) = unlisted {
+                    outcome.memberships += self.remove_unlisted(unlisted).await?;
+                }
+                return Ok(link);
+            }
+        }
+    }
+
+    /// After a full groups round: removes the members each group had and the round did
+    /// not list.
+    async fn remove_unlisted(&self, unlisted: Unlisted) -> anyhow::Result<i64> {
+        let gone: Vec<(String, Vec<String>)> = unlisted
+            .into_iter()
+            .filter(|(_, users)| !users.is_empty())
+            .map(|(group, users)| (group, users.into_iter().collect()))
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        keep_lease(self.worker, self.platform_id).await?;
+        let p = self.permit.clone();
+        self.worker
+            .db(move |db| {
+                db.write(|c| {
+                    let mut removed = 0;
+                    for (group, users) in &gone {
+                        removed += store::sync::change_members(c, &p, group, &[], users)?;
+                    }
+                    Ok(removed)
+                })
+            })
+            .await
+    }
+}
+
+/// In a full groups round, per group seen so far: the members it held before the round
+/// that the round has not listed yet. A group's entry is made at its first sighting, so
+/// the members the round adds are never taken for old ones.
+type Unlisted = HashMap<String, HashSet<String>>;
+
+/// Writes one page of group changes; returns groups changed and membership rows changed.
+fn write_groups(
+    c: &mut store::Conn,
+    p: &Permit,
+    platform_id: i64,
+    changes: Vec<graph::GroupChange>,
+    mut unlisted: Option<&mut Unlisted>,
+) -> store::StoreResult<(i64, i64)> {
+    let (mut changed, mut members) = (0, 0);
+    let mut removed_groups = Vec::new();
+    for change in changes {
+        let (id, added, removed) = match change {
+            graph::GroupChange::Upsert {
+                group,
+                members_added,
+                members_removed,
+            } => {
+                let id = group.id.clone();
+                changed += store::sync::upsert_groups(c, p, platform_id, vec![group_input(group)])?;
+                (id, members_added, members_removed)
+            }
+            graph::GroupChange::Members {
+                id,
+                members_added,
+                members_removed,
+            } => {
+                changed += store::sync::touch_group(c, p, platform_id, &id)?;
+                (id, members_added, members_removed)
+            }
+            graph::GroupChange::Removed { id, .. } => {
+                if let Some(unlisted) = unlisted.as_deref_mut() {
+                    unlisted.remove(&id);
+                }
+                removed_groups.push(id);
+                continue;
+            }
+        };
+        if let Some(unlisted) = unlisted.as_deref_mut() {
+            let left = match unlisted.entry(id.clone()) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => entry.insert(store::sync::member_ids(c, &id)?),
+            };
+            for user in &added {
+                left.remove(user);
+            }
+        }
+        members += store::sync::change_members(c, p, &id, &added, &removed)?;
+    }
+    changed += store::sync::remove_groups(c, p, &removed_groups)?;
+    Ok((changed, members))
+}
+
+/// A Graph group in the directory's words (a group without a name is shown by its id).
+fn group_input(group: graph::Group) -> GroupInput {
+    GroupInput {
+        display_name: group
+            .display_name
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or_else(|| group.id.clone()),
+        id: group.id,
+        mail: group.mail,
+        description: group.description,
+    }
 }
 
 /// The sync lease's length: long enough for a large first sync's longest step.

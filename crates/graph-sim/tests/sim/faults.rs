@@ -193,3 +193,30 @@ async fn a_token_without_the_routes_permission_is_403() {
     );
     h.sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_paging_loop_sends_every_delta_page_back_to_itself() {
+    let h = start(SimConfig::default()).await;
+    let t = h.sim.tenant();
+    t.add_user(SimUser {
+        user_principal_name: "a@contoso.example".into(),
+        ..SimUser::default()
+    });
+    let first = h.get("/users/delta?$select=displayName").await;
+    let delta_link = first.body["@odata.deltaLink"].as_str().unwrap().to_owned();
+    t.set_faults(Faults {
+        paging_loop: true,
+        ..Faults::default()
+    });
+
+    for link in [
+        format!("{}/users/delta?$select=displayName", h.sim.graph_base_url()),
+        delta_link,
+    ] {
+        let page = h.get(&link).await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.body["@odata.nextLink"], link.as_str());
+        assert!(page.body.get("@odata.deltaLink").is_none());
+    }
+    h.sim.stop().await;
+}

@@ -2,6 +2,7 @@
 
 mod auth;
 mod delta;
+mod limits;
 mod numbers;
 mod stub;
 mod throttling;

@@ -1,12 +1,19 @@
 //! A tiny Graph and token endpoint stub: each test says how to answer, the stub records what
 //! was asked.
 
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::ServerHandle;
+use actix_web::web::Bytes;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use graph::{Client, Config, Endpoint, Observer, PollPolicy, RequestEvent, RetryPolicy, Secret};
+use graph::{
+    Client, Config, DeltaRound, Endpoint, GraphError, Observer, PollPolicy, RequestEvent,
+    RetryPolicy, Secret,
+};
 use serde_json::{Value, json};
 
 /// One request as the stub saw it.
@@ -45,6 +52,52 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub delay: Duration,
+    /// Send `body` in 64 KiB pieces rather than whole.
+    pub streamed: Option<Streamed>,
+}
+
+/// How a body goes out in pieces.
+#[derive(Clone, Copy)]
+pub struct Streamed {
+    /// With a `Content-Length` of this many bytes (else chunked, with none).
+    pub announce: Option<u64>,
+    /// After the first piece, send nothing more and never finish.
+    pub stall: bool,
+}
+
+/// A body of pieces (actix's own streaming needs a stream crate the graph crate lacks).
+struct Pieces {
+    rest: Bytes,
+    streamed: Streamed,
+    sent: bool,
+}
+
+impl MessageBody for Pieces {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        match self.streamed.announce {
+            Some(n) => BodySize::Sized(n),
+            None => BodySize::Stream,
+        }
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        if self.rest.is_empty() {
+            return Poll::Ready(None);
+        }
+        if self.streamed.stall && self.sent {
+            // No waker is kept: the body never moves on, as a stalled server's would not.
+            return Poll::Pending;
+        }
+        let n = self.rest.len().min(64 * 1024);
+        let piece = self.rest.split_to(n);
+        self.sent = true;
+        Poll::Ready(Some(Ok(piece)))
+    }
 }
 
 impl Reply {
@@ -54,6 +107,7 @@ impl Reply {
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.to_string(),
             delay: Duration::ZERO,
+            streamed: None,
         }
     }
 
@@ -63,7 +117,14 @@ impl Reply {
             headers: Vec::new(),
             body: String::new(),
             delay: Duration::ZERO,
+            streamed: None,
         }
+    }
+
+    /// `body` in pieces, with or without a `Content-Length` (see [`Streamed`]).
+    pub fn streamed(mut self, streamed: Streamed) -> Reply {
+        self.streamed = Some(streamed);
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Reply {
@@ -141,7 +202,14 @@ async fn handle(
     for (k, v) in &reply.headers {
         response.insert_header((k.as_str(), v.as_str()));
     }
-    response.body(reply.body)
+    match reply.streamed {
+        Some(streamed) => response.body(Pieces {
+            rest: Bytes::from(reply.body),
+            streamed,
+            sent: false,
+        }),
+        None => response.body(reply.body),
+    }
 }
 
 impl Stub {
@@ -216,6 +284,18 @@ impl Stub {
 
     pub async fn stop(self) {
         self.handle.stop(false).await;
+    }
+}
+
+/// Reads a delta round to its end: each page's changes, and the delta link.
+pub async fn read_round<T>(mut round: DeltaRound<T>) -> Result<(Vec<Vec<T>>, String), GraphError> {
+    let mut pages = Vec::new();
+    loop {
+        let page = round.next_page().await?;
+        pages.push(page.changes);
+        if let Some(link) = page.delta_link {
+            return Ok((pages, link));
+        }
     }
 }
 

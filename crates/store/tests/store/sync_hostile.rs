@@ -125,3 +125,79 @@ fn one_odd_group_does_not_stop_the_sync_of_the_others() {
         .unwrap();
     assert_eq!(changed, 2);
 }
+
+/// A member chunk may name a group whose id was unusable (so it was left out) or one the
+/// directory does not hold: writing its members would break the foreign key and fail the
+/// page's transaction, and so every run after it from the same delta link.
+#[test]
+fn members_of_a_group_left_out_change_nothing_rather_than_fail_the_write() {
+    let t = TestDb::new();
+    let p = store::testing::platform(&t.db, "Teams", "teams");
+    let permit = Permit::system("platform:Teams", Source::Sync);
+    t.db.write(|c| store::sync::upsert_users(c, &permit, p, vec![person("alice")]))
+        .unwrap();
+    let alice = vec!["alice".to_string()];
+
+    let changed =
+        t.db.write(|c| {
+            Ok([
+                store::sync::touch_group(c, &permit, p, "g\0")?,
+                store::sync::change_members(c, &permit, "g\0", &alice, &[])?,
+                store::sync::change_members(c, &permit, "never-stored", &alice, &[])?,
+                store::sync::change_members(c, &permit, "never-stored", &[], &alice)?,
+            ])
+        })
+        .unwrap();
+
+    assert_eq!(changed, [0, 0, 0, 0]);
+}
+
+/// A large group repeated on a later delta page with only a member chunk: its fields are
+/// unknown, not cleared, so a stored group keeps its name; a group first met that way is
+/// stored under its id until a sighting with fields names it.
+#[test]
+fn a_group_sighted_without_fields_keeps_its_name_or_is_stored_under_its_id() {
+    let t = TestDb::new();
+    let p = store::testing::platform(&t.db, "Teams", "teams");
+    let permit = Permit::system("platform:Teams", Source::Sync);
+    t.db.write(|c| {
+        store::sync::upsert_groups(
+            c,
+            &permit,
+            p,
+            vec![store::directory::GroupInput {
+                id: "sales".into(),
+                display_name: "Sales".into(),
+                mail: None,
+                description: Some("everyone in sales".into()),
+            }],
+        )
+    })
+    .unwrap();
+
+    let changed =
+        t.db.write(|c| {
+            Ok([
+                store::sync::touch_group(c, &permit, p, "sales")?,
+                store::sync::touch_group(c, &permit, p, "support")?,
+            ])
+        })
+        .unwrap();
+
+    assert_eq!(changed, [0, 1]);
+    let groups =
+        t.db.read(|c| store::directory::list_groups(c, None, None, None))
+            .unwrap();
+    let name = |id: &str| {
+        groups
+            .items
+            .iter()
+            .find(|g| g.group.id == id)
+            .map(|g| (g.group.display_name.clone(), g.group.description.clone()))
+    };
+    assert_eq!(
+        name("sales"),
+        Some(("Sales".into(), Some("everyone in sales".into())))
+    );
+    assert_eq!(name("support"), Some(("support".into(), None)));
+}
