@@ -100,10 +100,11 @@ impl ManageConnection for Manager {
             Backend::Sqlite => {
                 let mut c = SqliteConnection::establish(sqlite_path(&self.url))
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
-                c.batch_execute(
+                c.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
-                     PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;",
-                )
+                     PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;",
+                    crate::dialect::SQLITE_CACHE_KIB
+                ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 // SQLite's own lower() folds ASCII only, so "MÜNCHEN" did not match
                 // "münchen" there while it did on PostgreSQL: every search, name filter

@@ -384,7 +384,8 @@ pub(crate) struct FieldRow<'a> {
 /// Writes many numbers' details, each guarded by its version (and bumping it); returns how
 /// many rows matched. PostgreSQL takes one `UPDATE … FROM (VALUES …)` per call; SQLite's
 /// planner would scan the whole table for such a join, while its cached single-row
-/// statement costs microseconds, so SQLite writes row by row.
+/// statement costs microseconds, so SQLite writes row by row, with the text index written
+/// in bulk around them ([`with_search_held`]).
 pub(crate) fn update_number_fields(
     conn: &mut Conn,
     rows: &[FieldRow<'_>],
@@ -395,33 +396,37 @@ pub(crate) fn update_number_fields(
     use crate::schema::numbers as n;
     match conn {
         AnyConnection::Sqlite(c) => {
-            let mut updated = 0;
-            for r in rows {
-                let target = n::table
-                    .filter(n::id.eq(r.id))
-                    .filter(n::version.eq(r.version));
-                if !r.details {
+            let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            ids.sort_unstable();
+            with_search_held(c, &ids, |c| {
+                let mut updated = 0;
+                for r in rows {
+                    let target = n::table
+                        .filter(n::id.eq(r.id))
+                        .filter(n::version.eq(r.version));
+                    if !r.details {
+                        updated += diesel::update(target)
+                            .set((
+                                n::description.eq(r.description),
+                                n::version.eq(r.version + 1),
+                                n::updated_at.eq(now),
+                            ))
+                            .execute(c)?;
+                        continue;
+                    }
                     updated += diesel::update(target)
                         .set((
                             n::description.eq(r.description),
+                            n::location_id.eq(r.location_id),
+                            n::platform_id.eq(r.platform_id),
+                            n::number_type.eq(r.number_type),
                             n::version.eq(r.version + 1),
                             n::updated_at.eq(now),
                         ))
                         .execute(c)?;
-                    continue;
                 }
-                updated += diesel::update(target)
-                    .set((
-                        n::description.eq(r.description),
-                        n::location_id.eq(r.location_id),
-                        n::platform_id.eq(r.platform_id),
-                        n::number_type.eq(r.number_type),
-                        n::version.eq(r.version + 1),
-                        n::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
-            }
-            Ok(updated)
+                Ok(updated)
+            })
         }
         AnyConnection::Postgresql(c) => {
             let mut sql = String::from(
@@ -443,9 +448,12 @@ pub(crate) fn update_number_fields(
                     p + 5
                 ));
             }
-            sql.push_str(
-                ") AS v(i, v, d, l, p, t) WHERE numbers.id = v.i AND numbers.version = v.v",
-            );
+            // The id list again, as one array: see adopt_assignments.
+            sql.push_str(&format!(
+                ") AS v(i, v, d, l, p, t) WHERE numbers.id = v.i AND numbers.version = v.v \
+                 AND numbers.id = ANY(${}::bigint[])",
+                2 + rows.len() * 6
+            ));
             let mut q = diesel::sql_query(sql)
                 .into_boxed::<diesel::pg::Pg>()
                 .bind::<Timestamp, _>(now);
@@ -458,9 +466,80 @@ pub(crate) fn update_number_fields(
                     .bind::<Nullable<BigInt>, _>(r.platform_id)
                     .bind::<Nullable<Text>, _>(r.number_type);
             }
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let q = q.bind::<diesel::sql_types::Array<BigInt>, _>(ids);
             Ok(q.execute(c)?)
         }
     }
+}
+
+/// Page cache of each SQLite connection, in KiB.
+pub(crate) const SQLITE_CACHE_KIB: i64 = 8 * 1024;
+/// Page cache of the SQLite writer while it runs a bulk write, in KiB.
+const SQLITE_BULK_CACHE_KIB: i64 = 64 * 1024;
+
+/// Runs `write`, a bulk write that touches tens of thousands of rows across the numbers
+/// table's indexes, with a larger page cache on SQLite: with the default, a transaction that
+/// dirties more pages than the cache holds spills them to the WAL and reads them back,
+/// which made adopting 100,000 numbers spend most of its time in the kernel. The cache is
+/// given back afterwards, whatever `write` returned. PostgreSQL: `write` as is.
+pub(crate) fn with_bulk_cache<T>(
+    conn: &mut Conn,
+    write: impl FnOnce(&mut Conn) -> StoreResult<T>,
+) -> StoreResult<T> {
+    use diesel::RunQueryDsl;
+    if !matches!(conn, AnyConnection::Sqlite(_)) {
+        return write(conn);
+    }
+    diesel::sql_query(format!("PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")).execute(conn)?;
+    let out = write(conn);
+    diesel::sql_query(format!("PRAGMA cache_size = -{SQLITE_CACHE_KIB}")).execute(conn)?;
+    out
+}
+
+/// Runs `write`, which changes the free-text columns of the numbers `ids` (sorted,
+/// ascending), with SQLite's per-row text-index trigger held, and writes the index itself
+/// around it: every old entry removed, then every new one added, each in rowid order. FTS5
+/// flushes its pending terms to a new segment whenever a rowid is written that is not above
+/// the last one, which the trigger's delete-then-insert of each row does on every row; in
+/// rowid order it flushes at most twice per call. Entries are read from `numbers` itself,
+/// so a row `write` leaves alone is removed and added back unchanged. The hold is set and
+/// cleared in the caller's transaction: no other connection ever sees it set.
+fn with_search_held<T>(
+    c: &mut diesel::SqliteConnection,
+    ids: &[i64],
+    write: impl FnOnce(&mut diesel::SqliteConnection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    use diesel::RunQueryDsl;
+    let list = |chunk: &[i64]| {
+        chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    diesel::sql_query("UPDATE search_hold SET held = 1 WHERE id = 1").execute(c)?;
+    for chunk in ids.chunks(1000) {
+        diesel::sql_query(format!(
+            "INSERT INTO numbers_text (numbers_text, rowid, e164, description, assigned_name) \
+             SELECT 'delete', id, e164, description, assigned_name FROM numbers \
+             WHERE id IN ({}) ORDER BY id",
+            list(chunk)
+        ))
+        .execute(c)?;
+    }
+    let out = write(c)?;
+    for chunk in ids.chunks(1000) {
+        diesel::sql_query(format!(
+            "INSERT INTO numbers_text (rowid, e164, description, assigned_name) \
+             SELECT id, e164, description, assigned_name FROM numbers \
+             WHERE id IN ({}) ORDER BY id",
+            list(chunk)
+        ))
+        .execute(c)?;
+    }
+    diesel::sql_query("UPDATE search_hold SET held = 0 WHERE id = 1").execute(c)?;
+    Ok(out)
 }
 
 /// One number's adopted assignment for [`adopt_assignments`].
@@ -480,7 +559,8 @@ pub(crate) struct AdoptRow<'a> {
 /// Writes assignments Teams already holds (drift adoption), each guarded by its version:
 /// assigned, `provisioned`, reservation and quarantine cleared, version bumped. One
 /// `UPDATE … FROM (VALUES …)` per 1,000 rows on PostgreSQL (each statement is a round
-/// trip); row by row on SQLite, where a cached single-row statement costs microseconds.
+/// trip); row by row on SQLite, where a cached single-row statement costs microseconds,
+/// with the text index written in bulk around them ([`with_search_held`]).
 pub(crate) fn adopt_assignments(
     conn: &mut Conn,
     rows: &[AdoptRow<'_>],
@@ -492,40 +572,44 @@ pub(crate) fn adopt_assignments(
     use crate::schema::numbers as n;
     match conn {
         AnyConnection::Sqlite(c) => {
-            let mut updated = 0;
-            for r in rows {
-                updated += diesel::update(
-                    n::table
-                        .filter(n::id.eq(r.id))
-                        .filter(n::version.eq(r.version)),
-                )
-                .set((
-                    n::status.eq("assigned"),
-                    (
-                        n::assigned_kind.eq(r.kind),
-                        n::assigned_id.eq(r.target_id),
-                        n::assigned_name.eq(r.target_name),
-                        n::assigned_at.eq(now),
-                        n::assigned_by.eq(actor),
-                        n::provisioning_state.eq("provisioned"),
-                        n::provisioning_error.eq(None::<String>),
-                    ),
-                    (
-                        n::reserved_reason.eq(None::<String>),
-                        n::reserved_for.eq(None::<String>),
-                        n::reserved_by.eq(None::<String>),
-                        n::reserved_until.eq(None::<NaiveDateTime>),
-                        n::quarantine_since.eq(None::<NaiveDateTime>),
-                        n::quarantine_until.eq(None::<NaiveDateTime>),
-                        n::quarantine_reason.eq(None::<String>),
-                        n::previous_assignee.eq(None::<String>),
-                    ),
-                    n::version.eq(r.version + 1),
-                    n::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            }
-            Ok(updated)
+            let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            ids.sort_unstable();
+            with_search_held(c, &ids, |c| {
+                let mut updated = 0;
+                for r in rows {
+                    updated += diesel::update(
+                        n::table
+                            .filter(n::id.eq(r.id))
+                            .filter(n::version.eq(r.version)),
+                    )
+                    .set((
+                        n::status.eq("assigned"),
+                        (
+                            n::assigned_kind.eq(r.kind),
+                            n::assigned_id.eq(r.target_id),
+                            n::assigned_name.eq(r.target_name),
+                            n::assigned_at.eq(now),
+                            n::assigned_by.eq(actor),
+                            n::provisioning_state.eq("provisioned"),
+                            n::provisioning_error.eq(None::<String>),
+                        ),
+                        (
+                            n::reserved_reason.eq(None::<String>),
+                            n::reserved_for.eq(None::<String>),
+                            n::reserved_by.eq(None::<String>),
+                            n::reserved_until.eq(None::<NaiveDateTime>),
+                            n::quarantine_since.eq(None::<NaiveDateTime>),
+                            n::quarantine_until.eq(None::<NaiveDateTime>),
+                            n::quarantine_reason.eq(None::<String>),
+                            n::previous_assignee.eq(None::<String>),
+                        ),
+                        n::version.eq(r.version + 1),
+                        n::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                }
+                Ok(updated)
+            })
         }
         AnyConnection::Postgresql(c) => {
             let mut updated = 0;
@@ -553,9 +637,15 @@ pub(crate) fn adopt_assignments(
                         p + 4
                     ));
                 }
-                sql.push_str(
-                    ") AS v(i, v, k, t, nm) WHERE numbers.id = v.i AND numbers.version = v.v",
-                );
+                // The id list again, as one array: without it the planner joins the
+                // values to a sequential scan of the whole table (its estimate for the
+                // values is no help), 35 ms a chunk at 100,000 numbers and growing with
+                // the table; with it, one index scan of the primary key.
+                sql.push_str(&format!(
+                    ") AS v(i, v, k, t, nm) WHERE numbers.id = v.i AND numbers.version = v.v \
+                     AND numbers.id = ANY(${}::bigint[])",
+                    3 + chunk.len() * 5
+                ));
                 let mut q = diesel::sql_query(sql)
                     .into_boxed::<diesel::pg::Pg>()
                     .bind::<Timestamp, _>(now)
@@ -568,7 +658,10 @@ pub(crate) fn adopt_assignments(
                         .bind::<Text, _>(r.target_id)
                         .bind::<Text, _>(r.target_name);
                 }
-                updated += q.execute(c)?;
+                let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
+                updated += q
+                    .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+                    .execute(c)?;
             }
             Ok(updated)
         }

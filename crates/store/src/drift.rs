@@ -172,6 +172,9 @@ pub fn list(
     Ok(page::finish(rows, limit, |d| d.number.clone()))
 }
 
+/// Rows per read of a platform's drift when settling it.
+const SELECT_PAGE: i64 = 50_000;
+
 /// The drift of the given numbers (all of the platform's when `numbers` is `None`).
 fn selected(
     conn: &mut Conn,
@@ -181,8 +184,9 @@ fn selected(
     let mut all = Vec::new();
     let mut after = String::new();
     loop {
-        let batch = query(conn, platform_id, &after, 5000)?;
-        let done = batch.len() < 5000;
+        // Each page re-reads what sorts after its cursor: few, large pages.
+        let batch = query(conn, platform_id, &after, SELECT_PAGE)?;
+        let done = batch.len() < SELECT_PAGE as usize;
         if let Some(last) = batch.last() {
             after = last.number.clone();
         }
@@ -255,6 +259,15 @@ pub fn adopt(
     platform_id: i64,
     numbers: Option<&[String]>,
 ) -> StoreResult<Settled> {
+    crate::dialect::with_bulk_cache(conn, |conn| adopt_in(conn, permit, platform_id, numbers))
+}
+
+fn adopt_in(
+    conn: &mut Conn,
+    permit: &Permit,
+    platform_id: i64,
+    numbers: Option<&[String]>,
+) -> StoreResult<Settled> {
     let change_set_id = audit::new_change_set_id();
     let permit = permit.clone().with_change_set(change_set_id.clone());
     let drift = selected(conn, platform_id, numbers)?;
@@ -270,7 +283,14 @@ pub fn adopt(
     let mut create = Vec::new();
     let mut assign: Vec<(String, Target)> = Vec::new();
     let mut unassign = Vec::new();
+    let mut parsed = parse_all(
+        drift
+            .iter()
+            .map(|d| (d.kind == DriftKind::NotInInventory).then_some(d.number.as_str())),
+    )?
+    .into_iter();
     for d in drift {
+        let number = parsed.next().flatten();
         let target = match &d.teams_target_id {
             Some(id) => match targets.get(id) {
                 Some(t) => Some(t.clone()),
@@ -287,30 +307,33 @@ pub fn adopt(
             None => None,
         };
         if d.kind == DriftKind::NotInInventory {
-            let Ok(number) = PhoneNumber::parse(&d.number) else {
+            let Some(number) = number else {
                 skipped.push(Skipped {
                     number: d.number.clone(),
                     reason: "not a valid E.164 number".into(),
                 });
                 continue;
             };
-            create.push(NewNumber {
+            let number = NewNumber {
                 number,
                 location_id: None,
                 tags: Vec::new(),
                 description: String::new(),
                 platform_id: Some(platform_id),
                 number_type: number_type_of(d.teams_number_type.as_deref()),
-            });
+            };
+            // Created as Teams holds it: assigned in the same insert when Teams assigns it.
+            create.push((number, target));
+            done += 1;
+            continue;
         }
         match target {
             Some(t) => assign.push((d.number, t)),
-            None if d.kind == DriftKind::NotInInventory => done += 1,
             None => unassign.push(d.number),
         }
     }
     for chunk in create.chunks(numbers::MAX_BATCH) {
-        numbers::create_many(conn, &permit, chunk.to_vec())?;
+        numbers::create_adopted(conn, &permit, chunk.to_vec())?;
     }
     let now = crate::now();
     for chunk in assign.chunks(1000) {
@@ -355,6 +378,39 @@ pub fn adopt(
         change_set_id,
         done,
         skipped,
+    })
+}
+
+/// Each given number parsed (`None` where none was given or it is not valid), on as many
+/// threads as there are cores: libphonenumber takes some 50 µs a number, seconds for the
+/// tens of thousands a day-one adoption creates.
+fn parse_all<'a>(
+    numbers: impl Iterator<Item = Option<&'a str>>,
+) -> StoreResult<Vec<Option<PhoneNumber>>> {
+    let numbers: Vec<Option<&str>> = numbers.collect();
+    let parse = |part: &[Option<&str>]| -> Vec<Option<PhoneNumber>> {
+        part.iter()
+            .map(|n| n.and_then(|n| PhoneNumber::parse(n).ok()))
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || numbers.len() < 2_000 {
+        return Ok(parse(&numbers));
+    }
+    let per = numbers.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = numbers
+            .chunks(per)
+            .map(|part| s.spawn(move || parse(part)))
+            .collect();
+        let mut all = Vec::with_capacity(numbers.len());
+        for part in parts {
+            all.extend(
+                part.join()
+                    .map_err(|_| StoreError::Internal("parsing a number panicked".into()))?,
+            );
+        }
+        Ok(all)
     })
 }
 

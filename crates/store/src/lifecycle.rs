@@ -662,15 +662,15 @@ pub(crate) fn adopt_assignments(
     }
     let changes = records
         .iter()
-        .map(|(verb, before, after)| Change {
+        .map(|(verb, before, after)| audit::TextChange {
             action: verb,
             entity_kind: "number",
             entity_id: &before.number,
-            before: Some(before.snapshot().to_json()),
-            after: Some(after.snapshot().to_json()),
+            before: Some(before.snapshot().to_text()),
+            after: Some(after.snapshot().to_text()),
         })
         .collect();
-    audit::record_many(conn, permit, changes)?;
+    audit::record_many_text(conn, permit, changes)?;
     Ok(left)
 }
 

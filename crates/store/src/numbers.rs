@@ -432,44 +432,70 @@ pub fn create_many(
     permit: &Permit,
     items: Vec<NewNumber>,
 ) -> StoreResult<Vec<Number>> {
+    let items = items.into_iter().map(|n| (n, None)).collect();
+    insert_many(conn, permit, items)
+}
+
+/// Adds many numbers as Teams already holds them (drift adoption): each with its Teams
+/// assignment, if any, written in the same insert (assigned, `provisioned`, assigned by
+/// the permit's actor) — one row write and one `number.create` record per number
+/// instead of a create and then an assign. All are created or none.
+pub(crate) fn create_adopted(
+    conn: &mut Conn,
+    permit: &Permit,
+    items: Vec<(NewNumber, Option<domain::Target>)>,
+) -> StoreResult<Vec<Number>> {
+    insert_many(conn, permit, items)
+}
+
+fn insert_many(
+    conn: &mut Conn,
+    permit: &Permit,
+    items: Vec<(NewNumber, Option<domain::Target>)>,
+) -> StoreResult<Vec<Number>> {
+    let (items, targets): (Vec<NewNumber>, Vec<Option<domain::Target>>) = items.into_iter().unzip();
     check_batch(conn, permit, &items)?;
     let e164s: Vec<String> = items.iter().map(|n| n.number.to_string()).collect();
     let now = crate::now();
+    let actor = &permit.actor().name;
     let rows: Vec<_> = items
         .iter()
-        .map(|n| {
+        .zip(&targets)
+        .map(|(n, target)| {
+            let (status, provisioning) = match target {
+                Some(_) => (
+                    NumberStatus::Assigned,
+                    Some(ProvisioningState::Provisioned.as_str()),
+                ),
+                None => (NumberStatus::Available, None),
+            };
             (
-                numbers::e164.eq(n.number.to_string()),
-                numbers::base.eq(n.number.base().to_string()),
-                numbers::extension.eq(n.number.extension().map(str::to_string)),
-                numbers::country.eq(n.number.country().to_string()),
-                numbers::status.eq(NumberStatus::Available.as_str()),
-                numbers::location_id.eq(n.location_id),
-                numbers::platform_id.eq(n.platform_id),
-                numbers::number_type.eq(n.number_type.map(|t| t.as_str())),
-                numbers::description.eq(n.description.clone()),
-                numbers::created_at.eq(now),
-                numbers::updated_at.eq(now),
+                (
+                    numbers::e164.eq(n.number.to_string()),
+                    numbers::base.eq(n.number.base().to_string()),
+                    numbers::extension.eq(n.number.extension().map(str::to_string)),
+                    numbers::country.eq(n.number.country().to_string()),
+                    numbers::status.eq(status.as_str()),
+                    numbers::location_id.eq(n.location_id),
+                    numbers::platform_id.eq(n.platform_id),
+                    numbers::number_type.eq(n.number_type.map(|t| t.as_str())),
+                    numbers::description.eq(n.description.clone()),
+                    numbers::created_at.eq(now),
+                    numbers::updated_at.eq(now),
+                ),
+                (
+                    numbers::assigned_kind.eq(target.as_ref().map(|t| t.kind.as_str())),
+                    numbers::assigned_id.eq(target.as_ref().map(|t| t.id.clone())),
+                    numbers::assigned_name.eq(target.as_ref().map(|t| t.name.clone())),
+                    numbers::assigned_at.eq(target.as_ref().map(|_| now)),
+                    numbers::assigned_by.eq(target.as_ref().map(|_| actor.clone())),
+                    numbers::provisioning_state.eq(provisioning),
+                ),
             )
         })
         .collect();
     for chunk in rows.chunks(1000) {
         crate::dialect::insert_batch!(conn, numbers::table, chunk);
-    }
-    let mut created = Vec::with_capacity(items.len());
-    for chunk in e164s.chunks(5000) {
-        let ids: Vec<(String, i64)> = numbers::table
-            .filter(numbers::e164.eq_any(chunk))
-            .select((numbers::e164, numbers::id))
-            .load(conn)?;
-        created.extend(ids);
-    }
-    let ids: std::collections::HashMap<String, i64> = created.into_iter().collect();
-    for n in &items {
-        if !n.tags.is_empty() {
-            let tag_ids = tags::ensure(conn, &n.tags)?;
-            tags::set_for_number(conn, ids[&n.number.to_string()], &tag_ids)?;
-        }
     }
     let rows: Vec<NumberRow> = {
         let mut out = Vec::with_capacity(items.len());
@@ -484,18 +510,29 @@ pub fn create_many(
         out.sort_by(|a, b| a.e164.cmp(&b.e164));
         out
     };
+    let ids: std::collections::HashMap<&str, i64> =
+        rows.iter().map(|r| (r.e164.as_str(), r.id)).collect();
+    for (n, e164) in items.iter().zip(&e164s) {
+        if !n.tags.is_empty() {
+            let tag_ids = tags::ensure(conn, &n.tags)?;
+            tags::set_for_number(conn, ids[e164.as_str()], &tag_ids)?;
+        }
+    }
+    drop(ids);
     let created = load_tags(conn, rows)?;
+    let snapshots: Vec<String> = created.iter().map(|n| n.snapshot().to_text()).collect();
     let changes = created
         .iter()
-        .map(|n| Change {
+        .zip(snapshots)
+        .map(|(n, after)| audit::TextChange {
             action: "number.create",
             entity_kind: "number",
             entity_id: &n.number,
             before: None,
-            after: Some(n.snapshot().to_json()),
+            after: Some(after),
         })
         .collect();
-    audit::record_many(conn, permit, changes)?;
+    audit::record_many_text(conn, permit, changes)?;
     Ok(created)
 }
 

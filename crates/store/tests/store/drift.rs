@@ -212,7 +212,54 @@ fn adopting_takes_teams_state_as_one_change_set_without_jobs() {
     let cs =
         t.db.read(|c| store::audit::change_set(c, &owner(), &settled.change_set_id, None, None))
             .unwrap();
-    assert_eq!(cs.items.len(), 6, "five transitions and one created number");
+    assert_eq!(
+        cs.items.len(),
+        5,
+        "four transitions and one number created as Teams assigns it"
+    );
+    let created = cs
+        .items
+        .iter()
+        .find(|r| r.entity_id == "+442071230006")
+        .expect("the created number's record");
+    assert_eq!(created.action, "number.create");
+    assert!(
+        created
+            .after_json
+            .as_deref()
+            .unwrap()
+            .contains(r#""status":"assigned""#),
+        "{created:?}"
+    );
+    // The free-text index followed the bulk writes.
+    let (_, mismatched) = t.db.read(|c| Ok(store::testing::search_copies(c))).unwrap();
+    assert_eq!(mismatched, 0);
+    // Reverting takes the created number out again and restores the others.
+    let revert = store::imports::revert(
+        &t.db,
+        &owner(),
+        &settled.change_set_id,
+        store::now(),
+        chrono::Duration::hours(1),
+        100,
+    )
+    .unwrap();
+    assert_eq!(revert.error_count, 0);
+    t.db.write(|c| store::imports::apply(c, &owner(), &revert.id))
+        .unwrap();
+    assert!(
+        t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), "+442071230006"))
+            .is_err()
+    );
+    assert_eq!(get("+442071230002").status, NumberStatus::Available);
+    // The hold was released: a later edit still reaches the text index.
+    let edit = store::numbers::NumberPatch {
+        description: Some("after adoption".into()),
+        ..Default::default()
+    };
+    t.db.write(|c| store::numbers::patch(c, &owner(), "+442071230002", edit, None))
+        .unwrap();
+    t.db.read(|c| Ok(store::testing::search_copies(c))).unwrap();
 }
 
 #[test]
