@@ -40,6 +40,19 @@ pub(crate) fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// For a PATCH field that cannot be cleared: absent keeps the value, and `null` is refused
+/// (naming the field) instead of being read as "keep" — a value sent is never dropped.
+pub(crate) fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(
+            "null is not allowed here: leave the field out to keep its value",
+        )),
+    }
+}
+
 /// The one error envelope: `{"error": {...}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

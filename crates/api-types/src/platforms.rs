@@ -127,28 +127,29 @@ pub struct NewPlatform {
 /// to its default. Sending `client_secret` switches to a stored secret (dropping
 /// `client_secret_env`), sending `client_secret_env` switches to the reference (dropping
 /// the stored secret). Secrets and the base URLs need the owner role; the kind never changes.
+/// A field that cannot be cleared refuses `null` (400 naming it) rather than keeping it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlatformPatch {
     /// New name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::not_null")]
     pub name: Option<String>,
     /// The kind: accepted only when it is the current one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::not_null")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<domain::PlatformKind>))]
     pub kind: Option<String>,
     /// Teams: new tenant.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::not_null")]
     pub tenant_id: Option<String>,
     /// Teams: new client id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::not_null")]
     pub client_id: Option<String>,
     /// Teams: take the client secret from this environment variable from now on.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::not_null")]
     pub client_secret_env: Option<String>,
     /// Teams: store this client secret (encrypted) from now on; write-only.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::not_null")]
     pub client_secret: Option<String>,
     /// Teams: new Graph base URL, or `null` for the default.
     #[serde(
@@ -175,10 +176,10 @@ pub struct PlatformPatch {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub sync_interval_seconds: Option<Option<i64>>,
     /// Webhook: new URL.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::not_null")]
     pub url: Option<String>,
     /// Webhook: new signing secret; write-only.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::not_null")]
     pub signing_secret: Option<String>,
 }
 

@@ -79,11 +79,16 @@ pub struct JobList {
 pub struct DriftItem {
     /// The number, E.164.
     pub number: String,
-    /// `not_in_inventory`, `assigned_in_teams_only`, `assigned_in_inventory_only` or
-    /// `different_target`.
+    /// `not_in_inventory`, `assigned_in_teams_only`, `assigned_in_inventory_only`,
+    /// `different_target`, `other_platform` (the inventory has it on another platform:
+    /// adopt and push leave it alone until its platform is set to this one) or
+    /// `no_platform` (in step, but the inventory has it on no platform, so its changes
+    /// would never reach Teams: adopting puts it on this one).
     pub kind: String,
     /// The inventory's status (`null`: the inventory lacks the number).
     pub inventory_status: Option<String>,
+    /// The inventory's platform for the number (`null`: none, or the inventory lacks it).
+    pub inventory_platform_id: Option<String>,
     /// The inventory's assignee.
     pub inventory_target: Option<Target>,
     /// The object id Teams assigns it to.

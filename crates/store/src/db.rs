@@ -88,6 +88,10 @@ fn sqlite_path(url: &str) -> &str {
         .unwrap_or(url)
 }
 
+/// Page cache of each SQLite connection, in KiB (bulk writers take more for a while:
+/// `dialect::with_bulk_cache`).
+pub(crate) const SQLITE_CACHE_KIB: i64 = 8 * 1024;
+
 impl ManageConnection for Manager {
     type Connection = AnyConnection;
     type Error = diesel::r2d2::Error;
@@ -103,7 +107,7 @@ impl ManageConnection for Manager {
                 c.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
                      PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;",
-                    crate::dialect::SQLITE_CACHE_KIB
+                    SQLITE_CACHE_KIB
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 // SQLite's own lower() folds ASCII only, so "MÜNCHEN" did not match

@@ -473,8 +473,6 @@ pub(crate) fn update_number_fields(
     }
 }
 
-/// Page cache of each SQLite connection, in KiB.
-pub(crate) const SQLITE_CACHE_KIB: i64 = 8 * 1024;
 /// Page cache of the SQLite writer while it runs a bulk write, in KiB.
 const SQLITE_BULK_CACHE_KIB: i64 = 64 * 1024;
 
@@ -493,7 +491,11 @@ pub(crate) fn with_bulk_cache<T>(
     }
     diesel::sql_query(format!("PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")).execute(conn)?;
     let out = write(conn);
-    diesel::sql_query(format!("PRAGMA cache_size = -{SQLITE_CACHE_KIB}")).execute(conn)?;
+    diesel::sql_query(format!(
+        "PRAGMA cache_size = -{}",
+        crate::db::SQLITE_CACHE_KIB
+    ))
+    .execute(conn)?;
     out
 }
 

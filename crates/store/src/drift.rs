@@ -35,6 +35,12 @@ pub enum DriftKind {
     AssignedInInventoryOnly,
     /// Assigned in both, to different targets.
     DifferentTarget,
+    /// The inventory has the number on another platform: neither side's state is taken
+    /// until a person moves it (its platform is part of the inventory's truth).
+    OtherPlatform,
+    /// The inventory has the number in the same state as Teams but on no platform, so
+    /// its changes would never reach Teams; adopting puts it on this platform.
+    NoPlatform,
 }
 
 impl DriftKind {
@@ -44,6 +50,8 @@ impl DriftKind {
             "assigned_in_teams_only" => DriftKind::AssignedInTeamsOnly,
             "assigned_in_inventory_only" => DriftKind::AssignedInInventoryOnly,
             "different_target" => DriftKind::DifferentTarget,
+            "other_platform" => DriftKind::OtherPlatform,
+            "no_platform" => DriftKind::NoPlatform,
             other => {
                 return Err(StoreError::Internal(format!(
                     "unknown drift kind {other:?}"
@@ -62,6 +70,8 @@ pub struct Drift {
     pub kind: DriftKind,
     /// The inventory's status (`None`: not in the inventory).
     pub inventory_status: Option<String>,
+    /// The inventory's platform for the number (`None`: none, or not in the inventory).
+    pub inventory_platform_id: Option<i64>,
     /// The inventory's assignee.
     pub inventory_target: Option<Target>,
     /// The object id Teams assigns it to.
@@ -80,6 +90,8 @@ struct DriftRow {
     kind: String,
     #[diesel(sql_type = Nullable<Text>)]
     status: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    platform_id: Option<i64>,
     #[diesel(sql_type = Nullable<Text>)]
     assigned_kind: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -99,28 +111,35 @@ struct DriftRow {
 fn query(conn: &mut Conn, platform_id: i64, after: &str, limit: i64) -> StoreResult<Vec<Drift>> {
     // The inventory's target as Teams names it: a user's object id, a service's
     // external id (joined by text, so no cast can fail on either backend).
+    // A number the inventory keeps on no platform is compared as if on this one (and
+    // is drift even when in step: its changes would never reach Teams); one on another
+    // platform is drift of its own kind, whatever its state.
+    let differs = "COALESCE(CASE WHEN nn.assigned_kind = 'user' THEN nn.assigned_id \
+                   ELSE sv.external_id END, '') <> t.assignment_target_id";
     let sql = format!(
         "SELECT * FROM (\
            SELECT t.e164 AS e164, \
              CASE WHEN nn.id IS NULL THEN 'not_in_inventory' \
-                  WHEN t.assignment_target_id IS NULL THEN 'assigned_in_inventory_only' \
-                  WHEN nn.status <> 'assigned' THEN 'assigned_in_teams_only' \
-                  ELSE 'different_target' END AS kind, \
-             nn.status AS status, nn.assigned_kind AS assigned_kind, nn.assigned_id AS assigned_id, \
-             nn.assigned_name AS assigned_name, t.assignment_target_id AS teams_target, \
+                  WHEN nn.platform_id IS NOT NULL AND nn.platform_id <> $1 THEN 'other_platform' \
+                  WHEN t.assignment_target_id IS NULL AND nn.status = 'assigned' THEN 'assigned_in_inventory_only' \
+                  WHEN t.assignment_target_id IS NOT NULL AND nn.status <> 'assigned' THEN 'assigned_in_teams_only' \
+                  WHEN t.assignment_target_id IS NOT NULL AND {differs} THEN 'different_target' \
+                  ELSE 'no_platform' END AS kind, \
+             nn.status AS status, nn.platform_id AS platform_id, nn.assigned_kind AS assigned_kind, \
+             nn.assigned_id AS assigned_id, nn.assigned_name AS assigned_name, \
+             t.assignment_target_id AS teams_target, \
              t.assignment_status AS teams_status, t.number_type AS teams_type \
            FROM teams_numbers t \
            LEFT JOIN numbers nn ON nn.e164 = t.e164 \
            LEFT JOIN services sv ON nn.assigned_kind = 'service' AND CAST(sv.id AS TEXT) = nn.assigned_id \
            WHERE t.platform_id = $1 \
              AND (nn.provisioning_state IS NULL OR nn.provisioning_state <> 'pending') \
-             AND (nn.id IS NULL \
-               OR (t.assignment_target_id IS NOT NULL AND (nn.status <> 'assigned' \
-                   OR COALESCE(CASE WHEN nn.assigned_kind = 'user' THEN nn.assigned_id ELSE sv.external_id END, '') <> t.assignment_target_id)) \
-               OR (t.assignment_target_id IS NULL AND nn.status = 'assigned' AND nn.platform_id = $1)) \
+             AND (nn.id IS NULL OR nn.platform_id IS NULL OR nn.platform_id <> $1 \
+               OR (t.assignment_target_id IS NOT NULL AND (nn.status <> 'assigned' OR {differs})) \
+               OR (t.assignment_target_id IS NULL AND nn.status = 'assigned')) \
            UNION ALL \
-           SELECT nn.e164, 'assigned_in_inventory_only', nn.status, nn.assigned_kind, nn.assigned_id, \
-             nn.assigned_name, NULL, NULL, NULL \
+           SELECT nn.e164, 'assigned_in_inventory_only', nn.status, nn.platform_id, nn.assigned_kind, \
+             nn.assigned_id, nn.assigned_name, NULL, NULL, NULL \
            FROM numbers nn \
            WHERE nn.platform_id = $1 AND nn.status = 'assigned' \
              AND (nn.provisioning_state IS NULL OR nn.provisioning_state <> 'pending') \
@@ -147,6 +166,7 @@ fn query(conn: &mut Conn, platform_id: i64, after: &str, limit: i64) -> StoreRes
                 number: r.e164,
                 kind: DriftKind::parse(&r.kind)?,
                 inventory_status: r.status,
+                inventory_platform_id: r.platform_id,
                 inventory_target,
                 teams_target_id: r.teams_target,
                 teams_status: r.teams_status,
@@ -248,7 +268,8 @@ fn number_type_of(word: Option<&str>) -> Option<NumberType> {
 /// Takes Teams' state into the inventory for the given drifted numbers (all when
 /// `numbers` is `None`), in the caller's transaction, as one change set: a number Teams
 /// has and the inventory lacks is created on the platform (and assigned if Teams assigns
-/// it); an assignment only Teams has is made (overriding a reservation or quarantine —
+/// it); one the inventory keeps on no platform is put on this one (and then settled like
+/// the rest); one on another platform is skipped, with the reason; an assignment only Teams has is made (overriding a reservation or quarantine —
 /// adopting is the explicit instruction to do so); a different target is reassigned;
 /// an assignment only the inventory has is unassigned into quarantine. No provisioning
 /// job is written: Teams already holds this state. A Teams target that is neither a
@@ -289,8 +310,13 @@ fn adopt_in(
             .map(|d| (d.kind == DriftKind::NotInInventory).then_some(d.number.as_str())),
     )?
     .into_iter();
+    let mut place = Vec::new();
     for d in drift {
         let number = parsed.next().flatten();
+        if d.kind == DriftKind::OtherPlatform {
+            skipped.push(other_platform(&d));
+            continue;
+        }
         let target = match &d.teams_target_id {
             Some(id) => match targets.get(id) {
                 Some(t) => Some(t.clone()),
@@ -327,6 +353,13 @@ fn adopt_in(
             done += 1;
             continue;
         }
+        if d.inventory_platform_id.is_none() {
+            place.push(d.number.clone());
+        }
+        if d.kind == DriftKind::NoPlatform {
+            done += 1;
+            continue;
+        }
         match target {
             Some(t) => assign.push((d.number, t)),
             None => unassign.push(d.number),
@@ -334,6 +367,9 @@ fn adopt_in(
     }
     for chunk in create.chunks(numbers::MAX_BATCH) {
         numbers::create_adopted(conn, &permit, chunk.to_vec())?;
+    }
+    for chunk in place.chunks(1000) {
+        place_on(conn, &permit, chunk, platform_id)?;
     }
     let now = crate::now();
     for chunk in assign.chunks(1000) {
@@ -379,6 +415,73 @@ fn adopt_in(
         done,
         skipped,
     })
+}
+
+/// Why a number the inventory keeps on another platform is left alone.
+fn other_platform(d: &Drift) -> Skipped {
+    Skipped {
+        number: d.number.clone(),
+        reason: format!(
+            "the inventory has it on platform {}; set its platform to this one first",
+            d.inventory_platform_id.unwrap_or_default()
+        ),
+    }
+}
+
+/// Puts numbers the inventory keeps on no platform on `platform_id`, as Teams has them
+/// there: one statement per call, each row guarded by having no platform still, audited
+/// as `number.update` with before and after.
+fn place_on(
+    conn: &mut Conn,
+    permit: &Permit,
+    e164s: &[String],
+    platform_id: i64,
+) -> StoreResult<()> {
+    let befores = numbers::by_e164(conn, e164s)?;
+    let ids: Vec<i64> = befores.iter().map(|b| b.id).collect();
+    let now = crate::now();
+    diesel::update(
+        n::table
+            .filter(n::id.eq_any(&ids))
+            .filter(n::platform_id.is_null()),
+    )
+    .set((
+        n::platform_id.eq(platform_id),
+        n::version.eq(n::version + 1),
+        n::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    let afters: HashMap<String, numbers::Number> = numbers::by_e164(conn, e164s)?
+        .into_iter()
+        .map(|a| (a.number.clone(), a))
+        .collect();
+    let records: Vec<(String, String, String)> = befores
+        .iter()
+        .filter_map(|b| {
+            let a = afters.get(&b.number)?;
+            (b.platform_id.is_none() && a.platform_id == Some(platform_id)).then(|| {
+                (
+                    b.number.clone(),
+                    b.snapshot().to_text(),
+                    a.snapshot().to_text(),
+                )
+            })
+        })
+        .collect();
+    audit::record_many_text(
+        conn,
+        permit,
+        records
+            .iter()
+            .map(|(e164, before, after)| audit::TextChange {
+                action: "number.update",
+                entity_kind: "number",
+                entity_id: e164,
+                before: Some(before.clone()),
+                after: Some(after.clone()),
+            })
+            .collect(),
+    )
 }
 
 /// Each given number parsed (`None` where none was given or it is not valid), on as many
@@ -471,6 +574,17 @@ pub fn push(
             skipped.push(Skipped {
                 number: d.number,
                 reason: "the inventory does not have this number; adopt it instead".into(),
+            });
+            continue;
+        }
+        if d.kind == DriftKind::OtherPlatform {
+            skipped.push(other_platform(&d));
+            continue;
+        }
+        if d.inventory_platform_id.is_none() {
+            skipped.push(Skipped {
+                number: d.number,
+                reason: "the inventory has it on no platform, so no job can carry it; adopt it, or set its platform, first".into(),
             });
             continue;
         }

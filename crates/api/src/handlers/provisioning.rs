@@ -176,6 +176,7 @@ fn drift_out(d: store::drift::Drift) -> DriftItem {
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
         inventory_status: d.inventory_status,
+        inventory_platform_id: d.inventory_platform_id.map(|p| p.to_string()),
         inventory_target: d.inventory_target,
         teams_target_id: d.teams_target_id,
         teams_status: d.teams_status,

@@ -241,6 +241,15 @@ async fn a_stale_if_match_is_412_and_the_etag_follows_each_change() {
         .send()
         .await
         .expect_invalid("invalid_field", "kind");
+    // A field that cannot be cleared refuses null rather than reading it as "keep".
+    for field in ["name", "tenant_id", "client_secret", "url"] {
+        app.patch(&path)
+            .as_(&owner)
+            .json(json!({ field: null }))
+            .send()
+            .await
+            .expect_invalid("invalid_json", field);
+    }
 }
 
 #[actix_web::test]

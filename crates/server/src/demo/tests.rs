@@ -81,6 +81,8 @@ fn drift_kinds(db: &Db, platform_id: i64) -> (usize, BTreeSet<String>) {
                 DriftKind::AssignedInTeamsOnly => "assigned_in_teams_only",
                 DriftKind::AssignedInInventoryOnly => "assigned_in_inventory_only",
                 DriftKind::DifferentTarget => "different_target",
+                DriftKind::OtherPlatform => "other_platform",
+                DriftKind::NoPlatform => "no_platform",
             }
             .to_string()
         })

@@ -343,3 +343,118 @@ fn listed_numbers_without_drift_are_reported_as_skipped() {
     skipped.sort();
     assert_eq!(skipped, vec!["+442071230001", "+442071230099"]);
 }
+
+/// A platform whose Teams numbers the inventory keeps on another platform (+…11,
+/// assigned to alice here, free in Teams), on no platform and in step (+…12, free on
+/// both sides), and on no platform and assigned in Teams only (+…13).
+fn misplaced() -> (TestDb, i64, i64) {
+    let t = TestDb::new();
+    let p = store::testing::platform(&t.db, "Teams", "teams");
+    let other = store::testing::platform(&t.db, "Old PBX", "none");
+    person(&t, "alice");
+    on_platform(&t, "+442071230011", other);
+    assign(&t, "+442071230011", "alice");
+    for e164 in ["+442071230012", "+442071230013"] {
+        t.db.write(|c| store::numbers::create(c, &owner(), new_number(e164)))
+            .unwrap();
+    }
+    t.db.write(|c| {
+        store::sync::replace_teams_numbers(
+            c,
+            p,
+            &[
+                teams("+442071230011", None),
+                teams("+442071230012", None),
+                teams("+442071230013", Some("alice")),
+            ],
+        )
+    })
+    .unwrap();
+    (t, p, other)
+}
+
+#[test]
+fn drift_names_numbers_the_inventory_keeps_on_another_platform_or_on_none() {
+    let (t, p, other) = misplaced();
+    let page = t.db.read(|c| drift::list(c, p, None, None)).unwrap();
+    let kinds: Vec<(&str, DriftKind, Option<i64>)> = page
+        .items
+        .iter()
+        .map(|d| (d.number.as_str(), d.kind, d.inventory_platform_id))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("+442071230011", DriftKind::OtherPlatform, Some(other)),
+            ("+442071230012", DriftKind::NoPlatform, None),
+            ("+442071230013", DriftKind::AssignedInTeamsOnly, None),
+        ]
+    );
+}
+
+#[test]
+fn adopting_puts_unplaced_numbers_on_the_platform_and_leaves_another_platforms_alone() {
+    let (t, p, other) = misplaced();
+    let settled = t.db.write(|c| drift::adopt(c, &owner(), p, None)).unwrap();
+    assert_eq!(settled.done, 2, "{settled:?}");
+    assert_eq!(settled.skipped.len(), 1);
+    assert_eq!(settled.skipped[0].number, "+442071230011");
+    assert!(
+        settled.skipped[0]
+            .reason
+            .contains(&format!("on platform {other}")),
+        "{settled:?}"
+    );
+    let get = |e164: &str| {
+        t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), e164))
+            .unwrap()
+    };
+    // Another platform's number keeps its platform and its assignee.
+    let eleven = get("+442071230011");
+    assert_eq!(eleven.platform_id, Some(other));
+    assert_eq!(eleven.assignment.unwrap().id, "alice");
+    // The unplaced ones are on this platform now, in Teams' state.
+    assert_eq!(get("+442071230012").platform_id, Some(p));
+    assert_eq!(get("+442071230012").status, NumberStatus::Available);
+    let thirteen = get("+442071230013");
+    assert_eq!(thirteen.platform_id, Some(p));
+    assert_eq!(thirteen.assignment.unwrap().id, "alice");
+    // Placing is audited in the adoption's change set, and only the other platform's
+    // number is still drift.
+    let cs =
+        t.db.read(|c| store::audit::change_set(c, &owner(), &settled.change_set_id, None, None))
+            .unwrap();
+    let actions: Vec<(&str, &str)> = cs
+        .items
+        .iter()
+        .map(|r| (r.entity_id.as_str(), r.action.as_str()))
+        .collect();
+    assert!(
+        actions.contains(&("+442071230012", "number.update")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("+442071230013", "number.update")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("+442071230013", "number.assign")),
+        "{actions:?}"
+    );
+    let left = t.db.read(|c| drift::list(c, p, None, None)).unwrap();
+    assert_eq!(
+        left.items
+            .iter()
+            .map(|d| d.number.as_str())
+            .collect::<Vec<_>>(),
+        ["+442071230011"]
+    );
+}
+
+#[test]
+fn pushing_skips_numbers_on_another_platform_or_on_none() {
+    let (t, p, _) = misplaced();
+    let settled = t.db.write(|c| drift::push(c, &owner(), p, None)).unwrap();
+    assert_eq!(settled.done, 0, "{settled:?}");
+    assert_eq!(settled.skipped.len(), 3);
+}
