@@ -134,22 +134,27 @@ pub struct NewPlatform {
 pub struct PlatformPatch {
     /// New name.
     #[serde(default, deserialize_with = "crate::not_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub name: Option<String>,
     /// The kind: accepted only when it is the current one.
     #[serde(default, deserialize_with = "crate::not_null")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<domain::PlatformKind>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = domain::PlatformKind))]
     pub kind: Option<String>,
     /// Teams: new tenant.
     #[serde(default, deserialize_with = "crate::not_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub tenant_id: Option<String>,
     /// Teams: new client id.
     #[serde(default, deserialize_with = "crate::not_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub client_id: Option<String>,
     /// Teams: take the client secret from this environment variable from now on.
     #[serde(default, deserialize_with = "crate::not_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub client_secret_env: Option<String>,
     /// Teams: store this client secret (encrypted) from now on; write-only.
     #[serde(default, deserialize_with = "crate::not_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub client_secret: Option<String>,
     /// Teams: new Graph base URL, or `null` for the default.
     #[serde(
@@ -177,9 +182,11 @@ pub struct PlatformPatch {
     pub sync_interval_seconds: Option<Option<i64>>,
     /// Webhook: new URL.
     #[serde(default, deserialize_with = "crate::not_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub url: Option<String>,
     /// Webhook: new signing secret; write-only.
     #[serde(default, deserialize_with = "crate::not_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub signing_secret: Option<String>,
 }
 
