@@ -1,0 +1,261 @@
+//! The rules engine's runs: a delta run right after each directory sync (the users it
+//! changed), full runs queued by a person (`POST /api/v1/rules/evaluate`) or by the
+//! schedule setting.
+//!
+//! Every run reads first (who needs anything, in one pass: `store::rules::runs::plan_*`),
+//! then applies each user's decision in a transaction of its own
+//! (`store::rules::runs::apply_user`: the user locked, decided again on fresh facts,
+//! written through the store's allocation), and ends with its report. One user per
+//! transaction keeps a run from holding many users' locks, so it never deadlocks with a
+//! sync writing the same users. A run is one change set, audited as `rule:<name>`.
+//!
+//! Which users changed is recorded by the database itself (triggers on the directory
+//! tables fill `rule_pending`), so the sync only has to wake this loop
+//! ([`Worker::wake_rules`]); a worker that dies mid-run leaves the users pending and
+//! the next run takes them.
+
+use std::{sync::Arc, time::Duration};
+
+use store::rules::runs::{self, RuleRun, RunContext, Tally};
+use tokio::sync::watch;
+
+use crate::Worker;
+
+/// Pending users one delta run takes at most; more wait for the next.
+const DELTA_USERS: i64 = 10_000;
+/// Users applied between two renewals of a run's lease.
+const RENEW_EVERY: usize = 200;
+/// Pending users forgotten per transaction.
+const FORGET_BATCH: usize = 1000;
+
+/// Looks for pending users, a due schedule and queued runs whenever woken (after a
+/// sync) and otherwise every few polls.
+pub async fn run(worker: Arc<Worker>, mut shutdown: watch::Receiver<bool>) {
+    let every = worker.config().poll.max(Duration::from_millis(200)) * 4;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if let Err(e) = tick(&worker).await {
+            tracing::warn!(error = %format!("{e:#}"), "rule evaluation failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = worker.rules_woken() => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// One round: the pending users' delta runs, a scheduled run if due, then every queued
+/// full run this worker can claim.
+pub async fn tick(worker: &Arc<Worker>) -> anyhow::Result<()> {
+    while delta(worker).await?.is_some() {}
+    schedule(worker).await?;
+    while let Some(run) = claim(worker).await? {
+        full(worker, run).await?;
+    }
+    Ok(())
+}
+
+/// The lease of a run (and of the delta runs' turn).
+fn lease(worker: &Worker) -> Duration {
+    worker.config().lease
+}
+
+/// Evaluates up to [`DELTA_USERS`] pending users as one delta run; the run's id, or
+/// `None` when nobody was pending (or another worker has the turn).
+pub async fn delta(worker: &Arc<Worker>) -> anyhow::Result<Option<i64>> {
+    let (holder, ttl) = (worker.config().holder.clone(), lease(worker));
+    let h = holder.clone();
+    let Some((run, pending)) = worker
+        .db(move |db| db.write(|c| runs::start_delta(c, &h, ttl, DELTA_USERS)))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let id = run.id;
+    let result = delta_steps(worker, &run, pending).await;
+    let h = holder.clone();
+    worker
+        .db(move |db| db.write(|c| runs::release_delta(c, &h)))
+        .await?;
+    result.map(|()| Some(id))
+}
+
+async fn delta_steps(
+    worker: &Arc<Worker>,
+    run: &RuleRun,
+    pending: Vec<(String, i64)>,
+) -> anyhow::Result<()> {
+    let holder = worker.config().holder.clone();
+    let ttl = lease(worker);
+    let outcome: anyhow::Result<(Vec<domain::rules::Rule>, Tally)> = async {
+        let (rules, plan) = worker
+            .db(move |db| {
+                db.read(|c| {
+                    let rules = store::rules::load(c)?;
+                    let plan = runs::plan_delta(c, &rules, &pending)?;
+                    Ok((rules, plan))
+                })
+            })
+            .await?;
+        let mut tally = Tally {
+            users_evaluated: (plan.forget.len() + plan.act_on.len()) as i64,
+            ..Tally::default()
+        };
+        for (rule, n) in &plan.matched {
+            tally.per_rule.entry(*rule).or_default()[0] += n;
+        }
+        for chunk in plan.forget.chunks(FORGET_BATCH) {
+            let chunk = chunk.to_vec();
+            worker
+                .db(move |db| db.write(|c| runs::forget(c, &chunk)))
+                .await?;
+        }
+        let ctx = Arc::new(RunContext::new(run, &rules));
+        let rules = Arc::new(rules);
+        for (i, (user, stamp)) in plan.act_on.into_iter().enumerate() {
+            if i > 0 && i % RENEW_EVERY == 0 {
+                let h = holder.clone();
+                let ours = worker
+                    .db(move |db| db.write(|c| runs::renew_delta(c, &h, ttl)))
+                    .await?;
+                anyhow::ensure!(ours, "another worker took the delta runs over");
+            }
+            apply(worker, &ctx, &rules, user, Some(stamp), true, &mut tally).await?;
+        }
+        Ok((Arc::unwrap_or_clone(rules), tally))
+    }
+    .await;
+    finish(worker, run, outcome).await
+}
+
+/// Applies one user's decision in a transaction of its own, adding the outcome (or the
+/// failure) to the tally.
+async fn apply(
+    worker: &Arc<Worker>,
+    ctx: &Arc<RunContext>,
+    rules: &Arc<Vec<domain::rules::Rule>>,
+    user: String,
+    stamp: Option<i64>,
+    count_matched: bool,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let (c2, r2, u2) = (ctx.clone(), rules.clone(), user.clone());
+    match worker
+        .db(move |db| db.write(|c| runs::apply_user(c, &c2, &r2, &u2, stamp)))
+        .await
+    {
+        Ok(outcome) => tally.add(outcome, count_matched),
+        Err(e) => {
+            tracing::warn!(user.id = %user, error = %format!("{e:#}"), "applying rules to a user failed");
+            tally.failed(&user, &format!("{e:#}"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes a run's end: its report, or the error that stopped it.
+async fn finish(
+    worker: &Arc<Worker>,
+    run: &RuleRun,
+    outcome: anyhow::Result<(Vec<domain::rules::Rule>, Tally)>,
+) -> anyhow::Result<()> {
+    let holder = worker.config().holder.clone();
+    let id = run.id;
+    let (rules, tally, error) = match outcome {
+        Ok((rules, tally)) => (rules, tally, None),
+        Err(e) => (Vec::new(), Tally::default(), Some(format!("{e:#}"))),
+    };
+    let err = error.clone();
+    let (r2, t2) = (rules, tally.clone());
+    let kept = worker
+        .db(move |db| db.write(|c| runs::finish(c, id, &holder, &r2, &t2, err.as_deref())))
+        .await?;
+    if !kept {
+        tracing::warn!(
+            rule_run.id = id,
+            "a rule run was taken over by another worker; its report here is dropped"
+        );
+    }
+    match error {
+        None => tracing::info!(
+            rule_run.id = id,
+            rule_run.trigger = run.trigger.as_str(),
+            rule_run.users = tally.users_evaluated,
+            rule_run.assigned = tally.totals[0],
+            rule_run.unassigned = tally.totals[1],
+            rule_run.skipped = tally.totals[2],
+            rule_run.errors = tally.totals[3],
+            "rule run finished"
+        ),
+        Some(e) => tracing::warn!(rule_run.id = id, error = %e, "rule run failed"),
+    }
+    Ok(())
+}
+
+/// Queues a scheduled full run when the schedule setting says one is due.
+async fn schedule(worker: &Arc<Worker>) -> anyhow::Result<()> {
+    let holder = worker.config().holder.clone();
+    worker
+        .db(move |db| {
+            db.write(|c| {
+                let Some(minutes) = store::settings::lifecycle(c)?.rules_evaluation_minutes else {
+                    return Ok(());
+                };
+                let interval = Duration::from_secs(minutes.max(1) as u64 * 60);
+                runs::enqueue_scheduled(c, &holder, interval)?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+async fn claim(worker: &Arc<Worker>) -> anyhow::Result<Option<RuleRun>> {
+    let (holder, ttl) = (worker.config().holder.clone(), lease(worker));
+    worker
+        .db(move |db| db.write(|c| runs::claim(c, &holder, ttl)))
+        .await
+}
+
+/// Carries out a claimed full run: everyone is read and decided, and each user with
+/// something to do is applied.
+pub async fn full(worker: &Arc<Worker>, run: RuleRun) -> anyhow::Result<()> {
+    let holder = worker.config().holder.clone();
+    let ttl = lease(worker);
+    let id = run.id;
+    let outcome: anyhow::Result<(Vec<domain::rules::Rule>, Tally)> = async {
+        let (rules, plan) = worker
+            .db(|db| {
+                db.read(|c| {
+                    let rules = store::rules::load(c)?;
+                    let plan = runs::plan_full(c, &rules)?;
+                    Ok((rules, plan))
+                })
+            })
+            .await?;
+        let mut tally = Tally {
+            users_evaluated: plan.users_evaluated,
+            ..Tally::default()
+        };
+        for (rule, n) in &plan.matched {
+            tally.per_rule.entry(*rule).or_default()[0] += n;
+        }
+        let ctx = Arc::new(RunContext::new(&run, &rules));
+        let rules = Arc::new(rules);
+        for (i, user) in plan.act_on.into_iter().enumerate() {
+            if i > 0 && i % RENEW_EVERY == 0 {
+                let h = holder.clone();
+                let ours = worker
+                    .db(move |db| db.write(|c| runs::renew(c, id, &h, ttl)))
+                    .await?;
+                anyhow::ensure!(ours, "another worker took rule run {id} over");
+            }
+            apply(worker, &ctx, &rules, user, None, false, &mut tally).await?;
+        }
+        Ok((Arc::unwrap_or_clone(rules), tally))
+    }
+    .await;
+    finish(worker, &run, outcome).await
+}
