@@ -309,14 +309,13 @@ async fn leavers_lose_a_rules_number_into_quarantine_only_when_its_policy_says_s
         .map(|i| (i.number.clone().unwrap(), i.reason.clone()))
         .collect();
     reasons.sort();
-    assert_eq!(
-        reasons,
-        vec![
-            (held[0].clone(), Some("stopped_matching".into())),
-            (held[1].clone(), Some("disabled".into())),
-            (held[2].clone(), Some("deleted".into())),
-        ]
-    );
+    let mut expected = vec![
+        (held[0].clone(), Some("stopped_matching".to_string())),
+        (held[1].clone(), Some("disabled".to_string())),
+        (held[2].clone(), Some("deleted".to_string())),
+    ];
+    expected.sort();
+    assert_eq!(reasons, expected);
     for n in &held[..3] {
         let n = e.number(n);
         assert_eq!(n.status, NumberStatus::Quarantined, "{}", n.number);
