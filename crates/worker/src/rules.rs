@@ -117,9 +117,9 @@ async fn delta_steps(
         let rules = Arc::new(rules);
         for (i, (user, stamp)) in plan.act_on.into_iter().enumerate() {
             if i > 0 && i % RENEW_EVERY == 0 {
-                let h = holder.clone();
+                let (h, id) = (holder.clone(), run.id);
                 let ours = worker
-                    .db(move |db| db.write(|c| runs::renew_delta(c, &h, ttl)))
+                    .db(move |db| db.write(|c| runs::renew_delta(c, id, &h, ttl)))
                     .await?;
                 anyhow::ensure!(ours, "another worker took the delta runs over");
             }

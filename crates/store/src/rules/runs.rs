@@ -326,6 +326,29 @@ pub fn start_delta(
     if !dialect::take_lease(conn, DELTA_LEASE, holder, now, until)? {
         return Ok(None);
     }
+    // A delta run whose worker stopped is not taken over (its users are still pending,
+    // and this run takes them): it is closed as failed.
+    diesel::update(
+        rn::table
+            .filter(rn::run_trigger.eq(RunTrigger::Delta.as_str()))
+            .filter(rn::status.eq(RunStatus::Running.as_str()))
+            .filter(rn::lease_until.lt(now)),
+    )
+    .set((
+        rn::status.eq(RunStatus::Failed.as_str()),
+        rn::finished_at.eq(Some(now)),
+        rn::error.eq(Some(
+            "the worker stopped before the run ended; its users were evaluated by a later run",
+        )),
+    ))
+    .execute(conn)?;
+    // Without rules there is nothing to decide: the pending users are simply forgotten.
+    let rules: i64 = crate::schema::rules::table.count().get_result(conn)?;
+    if rules == 0 {
+        diesel::delete(p::table).execute(conn)?;
+        release_delta(conn, holder)?;
+        return Ok(None);
+    }
     let mut pending: Vec<(String, i64)> = p::table
         .select((p::user_id, p::stamp))
         .order(p::user_id.asc())
@@ -359,11 +382,42 @@ pub fn release_delta(conn: &mut Conn, holder: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Renews the delta lease between batches; `false` when another worker has it.
-pub fn renew_delta(conn: &mut Conn, holder: &str, lease: std::time::Duration) -> StoreResult<bool> {
+/// Renews the delta lease, and delta run `id`'s, between batches; `false` when another
+/// worker has the lease.
+pub fn renew_delta(
+    conn: &mut Conn,
+    id: i64,
+    holder: &str,
+    lease: std::time::Duration,
+) -> StoreResult<bool> {
     let now = crate::now();
     let until = now + Duration::milliseconds(lease.as_millis() as i64);
-    dialect::take_lease(conn, DELTA_LEASE, holder, now, until)
+    if !dialect::take_lease(conn, DELTA_LEASE, holder, now, until)? {
+        return Ok(false);
+    }
+    renew(conn, id, holder, lease)
+}
+
+/// How long finished runs are kept: their reports answer "what did the rules do last
+/// month"; the audit trail keeps their changes for ever.
+pub const RUNS_KEPT_DAYS: i64 = 30;
+
+/// Forgets finished and failed runs that ended more than [`RUNS_KEPT_DAYS`] before
+/// `now`, at most `limit` of them; how many (the scheduler calls it).
+pub(crate) fn purge(conn: &mut Conn, now: NaiveDateTime, limit: i64) -> StoreResult<usize> {
+    let old: Vec<i64> = rn::table
+        .filter(rn::status.eq_any([RunStatus::Finished.as_str(), RunStatus::Failed.as_str()]))
+        .filter(rn::finished_at.lt(now - Duration::days(RUNS_KEPT_DAYS)))
+        .order(rn::id.asc())
+        .select(rn::id)
+        .limit(limit)
+        .load(conn)?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(i::table.filter(i::run_id.eq_any(&old))).execute(conn)?;
+    diesel::delete(rr::table.filter(rr::run_id.eq_any(&old))).execute(conn)?;
+    Ok(diesel::delete(rn::table.filter(rn::id.eq_any(&old))).execute(conn)?)
 }
 
 /// How many users wait for a delta run.

@@ -193,3 +193,82 @@ fn mark(t: &TestDb) -> Option<i64> {
     })
     .unwrap()
 }
+
+#[test]
+fn a_delta_run_a_dead_worker_left_is_closed_and_old_runs_are_forgotten() {
+    let t = TestDb::new();
+    t.db.write(|c| {
+        store::directory::upsert_user(c, &owner(), user("u1", "Sales"))?;
+        let mut a = new_number("+442070000100");
+        a.tags = vec![Tag::parse("Sales").unwrap()];
+        store::numbers::create(c, &owner(), a)
+    })
+    .unwrap();
+    let draft = RuleDraft {
+        name: "Support".into(),
+        priority: 1,
+        enabled: true,
+        condition: ConditionDraft {
+            all: Some(vec![PredicateDraft {
+                attribute: "department".into(),
+                op: "equals".into(),
+                value: PredicateValue::One("Support".into()),
+            }]),
+            any: None,
+        },
+        action: ActionDraft {
+            pool: PoolDraft {
+                tags: vec!["Sales".into()],
+                ..Default::default()
+            },
+            assignment_category: None,
+        },
+        leaver_policy: "keep".into(),
+    };
+    t.db.write(|c| sr::create(c, &owner(), &draft)).unwrap();
+    // A worker starts a delta run with a lease already over, and dies.
+    let (dead, users) =
+        t.db.write(|c| runs::start_delta(c, "dead", std::time::Duration::ZERO, 100))
+            .unwrap()
+            .expect("u1 is pending");
+    assert_eq!(users.len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (live, users) =
+        t.db.write(|c| runs::start_delta(c, "live", std::time::Duration::from_secs(60), 100))
+            .unwrap()
+            .expect("u1 is still pending");
+    assert_eq!(users.len(), 1);
+    let closed =
+        t.db.read(|c| runs::get(c, &Scope::unrestricted(), dead.id))
+            .unwrap()
+            .run;
+    assert_eq!(closed.status, domain::rules::RunStatus::Failed);
+    let rules = t.db.read(sr::load).unwrap();
+    assert!(
+        t.db.write(|c| runs::finish(c, live.id, "live", &rules, &runs::Tally::default(), None))
+            .unwrap()
+    );
+    // A month on, both are forgotten; the rule is not.
+    assert_eq!(store::testing::purge_rule_runs(&t.db, store::now()), 0);
+    let later = store::now() + chrono::Duration::days(runs::RUNS_KEPT_DAYS + 1);
+    assert_eq!(store::testing::purge_rule_runs(&t.db, later), 2);
+    assert!(
+        t.db.read(|c| runs::get(c, &Scope::unrestricted(), live.id))
+            .is_err()
+    );
+    assert_eq!(t.db.read(sr::load).unwrap().len(), 1);
+}
+
+#[test]
+fn without_rules_pending_users_are_forgotten_and_no_run_is_recorded() {
+    let t = TestDb::new();
+    t.db.write(|c| store::directory::upsert_user(c, &owner(), user("u1", "Sales")))
+        .unwrap();
+    assert_eq!(pending(&t).len(), 1);
+    let started =
+        t.db.write(|c| runs::start_delta(c, "me", std::time::Duration::from_secs(60), 100))
+            .unwrap();
+    assert!(started.is_none());
+    assert!(pending(&t).is_empty());
+    assert!(t.db.read(runs::open_runs).unwrap().is_empty());
+}
