@@ -187,8 +187,7 @@ async fn bench_main(args: &[String]) -> anyhow::Result<()> {
 
     // --- 1. full evaluation -----------------------------------------------------------
     let started = Instant::now();
-    let (directory_platform, rule_ids) = {
-        let users = users;
+    let rule_ids = {
         on_db(&db, move |db| {
             let platform = db.write(|c| {
                 let sealer = store::settings::sealer(c, &SecretKey::insecure_default())?;
@@ -253,7 +252,7 @@ async fn bench_main(args: &[String]) -> anyhow::Result<()> {
                 let pending = runs::pending(c)?;
                 runs::forget(c, &pending)
             })?;
-            Ok((platform.id, rules))
+            Ok(rules)
         })
         .await?
     };
@@ -262,7 +261,6 @@ async fn bench_main(args: &[String]) -> anyhow::Result<()> {
         rule_ids.len(),
         started.elapsed().as_secs_f64()
     );
-    let _ = directory_platform;
 
     let w = Worker::new(
         db.clone(),

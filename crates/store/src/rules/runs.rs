@@ -320,7 +320,7 @@ pub fn start_delta(
     holder: &str,
     lease: std::time::Duration,
     limit: i64,
-) -> StoreResult<Option<(RuleRun, Vec<(String, i64)>)>> {
+) -> StoreResult<Option<(RuleRun, Vec<Pending>)>> {
     let now = crate::now();
     let until = now + Duration::milliseconds(lease.as_millis() as i64);
     if !dialect::take_lease(conn, DELTA_LEASE, holder, now, until)? {
@@ -368,6 +368,9 @@ pub fn start_delta(
     )?;
     Ok(Some((run, pending)))
 }
+
+/// A pending user: their object id and the stamp to forget them at.
+pub type Pending = (String, i64);
 
 /// Gives the delta lease back, if `holder` has it.
 pub fn release_delta(conn: &mut Conn, holder: &str) -> StoreResult<()> {

@@ -244,7 +244,7 @@ async fn a_user_who_joins_the_sales_group_gets_the_first_sales_number_and_it_is_
     assert_eq!(records[0].action, "number.assign");
 
     // Provisioned in Teams like any assignment.
-    let jobs = run_until_done(&e.t, &[e.w.clone()], Duration::from_secs(20)).await;
+    let jobs = run_until_done(&e.t, std::slice::from_ref(&e.w), Duration::from_secs(20)).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].state, JobState::Succeeded);
     assert_eq!(
