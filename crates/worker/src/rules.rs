@@ -50,7 +50,13 @@ pub async fn run(worker: Arc<Worker>, mut shutdown: watch::Receiver<bool>) {
 /// One round: the pending users' delta runs, a scheduled run if due, then every queued
 /// full run this worker can claim.
 pub async fn tick(worker: &Arc<Worker>) -> anyhow::Result<()> {
-    while delta(worker).await?.is_some() {}
+    // Another delta run at once only while the last one took a full batch: a user who
+    // keeps failing stays pending, and must not make this a loop without end.
+    while let Some((_, taken)) = delta(worker).await? {
+        if taken < DELTA_USERS as usize {
+            break;
+        }
+    }
     schedule(worker).await?;
     while let Some(run) = claim(worker).await? {
         full(worker, run).await?;
@@ -63,9 +69,9 @@ fn lease(worker: &Worker) -> Duration {
     worker.config().lease
 }
 
-/// Evaluates up to [`DELTA_USERS`] pending users as one delta run; the run's id, or
-/// `None` when nobody was pending (or another worker has the turn).
-pub async fn delta(worker: &Arc<Worker>) -> anyhow::Result<Option<i64>> {
+/// Evaluates up to [`DELTA_USERS`] pending users as one delta run; the run's id and how
+/// many users it took, or `None` when nobody was pending (or another worker has the turn).
+pub async fn delta(worker: &Arc<Worker>) -> anyhow::Result<Option<(i64, usize)>> {
     let (holder, ttl) = (worker.config().holder.clone(), lease(worker));
     let h = holder.clone();
     let Some((run, pending)) = worker
@@ -74,13 +80,13 @@ pub async fn delta(worker: &Arc<Worker>) -> anyhow::Result<Option<i64>> {
     else {
         return Ok(None);
     };
-    let id = run.id;
+    let (id, taken) = (run.id, pending.len());
     let result = delta_steps(worker, &run, pending).await;
     let h = holder.clone();
     worker
         .db(move |db| db.write(|c| runs::release_delta(c, &h)))
         .await?;
-    result.map(|()| Some(id))
+    result.map(|()| Some((id, taken)))
 }
 
 async fn delta_steps(
@@ -197,19 +203,18 @@ async fn finish(
 
 /// Queues a scheduled full run when the schedule setting says one is due.
 async fn schedule(worker: &Arc<Worker>) -> anyhow::Result<()> {
+    let Some(minutes) = worker
+        .db(|db| db.read(|c| Ok(store::settings::lifecycle(c)?.rules_evaluation_minutes)))
+        .await?
+    else {
+        return Ok(());
+    };
     let holder = worker.config().holder.clone();
+    let interval = Duration::from_secs(minutes.max(1) as u64 * 60);
     worker
-        .db(move |db| {
-            db.write(|c| {
-                let Some(minutes) = store::settings::lifecycle(c)?.rules_evaluation_minutes else {
-                    return Ok(());
-                };
-                let interval = Duration::from_secs(minutes.max(1) as u64 * 60);
-                runs::enqueue_scheduled(c, &holder, interval)?;
-                Ok(())
-            })
-        })
-        .await
+        .db(move |db| db.write(|c| runs::enqueue_scheduled(c, &holder, interval)))
+        .await?;
+    Ok(())
 }
 
 async fn claim(worker: &Arc<Worker>) -> anyhow::Result<Option<RuleRun>> {

@@ -658,3 +658,33 @@ async fn two_workers_evaluating_at_once_never_give_a_user_two_numbers_nor_a_numb
     );
     assert!(e.t.db.read(runs::open_runs).unwrap().is_empty());
 }
+
+#[actix_web::test]
+async fn the_schedule_setting_runs_a_full_evaluation_once_per_interval() {
+    let e = Estate::new().await;
+    e.range("+442070000100", 5, "Sales");
+    let ann = sim_user(&e.sim, "ann", "x");
+    let sales = e.sim.tenant().add_group("Sales", None);
+    e.sim.tenant().add_member(&sales, &ann);
+    e.sync().await;
+    e.rule(group_rule("Sales", 10, "Sales", "Sales", "unassign"));
+    // The rule came after the sync: nobody is pending, so only a full run gives ann a number.
+    worker::rules::tick(&e.w).await.unwrap();
+    assert!(e.numbers_of(&ann).is_empty());
+
+    let change = store::settings::LifecyclePatch {
+        rules_evaluation_minutes: Some(Some(60)),
+        ..Default::default()
+    };
+    e.t.db
+        .write(|c| store::settings::update_lifecycle(c, &owner(), change))
+        .unwrap();
+    worker::rules::tick(&e.w).await.unwrap();
+    let run = e.last_run();
+    assert_eq!(run.run.trigger, RunTrigger::Schedule);
+    assert_eq!(run.run.requested_by, "schedule");
+    assert_eq!(e.numbers_of(&ann).len(), 1);
+    // Within the hour, another tick (on any worker) queues no second scheduled run.
+    worker::rules::tick(&worker(&e.t, "w2")).await.unwrap();
+    assert_eq!(e.last_run().run.id, run.run.id);
+}
