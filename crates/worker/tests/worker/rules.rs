@@ -210,13 +210,9 @@ async fn a_user_who_joins_the_sales_group_gets_the_first_sales_number_and_it_is_
     let bob = sim_user(&e.sim, "bob", "Sales");
     let sales = e.sim.tenant().add_group("Sales", None);
     e.sync().await;
-    let rule = e.rule(group_rule(
-        "Sales joiners",
-        10,
-        "Sales",
-        "Sales",
-        "unassign",
-    ));
+    let mut seed = group_rule("Sales joiners", 10, "Sales", "Sales", "unassign");
+    seed.action.assignment_category = Some("private".into());
+    let rule = e.rule(seed);
     assert!(e.numbers_of(&alice).is_empty());
 
     e.sim.tenant().add_member(&sales, &alice);
@@ -247,15 +243,13 @@ async fn a_user_who_joins_the_sales_group_gets_the_first_sales_number_and_it_is_
     let jobs = run_until_done(&e.t, std::slice::from_ref(&e.w), Duration::from_secs(20)).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].state, JobState::Succeeded);
+    let in_teams = e.sim.tenant().number("+442070000100").unwrap();
     assert_eq!(
-        e.sim
-            .tenant()
-            .number("+442070000100")
-            .unwrap()
-            .assignment_target_id
-            .as_deref(),
+        in_teams.assignment_target_id.as_deref(),
         Some(alice.as_str())
     );
+    // In the rule's Teams assignment category.
+    assert_eq!(in_teams.assignment_category.as_deref(), Some("private"));
     assert_eq!(
         e.number("+442070000100")
             .assignment
