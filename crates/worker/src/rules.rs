@@ -5,7 +5,9 @@
 //! Every run reads first (who needs anything, in one pass: `store::rules::runs::plan_*`),
 //! then applies each user's decision in a transaction of its own
 //! (`store::rules::runs::apply_user`: the user locked, decided again on fresh facts,
-//! written through the store's allocation), and ends with its report. One user per
+//! written through the store's allocation) — several lanes side by side, users of pools
+//! that may share a number in one lane in id order (`store::rules::runs::lanes`) — and
+//! ends with its report. One user per
 //! transaction keeps a run from holding many users' locks, so it never deadlocks with a
 //! sync writing the same users. A run is one change set, audited as `rule:<name>`.
 //!
@@ -14,17 +16,25 @@
 //! ([`Worker::wake_rules`]); a worker that dies mid-run leaves the users pending and
 //! the next run takes them.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use store::rules::runs::{self, RuleRun, RunContext, Tally};
-use tokio::sync::watch;
+use tokio::{
+    sync::{Semaphore, watch},
+    task::JoinSet,
+};
 
 use crate::Worker;
 
 /// Pending users one delta run takes at most; more wait for the next.
 const DELTA_USERS: i64 = 10_000;
-/// Users applied between two renewals of a run's lease.
-const RENEW_EVERY: usize = 200;
 /// Pending users forgotten per transaction.
 const FORGET_BATCH: usize = 1000;
 
@@ -94,8 +104,6 @@ async fn delta_steps(
     run: &RuleRun,
     pending: Vec<(String, i64)>,
 ) -> anyhow::Result<()> {
-    let holder = worker.config().holder.clone();
-    let ttl = lease(worker);
     let outcome: anyhow::Result<(Vec<domain::rules::Rule>, Tally)> = async {
         let (rules, plan) = worker
             .db(move |db| {
@@ -121,20 +129,102 @@ async fn delta_steps(
         }
         let ctx = Arc::new(RunContext::new(run, &rules));
         let rules = Arc::new(rules);
-        for (i, (user, stamp)) in plan.act_on.into_iter().enumerate() {
-            if i > 0 && i % RENEW_EVERY == 0 {
-                let (h, id) = (holder.clone(), run.id);
-                let ours = worker
-                    .db(move |db| db.write(|c| runs::renew_delta(c, id, &h, ttl)))
-                    .await?;
-                anyhow::ensure!(ours, "another worker took the delta runs over");
-            }
-            apply(worker, &ctx, &rules, user, Some(stamp), true, &mut tally).await?;
-        }
+        tally.merge(apply_all(worker, run, ctx, rules.clone(), plan.act_on, true).await?);
         Ok((Arc::unwrap_or_clone(rules), tally))
     }
     .await;
     finish(worker, run, outcome).await
+}
+
+/// Applies a run's users: lanes side by side (at most the worker's concurrency), each
+/// lane's users one after another in id order (`runs::lanes`: users drawing from pools
+/// that may share a number stay in one lane, so they get the numbers a preview shows),
+/// while a task renews the run's lease. Users who only lose numbers draw from no pool
+/// and are spread over lanes of their own.
+async fn apply_all(
+    worker: &Arc<Worker>,
+    run: &RuleRun,
+    ctx: Arc<RunContext>,
+    rules: Arc<Vec<domain::rules::Rule>>,
+    acts: Vec<runs::Act>,
+    delta: bool,
+) -> anyhow::Result<Tally> {
+    let lanes = runs::lanes(&rules);
+    let width = worker.config().concurrency.max(1);
+    let mut groups: BTreeMap<(bool, i64), Vec<runs::Act>> = BTreeMap::new();
+    for (i, act) in acts.into_iter().enumerate() {
+        let key = match act.allocates_from.and_then(|r| lanes.get(&r)) {
+            Some(lane) => (false, *lane),
+            None => (true, (i % width) as i64),
+        };
+        groups.entry(key).or_default().push(act);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let renew = {
+        let (worker, stop, id) = (worker.clone(), stop.clone(), run.id);
+        let (holder, ttl) = (worker.config().holder.clone(), lease(&worker));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                let h = holder.clone();
+                let ours = worker
+                    .db(move |db| {
+                        db.write(|c| {
+                            if delta {
+                                runs::renew_delta(c, id, &h, ttl)
+                            } else {
+                                runs::renew(c, id, &h, ttl)
+                            }
+                        })
+                    })
+                    .await;
+                if !matches!(ours, Ok(true)) {
+                    stop.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        })
+    };
+    let slots = Arc::new(Semaphore::new(width));
+    let mut set = JoinSet::new();
+    for (_, group) in groups {
+        let (worker, ctx, rules, stop, slots) = (
+            worker.clone(),
+            ctx.clone(),
+            rules.clone(),
+            stop.clone(),
+            slots.clone(),
+        );
+        set.spawn(async move {
+            let _slot = slots.acquire_owned().await?;
+            let mut tally = Tally::default();
+            for act in group {
+                anyhow::ensure!(
+                    !stop.load(Ordering::Relaxed),
+                    "another worker took the run over"
+                );
+                apply(
+                    &worker, &ctx, &rules, act.user, act.stamp, delta, &mut tally,
+                )
+                .await?;
+            }
+            Ok::<Tally, anyhow::Error>(tally)
+        });
+    }
+    let mut tally = Tally::default();
+    let mut failure = None;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(t)) => tally.merge(t),
+            Ok(Err(e)) => failure = Some(e),
+            Err(e) => failure = Some(anyhow::anyhow!("a lane of the run stopped: {e}")),
+        }
+    }
+    renew.abort();
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(tally),
+    }
 }
 
 /// Applies one user's decision in a transaction of its own, adding the outcome (or the
@@ -227,9 +317,6 @@ async fn claim(worker: &Arc<Worker>) -> anyhow::Result<Option<RuleRun>> {
 /// Carries out a claimed full run: everyone is read and decided, and each user with
 /// something to do is applied.
 pub async fn full(worker: &Arc<Worker>, run: RuleRun) -> anyhow::Result<()> {
-    let holder = worker.config().holder.clone();
-    let ttl = lease(worker);
-    let id = run.id;
     let outcome: anyhow::Result<(Vec<domain::rules::Rule>, Tally)> = async {
         let (rules, plan) = worker
             .db(|db| {
@@ -249,16 +336,7 @@ pub async fn full(worker: &Arc<Worker>, run: RuleRun) -> anyhow::Result<()> {
         }
         let ctx = Arc::new(RunContext::new(&run, &rules));
         let rules = Arc::new(rules);
-        for (i, user) in plan.act_on.into_iter().enumerate() {
-            if i > 0 && i % RENEW_EVERY == 0 {
-                let h = holder.clone();
-                let ours = worker
-                    .db(move |db| db.write(|c| runs::renew(c, id, &h, ttl)))
-                    .await?;
-                anyhow::ensure!(ours, "another worker took rule run {id} over");
-            }
-            apply(worker, &ctx, &rules, user, None, false, &mut tally).await?;
-        }
+        tally.merge(apply_all(worker, &run, ctx, rules.clone(), plan.act_on, false).await?);
         Ok((Arc::unwrap_or_clone(rules), tally))
     }
     .await;

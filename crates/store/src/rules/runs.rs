@@ -438,7 +438,75 @@ pub struct FullPlan {
     /// Users each rule is the first match for.
     pub matched: HashMap<i64, i64>,
     /// Users whose decision is not "nothing", by id.
-    pub act_on: Vec<String>,
+    pub act_on: Vec<Act>,
+}
+
+/// A user a run must apply a decision to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Act {
+    /// The user's object id.
+    pub user: String,
+    /// For a delta run, the pending stamp to forget the user at.
+    pub stamp: Option<i64>,
+    /// The rule whose pool the decision allocates from, if it allocates.
+    pub allocates_from: Option<i64>,
+}
+
+/// The rule a decision allocates from, if any.
+fn allocation(d: &Decision) -> Option<i64> {
+    match d {
+        Decision::Assign(a) => Some(a.rule_id),
+        Decision::Unassign { then: Some(a), .. } => Some(a.rule_id),
+        _ => None,
+    }
+}
+
+/// Which rules' users a run may apply side by side. Users whose numbers come from
+/// pools that may share a number are applied one after another in user-id order, as a
+/// preview walks them, so each gets the number the preview showed; rules whose pools
+/// cannot share one (they name different ranges, sites, platforms, number types or
+/// countries) get lanes of their own. Returns each rule's lane (the lowest rule id of
+/// its group).
+pub fn lanes(rules: &[Rule]) -> HashMap<i64, i64> {
+    fn differ<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
+        matches!((a, b), (Some(x), Some(y)) if x != y)
+    }
+    let disjoint = |a: &domain::rules::Pool, b: &domain::rules::Pool| {
+        differ(a.range_id(), b.range_id())
+            || differ(a.location_id(), b.location_id())
+            || differ(a.platform_id(), b.platform_id())
+            || differ(a.number_type(), b.number_type())
+            || differ(a.country(), b.country())
+    };
+    let mut lane: Vec<usize> = (0..rules.len()).collect();
+    fn root(lane: &mut [usize], mut i: usize) -> usize {
+        while lane[i] != i {
+            lane[i] = lane[lane[i]];
+            i = lane[i];
+        }
+        i
+    }
+    for i in 0..rules.len() {
+        for j in i + 1..rules.len() {
+            if !disjoint(&rules[i].action().pool, &rules[j].action().pool) {
+                let (a, b) = (root(&mut lane, i), root(&mut lane, j));
+                lane[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    let roots: Vec<usize> = (0..rules.len()).map(|i| root(&mut lane, i)).collect();
+    let mut lowest: HashMap<usize, i64> = HashMap::new();
+    for (rule, r) in rules.iter().zip(&roots) {
+        lowest
+            .entry(*r)
+            .and_modify(|l| *l = (*l).min(rule.id()))
+            .or_insert(rule.id());
+    }
+    rules
+        .iter()
+        .zip(&roots)
+        .map(|(rule, r)| (rule.id(), lowest[r]))
+        .collect()
 }
 
 /// Reads everyone and decides (see [`FullPlan`]). Reads only.
@@ -452,8 +520,13 @@ pub fn plan_full(conn: &mut Conn, rules: &[Rule]) -> StoreResult<FullPlan> {
         if let Some(r) = winner(rules, &s.facts) {
             *plan.matched.entry(r.id()).or_default() += 1;
         }
-        if !matches!(evaluate(rules, &s.facts, &s.holdings), Decision::Nothing(_)) {
-            plan.act_on.push(s.facts.id.clone());
+        let decision = evaluate(rules, &s.facts, &s.holdings);
+        if !matches!(decision, Decision::Nothing(_)) {
+            plan.act_on.push(Act {
+                user: s.facts.id.clone(),
+                stamp: None,
+                allocates_from: allocation(&decision),
+            });
         }
     }
     Ok(plan)
@@ -681,6 +754,25 @@ impl Tally {
         ));
     }
 
+    /// Adds another tally's counts and lines (a lane's, when a run applies lanes side
+    /// by side).
+    pub fn merge(&mut self, other: Tally) {
+        self.users_evaluated += other.users_evaluated;
+        for (rule, counts) in other.per_rule {
+            let mine = self.per_rule.entry(rule).or_default();
+            for (m, o) in mine.iter_mut().zip(counts) {
+                *m += o;
+            }
+        }
+        for (m, o) in self.totals.iter_mut().zip(other.totals) {
+            *m += o;
+        }
+        self.items_not_shown += other.items_not_shown;
+        for it in other.items {
+            self.push(it);
+        }
+    }
+
     fn push(&mut self, it: RunItem) {
         if self.items.len() < RUN_ITEMS_KEPT {
             self.items.push(it);
@@ -902,8 +994,8 @@ pub struct DeltaPlan {
     pub matched: HashMap<i64, i64>,
     /// Pending users (and stamps) with nothing to do, or no longer stored.
     pub forget: Vec<(String, i64)>,
-    /// Pending users (and stamps) whose decision is not "nothing".
-    pub act_on: Vec<(String, i64)>,
+    /// Pending users (with their stamps) whose decision is not "nothing".
+    pub act_on: Vec<Act>,
 }
 
 /// Decides for `pending` users in one read (see [`DeltaPlan`]).
@@ -923,13 +1015,18 @@ pub fn plan_delta(
             plan.forget.push((id.clone(), *stamp));
             continue;
         };
-        if matches!(evaluate(rules, &s.facts, &s.holdings), Decision::Nothing(_)) {
+        let decision = evaluate(rules, &s.facts, &s.holdings);
+        if matches!(decision, Decision::Nothing(_)) {
             if let Some(r) = winner(rules, &s.facts) {
                 *plan.matched.entry(r.id()).or_default() += 1;
             }
             plan.forget.push((id.clone(), *stamp));
         } else {
-            plan.act_on.push((id.clone(), *stamp));
+            plan.act_on.push(Act {
+                user: id.clone(),
+                stamp: Some(*stamp),
+                allocates_from: allocation(&decision),
+            });
         }
     }
     Ok(plan)

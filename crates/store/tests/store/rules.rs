@@ -272,3 +272,75 @@ fn without_rules_pending_users_are_forgotten_and_no_run_is_recorded() {
     assert!(pending(&t).is_empty());
     assert!(t.db.read(runs::open_runs).unwrap().is_empty());
 }
+
+fn sites_again() -> PoolDraft {
+    PoolDraft {
+        tags: vec!["Sales".into()],
+        location_id: Some("7".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn rules_share_a_lane_unless_their_pools_cannot_share_a_number() {
+    let rule = |id: i64, pool: PoolDraft| {
+        domain::rules::Rule::parse(
+            id,
+            &RuleDraft {
+                name: format!("r{id}"),
+                priority: id,
+                enabled: true,
+                condition: ConditionDraft {
+                    all: Some(vec![PredicateDraft {
+                        attribute: "city".into(),
+                        op: "equals".into(),
+                        value: PredicateValue::One("x".into()),
+                    }]),
+                    any: None,
+                },
+                action: ActionDraft {
+                    pool,
+                    assignment_category: None,
+                },
+                leaver_policy: "keep".into(),
+            },
+        )
+        .unwrap()
+    };
+    let range = |r: &str| PoolDraft {
+        range_id: Some(r.into()),
+        ..Default::default()
+    };
+    let tagged = PoolDraft {
+        tags: vec!["Sales".into()],
+        ..Default::default()
+    };
+    let sites = PoolDraft {
+        tags: vec!["Sales".into()],
+        location_id: Some("7".into()),
+        ..Default::default()
+    };
+    let apart = runs::lanes(&[rule(1, range("1")), rule(2, range("2"))]);
+    assert_eq!(
+        (apart[&1], apart[&2]),
+        (1, 2),
+        "two ranges never share a number"
+    );
+    // A site's tagged numbers may lie in either range: one lane for all three, so the
+    // numbers go out in user order as the preview shows them.
+    let joined = runs::lanes(&[rule(1, range("1")), rule(2, range("2")), rule(3, sites)]);
+    assert_eq!((joined[&1], joined[&2], joined[&3]), (1, 1, 1));
+    let other_site = PoolDraft {
+        location_id: Some("8".into()),
+        ..Default::default()
+    };
+    let sites_apart = runs::lanes(&[rule(4, other_site.clone()), rule(6, sites_again())]);
+    assert_eq!(
+        (sites_apart[&4], sites_apart[&6]),
+        (4, 6),
+        "two sites never share a number"
+    );
+    // Tags alone may meet any pool.
+    let tags = runs::lanes(&[rule(4, other_site), rule(3, range("1")), rule(5, tagged)]);
+    assert_eq!((tags[&3], tags[&4], tags[&5]), (3, 3, 3));
+}
