@@ -45,7 +45,8 @@ openapi:
     mv openapi/openapi.json.tmp openapi/openapi.json
 
 # Release benchmarks per backend (bench/run.sh, then the search filters of bench/search.sh,
-# then Teams sync, adopt and provisioning of bench/teams.sh); ends with the summary tables
+# then Teams sync, adopt and provisioning of bench/teams.sh, then the rules engine of
+# bench/rules.sh); ends with the summary tables
 # to paste into a note
 bench backends="sqlite postgres":
     #!/usr/bin/env bash
@@ -56,6 +57,7 @@ bench backends="sqlite postgres":
     searches=()
     teams_estate=()
     teams_jobs=()
+    rules=()
     # run.sh prints progress on stderr and only its summaries on stdout (header + data row
     # each): the main table's row follows its header, the import table's row comes last.
     # search.sh prints one table: its header, then a row per scenario.
@@ -73,6 +75,10 @@ bench backends="sqlite postgres":
         teams_estate+=("$(sed -n '/^backend, users,/{n;p;}' <<<"$out")")
         jobs_header=$(grep '^backend, latency_ms,' <<<"$out")
         teams_jobs+=("$(sed '1,/^backend, latency_ms,/d' <<<"$out")")
+        # rules.sh prints one table: its header and one row.
+        out=$(bench/rules.sh "$b")
+        rules_header=$(grep '^backend, users, rules,' <<<"$out")
+        rules+=("$(sed -n '/^backend, users, rules,/{n;p;}' <<<"$out")")
     done
     echo
     echo "backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates, export_s, export_peak_rss_mb, sqlite3_csv_s|psql_copy_s"
@@ -89,6 +95,9 @@ bench backends="sqlite postgres":
     echo
     echo "$jobs_header"
     printf '%s\n' "${teams_jobs[@]}"
+    echo
+    echo "$rules_header"
+    printf '%s\n' "${rules[@]}"
 
 # Only the Teams benchmark (bench/teams.sh): sync, adopt and provisioning per backend
 bench-teams backends="sqlite postgres":
@@ -96,6 +105,13 @@ bench-teams backends="sqlite postgres":
     set -euo pipefail
     scripts/pg-up.sh
     for b in {{ backends }}; do bench/teams.sh "$b"; done
+
+# Only the rules benchmark (bench/rules.sh): a full evaluation and joiner latency per backend
+bench-rules backends="sqlite postgres":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    scripts/pg-up.sh
+    for b in {{ backends }}; do bench/rules.sh "$b"; done
 
 # Format all Rust code
 fmt:

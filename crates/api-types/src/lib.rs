@@ -28,6 +28,9 @@ pub use platforms::*;
 pub mod provisioning;
 pub use provisioning::*;
 
+pub mod rules;
+pub use rules::*;
+
 pub use domain::{
     ActorKind, CallerKind, ChangeOp, NumberStatus, NumberType, PlanKind, PlanStatus, PlatformKind,
     ProvisioningState, Role, ServiceKind, Source, TargetKind,
@@ -173,6 +176,13 @@ error_codes! {
     NumberNotAssigned => ("number_not_assigned", 409, "the action needs an assigned number"),
     NumberNotHeld => ("number_not_held", 409, "only a reserved or quarantined number can be released"),
     PoolExhausted => ("pool_exhausted", 409, "no available number matches the allocation pool"),
+    UnknownGroup => ("unknown_group", 400, "a rule names a group the directory does not have (by id or display name); details.field names the value"),
+    UnknownRange => ("unknown_range", 400, "the range id does not exist"),
+    UnknownTag => ("unknown_tag", 400, "no number or range carries the tag"),
+    PlatformNotTeams => ("platform_not_teams", 400, "a rule's pool must be on a teams platform"),
+    RuleExists => ("rule_exists", 409, "a rule with that name exists"),
+    PriorityTaken => ("priority_taken", 409, "another rule has that priority; priorities are unique"),
+    TooManyRules => ("too_many_rules", 409, "the installation holds the most rules it may"),
     IdempotencyKeyReused => ("idempotency_key_reused", 409, "the Idempotency-Key was first used with another request"),
     IdempotencyInFlight => ("idempotency_in_flight", 409, "a request with the same Idempotency-Key is being processed"),
     OverrideForbidden => ("override_forbidden", 403, "overriding a reservation or quarantine needs the admin role"),

@@ -206,6 +206,9 @@ pub struct Settings {
     pub reservation_default_days: Option<i64>,
     /// Sites with their own quarantine period.
     pub location_quarantine_days: Vec<LocationQuarantine>,
+    /// Minutes between scheduled full evaluations of the assignment rules over every
+    /// user; `null`: rules run only after directory syncs and by hand.
+    pub rules_evaluation_minutes: Option<i64>,
 }
 
 /// Changes to the lifecycle settings; absent fields stay.
@@ -227,4 +230,12 @@ pub struct SettingsPatch {
     /// Per-site periods to set or remove.
     #[serde(default)]
     pub location_quarantine_days: Vec<LocationQuarantine>,
+    /// New interval of scheduled full rule evaluations (1–10080 minutes), or `null` for none.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub rules_evaluation_minutes: Option<Option<i64>>,
 }

@@ -89,7 +89,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(crate::handlers::provisioning::retry_job)
                 .service(crate::handlers::provisioning::list_drift)
                 .service(crate::handlers::provisioning::adopt_drift)
-                .service(crate::handlers::provisioning::push_drift),
+                .service(crate::handlers::provisioning::push_drift)
+                // assignment rules (the worker applies them)
+                .service(crate::handlers::rules::list_rules)
+                .service(crate::handlers::rules::create_rule)
+                .service(crate::handlers::rules::preview_draft)
+                .service(crate::handlers::rules::evaluate_rules)
+                .service(crate::handlers::rules::get_rule)
+                .service(crate::handlers::rules::update_rule)
+                .service(crate::handlers::rules::delete_rule)
+                .service(crate::handlers::rules::preview_rule)
+                .service(crate::handlers::rules::list_rule_runs)
+                .service(crate::handlers::rules::get_rule_run),
         );
 }
 
@@ -152,6 +163,10 @@ const WRITES_WITHOUT_CONFLICT: &[&str] = &[
     "create_api_token",
     "revoke_api_token",
     "update_settings",
+    // Previews change nothing; a queued evaluation answers the run already queued.
+    "preview_rule",
+    "preview_draft",
+    "evaluate_rules",
 ];
 
 /// Operations whose success answer carries the object's `ETag` (its version, for `If-Match`).
@@ -172,6 +187,9 @@ const SENDS_ETAG: &[&str] = &[
     "get_platform",
     "update_platform",
     "sync_platform",
+    "create_rule",
+    "get_rule",
+    "update_rule",
 ];
 
 /// Response schemas whose `Option` fields are left out when empty (`skip_serializing_if`),

@@ -284,6 +284,29 @@ pub(crate) fn lock_ref(conn: &mut Conn, table: RefTable, id: i64) -> StoreResult
         .is_some())
 }
 
+/// Locks a directory user for the rest of the transaction (PostgreSQL `FOR UPDATE`;
+/// SQLite's one writer serialises anyway): the rules engine decides and applies one
+/// user's numbers under it, so two workers never both find a user without a number and
+/// both give them one. `false` when no such user is stored.
+pub(crate) fn lock_user(conn: &mut Conn, id: &str) -> StoreResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        #[allow(dead_code)]
+        id: String,
+    }
+    let lock = match conn {
+        AnyConnection::Postgresql(_) => " FOR UPDATE",
+        AnyConnection::Sqlite(_) => "",
+    };
+    let sql = format!("SELECT id FROM directory_users WHERE id = $1{lock}");
+    Ok(diesel::sql_query(sql)
+        .bind::<Text, _>(id)
+        .get_result::<Key>(conn)
+        .optional()?
+        .is_some())
+}
+
 /// Locks a row about to be deleted against concurrent [`lock_ref`] holders.
 pub(crate) fn lock_for_delete(conn: &mut Conn, table: RefTable, id: i64) -> StoreResult<bool> {
     let lock = match conn {
@@ -594,6 +617,7 @@ pub(crate) fn adopt_assignments(
                             n::assigned_by.eq(actor),
                             n::provisioning_state.eq("provisioned"),
                             n::provisioning_error.eq(None::<String>),
+                            n::assigned_rule_id.eq(None::<i64>),
                         ),
                         (
                             n::reserved_reason.eq(None::<String>),
@@ -620,7 +644,7 @@ pub(crate) fn adopt_assignments(
                     "UPDATE numbers SET status = 'assigned', assigned_kind = v.k, assigned_id = v.t, \
                      assigned_name = v.nm, assigned_at = $1, assigned_by = $2, \
                      provisioning_state = 'provisioned', provisioning_error = NULL, \
-                     reserved_reason = NULL, reserved_for = NULL, reserved_by = NULL, \
+                     assigned_rule_id = NULL, reserved_reason = NULL, reserved_for = NULL, reserved_by = NULL, \
                      reserved_until = NULL, quarantine_since = NULL, quarantine_until = NULL, \
                      quarantine_reason = NULL, previous_assignee = NULL, \
                      version = v.v + 1, updated_at = $1 FROM (VALUES ",

@@ -373,6 +373,8 @@ pub struct Claimed {
     /// The target's object id in the platform: a user's Entra object id, or a service's
     /// external id (a Teams resource account); `None` when the service has none.
     pub platform_target_id: Option<String>,
+    /// Teams' assignment category, when a rule gave the number and names one.
+    pub assignment_category: Option<domain::rules::AssignmentCategory>,
     /// When the lease ends unless renewed.
     pub lease_until: NaiveDateTime,
 }
@@ -434,12 +436,33 @@ fn claimed_job(conn: &mut Conn, id: i64, lease_until: NaiveDateTime) -> StoreRes
         .first(conn)
         .optional()?
         .unwrap_or_else(|| ("deleted".into(), format!("platform {}", row.platform_id)));
-    let number: Option<(Option<String>, Option<i64>)> = n::table
+    type NumberFacts = (Option<String>, Option<i64>, Option<i64>, Option<String>);
+    let number: Option<NumberFacts> = n::table
         .find(row.number_id)
-        .select((n::number_type, n::location_id))
+        .select((
+            n::number_type,
+            n::location_id,
+            n::assigned_rule_id,
+            n::assigned_id,
+        ))
         .first(conn)
         .optional()?;
-    let (number_type, location_id) = number.unwrap_or((None, None));
+    let (number_type, location_id, rule_id, holder) = number.unwrap_or((None, None, None, None));
+    // A rule's number goes to Teams in the rule's assignment category, while the number
+    // is still the rule's and this job puts it on the same holder.
+    let assignment_category = match rule_id {
+        Some(rule) if row.action == "assign" && holder.is_some() && holder == row.target_id => {
+            crate::schema::rules::table
+                .find(rule)
+                .select(crate::schema::rules::action_json)
+                .first::<String>(conn)
+                .optional()?
+                .and_then(|a| serde_json::from_str::<domain::rules::ActionDraft>(&a).ok())
+                .and_then(|a| a.assignment_category)
+                .and_then(|c| c.parse::<domain::rules::AssignmentCategory>().ok())
+        }
+        _ => None,
+    };
     let emergency_location_id = match location_id {
         Some(l) => locations::table
             .find(l)
@@ -469,6 +492,7 @@ fn claimed_job(conn: &mut Conn, id: i64, lease_until: NaiveDateTime) -> StoreRes
         number_type: number_type.and_then(|t| t.parse().ok()),
         emergency_location_id,
         platform_target_id,
+        assignment_category,
         lease_until,
     })
 }

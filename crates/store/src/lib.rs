@@ -27,6 +27,7 @@ pub mod page;
 pub mod platforms;
 pub mod ranges;
 pub(crate) mod rows;
+pub mod rules;
 pub mod scheduler;
 pub(crate) mod schema;
 pub(crate) mod scope;

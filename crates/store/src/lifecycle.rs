@@ -391,6 +391,7 @@ macro_rules! clear_assignment {
             n::assigned_by.eq(None::<String>),
             n::provisioning_state.eq(None::<String>),
             n::provisioning_error.eq(None::<String>),
+            n::assigned_rule_id.eq(None::<i64>),
         )
     };
 }
@@ -517,6 +518,9 @@ fn assign(
                 n::assigned_by.eq(actor),
                 n::provisioning_state.eq(state.as_str()),
                 n::provisioning_error.eq(None::<String>),
+                // Whoever assigns, the number is no longer the rule's; a rule's allocation
+                // writes its id right after, in the same transaction (`allocate_for_rule`).
+                n::assigned_rule_id.eq(None::<i64>),
             ),
             clear_reservation!(),
             clear_quarantine!(),
@@ -769,6 +773,35 @@ fn pool_condition(
     Ok(Some(parts.join(" AND ")))
 }
 
+/// Up to `limit` available numbers of `pool` after `after` (E.164), in E.164 order,
+/// as `(id, e164)`: the numbers successive [`allocate`] calls would take, in that order
+/// (a rule preview walks a pool this way). Unscoped: a rule's pool is the whole pool.
+pub(crate) fn available_in_pool(
+    conn: &mut Conn,
+    pool: &Pool,
+    after: &str,
+    limit: i64,
+) -> StoreResult<Vec<(i64, String)>> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        e164: String,
+    }
+    let scope = ScopeFilter::resolve(conn, &Scope::unrestricted())?;
+    let Some(condition) = pool_condition(conn, pool, &scope)? else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "SELECT id, e164 FROM numbers WHERE {condition} AND e164 > $1 ORDER BY e164 LIMIT {limit}"
+    );
+    let rows: Vec<Row> = diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Text, _>(after)
+        .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.id, r.e164)).collect())
+}
+
 /// Assigns the lowest available number of the pool to `target`, in the caller's
 /// transaction; 409 `pool_exhausted` when none is left.
 ///
@@ -813,6 +846,27 @@ pub fn allocate(
         "concurrent_change",
         "the pool kept changing under this request; retry",
     ))
+}
+
+/// [`allocate`] for a rule: the number is marked as the rule's (`assigned_rule_id`), so
+/// that rule's leaver policy may take it back later and nothing else's will.
+pub(crate) fn allocate_for_rule(
+    conn: &mut Conn,
+    permit: &Permit,
+    pool: &Pool,
+    target: Target,
+    rule_id: i64,
+) -> StoreResult<Number> {
+    let after = allocate(conn, permit, pool, target)?;
+    // Same transaction and the version the allocation wrote: nothing can come between.
+    diesel::update(
+        n::table
+            .filter(n::id.eq(after.id))
+            .filter(n::version.eq(after.version)),
+    )
+    .set(n::assigned_rule_id.eq(Some(rule_id)))
+    .execute(conn)?;
+    Ok(after)
 }
 
 /// Releases reservations and quarantines whose time has come, at most `limit` of each;

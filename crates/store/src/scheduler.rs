@@ -1,5 +1,5 @@
 //! The scheduled job: releases expired reservations and ended quarantines, and forgets old
-//! idempotency keys. Any number of instances may call [`tick`] on a timer; a lease in the
+//! idempotency keys and old rule runs. Any number of instances may call [`tick`] on a timer; a lease in the
 //! database lets exactly one of them work per interval.
 
 use chrono::Duration;
@@ -37,5 +37,6 @@ pub fn tick(db: &Db, holder: &str, interval: std::time::Duration) -> StoreResult
         }
     }
     db.write(|c| idempotency::purge(c, crate::now()))?;
+    while db.write(|c| crate::rules::runs::purge(c, crate::now(), BATCH))? as i64 == BATCH {}
     Ok(Tick::Ran { released })
 }

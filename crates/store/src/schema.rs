@@ -115,6 +115,7 @@ diesel::table! {
         assigned_by -> Nullable<Text>,
         provisioning_state -> Nullable<Text>,
         provisioning_error -> Nullable<Text>,
+        assigned_rule_id -> Nullable<BigInt>,
     }
 }
 
@@ -359,6 +360,77 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rules (id) {
+        id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        priority -> BigInt,
+        enabled -> Bool,
+        condition_json -> Text,
+        action_json -> Text,
+        leaver_policy -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rule_runs (id) {
+        id -> BigInt,
+        run_trigger -> Text,
+        status -> Text,
+        requested_by -> Text,
+        holder -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        users_evaluated -> BigInt,
+        assigned -> BigInt,
+        unassigned -> BigInt,
+        skipped -> BigInt,
+        errors -> BigInt,
+        items_not_shown -> BigInt,
+        change_set_id -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    rule_run_rules (run_id, rule_id) {
+        run_id -> BigInt,
+        rule_id -> BigInt,
+        rule_name -> Text,
+        matched -> BigInt,
+        assigned -> BigInt,
+        unassigned -> BigInt,
+        skipped -> BigInt,
+        errors -> BigInt,
+    }
+}
+
+diesel::table! {
+    rule_run_items (run_id, seq) {
+        run_id -> BigInt,
+        seq -> BigInt,
+        user_id -> Text,
+        upn -> Text,
+        rule_id -> Nullable<BigInt>,
+        kind -> Text,
+        number -> Nullable<Text>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    rule_pending (user_id) {
+        user_id -> Text,
+        stamp -> BigInt,
+    }
+}
+
 diesel::joinable!(group_members -> directory_groups (group_id));
 diesel::joinable!(group_members -> directory_users (user_id));
 diesel::joinable!(number_tags -> numbers (number_id));
@@ -388,4 +460,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     directory_users,
     directory_groups,
     group_members,
+    rules,
+    rule_runs,
+    rule_run_rules,
+    rule_run_items,
+    rule_pending,
 );

@@ -66,6 +66,11 @@ pub(crate) const DEFAULT_QUARANTINE_DAYS: &str = "default_quarantine_days";
 /// Key of the default reservation lifetime, in days (absent: reservations do not expire).
 pub(crate) const RESERVATION_DEFAULT_DAYS: &str = "reservation_default_days";
 
+/// Key of the interval of scheduled full rule evaluations, in minutes (absent: none).
+pub(crate) const RULES_EVALUATION_MINUTES: &str = "rules_evaluation_minutes";
+/// Longest interval of scheduled rule evaluations: a week.
+pub const MAX_RULES_EVALUATION_MINUTES: i64 = 10_080;
+
 /// The lifecycle settings; defaults apply until an admin changes them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Lifecycle {
@@ -75,6 +80,9 @@ pub struct Lifecycle {
     pub reservation_default_days: Option<i64>,
     /// Per-location quarantine periods that override the default.
     pub location_quarantine_days: Vec<(i64, i64)>,
+    /// Minutes between scheduled full evaluations of every rule over every user; `None`:
+    /// only after delta syncs and by hand.
+    pub rules_evaluation_minutes: Option<i64>,
 }
 
 /// Reads the lifecycle settings.
@@ -84,6 +92,7 @@ pub fn lifecycle(conn: &mut Conn) -> StoreResult<Lifecycle> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(90);
     let r = get(conn, RESERVATION_DEFAULT_DAYS)?.and_then(|v| v.parse().ok());
+    let rules = get(conn, RULES_EVALUATION_MINUTES)?.and_then(|v| v.parse().ok());
     let overrides: Vec<(i64, Option<i32>)> = locations::table
         .filter(locations::quarantine_days.is_not_null())
         .order(locations::id)
@@ -96,6 +105,7 @@ pub fn lifecycle(conn: &mut Conn) -> StoreResult<Lifecycle> {
             .into_iter()
             .filter_map(|(id, d)| d.map(|d| (id, i64::from(d))))
             .collect(),
+        rules_evaluation_minutes: rules,
     })
 }
 
@@ -108,6 +118,8 @@ pub struct LifecyclePatch {
     pub reservation_default_days: Option<Option<i64>>,
     /// Per-location periods to set (`Some`) or remove (`None`).
     pub location_quarantine_days: Vec<(i64, Option<i64>)>,
+    /// New interval of scheduled rule evaluations, or `Some(None)` for none.
+    pub rules_evaluation_minutes: Option<Option<i64>>,
 }
 
 /// Applies and audits a change to the lifecycle settings.
@@ -154,6 +166,24 @@ pub fn update_lifecycle(
         }
         Some(None) => {
             diesel::delete(settings::table.find(RESERVATION_DEFAULT_DAYS)).execute(conn)?;
+        }
+        None => {}
+    }
+    match change.rules_evaluation_minutes {
+        Some(Some(m)) => {
+            if !(1..=MAX_RULES_EVALUATION_MINUTES).contains(&m) {
+                return Err(crate::StoreError::invalid(
+                    "invalid_field",
+                    RULES_EVALUATION_MINUTES,
+                    format!(
+                        "must be between 1 and {MAX_RULES_EVALUATION_MINUTES} minutes, or null for no schedule"
+                    ),
+                ));
+            }
+            dialect::put_setting(conn, RULES_EVALUATION_MINUTES, &m.to_string(), now)?;
+        }
+        Some(None) => {
+            diesel::delete(settings::table.find(RULES_EVALUATION_MINUTES)).execute(conn)?;
         }
         None => {}
     }

@@ -7,6 +7,9 @@
 //! - **Sync** ([`sync`]): on each Teams platform's interval (or when asked), reads users
 //!   and groups from Entra ID with delta queries into the directory, and lists Teams'
 //!   number assignments into the snapshot drift is computed from.
+//! - **Rules** ([`rules`]): right after each sync, the users it changed are evaluated
+//!   against the assignment rules; full runs are queued by a person or the schedule. The
+//!   numbers they assign and unassign get provisioning jobs like any other change.
 //!
 //! Any number of workers may run against one database (`telestate worker`, or inside
 //! `telestate serve`): jobs are claimed with conditional updates and syncs take a lease,
@@ -17,6 +20,7 @@
 
 pub mod metrics;
 pub mod provision;
+pub mod rules;
 pub mod sync;
 pub mod webhook;
 
@@ -81,6 +85,7 @@ pub struct Worker {
     http: reqwest::Client,
     metrics: Arc<Metrics>,
     wake: tokio::sync::Notify,
+    rules_wake: tokio::sync::Notify,
 }
 
 impl Worker {
@@ -107,6 +112,7 @@ impl Worker {
             http,
             metrics,
             wake: tokio::sync::Notify::new(),
+            rules_wake: tokio::sync::Notify::new(),
         }))
     }
 
@@ -134,6 +140,16 @@ impl Worker {
     /// Wakes the worker now (a test, or a process that knows a job was written).
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Wakes the rules loop now: a sync just changed the directory.
+    pub fn wake_rules(&self) {
+        self.rules_wake.notify_one();
+    }
+
+    /// Resolves when [`Worker::wake_rules`] is called.
+    pub(crate) async fn rules_woken(&self) {
+        self.rules_wake.notified().await
     }
 
     /// The platform's credentials, opened with the installation's key (read at most
@@ -211,6 +227,7 @@ impl Worker {
         tracing::info!(worker.holder = %self.config.holder, "worker started");
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let sync_task = tokio::spawn(sync::run(self.clone(), shutdown.clone()));
+        let rules_task = tokio::spawn(rules::run(self.clone(), shutdown.clone()));
         loop {
             if *shutdown.borrow() {
                 break;
@@ -242,6 +259,7 @@ impl Worker {
             tracing::warn!(error = %format!("{e:#}"), "handing back claimed jobs failed");
         }
         let _ = sync_task.await;
+        let _ = rules_task.await;
         tracing::info!(worker.holder = %self.config.holder, "worker stopped");
     }
 }

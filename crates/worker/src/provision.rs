@@ -174,7 +174,9 @@ async fn teams(worker: &Arc<Worker>, claimed: &Claimed) -> Outcome {
                             telephone_number: job.number.clone(),
                             assignment_target_id: target,
                             number_type,
-                            assignment_category: None,
+                            assignment_category: claimed
+                                .assignment_category
+                                .map(|c| c.as_str().to_string()),
                             location_id: claimed.emergency_location_id.clone(),
                         })
                         .await

@@ -66,6 +66,8 @@ pub async fn sync_due(worker: &Arc<Worker>) -> anyhow::Result<()> {
             continue;
         }
         let outcome = sync_platform(worker, id, &platform.name).await;
+        // The users it changed are pending in the database: evaluate them now.
+        worker.wake_rules();
         let holder = worker.config().holder.clone();
         worker
             .db(move |db| db.write(|c| store::sync::release_lease(c, id, &holder)))

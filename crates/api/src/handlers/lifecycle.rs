@@ -276,6 +276,7 @@ fn settings_out(s: store::settings::Lifecycle) -> Settings {
                 days: Some(days),
             })
             .collect(),
+        rules_evaluation_minutes: s.rules_evaluation_minutes,
     }
 }
 
@@ -314,6 +315,7 @@ pub async fn update_settings(
         default_quarantine_days: b.default_quarantine_days,
         reservation_default_days: b.reservation_default_days,
         location_quarantine_days: locations,
+        rules_evaluation_minutes: b.rules_evaluation_minutes,
     };
     let permit = auth.permit;
     Ok(web::Json(settings_out(

@@ -14,6 +14,7 @@ pub mod numbers;
 pub mod platforms;
 pub mod provisioning;
 pub mod ranges;
+pub mod rules;
 pub mod services;
 pub mod stats;
 pub mod tokens;

@@ -100,6 +100,33 @@ async fn teams_platform(app: &TestApp, owner: &User, name: &str) -> String {
     id_of(&r)
 }
 
+/// A rule body: department Sales, from the numbers tagged `audit-pool` (made here).
+async fn rule_body(app: &TestApp, owner: &User, name: &str, priority: i64) -> Value {
+    let tagged = format!("+4420712334{:02}", priority % 100);
+    app.post("/api/v1/numbers")
+        .as_(owner)
+        .json(json!({"number": tagged, "tags": ["audit-pool"]}))
+        .send()
+        .await;
+    json!({"name": name, "priority": priority, "enabled": true,
+        "condition": {"all": [{"attribute": "department", "op": "equals", "value": "Sales"}]},
+        "action": {"pool": {"tags": ["audit-pool"]}},
+        "leaver_policy": "unassign"})
+}
+
+/// A stored rule; its id.
+async fn rule(app: &TestApp, owner: &User, name: &str, priority: i64) -> String {
+    let body = rule_body(app, owner, name, priority).await;
+    let r = app
+        .post("/api/v1/rules")
+        .as_(owner)
+        .json(body)
+        .send()
+        .await
+        .expect(201);
+    id_of(&r)
+}
+
 /// Runs the write route `(method, path)` once and says what it must have recorded.
 async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case {
     match (method, path) {
@@ -821,6 +848,100 @@ async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case
                 resp,
                 actor: owner.clone(),
                 expect: vec![created("provisioning_job.push", "provisioning_job", &job)],
+            }
+        }
+        ("POST", "/api/v1/rules") => {
+            let body = rule_body(app, owner, "Audit rule", 1).await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app.post("/api/v1/rules").as_(owner).json(body).send().await;
+            let id = serde_json::from_slice::<Value>(&resp.body)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![created("rule.create", "rule", &id).with("name", json!("Audit rule"))],
+            }
+        }
+        ("PATCH", "/api/v1/rules/{id}") => {
+            let id = rule(app, owner, "Audit paused", 2).await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .patch(&format!("/api/v1/rules/{id}"))
+                .as_(owner)
+                .json(json!({"enabled": false}))
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![updated("rule.update", "rule", &id).with("enabled", json!(false))],
+            }
+        }
+        ("DELETE", "/api/v1/rules/{id}") => {
+            let id = rule(app, owner, "Audit gone rule", 3).await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .delete(&format!("/api/v1/rules/{id}"))
+                .as_(owner)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![
+                    deleted("rule.delete", "rule", &id).with("name", json!("Audit gone rule")),
+                ],
+            }
+        }
+        ("POST", "/api/v1/rules/{id}/preview") => {
+            let id = rule(app, owner, "Audit previewed", 4).await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post(&format!("/api/v1/rules/{id}/preview"))
+                .as_(owner)
+                .send()
+                .await;
+            // A preview changes nothing, so it records nothing.
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![],
+            }
+        }
+        ("POST", "/api/v1/rules/preview") => {
+            let body = rule_body(app, owner, "Audit draft", 5).await;
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/rules/preview")
+                .as_(owner)
+                .json(body)
+                .send()
+                .await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![],
+            }
+        }
+        ("POST", "/api/v1/rules/evaluate") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app.post("/api/v1/rules/evaluate").as_(owner).send().await;
+            let id = serde_json::from_slice::<Value>(&resp.body)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![created("rule_run.request", "rule_run", &id)],
             }
         }
         (m, p) => panic!(

@@ -20,6 +20,7 @@ mod platforms;
 mod provisioning;
 mod ranges;
 mod rbac;
+mod rules;
 mod scope;
 mod sessions;
 mod validation;

@@ -95,6 +95,17 @@ const EXPECTED: &[(&str, &str, Min)] = &[
     ("GET", "/api/v1/events", Viewer),
     // Issue 3: settings belong to admins and owners; scoped grants are refused (403 out_of_scope).
     ("PATCH", "/api/v1/settings", Admin),
+    // Issue 12: rules are an admin's (within scope); reading them and their runs, anyone's.
+    ("GET", "/api/v1/rules", Viewer),
+    ("POST", "/api/v1/rules", Admin),
+    ("GET", "/api/v1/rules/{id}", Viewer),
+    ("PATCH", "/api/v1/rules/{id}", Admin),
+    ("DELETE", "/api/v1/rules/{id}", Admin),
+    ("POST", "/api/v1/rules/{id}/preview", Admin),
+    ("POST", "/api/v1/rules/preview", Admin),
+    ("POST", "/api/v1/rules/evaluate", Admin),
+    ("GET", "/api/v1/rules/{id}/runs", Viewer),
+    ("GET", "/api/v1/rule-runs/{id}", Viewer),
 ];
 
 /// Every `(METHOD, path)` of the generated OpenAPI document.
@@ -158,6 +169,10 @@ struct Fixtures {
     change_set: String,
     /// Numbers in the state each status action starts from, by the action's path suffix.
     lifecycle: Vec<(&'static str, String)>,
+    /// A rule (read, edited, previewed), one to delete, and a run.
+    rule: String,
+    rule_victim: String,
+    rule_run: String,
 }
 
 fn fill(method: &str, template: &str, fx: &Fixtures) -> String {
@@ -220,6 +235,11 @@ fn fill(method: &str, template: &str, fx: &Fixtures) -> String {
         ("{id}", fx.import_plan.clone())
     } else if template.starts_with("/api/v1/change-sets/") {
         ("{id}", fx.change_set.clone())
+    } else if template.starts_with("/api/v1/rules/{id}") {
+        let v = if delete { &fx.rule_victim } else { &fx.rule };
+        ("{id}", v.clone())
+    } else if template.starts_with("/api/v1/rule-runs/") {
+        ("{id}", fx.rule_run.clone())
     } else {
         return template.to_string();
     };
@@ -270,18 +290,31 @@ fn body(method: &str, template: &str) -> Option<Value> {
             json!({"pool": {"tags": ["pool"]}, "target": {"kind": "service", "id": "1"}})
         }
         ("PATCH", "/api/v1/settings") => json!({"default_quarantine_days": 30}),
+        ("POST", "/api/v1/rules") => rule_body("RBAC rule", 500),
+        ("POST", "/api/v1/rules/preview") => rule_body("RBAC draft", 501),
+        ("PATCH", "/api/v1/rules/{id}") => json!({"enabled": false}),
         // The import takes a CSV body (see IMPORT_CSV); apply and revert take none.
         ("POST", "/api/v1/imports")
         | ("POST", "/api/v1/imports/{id}/apply")
         | ("POST", "/api/v1/change-sets/{id}/revert")
         | ("POST", "/api/v1/platforms/{id}/sync")
-        | ("POST", "/api/v1/provisioning/jobs/{id}/retry") => return None,
+        | ("POST", "/api/v1/provisioning/jobs/{id}/retry")
+        | ("POST", "/api/v1/rules/{id}/preview")
+        | ("POST", "/api/v1/rules/evaluate") => return None,
         (m, _) if m == "POST" || m == "PATCH" || m == "PUT" => {
             panic!("rbac::body has no body for {method} {template}: add one")
         }
         _ => return None,
     };
     Some(b)
+}
+
+/// A rule drawing from the numbers tagged `pool` (which the fixtures create).
+fn rule_body(name: &str, priority: i64) -> Value {
+    json!({"name": name, "priority": priority, "enabled": false,
+        "condition": {"all": [{"attribute": "department", "op": "equals", "value": "Sales"}]},
+        "action": {"pool": {"tags": ["pool"]}},
+        "leaver_policy": "keep"})
 }
 
 /// A number on `platform` assigned to `service`, whose provisioning job then failed for
@@ -505,7 +538,33 @@ async fn every_route_answers_each_role_as_the_table_says() {
         .as_str()
         .unwrap()
         .to_string();
+    let mut rules = Vec::new();
+    for (name, priority) in [("RBAC fixture", 1), ("RBAC victim rule", 2)] {
+        rules.push(
+            app.post("/api/v1/rules")
+                .as_(&owner)
+                .json(rule_body(name, priority))
+                .send()
+                .await
+                .expect(201)["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let rule_run = app
+        .post("/api/v1/rules/evaluate")
+        .as_(&owner)
+        .send()
+        .await
+        .expect(202)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let fx = Fixtures {
+        rule: rules[0].clone(),
+        rule_victim: rules[1].clone(),
+        rule_run,
         number,
         number_victim,
         range,

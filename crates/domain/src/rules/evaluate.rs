@@ -213,6 +213,12 @@ pub fn evaluate_all<'u>(
     out
 }
 
+/// The rule that would assign to `user` if they held nothing: the enabled rule with the
+/// lowest (priority, id) whose condition matches (a preview's and a run's "matched" count).
+pub fn winner<'r>(rules: &'r [Rule], user: &UserFacts) -> Option<&'r Rule> {
+    first_match(rules, &Facts::new(user))
+}
+
 /// The enabled rule with the lowest (priority, id) whose condition matches.
 fn first_match<'r>(rules: &'r [Rule], facts: &Facts<'_>) -> Option<&'r Rule> {
     let mut best: Option<&Rule> = None;

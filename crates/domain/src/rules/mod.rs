@@ -50,7 +50,7 @@ mod parse;
 
 pub use evaluate::{
     Assignment, Decision, GroupRef, Holding, Idle, LeaveReason, Unassignment, UserFacts, evaluate,
-    evaluate_all,
+    evaluate_all, winner,
 };
 pub use parse::{
     ActionDraft, ConditionDraft, MAX_IN_VALUES, MAX_NAME_CHARS, MAX_PREDICATES, MAX_PRIORITY,
@@ -213,6 +213,7 @@ impl Predicate {
 /// A predicate's value: one string, or a list for `in`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PredicateValue {
     /// For `equals`, `starts_with` and `contains`.
     One(String),
@@ -377,6 +378,69 @@ pub enum LeaverPolicy {
 vocabulary!(LeaverPolicy {
     Keep => "keep",
     Unassign => "unassign",
+});
+
+/// What started a rule run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RunTrigger {
+    /// The users a directory sync changed, right after it.
+    Delta,
+    /// Everyone, asked for by a person (`POST /api/v1/rules/evaluate`).
+    Manual,
+    /// Everyone, on the schedule setting.
+    Schedule,
+}
+
+vocabulary!(RunTrigger {
+    Delta => "delta",
+    Manual => "manual",
+    Schedule => "schedule",
+});
+
+/// Where a rule run is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RunStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker is applying it.
+    Running,
+    /// Done (some users may have been skipped or failed: see its counts).
+    Finished,
+    /// Stopped by an error before every user was evaluated.
+    Failed,
+}
+
+vocabulary!(RunStatus {
+    Queued => "queued",
+    Running => "running",
+    Finished => "finished",
+    Failed => "failed",
+});
+
+/// What one line of a run's report says happened to a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RunItemKind {
+    /// A number was assigned to the user.
+    Assigned,
+    /// A number was taken back from the user into quarantine.
+    Unassigned,
+    /// The user matched a rule but got nothing (the reason says why).
+    Skipped,
+    /// Something failed for this user; the reason holds the error (the word `error`).
+    Failed,
+}
+
+vocabulary!(RunItemKind {
+    Assigned => "assigned",
+    Unassigned => "unassigned",
+    Skipped => "skipped",
+    Failed => "error",
 });
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ pub const MAX_PRIORITY: i64 = 1_000_000;
 
 /// A rule as sent and stored: `{name, priority, enabled, condition, action, leaver_policy}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleDraft {
     /// 1–100 characters.
@@ -51,6 +52,7 @@ pub struct RuleDraft {
 
 /// `{"all": [...]}` or `{"any": [...]}`: exactly one of the two.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConditionDraft {
     /// Every predicate must hold.
@@ -63,6 +65,7 @@ pub struct ConditionDraft {
 
 /// `{attribute, op, value}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PredicateDraft {
     /// An [`Attribute`] word.
@@ -75,6 +78,7 @@ pub struct PredicateDraft {
 
 /// `{pool, assignment_category?}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ActionDraft {
     /// Where the number comes from.
@@ -86,6 +90,7 @@ pub struct ActionDraft {
 
 /// `{tags?, location_id?, range_id?, platform_id?, number_type?, country?}`, ids as text.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PoolDraft {
     /// Tags a number must all carry (at most 50).

@@ -13,6 +13,7 @@ mod jobs;
 mod lifecycle;
 mod platforms;
 mod rates_and_changes;
+mod rules;
 mod search;
 mod search_attack;
 mod sync_hostile;

@@ -402,7 +402,7 @@ fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         ),
         (
             NewPlatform {
-                sync_interval_seconds: Some(4),
+                sync_interval_seconds: Some(0),
                 ..teams("x")
             },
             "sync_interval_seconds",

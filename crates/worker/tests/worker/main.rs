@@ -2,6 +2,7 @@
 //! SQLite by default or PostgreSQL with `TEST_DATABASE_URL=postgres://…/postgres`.
 
 mod provisioning;
+mod rules;
 mod sync;
 mod webhook;
 

@@ -1,0 +1,346 @@
+//! Assignment rules in the store: which users wait for evaluation (kept by triggers), and
+//! the mark on a rule's numbers that only the rule's own allocation writes.
+
+use diesel::RunQueryDsl;
+use domain::{
+    Scope, Tag,
+    rules::{ActionDraft, ConditionDraft, PoolDraft, PredicateDraft, PredicateValue, RuleDraft},
+};
+use store::{
+    directory::{DirectoryUserInput, GroupInput},
+    lifecycle::{Request, Target},
+    rules::{self as sr, runs},
+    testing::{TestDb, owner},
+};
+
+use crate::new_number;
+
+fn user(id: &str, department: &str) -> DirectoryUserInput {
+    DirectoryUserInput {
+        id: id.into(),
+        upn: format!("{id}@contoso.example"),
+        display_name: id.into(),
+        department: Some(department.into()),
+        account_enabled: true,
+        ..Default::default()
+    }
+}
+
+fn pending(t: &TestDb) -> Vec<(String, i64)> {
+    t.db.read(runs::pending).unwrap()
+}
+
+fn stamp(t: &TestDb, id: &str) -> Option<i64> {
+    pending(t)
+        .into_iter()
+        .find(|(u, _)| u == id)
+        .map(|(_, s)| s)
+}
+
+#[test]
+fn every_directory_change_a_rule_can_see_leaves_the_user_pending_and_nothing_else_does() {
+    let t = TestDb::new();
+    let p = owner();
+    t.db.write(|c| {
+        store::directory::upsert_user(c, &p, user("u1", "Sales"))?;
+        store::directory::upsert_user(c, &p, user("u2", "Sales"))?;
+        store::directory::upsert_group(
+            c,
+            &p,
+            GroupInput {
+                id: "g1".into(),
+                display_name: "Sales".into(),
+                ..Default::default()
+            },
+        )
+    })
+    .unwrap();
+    assert_eq!(stamp(&t, "u1"), Some(1), "a new user is pending");
+    t.db.write(|c| runs::forget(c, &pending(&t))).unwrap();
+    assert!(pending(&t).is_empty());
+
+    // The same facts again (a sync seeing an unchanged user): nothing to evaluate.
+    t.db.write(|c| store::directory::upsert_user(c, &owner(), user("u1", "Sales")))
+        .unwrap();
+    assert!(pending(&t).is_empty(), "{:?}", pending(&t));
+    // A changed attribute, then a membership, then the group's new name.
+    t.db.write(|c| store::directory::upsert_user(c, &owner(), user("u1", "Support")))
+        .unwrap();
+    assert_eq!(stamp(&t, "u1"), Some(1));
+    t.db.write(|c| store::directory::set_group_members(c, &owner(), "g1", &["u1", "u2"]))
+        .unwrap();
+    assert_eq!((stamp(&t, "u1"), stamp(&t, "u2")), (Some(2), Some(1)));
+    let before = pending(&t);
+    t.db.write(|c| {
+        store::directory::upsert_group(
+            c,
+            &owner(),
+            GroupInput {
+                id: "g1".into(),
+                display_name: "Sales EMEA".into(),
+                ..Default::default()
+            },
+        )
+    })
+    .unwrap();
+    assert_eq!((stamp(&t, "u1"), stamp(&t, "u2")), (Some(3), Some(2)));
+    // Forgetting at an old stamp keeps a user whose facts changed since.
+    t.db.write(|c| runs::forget(c, &before)).unwrap();
+    assert_eq!(pending(&t).len(), 2);
+    t.db.write(|c| store::directory::mark_user_deleted(c, &owner(), "u2"))
+        .unwrap();
+    assert_eq!(stamp(&t, "u2"), Some(3));
+}
+
+#[test]
+fn a_rules_mark_on_its_number_goes_when_anyone_else_assigns_or_unassigns_it() {
+    let t = TestDb::new();
+    let p = owner();
+    t.db.write(|c| {
+        store::directory::upsert_user(c, &p, user("u1", "Sales"))?;
+        store::directory::upsert_user(c, &p, user("u2", "Sales"))?;
+        let mut a = new_number("+442070000100");
+        a.tags = vec![Tag::parse("Sales").unwrap()];
+        store::numbers::create(c, &p, a)?;
+        Ok(())
+    })
+    .unwrap();
+    let draft = RuleDraft {
+        name: "Sales".into(),
+        priority: 1,
+        enabled: true,
+        condition: ConditionDraft {
+            all: Some(vec![PredicateDraft {
+                attribute: "department".into(),
+                op: "equals".into(),
+                value: PredicateValue::One("sales".into()),
+            }]),
+            any: None,
+        },
+        action: ActionDraft {
+            pool: PoolDraft {
+                tags: vec!["sales".into()],
+                ..Default::default()
+            },
+            assignment_category: Some("private".into()),
+        },
+        leaver_policy: "unassign".into(),
+    };
+    let rule = t.db.write(|c| sr::create(c, &owner(), &draft)).unwrap();
+    let run =
+        t.db.write(|c| {
+            runs::request(c, &owner())?;
+            runs::claim(c, "me", std::time::Duration::from_secs(60))
+        })
+        .unwrap()
+        .unwrap();
+    let rules = t.db.read(sr::load).unwrap();
+    let ctx = runs::RunContext::new(&run, &rules);
+    let outcome =
+        t.db.write(|c| runs::apply_user(c, &ctx, &rules, "u1", None))
+            .unwrap();
+    assert_eq!(outcome.matched, Some(rule.id));
+    assert_eq!(outcome.items.len(), 1);
+    assert_eq!(mark(&t), Some(rule.id));
+    // Deciding again for the same user changes nothing: they hold the number.
+    let again =
+        t.db.write(|c| runs::apply_user(c, &ctx, &rules, "u1", None))
+            .unwrap();
+    assert!(again.items.is_empty());
+
+    // A person reassigns it: it is no longer the rule's, so no leaver policy takes it.
+    let target =
+        t.db.read(|c| store::directory::resolve_target(c, "user", "u2"))
+            .unwrap();
+    t.db.write(|c| {
+        store::lifecycle::apply(
+            c,
+            &owner(),
+            "+442070000100",
+            Request::Assign {
+                target: Target { ..target },
+                override_reservation: false,
+                override_quarantine: false,
+                reassign: true,
+            },
+            None,
+        )
+    })
+    .unwrap();
+    assert_eq!(mark(&t), None);
+    t.db.write(|c| store::directory::upsert_user(c, &owner(), user("u2", "Support")))
+        .unwrap();
+    let left =
+        t.db.write(|c| runs::apply_user(c, &ctx, &rules, "u2", None))
+            .unwrap();
+    assert!(left.items.is_empty(), "{:?}", left.items);
+    let n =
+        t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), "+442070000100"))
+            .unwrap();
+    assert_eq!(n.assignment.map(|a| a.id), Some("u2".to_string()));
+}
+
+fn mark(t: &TestDb) -> Option<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Mark {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        assigned_rule_id: Option<i64>,
+    }
+    t.db.read(|c| {
+        Ok(diesel::sql_query("SELECT assigned_rule_id FROM numbers")
+            .get_result::<Mark>(c)?
+            .assigned_rule_id)
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_delta_run_a_dead_worker_left_is_closed_and_old_runs_are_forgotten() {
+    let t = TestDb::new();
+    t.db.write(|c| {
+        store::directory::upsert_user(c, &owner(), user("u1", "Sales"))?;
+        let mut a = new_number("+442070000100");
+        a.tags = vec![Tag::parse("Sales").unwrap()];
+        store::numbers::create(c, &owner(), a)
+    })
+    .unwrap();
+    let draft = RuleDraft {
+        name: "Support".into(),
+        priority: 1,
+        enabled: true,
+        condition: ConditionDraft {
+            all: Some(vec![PredicateDraft {
+                attribute: "department".into(),
+                op: "equals".into(),
+                value: PredicateValue::One("Support".into()),
+            }]),
+            any: None,
+        },
+        action: ActionDraft {
+            pool: PoolDraft {
+                tags: vec!["Sales".into()],
+                ..Default::default()
+            },
+            assignment_category: None,
+        },
+        leaver_policy: "keep".into(),
+    };
+    t.db.write(|c| sr::create(c, &owner(), &draft)).unwrap();
+    // A worker starts a delta run with a lease already over, and dies.
+    let (dead, users) =
+        t.db.write(|c| runs::start_delta(c, "dead", std::time::Duration::ZERO, 100))
+            .unwrap()
+            .expect("u1 is pending");
+    assert_eq!(users.len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (live, users) =
+        t.db.write(|c| runs::start_delta(c, "live", std::time::Duration::from_secs(60), 100))
+            .unwrap()
+            .expect("u1 is still pending");
+    assert_eq!(users.len(), 1);
+    let closed =
+        t.db.read(|c| runs::get(c, &Scope::unrestricted(), dead.id))
+            .unwrap()
+            .run;
+    assert_eq!(closed.status, domain::rules::RunStatus::Failed);
+    let rules = t.db.read(sr::load).unwrap();
+    assert!(
+        t.db.write(|c| runs::finish(c, live.id, "live", &rules, &runs::Tally::default(), None))
+            .unwrap()
+    );
+    // A month on, both are forgotten; the rule is not.
+    assert_eq!(store::testing::purge_rule_runs(&t.db, store::now()), 0);
+    let later = store::now() + chrono::Duration::days(runs::RUNS_KEPT_DAYS + 1);
+    assert_eq!(store::testing::purge_rule_runs(&t.db, later), 2);
+    assert!(
+        t.db.read(|c| runs::get(c, &Scope::unrestricted(), live.id))
+            .is_err()
+    );
+    assert_eq!(t.db.read(sr::load).unwrap().len(), 1);
+}
+
+#[test]
+fn without_rules_pending_users_are_forgotten_and_no_run_is_recorded() {
+    let t = TestDb::new();
+    t.db.write(|c| store::directory::upsert_user(c, &owner(), user("u1", "Sales")))
+        .unwrap();
+    assert_eq!(pending(&t).len(), 1);
+    let started =
+        t.db.write(|c| runs::start_delta(c, "me", std::time::Duration::from_secs(60), 100))
+            .unwrap();
+    assert!(started.is_none());
+    assert!(pending(&t).is_empty());
+    assert!(t.db.read(runs::open_runs).unwrap().is_empty());
+}
+
+fn sites_again() -> PoolDraft {
+    PoolDraft {
+        tags: vec!["Sales".into()],
+        location_id: Some("7".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn rules_share_a_lane_unless_their_pools_cannot_share_a_number() {
+    let rule = |id: i64, pool: PoolDraft| {
+        domain::rules::Rule::parse(
+            id,
+            &RuleDraft {
+                name: format!("r{id}"),
+                priority: id,
+                enabled: true,
+                condition: ConditionDraft {
+                    all: Some(vec![PredicateDraft {
+                        attribute: "city".into(),
+                        op: "equals".into(),
+                        value: PredicateValue::One("x".into()),
+                    }]),
+                    any: None,
+                },
+                action: ActionDraft {
+                    pool,
+                    assignment_category: None,
+                },
+                leaver_policy: "keep".into(),
+            },
+        )
+        .unwrap()
+    };
+    let range = |r: &str| PoolDraft {
+        range_id: Some(r.into()),
+        ..Default::default()
+    };
+    let tagged = PoolDraft {
+        tags: vec!["Sales".into()],
+        ..Default::default()
+    };
+    let sites = PoolDraft {
+        tags: vec!["Sales".into()],
+        location_id: Some("7".into()),
+        ..Default::default()
+    };
+    let apart = runs::lanes(&[rule(1, range("1")), rule(2, range("2"))]);
+    assert_eq!(
+        (apart[&1], apart[&2]),
+        (1, 2),
+        "two ranges never share a number"
+    );
+    // A site's tagged numbers may lie in either range: one lane for all three, so the
+    // numbers go out in user order as the preview shows them.
+    let joined = runs::lanes(&[rule(1, range("1")), rule(2, range("2")), rule(3, sites)]);
+    assert_eq!((joined[&1], joined[&2], joined[&3]), (1, 1, 1));
+    let other_site = PoolDraft {
+        location_id: Some("8".into()),
+        ..Default::default()
+    };
+    let sites_apart = runs::lanes(&[rule(4, other_site.clone()), rule(6, sites_again())]);
+    assert_eq!(
+        (sites_apart[&4], sites_apart[&6]),
+        (4, 6),
+        "two sites never share a number"
+    );
+    // Tags alone may meet any pool.
+    let tags = runs::lanes(&[rule(4, other_site), rule(3, range("1")), rule(5, tagged)]);
+    assert_eq!((tags[&3], tags[&4], tags[&5]), (3, 3, 3));
+}

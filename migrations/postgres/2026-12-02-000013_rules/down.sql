@@ -1,0 +1,14 @@
+DROP TRIGGER rule_pending_group_update ON directory_groups;
+DROP TRIGGER rule_pending_member_change ON group_members;
+DROP TRIGGER rule_pending_user_update ON directory_users;
+DROP TRIGGER rule_pending_user_insert ON directory_users;
+DROP FUNCTION rule_pending_group();
+DROP FUNCTION rule_pending_member();
+DROP FUNCTION rule_pending_user();
+DROP FUNCTION rule_pending_mark(TEXT);
+DROP TABLE rule_pending;
+DROP TABLE rule_run_items;
+DROP TABLE rule_run_rules;
+DROP TABLE rule_runs;
+ALTER TABLE numbers DROP COLUMN assigned_rule_id;
+DROP TABLE rules;

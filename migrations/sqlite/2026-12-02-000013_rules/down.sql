@@ -1,0 +1,11 @@
+DROP TRIGGER rule_pending_group_update;
+DROP TRIGGER rule_pending_member_delete;
+DROP TRIGGER rule_pending_member_insert;
+DROP TRIGGER rule_pending_user_update;
+DROP TRIGGER rule_pending_user_insert;
+DROP TABLE rule_pending;
+DROP TABLE rule_run_items;
+DROP TABLE rule_run_rules;
+DROP TABLE rule_runs;
+ALTER TABLE numbers DROP COLUMN assigned_rule_id;
+DROP TABLE rules;
