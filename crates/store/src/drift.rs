@@ -455,33 +455,22 @@ fn place_on(
         .into_iter()
         .map(|a| (a.number.clone(), a))
         .collect();
-    let records: Vec<(String, String, String)> = befores
+    let records = befores
         .iter()
         .filter_map(|b| {
             let a = afters.get(&b.number)?;
             (b.platform_id.is_none() && a.platform_id == Some(platform_id)).then(|| {
-                (
-                    b.number.clone(),
-                    b.snapshot().to_text(),
-                    a.snapshot().to_text(),
-                )
+                audit::TextChange {
+                    action: "number.update",
+                    entity_kind: "number",
+                    entity_id: &b.number,
+                    before: Some(b.snapshot().to_text()),
+                    after: Some(a.snapshot().to_text()),
+                }
             })
         })
         .collect();
-    audit::record_many_text(
-        conn,
-        permit,
-        records
-            .iter()
-            .map(|(e164, before, after)| audit::TextChange {
-                action: "number.update",
-                entity_kind: "number",
-                entity_id: e164,
-                before: Some(before.clone()),
-                after: Some(after.clone()),
-            })
-            .collect(),
-    )
+    audit::record_many_text(conn, permit, records)
 }
 
 /// Each given number parsed (`None` where none was given or it is not valid), on as many
