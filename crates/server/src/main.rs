@@ -441,7 +441,7 @@ async fn start_demo(
 /// an arena of its own (up to 8 per core) and keeps their freed memory: after a burst of
 /// concurrent requests over the blocking pool's threads the server held ~50 MB it no
 /// longer used (measured by bench/run.sh: 179 MB during an export, 133 MB with the cap,
-/// at the same speed). The SQLite page caches (8 MB per pooled connection) are the rest.
+/// at the same speed). The SQLite page caches (8 MB per pooled connection, 64 MB for the one writer) are the rest.
 /// The Rust heap. glibc's malloc, capped at two arenas for memory's sake (below), was a
 /// third of the CPU of a list page under 16 clients (its locks, `malloc_consolidate`);
 /// mimalloc's thread-local heaps served 45% more pages at the same memory, once its
