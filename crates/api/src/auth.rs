@@ -116,8 +116,8 @@ impl JwtKeys {
     pub fn issue(&self, admin_id: i64, credential_version: i64) -> Result<Issued, ApiError> {
         use base64::Engine as _;
         let now = Utc::now().timestamp();
-        let csrf = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(rand::random::<[u8; 18]>());
+        let csrf =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>());
         let claims = Claims {
             sub: admin_id.to_string(),
             iat: now,

@@ -255,7 +255,9 @@ fn error_description(status: &str) -> &'static str {
     match status {
         "400" => "Invalid input; `details.field` names the field",
         "401" => "Missing, invalid or expired credentials",
-        "403" => "The role or scope does not allow this, or a cookie-authenticated write lacks its X-Telestate-CSRF header (`csrf_failed`)",
+        "403" => {
+            "The role or scope does not allow this, or a cookie-authenticated write lacks its X-Telestate-CSRF header (`csrf_failed`)"
+        }
         "404" => "Not found, or outside the caller's scope",
         "409" => "Conflicts with the current state (`error.code` says how)",
         "412" => "If-Match is stale",

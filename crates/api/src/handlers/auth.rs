@@ -109,8 +109,9 @@ pub async fn get_session(
     let session = auth::cookie_session(&state, &req).await?;
     let csrf = session.csrf().ok_or_else(|| ApiError::Unauthenticated {
         code: ErrorCode::Unauthenticated,
-        message: "the session predates cookie sessions; log in again with POST /api/v1/auth/session"
-            .into(),
+        message:
+            "the session predates cookie sessions; log in again with POST /api/v1/auth/session"
+                .into(),
     })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

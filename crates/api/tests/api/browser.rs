@@ -53,7 +53,10 @@ trait WithCookie {
 
 impl WithCookie for Req<'_> {
     fn cookie(self, b: &Browser) -> Self {
-        self.header("cookie", &format!("theme=dark; telestate_session={}", b.token))
+        self.header(
+            "cookie",
+            &format!("theme=dark; telestate_session={}", b.token),
+        )
     }
 }
 

@@ -76,7 +76,10 @@ fn assert_page(r: &Resp) {
         "{}",
         r.what
     );
-    assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
     assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"));
 }
 
@@ -152,7 +155,11 @@ async fn a_precompressed_sibling_is_sent_to_clients_that_accept_it() {
     ] {
         let r = app.get(path).header("accept-encoding", accept).send().await;
         assert_eq!(r.status.as_u16(), 200, "{accept}");
-        assert_eq!(r.header("content-encoding").as_deref(), encoding, "{accept}");
+        assert_eq!(
+            r.header("content-encoding").as_deref(),
+            encoding,
+            "{accept}"
+        );
         assert_eq!(&r.body[..], body, "{accept}");
         assert_eq!(
             r.header("content-type").as_deref(),
@@ -172,7 +179,11 @@ async fn an_unchanged_file_is_answered_304() {
     let again = app.get("/").header("if-none-match", &etag).send().await;
     assert_eq!(again.status.as_u16(), 304);
     assert!(again.body.is_empty());
-    let other = app.get("/").header("if-none-match", "\"other\"").send().await;
+    let other = app
+        .get("/")
+        .header("if-none-match", "\"other\"")
+        .send()
+        .await;
     assert_eq!(other.status.as_u16(), 200);
 }
 
