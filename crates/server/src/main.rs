@@ -342,6 +342,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         import_max_errors: config.import_max_errors,
         secret_key,
         login: config.login,
+        cookie_secure: config.cookie_secure,
+        web_dir: config.web_dir.clone(),
     };
     let worker_metrics = Arc::new(worker::Metrics::default());
     let worker = if config.worker {
@@ -389,7 +391,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let server = server
         .bind(&config.bind)
         .with_context(|| format!("binding {} (TELESTATE_BIND)", config.bind))?;
-    tracing::info!(bind = %config.bind, "serving; API docs at /api/docs/");
+    if !config.web_dir.join("index.html").is_file() {
+        tracing::warn!(
+            web_dir = %config.web_dir.display(),
+            "no web app found (TELESTATE_WEB_DIR): / answers how to build it"
+        );
+    }
+    tracing::info!(bind = %config.bind, "serving; the web app at /, API docs at /api/docs/");
     let served = server.run().await.context("serving");
     if let Some((stop, thread)) = worker {
         let _ = stop.send(true);
