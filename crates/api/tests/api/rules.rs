@@ -424,3 +424,40 @@ async fn a_preview_lists_who_would_get_which_number_and_who_is_short_and_changes
     assert_eq!(detail["run"]["id"], run["id"]);
     assert_eq!(detail["items_not_shown"], 0);
 }
+
+#[actix_web::test]
+async fn a_null_in_a_rule_patch_is_a_400_naming_the_field_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let admin = app.user(Role::Admin).await;
+    estate(&app, &owner, 1, 1).await;
+    let rule = app
+        .post("/api/v1/rules")
+        .as_(&admin)
+        .json(sales_rule(10))
+        .send()
+        .await
+        .expect(201);
+    let path = format!("/api/v1/rules/{}", rule["id"].as_str().unwrap());
+    // None of these can be cleared: a null must not be read silently as "keep".
+    for field in [
+        "name",
+        "priority",
+        "enabled",
+        "condition",
+        "action",
+        "leaver_policy",
+    ] {
+        let r = app
+            .patch(&path)
+            .as_(&admin)
+            .json(json!({ field: null }))
+            .send()
+            .await;
+        let details = r.expect_error(400, "invalid_json");
+        assert_eq!(details["field"], field, "{}", r.text());
+        assert!(r.text().contains("null"), "{}", r.text());
+    }
+    let now = app.get(&path).as_(&admin).send().await.expect(200);
+    assert_eq!((now["version"].clone(), now["enabled"].clone()), (json!(1), json!(true)));
+}
