@@ -42,11 +42,15 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
 /// True for a path the app may answer (not the API's or the probes').
+///
+/// Judged by the first non-empty segment, percent-decoded, as actix's router reads it: it
+/// decodes `/%61pi/v1/me` to the API's `/api/v1/me`, so an unknown `/%61pi/…` or `//api/…`
+/// must keep the JSON 404 too, never be answered with the app's HTML.
 pub fn is_app_path(path: &str) -> bool {
-    !RESERVED.iter().any(|p| {
-        path.strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    let first = path.split('/').find(|s| !s.is_empty()).unwrap_or_default();
+    let first = percent_encoding::percent_decode_str(first).decode_utf8_lossy();
+    let first = first.split('/').next().unwrap_or_default();
+    !RESERVED.iter().any(|p| first == p.trim_start_matches('/'))
 }
 
 /// Answers a request no route matched: the app's file or page, or the JSON 404.
@@ -314,6 +318,10 @@ mod tests {
             ("/healthz", false),
             ("/metrics", false),
             ("/metricsboard", true),
+            ("/%61pi/v1/nope", false),
+            ("//api/v1/nope", false),
+            ("/%2561pi", true),
+            ("/api%2fv1", false),
         ] {
             assert_eq!(is_app_path(path), app, "{path}");
         }

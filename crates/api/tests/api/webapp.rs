@@ -260,3 +260,32 @@ async fn without_a_built_app_the_root_says_how_to_build_one() {
         app.get("/healthz").send().await.expect(200);
     }
 }
+
+#[actix_web::test]
+async fn encoded_or_doubled_api_paths_never_get_the_apps_html() {
+    let site = Site::new();
+    let app = app_serving(&site.dist()).await;
+    // actix's router decodes `%61` to `a`, so these are API paths: they keep the JSON 404
+    // and the API's policy, never the app's page.
+    for path in [
+        "/%61pi/v1/nowhere",
+        "/%61%70%69",
+        "//api/v1/nowhere",
+        "/api%2Fv1/nowhere",
+        "/%68ealthz/x",
+    ] {
+        let r = app.get(path).send().await;
+        assert!(!r.text().contains(INDEX), "{path}: {}", r.text());
+        r.expect_error(404, "not_found");
+        assert_eq!(
+            r.header("content-security-policy").as_deref(),
+            Some(api::headers::API_POLICY),
+            "{path}"
+        );
+    }
+    // The decoded path still reaches the API itself.
+    app.get("/%61pi/v1/me")
+        .send()
+        .await
+        .expect_error(401, "unauthenticated");
+}
