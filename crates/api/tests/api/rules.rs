@@ -554,3 +554,38 @@ async fn a_scoped_admin_cannot_probe_for_sites_outside_its_scope_through_a_rule(
     let list = app.get("/api/v1/rules").as_(&owner).send().await.expect(200);
     assert_eq!(list["items"], json!([]));
 }
+
+#[actix_web::test]
+async fn previews_beyond_the_servers_bound_are_a_429_busy_and_other_requests_go_on() {
+    // No preview slot at all, and no waiting: every preview finds the bound reached.
+    let app = TestApp::with_config(api::ApiConfig {
+        previews: api::throttle::PreviewLimits {
+            concurrency: 0,
+            wait: std::time::Duration::ZERO,
+        },
+        ..api::ApiConfig::default()
+    })
+    .await;
+    let owner = app.user(Role::Owner).await;
+    estate(&app, &owner, 2, 2).await;
+    let rule = app
+        .post("/api/v1/rules")
+        .as_(&owner)
+        .json(sales_rule(10))
+        .send()
+        .await
+        .expect(201);
+    for path in [
+        format!("/api/v1/rules/{}/preview", rule["id"].as_str().unwrap()),
+        "/api/v1/rules/preview".to_string(),
+    ] {
+        let mut draft = sales_rule(11);
+        draft["name"] = json!("Draft");
+        let r = app.post(&path).as_(&owner).json(draft).send().await;
+        let details = r.expect_error(429, "busy");
+        assert_eq!(details["retry_after_seconds"], 5);
+        assert_eq!(r.header("retry-after").as_deref(), Some("5"));
+    }
+    // Everything else is unaffected.
+    app.get("/api/v1/rules").as_(&owner).send().await.expect(200);
+}
