@@ -210,7 +210,9 @@ impl PreviewGuard {
             Ok(Ok(permit)) => Ok(permit),
             // Closed never happens (the semaphore is never closed); timeout: saturated.
             _ => Err(ApiError::Busy {
-                message: "as many rule previews as this server runs at once are running; retry shortly".into(),
+                message:
+                    "as many rule previews as this server runs at once are running; retry shortly"
+                        .into(),
                 retry_after_seconds: 5,
             }),
         }

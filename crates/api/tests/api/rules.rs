@@ -459,7 +459,10 @@ async fn a_null_in_a_rule_patch_is_a_400_naming_the_field_and_changes_nothing() 
         assert!(r.text().contains("null"), "{}", r.text());
     }
     let now = app.get(&path).as_(&admin).send().await.expect(200);
-    assert_eq!((now["version"].clone(), now["enabled"].clone()), (json!(1), json!(true)));
+    assert_eq!(
+        (now["version"].clone(), now["enabled"].clone()),
+        (json!(1), json!(true))
+    );
 }
 
 #[actix_web::test]
@@ -551,7 +554,12 @@ async fn a_scoped_admin_cannot_probe_for_sites_outside_its_scope_through_a_rule(
                 .expect_error(403, "out_of_scope");
         }
     }
-    let list = app.get("/api/v1/rules").as_(&owner).send().await.expect(200);
+    let list = app
+        .get("/api/v1/rules")
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
     assert_eq!(list["items"], json!([]));
 }
 
@@ -587,5 +595,9 @@ async fn previews_beyond_the_servers_bound_are_a_429_busy_and_other_requests_go_
         assert_eq!(r.header("retry-after").as_deref(), Some("5"));
     }
     // Everything else is unaffected.
-    app.get("/api/v1/rules").as_(&owner).send().await.expect(200);
+    app.get("/api/v1/rules")
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
 }

@@ -298,7 +298,10 @@ async fn a_large_file_is_sent_whole_in_chunks_and_an_unchanged_one_not_at_all() 
     let app = app_serving(&site.dist()).await;
     let r = app.get("/big-0123abcd.wasm").send().await;
     assert_eq!(r.status.as_u16(), 200);
-    assert_eq!(r.header("content-type").as_deref(), Some("application/wasm"));
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/wasm")
+    );
     assert_eq!(r.body.len(), body.len());
     assert!(r.body[..] == body[..], "the body differs");
     // HEAD reads nothing of the file.
