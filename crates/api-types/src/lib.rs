@@ -130,6 +130,7 @@ error_codes! {
     Unauthenticated => ("unauthenticated", 401, "no valid bearer token (JWT or API token) or session cookie"),
     InvalidCredentials => ("invalid_credentials", 401, "wrong username or password"),
     TooManyAttempts => ("too_many_attempts", 429, "too many login attempts (from this address, for this username from this address, or on this server); see Retry-After"),
+    Busy => ("busy", 429, "the server is already running as many of these costly requests (rule previews) as it allows at once; retry after Retry-After"),
     Forbidden => ("forbidden", 403, "the caller's role does not allow this action"),
     CsrfFailed => ("csrf_failed", 403, "a request authenticated by the session cookie changes state but its X-Telestate-CSRF header is missing or is not the session's CSRF token"),
     OutOfScope => ("out_of_scope", 403, "the result would lie outside the caller's scope"),

@@ -42,28 +42,60 @@ pub struct Rule {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Changes to a rule; absent fields stay. The result is checked as a new rule is.
+/// Changes to a rule; absent fields stay, and none can be cleared, so `null` is refused
+/// (400 naming the field) rather than read as "keep" (and a client built on this type never sends one). The
+/// result is checked as a new rule is.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RulePatch {
     /// New name.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub name: Option<String>,
     /// New priority.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub priority: Option<i64>,
     /// Enable or pause it (a paused rule neither assigns nor unassigns).
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = bool))]
     pub enabled: Option<bool>,
     /// New condition.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = ConditionDraft))]
     pub condition: Option<ConditionDraft>,
     /// New action.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = ActionDraft))]
     pub action: Option<ActionDraft>,
     /// `keep` or `unassign`.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub leaver_policy: Option<String>,
 }
 

@@ -56,6 +56,12 @@ pub enum ApiError {
         message: String,
         retry_after_seconds: i64,
     },
+    /// 429: as many costly requests of this kind run as are allowed at once.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_seconds: i64,
+    },
     /// 503: the database is unreachable.
     #[error("{0}")]
     Unavailable(String),
@@ -86,6 +92,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            ApiError::Busy { .. } => ErrorCode::Busy,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
@@ -110,6 +117,10 @@ impl ApiError {
             ApiError::TooManyAttempts {
                 retry_after_seconds,
                 ..
+            }
+            | ApiError::Busy {
+                retry_after_seconds,
+                ..
             } => json!({ "retry_after_seconds": retry_after_seconds }),
             _ => json!({}),
         }
@@ -127,7 +138,9 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAttempts { .. } | ApiError::Busy { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -150,6 +163,10 @@ impl ResponseError for ApiError {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let ApiError::TooManyAttempts {
+            retry_after_seconds,
+            ..
+        }
+        | ApiError::Busy {
             retry_after_seconds,
             ..
         } = self

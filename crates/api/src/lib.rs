@@ -57,6 +57,8 @@ pub struct ApiConfig {
     pub cookie_secure: auth::CookieSecure,
     /// The built web app (`TELESTATE_WEB_DIR`), served at every path outside the API.
     pub web_dir: std::path::PathBuf,
+    /// Rule previews at once (fixed; tests lower it).
+    pub previews: throttle::PreviewLimits,
 }
 
 impl Default for ApiConfig {
@@ -73,6 +75,7 @@ impl Default for ApiConfig {
             login: throttle::LoginLimits::default(),
             cookie_secure: auth::CookieSecure::default(),
             web_dir: webapp::DEFAULT_DIR.into(),
+            previews: throttle::PreviewLimits::default(),
         }
     }
 }
@@ -93,6 +96,8 @@ pub struct AppState {
     pub events: events::Hub,
     /// Login throttles and the bound on concurrent password hashing.
     pub login: throttle::LoginGuard,
+    /// The bound on rule previews running at once.
+    pub previews: throttle::PreviewGuard,
 }
 
 impl AppState {
@@ -103,6 +108,7 @@ impl AppState {
         let jwt = auth::JwtKeys::new(&key, config.jwt_ttl_seconds);
         let events = events::Hub::new(db.clone());
         let login = throttle::LoginGuard::new(config.login);
+        let previews = throttle::PreviewGuard::new(config.previews);
         Ok(AppState {
             db,
             config,
@@ -111,6 +117,7 @@ impl AppState {
             principals: auth::PrincipalCache::default(),
             events,
             login,
+            previews,
         })
     }
 

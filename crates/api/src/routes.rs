@@ -118,6 +118,8 @@ const COOKIE_ONLY: &[&str] = &["get_session"];
 
 /// Operations that log in: they can answer 401 and 429 though public.
 const LOGINS: &[&str] = &["login", "create_session"];
+/// Operations bounded in how many run at once: 429 `busy` beyond.
+const BOUNDED: &[&str] = &["preview_rule", "preview_draft"];
 
 /// Conventions applied to the whole document: the bearer and cookie schemes, security on every
 /// operation that does not opt out, and the error envelope on every error status an
@@ -263,7 +265,9 @@ fn error_description(status: &str) -> &'static str {
         "412" => "If-Match is stale",
         "413" => "Body too large",
         "415" => "Unsupported Content-Type",
-        "429" => "Account locked after repeated failures; see Retry-After",
+        "429" => {
+            "Too many login attempts (`too_many_attempts`), or too many such requests at once (`busy`); see Retry-After"
+        }
         "503" => "Database unavailable",
         _ => "Unexpected error",
     }
@@ -455,7 +459,7 @@ fn error_statuses(f: &Facts<'_>) -> Vec<&'static str> {
     if f.has_body {
         statuses.extend(["413", "415"]);
     }
-    if LOGINS.contains(&f.id) {
+    if LOGINS.contains(&f.id) || BOUNDED.contains(&f.id) {
         statuses.push("429");
     }
     statuses

@@ -167,6 +167,58 @@ impl LoginGuard {
     }
 }
 
+/// How many rule previews one instance runs at once, and how long another waits for a
+/// turn. A preview reads the whole directory and walks the pools (about a second and tens
+/// of MB at 100,000 users) on a blocking thread holding a pooled connection: unbounded, a
+/// burst of them would take every database connection, and the memory with them.
+#[derive(Debug, Clone, Copy)]
+pub struct PreviewLimits {
+    /// Previews running at once.
+    pub concurrency: usize,
+    /// How long a preview waits for a free slot before it is answered 429 `busy`.
+    pub wait: Duration,
+}
+
+impl Default for PreviewLimits {
+    fn default() -> Self {
+        PreviewLimits {
+            concurrency: 2,
+            wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The bound on concurrent rule previews (see [`PreviewLimits`]).
+pub struct PreviewGuard {
+    slots: Semaphore,
+    wait: Duration,
+}
+
+impl PreviewGuard {
+    /// A guard allowing `limits.concurrency` previews at once.
+    pub fn new(limits: PreviewLimits) -> Self {
+        PreviewGuard {
+            slots: Semaphore::new(limits.concurrency),
+            wait: limits.wait,
+        }
+    }
+
+    /// A slot to run a preview in: waits when all are taken, then answers 429 `busy`
+    /// with `Retry-After`.
+    pub async fn slot(&self) -> Result<SemaphorePermit<'_>, ApiError> {
+        match tokio::time::timeout(self.wait, self.slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // Closed never happens (the semaphore is never closed); timeout: saturated.
+            _ => Err(ApiError::Busy {
+                message:
+                    "as many rule previews as this server runs at once are running; retry shortly"
+                        .into(),
+                retry_after_seconds: 5,
+            }),
+        }
+    }
+}
+
 /// The client address a request's limits apply to: the peer's IP, an IPv6 peer by its
 /// /64 (one subscriber's usual allocation), `unknown` when actix has none.
 pub fn client_of(req: &HttpRequest) -> String {

@@ -12,7 +12,9 @@
 //! listed. `index.html` and files without a content hash in their name are `no-cache`
 //! (revalidated by `ETag`); hashed names (`name-<8+ hex digits>.ext`, as trunk writes them)
 //! never change, so they are cached for a year. A `.br` or `.gz` sibling is sent instead
-//! when the client accepts it. The security headers, the app's `Content-Security-Policy`
+//! when the client accepts it. Files are opened on the blocking pool and sent in 64 KiB
+//! chunks, each read there as the client takes it, so a big file or a slow client never
+//! holds a worker or the whole file in memory. The security headers, the app's `Content-Security-Policy`
 //! among them, are set by `headers::middleware` for every path this module serves.
 
 use std::{
@@ -23,6 +25,7 @@ use std::{
 
 use actix_web::{
     HttpRequest, HttpResponse,
+    body::SizedStream,
     http::{Method, StatusCode, header},
     web,
 };
@@ -42,11 +45,15 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
 /// True for a path the app may answer (not the API's or the probes').
+///
+/// Judged by the first non-empty segment, percent-decoded, as actix's router reads it: it
+/// decodes `/%61pi/v1/me` to the API's `/api/v1/me`, so an unknown `/%61pi/…` or `//api/…`
+/// must keep the JSON 404 too, never be answered with the app's HTML.
 pub fn is_app_path(path: &str) -> bool {
-    !RESERVED.iter().any(|p| {
-        path.strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    let first = path.split('/').find(|s| !s.is_empty()).unwrap_or_default();
+    let first = percent_encoding::percent_decode_str(first).decode_utf8_lossy();
+    let first = first.split('/').next().unwrap_or_default();
+    !RESERVED.iter().any(|p| first == p.trim_start_matches('/'))
 }
 
 /// Answers a request no route matched: the app's file or page, or the JSON 404.
@@ -85,7 +92,46 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     if let Some(encoding) = file.encoding {
         res.insert_header((header::CONTENT_ENCODING, encoding));
     }
-    Ok(res.body(file.body))
+    // A HEAD answer announces the length but sends nothing; actix would still pull the
+    // body (and drop it), so none is read.
+    let to_read = if method == Method::HEAD { 0 } else { file.len };
+    Ok(res.body(SizedStream::new(file.len, chunks(file.file, to_read))))
+}
+
+/// How much of a file one read takes: what a response holds in memory at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// The first `len` bytes of `file`, read [`CHUNK`] bytes at a time on the blocking pool
+/// and only as the client takes them: a large file is never held whole in memory, never
+/// read on an HTTP worker, and not read at all for a `HEAD` or a `304`. A file that
+/// shrank meanwhile ends the stream with an error (the client sees a short body).
+fn chunks(
+    file: std::fs::File,
+    len: u64,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, io::Error>> {
+    futures_util::stream::try_unfold((file, len), |(mut file, left)| async move {
+        if left == 0 {
+            return Ok(None);
+        }
+        let want = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
+        let (file, buf) = web::block(move || {
+            use std::io::Read as _;
+            let mut buf = vec![0; want];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, io::Error>((file, buf))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        if buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was sent",
+            ));
+        }
+        let left = left - buf.len() as u64;
+        Ok(Some((web::Bytes::from(buf), (file, left))))
+    })
 }
 
 /// The answer while no app is built: a short page saying how to build one.
@@ -166,9 +212,10 @@ fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
         })
 }
 
-/// A file to send.
+/// A file to send, opened but not read.
 struct Found {
-    body: Vec<u8>,
+    file: std::fs::File,
+    len: u64,
     content_type: &'static str,
     cache_control: &'static str,
     encoding: Option<&'static str>,
@@ -205,7 +252,9 @@ fn find(dir: &Path, segments: &[String], enc: Encodings) -> io::Result<Option<Fo
         Some((p, coding)) => (p, Some(coding)),
         None => (path, None),
     };
-    let meta = std::fs::metadata(&read_from)?;
+    // Length and date from the open file: what is sent is what the ETag describes.
+    let file = std::fs::File::open(&read_from)?;
+    let meta = file.metadata()?;
     let modified = meta
         .modified()
         .ok()
@@ -219,7 +268,8 @@ fn find(dir: &Path, segments: &[String], enc: Encodings) -> io::Result<Option<Fo
         encoding.map(|e| format!("-{e}")).unwrap_or_default()
     );
     Ok(Some(Found {
-        body: std::fs::read(&read_from)?,
+        file,
+        len: meta.len(),
         content_type: content_type(&name),
         cache_control: if name != "index.html" && is_hashed(&name) {
             IMMUTABLE
@@ -314,9 +364,34 @@ mod tests {
             ("/healthz", false),
             ("/metrics", false),
             ("/metricsboard", true),
+            ("/%61pi/v1/nope", false),
+            ("//api/v1/nope", false),
+            ("/%2561pi", true),
+            ("/api%2fv1", false),
         ] {
             assert_eq!(is_app_path(path), app, "{path}");
         }
+    }
+
+    #[actix_web::test]
+    async fn a_file_is_sent_in_bounded_chunks_of_exactly_its_length() {
+        use futures_util::TryStreamExt as _;
+        let path = std::env::temp_dir().join(format!("telestate-chunks-{}", std::process::id()));
+        let content: Vec<u8> = (0..CHUNK * 3 + 17).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let pieces: Vec<web::Bytes> = chunks(file, content.len() as u64)
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(pieces.iter().all(|p| !p.is_empty() && p.len() <= CHUNK));
+        assert_eq!(pieces.concat(), content);
+        // A file that shrank under its announced length is an error, not a short success.
+        let file = std::fs::File::open(&path).unwrap();
+        let r: Result<Vec<web::Bytes>, _> =
+            chunks(file, content.len() as u64 + 1).try_collect().await;
+        assert!(r.is_err());
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

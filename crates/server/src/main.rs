@@ -344,6 +344,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         login: config.login,
         cookie_secure: config.cookie_secure,
         web_dir: config.web_dir.clone(),
+        previews: api::throttle::PreviewLimits::default(),
     };
     let worker_metrics = Arc::new(worker::Metrics::default());
     let worker = if config.worker {

@@ -4,7 +4,8 @@
 //! `Authorized<Manage>` (admin and above). A scoped grant sees and writes only the rules
 //! whose pool lies in its scope (see `store::rules`); a full evaluation needs an
 //! unscoped grant. A preview reads the whole directory: it runs on the blocking pool
-//! (`AppState::read`), never on an HTTP worker, and its lists stop at 1,000 lines each
+//! (`AppState::read`), never on an HTTP worker, at most two at once per instance (a
+//! third waits up to 10 s, then 429 `busy`), and its lists stop at 1,000 lines each
 //! with the count of the rest.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -252,6 +253,7 @@ pub async fn preview_rule(
 ) -> Result<web::Json<RulePreview>, ApiError> {
     let id = convert::path_id("rule", &path)?;
     let scope = auth.permit.scope().clone();
+    let _slot = state.previews.slot().await?;
     let p = state
         .read(move |c| sr::preview::preview_saved(c, &scope, id))
         .await?;
@@ -269,6 +271,7 @@ pub async fn preview_draft(
 ) -> Result<web::Json<RulePreview>, ApiError> {
     let draft = body.into_inner()?;
     let scope = auth.permit.scope().clone();
+    let _slot = state.previews.slot().await?;
     let p = state
         .read(move |c| sr::preview::preview_draft(c, &scope, &draft))
         .await?;

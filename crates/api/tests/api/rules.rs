@@ -424,3 +424,180 @@ async fn a_preview_lists_who_would_get_which_number_and_who_is_short_and_changes
     assert_eq!(detail["run"]["id"], run["id"]);
     assert_eq!(detail["items_not_shown"], 0);
 }
+
+#[actix_web::test]
+async fn a_null_in_a_rule_patch_is_a_400_naming_the_field_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    let admin = app.user(Role::Admin).await;
+    estate(&app, &owner, 1, 1).await;
+    let rule = app
+        .post("/api/v1/rules")
+        .as_(&admin)
+        .json(sales_rule(10))
+        .send()
+        .await
+        .expect(201);
+    let path = format!("/api/v1/rules/{}", rule["id"].as_str().unwrap());
+    // None of these can be cleared: a null must not be read silently as "keep".
+    for field in [
+        "name",
+        "priority",
+        "enabled",
+        "condition",
+        "action",
+        "leaver_policy",
+    ] {
+        let r = app
+            .patch(&path)
+            .as_(&admin)
+            .json(json!({ field: null }))
+            .send()
+            .await;
+        let details = r.expect_error(400, "invalid_json");
+        assert_eq!(details["field"], field, "{}", r.text());
+        assert!(r.text().contains("null"), "{}", r.text());
+    }
+    let now = app.get(&path).as_(&admin).send().await.expect(200);
+    assert_eq!(
+        (now["version"].clone(), now["enabled"].clone()),
+        (json!(1), json!(true))
+    );
+}
+
+#[actix_web::test]
+async fn a_priority_taken_by_an_out_of_scope_rule_is_refused_without_naming_it() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    estate(&app, &owner, 1, 1).await;
+    app.number(
+        &owner,
+        json!({"number": "+442070000300", "tags": ["Support"]}),
+    )
+    .await;
+    let mut support = sales_rule(20);
+    support["name"] = json!("Hidden support rule");
+    support["action"]["pool"]["tags"] = json!(["Support"]);
+    let hidden = app
+        .post("/api/v1/rules")
+        .as_(&owner)
+        .json(support)
+        .send()
+        .await
+        .expect(201);
+    let hidden_id = hidden["id"].as_str().unwrap().to_string();
+    let scoped = app.scoped_user(Role::Admin, &[], &["sales"]).await;
+
+    // Creating at the hidden rule's priority: refused, but neither its name nor its id
+    // leaks; the field to change is still named.
+    let r = app
+        .post("/api/v1/rules")
+        .as_(&scoped)
+        .json(sales_rule(20))
+        .send()
+        .await;
+    let details = r.expect_error(409, "priority_taken");
+    assert_eq!(details["field"], "priority");
+    assert!(details.get("rule_id").is_none(), "{}", r.text());
+    assert!(!r.text().contains("Hidden support rule"), "{}", r.text());
+    assert!(!r.text().contains(&hidden_id), "{}", r.text());
+
+    // The same through an edit of its own rule.
+    let own = app
+        .post("/api/v1/rules")
+        .as_(&scoped)
+        .json(sales_rule(10))
+        .send()
+        .await
+        .expect(201);
+    let r = app
+        .patch(&format!("/api/v1/rules/{}", own["id"].as_str().unwrap()))
+        .as_(&scoped)
+        .json(json!({"priority": 20}))
+        .send()
+        .await;
+    let details = r.expect_error(409, "priority_taken");
+    assert!(details.get("rule_id").is_none(), "{}", r.text());
+    assert!(!r.text().contains("Hidden support rule"), "{}", r.text());
+
+    // A holder the caller can see is still named, so it knows which one to move.
+    let mut second = sales_rule(10);
+    second["name"] = json!("Second sales rule");
+    let r = app
+        .post("/api/v1/rules")
+        .as_(&scoped)
+        .json(second)
+        .send()
+        .await;
+    let details = r.expect_error(409, "priority_taken");
+    assert_eq!(details["rule_id"], own["id"]);
+}
+
+#[actix_web::test]
+async fn a_scoped_admin_cannot_probe_for_sites_outside_its_scope_through_a_rule() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    estate(&app, &owner, 1, 1).await;
+    let mine = app.location(&owner, "London", "GB").await;
+    let theirs = app.location(&owner, "Paris", "FR").await;
+    let scoped = app.scoped_user(Role::Admin, &[&mine], &[]).await;
+    // An existing site outside the scope and one that does not exist get the same answer.
+    for location in [theirs.as_str(), "987654"] {
+        let mut rule = sales_rule(10);
+        rule["action"]["pool"] = json!({"location_id": location});
+        for path in ["/api/v1/rules", "/api/v1/rules/preview"] {
+            app.post(path)
+                .as_(&scoped)
+                .json(rule.clone())
+                .send()
+                .await
+                .expect_error(403, "out_of_scope");
+        }
+    }
+    let list = app
+        .get("/api/v1/rules")
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(list["items"], json!([]));
+}
+
+#[actix_web::test]
+async fn previews_beyond_the_servers_bound_are_a_429_busy_and_other_requests_go_on() {
+    // No preview slot at all, and no waiting: every preview finds the bound reached.
+    let app = TestApp::with_config(api::ApiConfig {
+        previews: api::throttle::PreviewLimits {
+            concurrency: 0,
+            wait: std::time::Duration::ZERO,
+        },
+        ..api::ApiConfig::default()
+    })
+    .await;
+    let owner = app.user(Role::Owner).await;
+    estate(&app, &owner, 2, 2).await;
+    let rule = app
+        .post("/api/v1/rules")
+        .as_(&owner)
+        .json(sales_rule(10))
+        .send()
+        .await
+        .expect(201);
+    for path in [
+        format!("/api/v1/rules/{}/preview", rule["id"].as_str().unwrap()),
+        "/api/v1/rules/preview".to_string(),
+    ] {
+        let mut draft = sales_rule(11);
+        draft["name"] = json!("Draft");
+        let r = app.post(&path).as_(&owner).json(draft).send().await;
+        let details = r.expect_error(429, "busy");
+        assert_eq!(details["retry_after_seconds"], 5);
+        assert_eq!(r.header("retry-after").as_deref(), Some("5"));
+    }
+    // Everything else is unaffected.
+    app.get("/api/v1/rules")
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
+}

@@ -260,3 +260,60 @@ async fn without_a_built_app_the_root_says_how_to_build_one() {
         app.get("/healthz").send().await.expect(200);
     }
 }
+
+#[actix_web::test]
+async fn encoded_or_doubled_api_paths_never_get_the_apps_html() {
+    let site = Site::new();
+    let app = app_serving(&site.dist()).await;
+    // actix's router decodes `%61` to `a`, so these are API paths: they keep the JSON 404
+    // and the API's policy, never the app's page.
+    for path in [
+        "/%61pi/v1/nowhere",
+        "/%61%70%69",
+        "//api/v1/nowhere",
+        "/api%2Fv1/nowhere",
+        "/%68ealthz/x",
+    ] {
+        let r = app.get(path).send().await;
+        assert!(!r.text().contains(INDEX), "{path}: {}", r.text());
+        r.expect_error(404, "not_found");
+        assert_eq!(
+            r.header("content-security-policy").as_deref(),
+            Some(api::headers::API_POLICY),
+            "{path}"
+        );
+    }
+    // The decoded path still reaches the API itself.
+    app.get("/%61pi/v1/me")
+        .send()
+        .await
+        .expect_error(401, "unauthenticated");
+}
+
+#[actix_web::test]
+async fn a_large_file_is_sent_whole_in_chunks_and_an_unchanged_one_not_at_all() {
+    let site = Site::new();
+    let body: Vec<u8> = (0..(3 << 20) + 5).map(|i: u32| (i % 253) as u8).collect();
+    std::fs::write(site.dist().join("big-0123abcd.wasm"), &body).unwrap();
+    let app = app_serving(&site.dist()).await;
+    let r = app.get("/big-0123abcd.wasm").send().await;
+    assert_eq!(r.status.as_u16(), 200);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/wasm")
+    );
+    assert_eq!(r.body.len(), body.len());
+    assert!(r.body[..] == body[..], "the body differs");
+    // HEAD reads nothing of the file.
+    let head = app.req(Method::HEAD, "/big-0123abcd.wasm").send().await;
+    assert_eq!(head.status.as_u16(), 200);
+    assert!(head.body.is_empty(), "HEAD sent {} bytes", head.body.len());
+    let etag = r.header("etag").unwrap();
+    let again = app
+        .get("/big-0123abcd.wasm")
+        .header("if-none-match", &etag)
+        .send()
+        .await;
+    assert_eq!(again.status.as_u16(), 304);
+    assert!(again.body.is_empty());
+}

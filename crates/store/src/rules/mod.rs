@@ -13,8 +13,11 @@
 //! - **Scope.** A rule belongs to the part of the estate its pool draws from: a scoped
 //!   grant sees, previews and writes only rules whose pool lies inside it (its location
 //!   is one of the grant's, and it requires one of the grant's tags, as for a number);
-//!   other rules are absent (404), and writing a pool outside is 403 `out_of_scope`.
-//!   A full evaluation spans every rule: only an unscoped admin may start one.
+//!   other rules are absent (404), and writing a pool outside is 403 `out_of_scope` —
+//!   decided before the estate checks, so it cannot tell whether an id exists. Names and
+//!   priorities are unique installation-wide: a conflict with a rule outside the scope
+//!   says the name or priority is taken (the caller must pick another) but never which
+//!   rule holds it. A full evaluation spans every rule: only an unscoped admin may start one.
 //! - **A rule's numbers are marked** (`numbers.assigned_rule_id`), written by
 //!   [`runs`] right after its allocation and cleared by every other assign, reassign and
 //!   unassign, whoever makes it. A leaver policy only ever takes back marked numbers.
@@ -206,9 +209,13 @@ fn first_problem(errors: &[RuleError]) -> String {
         .join("; ")
 }
 
-/// Checks a draft: the domain's rules, then the estate's (see the module docs). Returns
-/// the rule with `id`.
-pub fn check(conn: &mut Conn, id: i64, draft: &RuleDraft) -> StoreResult<Rule> {
+/// Checks a draft: the domain's rules, then that its pool lies in `scope` (403
+/// `out_of_scope`), then the estate's (see the module docs). Returns the rule with `id`.
+///
+/// Scope comes before the estate: a pool naming a site, range or tag outside the caller's
+/// scope is refused the same way whether it exists or not, so a scoped admin cannot probe
+/// for ids it may not see.
+pub fn check(conn: &mut Conn, scope: &Scope, id: i64, draft: &RuleDraft) -> StoreResult<Rule> {
     let rule = Rule::parse(id, draft).map_err(|errors| StoreError::Invalid {
         code: "invalid_field",
         field: errors
@@ -217,6 +224,7 @@ pub fn check(conn: &mut Conn, id: i64, draft: &RuleDraft) -> StoreResult<Rule> {
             .unwrap_or_else(|| "rule".into()),
         message: first_problem(&errors),
     })?;
+    require_scope(scope, &rule)?;
     check_groups(conn, &rule)?;
     check_pool(conn, &rule)?;
     Ok(rule)
@@ -372,8 +380,16 @@ fn require_scope(scope: &Scope, rule: &Rule) -> StoreResult<()> {
     }
 }
 
-/// Name and priority are unique: a 409 naming the field.
-fn check_unique(conn: &mut Conn, draft: &RuleDraft, except: Option<i64>) -> StoreResult<()> {
+/// Name and priority are unique installation-wide: a 409 naming the field. The holder of
+/// a taken priority is named only when it lies in `scope`: a scoped admin learns that a
+/// name or priority is taken (it must pick another), never which rule outside its scope
+/// holds it.
+fn check_unique(
+    conn: &mut Conn,
+    scope: &Scope,
+    draft: &RuleDraft,
+    except: Option<i64>,
+) -> StoreResult<()> {
     let name_key = draft.name.trim().to_lowercase();
     let mut q = r::table
         .filter(r::name_key.eq(&name_key))
@@ -397,6 +413,16 @@ fn check_unique(conn: &mut Conn, draft: &RuleDraft, except: Option<i64>) -> Stor
         q = q.filter(r::id.ne(id));
     }
     if let Some((other, name)) = q.first::<(i64, String)>(conn).optional()? {
+        if !visible(scope, &get(conn, &Scope::unrestricted(), other)?)? {
+            return Err(StoreError::Conflict {
+                code: "priority_taken",
+                message: format!(
+                    "another rule has priority {} already; priorities are unique, so the order of rules is never a tie",
+                    draft.priority
+                ),
+                details: json!({ "field": "priority" }),
+            });
+        }
         return Err(StoreError::Conflict {
             code: "priority_taken",
             message: format!(
@@ -424,8 +450,7 @@ pub fn create(
     permit: &domain::Permit,
     draft: &RuleDraft,
 ) -> StoreResult<StoredRule> {
-    let rule = check(conn, 0, draft)?;
-    require_scope(permit.scope(), &rule)?;
+    let rule = check(conn, permit.scope(), 0, draft)?;
     let count: i64 = r::table.count().get_result(conn)?;
     if count >= MAX_RULES {
         return Err(StoreError::conflict(
@@ -434,7 +459,7 @@ pub fn create(
         ));
     }
     let normal = rule.to_draft();
-    check_unique(conn, &normal, None)?;
+    check_unique(conn, permit.scope(), &normal, None)?;
     let now = crate::now();
     diesel::insert_into(r::table)
         .values((
@@ -526,10 +551,9 @@ pub fn update(
     if let Some(v) = patch.leaver_policy {
         draft.leaver_policy = v;
     }
-    let rule = check(conn, id, &draft)?;
-    require_scope(permit.scope(), &rule)?;
+    let rule = check(conn, permit.scope(), id, &draft)?;
     let normal = rule.to_draft();
-    check_unique(conn, &normal, Some(id))?;
+    check_unique(conn, permit.scope(), &normal, Some(id))?;
     let n = diesel::update(
         r::table
             .filter(r::id.eq(id))

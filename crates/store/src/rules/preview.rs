@@ -244,8 +244,7 @@ pub fn preview_draft(
 ) -> StoreResult<Preview> {
     let mut draft = draft.clone();
     draft.enabled = true;
-    let candidate = super::check(conn, UNSAVED_ID, &draft)?;
-    super::require_scope(scope, &candidate)?;
+    let candidate = super::check(conn, scope, UNSAVED_ID, &draft)?;
     let rules = with_candidate(super::load(conn)?, candidate);
     preview(conn, &rules, UNSAVED_ID)
 }
