@@ -56,6 +56,10 @@ fi
 
 # --- build ---
 started=$(date +%s)
+# Leptos' type erasure: every view closure and component resolves to one type instead of
+# one per call site, so far less code is monomorphised (a smaller bundle, a faster build).
+# Only for the wasm target, so the server's builds are untouched.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg erase_components"
 cargo build --manifest-path frontend/Cargo.toml --profile wasm-release --target wasm32-unknown-unknown
 OUT=$(mktemp -d "${TMPDIR:-/var/tmp}/telestate-web.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
