@@ -58,6 +58,8 @@ pub struct Pending {
     pub act: Act,
     /// The numbers (E.164).
     pub numbers: Vec<String>,
+    /// Assign by taking the number from its current holder (it is assigned).
+    pub reassign: bool,
 }
 
 /// An assignee picked in the type-ahead.
@@ -84,9 +86,11 @@ pub fn ActionDialog(pending: Pending, on_close: Callback<()>, on_done: Callback<
     let auth = auth();
     let toasts = toasts();
     let act = pending.act;
+    let reassigning = pending.reassign;
     let numbers = pending.numbers.clone();
+    let verb = if reassigning { "Reassign" } else { act.title() };
     let title = if numbers.len() == 1 {
-        format!("{} {}", act.title(), numbers[0])
+        format!("{verb} {}", numbers[0])
     } else {
         format!("{} {} numbers", act.title(), numbers.len())
     };
@@ -109,7 +113,7 @@ pub fn ActionDialog(pending: Pending, on_close: Callback<()>, on_done: Callback<
                     target: TargetRef { kind: p.kind.into(), id: p.id },
                     override_reservation: force == Some("number_reserved"),
                     override_quarantine: force == Some("number_quarantined"),
-                    reassign: force == Some("number_assigned"),
+                    reassign: reassigning || force == Some("number_assigned"),
                 })
             }
             Act::Reserve => {
@@ -430,18 +434,24 @@ pub fn actions_for(status: api_types::NumberStatus) -> &'static [Act] {
 
 /// A button that opens `act` for `number`, disabled with the reason for roles below operator.
 #[component]
-pub fn ActButton(act: Act, number: String, open: WriteSignal<Option<Pending>>, #[prop(optional)] small: bool) -> impl IntoView {
+pub fn ActButton(
+    act: Act,
+    number: String,
+    open: WriteSignal<Option<Pending>>,
+    #[prop(optional)] small: bool,
+    /// The number is assigned: Assign moves it to a new holder.
+    #[prop(optional)]
+    reassign: bool,
+) -> impl IntoView {
     let auth = auth();
     let allowed = auth.can(Role::Operator);
-    let label = match act {
-        Act::Assign => "Assign",
-        other => other.title(),
-    };
+    let reassign = reassign && act == Act::Assign;
+    let label = if reassign { "Reassign" } else { act.title() };
     let cls = if small { "btn btn-sm" } else { "btn" };
     let aria = format!("{label} {number}");
     view! {
         <button class=cls disabled=!allowed title=if allowed { String::new() } else { needs(Role::Operator) }
             aria-label=aria data-act=act.verb()
-            on:click=move |_| open.set(Some(Pending { act, numbers: vec![number.clone()] }))>{label}</button>
+            on:click=move |_| open.set(Some(Pending { act, numbers: vec![number.clone()], reassign }))>{label}</button>
     }
 }

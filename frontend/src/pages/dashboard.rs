@@ -180,7 +180,7 @@ fn UtilTable(groups: Vec<StatsGroup>, link: &'static str) -> impl IntoView {
                             </svg>
                         </span>
                         <span class="num">{used}" of "{fmt_int(c.total)}</span>
-                        <span class="num">{runs_out}</span>
+                        <span class="num runs">{runs_out}</span>
                     </div>
                 }
             }).collect_view()}

@@ -93,7 +93,7 @@ pub fn Ranges() -> impl IntoView {
                     <td data-label="Name"><A href=href>{r.name.clone().unwrap_or_else(|| "(unnamed)".into())}</A></td>
                     <td data-label="Start" class="e164">{r.start.clone()}</td>
                     <td data-label="End" class="e164">{r.end.clone()}</td>
-                    <td data-label="Location">{lookups.location(&r.location_id)}</td>
+                    <td data-label="Location">{let id = r.location_id.clone(); move || lookups.location(&id)}</td>
                     <td data-label="Tags"><Tags tags=r.tags.clone()/></td>
                     <td data-label="Assigned" class="num">{fmt_int(u.assigned)}</td>
                     <td data-label="Available" class="num">{fmt_int(u.available)}</td>

@@ -113,7 +113,7 @@ pub fn Import() -> impl IntoView {
                         s.rows, s.unchanged, s.creates, s.updates, s.assigns, s.reassigns, s.unassigns, s.reserves, s.releases, s.quarantines)}</p>
                     {has_errors.then(|| view! {
                         <div class="alert alert-error" role="alert" data-testid="plan-errors">
-                            {format!("{} errors: fix them in the file and plan again.", s.errors + p.errors.len() as u64)}
+                            {let n = s.errors + p.errors.len() as u64; format!("{n} {}: fix the file and plan again.", if n == 1 { "error" } else { "errors" })}
                         </div>
                     })}
                     {(!p.errors.is_empty()).then(|| view! {

@@ -71,6 +71,7 @@ fn Details(n: Number, open: WriteSignal<Option<Pending>>, number: RwSignal<Load<
     let (who, sub) = holder(&n);
     let editing = RwSignal::new(false);
     let acts = actions_for(n.status);
+    let assigned = n.status == api_types::NumberStatus::Assigned;
     let nn = n.clone();
     view! {
         <div class="page-head">
@@ -80,7 +81,7 @@ fn Details(n: Number, open: WriteSignal<Option<Pending>>, number: RwSignal<Load<
             {if can_act {
                 view! {
                     <span class="btn-row">
-                        {acts.iter().map(|a| view! { <ActButton act=*a number=n.number.clone() open=open/> }).collect_view()}
+                        {acts.iter().map(|a| view! { <ActButton act=*a number=n.number.clone() open=open reassign=assigned/> }).collect_view()}
                         <button class="btn" on:click=move |_| editing.set(true)>"Edit"</button>
                     </span>
                 }.into_any()
@@ -109,10 +110,10 @@ fn Details(n: Number, open: WriteSignal<Option<Pending>>, number: RwSignal<Load<
                         <dt>"Quarantined"</dt><dd>"until "{fmt_time(&q.until)}{q.reason.clone().map(|r| format!(" — {r}"))}
                             {q.previous_assignee.as_ref().map(|p| format!(" (was {})", p.name))}</dd>
                     })}
-                    <dt>"Location"</dt><dd>{lookups.location(&n.location_id)}</dd>
-                    <dt>"Range"</dt><dd>{lookups.range(&n.range_id)}</dd>
+                    <dt>"Location"</dt><dd>{let id = n.location_id.clone(); move || lookups.location(&id)}</dd>
+                    <dt>"Range"</dt><dd>{let id = n.range_id.clone(); move || lookups.range(&id)}</dd>
                     <dt>"Country"</dt><dd>{n.country.clone()}</dd>
-                    <dt>"Platform"</dt><dd>{lookups.platform(&n.platform_id)}" "<span class="muted">{n.number_type.map(|t| t.as_str().replace('_', " "))}</span></dd>
+                    <dt>"Platform"</dt><dd>{let id = n.platform_id.clone(); move || lookups.platform(&id)}" "<span class="muted">{n.number_type.map(|t| t.as_str().replace('_', " "))}</span></dd>
                     <dt>"Tags"</dt><dd><Tags tags=n.tags.clone()/></dd>
                     <dt>"Description"</dt><dd>{if n.description.is_empty() { "—".to_string() } else { n.description.clone() }}</dd>
                     <dt>"Version"</dt><dd>{n.version}" · changed "{fmt_time(&n.updated_at)}</dd>

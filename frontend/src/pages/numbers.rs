@@ -267,7 +267,7 @@ pub fn Numbers() -> impl IntoView {
                 <span class="spacer"></span>
                 {[Act::Reserve, Act::Quarantine, Act::Release].map(|act| view! {
                     <button class="btn btn-sm" disabled=move || selected.with(|s| s.is_empty())
-                        on:click=move |_| pending.set(Some(Pending { act, numbers: selected.get() }))>
+                        on:click=move |_| pending.set(Some(Pending { act, numbers: selected.get(), reassign: false }))>
                         {format!("{act:?}…")}
                     </button>
                 }).collect_view()}
@@ -322,7 +322,9 @@ fn row(n: Number, can_act: bool, selected: RwSignal<Vec<String>>, open: WriteSig
     let e164 = n.number.clone();
     let (who, sub) = holder(&n);
     let acts = actions_for(n.status);
-    let loc = lookups.location(&n.location_id);
+    let assigned = n.status == api_types::NumberStatus::Assigned;
+    let loc_id = n.location_id.clone();
+    let loc = move || lookups.location(&loc_id);
     let ty = n.number_type.map(|t| t.as_str().replace('_', " ")).unwrap_or_default();
     let is_sel = { let id = id.clone(); move || selected.with(|s| s.contains(&id)) };
     let is_sel2 = is_sel.clone();
@@ -341,7 +343,7 @@ fn row(n: Number, can_act: bool, selected: RwSignal<Vec<String>>, open: WriteSig
             <td data-label="Type" class="muted">{ty}</td>
             {can_act.then(|| view! {
                 <td class="actions"><span class="btn-row">
-                    {acts.iter().take(2).map(|a| view! { <ActButton act=*a number=n.number.clone() open=open small=true/> }).collect_view()}
+                    {acts.iter().take(2).map(|a| view! { <ActButton act=*a number=n.number.clone() open=open small=true reassign=assigned/> }).collect_view()}
                 </span></td>
             })}
         </tr>
