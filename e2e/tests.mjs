@@ -162,11 +162,12 @@ test('reserves a number and sees assign refused with the reason', async () => {
   await page.context().close();
 });
 
-test('imports a CSV with one bad row, shows the error at its line, then applies the fixed file', async () => {
+test('imports a CSV with one bad row, shows the error at its line, applies the fixed file, then reverts its change set', async () => {
   const numbers = await availableNumbers(3, '&tag=Support');
   const stamp = Date.now();
   const bad = `number,description\n${numbers[0]},E2E import ${stamp} a\nnot-a-number,E2E import ${stamp} b\n${numbers[2]},E2E import ${stamp} c\n`;
   const good = bad.replace('not-a-number', numbers[1]);
+  const original = (await api('GET', `/api/v1/numbers/${enc(numbers[1])}`)).description;
   const page = await newPage();
   await signIn(page, USER, PASSWORD, '/import');
   say('upload the bad file');
@@ -191,6 +192,21 @@ test('imports a CSV with one bad row, shows the error at its line, then applies 
   await page.getByTestId('applied').waitFor();
   const n = await api('GET', `/api/v1/numbers/${enc(numbers[1])}`);
   expect(n.description === `E2E import ${stamp} b`, `the fixed row should be applied, description is "${n.description}"`);
+  say('open its change set and revert it');
+  await page.getByRole('link', { name: /See the change set/ }).click();
+  await page.getByRole('heading', { name: 'Change set' }).waitFor();
+  await page.locator('.timeline li').first().waitFor();
+  const changeSet = new URL(page.url()).pathname.split('/').pop();
+  await page.getByRole('button', { name: 'Revert…' }).click();
+  await page.locator('[data-testid=plan-result]').waitFor();
+  await page.getByTestId('apply').click();
+  await page.waitForURL((u) => !u.pathname.endsWith(changeSet));
+  for (let i = 0; i < 50; i++) {
+    if ((await api('GET', `/api/v1/numbers/${enc(numbers[1])}`)).description === original) break;
+    await page.waitForTimeout(200);
+  }
+  const reverted = await api('GET', `/api/v1/numbers/${enc(numbers[1])}`);
+  expect(reverted.description === original, `the revert should restore "${original}", found "${reverted.description}"`);
   await page.context().close();
 });
 

@@ -314,6 +314,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/groups") view=pages::estate::Groups/>
                     <Route path=path!("/import") view=pages::import::Import/>
                     <Route path=path!("/audit") view=pages::audit::Audit/>
+                    <Route path=path!("/change-sets/:id") view=pages::import::ChangeSet/>
                     <Route path=path!("/platforms") view=pages::ops::Platforms/>
                     <Route path=path!("/jobs") view=pages::ops::Jobs/>
                     <Route path=path!("/rules") view=pages::ops::Rules/>

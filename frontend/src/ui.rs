@@ -124,9 +124,27 @@ pub fn toasts() -> Toasts {
     expect_context::<Toasts>()
 }
 
-/// A modal dialog: backdrop, `role=dialog`, Escape and a click outside close it.
+thread_local! {
+    /// The elements that had focus when each open dialog opened (dialogs may stack).
+    static OPENERS: std::cell::RefCell<Vec<Option<web_sys::HtmlElement>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A modal dialog: backdrop, `role=dialog`, Escape and a click outside close it, and
+/// focus goes back to what opened it (keyboard users stay where they were).
 #[component]
 pub fn Modal(#[prop(into)] title: String, on_close: Callback<()>, children: Children) -> impl IntoView {
+    use wasm_bindgen::JsCast;
+    let opener = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    OPENERS.with(|o| o.borrow_mut().push(opener));
+    on_cleanup(|| {
+        if let Some(Some(el)) = OPENERS.with(|o| o.borrow_mut().pop()) {
+            // The opener may be re-rendered meanwhile; focusing a detached node is harmless.
+            let _ = el.focus();
+        }
+    });
     let id = format!("dlg-{}", js_sys::Math::random().to_bits());
     let label = id.clone();
     view! {

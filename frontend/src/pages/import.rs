@@ -4,6 +4,7 @@
 
 use api_types::{ImportApplied, ImportPlan, Role};
 use leptos::prelude::*;
+use leptos_router::components::A;
 use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError};
@@ -58,7 +59,7 @@ pub fn Import() -> impl IntoView {
             busy.set(false);
         });
     };
-    let apply = move |_| {
+    let apply = move |()| {
         let Some(p) = plan.get_untracked() else { return };
         busy.set(true);
         error.set(None);
@@ -100,53 +101,136 @@ pub fn Import() -> impl IntoView {
             <div class="alert alert-ok" data-testid="applied">
                 {format!("Applied: {} rows ({} created, {} updated, {} assigned). Change set {}.",
                     fmt_int(a.applied.rows as i64), a.applied.creates, a.applied.updates, a.applied.assigns, a.change_set_id)}
-                " "<a href=format!("/audit?change_set={}", a.change_set_id)>"See it in the audit log"</a>
+                " "<A href=format!("/change-sets/{}", a.change_set_id)>"See the change set (and revert it)"</A>
             </div>
         })}
-        {move || plan.get().map(|p| {
-            let s = p.summary.clone();
-            let has_errors = s.errors > 0 || !p.errors.is_empty();
-            view! {
-                <div class="panel" data-testid="plan-result">
-                    <h2>"3. Review the plan"</h2>
-                    <p>{format!("{} rows: {} unchanged, {} new, {} updated, {} assigned, {} reassigned, {} unassigned, {} reserved, {} released, {} quarantined.",
-                        s.rows, s.unchanged, s.creates, s.updates, s.assigns, s.reassigns, s.unassigns, s.reserves, s.releases, s.quarantines)}</p>
-                    {has_errors.then(|| view! {
-                        <div class="alert alert-error" role="alert" data-testid="plan-errors">
-                            {let n = s.errors + p.errors.len() as u64; format!("{n} {}: fix the file and plan again.", if n == 1 { "error" } else { "errors" })}
-                        </div>
-                    })}
-                    {(!p.errors.is_empty()).then(|| view! {
-                        <ul>{p.errors.iter().map(|e| view! { <li class="plan-err">{format!("Line {}{}: {}", e.line, e.column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default(), e.reason)}</li> }).collect_view()}</ul>
-                    })}
-                    <div class="table-wrap">
-                        <table class="data">
-                            <thead><tr><th>"Line"</th><th>"Number"</th><th>"Changes"</th><th>"Errors"</th></tr></thead>
-                            <tbody>
-                                {p.rows.iter().filter(|r| !r.changes.is_empty() || !r.errors.is_empty()).take(500).map(|r| {
-                                    let bad = !r.errors.is_empty();
-                                    let changes = r.changes.iter().map(|c| match &c.field {
-                                        Some(f) => format!("{} {f}", c.op.as_str()),
-                                        None => c.op.as_str().to_string(),
-                                    }).collect::<Vec<_>>().join(", ");
-                                    view! {
-                                        <tr class=if bad { "plan-err" } else { "" } data-line=r.line.to_string()>
-                                            <td class="num">{r.line}</td>
-                                            <td class="e164">{r.number.clone()}</td>
-                                            <td>{changes}</td>
-                                            <td class="err">{r.errors.iter().map(|e| format!("line {}, column {}: {}", e.line, e.column.clone().unwrap_or_else(|| "—".into()), e.reason)).collect::<Vec<_>>().join("; ")}</td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                    <div class="foot btn-row">
-                        <button class="btn btn-primary" data-testid="apply" disabled=move || has_errors || busy.get() on:click=apply
-                            title=if has_errors { "Fix the errors first" } else { "" }>"4. Apply"</button>
-                    </div>
+        {move || plan.get().map(|p| view! { <PlanView plan=p busy=busy on_apply=Callback::new(move |()| apply(()))/> })}
+    }
+}
+
+/// A plan (an import's or a revert's): the summary, every error at its line and column,
+/// the rows that change, and Apply — disabled while anything is wrong.
+#[component]
+pub fn PlanView(plan: ImportPlan, busy: RwSignal<bool>, on_apply: Callback<()>) -> impl IntoView {
+    let p = plan;
+    let s = p.summary.clone();
+    let has_errors = s.errors > 0 || !p.errors.is_empty();
+    view! {
+        <div class="panel" data-testid="plan-result">
+            <h2>"Review the plan"</h2>
+            <p>{format!("{} rows: {} unchanged, {} new, {} updated, {} assigned, {} reassigned, {} unassigned, {} reserved, {} released, {} quarantined.",
+                s.rows, s.unchanged, s.creates, s.updates, s.assigns, s.reassigns, s.unassigns, s.reserves, s.releases, s.quarantines)}</p>
+            {has_errors.then(|| view! {
+                <div class="alert alert-error" role="alert" data-testid="plan-errors">
+                    {let n = s.errors + p.errors.len() as u64; format!("{n} {}: fix the file and plan again.", if n == 1 { "error" } else { "errors" })}
                 </div>
+            })}
+            {(!p.errors.is_empty()).then(|| view! {
+                <ul>{p.errors.iter().map(|e| view! { <li class="plan-err">{format!("Line {}{}: {}", e.line, e.column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default(), e.reason)}</li> }).collect_view()}</ul>
+            })}
+            <div class="table-wrap">
+                <table class="data">
+                    <thead><tr><th>"Line"</th><th>"Number"</th><th>"Changes"</th><th>"Errors"</th></tr></thead>
+                    <tbody>
+                        {p.rows.iter().filter(|r| !r.changes.is_empty() || !r.errors.is_empty()).take(500).map(|r| {
+                            let bad = !r.errors.is_empty();
+                            let changes = r.changes.iter().map(|c| match &c.field {
+                                Some(f) => format!("{} {f}", c.op.as_str()),
+                                None => c.op.as_str().to_string(),
+                            }).collect::<Vec<_>>().join(", ");
+                            view! {
+                                <tr class=if bad { "plan-err" } else { "" } data-line=r.line.to_string()>
+                                    <td class="num">{r.line}</td>
+                                    <td class="e164">{r.number.clone()}</td>
+                                    <td>{changes}</td>
+                                    <td class="err">{r.errors.iter().map(|e| format!("line {}, column {}: {}", e.line, e.column.clone().unwrap_or_else(|| "—".into()), e.reason)).collect::<Vec<_>>().join("; ")}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            {p.rows_truncated.then(|| view! { <p class="subtle">"Only the first rows are shown."</p> })}
+            <div class="foot btn-row">
+                <button class="btn btn-primary" data-testid="apply" disabled=move || has_errors || busy.get() on:click=move |_| on_apply.run(())
+                    title=if has_errors { "Fix the errors first" } else { "" }>"Apply"</button>
+            </div>
+        </div>
+    }
+}
+
+/// A change set (`/change-sets/:id`): its records, and Revert — a plan of the inverse,
+/// reviewed and applied like an import.
+#[component]
+pub fn ChangeSet() -> impl IntoView {
+    let params = leptos_router::hooks::use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let auth = auth();
+    let toasts = toasts();
+    let allowed = auth.can(Role::Admin);
+    let records = crate::ui::load(move || {
+        let id = id.get();
+        async move { api::get::<api_types::AuditList>(&format!("/api/v1/change-sets/{}?limit=200", api::segment(&id))).await }
+    });
+    let plan = RwSignal::new(None::<ImportPlan>);
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let revert = move |_| {
+        busy.set(true);
+        error.set(None);
+        let id = id.get_untracked();
+        leptos::task::spawn_local(async move {
+            let mut r = api::send::<(), ImportPlan>("POST", &format!("/api/v1/change-sets/{}/revert", api::segment(&id)), None).await;
+            while let Ok(p) = &r {
+                if p.status.as_str() != "planning" {
+                    break;
+                }
+                gloo_sleep(500).await;
+                r = api::get::<ImportPlan>(&format!("/api/v1/imports/{}", p.id)).await;
             }
-        })}
+            match r {
+                Ok(p) => plan.set(Some(p)),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let apply = Callback::new(move |()| {
+        let Some(p) = plan.get_untracked() else { return };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match api::send::<(), ImportApplied>("POST", &format!("/api/v1/imports/{}/apply", p.id), None).await {
+                Ok(a) => {
+                    toasts.ok(format!("Reverted; the revert is change set {}", a.change_set_id));
+                    plan.set(None);
+                    let nav = format!("/change-sets/{}", a.change_set_id);
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.location().set_href(&nav);
+                    }
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    });
+    view! {
+        <div class="crumbs"><A href="/audit">"Audit log"</A>" / "</div>
+        <div class="page-head">
+            <h1>"Change set"</h1><span class="mono subtle">{move || id.get()}</span>
+            <span class="spacer"></span>
+            <button class="btn" disabled=move || !allowed || busy.get() title=if allowed { String::new() } else { needs(Role::Admin) } on:click=revert>"Revert…"</button>
+        </div>
+        {move || error.get().map(|e| view! { <Alert error=e/> })}
+        {move || plan.get().map(|p| view! { <PlanView plan=p busy=busy on_apply=apply/> })}
+        <div class="panel">
+            {move || match records.get() {
+                crate::ui::Load::Loading => view! { <crate::ui::Loading/> }.into_any(),
+                crate::ui::Load::Failed(e) => view! { <crate::ui::ErrorBox error=e/> }.into_any(),
+                crate::ui::Load::Ready(l) => view! {
+                    <p class="subtle">{format!("{} changes{}", l.items.len(), if l.next_cursor.is_some() { " (first page)" } else { "" })}</p>
+                    <ol class="timeline">{l.items.into_iter().map(|r| crate::pages::number::record_item(r, true)).collect_view()}</ol>
+                }.into_any(),
+            }}
+        </div>
     }
 }

@@ -199,12 +199,19 @@ pub fn timeline_item(r: AuditRecord) -> impl IntoView {
 /// A timeline entry that also names the thing changed (for the audit log).
 pub fn record_item(r: AuditRecord, subject: bool) -> impl IntoView {
     let changed = diff(&r);
-    let what = if subject { format!("{} {}", r.action, r.entity_id) } else { r.action.clone() };
+    let what = r.action.clone();
+    let subject = subject.then(|| {
+        if r.entity == "number" {
+            view! { " " <A href=format!("/numbers/{}", segment(&r.entity_id)) attr:class="e164">{r.entity_id.clone()}</A> }.into_any()
+        } else {
+            view! { " " <span class="muted">{format!("{} {}", r.entity, r.entity_id)}</span> }.into_any()
+        }
+    });
     view! {
         <li>
-            <div class="what">{what}</div>
+            <div class="what">{what}{subject}</div>
             <div class="meta">{fmt_time(&r.at)}" · "{r.actor.name.clone()}" · "{r.source.as_str()}
-                {r.change_set_id.clone().map(|c| format!(" · change set {c}"))}</div>
+                {r.change_set_id.clone().map(|c| view! { " · " <A href=format!("/change-sets/{}", segment(&c))>"change set"</A> })}</div>
             {(!changed.is_empty()).then(|| view! { <div class="diff">{changed}</div> })}
         </li>
     }
