@@ -45,7 +45,9 @@ impl ApiError {
         ApiError {
             status: 0,
             code: "network".into(),
-            message: format!("The server could not be reached ({what}). Check the connection and try again."),
+            message: format!(
+                "The server could not be reached ({what}). Check the connection and try again."
+            ),
             details: serde_json::Value::Null,
         }
     }
@@ -95,7 +97,14 @@ pub async fn send<B: Serialize, T: DeserializeOwned>(
         Some(b) => Some(serde_json::to_string(b).map_err(|e| ApiError::network(&e.to_string()))?),
         None => None,
     };
-    request(method, path, body.map(JsValue::from), Some("application/json"), &[]).await
+    request(
+        method,
+        path,
+        body.map(JsValue::from),
+        Some("application/json"),
+        &[],
+    )
+    .await
 }
 
 /// A JSON write guarded by `If-Match` on the version the screen showed: a change made
@@ -108,7 +117,14 @@ pub async fn send_if_match<B: Serialize, T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let body = serde_json::to_string(body).map_err(|e| ApiError::network(&e.to_string()))?;
     let tag = format!("\"{version}\"");
-    request(method, path, Some(JsValue::from(body)), Some("application/json"), &[("If-Match", tag.as_str())]).await
+    request(
+        method,
+        path,
+        Some(JsValue::from(body)),
+        Some("application/json"),
+        &[("If-Match", tag.as_str())],
+    )
+    .await
 }
 
 /// A write whose body is a file or text of the given content type (an import's CSV).
@@ -130,7 +146,11 @@ async fn request<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let (status, text) = raw(method, path, body, content_type, extra).await?;
     if (200..300).contains(&status) {
-        let text = if text.trim().is_empty() { "null" } else { text.as_str() };
+        let text = if text.trim().is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        };
         return serde_json::from_str(text).map_err(|e| ApiError {
             status,
             code: "bad_response".into(),
@@ -178,10 +198,10 @@ async fn raw(
     if let (Some(ct), true) = (content_type, body.is_some()) {
         let _ = headers.set("Content-Type", ct);
     }
-    if method != "GET" {
-        if let Some(token) = CSRF.with(|c| c.borrow().clone()) {
-            let _ = headers.set("X-Telestate-CSRF", &token);
-        }
+    if method != "GET"
+        && let Some(token) = CSRF.with(|c| c.borrow().clone())
+    {
+        let _ = headers.set("X-Telestate-CSRF", &token);
     }
     let init = RequestInit::new();
     init.set_method(method);
@@ -190,7 +210,8 @@ async fn raw(
     if let Some(b) = &body {
         init.set_body(b);
     }
-    let req = Request::new_with_str_and_init(path, &init).map_err(|_| ApiError::network("request"))?;
+    let req =
+        Request::new_with_str_and_init(path, &init).map_err(|_| ApiError::network("request"))?;
     let window = web_sys::window().ok_or_else(|| ApiError::network("window"))?;
     let resp: Response = JsFuture::from(window.fetch_with_request(&req))
         .await

@@ -75,7 +75,13 @@ impl Lookups {
     pub fn range(&self, id: &Option<String>) -> String {
         let Some(id) = id else { return String::new() };
         self.ranges
-            .with(|l| l.iter().find(|x| &x.id == id).map(|x| x.name.clone().unwrap_or_else(|| format!("{}–{}", x.start, x.end))))
+            .with(|l| {
+                l.iter().find(|x| &x.id == id).map(|x| {
+                    x.name
+                        .clone()
+                        .unwrap_or_else(|| format!("{}–{}", x.start, x.end))
+                })
+            })
             .unwrap_or_else(|| id.clone())
     }
     /// The platform's name for an id.
@@ -95,7 +101,8 @@ impl Lookups {
             if let Ok(l) = api::get::<api_types::RangeList>("/api/v1/ranges?limit=1000").await {
                 this.ranges.set(l.items);
             }
-            if let Ok(l) = api::get::<api_types::PlatformList>("/api/v1/platforms?limit=1000").await {
+            if let Ok(l) = api::get::<api_types::PlatformList>("/api/v1/platforms?limit=1000").await
+            {
                 this.platforms.set(l.items);
             }
         });
@@ -110,7 +117,11 @@ pub fn lookups() -> Lookups {
 async fn restore() -> AuthState {
     // Both at once: the cookie authenticates `/me` too, and first load is two requests'
     // latency shorter. The CSRF token comes only from the session answer.
-    let (session, me) = futures_join(api::get::<Session>("/api/v1/auth/session"), api::get::<Me>("/api/v1/me")).await;
+    let (session, me) = futures_join(
+        api::get::<Session>("/api/v1/auth/session"),
+        api::get::<Me>("/api/v1/me"),
+    )
+    .await;
     match (session, me) {
         (Ok(s), Ok(me)) => {
             api::set_csrf(Some(s.csrf_token));
@@ -121,22 +132,25 @@ async fn restore() -> AuthState {
 }
 
 /// Awaits two futures concurrently (the one join this app needs; no futures crate for it).
-async fn futures_join<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+async fn futures_join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
     let a = std::pin::pin!(a);
     let b = std::pin::pin!(b);
     let (mut a, mut b) = (a, b);
     let (mut ra, mut rb) = (None, None);
     std::future::poll_fn(move |cx| {
         use std::task::Poll;
-        if ra.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
+        if ra.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
         }
-        if rb.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
+        if rb.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
         }
         match (ra.take(), rb.take()) {
             (Some(x), Some(y)) => Poll::Ready((x, y)),
@@ -192,7 +206,10 @@ fn Login() -> impl IntoView {
         ev.prevent_default();
         busy.set(true);
         error.set(None);
-        let body = api_types::LoginRequest { username: username.get(), password: password.get() };
+        let body = api_types::LoginRequest {
+            username: username.get(),
+            password: password.get(),
+        };
         leptos::task::spawn_local(async move {
             match api::send::<_, Session>("POST", "/api/v1/auth/session", Some(&body)).await {
                 Ok(s) => {
@@ -257,7 +274,8 @@ fn Shell() -> impl IntoView {
     };
     let logout = move |_| {
         leptos::task::spawn_local(async move {
-            let _ = api::send::<(), serde_json::Value>("DELETE", "/api/v1/auth/session", None).await;
+            let _ =
+                api::send::<(), serde_json::Value>("DELETE", "/api/v1/auth/session", None).await;
             api::set_csrf(None);
             auth.0.set(AuthState::LoggedOut);
         });

@@ -12,14 +12,43 @@ use web_sys::{EventSource, MessageEvent};
 /// SSE event names are audit actions; an `EventSource` only delivers names it listens
 /// for, so these are every action the server emits (crates/store and crates/worker).
 const EVENTS: &[&str] = &[
-    "number.create", "number.update", "number.delete", "number.assign", "number.reassign",
-    "number.unassign", "number.reserve", "number.release", "number.quarantine",
-    "number.assigned", "number.reassigned", "number.unassigned", "number.provisioned",
-    "number.provisioning_failed", "number.provisioning_retry", "range.create", "range.update",
-    "range.delete", "location.create", "location.update", "location.delete", "service.create",
-    "service.update", "service.delete", "platform.create", "platform.update", "platform.delete",
-    "platform.sync_requested", "rule.create", "rule.update", "rule.delete", "settings.update",
-    "admin.create", "admin.update", "admin.delete", "api_token.create", "api_token.revoke",
+    "number.create",
+    "number.update",
+    "number.delete",
+    "number.assign",
+    "number.reassign",
+    "number.unassign",
+    "number.reserve",
+    "number.release",
+    "number.quarantine",
+    "number.assigned",
+    "number.reassigned",
+    "number.unassigned",
+    "number.provisioned",
+    "number.provisioning_failed",
+    "number.provisioning_retry",
+    "range.create",
+    "range.update",
+    "range.delete",
+    "location.create",
+    "location.update",
+    "location.delete",
+    "service.create",
+    "service.update",
+    "service.delete",
+    "platform.create",
+    "platform.update",
+    "platform.delete",
+    "platform.sync_requested",
+    "rule.create",
+    "rule.update",
+    "rule.delete",
+    "settings.update",
+    "admin.create",
+    "admin.update",
+    "admin.delete",
+    "api_token.create",
+    "api_token.revoke",
 ];
 
 /// The session's live feed.
@@ -46,7 +75,9 @@ impl Live {
             recent: RwSignal::new(Vec::new()),
             source: StoredValue::new_local(None),
         };
-        let Ok(es) = EventSource::new("/api/v1/events") else { return live };
+        let Ok(es) = EventSource::new("/api/v1/events") else {
+            return live;
+        };
         let on_open = Closure::<dyn FnMut()>::new(move || live.connected.set(true));
         es.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         on_open.forget();
@@ -54,12 +85,19 @@ impl Live {
         es.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();
         let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            let Some(text) = ev.data().as_string() else { return };
-            let Ok(change) = serde_json::from_str::<ChangeEvent>(&text) else { return };
-            if change.entity == "number" {
-                if let Some(n) = change.data.clone().and_then(|d| serde_json::from_value::<Number>(d).ok()) {
-                    live.number.set(Some(n));
-                }
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
+            let Ok(change) = serde_json::from_str::<ChangeEvent>(&text) else {
+                return;
+            };
+            if change.entity == "number"
+                && let Some(n) = change
+                    .data
+                    .clone()
+                    .and_then(|d| serde_json::from_value::<Number>(d).ok())
+            {
+                live.number.set(Some(n));
             }
             live.recent.update(|r| {
                 r.insert(0, change);

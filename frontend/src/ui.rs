@@ -104,7 +104,10 @@ impl Toasts {
         let id = js_sys::Date::now() as u64;
         let list = self.0;
         list.update(|l| l.push((id, text, err)));
-        set_timeout(move || list.update(|l| l.retain(|t| t.0 != id)), std::time::Duration::from_secs(5));
+        set_timeout(
+            move || list.update(|l| l.retain(|t| t.0 != id)),
+            std::time::Duration::from_secs(5),
+        );
     }
     /// Renders the toast stack.
     pub fn view(&self) -> impl IntoView + use<> {
@@ -132,7 +135,11 @@ thread_local! {
 /// A modal dialog: backdrop, `role=dialog`, Escape and a click outside close it, and
 /// focus goes back to what opened it (keyboard users stay where they were).
 #[component]
-pub fn Modal(#[prop(into)] title: String, on_close: Callback<()>, children: Children) -> impl IntoView {
+pub fn Modal(
+    #[prop(into)] title: String,
+    on_close: Callback<()>,
+    children: Children,
+) -> impl IntoView {
     use wasm_bindgen::JsCast;
     let opener = web_sys::window()
         .and_then(|w| w.document())
@@ -176,7 +183,7 @@ pub fn fmt_int(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -71,18 +71,30 @@ struct Pick {
 }
 
 fn end_of_day(date: &str) -> Option<DateTime<Utc>> {
-    NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?.and_hms_opt(23, 59, 59).map(|d| d.and_utc())
+    NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(23, 59, 59)
+        .map(|d| d.and_utc())
 }
 
 /// One action on each number in turn; the first refusal of a single number stops there
 /// so the dialog can offer what would allow it.
 async fn run(act: Act, number: &str, body: serde_json::Value) -> Result<Number, ApiError> {
-    api::send("POST", &format!("/api/v1/numbers/{}/{}", segment(number), act.verb()), Some(&body)).await
+    api::send(
+        "POST",
+        &format!("/api/v1/numbers/{}/{}", segment(number), act.verb()),
+        Some(&body),
+    )
+    .await
 }
 
 /// The dialog for `pending`; `on_done` gets the numbers as they are now.
 #[component]
-pub fn ActionDialog(pending: Pending, on_close: Callback<()>, on_done: Callback<Vec<Number>>) -> impl IntoView {
+pub fn ActionDialog(
+    pending: Pending,
+    on_close: Callback<()>,
+    on_done: Callback<Vec<Number>>,
+) -> impl IntoView {
     let auth = auth();
     let toasts = toasts();
     let act = pending.act;
@@ -110,7 +122,10 @@ pub fn ActionDialog(pending: Pending, on_close: Callback<()>, on_done: Callback<
             Act::Assign => {
                 let p = picked.get_untracked().ok_or("Pick a user or service")?;
                 serde_json::to_value(AssignRequest {
-                    target: TargetRef { kind: p.kind.into(), id: p.id },
+                    target: TargetRef {
+                        kind: p.kind.into(),
+                        id: p.id,
+                    },
                     override_reservation: force == Some("number_reserved"),
                     override_quarantine: force == Some("number_quarantined"),
                     reassign: reassigning || force == Some("number_assigned"),
@@ -131,17 +146,33 @@ pub fn ActionDialog(pending: Pending, on_close: Callback<()>, on_done: Callback<
                 if reason.get_untracked().trim().is_empty() {
                     return Err("A reason is required".into());
                 }
-                serde_json::to_value(QuarantineRequest { reason: reason.get_untracked(), until: end_of_day(&date.get_untracked()) })
+                serde_json::to_value(QuarantineRequest {
+                    reason: reason.get_untracked(),
+                    until: end_of_day(&date.get_untracked()),
+                })
             }
             Act::Release => {
                 let r = reason.get_untracked();
-                serde_json::to_value(ReleaseRequest { reason: (!r.trim().is_empty()).then_some(r) })
+                serde_json::to_value(ReleaseRequest {
+                    reason: (!r.trim().is_empty()).then_some(r),
+                })
             }
             Act::Unassign => {
                 let r = reason.get_untracked();
                 let d = days.get_untracked();
-                let quarantine_days = if d.trim().is_empty() { None } else { Some(d.trim().parse::<i64>().map_err(|_| "Days must be a whole number")?) };
-                serde_json::to_value(UnassignRequest { quarantine_days, reason: (!r.trim().is_empty()).then_some(r) })
+                let quarantine_days = if d.trim().is_empty() {
+                    None
+                } else {
+                    Some(
+                        d.trim()
+                            .parse::<i64>()
+                            .map_err(|_| "Days must be a whole number")?,
+                    )
+                };
+                serde_json::to_value(UnassignRequest {
+                    quarantine_days,
+                    reason: (!r.trim().is_empty()).then_some(r),
+                })
             }
         };
         v.map_err(|e| e.to_string())
@@ -152,7 +183,12 @@ pub fn ActionDialog(pending: Pending, on_close: Callback<()>, on_done: Callback<
         let b = match body(force.as_deref()) {
             Ok(b) => b,
             Err(msg) => {
-                error.set(Some(ApiError { status: 0, code: "invalid".into(), message: msg, details: serde_json::Value::Null }));
+                error.set(Some(ApiError {
+                    status: 0,
+                    code: "invalid".into(),
+                    message: msg,
+                    details: serde_json::Value::Null,
+                }));
                 return;
             }
         };
@@ -180,7 +216,11 @@ pub fn ActionDialog(pending: Pending, on_close: Callback<()>, on_done: Callback<
                 on_done.run(done);
             }
             if failed.is_empty() {
-                toasts.ok(if ok == 1 { format!("{} done", act.title()) } else { format!("{} done for {ok} numbers", act.title()) });
+                toasts.ok(if ok == 1 {
+                    format!("{} done", act.title())
+                } else {
+                    format!("{} done for {ok} numbers", act.title())
+                });
                 on_close.run(());
             } else {
                 failures.set(failed);
@@ -291,7 +331,12 @@ pub fn TextField(
 
 /// A labelled date input (`YYYY-MM-DD`) bound to `value`.
 #[component]
-pub fn DateField(#[prop(into)] id: String, #[prop(into)] label: String, value: RwSignal<String>, #[prop(optional, into)] help: String) -> impl IntoView {
+pub fn DateField(
+    #[prop(into)] id: String,
+    #[prop(into)] label: String,
+    value: RwSignal<String>,
+    #[prop(optional, into)] help: String,
+) -> impl IntoView {
     let for_id = id.clone();
     view! {
         <div class="field">
@@ -324,7 +369,10 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
                 return;
             }
             let enc = String::from(js_sys::encode_uri_component(text.trim()));
-            let (users_url, services_url) = (format!("/api/v1/users?limit=8&q={enc}"), format!("/api/v1/services?limit=5&q={enc}"));
+            let (users_url, services_url) = (
+                format!("/api/v1/users?limit=8&q={enc}"),
+                format!("/api/v1/services?limit=5&q={enc}"),
+            );
             let users = api::get::<UserList>(&users_url);
             let services = api::get::<ServiceList>(&services_url);
             let (users, services) = (users.await, services.await);
@@ -332,7 +380,12 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
                 return;
             }
             let r = match (users, services) {
-                (Ok(u), Ok(s)) => Ok(u.items.into_iter().map(user_pick).chain(s.items.into_iter().map(service_pick)).collect()),
+                (Ok(u), Ok(s)) => Ok(u
+                    .items
+                    .into_iter()
+                    .map(user_pick)
+                    .chain(s.items.into_iter().map(service_pick))
+                    .collect()),
                 (Err(e), _) | (_, Err(e)) => Err(e),
             };
             results.set(Some(r));
@@ -347,20 +400,18 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
                     // Enter picks the first suggestion; Down moves into the list.
                     if ev.key() == "Enter" {
                         ev.prevent_default();
-                        if let Some(Ok(list)) = results.get_untracked() {
-                            if let Some(first) = list.first() {
+                        if let Some(Ok(list)) = results.get_untracked()
+                            && let Some(first) = list.first() {
                                 picked.set(Some(first.clone()));
                                 on_pick.run(());
                             }
-                        }
                     } else if ev.key() == "ArrowDown" {
                         ev.prevent_default();
-                        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-                            if let Ok(Some(el)) = doc.query_selector(".typeahead button") {
+                        if let Some(doc) = web_sys::window().and_then(|w| w.document())
+                            && let Ok(Some(el)) = doc.query_selector(".typeahead button") {
                                 use wasm_bindgen::JsCast;
                                 if let Some(h) = el.dyn_ref::<web_sys::HtmlElement>() { let _ = h.focus(); }
                             }
-                        }
                     }
                 }/>
         </div>
@@ -385,9 +436,8 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
                                         _ => return,
                                     };
                                     ev.prevent_default();
-                                    if let Some(b) = next.and_then(|n| n.first_element_child()) {
-                                        if let Some(h) = b.dyn_ref::<web_sys::HtmlElement>() { let _ = h.focus(); }
-                                    }
+                                    if let Some(b) = next.and_then(|n| n.first_element_child())
+                                        && let Some(h) = b.dyn_ref::<web_sys::HtmlElement>() { let _ = h.focus(); }
                                 }>
                                 <span class="kind">{p.kind}</span>
                                 <span>{main}</span>
@@ -402,13 +452,29 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
 }
 
 fn user_pick(u: DirectoryUser) -> Pick {
-    let sub = [Some(u.upn.clone()), u.department.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
-    let held = if u.numbers.is_empty() { String::new() } else { format!(" · has {}", u.numbers.len()) };
-    Pick { kind: "user", id: u.id, label: format!("{}\u{1f}{sub}{held}", u.display_name) }
+    let sub = [Some(u.upn.clone()), u.department.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let held = if u.numbers.is_empty() {
+        String::new()
+    } else {
+        format!(" · has {}", u.numbers.len())
+    };
+    Pick {
+        kind: "user",
+        id: u.id,
+        label: format!("{}\u{1f}{sub}{held}", u.display_name),
+    }
 }
 
 fn service_pick(s: Service) -> Pick {
-    Pick { kind: "service", id: s.id, label: format!("{}\u{1f}{}", s.name, s.kind.as_str().replace('_', " ")) }
+    Pick {
+        kind: "service",
+        id: s.id,
+        label: format!("{}\u{1f}{}", s.name, s.kind.as_str().replace('_', " ")),
+    }
 }
 
 /// Resolves after `ms` milliseconds.

@@ -1,7 +1,10 @@
 //! Owners' screens: admin accounts and API tokens (a new token's secret is shown once,
 //! with a copy button), and the lifecycle settings.
 
-use api_types::{Admin, AdminList, ApiTokenList, CreatedApiToken, NewAdmin, NewApiToken, Role, Settings, SettingsPatch};
+use api_types::{
+    Admin, AdminList, ApiTokenList, CreatedApiToken, NewAdmin, NewApiToken, Role, Settings,
+    SettingsPatch,
+};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError, segment};
@@ -10,7 +13,10 @@ use crate::pages::actions::TextField;
 use crate::ui::{Alert, ErrorBox, Load, Modal, fmt_time, load, toasts};
 
 fn owner_only() -> Option<AnyView> {
-    (!auth().can(Role::Owner)).then(|| view! { <div class="alert alert-info">{needs(Role::Owner)}" to see this page."</div> }.into_any())
+    (!auth().can(Role::Owner)).then(|| {
+        view! { <div class="alert alert-info">{needs(Role::Owner)}" to see this page."</div> }
+            .into_any()
+    })
 }
 
 fn role_select(id: &'static str, value: RwSignal<String>) -> impl IntoView {
@@ -43,18 +49,32 @@ pub fn Admins() -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let body = NewAdmin { username: username.get_untracked(), password: password.get_untracked(), role: role.get_untracked(), scope: None };
+        let body = NewAdmin {
+            username: username.get_untracked(),
+            password: password.get_untracked(),
+            role: role.get_untracked(),
+            scope: None,
+        };
         leptos::task::spawn_local(async move {
             match api::send::<_, Admin>("POST", "/api/v1/admins", Some(&body)).await {
-                Ok(a) => { toasts.ok(format!("Created {}", a.username)); creating.set(false); refresh.update(|r| *r += 1) }
+                Ok(a) => {
+                    toasts.ok(format!("Created {}", a.username));
+                    creating.set(false);
+                    refresh.update(|r| *r += 1)
+                }
                 Err(e) => error.set(Some(e)),
             }
         });
     };
     let delete = move |id: String| {
         leptos::task::spawn_local(async move {
-            match api::send::<(), ()>("DELETE", &format!("/api/v1/admins/{}", segment(&id)), None).await {
-                Ok(()) => { toasts.ok("Deleted"); refresh.update(|r| *r += 1) }
+            match api::send::<(), ()>("DELETE", &format!("/api/v1/admins/{}", segment(&id)), None)
+                .await
+            {
+                Ok(()) => {
+                    toasts.ok("Deleted");
+                    refresh.update(|r| *r += 1)
+                }
                 Err(e) => toasts.err(e.message),
             }
         });
@@ -117,18 +137,35 @@ pub fn Tokens() -> impl IntoView {
     let secret = RwSignal::new(None::<String>);
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let body = NewApiToken { name: name.get_untracked(), role: role.get_untracked(), scope: None, expires_at: None };
+        let body = NewApiToken {
+            name: name.get_untracked(),
+            role: role.get_untracked(),
+            scope: None,
+            expires_at: None,
+        };
         leptos::task::spawn_local(async move {
             match api::send::<_, CreatedApiToken>("POST", "/api/v1/api-tokens", Some(&body)).await {
-                Ok(t) => { secret.set(Some(t.token)); refresh.update(|r| *r += 1) }
+                Ok(t) => {
+                    secret.set(Some(t.token));
+                    refresh.update(|r| *r += 1)
+                }
                 Err(e) => error.set(Some(e)),
             }
         });
     };
     let revoke = move |id: String| {
         leptos::task::spawn_local(async move {
-            match api::send::<(), ()>("DELETE", &format!("/api/v1/api-tokens/{}", segment(&id)), None).await {
-                Ok(()) => { toasts.ok("Revoked"); refresh.update(|r| *r += 1) }
+            match api::send::<(), ()>(
+                "DELETE",
+                &format!("/api/v1/api-tokens/{}", segment(&id)),
+                None,
+            )
+            .await
+            {
+                Ok(()) => {
+                    toasts.ok("Revoked");
+                    refresh.update(|r| *r += 1)
+                }
                 Err(e) => toasts.err(e.message),
             }
         });
@@ -139,7 +176,11 @@ pub fn Tokens() -> impl IntoView {
             toasts.ok("Copied");
         }
     };
-    let close = Callback::new(move |()| { creating.set(false); secret.set(None); name.set(String::new()) });
+    let close = Callback::new(move |()| {
+        creating.set(false);
+        secret.set(None);
+        name.set(String::new())
+    });
     view! {
         <div class="page-head"><h1>"API tokens"</h1><span class="spacer"></span>
             <button class="btn btn-primary" on:click=move |_| { error.set(None); creating.set(true) }>"New token"</button></div>
@@ -201,22 +242,43 @@ pub fn SettingsPage() -> impl IntoView {
     Effect::new(move |_| {
         if let Load::Ready(s) = settings.get() {
             quarantine.set(s.default_quarantine_days.to_string());
-            reservation.set(s.reservation_default_days.map(|d| d.to_string()).unwrap_or_default());
+            reservation.set(
+                s.reservation_default_days
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+            );
         }
     });
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let q = quarantine.get_untracked().trim().parse::<i64>();
         let r = reservation.get_untracked();
-        let r = if r.trim().is_empty() { Ok(None) } else { r.trim().parse::<i64>().map(Some) };
+        let r = if r.trim().is_empty() {
+            Ok(None)
+        } else {
+            r.trim().parse::<i64>().map(Some)
+        };
         let (Ok(q), Ok(r)) = (q, r) else {
-            error.set(Some(ApiError { status: 0, code: "invalid".into(), message: "Days must be whole numbers.".into(), details: serde_json::Value::Null }));
+            error.set(Some(ApiError {
+                status: 0,
+                code: "invalid".into(),
+                message: "Days must be whole numbers.".into(),
+                details: serde_json::Value::Null,
+            }));
             return;
         };
-        let patch = SettingsPatch { default_quarantine_days: Some(q), reservation_default_days: Some(r), ..Default::default() };
+        let patch = SettingsPatch {
+            default_quarantine_days: Some(q),
+            reservation_default_days: Some(r),
+            ..Default::default()
+        };
         leptos::task::spawn_local(async move {
             match api::send::<_, Settings>("PATCH", "/api/v1/settings", Some(&patch)).await {
-                Ok(s) => { settings.set(Load::Ready(s)); error.set(None); toasts.ok("Settings saved") }
+                Ok(s) => {
+                    settings.set(Load::Ready(s));
+                    error.set(None);
+                    toasts.ok("Settings saved")
+                }
                 Err(e) => error.set(Some(e)),
             }
         });

@@ -18,7 +18,16 @@ pub fn Audit() -> impl IntoView {
     let cursors = RwSignal::new(vec![None::<String>]);
     let query = Memo::new(move |_| {
         let opt = |s: RwSignal<String>| Some(s.get()).filter(|v| !v.trim().is_empty());
-        api::with_query("", &AuditQuery { action: opt(action), actor: opt(actor), source: opt(source), number: opt(number), ..Default::default() })
+        api::with_query(
+            "",
+            &AuditQuery {
+                action: opt(action),
+                actor: opt(actor),
+                source: opt(source),
+                number: opt(number),
+                ..Default::default()
+            },
+        )
     });
     Effect::new(move |_| {
         query.track();
@@ -37,11 +46,13 @@ pub fn Audit() -> impl IntoView {
         Load::Ready(p) => p.next_cursor,
         _ => None,
     };
-    let input = |id: &'static str, label: &'static str, sig: RwSignal<String>, ph: &'static str| view! {
-        <div>
-            <label for=id>{label}</label>
-            <input id=id type="text" placeholder=ph prop:value=move || sig.get() on:change=move |ev| sig.set(event_target_value(&ev))/>
-        </div>
+    let input = |id: &'static str, label: &'static str, sig: RwSignal<String>, ph: &'static str| {
+        view! {
+            <div>
+                <label for=id>{label}</label>
+                <input id=id type="text" placeholder=ph prop:value=move || sig.get() on:change=move |ev| sig.set(event_target_value(&ev))/>
+            </div>
+        }
     };
     view! {
         <div class="page-head">

@@ -64,11 +64,21 @@ pub fn Dashboard() -> impl IntoView {
 
 #[component]
 fn Cards(t: Option<Utilisation>) -> impl IntoView {
-    let v = |f: fn(&Utilisation) -> i64| t.as_ref().map(|t| fmt_int(f(t))).unwrap_or_else(|| "—".into());
+    let v = |f: fn(&Utilisation) -> i64| {
+        t.as_ref()
+            .map(|t| fmt_int(f(t)))
+            .unwrap_or_else(|| "—".into())
+    };
     let pct = |f: fn(&Utilisation) -> i64| {
         t.as_ref()
             .filter(|t| t.total > 0)
-            .map(|t| format!("{:.1}% of {}", f(t) as f64 * 100.0 / t.total as f64, fmt_int(t.total)))
+            .map(|t| {
+                format!(
+                    "{:.1}% of {}",
+                    f(t) as f64 * 100.0 / t.total as f64,
+                    fmt_int(t.total)
+                )
+            })
             .unwrap_or_default()
     };
     view! {
@@ -89,7 +99,11 @@ fn Cards(t: Option<Utilisation>) -> impl IntoView {
 fn Body(s: Stats) -> impl IntoView {
     let live = live();
     let runway = match s.days_until_exhausted {
-        Some(d) => format!("{:.1} assignments a day over 30 days; the free numbers last about {} days at that rate.", s.assignments_per_day, d.round() as i64),
+        Some(d) => format!(
+            "{:.1} assignments a day over 30 days; the free numbers last about {} days at that rate.",
+            s.assignments_per_day,
+            d.round() as i64
+        ),
         None => "No assignments in the last 30 days.".to_string(),
     };
     view! {

@@ -30,7 +30,10 @@ where
     let q = RwSignal::new(initial);
     let cursors = RwSignal::new(vec![None::<String>]);
     let page = load(move || {
-        let mut url = format!("{base}{}limit=50", if base.contains('?') { "&" } else { "?" });
+        let mut url = format!(
+            "{base}{}limit=50",
+            if base.contains('?') { "&" } else { "?" }
+        );
         let text = q.get();
         if !text.trim().is_empty() {
             url.push_str(&format!("&q={}", segment(text.trim())));
@@ -75,7 +78,11 @@ where
 }
 
 fn pct(used: i64, total: i64) -> String {
-    if total == 0 { "—".into() } else { format!("{:.0}%", used as f64 * 100.0 / total as f64) }
+    if total == 0 {
+        "—".into()
+    } else {
+        format!("{:.0}%", used as f64 * 100.0 / total as f64)
+    }
 }
 
 /// Ranges with their utilisation.

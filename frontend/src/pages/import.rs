@@ -26,8 +26,15 @@ pub fn Import() -> impl IntoView {
     let busy = RwSignal::new(false);
 
     let on_file = move |ev: leptos::ev::Event| {
-        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
-        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        let Some(file) = input.files().and_then(|f| f.get(0)) else {
+            return;
+        };
         file_name.set(file.name());
         plan.set(None);
         applied.set(None);
@@ -43,7 +50,9 @@ pub fn Import() -> impl IntoView {
         applied.set(None);
         let body = text.get_untracked();
         leptos::task::spawn_local(async move {
-            let mut r = api::send_raw::<ImportPlan>("POST", "/api/v1/imports", body.into(), "text/csv").await;
+            let mut r =
+                api::send_raw::<ImportPlan>("POST", "/api/v1/imports", body.into(), "text/csv")
+                    .await;
             // A big file is planned in the background: poll until it is ready.
             while let Ok(p) = &r {
                 if p.status.as_str() != "planning" {
@@ -60,11 +69,19 @@ pub fn Import() -> impl IntoView {
         });
     };
     let apply = move |()| {
-        let Some(p) = plan.get_untracked() else { return };
+        let Some(p) = plan.get_untracked() else {
+            return;
+        };
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            match api::send::<(), ImportApplied>("POST", &format!("/api/v1/imports/{}/apply", p.id), None).await {
+            match api::send::<(), ImportApplied>(
+                "POST",
+                &format!("/api/v1/imports/{}/apply", p.id),
+                None,
+            )
+            .await
+            {
                 Ok(a) => {
                     toasts.ok("Import applied");
                     applied.set(Some(a));
@@ -170,7 +187,13 @@ pub fn ChangeSet() -> impl IntoView {
     let allowed = auth.can(Role::Admin);
     let records = crate::ui::load(move || {
         let id = id.get();
-        async move { api::get::<api_types::AuditList>(&format!("/api/v1/change-sets/{}?limit=200", api::segment(&id))).await }
+        async move {
+            api::get::<api_types::AuditList>(&format!(
+                "/api/v1/change-sets/{}?limit=200",
+                api::segment(&id)
+            ))
+            .await
+        }
     });
     let plan = RwSignal::new(None::<ImportPlan>);
     let error = RwSignal::new(None::<ApiError>);
@@ -180,7 +203,12 @@ pub fn ChangeSet() -> impl IntoView {
         error.set(None);
         let id = id.get_untracked();
         leptos::task::spawn_local(async move {
-            let mut r = api::send::<(), ImportPlan>("POST", &format!("/api/v1/change-sets/{}/revert", api::segment(&id)), None).await;
+            let mut r = api::send::<(), ImportPlan>(
+                "POST",
+                &format!("/api/v1/change-sets/{}/revert", api::segment(&id)),
+                None,
+            )
+            .await;
             while let Ok(p) = &r {
                 if p.status.as_str() != "planning" {
                     break;
@@ -196,12 +224,23 @@ pub fn ChangeSet() -> impl IntoView {
         });
     };
     let apply = Callback::new(move |()| {
-        let Some(p) = plan.get_untracked() else { return };
+        let Some(p) = plan.get_untracked() else {
+            return;
+        };
         busy.set(true);
         leptos::task::spawn_local(async move {
-            match api::send::<(), ImportApplied>("POST", &format!("/api/v1/imports/{}/apply", p.id), None).await {
+            match api::send::<(), ImportApplied>(
+                "POST",
+                &format!("/api/v1/imports/{}/apply", p.id),
+                None,
+            )
+            .await
+            {
                 Ok(a) => {
-                    toasts.ok(format!("Reverted; the revert is change set {}", a.change_set_id));
+                    toasts.ok(format!(
+                        "Reverted; the revert is change set {}",
+                        a.change_set_id
+                    ));
                     plan.set(None);
                     let nav = format!("/change-sets/{}", a.change_set_id);
                     if let Some(w) = web_sys::window() {

@@ -26,13 +26,19 @@ pub fn NumberPage() -> impl IntoView {
     let history = load(move || {
         let n = e164.get();
         live.tick.track();
-        async move { api::get::<AuditList>(&format!("/api/v1/numbers/{}/history?limit=100", segment(&n))).await }
+        async move {
+            api::get::<AuditList>(&format!(
+                "/api/v1/numbers/{}/history?limit=100",
+                segment(&n)
+            ))
+            .await
+        }
     });
     Effect::new(move |_| {
-        if let Some(n) = live.number.get() {
-            if n.number == e164.get_untracked() {
-                number.set(Load::Ready(n));
-            }
+        if let Some(n) = live.number.get()
+            && n.number == e164.get_untracked()
+        {
+            number.set(Load::Ready(n));
         }
     });
     let pending = RwSignal::new(None::<Pending>);
@@ -64,7 +70,11 @@ pub fn NumberPage() -> impl IntoView {
 }
 
 #[component]
-fn Details(n: Number, open: WriteSignal<Option<Pending>>, number: RwSignal<Load<Number>>) -> impl IntoView {
+fn Details(
+    n: Number,
+    open: WriteSignal<Option<Pending>>,
+    number: RwSignal<Load<Number>>,
+) -> impl IntoView {
     let auth = auth();
     let lookups = lookups();
     let can_act = auth.can(Role::Operator);
@@ -149,7 +159,13 @@ fn EditDialog(n: Number, editing: RwSignal<bool>, number: RwSignal<Load<Number>>
         let loc = location.get_untracked();
         let patch = NumberPatch {
             description: Some(description.get_untracked()),
-            tags: Some(tags.get_untracked().split([',', ';']).map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()),
+            tags: Some(
+                tags.get_untracked()
+                    .split([',', ';'])
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            ),
             location_id: Some(if loc.is_empty() { None } else { Some(loc) }),
             ..Default::default()
         };
@@ -219,13 +235,20 @@ pub fn record_item(r: AuditRecord, subject: bool) -> impl IntoView {
 
 /// `status: available → assigned; tags: … → …` from a record's before and after.
 fn diff(r: &AuditRecord) -> String {
-    let (Some(b), Some(a)) = (r.before.as_ref().and_then(|v| v.as_object()), r.after.as_ref().and_then(|v| v.as_object())) else {
+    let (Some(b), Some(a)) = (
+        r.before.as_ref().and_then(|v| v.as_object()),
+        r.after.as_ref().and_then(|v| v.as_object()),
+    ) else {
         return String::new();
     };
     let short = |v: Option<&serde_json::Value>| match v {
         None | Some(serde_json::Value::Null) => "—".to_string(),
         Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Object(o)) => o.get("name").or_else(|| o.get("reason")).map(|x| x.to_string().trim_matches('"').to_string()).unwrap_or_else(|| "…".into()),
+        Some(serde_json::Value::Object(o)) => o
+            .get("name")
+            .or_else(|| o.get("reason"))
+            .map(|x| x.to_string().trim_matches('"').to_string())
+            .unwrap_or_else(|| "…".into()),
         Some(other) => other.to_string(),
     };
     let mut parts = Vec::new();

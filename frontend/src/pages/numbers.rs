@@ -17,7 +17,16 @@ use crate::ui::{Load, StatusBadge, Tags, fmt_date, load};
 const PAGE: i64 = 50;
 
 /// The filter fields, in URL order.
-const KEYS: &[&str] = &["q", "status", "tag", "location", "range", "platform", "number_type", "assigned_to"];
+const KEYS: &[&str] = &[
+    "q",
+    "status",
+    "tag",
+    "location",
+    "range",
+    "platform",
+    "number_type",
+    "assigned_to",
+];
 
 /// Whether `q` has the three letters or digits in a row the server needs.
 fn searchable(q: &str) -> bool {
@@ -42,10 +51,19 @@ pub fn holder(n: &Number) -> (String, String) {
     }
     if let Some(r) = &n.reservation {
         let who = r.reserved_for.clone().unwrap_or_else(|| r.reason.clone());
-        return (format!("for {who}"), r.expires_at.as_ref().map(|e| format!("until {}", fmt_date(e))).unwrap_or_default());
+        return (
+            format!("for {who}"),
+            r.expires_at
+                .as_ref()
+                .map(|e| format!("until {}", fmt_date(e)))
+                .unwrap_or_default(),
+        );
     }
     if let Some(q) = &n.quarantine {
-        return (format!("until {}", fmt_date(&q.until)), q.reason.clone().unwrap_or_default());
+        return (
+            format!("until {}", fmt_date(&q.until)),
+            q.reason.clone().unwrap_or_default(),
+        );
     }
     (String::new(), String::new())
 }
@@ -58,12 +76,28 @@ pub fn Numbers() -> impl IntoView {
     let live = live();
     let can_act = auth.can(Role::Operator);
     let initial = use_query_map().get_untracked();
-    let filters: Vec<(&'static str, RwSignal<String>)> =
-        KEYS.iter().map(|k| (*k, RwSignal::new(initial.get(k).unwrap_or_default()))).collect();
+    let filters: Vec<(&'static str, RwSignal<String>)> = KEYS
+        .iter()
+        .map(|k| (*k, RwSignal::new(initial.get(k).unwrap_or_default())))
+        .collect();
     let all_filters = filters.clone();
-    let f = move |key: &str| filters.iter().find(|(k, _)| *k == key).map(|(_, s)| *s).expect("known filter");
-    let (q, status, tag, location, range, platform, number_type, assigned_to) =
-        (f("q"), f("status"), f("tag"), f("location"), f("range"), f("platform"), f("number_type"), f("assigned_to"));
+    let f = move |key: &str| {
+        filters
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, s)| *s)
+            .expect("known filter")
+    };
+    let (q, status, tag, location, range, platform, number_type, assigned_to) = (
+        f("q"),
+        f("status"),
+        f("tag"),
+        f("location"),
+        f("range"),
+        f("platform"),
+        f("number_type"),
+        f("assigned_to"),
+    );
     // Typing updates `q_input` at once and `q` after a pause.
     let q_input = RwSignal::new(q.get_untracked());
     let typing = StoredValue::new(0u64);
@@ -107,7 +141,11 @@ pub fn Numbers() -> impl IntoView {
         }
         // Mirror the filters into the address bar (replace, not push: typing is not history).
         if let Some(w) = web_sys::window() {
-            let url = if qs.is_empty() { "/numbers".to_string() } else { format!("/numbers{qs}") };
+            let url = if qs.is_empty() {
+                "/numbers".to_string()
+            } else {
+                format!("/numbers{qs}")
+            };
             if let Ok(h) = w.history() {
                 let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
             }
@@ -128,10 +166,10 @@ pub fn Numbers() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(n) = live.number.get() {
             page.update(|p| {
-                if let Load::Ready(list) = p {
-                    if let Some(row) = list.items.iter_mut().find(|r| r.number == n.number) {
-                        *row = n;
-                    }
+                if let Load::Ready(list) = p
+                    && let Some(row) = list.items.iter_mut().find(|r| r.number == n.number)
+                {
+                    *row = n;
                 }
             });
         }
@@ -160,7 +198,11 @@ pub fn Numbers() -> impl IntoView {
         Load::Ready(l) => Some(l),
         _ => None,
     };
-    let all_on_page = move || rows().map(|l| l.items.iter().map(|n| n.number.clone()).collect::<Vec<_>>()).unwrap_or_default();
+    let all_on_page = move || {
+        rows()
+            .map(|l| l.items.iter().map(|n| n.number.clone()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
     let select_opts = move |items: Vec<(String, String)>, sig: RwSignal<String>| {
         items
             .into_iter()
@@ -315,7 +357,13 @@ pub fn Numbers() -> impl IntoView {
     }
 }
 
-fn row(n: Number, can_act: bool, selected: RwSignal<Vec<String>>, open: WriteSignal<Option<Pending>>, lookups: crate::app::Lookups) -> impl IntoView {
+fn row(
+    n: Number,
+    can_act: bool,
+    selected: RwSignal<Vec<String>>,
+    open: WriteSignal<Option<Pending>>,
+    lookups: crate::app::Lookups,
+) -> impl IntoView {
     let id = n.number.clone();
     let id2 = id.clone();
     let href = format!("/numbers/{}", segment(&n.number));
@@ -325,8 +373,14 @@ fn row(n: Number, can_act: bool, selected: RwSignal<Vec<String>>, open: WriteSig
     let assigned = n.status == api_types::NumberStatus::Assigned;
     let loc_id = n.location_id.clone();
     let loc = move || lookups.location(&loc_id);
-    let ty = n.number_type.map(|t| t.as_str().replace('_', " ")).unwrap_or_default();
-    let is_sel = { let id = id.clone(); move || selected.with(|s| s.contains(&id)) };
+    let ty = n
+        .number_type
+        .map(|t| t.as_str().replace('_', " "))
+        .unwrap_or_default();
+    let is_sel = {
+        let id = id.clone();
+        move || selected.with(|s| s.contains(&id))
+    };
     let is_sel2 = is_sel.clone();
     view! {
         <tr class=move || if is_sel() { "selected" } else { "" } data-number=id.clone()>

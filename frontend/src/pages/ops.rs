@@ -22,8 +22,17 @@ pub fn Platforms() -> impl IntoView {
     let drift_of = RwSignal::new(None::<(String, Load<DriftList>)>);
     let sync = move |id: String| {
         leptos::task::spawn_local(async move {
-            match api::send::<(), Platform>("POST", &format!("/api/v1/platforms/{}/sync", segment(&id)), None).await {
-                Ok(_) => { toasts.ok("Sync requested"); refresh.update(|r| *r += 1) }
+            match api::send::<(), Platform>(
+                "POST",
+                &format!("/api/v1/platforms/{}/sync", segment(&id)),
+                None,
+            )
+            .await
+            {
+                Ok(_) => {
+                    toasts.ok("Sync requested");
+                    refresh.update(|r| *r += 1)
+                }
                 Err(e) => toasts.err(e.message),
             }
         });
@@ -31,8 +40,18 @@ pub fn Platforms() -> impl IntoView {
     let show_drift = move |id: String| {
         drift_of.set(Some((id.clone(), Load::Loading)));
         leptos::task::spawn_local(async move {
-            let r = api::get::<DriftList>(&format!("/api/v1/platforms/{}/drift?limit=200", segment(&id))).await;
-            drift_of.set(Some((id, match r { Ok(d) => Load::Ready(d), Err(e) => Load::Failed(e) })));
+            let r = api::get::<DriftList>(&format!(
+                "/api/v1/platforms/{}/drift?limit=200",
+                segment(&id)
+            ))
+            .await;
+            drift_of.set(Some((
+                id,
+                match r {
+                    Ok(d) => Load::Ready(d),
+                    Err(e) => Load::Failed(e),
+                },
+            )));
         });
     };
     view! {
@@ -101,8 +120,17 @@ pub fn Jobs() -> impl IntoView {
     });
     let retry = move |id: String| {
         leptos::task::spawn_local(async move {
-            match api::send::<(), ProvisioningJob>("POST", &format!("/api/v1/provisioning/jobs/{}/retry", segment(&id)), None).await {
-                Ok(_) => { toasts.ok("Retry queued"); refresh.update(|r| *r += 1) }
+            match api::send::<(), ProvisioningJob>(
+                "POST",
+                &format!("/api/v1/provisioning/jobs/{}/retry", segment(&id)),
+                None,
+            )
+            .await
+            {
+                Ok(_) => {
+                    toasts.ok("Retry queued");
+                    refresh.update(|r| *r += 1)
+                }
                 Err(e) => toasts.err(e.message),
             }
         });
@@ -157,7 +185,7 @@ pub fn Rules() -> impl IntoView {
                     <td data-label="Name">{r.name.clone()}</td>
                     <td data-label="Enabled">{if r.enabled { view! { <span class="badge b-available">"enabled"</span> } } else { view! { <span class="badge b-neutral">"disabled"</span> } }}</td>
                     <td data-label="Condition" class="mono muted">{serde_json::to_string(&r.condition).unwrap_or_default()}</td>
-                    <td data-label="Leavers">{serde_json::to_value(&r.leaver_policy).ok().and_then(|v| v.as_str().map(String::from))}</td>
+                    <td data-label="Leavers">{serde_json::to_value(r.leaver_policy).ok().and_then(|v| v.as_str().map(String::from))}</td>
                 </tr> }).collect_view().into_any(),
             }}</tbody>
         </table></div>
