@@ -91,19 +91,26 @@ impl Lookups {
             .with(|l| l.iter().find(|x| &x.id == id).map(|x| x.name.clone()))
             .unwrap_or_else(|| id.clone())
     }
-    /// Reloads all three lists.
+    /// Reloads all three lists, concurrently.
     pub fn refresh(&self) {
         let this = *self;
         leptos::task::spawn_local(async move {
-            if let Ok(l) = api::get::<LocationList>("/api/v1/locations?limit=1000").await {
+            let (l, (r, p)) = futures_join(
+                api::get::<LocationList>("/api/v1/locations?limit=1000"),
+                futures_join(
+                    api::get::<api_types::RangeList>("/api/v1/ranges?limit=1000"),
+                    api::get::<api_types::PlatformList>("/api/v1/platforms?limit=1000"),
+                ),
+            )
+            .await;
+            if let Ok(l) = l {
                 this.locations.set(l.items);
             }
-            if let Ok(l) = api::get::<api_types::RangeList>("/api/v1/ranges?limit=1000").await {
-                this.ranges.set(l.items);
+            if let Ok(r) = r {
+                this.ranges.set(r.items);
             }
-            if let Ok(l) = api::get::<api_types::PlatformList>("/api/v1/platforms?limit=1000").await
-            {
-                this.platforms.set(l.items);
+            if let Ok(p) = p {
+                this.platforms.set(p.items);
             }
         });
     }
