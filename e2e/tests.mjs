@@ -312,6 +312,14 @@ test('screenshots of every main screen at 1280 and 390 px', async () => {
       await page.waitForTimeout(150);
       await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
     }
+    if (width < 760) {
+      say('the navigation menu at 390');
+      await page.getByRole('button', { name: 'Menu' }).click();
+      await page.locator('nav.sidebar.open').waitFor();
+      await page.screenshot({ path: join(SHOTS, `nav-${width}.png`) });
+      await page.getByRole('navigation').getByRole('link', { name: 'Numbers' }).click();
+      await page.locator('nav.sidebar.open').waitFor({ state: 'hidden' });
+    }
     say(`assign dialog at ${width}`);
     await page.goto(`${BASE}/numbers?status=available`);
     await page.locator('tbody tr[data-number] button[data-act=assign]').first().click();

@@ -304,7 +304,8 @@ fn Shell() -> impl IntoView {
                 <span class="who"><span class="name">{name}</span><span class="role" data-testid="role">{role}</span></span>
                 <button class="btn btn-ghost btn-sm" on:click=logout>"Sign out"</button>
             </header>
-            <nav id="nav" class=move || if nav_open.get() { "sidebar open" } else { "sidebar" } aria-label="Main">
+            <nav id="nav" class=move || if nav_open.get() { "sidebar open" } else { "sidebar" } aria-label="Main"
+                on:click=move |_| nav_open.set(false)>
                 <A href="/" exact=true>"Dashboard"</A>
                 <A href="/numbers">"Numbers"</A>
                 <div class="group">"Estate"</div>

@@ -8,7 +8,10 @@ use leptos_router::hooks::use_query_map;
 use serde::de::DeserializeOwned;
 
 use crate::api::{self, segment};
-use crate::app::lookups;
+use crate::api::ApiError;
+use crate::app::{auth, lookups, needs};
+use crate::pages::actions::TextField;
+use api_types::Role;
 use crate::ui::{ErrorBox, Load, Tags, fmt_int, load};
 
 /// A searchable, keyset-paged list: `fetch_url(q, cursor)` → page; `rows` renders one page.
@@ -20,6 +23,12 @@ fn Paged<T, R, V>(
     head: Vec<&'static str>,
     items: fn(&T) -> (usize, Option<String>),
     rows: R,
+    /// Buttons for the page head (e.g. "New location").
+    #[prop(optional)]
+    toolbar: Option<ViewFn>,
+    /// Bumped to reload the list (after a create).
+    #[prop(optional)]
+    refresh: Option<RwSignal<u32>>,
 ) -> impl IntoView
 where
     T: DeserializeOwned + Clone + Send + Sync + 'static,
@@ -30,6 +39,9 @@ where
     let q = RwSignal::new(initial);
     let cursors = RwSignal::new(vec![None::<String>]);
     let page = load(move || {
+        if let Some(r) = refresh {
+            r.track();
+        }
         let mut url = format!(
             "{base}{}limit=50",
             if base.contains('?') { "&" } else { "?" }
@@ -49,7 +61,7 @@ where
     };
     let cols = head.len();
     view! {
-        <div class="page-head"><h1>{title}</h1></div>
+        <div class="page-head"><h1>{title}</h1><span class="spacer"></span>{toolbar.map(|t| t.run())}</div>
         {search.then(|| view! {
             <div class="panel"><div class="field">
                 <label for="list-q">"Search"</label>
@@ -110,11 +122,35 @@ pub fn Ranges() -> impl IntoView {
     }
 }
 
-/// Sites.
+/// Sites; admins may add one.
 #[component]
 pub fn Locations() -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    let open = RwSignal::new(false);
+    let name = RwSignal::new(String::new());
+    let country = RwSignal::new(String::new());
+    let city = RwSignal::new(String::new());
+    let submit = Callback::new(move |()| {
+        let body = api_types::NewLocation {
+            name: name.get_untracked(),
+            country: country.get_untracked().trim().to_uppercase(),
+            region: None,
+            city: Some(city.get_untracked()).filter(|c| !c.trim().is_empty()),
+            address: None,
+            emergency_location_id: None,
+        };
+        async move { api::send::<_, api_types::Location>("POST", "/api/v1/locations", Some(&body)).await.map(|l| l.name) }
+    });
     view! {
-        <Paged title="Locations" base="/api/v1/locations" search=true
+        {move || open.get().then(|| view! {
+            <CreateDialog title="New location" open=open refresh=refresh submit=submit>
+                <TextField id="loc-name" label="Name" value=name required=true focus=true/>
+                <TextField id="loc-country" label="Country" value=country required=true help="ISO 3166-1 alpha-2, e.g. GB"/>
+                <TextField id="loc-city" label="City" value=city/>
+            </CreateDialog>
+        })}
+        <Paged title="Locations" base="/api/v1/locations" search=true refresh=refresh
+            toolbar=ViewFn::from(move || view! { <NewButton label="New location" open=open/> })
             head=vec!["Name", "Country", "Region", "City", "Address", "Emergency location"]
             items=|l: &LocationList| (l.items.len(), l.next_cursor.clone())
             rows=|l: LocationList| l.items.into_iter().map(|x| {
@@ -131,11 +167,40 @@ pub fn Locations() -> impl IntoView {
     }
 }
 
-/// Services (auto attendants, call queues, …) with their numbers.
+/// Services (auto attendants, call queues, …) with their numbers; admins may add one.
 #[component]
 pub fn Services() -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    let open = RwSignal::new(false);
+    let name = RwSignal::new(String::new());
+    let kind = RwSignal::new("call_queue".to_string());
+    let description = RwSignal::new(String::new());
+    let submit = Callback::new(move |()| {
+        let body = api_types::NewService {
+            name: name.get_untracked(),
+            kind: kind.get_untracked(),
+            platform_id: None,
+            external_id: None,
+            description: Some(description.get_untracked()).filter(|d| !d.trim().is_empty()),
+        };
+        async move { api::send::<_, api_types::Service>("POST", "/api/v1/services", Some(&body)).await.map(|s| s.name) }
+    });
     view! {
-        <Paged title="Services" base="/api/v1/services" search=true
+        {move || open.get().then(|| view! {
+            <CreateDialog title="New service" open=open refresh=refresh submit=submit>
+                <TextField id="svc-name" label="Name" value=name required=true focus=true/>
+                <div class="field">
+                    <label for="svc-kind">"Kind"</label>
+                    <select id="svc-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                        {["auto_attendant", "call_queue", "resource_account", "sip_trunk", "contact_centre", "fax", "conference_bridge", "other"]
+                            .map(|k| view! { <option value=k selected=move || kind.get() == k>{k.replace('_', " ")}</option> }).collect_view()}
+                    </select>
+                </div>
+                <TextField id="svc-desc" label="Description" value=description/>
+            </CreateDialog>
+        })}
+        <Paged title="Services" base="/api/v1/services" search=true refresh=refresh
+            toolbar=ViewFn::from(move || view! { <NewButton label="New service" open=open/> })
             head=vec!["Name", "Kind", "Numbers", "Description"]
             items=|l: &ServiceList| (l.items.len(), l.next_cursor.clone())
             rows=|l: ServiceList| l.items.into_iter().map(|s| view! { <tr>
@@ -184,5 +249,60 @@ pub fn Groups() -> impl IntoView {
                 <td data-label="Members" class="num">{fmt_int(g.member_count)}</td>
                 <td data-label="Description" class="muted">{g.description.clone()}</td>
             </tr> }).collect_view()/>
+    }
+}
+
+/// "New …" for admins; disabled with the reason for other roles.
+#[component]
+fn NewButton(label: &'static str, open: RwSignal<bool>) -> impl IntoView {
+    let allowed = auth().can(Role::Admin);
+    view! {
+        <button class="btn btn-primary" disabled=!allowed title=if allowed { String::new() } else { needs(Role::Admin) }
+            on:click=move |_| open.set(true)>{label}</button>
+    }
+}
+
+/// A create form in a dialog: `submit` posts it and answers the new thing's name.
+#[component]
+fn CreateDialog<Fut>(
+    title: &'static str,
+    open: RwSignal<bool>,
+    refresh: RwSignal<u32>,
+    submit: Callback<(), Fut>,
+    children: Children,
+) -> impl IntoView
+where
+    Fut: std::future::Future<Output = Result<String, ApiError>> + 'static,
+{
+    let toasts = crate::ui::toasts();
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        let fut = submit.run(());
+        leptos::task::spawn_local(async move {
+            match fut.await {
+                Ok(name) => {
+                    toasts.ok(format!("Created {name}"));
+                    refresh.update(|r| *r += 1);
+                    open.set(false);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <crate::ui::Modal title=title on_close=Callback::new(move |()| open.set(false))>
+            {move || error.get().map(|e| view! { <crate::ui::Alert error=e/> })}
+            <form on:submit=send>
+                {children()}
+                <div class="foot">
+                    <button type="button" class="btn" on:click=move |_| open.set(false)>"Cancel"</button>
+                    <button type="submit" class="btn btn-primary" disabled=move || busy.get()>"Create"</button>
+                </div>
+            </form>
+        </crate::ui::Modal>
     }
 }
