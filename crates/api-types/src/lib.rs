@@ -127,10 +127,11 @@ error_codes! {
     InvalidLimit => ("invalid_limit", 400, "limit outside 1..=1000"),
     UnsupportedMediaType => ("unsupported_media_type", 415, "the body's Content-Type is not application/json"),
     PayloadTooLarge => ("payload_too_large", 413, "the body is larger than allowed"),
-    Unauthenticated => ("unauthenticated", 401, "no valid bearer token (JWT or API token)"),
+    Unauthenticated => ("unauthenticated", 401, "no valid bearer token (JWT or API token) or session cookie"),
     InvalidCredentials => ("invalid_credentials", 401, "wrong username or password"),
     TooManyAttempts => ("too_many_attempts", 429, "too many login attempts (from this address, for this username from this address, or on this server); see Retry-After"),
     Forbidden => ("forbidden", 403, "the caller's role does not allow this action"),
+    CsrfFailed => ("csrf_failed", 403, "a request authenticated by the session cookie changes state but its X-Telestate-CSRF header is missing or is not the session's CSRF token"),
     OutOfScope => ("out_of_scope", 403, "the result would lie outside the caller's scope"),
     NotFound => ("not_found", 404, "no such object within the caller's scope, or no such route"),
     MethodNotAllowed => ("method_not_allowed", 405, "the route exists but not with this method"),
@@ -224,6 +225,19 @@ pub struct LoginResponse {
     pub token_type: String,
     /// Seconds until it expires.
     pub expires_in: i64,
+}
+
+/// A browser's cookie session (`/api/v1/auth/session`). The session token itself travels
+/// only in the `HttpOnly` cookie `telestate_session`, never in a body, so page scripts
+/// cannot read it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SessionInfo {
+    /// Send as the `X-Telestate-CSRF` header on every POST, PUT, PATCH and DELETE that
+    /// the cookie authenticates; it belongs to this session only.
+    pub csrf_token: String,
+    /// When the session ends (RFC 3339 UTC); log in again after it.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Where a grant reaches: empty lists leave that dimension open; both set means both apply.

@@ -5,11 +5,24 @@
 //! and the extractor authenticates the bearer token (a JWT from login, or an API token),
 //! checks the role, and hands the handler a [`Permit`] that store writes require. Scope is
 //! applied by the store's queries using that permit.
+//!
+//! Two ways to present a login token: `Authorization: Bearer` (scripts, integrations), or
+//! the `HttpOnly` cookie [`SESSION_COOKIE`] that `POST /api/v1/auth/session` sets for the
+//! web app. A bearer always wins and needs nothing more. A browser sends cookies on
+//! requests that other sites make it send, so a cookie-authenticated request that changes
+//! state (any method but GET, HEAD, OPTIONS, TRACE) must also carry [`CSRF_HEADER`] equal
+//! to the session's own CSRF token — a random `csrf` claim inside the signed token, which
+//! only the page that logged in was told (403 `csrf_failed` otherwise).
 
 use api_types::ErrorCode;
 use std::{future::Future, marker::PhantomData, pin::Pin};
 
-use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{
+    FromRequest, HttpMessage, HttpRequest,
+    dev::Payload,
+    http::{Method, header},
+    web,
+};
 use chrono::Utc;
 use domain::{Action, Permit, Principal, Source};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -36,16 +49,51 @@ struct Claims {
     /// The account's credential version when the token was issued; a token whose
     /// version is not the account's current one is refused.
     ver: i64,
+    /// The session's CSRF token (random, base64url); absent from tokens issued before
+    /// cookie sessions existed, which then cannot change anything through a cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    csrf: Option<String>,
 }
+
+/// The cookie holding a browser's login token (`HttpOnly`, so page scripts never see it).
+pub const SESSION_COOKIE: &str = "telestate_session";
+/// The header a cookie-authenticated state-changing request carries its CSRF token in.
+pub const CSRF_HEADER: &str = "X-Telestate-CSRF";
 
 const ISSUER: &str = "telestate";
 
 /// A verified login token: whose, issued at which credential version, valid until when.
-#[derive(Debug, Clone, Copy)]
-struct Session {
+#[derive(Debug, Clone)]
+pub struct Session {
     admin_id: i64,
     version: i64,
     expires_at: i64,
+    csrf: Option<String>,
+}
+
+impl Session {
+    /// The session's CSRF token, if the token carries one.
+    pub fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+
+    /// When the token expires, as a Unix time.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+}
+
+/// A freshly signed login token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The JWT.
+    pub token: String,
+    /// Seconds it lives.
+    pub expires_in: i64,
+    /// When it expires, as a Unix time.
+    pub expires_at: i64,
+    /// Its CSRF token (for the cookie session's answer).
+    pub csrf: String,
 }
 
 impl JwtKeys {
@@ -58,22 +106,38 @@ impl JwtKeys {
         }
     }
 
-    /// Issues a token for an admin account at its current credential version.
-    pub fn issue(&self, admin_id: i64, credential_version: i64) -> Result<(String, i64), ApiError> {
+    /// Seconds a login token lives (the cookie's `Max-Age`).
+    pub fn ttl_seconds(&self) -> i64 {
+        self.ttl_seconds
+    }
+
+    /// Issues a token for an admin account at its current credential version, with a
+    /// fresh CSRF token of its own.
+    pub fn issue(&self, admin_id: i64, credential_version: i64) -> Result<Issued, ApiError> {
+        use base64::Engine as _;
         let now = Utc::now().timestamp();
+        let csrf =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>());
         let claims = Claims {
             sub: admin_id.to_string(),
             iat: now,
             exp: now + self.ttl_seconds,
             iss: ISSUER.into(),
             ver: credential_version,
+            csrf: Some(csrf.clone()),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map(|t| (t, self.ttl_seconds))
-            .map_err(|e| ApiError::Internal(format!("signing a token failed: {e}")))
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(format!("signing a token failed: {e}")))?;
+        Ok(Issued {
+            token,
+            expires_in: self.ttl_seconds,
+            expires_at: claims.exp,
+            csrf,
+        })
     }
 
-    fn verify(&self, token: &str) -> Option<Session> {
+    /// The session a login token stands for, if it is ours, unexpired and well formed.
+    pub fn verify(&self, token: &str) -> Option<Session> {
         let mut v = Validation::new(Algorithm::HS256);
         v.set_issuer(&[ISSUER]);
         v.leeway = 5;
@@ -84,6 +148,7 @@ impl JwtKeys {
             admin_id: claims.sub.parse().ok()?,
             version: claims.ver,
             expires_at: claims.exp,
+            csrf: claims.csrf,
         })
     }
 }
@@ -195,16 +260,109 @@ impl PrincipalCache {
     }
 }
 
-/// Resolves the bearer token of a request to a principal.
+/// How a request presents its credential.
+enum Presented {
+    /// `Authorization: Bearer …`: a login JWT or an API token.
+    Bearer(String),
+    /// The [`SESSION_COOKIE`]: a login JWT only.
+    Cookie(String),
+    /// Nothing.
+    Nothing,
+}
+
+fn presented(req: &HttpRequest) -> Presented {
+    match (bearer(req), session_cookie(req)) {
+        (Some(token), _) => Presented::Bearer(token),
+        (None, Some(token)) => Presented::Cookie(token),
+        (None, None) => Presented::Nothing,
+    }
+}
+
+/// The value of the [`SESSION_COOKIE`], if the request sends one (the first, if several).
+pub fn session_cookie(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Methods that change nothing, so a cookie alone authenticates them.
+fn is_safe(method: &Method) -> bool {
+    [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE].contains(method)
+}
+
+/// Equality that takes the same time wherever the first difference lies.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks a cookie-authenticated state-changing request's [`CSRF_HEADER`] against the
+/// session's own token.
+fn check_csrf(session: &Session, sent: Option<&str>) -> Result<(), ApiError> {
+    let ok = match (session.csrf(), sent) {
+        (Some(expected), Some(sent)) => same_secret(expected.as_bytes(), sent.trim().as_bytes()),
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        code: ErrorCode::CsrfFailed,
+        message: format!(
+            "a request authenticated by the session cookie that changes state must send the {CSRF_HEADER} header with the session's csrf_token (from POST or GET /api/v1/auth/session)"
+        ),
+    })
+}
+
+/// Resolves a session cookie's token to the session and its caller: the token verifies
+/// and its account still holds that credential version. `GET /api/v1/auth/session` uses it.
+pub async fn cookie_session(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+) -> Result<Session, ApiError> {
+    let token = session_cookie(req).ok_or_else(|| {
+        unauthenticated("no session cookie: log in with POST /api/v1/auth/session")
+    })?;
+    let session = verify_cookie(state, &token)?;
+    authenticate_session(state.clone(), session.clone()).await?;
+    Ok(session)
+}
+
+fn verify_cookie(state: &AppState, token: &str) -> Result<Session, ApiError> {
+    state.jwt.verify(token).ok_or_else(|| {
+        unauthenticated(
+            "the session cookie is invalid or expired; log in again with POST /api/v1/auth/session",
+        )
+    })
+}
+
+/// Resolves the credential a request presents to a principal; a cookie on a
+/// state-changing request must come with its CSRF token.
 async fn authenticate(
     state: web::Data<AppState>,
-    bearer: Option<String>,
+    presented: Presented,
+    safe: bool,
+    csrf: Option<String>,
 ) -> Result<Caller, ApiError> {
-    let token = bearer.ok_or_else(|| {
-        unauthenticated(
-            "send Authorization: Bearer <token> (from POST /api/v1/auth/login, or an API token)",
-        )
-    })?;
+    let token = match presented {
+        Presented::Bearer(token) => token,
+        Presented::Cookie(token) => {
+            let session = verify_cookie(&state, &token)?;
+            if !safe {
+                check_csrf(&session, csrf.as_deref())?;
+            }
+            return authenticate_session(state, session).await;
+        }
+        Presented::Nothing => {
+            return Err(unauthenticated(
+                "send Authorization: Bearer <token> (from POST /api/v1/auth/login, or an API token), or log in with POST /api/v1/auth/session for a session cookie",
+            ));
+        }
+    };
     if token.starts_with(store::secrets::TOKEN_PREFIX) {
         // Keyed by the token's hash: the secret itself is never kept in memory longer than the request.
         let key = format!("token:{}", store::secrets::token_hash(&token));
@@ -234,6 +392,15 @@ async fn authenticate(
         .jwt
         .verify(&token)
         .ok_or_else(|| unauthenticated("the token is invalid or expired; log in again"))?;
+    authenticate_session(state, session).await
+}
+
+/// Resolves a verified login token to its account, if the account still exists at the
+/// token's credential version.
+async fn authenticate_session(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<Caller, ApiError> {
     // The version is part of the key: a token of an older version never hits the cache
     // entry of a newer one.
     let key = format!("admin:{}:{}", session.admin_id, session.version);
@@ -334,7 +501,13 @@ impl<A: RouteAction> FromRequest for Authorized<A> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
+        let presented = presented(req);
+        let safe = is_safe(req.method());
+        let csrf = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let source = source(req);
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
         Box::pin(async move {
@@ -343,7 +516,7 @@ impl<A: RouteAction> FromRequest for Authorized<A> {
             let Caller {
                 principal,
                 credential,
-            } = authenticate(state, token).await?;
+            } = authenticate(state, presented, safe, csrf).await?;
             // An API token is an integration, whatever it says it is.
             let source = match principal.actor.kind {
                 domain::ActorKind::Admin => source,
@@ -358,4 +531,65 @@ impl<A: RouteAction> FromRequest for Authorized<A> {
             })
         })
     }
+}
+
+/// When the session cookie carries `Secure` (`TELESTATE_COOKIE_SECURE`).
+///
+/// A browser never sends a `Secure` cookie over plain http and may refuse to store one
+/// received over it (Chromium and Firefox make an exception for `localhost` and
+/// `127.0.0.1`; Safari does not), so `Auto` adds it exactly when the browser reached us
+/// over https: a TLS connection, or a proxy saying so (`X-Forwarded-Proto: https`,
+/// `Forwarded: proto=https`). Behind a TLS proxy that says nothing, use `Always`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CookieSecure {
+    /// `Secure` when the request came over https (the default).
+    #[default]
+    Auto,
+    /// Always `Secure`.
+    Always,
+    /// Never `Secure` (plain-http deployments reached by name from another machine).
+    Never,
+}
+
+impl std::str::FromStr for CookieSecure {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(CookieSecure::Auto),
+            "always" | "on" | "true" => Ok(CookieSecure::Always),
+            "never" | "off" | "false" => Ok(CookieSecure::Never),
+            _ => Err("use auto, always or never".into()),
+        }
+    }
+}
+
+impl CookieSecure {
+    /// Whether the cookie for this request is `Secure`.
+    fn applies(self, req: &HttpRequest) -> bool {
+        match self {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => req.connection_info().scheme() == "https",
+        }
+    }
+}
+
+/// The `Set-Cookie` value that stores `token` for `max_age` seconds (0: removes it).
+/// `Path=/api`: the cookie goes to the API (and the event stream) only, never with the
+/// app's files; `SameSite=Strict`: other sites cannot make the browser send it.
+pub fn session_cookie_header(
+    req: &HttpRequest,
+    secure: CookieSecure,
+    token: &str,
+    max_age: i64,
+) -> String {
+    let mut cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/api; Max-Age={}",
+        max_age.max(0)
+    );
+    if secure.applies(req) {
+        cookie.push_str("; Secure");
+    }
+    cookie
 }

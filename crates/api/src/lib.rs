@@ -18,6 +18,7 @@ pub mod observe;
 pub mod query;
 pub mod routes;
 pub mod throttle;
+pub mod webapp;
 
 use std::sync::Arc;
 
@@ -52,6 +53,10 @@ pub struct ApiConfig {
     pub secret_key: store::secrets::SecretKey,
     /// Login throttles, the guess limit and the hashing bound.
     pub login: throttle::LoginLimits,
+    /// When the session cookie is `Secure` (`TELESTATE_COOKIE_SECURE`).
+    pub cookie_secure: auth::CookieSecure,
+    /// The built web app (`TELESTATE_WEB_DIR`), served at every path outside the API.
+    pub web_dir: std::path::PathBuf,
 }
 
 impl Default for ApiConfig {
@@ -66,6 +71,8 @@ impl Default for ApiConfig {
             // "instances" in tests agree on the signing key.
             secret_key: store::secrets::SecretKey::insecure_default(),
             login: throttle::LoginLimits::default(),
+            cookie_secure: auth::CookieSecure::default(),
+            web_dir: webapp::DEFAULT_DIR.into(),
         }
     }
 }
@@ -161,7 +168,9 @@ impl AppState {
     info(
         title = "Telestate API",
         description = "Self-hosted control layer for an organisation's telephone-number estate. \
-            Authenticate with `POST /api/v1/auth/login` (or an API token) and send `Authorization: Bearer <token>`. \
+            Authenticate with `POST /api/v1/auth/login` (or an API token) and send `Authorization: Bearer <token>`; \
+            browsers log in with `POST /api/v1/auth/session` instead, which sets the HttpOnly cookie `telestate_session` \
+            and answers a CSRF token to send as `X-Telestate-CSRF` on every POST, PUT, PATCH and DELETE. \
             Errors share one envelope: `{\"error\": {\"code\", \"message\", \"details\"}}`; invalid input is a 400 whose \
             `details.field` names the field. Objects outside the caller's scope answer 404, as if absent; writes whose \
             result would leave the scope answer 403 `out_of_scope`.",
@@ -250,7 +259,7 @@ pub fn app(
         .app_data(web::PayloadConfig::new(json::MAX_BODY_BYTES))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
-        .default_service(web::to(error::no_route))
+        .default_service(web::to(webapp::serve))
         .wrap(from_fn(observe::middleware))
         .wrap(from_fn(headers::middleware))
 }

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value, json};
 use utoipa::openapi::{
     OpenApi,
-    security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
@@ -23,6 +23,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(
             scope::scope("/api/v1")
                 .service(auth::login)
+                .service(auth::create_session)
+                .service(auth::get_session)
+                .service(auth::delete_session)
                 .service(auth::get_me)
                 .service(numbers::list_numbers)
                 .service(numbers::create_numbers)
@@ -107,7 +110,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// The security scheme name every protected operation refers to.
 pub const BEARER: &str = "bearer";
 
-/// Conventions applied to the whole document: the bearer scheme, security on every
+/// The security scheme name of the web app's session cookie.
+pub const COOKIE: &str = "cookie";
+
+/// Operations only a session cookie authenticates (a bearer token does not).
+const COOKIE_ONLY: &[&str] = &["get_session"];
+
+/// Operations that log in: they can answer 401 and 429 though public.
+const LOGINS: &[&str] = &["login", "create_session"];
+
+/// Conventions applied to the whole document: the bearer and cookie schemes, security on every
 /// operation that does not opt out, and the error envelope on every error status an
 /// operation can answer with.
 pub struct Conventions;
@@ -123,6 +135,15 @@ impl utoipa::Modify for Conventions {
                     .bearer_format("JWT from POST /api/v1/auth/login, or an API token (tst_…)")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            COOKIE,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "The web app's session, set HttpOnly by POST /api/v1/auth/session. Requests it \
+                 authenticates with POST, PUT, PATCH or DELETE must also send the header \
+                 X-Telestate-CSRF with the session's csrf_token (403 csrf_failed otherwise).",
+            ))),
         );
         if !components.schemas.contains_key("ErrorBody") {
             use utoipa::{PartialSchema, ToSchema};
@@ -160,6 +181,8 @@ const PRIVILEGED_READS: &[&str] = &[
 /// Writes that no state can refuse: they answer no 409.
 const WRITES_WITHOUT_CONFLICT: &[&str] = &[
     "login",
+    "create_session",
+    "delete_session",
     "create_api_token",
     "revoke_api_token",
     "update_settings",
@@ -232,7 +255,9 @@ fn error_description(status: &str) -> &'static str {
     match status {
         "400" => "Invalid input; `details.field` names the field",
         "401" => "Missing, invalid or expired credentials",
-        "403" => "The role or scope does not allow this",
+        "403" => {
+            "The role or scope does not allow this, or a cookie-authenticated write lacks its X-Telestate-CSRF header (`csrf_failed`)"
+        }
         "404" => "Not found, or outside the caller's scope",
         "409" => "Conflicts with the current state (`error.code` says how)",
         "412" => "If-Match is stale",
@@ -282,8 +307,10 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
     });
     op["security"] = if public {
         json!([])
+    } else if COOKIE_ONLY.contains(&id.as_str()) {
+        json!([{ COOKIE: [] }])
     } else {
-        json!([{ BEARER: [] }])
+        json!([{ BEARER: [] }, { COOKIE: [] }])
     };
     let csv_export = path.ends_with(".csv");
     let mut params_in_path = false;
@@ -410,7 +437,7 @@ fn error_statuses(f: &Facts<'_>) -> Vec<&'static str> {
     if f.has_params || f.has_body {
         statuses.push("400");
     }
-    if !f.public || f.id == "login" {
+    if !f.public || LOGINS.contains(&f.id) {
         statuses.push("401");
     }
     if !f.public && (!f.read || PRIVILEGED_READS.contains(&f.id)) {
@@ -428,7 +455,7 @@ fn error_statuses(f: &Facts<'_>) -> Vec<&'static str> {
     if f.has_body {
         statuses.extend(["413", "415"]);
     }
-    if f.id == "login" {
+    if LOGINS.contains(&f.id) {
         statuses.push("429");
     }
     statuses

@@ -63,6 +63,12 @@ pub struct Config {
     /// Seconds a worker holds a claimed job before another worker may take it over, if
     /// the first stops renewing it (TELESTATE_WORKER_LEASE_SECONDS).
     pub worker_lease_seconds: u64,
+    /// When the browser's session cookie is `Secure` (TELESTATE_COOKIE_SECURE: `auto`,
+    /// the default, when the request came over https; `always`; `never`).
+    pub cookie_secure: api::auth::CookieSecure,
+    /// The built web app served outside the API (TELESTATE_WEB_DIR; default
+    /// `frontend/dist` relative to the working directory).
+    pub web_dir: std::path::PathBuf,
     /// Where `telestate worker` serves `/metrics` (TELESTATE_WORKER_METRICS_BIND); unset:
     /// nowhere (several workers on one host would otherwise fight over one port).
     pub worker_metrics_bind: Option<String>,
@@ -177,6 +183,10 @@ impl Config {
             bail!("TELESTATE_WORKER_LEASE_SECONDS must be between 3 and 3600");
         }
         Ok(Config {
+            cookie_secure: parsed("TELESTATE_COOKIE_SECURE", api::auth::CookieSecure::Auto)?,
+            web_dir: var("TELESTATE_WEB_DIR")
+                .unwrap_or_else(|| api::webapp::DEFAULT_DIR.into())
+                .into(),
             worker_metrics_bind: var("TELESTATE_WORKER_METRICS_BIND"),
             worker_lease_seconds,
             worker,

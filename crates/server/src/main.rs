@@ -342,6 +342,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         import_max_errors: config.import_max_errors,
         secret_key,
         login: config.login,
+        cookie_secure: config.cookie_secure,
+        web_dir: config.web_dir.clone(),
     };
     let worker_metrics = Arc::new(worker::Metrics::default());
     let worker = if config.worker {
@@ -389,7 +391,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let server = server
         .bind(&config.bind)
         .with_context(|| format!("binding {} (TELESTATE_BIND)", config.bind))?;
-    tracing::info!(bind = %config.bind, "serving; API docs at /api/docs/");
+    if !config.web_dir.join("index.html").is_file() {
+        tracing::warn!(
+            web_dir = %config.web_dir.display(),
+            "no web app found (TELESTATE_WEB_DIR): / answers how to build it"
+        );
+    }
+    tracing::info!(bind = %config.bind, "serving; the web app at /, API docs at /api/docs/");
     let served = server.run().await.context("serving");
     if let Some((stop, thread)) = worker {
         let _ = stop.send(true);
@@ -441,7 +449,7 @@ async fn start_demo(
 /// an arena of its own (up to 8 per core) and keeps their freed memory: after a burst of
 /// concurrent requests over the blocking pool's threads the server held ~50 MB it no
 /// longer used (measured by bench/run.sh: 179 MB during an export, 133 MB with the cap,
-/// at the same speed). The SQLite page caches (8 MB per pooled connection) are the rest.
+/// at the same speed). The SQLite page caches (8 MB per pooled connection, 64 MB for the one writer) are the rest.
 /// The Rust heap. glibc's malloc, capped at two arenas for memory's sake (below), was a
 /// third of the CPU of a list page under 16 clients (its locks, `malloc_consolidate`);
 /// mimalloc's thread-local heaps served 45% more pages at the same memory, once its

@@ -284,29 +284,6 @@ pub(crate) fn lock_ref(conn: &mut Conn, table: RefTable, id: i64) -> StoreResult
         .is_some())
 }
 
-/// Locks a directory user for the rest of the transaction (PostgreSQL `FOR UPDATE`;
-/// SQLite's one writer serialises anyway): the rules engine decides and applies one
-/// user's numbers under it, so two workers never both find a user without a number and
-/// both give them one. `false` when no such user is stored.
-pub(crate) fn lock_user(conn: &mut Conn, id: &str) -> StoreResult<bool> {
-    #[derive(diesel::QueryableByName)]
-    struct Key {
-        #[diesel(sql_type = Text)]
-        #[allow(dead_code)]
-        id: String,
-    }
-    let lock = match conn {
-        AnyConnection::Postgresql(_) => " FOR UPDATE",
-        AnyConnection::Sqlite(_) => "",
-    };
-    let sql = format!("SELECT id FROM directory_users WHERE id = $1{lock}");
-    Ok(diesel::sql_query(sql)
-        .bind::<Text, _>(id)
-        .get_result::<Key>(conn)
-        .optional()?
-        .is_some())
-}
-
 /// Locks a row about to be deleted against concurrent [`lock_ref`] holders.
 pub(crate) fn lock_for_delete(conn: &mut Conn, table: RefTable, id: i64) -> StoreResult<bool> {
     let lock = match conn {
@@ -471,7 +448,7 @@ pub(crate) fn update_number_fields(
                     p + 5
                 ));
             }
-            // The id list again, as one array: see adopt_assignments.
+            // The id list again, as one array: see assign_rows.
             sql.push_str(&format!(
                 ") AS v(i, v, d, l, p, t) WHERE numbers.id = v.i AND numbers.version = v.v \
                  AND numbers.id = ANY(${}::bigint[])",
@@ -494,32 +471,6 @@ pub(crate) fn update_number_fields(
             Ok(q.execute(c)?)
         }
     }
-}
-
-/// Page cache of the SQLite writer while it runs a bulk write, in KiB.
-const SQLITE_BULK_CACHE_KIB: i64 = 64 * 1024;
-
-/// Runs `write`, a bulk write that touches tens of thousands of rows across the numbers
-/// table's indexes, with a larger page cache on SQLite: with the default, a transaction that
-/// dirties more pages than the cache holds spills them to the WAL and reads them back,
-/// which made adopting 100,000 numbers spend most of its time in the kernel. The cache is
-/// given back afterwards, whatever `write` returned. PostgreSQL: `write` as is.
-pub(crate) fn with_bulk_cache<T>(
-    conn: &mut Conn,
-    write: impl FnOnce(&mut Conn) -> StoreResult<T>,
-) -> StoreResult<T> {
-    use diesel::RunQueryDsl;
-    if !matches!(conn, AnyConnection::Sqlite(_)) {
-        return write(conn);
-    }
-    diesel::sql_query(format!("PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")).execute(conn)?;
-    let out = write(conn);
-    diesel::sql_query(format!(
-        "PRAGMA cache_size = -{}",
-        crate::db::SQLITE_CACHE_KIB
-    ))
-    .execute(conn)?;
-    out
 }
 
 /// Runs `write`, which changes the free-text columns of the numbers `ids` (sorted,
@@ -567,8 +518,8 @@ fn with_search_held<T>(
     Ok(out)
 }
 
-/// One number's adopted assignment for [`adopt_assignments`].
-pub(crate) struct AdoptRow<'a> {
+/// One number's assignment for [`assign_rows`].
+pub(crate) struct AssignRow<'a> {
     /// The number's row id.
     pub(crate) id: i64,
     /// The version read; the row is written only while it still has it.
@@ -579,17 +530,23 @@ pub(crate) struct AdoptRow<'a> {
     pub(crate) target_id: &'a str,
     /// The target's UPN or name.
     pub(crate) target_name: &'a str,
+    /// Who assigns (the actor's name).
+    pub(crate) by: &'a str,
+    /// The provisioning state the assignment starts in.
+    pub(crate) state: &'a str,
+    /// The rule the number is allocated by, if any.
+    pub(crate) rule_id: Option<i64>,
 }
 
-/// Writes assignments Teams already holds (drift adoption), each guarded by its version:
-/// assigned, `provisioned`, reservation and quarantine cleared, version bumped. One
+/// Writes assignments in bulk, each guarded by the version read: assigned to the row's
+/// target, in the row's provisioning state and rule, reservation and quarantine cleared,
+/// version bumped. Drift adoption and rule runs write through it. One
 /// `UPDATE … FROM (VALUES …)` per 1,000 rows on PostgreSQL (each statement is a round
 /// trip); row by row on SQLite, where a cached single-row statement costs microseconds,
 /// with the text index written in bulk around them ([`with_search_held`]).
-pub(crate) fn adopt_assignments(
+pub(crate) fn assign_rows(
     conn: &mut Conn,
-    rows: &[AdoptRow<'_>],
-    actor: &str,
+    rows: &[AssignRow<'_>],
     now: NaiveDateTime,
 ) -> StoreResult<usize> {
     use diesel::{ExpressionMethods, QueryDsl};
@@ -614,10 +571,10 @@ pub(crate) fn adopt_assignments(
                             n::assigned_id.eq(r.target_id),
                             n::assigned_name.eq(r.target_name),
                             n::assigned_at.eq(now),
-                            n::assigned_by.eq(actor),
-                            n::provisioning_state.eq("provisioned"),
+                            n::assigned_by.eq(r.by),
+                            n::provisioning_state.eq(r.state),
                             n::provisioning_error.eq(None::<String>),
-                            n::assigned_rule_id.eq(None::<i64>),
+                            n::assigned_rule_id.eq(r.rule_id),
                         ),
                         (
                             n::reserved_reason.eq(None::<String>),
@@ -638,29 +595,33 @@ pub(crate) fn adopt_assignments(
             })
         }
         AnyConnection::Postgresql(c) => {
+            const COLS: usize = 8;
             let mut updated = 0;
             for chunk in rows.chunks(1000) {
                 let mut sql = String::from(
                     "UPDATE numbers SET status = 'assigned', assigned_kind = v.k, assigned_id = v.t, \
-                     assigned_name = v.nm, assigned_at = $1, assigned_by = $2, \
-                     provisioning_state = 'provisioned', provisioning_error = NULL, \
-                     assigned_rule_id = NULL, reserved_reason = NULL, reserved_for = NULL, reserved_by = NULL, \
+                     assigned_name = v.nm, assigned_at = $1, assigned_by = v.b, \
+                     provisioning_state = v.s, provisioning_error = NULL, \
+                     assigned_rule_id = v.r, reserved_reason = NULL, reserved_for = NULL, reserved_by = NULL, \
                      reserved_until = NULL, quarantine_since = NULL, quarantine_until = NULL, \
                      quarantine_reason = NULL, previous_assignee = NULL, \
                      version = v.v + 1, updated_at = $1 FROM (VALUES ",
                 );
                 for i in 0..chunk.len() {
-                    let p = 3 + i * 5;
+                    let p = 2 + i * COLS;
                     if i > 0 {
                         sql.push_str(", ");
                     }
                     sql.push_str(&format!(
-                        "(${}::bigint, ${}::bigint, ${}::text, ${}::text, ${}::text)",
+                        "(${}::bigint, ${}::bigint, ${}::text, ${}::text, ${}::text, ${}::text, ${}::text, ${}::bigint)",
                         p,
                         p + 1,
                         p + 2,
                         p + 3,
-                        p + 4
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7
                     ));
                 }
                 // The id list again, as one array: without it the planner joins the
@@ -668,21 +629,23 @@ pub(crate) fn adopt_assignments(
                 // values is no help), 35 ms a chunk at 100,000 numbers and growing with
                 // the table; with it, one index scan of the primary key.
                 sql.push_str(&format!(
-                    ") AS v(i, v, k, t, nm) WHERE numbers.id = v.i AND numbers.version = v.v \
+                    ") AS v(i, v, k, t, nm, b, s, r) WHERE numbers.id = v.i AND numbers.version = v.v \
                      AND numbers.id = ANY(${}::bigint[])",
-                    3 + chunk.len() * 5
+                    2 + chunk.len() * COLS
                 ));
                 let mut q = diesel::sql_query(sql)
                     .into_boxed::<diesel::pg::Pg>()
-                    .bind::<Timestamp, _>(now)
-                    .bind::<Text, _>(actor);
+                    .bind::<Timestamp, _>(now);
                 for r in chunk {
                     q = q
                         .bind::<BigInt, _>(r.id)
                         .bind::<BigInt, _>(r.version)
                         .bind::<Text, _>(r.kind)
                         .bind::<Text, _>(r.target_id)
-                        .bind::<Text, _>(r.target_name);
+                        .bind::<Text, _>(r.target_name)
+                        .bind::<Text, _>(r.by)
+                        .bind::<Text, _>(r.state)
+                        .bind::<Nullable<BigInt>, _>(r.rule_id);
                 }
                 let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
                 updated += q
@@ -692,6 +655,48 @@ pub(crate) fn adopt_assignments(
             Ok(updated)
         }
     }
+}
+
+/// Locks the directory users among `ids` for the rest of the transaction, in id order
+/// (PostgreSQL `FOR UPDATE`; SQLite's one writer serialises anyway): the rules engine
+/// decides and applies users' numbers under it, so two workers never both find a user
+/// without a number and both give them one. Returns the ids locked and, on PostgreSQL
+/// without `wait`, the ids another transaction holds (skipped, not waited for). On
+/// SQLite the writer is alone: every stored id is locked.
+pub(crate) fn lock_users(
+    conn: &mut Conn,
+    ids: &[String],
+    wait: bool,
+) -> StoreResult<(Vec<String>, Vec<String>)> {
+    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+
+    use crate::schema::directory_users as u;
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    let (mut locked, mut busy) = (Vec::with_capacity(ids.len()), Vec::new());
+    for chunk in sorted.chunks(500) {
+        let q = u::table
+            .filter(u::id.eq_any(chunk))
+            .order(u::id.asc())
+            .select(u::id);
+        match conn {
+            AnyConnection::Postgresql(c) if wait => {
+                locked.extend(q.for_update().load::<String>(c)?)
+            }
+            AnyConnection::Postgresql(c) => {
+                let got = q.clone().for_update().skip_locked().load::<String>(c)?;
+                if got.len() < chunk.len() {
+                    // Which of the others exist (held elsewhere) rather than absent.
+                    let all: Vec<String> = q.load::<String>(c)?;
+                    let got_set: std::collections::HashSet<&String> = got.iter().collect();
+                    busy.extend(all.into_iter().filter(|id| !got_set.contains(id)));
+                }
+                locked.extend(got);
+            }
+            AnyConnection::Sqlite(c) => locked.extend(q.load::<String>(c)?),
+        }
+    }
+    Ok((locked, busy))
 }
 
 /// The backend a statement is written for, where the text differs (free-text search).

@@ -280,15 +280,6 @@ pub fn adopt(
     platform_id: i64,
     numbers: Option<&[String]>,
 ) -> StoreResult<Settled> {
-    crate::dialect::with_bulk_cache(conn, |conn| adopt_in(conn, permit, platform_id, numbers))
-}
-
-fn adopt_in(
-    conn: &mut Conn,
-    permit: &Permit,
-    platform_id: i64,
-    numbers: Option<&[String]>,
-) -> StoreResult<Settled> {
     let change_set_id = audit::new_change_set_id();
     let permit = permit.clone().with_change_set(change_set_id.clone());
     let drift = selected(conn, platform_id, numbers)?;

@@ -7,6 +7,8 @@
 //! decided again on the fresh state, with `If-Match` it is a 412. Either way no two
 //! callers can both succeed on the same state, on SQLite or PostgreSQL.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use domain::{
@@ -631,19 +633,22 @@ pub(crate) fn adopt_assignments(
             overrides,
             quarantine_over,
         ) {
-            Ok(_) => rows.push(dialect::AdoptRow {
+            Ok(_) => rows.push(dialect::AssignRow {
                 id: before.id,
                 version: before.version,
                 kind: target.kind.as_str(),
                 target_id: &target.id,
                 target_name: &target.name,
+                by: &permit.actor().name,
+                state: ProvisioningState::Provisioned.as_str(),
+                rule_id: None,
             }),
             Err(_) => left.push(before.number.clone()),
         }
     }
-    dialect::adopt_assignments(conn, &rows, &permit.actor().name, now)?;
+    dialect::assign_rows(conn, &rows, now)?;
     let e164s: Vec<String> = items.iter().map(|(b, _)| b.number.clone()).collect();
-    let after: std::collections::HashMap<String, Number> = numbers::by_e164(conn, &e164s)?
+    let after: HashMap<String, Number> = numbers::by_e164(conn, &e164s)?
         .into_iter()
         .map(|n| (n.number.clone(), n))
         .collect();
@@ -782,6 +787,24 @@ pub(crate) fn available_in_pool(
     after: &str,
     limit: i64,
 ) -> StoreResult<Vec<(i64, String)>> {
+    let scope = ScopeFilter::resolve(conn, &Scope::unrestricted())?;
+    match pool_condition(conn, pool, &scope)? {
+        Some(condition) => available_where(conn, &condition, after, limit, false),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Up to `limit` numbers matching `condition` (a [`pool_condition`]) after `after`, in
+/// E.164 order, as `(id, e164)`. With `lock`, on PostgreSQL, the rows are locked for the
+/// caller's transaction and rows another transaction holds are skipped, as [`allocate`]
+/// does with its one candidate.
+fn available_where(
+    conn: &mut Conn,
+    condition: &str,
+    after: &str,
+    limit: i64,
+    lock: bool,
+) -> StoreResult<Vec<(i64, String)>> {
     #[derive(diesel::QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -789,17 +812,225 @@ pub(crate) fn available_in_pool(
         #[diesel(sql_type = diesel::sql_types::Text)]
         e164: String,
     }
-    let scope = ScopeFilter::resolve(conn, &Scope::unrestricted())?;
-    let Some(condition) = pool_condition(conn, pool, &scope)? else {
-        return Ok(Vec::new());
+    let lock = match conn {
+        crate::AnyConnection::Postgresql(_) if lock => " FOR UPDATE SKIP LOCKED",
+        _ => "",
     };
     let sql = format!(
-        "SELECT id, e164 FROM numbers WHERE {condition} AND e164 > $1 ORDER BY e164 LIMIT {limit}"
+        "SELECT id, e164 FROM numbers WHERE {condition} AND e164 > $1 ORDER BY e164 LIMIT {limit}{lock}"
     );
     let rows: Vec<Row> = diesel::sql_query(sql)
         .bind::<diesel::sql_types::Text, _>(after)
         .load(conn)?;
     Ok(rows.into_iter().map(|r| (r.id, r.e164)).collect())
+}
+
+/// One allocation of [`allocate_many`]: a number of a rule's pool for a target.
+#[derive(Debug)]
+pub(crate) struct Allocation<'a> {
+    /// The rule's permit (unscoped: a rule's pool is the whole pool).
+    pub(crate) permit: &'a Permit,
+    /// The rule; allocations of one rule share its pool.
+    pub(crate) rule_id: i64,
+    /// The rule's pool.
+    pub(crate) pool: &'a Pool,
+    /// Who gets the number.
+    pub(crate) target: Target,
+}
+
+/// What became of one allocation of [`allocate_many`].
+#[derive(Debug)]
+pub(crate) enum Allocated {
+    /// The number assigned, as written.
+    Number(Box<Number>),
+    /// No available number was left in the pool.
+    Exhausted,
+    /// The allocation was refused (the pool kept changing under it).
+    Refused(StoreError),
+}
+
+/// Longest list of candidates read from a pool at once.
+const CANDIDATES_MAX: usize = 5000;
+
+/// [`allocate_for_rule`] for many targets at once, in the caller's transaction, with the
+/// same outcome as calling it for each in turn: each allocation takes the lowest
+/// available number of its pool that no earlier one took. The candidates are read a
+/// pool at a time (as many as the pool's allocations, topped up when pools that share
+/// numbers took some), then written in bulk, guarded by the versions read, audited and
+/// given their provisioning jobs per rule in a few statements. An allocation whose number
+/// changed meanwhile (a concurrent writer on PostgreSQL) is retried alone through
+/// [`allocate_for_rule`].
+pub(crate) fn allocate_many(
+    conn: &mut Conn,
+    items: &[Allocation<'_>],
+) -> StoreResult<Vec<Allocated>> {
+    struct Source {
+        condition: Option<String>,
+        queue: std::collections::VecDeque<(i64, String)>,
+        after: String,
+        exhausted: bool,
+        wanted: usize,
+    }
+    let scope = ScopeFilter::resolve(conn, &Scope::unrestricted())?;
+    let mut sources: HashMap<i64, Source> = HashMap::new();
+    for item in items {
+        match sources.get_mut(&item.rule_id) {
+            Some(s) => s.wanted += 1,
+            None => {
+                let condition = pool_condition(conn, item.pool, &scope)?;
+                sources.insert(
+                    item.rule_id,
+                    Source {
+                        exhausted: condition.is_none(),
+                        condition,
+                        queue: Default::default(),
+                        after: String::new(),
+                        wanted: 1,
+                    },
+                );
+            }
+        }
+    }
+    // The candidate each allocation takes, in order, as sequential allocations would.
+    let mut taken: HashSet<i64> = HashSet::new();
+    let mut picks: Vec<Option<(i64, String)>> = Vec::with_capacity(items.len());
+    for item in items {
+        let s = sources
+            .get_mut(&item.rule_id)
+            .expect("every rule has its source");
+        let pick = loop {
+            if let Some(c) = std::iter::from_fn(|| s.queue.pop_front()).find(|c| taken.insert(c.0))
+            {
+                break Some(c);
+            }
+            let Some(condition) = s.condition.as_deref().filter(|_| !s.exhausted) else {
+                break None;
+            };
+            let want = (s.wanted + 16).min(CANDIDATES_MAX);
+            let got = available_where(conn, condition, &s.after, want as i64, true)?;
+            s.exhausted = got.len() < want;
+            if let Some((_, last)) = got.last() {
+                s.after = last.clone();
+            }
+            s.queue.extend(got);
+        };
+        s.wanted -= 1;
+        picks.push(pick);
+    }
+    let now = crate::now();
+    let e164s: Vec<String> = picks.iter().flatten().map(|(_, e)| e.clone()).collect();
+    let before: HashMap<i64, Number> = numbers::by_e164(conn, &e164s)?
+        .into_iter()
+        .map(|n| (n.id, n))
+        .collect();
+    let mut states: HashMap<Option<i64>, ProvisioningState> = HashMap::new();
+    let mut rows = Vec::with_capacity(items.len());
+    for (item, pick) in items.iter().zip(&picks) {
+        let Some(b) = pick.as_ref().and_then(|(id, _)| before.get(id)) else {
+            continue;
+        };
+        if b.status != NumberStatus::Available {
+            continue;
+        }
+        let state = match states.get(&b.platform_id) {
+            Some(s) => *s,
+            None => {
+                let s = provisioning_state(conn, b.platform_id)?;
+                states.insert(b.platform_id, s);
+                s
+            }
+        };
+        rows.push(dialect::AssignRow {
+            id: b.id,
+            version: b.version,
+            kind: item.target.kind.as_str(),
+            target_id: &item.target.id,
+            target_name: &item.target.name,
+            by: &item.permit.actor().name,
+            state: state.as_str(),
+            rule_id: Some(item.rule_id),
+        });
+    }
+    dialect::assign_rows(conn, &rows, now)?;
+    let after: HashMap<i64, Number> = numbers::by_e164(conn, &e164s)?
+        .into_iter()
+        .map(|n| (n.id, n))
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    // Per rule, in order: (before, after) of what was written.
+    let mut written: Vec<(i64, Vec<(&Number, &Number)>)> = Vec::new();
+    let mut retry = Vec::new();
+    for (k, (item, pick)) in items.iter().zip(&picks).enumerate() {
+        let Some((id, _)) = pick else {
+            out.push(Some(Allocated::Exhausted));
+            continue;
+        };
+        match (before.get(id), after.get(id)) {
+            (Some(b), Some(a))
+                if a.version == b.version + 1
+                    && a.updated_at == now
+                    && a.assignment
+                        .as_ref()
+                        .is_some_and(|t| t.id == item.target.id) =>
+            {
+                match written.iter_mut().find(|(r, _)| *r == item.rule_id) {
+                    Some((_, pairs)) => pairs.push((b, a)),
+                    None => written.push((item.rule_id, vec![(b, a)])),
+                }
+                out.push(Some(Allocated::Number(Box::new(a.clone()))));
+            }
+            _ => {
+                retry.push(k);
+                out.push(None);
+            }
+        }
+    }
+    for (rule_id, pairs) in &written {
+        let permit = items
+            .iter()
+            .find(|i| i.rule_id == *rule_id)
+            .map(|i| i.permit)
+            .expect("a written allocation has its item");
+        let changes = pairs
+            .iter()
+            .map(|(b, a)| audit::TextChange {
+                action: "number.assign",
+                entity_kind: "number",
+                entity_id: &b.number,
+                before: Some(b.snapshot().to_text()),
+                after: Some(a.snapshot().to_text()),
+            })
+            .collect();
+        audit::record_many_text(conn, permit, changes)?;
+        let assigned: Vec<&Number> = pairs.iter().map(|(_, a)| *a).collect();
+        crate::jobs::enqueue_assigned(conn, permit, &assigned)?;
+    }
+    for k in retry {
+        let item = &items[k];
+        out[k] = Some(
+            match allocate_for_rule(
+                conn,
+                item.permit,
+                item.pool,
+                item.target.clone(),
+                item.rule_id,
+            ) {
+                Ok(n) => Allocated::Number(Box::new(n)),
+                Err(StoreError::Conflict {
+                    code: "pool_exhausted",
+                    ..
+                }) => Allocated::Exhausted,
+                Err(e @ (StoreError::Conflict { .. } | StoreError::Stale { .. })) => {
+                    Allocated::Refused(e)
+                }
+                Err(e) => return Err(e),
+            },
+        );
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| o.expect("every allocation has its outcome"))
+        .collect())
 }
 
 /// Assigns the lowest available number of the pool to `target`, in the caller's

@@ -27,6 +27,17 @@ struct OutcomeLabels {
     outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    trigger: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
 fn seconds_histogram() -> Histogram {
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
         0.01, 2.0, 14,
@@ -42,6 +53,9 @@ pub struct Metrics {
     sync_objects: Counter,
     graph_requests: Family<GraphLabels, Counter>,
     throttles: Counter,
+    rule_runs: Family<RunLabels, Counter>,
+    rule_run_seconds: Histogram,
+    rule_lines: Family<KindLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -54,6 +68,9 @@ impl Default for Metrics {
             sync_objects: Counter::default(),
             graph_requests: Family::default(),
             throttles: Counter::default(),
+            rule_runs: Family::default(),
+            rule_run_seconds: seconds_histogram(),
+            rule_lines: Family::default(),
         }
     }
 }
@@ -96,6 +113,21 @@ impl Metrics {
             "Graph answers that asked to retry later (429, 503 and 504)",
             self.throttles.clone(),
         );
+        registry.register(
+            "telestate_rule_runs",
+            "Rule runs finished, by trigger (delta, manual, schedule) and outcome",
+            self.rule_runs.clone(),
+        );
+        registry.register(
+            "telestate_rule_run_duration_seconds",
+            "Rule run duration, from its start by a worker to its report",
+            self.rule_run_seconds.clone(),
+        );
+        registry.register(
+            "telestate_rule_outcomes",
+            "What rule runs did to users: numbers assigned and unassigned, users skipped, failures",
+            self.rule_lines.clone(),
+        );
     }
 
     /// Counts an attempt that left its job in `state`, and its duration.
@@ -120,6 +152,28 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Counts a rule run, its duration and its totals (assigned, unassigned, skipped,
+    /// failed).
+    pub fn rule_run_finished(&self, trigger: &str, ok: bool, took: Duration, totals: [i64; 4]) {
+        self.rule_runs
+            .get_or_create(&RunLabels {
+                trigger: trigger.into(),
+                outcome: if ok { "ok" } else { "error" }.into(),
+            })
+            .inc();
+        self.rule_run_seconds.observe(took.as_secs_f64());
+        for (kind, n) in ["assigned", "unassigned", "skipped", "failed"]
+            .into_iter()
+            .zip(totals)
+        {
+            self.rule_lines
+                .get_or_create(&KindLabels { kind: kind.into() })
+                .inc_by(n.max(0) as u64);
+        }
+    }
+}
+
 impl graph::Observer for Metrics {
     fn request(&self, event: &graph::RequestEvent<'_>) {
         let status = event.status.unwrap_or(0);
@@ -131,6 +185,32 @@ impl graph::Observer for Metrics {
             .inc();
         if matches!(status, 429 | 503 | 504) {
             self.throttles.inc();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_run_is_counted_by_trigger_and_outcome_with_its_totals() {
+        let m = Metrics::default();
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        m.rule_run_finished("manual", true, Duration::from_millis(1500), [5, 1, 3, 0]);
+        m.rule_run_finished("delta", false, Duration::from_millis(20), [0, 0, 0, 2]);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "telestate_rule_runs_total{trigger=\"manual\",outcome=\"ok\"} 1",
+            "telestate_rule_runs_total{trigger=\"delta\",outcome=\"error\"} 1",
+            "telestate_rule_outcomes_total{kind=\"assigned\"} 5",
+            "telestate_rule_outcomes_total{kind=\"skipped\"} 3",
+            "telestate_rule_outcomes_total{kind=\"failed\"} 2",
+            "telestate_rule_run_duration_seconds_count 2",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
         }
     }
 }

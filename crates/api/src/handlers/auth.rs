@@ -1,15 +1,20 @@
-//! Login and "who am I".
+//! Login (a bearer token, or the web app's cookie session) and "who am I".
+//!
+//! `login` and `create_session` check credentials through one function,
+//! [`check_credentials`]: the same throttles, guess limit, answers and audit records.
+//! They differ only in how the token leaves: in the body, or in an `HttpOnly` cookie the
+//! page's scripts cannot read.
 
-use actix_web::{HttpRequest, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, post, web};
 use api_types::ErrorCode;
-use api_types::{LoginRequest, LoginResponse, Me, ScopeBody};
-use chrono::Utc;
+use api_types::{LoginRequest, LoginResponse, Me, ScopeBody, SessionInfo};
+use chrono::{DateTime, Utc};
 use domain::{ActorKind, CallerKind};
 use store::admins::{Begin, Login, LoginAttempt};
 
 use crate::{
     AppState,
-    auth::{Authorized, Read},
+    auth::{self, Authorized, Read},
     error::ApiError,
     json::Json,
     observe::RequestId,
@@ -48,7 +53,109 @@ pub async fn login(
     body: Json<LoginRequest>,
     request_id: Option<web::ReqData<RequestId>>,
 ) -> Result<web::Json<LoginResponse>, ApiError> {
-    let client = throttle::client_of(&req);
+    let issued = check_credentials(&state, &req, body, request_id).await?;
+    Ok(web::Json(LoginResponse {
+        access_token: issued.token,
+        token_type: "Bearer".into(),
+        expires_in: issued.expires_in,
+    }))
+}
+
+/// Logs a browser in: the same checks, limits and answers as `POST /api/v1/auth/login`,
+/// but the token is set as the `HttpOnly` cookie `telestate_session` (`SameSite=Strict`,
+/// `Path=/api`, `Secure` over https) instead of being returned, so page scripts can never
+/// read it.
+///
+/// The body carries the session's CSRF token: send it as `X-Telestate-CSRF` on every
+/// POST, PUT, PATCH and DELETE the cookie authenticates (403 `csrf_failed` otherwise).
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses((status = 200, description = "Logged in; the session token is in the Set-Cookie header", body = SessionInfo,
+        headers(("Set-Cookie" = String, description = "telestate_session=<token>; HttpOnly; SameSite=Strict; Path=/api; Max-Age=<seconds>[; Secure]")))),
+    security(())
+)]
+#[post("/auth/session")]
+pub async fn create_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+    request_id: Option<web::ReqData<RequestId>>,
+) -> Result<HttpResponse, ApiError> {
+    let issued = check_credentials(&state, &req, body, request_id).await?;
+    let cookie = auth::session_cookie_header(
+        &req,
+        state.config.cookie_secure,
+        &issued.token,
+        issued.expires_in,
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::SET_COOKIE, cookie))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(session_info(issued.csrf, issued.expires_at)?))
+}
+
+/// The cookie session: its CSRF token and expiry, so the web app can pick them up again
+/// after a reload. 401 without a valid session cookie (a bearer token does not count).
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 200, description = "The current cookie session", body = SessionInfo))
+)]
+#[get("/auth/session")]
+pub async fn get_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let session = auth::cookie_session(&state, &req).await?;
+    let csrf = session.csrf().ok_or_else(|| ApiError::Unauthenticated {
+        code: ErrorCode::Unauthenticated,
+        message:
+            "the session predates cookie sessions; log in again with POST /api/v1/auth/session"
+                .into(),
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(session_info(csrf.to_string(), session.expires_at())?))
+}
+
+/// Logs a browser out: the cookie is removed (`Max-Age=0`). Always 204, with or without
+/// a session. The token is not revoked on the server: a copy of it stays valid until it
+/// expires (`TELESTATE_JWT_TTL_SECONDS`), but the browser's only copy is gone and page
+/// scripts never saw it.
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 204, description = "The session cookie is removed",
+        headers(("Set-Cookie" = String, description = "telestate_session=; …; Max-Age=0")))),
+    security(())
+)]
+#[delete("/auth/session")]
+pub async fn delete_session(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let cookie = auth::session_cookie_header(&req, state.config.cookie_secure, "", 0);
+    HttpResponse::NoContent()
+        .insert_header((header::SET_COOKIE, cookie))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn session_info(csrf_token: String, expires_at: i64) -> Result<SessionInfo, ApiError> {
+    let expires_at = DateTime::<Utc>::from_timestamp(expires_at, 0)
+        .ok_or_else(|| ApiError::Internal(format!("expiry {expires_at} is out of range")))?;
+    Ok(SessionInfo {
+        csrf_token,
+        expires_at,
+    })
+}
+
+/// Checks a username and password and signs a login token: the client's and the
+/// instance's throttles, input lengths, the guess limit per (username, client address),
+/// argon2 on the blocking pool, and the audit records. Shared by both ways to log in.
+async fn check_credentials(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    body: Json<LoginRequest>,
+    request_id: Option<web::ReqData<RequestId>>,
+) -> Result<auth::Issued, ApiError> {
+    let client = throttle::client_of(req);
     state.login.admit(&client)?;
     let LoginRequest { username, password } = body.into_inner()?;
     if username.len() > MAX_USERNAME_BYTES {
@@ -87,14 +194,7 @@ pub async fn login(
         })
         .await?;
     match outcome {
-        Login::Ok(admin) => {
-            let (access_token, expires_in) = state.jwt.issue(admin.id, admin.credential_version)?;
-            Ok(web::Json(LoginResponse {
-                access_token,
-                token_type: "Bearer".into(),
-                expires_in,
-            }))
-        }
+        Login::Ok(admin) => state.jwt.issue(admin.id, admin.credential_version),
         Login::Failed => Err(ApiError::Unauthenticated {
             code: ErrorCode::InvalidCredentials,
             message: "wrong username or password".into(),

@@ -146,6 +146,37 @@ async fn run_case(app: &TestApp, owner: &User, method: &str, path: &str) -> Case
                 expect: vec![created("auth.login", "auth", &id)],
             }
         }
+        ("POST", "/api/v1/auth/session") => {
+            let id = app.create_account("browser-auditee", Role::Viewer, &[], &[]);
+            let mark = app.audit_mark(owner).await;
+            let resp = app
+                .post("/api/v1/auth/session")
+                .json(json!({"username": "browser-auditee", "password": crate::common::PASSWORD}))
+                .send()
+                .await;
+            let actor = User {
+                id: id.clone(),
+                username: "browser-auditee".into(),
+                token: String::new(),
+            };
+            Case {
+                mark,
+                resp,
+                actor,
+                expect: vec![created("auth.login", "auth", &id)],
+            }
+        }
+        // Logging out only removes the cookie: nothing to record.
+        ("DELETE", "/api/v1/auth/session") => {
+            let mark = app.audit_mark(owner).await;
+            let resp = app.delete("/api/v1/auth/session").send().await;
+            Case {
+                mark,
+                resp,
+                actor: owner.clone(),
+                expect: vec![],
+            }
+        }
         ("POST", "/api/v1/numbers") => {
             let mark = app.audit_mark(owner).await;
             let resp = app

@@ -4,6 +4,7 @@
 mod assign;
 mod audit;
 mod audit_trail;
+mod browser;
 mod common;
 mod events;
 mod export;
@@ -24,3 +25,4 @@ mod rules;
 mod scope;
 mod sessions;
 mod validation;
+mod webapp;

@@ -6,7 +6,16 @@ use serde_json::Value;
 const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/openapi.json");
 
 /// Operations that need no credentials.
-const PUBLIC: &[&str] = &["healthz", "readyz", "metrics", "login"];
+const PUBLIC: &[&str] = &[
+    "healthz",
+    "readyz",
+    "metrics",
+    "login",
+    "create_session",
+    "delete_session",
+];
+/// Operations only the session cookie authenticates.
+const COOKIE_ONLY: &[&str] = &["get_session"];
 
 fn spec() -> Value {
     serde_json::to_value(api::openapi()).expect("serialise the spec")
@@ -60,6 +69,10 @@ fn the_spec_is_openapi_3_1_with_a_bearer_scheme() {
     let scheme = &s["components"]["securitySchemes"]["bearer"];
     assert_eq!(scheme["type"], "http", "{scheme}");
     assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    let cookie = &s["components"]["securitySchemes"]["cookie"];
+    assert_eq!(cookie["type"], "apiKey", "{cookie}");
+    assert_eq!(cookie["in"], "cookie", "{cookie}");
+    assert_eq!(cookie["name"], "telestate_session", "{cookie}");
     assert!(s["info"]["title"].is_string());
     assert!(s["info"]["version"].is_string());
     let body = &s["components"]["schemas"]["ErrorBody"];
@@ -79,7 +92,9 @@ fn protected_operations_require_the_bearer_and_document_401_and_writes_403() {
         }
         let public = PUBLIC.contains(&id.as_str());
         let security = op["security"].as_array().cloned().unwrap_or_default();
-        let needs_bearer = security.iter().any(|r| r.get("bearer").is_some());
+        let takes_bearer = security.iter().any(|r| r.get("bearer").is_some());
+        let takes_cookie = security.iter().any(|r| r.get("cookie").is_some());
+        let needs_bearer = takes_bearer || takes_cookie;
         // `security: []` (no credentials) or an empty requirement (anonymous allowed).
         let allows_anonymous = op["security"].as_array().is_some_and(|s| s.is_empty())
             || security
@@ -93,6 +108,14 @@ fn protected_operations_require_the_bearer_and_document_401_and_writes_403() {
             if !needs_bearer || allows_anonymous {
                 problems.push(format!(
                     "{what}: protected, but its security is {security:?}"
+                ));
+            }
+            // The web app reaches every protected operation through its cookie.
+            let cookie_only = COOKIE_ONLY.contains(&id.as_str());
+            if !takes_cookie || takes_bearer == cookie_only {
+                problems.push(format!(
+                    "{what}: should take the bearer{} and the cookie, takes {security:?}",
+                    if cookie_only { " not" } else { "" }
                 ));
             }
             // Reads a viewer may make answer 404 outside the scope, never 403.

@@ -26,6 +26,11 @@ const EXPECTED: &[(&str, &str, Min)] = &[
     ("GET", "/readyz", Public),
     ("GET", "/metrics", Public),
     ("POST", "/api/v1/auth/login", Public),
+    // The web app's cookie session: logging in and out are open; reading it takes the
+    // cookie (COOKIE_ONLY: the walk sends each caller's token as the cookie).
+    ("POST", "/api/v1/auth/session", Public),
+    ("GET", "/api/v1/auth/session", Viewer),
+    ("DELETE", "/api/v1/auth/session", Public),
     ("GET", "/api/v1/me", Viewer),
     ("GET", "/api/v1/numbers", Viewer),
     ("POST", "/api/v1/numbers", Admin),
@@ -107,6 +112,9 @@ const EXPECTED: &[(&str, &str, Min)] = &[
     ("GET", "/api/v1/rules/{id}/runs", Viewer),
     ("GET", "/api/v1/rule-runs/{id}", Viewer),
 ];
+
+/// Routes only a session cookie authenticates: callers present their token as the cookie.
+const COOKIE_ONLY: &[(&str, &str)] = &[("GET", "/api/v1/auth/session")];
 
 /// Every `(METHOD, path)` of the generated OpenAPI document.
 pub fn spec_operations() -> BTreeSet<(String, String)> {
@@ -257,7 +265,7 @@ const IMPORT_CSV: &str = "number,description\n+442071230900,planned by rbac\n";
 /// A valid body for each route that takes one.
 fn body(method: &str, template: &str) -> Option<Value> {
     let b = match (method, template) {
-        ("POST", "/api/v1/auth/login") => {
+        ("POST", "/api/v1/auth/login") | ("POST", "/api/v1/auth/session") => {
             json!({"username": "rbac-login", "password": crate::common::PASSWORD})
         }
         ("POST", "/api/v1/numbers") => json!({"number": "+442071230999"}),
@@ -606,8 +614,13 @@ async fn every_route_answers_each_role_as_the_table_says() {
         let mut first_allowed = true;
         for (level, caller) in callers {
             let mut req = app.req(method.parse().unwrap(), &path);
-            if let Some(u) = caller {
-                req = req.as_(u);
+            let cookie_only = COOKIE_ONLY.contains(&(method.as_str(), template.as_str()));
+            match caller {
+                Some(u) if cookie_only => {
+                    req = req.header("cookie", &format!("telestate_session={}", u.token));
+                }
+                Some(u) => req = req.as_(u),
+                None => {}
             }
             if (method.as_str(), template.as_str()) == ("POST", "/api/v1/imports") {
                 req = req.header("content-type", "text/csv").payload(IMPORT_CSV);

@@ -189,7 +189,7 @@ async fn an_unknown_route_is_a_404_envelope() {
     for path in [
         "/api/v1/nothing",
         "/api/v2/numbers",
-        "/nothing",
+        // (A path outside the API is the web app's: see webapp.rs.)
         "/api/v1/numbers/+442071230101/nothing",
     ] {
         app.get(path)

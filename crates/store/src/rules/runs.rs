@@ -1,13 +1,20 @@
 //! Rule runs: queued by a person or the schedule, or started right after a delta sync;
-//! carried out by a worker one user at a time; reported per rule with their lines.
+//! carried out by a worker in batches of users, a transaction each; reported per rule
+//! with their lines.
 //!
 //! **Invariants:**
-//! - **One user, one decision at a time.** [`apply_user`] locks the user's row, reads their
-//!   facts and numbers again, decides with `domain::rules::evaluate` and writes, all in
-//!   the caller's one transaction. Two workers (or a full run and a delta run) reaching
-//!   the same user queue on the lock, and the second finds the first's number and does
-//!   nothing: no user gets two numbers. No number goes to two users because every
-//!   allocation is `lifecycle::allocate`'s conditional update.
+//! - **A user's decision is made under their lock.** [`apply_users`] locks the batch's
+//!   users' rows, reads their facts and numbers again, decides with
+//!   `domain::rules::evaluate` and writes, all in the caller's one transaction. Two
+//!   workers (or a full run and a delta run) reaching the same user queue on the lock,
+//!   and the second finds the first's number and does nothing: no user gets two numbers.
+//!   No number goes to two users because every allocation is a conditional update on an
+//!   available number (`lifecycle::allocate_many`, the bulk form of
+//!   `lifecycle::allocate`, giving the same numbers a walk in user order would).
+//! - **A batch never waits while holding locks.** On PostgreSQL it skips users another
+//!   transaction holds and reports them busy; the worker applies those alone with
+//!   [`apply_user`], which waits. A run and a sync therefore never wait on each other in
+//!   a cycle.
 //! - **Idempotent.** Applying a decision and deciding again gives nothing to do (the
 //!   domain's table test), so a run over an unchanged directory writes nothing.
 //! - **One change set per run**, every record as actor `rule:<name>` with source `rule`:
@@ -21,7 +28,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use domain::{
     Permit, Scope, Source,
-    rules::{Decision, Rule, RunItemKind, RunStatus, RunTrigger, evaluate, winner},
+    rules::{Assignment, Decision, Rule, RunItemKind, RunStatus, RunTrigger, evaluate, winner},
 };
 
 use super::{facts, pool_of};
@@ -29,7 +36,7 @@ use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
     dialect,
-    lifecycle::{self, Request, Target},
+    lifecycle::{self, Allocated, Allocation, Request, Target},
     page::{self, Page},
     schema::{rule_pending as p, rule_run_items as i, rule_run_rules as rr, rule_runs as rn},
 };
@@ -430,7 +437,7 @@ pub fn pending_count(conn: &mut Conn) -> StoreResult<i64> {
 
 /// Who a full run must act on, read in one pass: every user's decision now, with the
 /// users evaluated and each rule's first matches. The run then applies each user's
-/// decision afresh under their lock ([`apply_user`]).
+/// decision afresh under their lock ([`apply_users`]).
 #[derive(Debug, Clone, Default)]
 pub struct FullPlan {
     /// Users looked at.
@@ -539,6 +546,8 @@ pub struct UserOutcome {
     pub matched: Option<i64>,
     /// The lines.
     pub items: Vec<RunItem>,
+    /// Left untouched because another transaction held the user ([`apply_users`]).
+    pub busy: bool,
 }
 
 /// What a run applies with: its change set, and the rules' names for the audit actor.
@@ -592,10 +601,7 @@ fn item(
 }
 
 /// Decides and applies the rules for one user, in the caller's transaction, under the
-/// user's lock (see the module docs); with `stamp`, forgets the user's pending mark at
-/// that stamp. A refusal for one number (an exhausted pool, a number changed meanwhile)
-/// is a line of the outcome, not an error; a database error is (the caller's
-/// transaction rolls back and the user stays pending).
+/// user's lock: [`apply_users`] for one.
 pub fn apply_user(
     conn: &mut Conn,
     ctx: &RunContext,
@@ -603,105 +609,167 @@ pub fn apply_user(
     user_id: &str,
     stamp: Option<i64>,
 ) -> StoreResult<UserOutcome> {
-    let mut out = UserOutcome::default();
-    let exists = dialect::lock_user(conn, user_id)?;
-    if let Some(stamp) = stamp {
-        diesel::delete(
-            p::table
-                .filter(p::user_id.eq(user_id))
-                .filter(p::stamp.eq(stamp)),
-        )
-        .execute(conn)?;
-    }
-    if !exists {
-        return Ok(out);
-    }
-    let Some(s) = facts::one(conn, user_id)? else {
-        return Ok(out);
-    };
-    let (uid, upn) = (s.facts.id.as_str(), s.facts.upn.as_str());
-    out.matched = winner(rules, &s.facts).map(Rule::id);
-    let allocation = match evaluate(rules, &s.facts, &s.holdings) {
-        Decision::Nothing(_) => None,
-        Decision::Assign(a) => Some(a),
-        Decision::Unassign { numbers, then } => {
-            for u in numbers {
-                let permit = ctx.permit(u.rule_id);
-                let request = Request::Unassign {
-                    quarantine_days: None,
-                    reason: Some(format!(
-                        "rule {}: {}",
-                        ctx.names.get(&u.rule_id).map(String::as_str).unwrap_or("?"),
-                        u.reason.as_str().replace('_', " ")
-                    )),
-                };
-                let version = s.versions.get(&u.number_id).copied();
-                match lifecycle::apply(conn, &permit, &u.e164, request, version) {
-                    Ok(_) => out.items.push(item(
-                        uid,
-                        upn,
-                        Some(u.rule_id),
-                        RunItemKind::Unassigned,
-                        Some(u.e164),
-                        Some(u.reason.as_str().to_string()),
-                    )),
-                    Err(e @ (StoreError::Conflict { .. } | StoreError::Stale { .. })) => {
-                        out.items.push(item(
+    let mut out = apply_with(conn, ctx, rules, &[(user_id.to_string(), stamp)], true)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// Decides and applies the rules for `users` (in id order, each with the pending stamp
+/// to forget them at, for a delta run), in the caller's transaction, under the users'
+/// locks (see the module docs); an outcome per user, in order. Leavers' numbers are
+/// taken back one by one; the allocations are made together
+/// (`lifecycle::allocate_many`), each user getting the number a walk in id order would
+/// give them. A refusal for one number (an exhausted pool, a number changed meanwhile)
+/// is a line of the outcome, not an error; a database error is (the caller's
+/// transaction rolls back and the users stay pending).
+///
+/// On PostgreSQL a user another transaction holds (a sync writing them) is not waited
+/// for — holding many users' locks while waiting for one could close a cycle — but left
+/// untouched and marked [`UserOutcome::busy`], for the caller to apply alone with
+/// [`apply_user`], which waits.
+pub fn apply_users(
+    conn: &mut Conn,
+    ctx: &RunContext,
+    rules: &[Rule],
+    users: &[(String, Option<i64>)],
+) -> StoreResult<Vec<UserOutcome>> {
+    apply_with(conn, ctx, rules, users, false)
+}
+
+fn apply_with(
+    conn: &mut Conn,
+    ctx: &RunContext,
+    rules: &[Rule],
+    users: &[(String, Option<i64>)],
+    wait: bool,
+) -> StoreResult<Vec<UserOutcome>> {
+    let ids: Vec<String> = users.iter().map(|(id, _)| id.clone()).collect();
+    let (stored, busy) = dialect::lock_users(conn, &ids, wait)?;
+    let mut outcomes = vec![UserOutcome::default(); users.len()];
+    let stamps: Vec<(String, i64)> = users
+        .iter()
+        .zip(&mut outcomes)
+        .filter_map(|((id, stamp), out)| {
+            out.busy = busy.contains(id);
+            stamp.filter(|_| !out.busy).map(|s| (id.clone(), s))
+        })
+        .collect();
+    forget(conn, &stamps)?;
+    let subjects: HashMap<String, facts::Subject> = facts::many(conn, &stored)?
+        .into_iter()
+        .map(|s| (s.facts.id.clone(), s))
+        .collect();
+    let mut wants: Vec<(usize, Assignment)> = Vec::new();
+    for (k, (id, _)) in users.iter().enumerate() {
+        let Some(s) = subjects.get(id) else {
+            continue;
+        };
+        let out = &mut outcomes[k];
+        let (uid, upn) = (s.facts.id.as_str(), s.facts.upn.as_str());
+        out.matched = winner(rules, &s.facts).map(Rule::id);
+        let allocation = match evaluate(rules, &s.facts, &s.holdings) {
+            Decision::Nothing(_) => None,
+            Decision::Assign(a) => Some(a),
+            Decision::Unassign { numbers, then } => {
+                for u in numbers {
+                    let permit = ctx.permit(u.rule_id);
+                    let request = Request::Unassign {
+                        quarantine_days: None,
+                        reason: Some(format!(
+                            "rule {}: {}",
+                            ctx.names.get(&u.rule_id).map(String::as_str).unwrap_or("?"),
+                            u.reason.as_str().replace('_', " ")
+                        )),
+                    };
+                    let version = s.versions.get(&u.number_id).copied();
+                    match lifecycle::apply(conn, &permit, &u.e164, request, version) {
+                        Ok(_) => out.items.push(item(
                             uid,
                             upn,
                             Some(u.rule_id),
-                            RunItemKind::Failed,
+                            RunItemKind::Unassigned,
                             Some(u.e164),
-                            Some(e.to_string()),
-                        ))
+                            Some(u.reason.as_str().to_string()),
+                        )),
+                        Err(e @ (StoreError::Conflict { .. } | StoreError::Stale { .. })) => {
+                            out.items.push(item(
+                                uid,
+                                upn,
+                                Some(u.rule_id),
+                                RunItemKind::Failed,
+                                Some(u.e164),
+                                Some(e.to_string()),
+                            ))
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
                 }
+                then
             }
-            then
-        }
-    };
-    if let Some(a) = allocation {
-        let target = Target {
-            kind: domain::TargetKind::User,
-            id: s.facts.id.clone(),
-            name: s.facts.upn.clone(),
         };
-        let permit = ctx.permit(a.rule_id);
-        match lifecycle::allocate_for_rule(conn, &permit, &pool_of(&a.pool), target, a.rule_id) {
-            Ok(n) => out.items.push(item(
+        if let Some(a) = allocation {
+            wants.push((k, a));
+        }
+    }
+    if wants.is_empty() {
+        return Ok(outcomes);
+    }
+    let mut permits: HashMap<i64, Permit> = HashMap::new();
+    let mut pools: HashMap<i64, lifecycle::Pool> = HashMap::new();
+    for (_, a) in &wants {
+        permits
+            .entry(a.rule_id)
+            .or_insert_with(|| ctx.permit(a.rule_id));
+        pools.entry(a.rule_id).or_insert_with(|| pool_of(&a.pool));
+    }
+    let allocations: Vec<Allocation> = wants
+        .iter()
+        .map(|(k, a)| {
+            let s = &subjects[&users[*k].0];
+            Allocation {
+                permit: &permits[&a.rule_id],
+                rule_id: a.rule_id,
+                pool: &pools[&a.rule_id],
+                target: Target {
+                    kind: domain::TargetKind::User,
+                    id: s.facts.id.clone(),
+                    name: s.facts.upn.clone(),
+                },
+            }
+        })
+        .collect();
+    let results = lifecycle::allocate_many(conn, &allocations)?;
+    for ((k, a), result) in wants.iter().zip(results) {
+        let s = &subjects[&users[*k].0];
+        let (uid, upn) = (s.facts.id.as_str(), s.facts.upn.as_str());
+        let line = match result {
+            Allocated::Number(n) => item(
                 uid,
                 upn,
                 Some(a.rule_id),
                 RunItemKind::Assigned,
                 Some(n.number),
                 None,
-            )),
-            Err(StoreError::Conflict {
-                code: "pool_exhausted",
-                ..
-            }) => out.items.push(item(
+            ),
+            Allocated::Exhausted => item(
                 uid,
                 upn,
                 Some(a.rule_id),
                 RunItemKind::Skipped,
                 None,
                 Some("pool_exhausted".into()),
-            )),
-            Err(e @ (StoreError::Conflict { .. } | StoreError::Stale { .. })) => {
-                out.items.push(item(
-                    uid,
-                    upn,
-                    Some(a.rule_id),
-                    RunItemKind::Failed,
-                    None,
-                    Some(e.to_string()),
-                ))
-            }
-            Err(e) => return Err(e),
-        }
+            ),
+            Allocated::Refused(e) => item(
+                uid,
+                upn,
+                Some(a.rule_id),
+                RunItemKind::Failed,
+                None,
+                Some(e.to_string()),
+            ),
+        };
+        outcomes[*k].items.push(line);
     }
-    Ok(out)
+    Ok(outcomes)
 }
 
 /// A run's totals as a worker adds them up, written by [`finish`].
@@ -1034,13 +1102,13 @@ pub fn plan_delta(
 
 /// Forgets pending users at the stamps given (a later change keeps its user pending).
 pub fn forget(conn: &mut Conn, users: &[(String, i64)]) -> StoreResult<()> {
-    for (id, stamp) in users {
-        diesel::delete(
-            p::table
-                .filter(p::user_id.eq(id))
-                .filter(p::stamp.eq(stamp)),
-        )
-        .execute(conn)?;
+    // 2 parameters a user: 400 a statement stays below SQLite's bound-parameter cap.
+    for chunk in users.chunks(400) {
+        let mut q = diesel::delete(p::table).into_boxed();
+        for (id, stamp) in chunk {
+            q = q.or_filter(p::user_id.eq(id).and(p::stamp.eq(stamp)));
+        }
+        q.execute(conn)?;
     }
     Ok(())
 }

@@ -553,6 +553,60 @@ async fn a_preview_shows_exactly_what_the_run_that_follows_does() {
 }
 
 #[actix_web::test]
+async fn rules_sharing_a_pool_take_its_numbers_in_user_order_within_one_batch() {
+    // Two rules draw from the same five numbers, their users interleaved: a run applies
+    // them in batches, and must still hand out numbers as a walk by user id does (the
+    // preview), the pool running dry at the sixth user whichever rule they match.
+    let e = Estate::new().await;
+    e.range("+442070000300", 5, "Sales");
+    let odd = e.sim.tenant().add_group("Odd", None);
+    let even = e.sim.tenant().add_group("Even", None);
+    let mut users: Vec<(String, String)> = (0..8)
+        .map(|i| {
+            let id = sim_user(&e.sim, &format!("q{i}"), "x");
+            e.sim
+                .tenant()
+                .add_member(if i % 2 == 0 { &even } else { &odd }, &id);
+            (id, format!("q{i}"))
+        })
+        .collect();
+    e.sync().await;
+    let a = e.rule(group_rule("Even", 10, "Even", "Sales", "keep"));
+    let b = e.rule(group_rule("Odd", 20, "Odd", "Sales", "keep"));
+    let mut shown: Vec<(String, Option<String>)> = Vec::new();
+    let mut skipped_shown = 0;
+    for rule in [a, b] {
+        let p =
+            e.t.db
+                .read(|c| sr::preview::preview_saved(c, &Scope::unrestricted(), rule))
+                .unwrap();
+        shown.extend(
+            p.assign
+                .items
+                .iter()
+                .map(|x| (x.upn.clone(), Some(x.number.clone()))),
+        );
+        skipped_shown += p.skipped.total;
+    }
+    shown.sort();
+    let run = e.evaluate().await;
+    assert_eq!(items(&run, RunItemKind::Assigned), shown);
+    assert_eq!((run.run.assigned, run.run.skipped), (5, 3));
+    assert_eq!(skipped_shown, 3);
+    // By user id: the first five get the numbers in E.164 order.
+    users.sort();
+    for (k, (id, _)) in users.iter().enumerate() {
+        let held = e.numbers_of(id);
+        if k < 5 {
+            assert_eq!(held.len(), 1, "user {k} in id order holds one number");
+            assert_eq!(held[0].0, format!("+44207000030{k}"));
+        } else {
+            assert!(held.is_empty(), "user {k} in id order finds the pool empty");
+        }
+    }
+}
+
+#[actix_web::test]
 async fn a_rule_run_is_reverted_as_a_change_set() {
     let e = Estate::new().await;
     e.range("+442070000100", 5, "Sales");
