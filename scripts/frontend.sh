@@ -19,14 +19,16 @@ inputs_hash() {
     } | sha256sum | cut -c1-64
 }
 print_sizes() {
-    local total=0 f n
-    echo "bundle (gzip -9):" >&2
+    local total=0 btotal=0 f n b
+    echo "bundle (as sent: gzip -9 / brotli):" >&2
     for f in "$DIST"/*.wasm "$DIST"/*.js "$DIST"/*.css; do
-        n=$(gzip -9 -c "$f" | wc -c)
+        n=$(wc -c <"$f.gz")
+        b=$(wc -c <"$f.br")
         total=$((total + n))
-        printf '  %-34s %8d bytes raw %8d gzipped\n' "$(basename "$f")" "$(wc -c <"$f")" "$n" >&2
+        btotal=$((btotal + b))
+        printf '  %-34s %8d bytes raw %8d gzip %8d brotli\n' "$(basename "$f")" "$(wc -c <"$f")" "$n" "$b" >&2
     done
-    printf '  %-34s %26d gzipped (budget 512000)\n' total "$total" >&2
+    printf '  %-34s %21d gzip %8d brotli (budget 512000 gzip)\n' total "$total" "$btotal" >&2
 }
 hash=$(inputs_hash)
 if [[ -f $DIST/index.html && $(cat "$DIST/.inputs" 2>/dev/null) == "$hash" ]]; then
@@ -85,6 +87,18 @@ boot=boot-$(h16 "$OUT/boot.js").js
 cp "$OUT/boot.js" "$NEW/$boot"
 sed -e "s|{{css}}|/$css|g" -e "s|{{boot}}|/$boot|g" -e "s|{{js}}|/$js|g" -e "s|{{wasm}}|/$wasm|g" \
     frontend/index.html >"$NEW/index.html"
+# Precompressed siblings: the server sends `name.br` / `name.gz` to clients that accept
+# them (crates/api/src/webapp.rs), so no request pays for compression. Brotli through
+# Node's zlib, which wasm-opt already needs (no extra package).
+for f in "$NEW"/*.wasm "$NEW"/*.js "$NEW"/*.css; do
+    gzip -9 -k -n "$f"
+done
+node -e '
+const fs = require("fs"), zlib = require("zlib");
+for (const f of process.argv.slice(1)) {
+  fs.writeFileSync(f + ".br", zlib.brotliCompressSync(fs.readFileSync(f), {
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: fs.statSync(f).size } }));
+}' "$NEW"/*.wasm "$NEW"/*.js "$NEW"/*.css
 echo "$hash" >"$NEW/.inputs"
 
 # Swap in whole, so a running server never serves a half-written dist.

@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
@@ -18,14 +18,8 @@ thread_local! {
     static ON_UNAUTHENTICATED: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
 }
 
-/// The cookie session as `POST`/`GET /api/v1/auth/session` answer it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
-    /// Sent back as `X-Telestate-CSRF` on every write.
-    pub csrf_token: String,
-    /// When the session ends.
-    pub expires_at: String,
-}
+/// The cookie session as `POST`/`GET /api/v1/auth/session` answer it (the server's type).
+pub use api_types::SessionInfo as Session;
 
 /// A failed call: the server's error envelope, or a network failure (`status` 0).
 #[derive(Debug, Clone, PartialEq)]
