@@ -40,6 +40,15 @@ impl Act {
             Act::Unassign => "Unassign",
         }
     }
+    fn done(self) -> &'static str {
+        match self {
+            Act::Assign => "Assigned",
+            Act::Reserve => "Reserved",
+            Act::Quarantine => "Quarantined",
+            Act::Release => "Released",
+            Act::Unassign => "Unassigned",
+        }
+    }
     fn verb(self) -> &'static str {
         match self {
             Act::Assign => "assign",
@@ -216,11 +225,12 @@ pub fn ActionDialog(
                 on_done.run(done);
             }
             if failed.is_empty() {
-                toasts.ok(if ok == 1 {
-                    format!("{} done", act.title())
+                let what = if ok == 1 {
+                    "1 number".to_string()
                 } else {
-                    format!("{} done for {ok} numbers", act.title())
-                });
+                    format!("{ok} numbers")
+                };
+                toasts.ok(format!("{} {what}", act.done()));
                 on_close.run(());
             } else {
                 failures.set(failed);
@@ -260,7 +270,7 @@ pub fn ActionDialog(
                 let c = code.clone();
                 view! {
                     <div class="btn-row">
-                        <button class="btn btn-danger" data-testid="override" on:click=move |_| submit(Some(c.clone()))>"Assign anyway (override)"</button>
+                        <button class="btn btn-danger" data-testid="override" on:click=move |_| submit(Some(c.clone()))>{move || match picked.get() { Some(p) => format!("Assign to {} anyway (override)", p.label.split('\u{1f}').next().unwrap_or_default()), None => "Assign anyway (override)".into() }}</button>
                     </div>
                 }.into_any()
             } else {
@@ -440,7 +450,7 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
                                         && let Some(h) = b.dyn_ref::<web_sys::HtmlElement>() { let _ = h.focus(); }
                                 }>
                                 <span class="kind">{p.kind}</span>
-                                <span>{main}</span>
+                                <span class="main">{main}</span>
                                 <span class="sub">{sub}</span>
                             </button>
                         </li>
@@ -457,10 +467,10 @@ fn user_pick(u: DirectoryUser) -> Pick {
         .flatten()
         .collect::<Vec<_>>()
         .join(" · ");
-    let held = if u.numbers.is_empty() {
-        String::new()
-    } else {
-        format!(" · has {}", u.numbers.len())
+    let held = match u.numbers.len() {
+        0 => String::new(),
+        1 => " · has 1 number".to_string(),
+        n => format!(" · has {n} numbers"),
     };
     Pick {
         kind: "user",

@@ -7,12 +7,12 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use serde::de::DeserializeOwned;
 
-use crate::api::{self, segment};
 use crate::api::ApiError;
+use crate::api::{self, segment};
 use crate::app::{auth, lookups, needs};
 use crate::pages::actions::TextField;
-use api_types::Role;
 use crate::ui::{ErrorBox, Load, Tags, fmt_int, load};
+use api_types::Role;
 
 /// A searchable, keyset-paged list: `fetch_url(q, cursor)` → page; `rows` renders one page.
 #[component]
@@ -139,7 +139,11 @@ pub fn Locations() -> impl IntoView {
             address: None,
             emergency_location_id: None,
         };
-        async move { api::send::<_, api_types::Location>("POST", "/api/v1/locations", Some(&body)).await.map(|l| l.name) }
+        async move {
+            api::send::<_, api_types::Location>("POST", "/api/v1/locations", Some(&body))
+                .await
+                .map(|l| l.name)
+        }
     });
     view! {
         {move || open.get().then(|| view! {
@@ -183,7 +187,11 @@ pub fn Services() -> impl IntoView {
             external_id: None,
             description: Some(description.get_untracked()).filter(|d| !d.trim().is_empty()),
         };
-        async move { api::send::<_, api_types::Service>("POST", "/api/v1/services", Some(&body)).await.map(|s| s.name) }
+        async move {
+            api::send::<_, api_types::Service>("POST", "/api/v1/services", Some(&body))
+                .await
+                .map(|s| s.name)
+        }
     });
     view! {
         {move || open.get().then(|| view! {
