@@ -30,6 +30,8 @@ command -v python3 >/dev/null || pkgs+=(python3 python3-venv)
 command -v npm >/dev/null || pkgs+=(nodejs npm)
 # diesel's postgres feature links the system libpq.
 pkg-config --exists libpq 2>/dev/null || pkgs+=(libpq-dev pkg-config)
+# e2e/run.sh drives Debian's Chromium through playwright-core (never a downloaded browser).
+[[ -x /usr/bin/chromium ]] || pkgs+=(chromium)
 if ((${#pkgs[@]})); then apt_install "${pkgs[@]}"; fi
 
 # --- python venv: the stamp records what was installed, so pip only runs when the pins change ---
@@ -41,11 +43,17 @@ if [[ ! -x .venv/bin/python || $(cat "$stamp" 2>/dev/null) != "${PY_REQS[*]}" ]]
     echo "${PY_REQS[*]}" >"$stamp"
 fi
 
-# --- JavaScript tools for scripts/clients.sh, pinned in tools/package.json and its lock;
+# --- JavaScript tools for scripts/clients.sh and scripts/frontend.sh (wasm-opt), pinned in tools/package.json and its lock;
 # the stamp is the lock's content, so npm only runs when the pins change ---
 if [[ ! -x tools/node_modules/.bin/tsc || $(cat tools/node_modules/.telestate-lock 2>/dev/null) != "$(cat tools/package-lock.json)" ]]; then
     (cd tools && npm ci --no-audit --no-fund --loglevel=error)
     cp tools/package-lock.json tools/node_modules/.telestate-lock
+fi
+
+# --- the end-to-end tests' driver (e2e/package.json: playwright-core only) ---
+if [[ ! -d e2e/node_modules/playwright-core || $(cat e2e/node_modules/.telestate-lock 2>/dev/null) != "$(cat e2e/package-lock.json)" ]]; then
+    (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+    cp e2e/package-lock.json e2e/node_modules/.telestate-lock
 fi
 
 # --- cargo-nextest: present on the dev image; a fresh machine builds it (a few minutes) ---
@@ -58,6 +66,10 @@ if command -v rustup >/dev/null; then
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
     rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 fi
+# The web app's wasm-bindgen CLI must equal the crate in frontend/Cargo.lock (about 4 min
+# to build once; no --locked: its own lock pins a webpki-roots the index no longer has).
+WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' frontend/Cargo.lock)
+[[ $(wasm-bindgen --version 2>/dev/null) == "wasm-bindgen $WB_VERSION" ]] || cargo install wasm-bindgen-cli --version "$WB_VERSION"
 
 scripts/pg-up.sh
 echo "bootstrap: ok" >&2

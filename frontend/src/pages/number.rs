@@ -1,0 +1,265 @@
+//! A number's page: its details, an edit form for tags, description and site (guarded by
+//! `If-Match`), the lifecycle actions its status allows, and its history as a timeline.
+
+use api_types::{AuditList, AuditRecord, Number, NumberPatch, Role};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{self, ApiError, segment};
+use crate::app::{auth, lookups, needs};
+use crate::live::live;
+use crate::pages::actions::{ActButton, ActionDialog, Pending, actions_for};
+use crate::pages::numbers::holder;
+use crate::ui::{Alert, ErrorBox, Load, Loading, StatusBadge, Tags, fmt_time, load, toasts};
+
+/// The number page (`/numbers/:number`).
+#[component]
+pub fn NumberPage() -> impl IntoView {
+    let params = use_params_map();
+    let e164 = Memo::new(move |_| params.with(|p| p.get("number").unwrap_or_default()));
+    let live = live();
+    let number = load(move || {
+        let n = e164.get();
+        async move { api::get::<Number>(&format!("/api/v1/numbers/{}", segment(&n))).await }
+    });
+    let history = load(move || {
+        let n = e164.get();
+        live.tick.track();
+        async move {
+            api::get::<AuditList>(&format!(
+                "/api/v1/numbers/{}/history?limit=100",
+                segment(&n)
+            ))
+            .await
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(n) = live.number.get()
+            && n.number == e164.get_untracked()
+        {
+            number.set(Load::Ready(n));
+        }
+    });
+    let pending = RwSignal::new(None::<Pending>);
+    let on_done = Callback::new(move |changed: Vec<Number>| {
+        if let Some(n) = changed.into_iter().next() {
+            number.set(Load::Ready(n));
+        }
+    });
+    view! {
+        <div class="crumbs"><A href="/numbers">"Numbers"</A>" / "</div>
+        {move || match number.get() {
+            Load::Loading => view! { <Loading/> }.into_any(),
+            Load::Failed(e) => view! { <ErrorBox error=e/> }.into_any(),
+            Load::Ready(n) => view! { <Details n=n open=pending.write_only() number=number/> }.into_any(),
+        }}
+        <div class="panel">
+            <h2>"History"</h2>
+            {move || match history.get() {
+                Load::Loading => view! { <Loading/> }.into_any(),
+                Load::Failed(e) => view! { <ErrorBox error=e/> }.into_any(),
+                Load::Ready(l) if l.items.is_empty() => view! { <crate::ui::Empty text="No changes recorded yet."/> }.into_any(),
+                Load::Ready(l) => view! { <ol class="timeline" data-testid="history">{l.items.into_iter().map(timeline_item).collect_view()}</ol> }.into_any(),
+            }}
+        </div>
+        {move || pending.get().map(|p| view! {
+            <ActionDialog pending=p on_close=Callback::new(move |()| pending.set(None)) on_done=on_done/>
+        })}
+    }
+}
+
+#[component]
+fn Details(
+    n: Number,
+    open: WriteSignal<Option<Pending>>,
+    number: RwSignal<Load<Number>>,
+) -> impl IntoView {
+    let auth = auth();
+    let lookups = lookups();
+    let can_act = auth.can(Role::Operator);
+    let (who, sub) = holder(&n);
+    let editing = RwSignal::new(false);
+    let acts = actions_for(n.status);
+    let assigned = n.status == api_types::NumberStatus::Assigned;
+    let nn = n.clone();
+    view! {
+        <div class="page-head">
+            <h1 class="e164">{n.number.clone()}</h1>
+            <StatusBadge status=n.status/>
+            <span class="spacer"></span>
+            {if can_act {
+                view! {
+                    <span class="btn-row">
+                        {acts.iter().map(|a| view! { <ActButton act=*a number=n.number.clone() open=open reassign=assigned/> }).collect_view()}
+                        <button class="btn" on:click=move |_| editing.set(true)>"Edit"</button>
+                    </span>
+                }.into_any()
+            } else {
+                view! { <span class="subtle" title=needs(Role::Operator)>"Read-only"</span> }.into_any()
+            }}
+        </div>
+        <div class="grid grid-3-1">
+            <div class="panel">
+                <h2>"Details"</h2>
+                <dl class="props">
+                    <dt>"Holder"</dt><dd>{if who.is_empty() { "—".to_string() } else { who }}" "<span class="muted">{sub}</span></dd>
+                    {n.assignment.as_ref().map(|a| view! {
+                        <dt>"Assigned"</dt><dd>{fmt_time(&a.assigned_at)}" by "{a.assigned_by.clone()}</dd>
+                        <dt>"Provisioning"</dt><dd>
+                            <span class=format!("badge {}", if a.provisioning.state.as_str() == "failed" { "b-failed" } else { "b-neutral" })>{a.provisioning.state.as_str()}</span>
+                            " "{a.provisioning.error.clone().unwrap_or_default()}
+                        </dd>
+                    })}
+                    {n.reservation.as_ref().map(|r| view! {
+                        <dt>"Reserved"</dt><dd>{r.reason.clone()}" — by "{r.reserved_by.clone()}
+                            {r.reserved_for.clone().map(|f| format!(", for {f}"))}
+                            {r.expires_at.as_ref().map(|e| format!(", until {}", fmt_time(e)))}</dd>
+                    })}
+                    {n.quarantine.as_ref().map(|q| view! {
+                        <dt>"Quarantined"</dt><dd>"until "{fmt_time(&q.until)}{q.reason.clone().map(|r| format!(" — {r}"))}
+                            {q.previous_assignee.as_ref().map(|p| format!(" (was {})", p.name))}</dd>
+                    })}
+                    <dt>"Location"</dt><dd>{let id = n.location_id.clone(); move || lookups.location(&id)}</dd>
+                    <dt>"Range"</dt><dd>{let id = n.range_id.clone(); move || lookups.range(&id)}</dd>
+                    <dt>"Country"</dt><dd>{n.country.clone()}</dd>
+                    <dt>"Platform"</dt><dd>{let id = n.platform_id.clone(); move || lookups.platform(&id)}" "<span class="muted">{n.number_type.map(|t| t.as_str().replace('_', " "))}</span></dd>
+                    <dt>"Tags"</dt><dd><Tags tags=n.tags.clone()/></dd>
+                    <dt>"Description"</dt><dd>{if n.description.is_empty() { "—".to_string() } else { n.description.clone() }}</dd>
+                    <dt>"Version"</dt><dd>{n.version}" · changed "{fmt_time(&n.updated_at)}</dd>
+                </dl>
+            </div>
+            <div class="panel">
+                <h2>"Where it is used"</h2>
+                {match n.assignment.clone() {
+                    Some(a) if a.target.kind.as_str() == "user" => view! { <p>"Assigned to directory user "<A href=format!("/users?q={}", segment(&a.target.name))>{a.target.name.clone()}</A></p> }.into_any(),
+                    Some(a) => view! { <p>"Assigned to service "<A href="/services">{a.target.name.clone()}</A></p> }.into_any(),
+                    None => view! { <p class="subtle">"Not assigned."</p> }.into_any(),
+                }}
+                <p><a href=format!("/api/v1/export/numbers.csv?q={}", segment(n.number.trim_start_matches('+'))) download="number.csv">"Export as CSV"</a></p>
+            </div>
+        </div>
+        {move || editing.get().then(|| view! { <EditDialog n=nn.clone() editing=editing number=number/> })}
+    }
+}
+
+#[component]
+fn EditDialog(n: Number, editing: RwSignal<bool>, number: RwSignal<Load<Number>>) -> impl IntoView {
+    let lookups = lookups();
+    let toasts = toasts();
+    let tags = RwSignal::new(n.tags.join(", "));
+    let description = RwSignal::new(n.description.clone());
+    let location = RwSignal::new(n.location_id.clone().unwrap_or_default());
+    let error = RwSignal::new(None::<ApiError>);
+    let version = n.version;
+    let e164 = n.number.clone();
+    let close = Callback::new(move |()| editing.set(false));
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let loc = location.get_untracked();
+        let patch = NumberPatch {
+            description: Some(description.get_untracked()),
+            tags: Some(
+                tags.get_untracked()
+                    .split([',', ';'])
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            ),
+            location_id: Some(if loc.is_empty() { None } else { Some(loc) }),
+            ..Default::default()
+        };
+        let path = format!("/api/v1/numbers/{}", segment(&e164));
+        leptos::task::spawn_local(async move {
+            match api::send_if_match::<_, Number>("PATCH", &path, &patch, version).await {
+                Ok(updated) => {
+                    number.set(Load::Ready(updated));
+                    toasts.ok("Saved");
+                    editing.set(false);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let cur = n.location_id.clone().unwrap_or_default();
+    view! {
+        <crate::ui::Modal title=format!("Edit {}", n.number) on_close=close>
+            {move || error.get().map(|e| view! { <Alert error=e/> })}
+            <form on:submit=save>
+                <crate::pages::actions::TextField id="edit-tags" label="Tags" value=tags help="Comma-separated" focus=true/>
+                <div class="field">
+                    <label for="edit-desc">"Description"</label>
+                    <textarea id="edit-desc" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea>
+                </div>
+                <div class="field">
+                    <label for="edit-loc">"Location"</label>
+                    <select id="edit-loc" on:change=move |ev| location.set(event_target_value(&ev))>
+                        <option value="">"None"</option>
+                        {lookups.locations.get_untracked().into_iter().map(|l| { let sel = l.id == cur; view! { <option value=l.id.clone() selected=sel>{l.name}</option> } }).collect_view()}
+                    </select>
+                </div>
+                <div class="foot">
+                    <button type="button" class="btn" on:click=move |_| editing.set(false)>"Cancel"</button>
+                    <button type="submit" class="btn btn-primary">"Save"</button>
+                </div>
+            </form>
+        </crate::ui::Modal>
+    }
+}
+
+/// One audit record as a timeline entry: what, who, when, from where, and what changed.
+pub fn timeline_item(r: AuditRecord) -> impl IntoView {
+    record_item(r, false)
+}
+
+/// A timeline entry that also names the thing changed (for the audit log).
+pub fn record_item(r: AuditRecord, subject: bool) -> impl IntoView {
+    let changed = diff(&r);
+    let what = r.action.clone();
+    let subject = subject.then(|| {
+        if r.entity == "number" {
+            view! { " " <A href=format!("/numbers/{}", segment(&r.entity_id)) attr:class="e164">{r.entity_id.clone()}</A> }.into_any()
+        } else {
+            view! { " " <span class="muted">{format!("{} {}", r.entity, r.entity_id)}</span> }.into_any()
+        }
+    });
+    view! {
+        <li>
+            <div class="what">{what}{subject}</div>
+            <div class="meta">{fmt_time(&r.at)}" · "{r.actor.name.clone()}" · "{r.source.as_str()}
+                {r.change_set_id.clone().map(|c| view! { " · " <A href=format!("/change-sets/{}", segment(&c))>"change set"</A> })}</div>
+            {(!changed.is_empty()).then(|| view! { <div class="diff">{changed}</div> })}
+        </li>
+    }
+}
+
+/// `status: available → assigned; tags: … → …` from a record's before and after.
+fn diff(r: &AuditRecord) -> String {
+    let (Some(b), Some(a)) = (
+        r.before.as_ref().and_then(|v| v.as_object()),
+        r.after.as_ref().and_then(|v| v.as_object()),
+    ) else {
+        return String::new();
+    };
+    let short = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "—".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Object(o)) => o
+            .get("name")
+            .or_else(|| o.get("reason"))
+            .map(|x| x.to_string().trim_matches('"').to_string())
+            .unwrap_or_else(|| "…".into()),
+        Some(other) => other.to_string(),
+    };
+    let mut parts = Vec::new();
+    for (k, av) in a {
+        if ["version", "updated_at", "format"].contains(&k.as_str()) {
+            continue;
+        }
+        let bv = b.get(k);
+        if bv != Some(av) {
+            parts.push(format!("{k}: {} → {}", short(bv), short(Some(av))));
+        }
+    }
+    parts.join("; ")
+}

@@ -1,0 +1,201 @@
+//! Small building blocks every screen shares: status badges, tags, the loading / empty /
+//! error states, toasts, the modal frame and formatting.
+
+use api_types::NumberStatus;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+use crate::api::ApiError;
+
+/// What a screen's data is doing: screens keep showing the last `Ready` data while a new
+/// request runs, so nothing jumps when it arrives.
+#[derive(Clone, Debug)]
+pub enum Load<T> {
+    /// First request still running.
+    Loading,
+    /// The data.
+    Ready(T),
+    /// The request failed.
+    Failed(ApiError),
+}
+
+/// Runs `fetch` now and whenever the signals it reads change, writing the outcome into
+/// the returned signal; an answer that arrives after a newer request started is dropped.
+pub fn load<T, F, Fut>(fetch: F) -> RwSignal<Load<T>>
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn() -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<T, ApiError>> + 'static,
+{
+    let out = RwSignal::new(Load::Loading);
+    let generation = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let fut = fetch();
+        generation.update_value(|g| *g += 1);
+        let mine = generation.get_value();
+        leptos::task::spawn_local(async move {
+            let r = fut.await;
+            if generation.get_value() == mine {
+                out.set(match r {
+                    Ok(v) => Load::Ready(v),
+                    Err(e) => Load::Failed(e),
+                });
+            }
+        });
+    });
+    out
+}
+
+/// A number's status as a coloured badge.
+#[component]
+pub fn StatusBadge(status: NumberStatus) -> impl IntoView {
+    let s = status.as_str();
+    view! { <span class=format!("badge b-{s}")>{s}</span> }
+}
+
+/// A list of tags as chips.
+#[component]
+pub fn Tags(tags: Vec<String>) -> impl IntoView {
+    view! { <span class="tags">{tags.into_iter().map(|t| view! { <span class="tag">{t}</span> }).collect_view()}</span> }
+}
+
+/// The centred spinner of a screen whose data has not arrived yet.
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! { <div class="loading" role="status" aria-live="polite"><span class="spinner"></span><span class="sr-only">"Loading"</span></div> }
+}
+
+/// A failed load, with the server's sentence.
+#[component]
+pub fn ErrorBox(error: ApiError) -> impl IntoView {
+    view! { <div class="error-box" role="alert">{error.message}</div> }
+}
+
+/// Nothing to show, and why.
+#[component]
+pub fn Empty(#[prop(into)] text: String) -> impl IntoView {
+    view! { <div class="empty">{text}</div> }
+}
+
+/// An inline error message inside a form or dialog.
+#[component]
+pub fn Alert(error: ApiError) -> impl IntoView {
+    view! { <div class="alert alert-error" role="alert">{error.message}</div> }
+}
+
+/// Short-lived messages in the corner (the outcome of an action).
+#[derive(Clone, Copy)]
+pub struct Toasts(RwSignal<Vec<(u64, String, bool)>>);
+
+impl Toasts {
+    /// A context with no toasts.
+    pub fn new() -> Self {
+        Toasts(RwSignal::new(Vec::new()))
+    }
+    /// Shows `text` for five seconds.
+    pub fn ok(&self, text: impl Into<String>) {
+        self.push(text.into(), false);
+    }
+    /// Shows an error for five seconds.
+    pub fn err(&self, text: impl Into<String>) {
+        self.push(text.into(), true);
+    }
+    fn push(&self, text: String, err: bool) {
+        let id = js_sys::Date::now() as u64;
+        let list = self.0;
+        list.update(|l| l.push((id, text, err)));
+        set_timeout(
+            move || list.update(|l| l.retain(|t| t.0 != id)),
+            std::time::Duration::from_secs(5),
+        );
+    }
+    /// Renders the toast stack.
+    pub fn view(&self) -> impl IntoView + use<> {
+        let list = self.0;
+        view! {
+            <div class="toasts" role="status" aria-live="polite">
+                <For each=move || list.get() key=|t| t.0 let:t>
+                    <div class=if t.2 { "toast err" } else { "toast" }>{t.1}</div>
+                </For>
+            </div>
+        }
+    }
+}
+
+/// The shared toasts.
+pub fn toasts() -> Toasts {
+    expect_context::<Toasts>()
+}
+
+thread_local! {
+    /// The elements that had focus when each open dialog opened (dialogs may stack).
+    static OPENERS: std::cell::RefCell<Vec<Option<web_sys::HtmlElement>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A modal dialog: backdrop, `role=dialog`, Escape and a click outside close it, and
+/// focus goes back to what opened it (keyboard users stay where they were).
+#[component]
+pub fn Modal(
+    #[prop(into)] title: String,
+    on_close: Callback<()>,
+    children: Children,
+) -> impl IntoView {
+    use wasm_bindgen::JsCast;
+    let opener = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    OPENERS.with(|o| o.borrow_mut().push(opener));
+    on_cleanup(|| {
+        if let Some(Some(el)) = OPENERS.with(|o| o.borrow_mut().pop()) {
+            // The opener may be re-rendered meanwhile; focusing a detached node is harmless.
+            let _ = el.focus();
+        }
+    });
+    let id = format!("dlg-{}", js_sys::Math::random().to_bits());
+    let label = id.clone();
+    view! {
+        <div class="backdrop"
+            on:click=move |ev| {
+                if ev.target() == ev.current_target() { on_close.run(()) }
+            }
+            on:keydown=move |ev| if ev.key() == "Escape" { on_close.run(()) }>
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby=label>
+                <h2 id=id>{title}</h2>
+                {children()}
+            </div>
+        </div>
+    }
+}
+
+/// `2026-12-03 07:15 UTC`.
+pub fn fmt_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// `2026-12-03`.
+pub fn fmt_date(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+/// `1,234,567`.
+pub fn fmt_int(n: i64) -> String {
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// Focuses an input once it is in the page (dialogs focus their first field).
+pub fn focus_on_mount(node: NodeRef<leptos::html::Input>) {
+    Effect::new(move |_| {
+        if let Some(el) = node.get() {
+            let _ = el.focus();
+        }
+    });
+}
