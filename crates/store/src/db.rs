@@ -95,7 +95,8 @@ const SQLITE_CACHE_KIB: i64 = 8 * 1024;
 /// more pages than the cache holds spills them to the WAL and reads them back: with 8 MiB,
 /// adopting 100,000 numbers spent most of its time in the kernel, and a rule run's
 /// batches of 2,000 allocations (each touching the numbers table's indexes) took 11 s
-/// where they take 9.5 s with this (one machine's figures). One connection, so the cost is bounded.
+/// where they take 9.5 s with this (one machine's figures). One connection, so the
+/// cost is bounded.
 const SQLITE_WRITER_CACHE_KIB: i64 = 64 * 1024;
 
 impl ManageConnection for Manager {
