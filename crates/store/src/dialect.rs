@@ -538,6 +538,21 @@ pub(crate) struct AssignRow<'a> {
     pub(crate) rule_id: Option<i64>,
 }
 
+/// Binds one [`AssignRow`]'s values, in the order of `assign_rows`' value lists, to a
+/// boxed query of either backend.
+macro_rules! bind_assign_row {
+    ($q:expr, $r:expr) => {
+        $q.bind::<BigInt, _>($r.id)
+            .bind::<BigInt, _>($r.version)
+            .bind::<Text, _>($r.kind)
+            .bind::<Text, _>($r.target_id)
+            .bind::<Text, _>($r.target_name)
+            .bind::<Text, _>($r.by)
+            .bind::<Text, _>($r.state)
+            .bind::<Nullable<BigInt>, _>($r.rule_id)
+    };
+}
+
 /// Writes assignments in bulk, each guarded by the version read: assigned to the row's
 /// target, in the row's provisioning state and rule, reservation and quarantine cleared,
 /// version bumped. Drift adoption and rule runs write through it. One
@@ -571,15 +586,7 @@ pub(crate) fn assign_rows(
                     );
                     let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
                     for r in chunk {
-                        q = q
-                            .bind::<BigInt, _>(r.id)
-                            .bind::<BigInt, _>(r.version)
-                            .bind::<Text, _>(r.kind)
-                            .bind::<Text, _>(r.target_id)
-                            .bind::<Text, _>(r.target_name)
-                            .bind::<Text, _>(r.by)
-                            .bind::<Text, _>(r.state)
-                            .bind::<Nullable<BigInt>, _>(r.rule_id);
+                        q = bind_assign_row!(q, r);
                     }
                     updated += q
                         .bind::<Timestamp, _>(now)
@@ -632,15 +639,7 @@ pub(crate) fn assign_rows(
                     .into_boxed::<diesel::pg::Pg>()
                     .bind::<Timestamp, _>(now);
                 for r in chunk {
-                    q = q
-                        .bind::<BigInt, _>(r.id)
-                        .bind::<BigInt, _>(r.version)
-                        .bind::<Text, _>(r.kind)
-                        .bind::<Text, _>(r.target_id)
-                        .bind::<Text, _>(r.target_name)
-                        .bind::<Text, _>(r.by)
-                        .bind::<Text, _>(r.state)
-                        .bind::<Nullable<BigInt>, _>(r.rule_id);
+                    q = bind_assign_row!(q, r);
                 }
                 let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
                 updated += q

@@ -50,18 +50,9 @@ pub fn Import() -> impl IntoView {
         applied.set(None);
         let body = text.get_untracked();
         leptos::task::spawn_local(async move {
-            let mut r =
-                api::send_raw::<ImportPlan>("POST", "/api/v1/imports", body.into(), "text/csv")
-                    .await;
-            // A big file is planned in the background: poll until it is ready.
-            while let Ok(p) = &r {
-                if p.status.as_str() != "planning" {
-                    break;
-                }
-                gloo_sleep(500).await;
-                r = api::get::<ImportPlan>(&format!("/api/v1/imports/{}", p.id)).await;
-            }
-            match r {
+            let r = api::send_raw::<ImportPlan>("POST", "/api/v1/imports", body.into(), "text/csv")
+                .await;
+            match planned(r).await {
                 Ok(p) => plan.set(Some(p)),
                 Err(e) => error.set(Some(e)),
             }
@@ -123,6 +114,19 @@ pub fn Import() -> impl IntoView {
         })}
         {move || plan.get().map(|p| view! { <PlanView plan=p busy=busy on_apply=Callback::new(move |()| apply(()))/> })}
     }
+}
+
+/// The plan once it is ready: a big file (or change set) is planned in the background,
+/// so a `planning` answer is polled every half second until it is not.
+async fn planned(mut r: Result<ImportPlan, ApiError>) -> Result<ImportPlan, ApiError> {
+    while let Ok(p) = &r {
+        if p.status.as_str() != "planning" {
+            break;
+        }
+        gloo_sleep(500).await;
+        r = api::get::<ImportPlan>(&format!("/api/v1/imports/{}", p.id)).await;
+    }
+    r
 }
 
 /// A plan (an import's or a revert's): the summary, every error at its line and column,
@@ -203,20 +207,13 @@ pub fn ChangeSet() -> impl IntoView {
         error.set(None);
         let id = id.get_untracked();
         leptos::task::spawn_local(async move {
-            let mut r = api::send::<(), ImportPlan>(
+            let r = api::send::<(), ImportPlan>(
                 "POST",
                 &format!("/api/v1/change-sets/{}/revert", api::segment(&id)),
                 None,
             )
             .await;
-            while let Ok(p) = &r {
-                if p.status.as_str() != "planning" {
-                    break;
-                }
-                gloo_sleep(500).await;
-                r = api::get::<ImportPlan>(&format!("/api/v1/imports/{}", p.id)).await;
-            }
-            match r {
+            match planned(r).await {
                 Ok(p) => plan.set(Some(p)),
                 Err(e) => error.set(Some(e)),
             }
