@@ -114,8 +114,12 @@ test('finds a number by tag and assigns it to a user in two clicks', async () =>
   await page.getByLabel('Status').selectOption('available');
   await page.waitForURL(/tag=Sales/);
   await page.waitForURL(/status=available/);
+  // The earlier page's rows stay until the filtered page arrives: wait for it.
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('tbody tr[data-number]')];
+    return rows.length > 0 && rows.every((r) => r.querySelector('.b-available'));
+  }, null, { timeout: TIMEOUT });
   const row = page.locator('tbody tr[data-number]').first();
-  await row.waitFor();
   const number = await row.getAttribute('data-number');
   const n = await api('GET', `/api/v1/numbers/${enc(number)}`);
   expect(n.tags.map((t) => t.toLowerCase()).includes('sales') && n.status === 'available', `${number} should be an available Sales number`);
