@@ -11,6 +11,7 @@ use diesel::{
     sql_types::{BigInt, Nullable, Text, Timestamp},
 };
 use domain::{NumberBlock, Tag};
+use std::collections::{HashMap, HashSet};
 
 use crate::{AnyConnection, Conn, StoreResult};
 
@@ -519,13 +520,14 @@ fn with_search_held<T>(
 }
 
 /// One number's assignment for [`assign_rows`].
+#[derive(Clone)]
 pub(crate) struct AssignRow<'a> {
     /// The number's row id.
     pub(crate) id: i64,
     /// The version read; the row is written only while it still has it.
     pub(crate) version: i64,
-    /// `user` or `service`.
-    pub(crate) kind: &'a str,
+    /// A user or a service.
+    pub(crate) kind: domain::TargetKind,
     /// The target's id.
     pub(crate) target_id: &'a str,
     /// The target's UPN or name.
@@ -533,9 +535,38 @@ pub(crate) struct AssignRow<'a> {
     /// Who assigns (the actor's name).
     pub(crate) by: &'a str,
     /// The provisioning state the assignment starts in.
-    pub(crate) state: &'a str,
+    pub(crate) state: domain::ProvisioningState,
     /// The rule the number is allocated by, if any.
     pub(crate) rule_id: Option<i64>,
+}
+
+impl AssignRow<'_> {
+    /// `before` as [`assign_rows`] leaves it once this row is written at `now`: what a
+    /// read of the row would give, field for field (the statement's `SET` list and this
+    /// must change together; `assigned_rows_are_what_a_read_gives` compares them).
+    pub(crate) fn after(
+        &self,
+        before: &crate::numbers::Number,
+        now: NaiveDateTime,
+    ) -> crate::numbers::Number {
+        crate::numbers::Number {
+            status: domain::NumberStatus::Assigned,
+            version: self.version + 1,
+            updated_at: now,
+            reservation: None,
+            quarantine: None,
+            assignment: Some(domain::snapshot::Assignment {
+                kind: self.kind,
+                id: self.target_id.to_string(),
+                name: self.target_name.to_string(),
+                assigned_at: now,
+                assigned_by: self.by.to_string(),
+                provisioning_state: self.state,
+                provisioning_error: None,
+            }),
+            ..before.clone()
+        }
+    }
 }
 
 /// Binds one [`AssignRow`]'s values, in the order of `assign_rows`' value lists, to a
@@ -544,11 +575,11 @@ macro_rules! bind_assign_row {
     ($q:expr, $r:expr) => {
         $q.bind::<BigInt, _>($r.id)
             .bind::<BigInt, _>($r.version)
-            .bind::<Text, _>($r.kind)
+            .bind::<Text, _>($r.kind.as_str())
             .bind::<Text, _>($r.target_id)
             .bind::<Text, _>($r.target_name)
             .bind::<Text, _>($r.by)
-            .bind::<Text, _>($r.state)
+            .bind::<Text, _>($r.state.as_str())
             .bind::<Nullable<BigInt>, _>($r.rule_id)
     };
 }
@@ -559,18 +590,33 @@ macro_rules! bind_assign_row {
 /// `UPDATE … FROM (VALUES …)` per 1,000 rows on both databases: on PostgreSQL each
 /// statement is a round trip; on SQLite one statement does in about 50 ms what 1,000
 /// single-row updates did in about 200 ms, with the text index written in bulk around
-/// it ([`with_search_held`]).
+/// it ([`with_search_held`]). Returns the ids written — a row whose version had moved on
+/// is not among them — so the caller knows each written row's new state
+/// ([`AssignRow::after`]) without reading it back: when a statement wrote every row of
+/// its chunk, that is all of them; otherwise the chunk's rows are read to tell (those now
+/// at the version after the one read, stamped `now`). Not `RETURNING`: on SQLite it made a rule run's first full
+/// evaluation a quarter slower (9.4 → 11.8 s).
 pub(crate) fn assign_rows(
     conn: &mut Conn,
     rows: &[AssignRow<'_>],
     now: NaiveDateTime,
-) -> StoreResult<usize> {
+) -> StoreResult<HashSet<i64>> {
+    let mut written = HashSet::with_capacity(rows.len());
+    // Rows of chunks that wrote fewer rows than they had: each may or may not be written.
+    // (id, version read) of each.
+    let mut unsure: Vec<(i64, i64)> = Vec::new();
+    let mut tell = |chunk: &[AssignRow<'_>], updated: usize| {
+        if updated == chunk.len() {
+            written.extend(chunk.iter().map(|r| r.id));
+        } else {
+            unsure.extend(chunk.iter().map(|r| (r.id, r.version)));
+        }
+    };
     match conn {
         AnyConnection::Sqlite(c) => {
             let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             ids.sort_unstable();
             with_search_held(c, &ids, |c| {
-                let mut updated = 0;
                 for chunk in rows.chunks(1000) {
                     let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
                     let sql = format!(
@@ -588,17 +634,17 @@ pub(crate) fn assign_rows(
                     for r in chunk {
                         q = bind_assign_row!(q, r);
                     }
-                    updated += q
+                    let updated = q
                         .bind::<Timestamp, _>(now)
                         .bind::<Timestamp, _>(now)
                         .execute(c)?;
+                    tell(chunk, updated);
                 }
-                Ok(updated)
-            })
+                Ok(())
+            })?;
         }
         AnyConnection::Postgresql(c) => {
             const COLS: usize = 8;
-            let mut updated = 0;
             for chunk in rows.chunks(1000) {
                 let mut sql = String::from(
                     "UPDATE numbers SET status = 'assigned', assigned_kind = v.k, assigned_id = v.t, \
@@ -642,13 +688,32 @@ pub(crate) fn assign_rows(
                     q = bind_assign_row!(q, r);
                 }
                 let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
-                updated += q
+                let updated = q
                     .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
                     .execute(c)?;
+                tell(chunk, updated);
             }
-            Ok(updated)
         }
     }
+    for chunk in unsure.chunks(500) {
+        use crate::schema::numbers as n;
+        use diesel::{ExpressionMethods, QueryDsl};
+        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        let now_at: HashMap<i64, (i64, NaiveDateTime)> = n::table
+            .filter(n::id.eq_any(&ids))
+            .select((n::id, n::version, n::updated_at))
+            .load::<(i64, i64, NaiveDateTime)>(conn)?
+            .into_iter()
+            .map(|(id, v, at)| (id, (v, at)))
+            .collect();
+        written.extend(
+            chunk
+                .iter()
+                .filter(|(id, v)| now_at.get(id) == Some(&(v + 1, now)))
+                .map(|(id, _)| *id),
+        );
+    }
+    Ok(written)
 }
 
 /// Locks the directory users among `ids` for the rest of the transaction, in id order
@@ -812,6 +877,84 @@ pub(crate) fn explain(
                     format!("{}{}", "  ".repeat(d), l.detail)
                 })
                 .collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::{ExpressionMethods, QueryDsl};
+    use domain::{PhoneNumber, ProvisioningState, TargetKind};
+
+    use super::*;
+    use crate::{
+        numbers::{self, NewNumber},
+        schema::numbers as n,
+        testing::{TestDb, owner},
+    };
+
+    /// A row whose version moved on between the read and the write is left alone and
+    /// is not reported written; the others of its chunk are, and what is reported is
+    /// what a read gives.
+    #[test]
+    fn assign_rows_reports_exactly_the_rows_it_wrote() {
+        let t = TestDb::new();
+        let e164s: Vec<String> = (0..3).map(|i| format!("+44207000030{i}")).collect();
+        let mut read =
+            t.db.write(|c| {
+                for e in &e164s {
+                    numbers::create(
+                        c,
+                        &owner(),
+                        NewNumber {
+                            number: PhoneNumber::parse(e).unwrap(),
+                            location_id: None,
+                            tags: vec![],
+                            description: String::new(),
+                            platform_id: None,
+                            number_type: None,
+                        },
+                    )?;
+                }
+                numbers::by_e164(c, &e164s)
+            })
+            .unwrap();
+        read.sort_by(|a, b| a.number.cmp(&b.number));
+        let now = crate::now();
+        let rows: Vec<AssignRow> = read
+            .iter()
+            .map(|b| AssignRow {
+                id: b.id,
+                version: b.version,
+                kind: TargetKind::User,
+                target_id: "u1",
+                target_name: "u1@contoso.example",
+                by: "test",
+                state: ProvisioningState::NotRequired,
+                rule_id: None,
+            })
+            .collect();
+        let written =
+            t.db.write(|c| {
+                // Someone else writes the middle number after it was read.
+                diesel::update(n::table.filter(n::id.eq(read[1].id)))
+                    .set(n::version.eq(read[1].version + 1))
+                    .execute(c)?;
+                assign_rows(c, &rows, now)
+            })
+            .unwrap();
+        assert_eq!(written, HashSet::from([read[0].id, read[2].id]));
+        let mut after = t.db.read(|c| numbers::by_e164(c, &e164s)).unwrap();
+        after.sort_by(|a, b| a.number.cmp(&b.number));
+        for (k, a) in after.iter().enumerate() {
+            if k == 1 {
+                assert!(a.assignment.is_none(), "the changed row is left alone");
+            } else {
+                assert_eq!(
+                    serde_json::to_value(a.snapshot()).unwrap(),
+                    serde_json::to_value(rows[k].after(&read[k], now).snapshot()).unwrap()
+                );
+            }
         }
     }
 }

@@ -602,8 +602,6 @@ fn quarantine(
         .execute(conn)?)
 }
 
-/// The audit record of a transition, `number.<verb>`, with the request's reason (if any)
-/// added to the after-state.
 /// Assigns many numbers as Teams already has them (drift adoption): for each `(before,
 /// target)`, the status table is asked as for an assign with every override (adopting
 /// is the explicit instruction), and the rows are written in bulk — one statement per
@@ -633,40 +631,35 @@ pub(crate) fn adopt_assignments(
             overrides,
             quarantine_over,
         ) {
-            Ok(_) => rows.push(dialect::AssignRow {
-                id: before.id,
-                version: before.version,
-                kind: target.kind.as_str(),
-                target_id: &target.id,
-                target_name: &target.name,
-                by: &permit.actor().name,
-                state: ProvisioningState::Provisioned.as_str(),
-                rule_id: None,
-            }),
+            Ok(_) => rows.push((
+                before,
+                dialect::AssignRow {
+                    id: before.id,
+                    version: before.version,
+                    kind: target.kind,
+                    target_id: &target.id,
+                    target_name: &target.name,
+                    by: &permit.actor().name,
+                    state: ProvisioningState::Provisioned,
+                    rule_id: None,
+                },
+            )),
             Err(_) => left.push(before.number.clone()),
         }
     }
-    dialect::assign_rows(conn, &rows, now)?;
-    let e164s: Vec<String> = items.iter().map(|(b, _)| b.number.clone()).collect();
-    let after: HashMap<String, Number> = numbers::by_e164(conn, &e164s)?
-        .into_iter()
-        .map(|n| (n.number.clone(), n))
-        .collect();
-    let mut records = Vec::with_capacity(items.len());
-    for (before, _) in items {
-        if left.contains(&before.number) {
-            continue;
-        }
-        match after.get(&before.number) {
-            Some(a) if a.version == before.version + 1 && a.updated_at == now => {
-                let verb = if before.assignment.is_some() {
-                    "number.reassign"
-                } else {
-                    "number.assign"
-                };
-                records.push((verb, before, a));
-            }
-            _ => left.push(before.number.clone()),
+    let assign: Vec<dialect::AssignRow> = rows.iter().map(|(_, r)| r.clone()).collect();
+    let written = dialect::assign_rows(conn, &assign, now)?;
+    let mut records = Vec::with_capacity(rows.len());
+    for (before, row) in &rows {
+        if written.contains(&before.id) {
+            let verb = if before.assignment.is_some() {
+                "number.reassign"
+            } else {
+                "number.assign"
+            };
+            records.push((verb, *before, row.after(before, now)));
+        } else {
+            left.push(before.number.clone());
         }
     }
     let changes = records
@@ -683,6 +676,8 @@ pub(crate) fn adopt_assignments(
     Ok(left)
 }
 
+/// The audit record of a transition, `number.<verb>`, with the request's reason (if any)
+/// added to the after-state.
 fn record_transition(
     conn: &mut Conn,
     permit: &Permit,
@@ -943,18 +938,20 @@ pub(crate) fn allocate_many(
         rows.push(dialect::AssignRow {
             id: b.id,
             version: b.version,
-            kind: item.target.kind.as_str(),
+            kind: item.target.kind,
             target_id: &item.target.id,
             target_name: &item.target.name,
             by: &item.permit.actor().name,
-            state: state.as_str(),
+            state,
             rule_id: Some(item.rule_id),
         });
     }
-    dialect::assign_rows(conn, &rows, now)?;
-    let after: HashMap<i64, Number> = numbers::by_e164(conn, &e164s)?
-        .into_iter()
-        .map(|n| (n.id, n))
+    let done = dialect::assign_rows(conn, &rows, now)?;
+    // What was written, as a read would give it (each id is picked once).
+    let after: HashMap<i64, Number> = rows
+        .iter()
+        .filter(|r| done.contains(&r.id))
+        .map(|r| (r.id, r.after(&before[&r.id], now)))
         .collect();
     let mut out = Vec::with_capacity(items.len());
     // Per rule, in order: (before, after) of what was written.
@@ -966,13 +963,7 @@ pub(crate) fn allocate_many(
             continue;
         };
         match (before.get(id), after.get(id)) {
-            (Some(b), Some(a))
-                if a.version == b.version + 1
-                    && a.updated_at == now
-                    && a.assignment
-                        .as_ref()
-                        .is_some_and(|t| t.id == item.target.id) =>
-            {
+            (Some(b), Some(a)) => {
                 match written.iter_mut().find(|(r, _)| *r == item.rule_id) {
                     Some((_, pairs)) => pairs.push((b, a)),
                     None => written.push((item.rule_id, vec![(b, a)])),

@@ -344,3 +344,101 @@ fn rules_share_a_lane_unless_their_pools_cannot_share_a_number() {
     let tags = runs::lanes(&[rule(4, other_site), rule(3, range("1")), rule(5, tagged)]);
     assert_eq!((tags[&3], tags[&4], tags[&5]), (3, 3, 3));
 }
+
+/// A run's bulk allocation knows each written number's new state without reading it
+/// back: the audit record's after-state it writes must be exactly what a read gives —
+/// tags, site, platform, the provisioning state a Teams number starts in, timestamps.
+#[test]
+fn a_bulk_allocations_audited_after_state_is_what_a_read_gives() {
+    let t = TestDb::new();
+    let p = owner();
+    let teams = store::testing::platform(&t.db, "Teams", "teams");
+    let site = crate::location(&t, "London");
+    t.db.write(|c| {
+        for (i, id) in ["u1", "u2", "u3"].into_iter().enumerate() {
+            store::directory::upsert_user(c, &p, user(id, "Sales"))?;
+            let mut a = new_number(&format!("+44207000020{i}"));
+            a.tags = vec![Tag::parse("Sales").unwrap(), Tag::parse("London").unwrap()];
+            a.description = format!("desk {i}");
+            a.location_id = Some(site);
+            a.platform_id = (i != 1).then_some(teams);
+            a.number_type = Some(domain::NumberType::DirectRouting);
+            store::numbers::create(c, &p, a)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let draft = RuleDraft {
+        name: "Sales".into(),
+        priority: 1,
+        enabled: true,
+        condition: ConditionDraft {
+            all: Some(vec![PredicateDraft {
+                attribute: "department".into(),
+                op: "equals".into(),
+                value: PredicateValue::One("sales".into()),
+            }]),
+            any: None,
+        },
+        action: ActionDraft {
+            pool: PoolDraft {
+                tags: vec!["sales".into()],
+                ..Default::default()
+            },
+            assignment_category: None,
+        },
+        leaver_policy: "keep".into(),
+    };
+    t.db.write(|c| sr::create(c, &owner(), &draft)).unwrap();
+    let run =
+        t.db.write(|c| {
+            runs::request(c, &owner())?;
+            runs::claim(c, "me", std::time::Duration::from_secs(60))
+        })
+        .unwrap()
+        .unwrap();
+    let rules = t.db.read(sr::load).unwrap();
+    let ctx = runs::RunContext::new(&run, &rules);
+    let users: Vec<(String, Option<i64>)> = ["u1", "u2", "u3"]
+        .iter()
+        .map(|u| (u.to_string(), None))
+        .collect();
+    let outcomes =
+        t.db.write(|c| runs::apply_users(c, &ctx, &rules, &users))
+            .unwrap();
+    let assigned: Vec<String> = outcomes
+        .iter()
+        .flat_map(|o| o.items.iter().filter_map(|i| i.number.clone()))
+        .collect();
+    assert_eq!(assigned.len(), 3, "{outcomes:?}");
+
+    #[derive(diesel::QueryableByName)]
+    struct Record {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        entity_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        after_json: String,
+    }
+    let records: Vec<Record> =
+        t.db.read(|c| {
+            Ok(diesel::sql_query(
+                "SELECT entity_id, after_json FROM audit_log WHERE action = 'number.assign' \
+                 ORDER BY entity_id",
+            )
+            .load(c)?)
+        })
+        .unwrap();
+    assert_eq!(records.len(), 3);
+    for r in records {
+        let read =
+            t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), &r.entity_id))
+                .unwrap();
+        let audited: serde_json::Value = serde_json::from_str(&r.after_json).unwrap();
+        assert_eq!(
+            audited,
+            serde_json::to_value(read.snapshot()).unwrap(),
+            "{}",
+            r.entity_id
+        );
+    }
+}
