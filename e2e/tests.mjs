@@ -422,7 +422,7 @@ test('creates a range, with a refusal shown at its field, then edits it', async 
   await dialog.getByLabel('Name').fill('E2E Sydney');
   await dialog.getByLabel('First number').fill('+61 2 9876 5400');
   await dialog.getByLabel('Last number').fill('+61 2 9876 540');
-  await dialog.getByLabel('Tags').fill('E2E, Sydney');
+  await dialog.getByLabel('Tags', { exact: true }).fill('E2E, Sydney');
   await page.getByTestId('range-save').click();
   const err = page.getByTestId('error-end');
   await err.waitFor();
@@ -442,7 +442,7 @@ test('creates a range, with a refusal shown at its field, then edits it', async 
   say('edit it, its numbers following the new tags');
   await row.getByRole('button', { name: 'Edit range E2E Sydney' }).click();
   await dialog.getByLabel('Description').fill('Opened by the e2e test');
-  await dialog.getByLabel('Tags').fill('E2E, Sydney, Harbour');
+  await dialog.getByLabel('Tags', { exact: true }).fill('E2E, Sydney, Harbour');
   await dialog.getByLabel(/Also give its numbers/).check();
   await page.getByTestId('range-save').click();
   await page.locator('.toast').filter({ hasText: 'Saved range E2E Sydney' }).waitFor();
