@@ -169,6 +169,9 @@ def main(base_url: str, username: str, password: str) -> None:
 
     stats = ok(get_stats.sync_detailed(client=api), Stats)
     assert stats.totals.assigned >= 0 and isinstance(stats.days_until_exhausted, (float, type(None)))
+    assert len(stats.daily) == 30, len(stats.daily)
+    stats = ok(get_stats.sync_detailed(client=api, days=90), Stats)
+    assert len(stats.daily) == 90 and stats.daily[-1].assignments >= 1, stats.daily[-1].to_dict()
 
     # Audit as JSON (typed before/after) and as CSV from its own operation.
     audit = ok(list_audit.sync_detailed(client=api, number=first, limit=10), AuditList)

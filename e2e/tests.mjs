@@ -293,6 +293,166 @@ test('the numbers table is interactive within a second of opening it', async () 
   expect(best <= 1000, `took ${best} ms at best (budget 1000 ms)`);
 });
 
+// ---- the dashboard's 90-day chart, drift actions, the range form ----
+
+test('the dashboard charts assignments per day over 90 days, readable at 390 px', async () => {
+  const stats = await api('GET', '/api/v1/stats?days=90');
+  expect(stats.daily.length === 90, `the API should give 90 days, gave ${stats.daily.length}`);
+  for (const width of [1280, 390]) {
+    const page = await newPage(width);
+    await signIn(page);
+    say(`90 bars at ${width}`);
+    const chart = page.getByTestId('chart');
+    await chart.waitFor();
+    const bars = await chart.locator('rect.fill-bar').count();
+    expect(bars === 90, `the chart should have 90 bars, has ${bars}`);
+    const titles = await chart.locator('rect.fill-bar title').allTextContents();
+    const charted = titles.reduce((sum, t) => sum + Number(t.split(': ').pop()), 0);
+    const total = stats.daily.reduce((sum, d) => sum + d.assignments, 0);
+    // The dashboard may have reloaded after a later assignment: never fewer.
+    expect(charted >= total, `the bars should add up to the API's ${total}, add up to ${charted}`);
+    say(`axis labels readable at ${width}`);
+    const box = await chart.boundingBox();
+    const labels = page.locator('.chart-axis span');
+    const n = await labels.count();
+    expect(n === 4, `four dates under the chart, found ${n}`);
+    let right = -1;
+    for (let i = 0; i < n; i++) {
+      const b = await labels.nth(i).boundingBox();
+      const size = await labels.nth(i).evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+      expect(size >= 11, `axis label ${i} is ${size}px`);
+      expect(b.x >= box.x - 1 && b.x + b.width <= box.x + box.width + 1, `axis label ${i} lies outside the chart`);
+      expect(b.x > right, `axis labels ${i - 1} and ${i} overlap`);
+      right = b.x + b.width;
+    }
+    await page.screenshot({ path: join(SHOTS, `dashboard-chart-${width}.png`) });
+    await page.context().close();
+  }
+});
+
+async function teamsPlatform() {
+  const p = (await api('GET', '/api/v1/platforms?limit=100')).items.find((x) => x.kind === 'teams');
+  if (!p) throw new Error('the demo has no Teams platform');
+  return p;
+}
+async function driftOf(id) {
+  return (await api('GET', `/api/v1/platforms/${id}/drift?limit=1000`)).items;
+}
+async function openDrift(page, platform) {
+  await page.goto(`${BASE}/platforms`);
+  await page.locator('tbody tr').filter({ hasText: platform.name }).getByRole('button', { name: 'Drift' }).click();
+  await page.getByTestId('drift-count').filter({ hasText: /\d/ }).waitFor();
+}
+const driftCount = async (page) => Number((await page.getByTestId('drift-count').textContent()).match(/\d+/)[0]);
+
+test("pushes and adopts the demo's drift on its Teams platform, and the drift count drops", async () => {
+  const platform = await teamsPlatform();
+  say('wait for the demo to introduce its drift (after provisioning and a sync)');
+  let items = [];
+  for (let i = 0; i < 300 && items.filter((d) => d.kind === 'not_in_inventory').length < 2; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    items = await driftOf(platform.id);
+  }
+  const teamsOnly = items.filter((d) => d.kind === 'not_in_inventory').map((d) => d.number);
+  expect(teamsOnly.length >= 2, `the demo should show numbers only Teams has, drift is ${JSON.stringify(items)}`);
+  const other = items.find((d) => !['not_in_inventory', 'other_platform'].includes(d.kind));
+  expect(other, 'the demo should show drift of another kind');
+  const page = await newPage();
+  await signIn(page, USER, PASSWORD, '/platforms');
+  await openDrift(page, platform);
+  const before = await driftCount(page);
+  expect(before === items.length, `the panel should count ${items.length}, says ${before}`);
+
+  say('push a number only Teams has: skipped, with the reason');
+  await page.getByLabel(`Select ${teamsOnly[0]}`).check();
+  await page.getByTestId('drift-push').click();
+  await page.getByTestId('drift-confirm').filter({ hasText: '1 selected number' }).waitFor();
+  await page.getByTestId('drift-confirm-go').click();
+  const skipped = page.getByTestId('drift-skipped');
+  await skipped.waitFor();
+  const why = await skipped.textContent();
+  expect(why.includes(teamsOnly[0]) && /adopt it instead/.test(why), `the skipped number should say why: "${why}"`);
+  expect(await driftCount(page) === before, 'a skipped push changes no drift');
+
+  say('adopt two selected numbers');
+  const chosen = [teamsOnly[0], other.number];
+  for (const n of chosen) await page.getByLabel(`Select ${n}`).check();
+  await page.getByTestId('drift-adopt').click();
+  await page.getByTestId('drift-confirm').filter({ hasText: '2 selected numbers' }).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'drift-confirm-1280.png') });
+  await page.getByTestId('drift-confirm-go').click();
+  say('a toast with the change set, and the count drops by two');
+  await page.locator('.toast').filter({ hasText: 'Adopted' }).getByRole('link', { name: /Change set/ }).waitFor();
+  await page.waitForFunction((n) => (document.querySelector('[data-testid=drift-count]')?.textContent || '').startsWith(`${n} `), before - 2);
+  for (const n of chosen) expect(await page.locator(`tr[data-drift="${n}"]`).count() === 0, `${n} should have left the drift list`);
+  const left = (await driftOf(platform.id)).map((d) => d.number);
+  expect(chosen.every((n) => !left.includes(n)), `the API should no longer report ${chosen.join(', ')} as drift`);
+  const created = await api('GET', `/api/v1/numbers/${enc(teamsOnly[0])}`);
+  expect(created.platform_id === platform.id, `${teamsOnly[0]} should now be in the inventory on the Teams platform`);
+  await page.screenshot({ path: join(SHOTS, 'drift-adopted-1280.png'), fullPage: true });
+  say('the outcome links its change set');
+  await page.getByTestId('drift-outcome').getByRole('link', { name: /change set/ }).click();
+  await page.getByRole('heading', { name: 'Change set' }).waitFor();
+  await page.context().close();
+
+  say('a viewer sees the actions disabled with the reason');
+  const name = `driftviewer${Date.now()}`;
+  await api('POST', '/api/v1/admins', { username: name, password: 'viewer-password-1', role: 'viewer' });
+  const viewer = await newPage(390);
+  await signIn(viewer, name, 'viewer-password-1', '/platforms');
+  await openDrift(viewer, platform);
+  for (const id of ['drift-adopt', 'drift-push']) {
+    const b = viewer.getByTestId(id);
+    expect(await b.isDisabled(), `${id} must be disabled for a viewer`);
+    expect(/admin role/.test(await b.getAttribute('title')), `${id} should say why in its title`);
+  }
+  expect(/admin role/.test(await viewer.getByTestId('drift-readonly').textContent()), 'the panel should say why it is read-only');
+  expect((await viewer.locator('[data-testid=drift] input[type=checkbox]').count()) === 0, 'a viewer gets no selection');
+  await viewer.screenshot({ path: join(SHOTS, 'drift-viewer-390.png'), fullPage: true });
+  await viewer.context().close();
+});
+
+test('creates a range, with a refusal shown at its field, then edits it', async () => {
+  const page = await newPage();
+  await signIn(page, USER, PASSWORD, '/ranges');
+  await page.locator('tbody tr[data-range]').first().waitFor();
+  say('a block whose ends differ in length is refused at the last number');
+  await page.getByTestId('new-range').click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Name').fill('E2E Sydney');
+  await dialog.getByLabel('First number').fill('+61 2 9876 5400');
+  await dialog.getByLabel('Last number').fill('+61 2 9876 540');
+  await dialog.getByLabel('Tags', { exact: true }).fill('E2E, Sydney');
+  await page.getByTestId('range-save').click();
+  const err = page.getByTestId('error-end');
+  await err.waitFor();
+  expect(await page.locator('#range-end').getAttribute('aria-invalid') === 'true', 'the last number should be marked invalid');
+  await page.waitForFunction(() => document.activeElement?.id === 'range-end');
+  await page.screenshot({ path: join(SHOTS, 'range-error-1280.png') });
+  say('fixed, it is created');
+  await dialog.getByLabel('Last number').fill('+61 2 9876 5409');
+  await page.getByTestId('range-save').click();
+  await page.locator('.toast').filter({ hasText: 'Created range E2E Sydney with 10 numbers' }).waitFor();
+  await dialog.waitFor({ state: 'detached' });
+  const row = page.locator('tbody tr[data-range]').filter({ hasText: 'E2E Sydney' });
+  await row.waitFor();
+  const id = await row.getAttribute('data-range');
+  const created = await api('GET', `/api/v1/ranges/${id}`);
+  expect(created.size === 10 && created.start === '+61298765400' && created.tags.length === 2, `the range should be as entered: ${JSON.stringify(created)}`);
+  say('edit it, its numbers following the new tags');
+  await row.getByRole('button', { name: 'Edit range E2E Sydney' }).click();
+  await dialog.getByLabel('Description').fill('Opened by the e2e test');
+  await dialog.getByLabel('Tags', { exact: true }).fill('E2E, Sydney, Harbour');
+  await dialog.getByLabel(/Also give its numbers/).check();
+  await page.getByTestId('range-save').click();
+  await page.locator('.toast').filter({ hasText: 'Saved range E2E Sydney' }).waitFor();
+  const edited = await api('GET', `/api/v1/ranges/${id}`);
+  expect(edited.description === 'Opened by the e2e test' && edited.version > created.version, `the edit should be saved: ${JSON.stringify(edited)}`);
+  const n = await api('GET', `/api/v1/numbers/${enc('+61298765405')}`);
+  expect(n.tags.includes('Harbour'), `the range's numbers should carry the new tag: ${n.tags}`);
+  await page.context().close();
+});
+
 test('screenshots of every main screen at 1280 and 390 px', async () => {
   const [number] = (await api('GET', '/api/v1/numbers?status=assigned&limit=1')).items.map((n) => n.number);
   const screens = [

@@ -83,9 +83,13 @@ pub fn Alert(error: ApiError) -> impl IntoView {
     view! { <div class="alert alert-error" role="alert">{error.message}</div> }
 }
 
+/// One message in the corner: its id, text, whether it is an error, and an optional link
+/// (`href`, text) to what the action made.
+type Toast = (u64, String, bool, Option<(String, String)>);
+
 /// Short-lived messages in the corner (the outcome of an action).
 #[derive(Clone, Copy)]
-pub struct Toasts(RwSignal<Vec<(u64, String, bool)>>);
+pub struct Toasts(RwSignal<Vec<Toast>>);
 
 impl Toasts {
     /// A context with no toasts.
@@ -94,19 +98,26 @@ impl Toasts {
     }
     /// Shows `text` for five seconds.
     pub fn ok(&self, text: impl Into<String>) {
-        self.push(text.into(), false);
+        self.push(text.into(), false, None, 5);
     }
     /// Shows an error for five seconds.
     pub fn err(&self, text: impl Into<String>) {
-        self.push(text.into(), true);
+        self.push(text.into(), true, None, 5);
     }
-    fn push(&self, text: String, err: bool) {
-        let id = js_sys::Date::now() as u64;
+    /// Shows `text` with a link to `href` for ten seconds (time to reach the link); the
+    /// screen should also keep the link where it stays.
+    pub fn ok_link(&self, text: impl Into<String>, href: String, link: impl Into<String>) {
+        self.push(text.into(), false, Some((href, link.into())), 10);
+    }
+    fn push(&self, text: String, err: bool, link: Option<(String, String)>, seconds: u64) {
+        // Two toasts in one millisecond must not share an id (one would remove both).
         let list = self.0;
-        list.update(|l| l.push((id, text, err)));
+        let now = js_sys::Date::now() as u64;
+        let id = list.with_untracked(|l| l.iter().map(|t| t.0 + 1).fold(now, u64::max));
+        list.update(|l| l.push((id, text, err, link)));
         set_timeout(
             move || list.update(|l| l.retain(|t| t.0 != id)),
-            std::time::Duration::from_secs(5),
+            std::time::Duration::from_secs(seconds),
         );
     }
     /// Renders the toast stack.
@@ -115,7 +126,9 @@ impl Toasts {
         view! {
             <div class="toasts" role="status" aria-live="polite">
                 <For each=move || list.get() key=|t| t.0 let:t>
-                    <div class=if t.2 { "toast err" } else { "toast" }>{t.1}</div>
+                    <div class=if t.2 { "toast err" } else { "toast" }>{t.1}
+                        {t.3.map(|(href, text)| view! { " " <leptos_router::components::A href=href>{text}</leptos_router::components::A> })}
+                    </div>
                 </For>
             </div>
         }

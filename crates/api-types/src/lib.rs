@@ -762,6 +762,18 @@ pub struct TagList {
     pub next_cursor: Option<String>,
 }
 
+/// Options of `GET /api/v1/stats`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    /// How many UTC days, today included, the `daily` series covers: 1–366 (default 30).
+    /// The rates and runways always look at the last 30 days.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 366))]
+    pub days: Option<i64>,
+}
+
 /// Counts of one group by status.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -810,7 +822,8 @@ pub struct Stats {
     /// Days until the available numbers in scope run out at that rate; `null` when
     /// nothing was assigned.
     pub days_until_exhausted: Option<f64>,
-    /// Assignments per day over those 30 days, oldest first, every day listed.
+    /// Assignments per day over the requested days (`days`, default the same 30), oldest
+    /// first, ending today, every day listed.
     pub daily: Vec<DailyAssignments>,
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Assignment rates come from the audit trail (`number.assign` records, not reassignments)
 //! of the last `RATE_DAYS` UTC calendar days, today included, grouped by where each
-//! number is now.
+//! number is now. The daily series may look further back (`days`, up to
+//! [`MAX_SERIES_DAYS`]); the rates never do, so their field names stay true.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,8 +32,24 @@ pub struct Group {
     pub forecast: Forecast,
 }
 
-/// How many days of assignments the rate is taken over.
+/// How many days of assignments the rate is taken over; also the daily series' default.
 pub(crate) const RATE_DAYS: u64 = 30;
+
+/// The longest daily series a caller may ask for: a leap year, today included.
+pub const MAX_SERIES_DAYS: i64 = 366;
+
+/// Checks the requested length of the daily series (`days`; default [`RATE_DAYS`]).
+fn series_days(requested: Option<i64>) -> StoreResult<u64> {
+    match requested {
+        None => Ok(RATE_DAYS),
+        Some(n) if (1..=MAX_SERIES_DAYS).contains(&n) => Ok(n as u64),
+        Some(n) => Err(crate::StoreError::invalid(
+            "invalid_query",
+            "days",
+            format!("{n} is outside 1..={MAX_SERIES_DAYS}"),
+        )),
+    }
+}
 
 /// Assignments of the last [`RATE_DAYS`] days and how long the available numbers last.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -78,7 +95,8 @@ pub struct Stats {
     pub by_tag: Vec<Group>,
     /// Rate and runway over all numbers in scope.
     pub forecast: Forecast,
-    /// Assignments per day over the last 30 days, oldest first, every day present.
+    /// Assignments per day over the requested days (default 30), oldest first, ending
+    /// today, every day present.
     pub daily: Vec<Daily>,
 }
 
@@ -119,7 +137,8 @@ struct TagAssigned {
     n: i64,
 }
 
-/// Assignments since `since`, counted where each number is now.
+/// Assignments counted where each number is now: per group and in total since the rate's
+/// first day, per day since the series' first day.
 struct Assignments {
     by_location: BTreeMap<Option<i64>, i64>,
     by_range: BTreeMap<Option<i64>, i64>,
@@ -132,8 +151,12 @@ struct Assignments {
 fn assignments(
     conn: &mut Conn,
     filter: &ScopeFilter,
-    since: NaiveDateTime,
+    rate_since: NaiveDate,
+    series_since: NaiveDate,
 ) -> StoreResult<Assignments> {
+    let since: NaiveDateTime = rate_since
+        .min(series_since)
+        .and_time(chrono::NaiveTime::MIN);
     let scope = filter
         .condition("numbers")
         .map(|c| format!(" AND {c}"))
@@ -151,7 +174,7 @@ fn assignments(
         "SELECT t.name AS name, COUNT(*) AS n {from} JOIN number_tags nt ON nt.number_id = numbers.id \
          JOIN tags t ON t.id = nt.tag_id WHERE {recent}{scope} GROUP BY t.name"
     ))
-    .bind::<diesel::sql_types::Timestamp, _>(since)
+    .bind::<diesel::sql_types::Timestamp, _>(rate_since.and_time(chrono::NaiveTime::MIN))
     .load(conn)?;
     let mut out = Assignments {
         by_location: BTreeMap::new(),
@@ -161,13 +184,17 @@ fn assignments(
         total: 0,
     };
     for r in rows {
-        *out.by_location.entry(r.location_id).or_default() += r.n;
-        *out.by_range.entry(r.range_id).or_default() += r.n;
         let day = NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").map_err(|e| {
             crate::StoreError::Internal(format!("day {:?} from the database: {e}", r.day))
         })?;
-        *out.by_day.entry(day).or_default() += r.n;
-        out.total += r.n;
+        if day >= series_since {
+            *out.by_day.entry(day).or_default() += r.n;
+        }
+        if day >= rate_since {
+            *out.by_location.entry(r.location_id).or_default() += r.n;
+            *out.by_range.entry(r.range_id).or_default() += r.n;
+            out.total += r.n;
+        }
     }
     Ok(out)
 }
@@ -182,17 +209,26 @@ struct TagCount {
     n: i64,
 }
 
-/// Counts by status, location, range and tag, with assignment rates as of `now`.
-pub fn compute(conn: &mut Conn, scope: &Scope) -> StoreResult<Stats> {
-    compute_at(conn, scope, crate::now())
+/// Counts by status, location, range and tag, with assignment rates as of now, and the
+/// assignments of each of the last `days` days (1..=[`MAX_SERIES_DAYS`], default 30; out
+/// of range is invalid, naming `days`).
+pub fn compute(conn: &mut Conn, scope: &Scope, days: Option<i64>) -> StoreResult<Stats> {
+    compute_at(conn, scope, crate::now(), days)
 }
 
 /// [`compute`] as of `now` (tests pass their own clock).
-pub fn compute_at(conn: &mut Conn, scope: &Scope, now: NaiveDateTime) -> StoreResult<Stats> {
+pub fn compute_at(
+    conn: &mut Conn,
+    scope: &Scope,
+    now: NaiveDateTime,
+    days: Option<i64>,
+) -> StoreResult<Stats> {
+    let days = series_days(days)?;
     let filter = ScopeFilter::resolve(conn, scope)?;
     let today = now.date();
-    let first_day = today - Days::new(RATE_DAYS - 1);
-    let assigned = assignments(conn, &filter, first_day.and_time(chrono::NaiveTime::MIN))?;
+    let rate_first_day = today - Days::new(RATE_DAYS - 1);
+    let first_day = today - Days::new(days - 1);
+    let assigned = assignments(conn, &filter, rate_first_day, first_day)?;
     let mut grouped = numbers::table
         .group_by((numbers::location_id, numbers::range_id, numbers::status))
         .select((
@@ -245,7 +281,7 @@ pub fn compute_at(conn: &mut Conn, scope: &Scope, now: NaiveDateTime) -> StoreRe
     }
     let daily = first_day
         .iter_days()
-        .take(RATE_DAYS as usize)
+        .take(days as usize)
         .map(|day| Daily {
             day,
             assignments: assigned.by_day.get(&day).copied().unwrap_or(0),

@@ -1,6 +1,7 @@
 //! The dashboard: the estate by status, utilisation per site and range with the days until
-//! each runs out, assignments per day, and the latest changes — all from `GET /stats`,
-//! reloaded (at most twice a second) whenever the live feed reports a change.
+//! each runs out, assignments per day over the last [`CHART_DAYS`] days, and the latest
+//! changes — all from `GET /stats?days=90`, reloaded (at most twice a second) whenever the
+//! live feed reports a change.
 
 use api_types::{Stats, StatsGroup, Utilisation};
 use leptos::prelude::*;
@@ -10,6 +11,9 @@ use crate::api;
 use crate::live::live;
 use crate::pages::actions::gloo_sleep;
 use crate::ui::{ErrorBox, Load, fmt_int};
+
+/// Days of assignments the chart shows (the server's `days`; the rates stay on 30).
+const CHART_DAYS: usize = 90;
 
 /// The dashboard (`/`).
 #[component]
@@ -28,7 +32,13 @@ pub fn Dashboard() -> impl IntoView {
         leptos::task::spawn_local(async move {
             loop {
                 again.set_value(false);
-                match api::get::<Stats>("/api/v1/stats").await {
+                let path = api::with_query(
+                    "/api/v1/stats",
+                    &api_types::StatsQuery {
+                        days: Some(CHART_DAYS as i64),
+                    },
+                );
+                match api::get::<Stats>(&path).await {
                     Ok(s) => stats.set(Load::Ready(s)),
                     Err(e) => {
                         if !matches!(stats.get_untracked(), Load::Ready(_)) {
@@ -110,9 +120,9 @@ fn Body(s: Stats) -> impl IntoView {
         <Cards t=Some(s.totals.clone())/>
         <div class="grid grid-3-1 panel-gap">
             <div class="panel">
-                <h2>"Assignments per day"</h2>
+                <h2>{format!("Assignments per day, last {} days", s.daily.len())}</h2>
                 <p class="subtle">{runway}</p>
-                <Chart daily=s.daily.iter().map(|d| (d.day.format("%d %b").to_string(), d.assignments)).collect()/>
+                <Chart daily=s.daily.iter().map(|d| (d.day.format("%-d %b").to_string(), d.assignments)).collect()/>
             </div>
             <div class="panel">
                 <h2>"Latest changes"</h2>
@@ -202,33 +212,49 @@ fn UtilTable(groups: Vec<StatsGroup>, link: &'static str) -> impl IntoView {
     }.into_any()
 }
 
-/// A bar per day, with the peak marked on the axis.
+/// A bar per day, with the peak marked on the axis. The bars are SVG stretched to the
+/// panel's width; the labels are HTML around it, so they keep their size at any width
+/// (text inside a stretched SVG is squeezed with it).
 #[component]
 fn Chart(daily: Vec<(String, i64)>) -> impl IntoView {
     let max = daily.iter().map(|d| d.1).max().unwrap_or(0).max(1);
-    let n = daily.len().max(1) as f64;
-    let (w, h, pad) = (600.0, 160.0, 20.0);
+    let total: i64 = daily.iter().map(|d| d.1).sum();
+    let days = daily.len();
+    let n = days.max(1) as f64;
+    let (w, h) = (600.0, 160.0);
     let bw = w / n;
-    let first = daily.first().map(|d| d.0.clone()).unwrap_or_default();
-    let last = daily.last().map(|d| d.0.clone()).unwrap_or_default();
+    // Four dates under the bars: the first, two between and the last. Spread evenly, as
+    // the bars are, each label sits under (about) its bar.
+    let ticks: Vec<String> = if days == 0 {
+        Vec::new()
+    } else {
+        let mut at: Vec<usize> = (0..4).map(|k| k * (days - 1) / 3).collect();
+        at.dedup();
+        at.into_iter().map(|i| daily[i].0.clone()).collect()
+    };
+    let label =
+        format!("Assignments per day over {days} days: {total} in all, at most {max} a day");
     view! {
-        <svg class="chart" viewBox=format!("0 0 {w} {}", h + pad) preserveAspectRatio="none" role="img"
-            aria-label=format!("Assignments per day, at most {max} a day") data-testid="chart">
-            <line class="grid-line" x1="0" x2=w.to_string() y1="0.5" y2="0.5"></line>
-            <line class="grid-line" x1="0" x2=w.to_string() y1=(h / 2.0).to_string() y2=(h / 2.0).to_string()></line>
-            <line class="grid-line" x1="0" x2=w.to_string() y1=h.to_string() y2=h.to_string()></line>
-            {daily.into_iter().enumerate().map(|(i, (day, count))| {
-                let bh = count as f64 / max as f64 * (h - 4.0);
-                view! {
-                    <rect class="fill-bar" x=(i as f64 * bw + bw * 0.15).to_string() y=(h - bh).to_string()
-                        width=(bw * 0.7).to_string() height=bh.max(0.0).to_string()>
-                        <title>{format!("{day}: {count}")}</title>
-                    </rect>
-                }
-            }).collect_view()}
-            <text class="axis" x="0" y=(h + 14.0).to_string()>{first}</text>
-            <text class="axis" x=w.to_string() y=(h + 14.0).to_string() text-anchor="end">{last}</text>
-            <text class="axis" x="4" y="12">{format!("{max}/day")}</text>
-        </svg>
+        <div class="chart-wrap">
+            <div class="chart-peak" aria-hidden="true">{format!("{max} a day")}</div>
+            <svg class="chart" viewBox=format!("0 0 {w} {h}") preserveAspectRatio="none" role="img"
+                aria-label=label data-testid="chart" data-days=days.to_string()>
+                <line class="grid-line" x1="0" x2=w.to_string() y1="0.5" y2="0.5" vector-effect="non-scaling-stroke"></line>
+                <line class="grid-line" x1="0" x2=w.to_string() y1=(h / 2.0).to_string() y2=(h / 2.0).to_string() vector-effect="non-scaling-stroke"></line>
+                <line class="grid-line" x1="0" x2=w.to_string() y1=(h - 0.5).to_string() y2=(h - 0.5).to_string() vector-effect="non-scaling-stroke"></line>
+                {daily.into_iter().enumerate().map(|(i, (day, count))| {
+                    let bh = count as f64 / max as f64 * (h - 4.0);
+                    view! {
+                        <rect class="fill-bar" x=(i as f64 * bw + bw * 0.15).to_string() y=(h - bh).to_string()
+                            width=(bw * 0.7).to_string() height=bh.max(0.0).to_string()>
+                            <title>{format!("{day}: {count}")}</title>
+                        </rect>
+                    }
+                }).collect_view()}
+            </svg>
+            <div class="chart-axis" aria-hidden="true">
+                {ticks.into_iter().map(|t| view! { <span>{t}</span> }).collect_view()}
+            </div>
+        </div>
     }
 }

@@ -1,13 +1,14 @@
 //! Tags with counts, and the dashboard's counts.
 
 use actix_web::{get, web};
-use api_types::{DailyAssignments, Stats, StatsGroup, TagList, TagUsage};
+use api_types::{DailyAssignments, Stats, StatsGroup, StatsQuery, TagList, TagUsage};
 
 use crate::{
     AppState,
     auth::{Authorized, Read},
     convert,
     error::ApiError,
+    query::Query,
 };
 
 /// Every tag in use with how many numbers (in scope) and ranges carry it.
@@ -36,16 +37,19 @@ pub async fn list_tags(
 
 /// Counts by status, location, range and tag, within the caller's scope; for each group
 /// and in total, the assignments of the last 30 days, their rate per day and the days
-/// until the available numbers run out at that rate.
-#[utoipa::path(tag = "stats", responses((status = 200, description = "Counts", body = Stats)))]
+/// until the available numbers run out at that rate; and the assignments of each of the
+/// last `days` days (1–366, default 30; outside that, 400 `invalid_query` naming `days`).
+#[utoipa::path(tag = "stats", params(StatsQuery), responses((status = 200, description = "Counts", body = Stats)))]
 #[get("/stats")]
 pub async fn get_stats(
     state: web::Data<AppState>,
     auth: Authorized<Read>,
+    query: Query<StatsQuery>,
 ) -> Result<web::Json<Stats>, ApiError> {
+    let StatsQuery { days } = query.into_inner()?;
     let scope = auth.permit.scope().clone();
     let s = state
-        .read(move |c| store::stats::compute(c, &scope))
+        .read(move |c| store::stats::compute(c, &scope, days))
         .await?;
     let group = |g: store::stats::Group| StatsGroup {
         id: g.id,

@@ -251,6 +251,69 @@ async fn a_limit_that_is_not_a_number_is_refused_naming_limit() {
 }
 
 #[actix_web::test]
+async fn stats_days_outside_one_to_366_is_refused_naming_days() {
+    let app = TestApp::new().await;
+    let viewer = app.user(Role::Viewer).await;
+    for days in ["0", "-1", "367", "99999999999999999999", "ninety", ""] {
+        let r = app
+            .get(&format!("/api/v1/stats?days={days}"))
+            .as_(&viewer)
+            .send()
+            .await;
+        r.expect_invalid("invalid_query", "days");
+        let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.starts_with("days: "), "{days}: {message}");
+    }
+    // Authentication still answers first.
+    app.get("/api/v1/stats?days=0")
+        .send()
+        .await
+        .expect_error(401, "unauthenticated");
+}
+
+#[actix_web::test]
+async fn stats_give_the_daily_series_over_the_days_asked_for() {
+    let app = TestApp::new().await;
+    let admin = app.user(Role::Admin).await;
+    app.number(&admin, json!({"number": "+442071239001"})).await;
+    let queue = app.service(&admin, "Reception").await;
+    app.post(&format!(
+        "/api/v1/numbers/{}/assign",
+        crate::common::enc("+442071239001")
+    ))
+    .as_(&admin)
+    .json(json!({"target": {"kind": "service", "id": queue}}))
+    .send()
+    .await
+    .expect(200);
+    for (query, days) in [
+        ("", 30),
+        ("?days=90", 90),
+        ("?days=1", 1),
+        ("?days=366", 366),
+    ] {
+        let stats = app
+            .get(&format!("/api/v1/stats{query}"))
+            .as_(&admin)
+            .send()
+            .await
+            .expect(200);
+        let daily = stats["daily"].as_array().unwrap();
+        assert_eq!(daily.len(), days, "{query}");
+        assert_eq!(daily.last().unwrap()["assignments"], 1, "{query}: today's");
+        assert_eq!(
+            daily
+                .iter()
+                .map(|d| d["assignments"].as_i64().unwrap())
+                .sum::<i64>(),
+            1
+        );
+        // The rate keeps its 30 days whatever the series.
+        assert_eq!(stats["assignments_last_30_days"], 1, "{query}");
+    }
+}
+
+#[actix_web::test]
 async fn an_unknown_query_parameter_is_refused_by_name() {
     let app = TestApp::new().await;
     let viewer = app.user(Role::Viewer).await;

@@ -247,11 +247,16 @@ async fn the_demo_is_a_lived_in_estate_on_a_simulated_tenant() {
     );
     assert!(days.contains(&now.date()), "today's new starters");
     let stats = db
-        .read(|c| store::stats::compute(c, &Scope::unrestricted()))
+        .read(|c| store::stats::compute(c, &Scope::unrestricted(), Some(90)))
         .unwrap();
     let recent = stats.forecast.assignments_last_30_days;
     assert!(recent > 30 && (recent as usize) < assigned, "{recent}");
     assert!(stats.forecast.days_until_exhausted.is_some());
+    // The dashboard's 90-day chart has history before the rate's 30 days.
+    assert_eq!(stats.daily.len(), 90);
+    let charted: i64 = stats.daily.iter().map(|d| d.assignments).sum();
+    assert!(charted > recent, "{charted} charted, {recent} in 30 days");
+    assert!(stats.daily[..60].iter().any(|d| d.assignments > 0));
 
     // Drift: every kind after the next sync.
     let outcome = introduce_drift(

@@ -244,7 +244,9 @@ fn scoped_callers_see_only_their_numbers() {
         t.db.read(|c| store::numbers::get(c, &by_location, "+442070000150")),
         Err(StoreError::NotFound { .. })
     ));
-    let stats = t.db.read(|c| store::stats::compute(c, &by_tag)).unwrap();
+    let stats =
+        t.db.read(|c| store::stats::compute(c, &by_tag, None))
+            .unwrap();
     assert_eq!(stats.totals.total, 100);
     let tags = t.db.read(|c| store::stats::tag_usage(c, &by_tag)).unwrap();
     assert_eq!(

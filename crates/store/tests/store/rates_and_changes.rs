@@ -142,7 +142,7 @@ fn stats_give_each_pool_its_assignment_rate_and_runway() {
 }
 
 fn compute_at_now(t: &TestDb, scope: &Scope, now: chrono::NaiveDateTime) -> store::stats::Stats {
-    t.db.read(|c| compute_at(c, scope, now)).unwrap()
+    t.db.read(|c| compute_at(c, scope, now, None)).unwrap()
 }
 
 #[test]
@@ -169,6 +169,75 @@ fn assignments_leave_the_rate_after_thirty_days() {
             .all(|g| g.forecast.days_until_exhausted.is_none())
     );
     assert!(s.daily.iter().all(|d| d.assignments == 0));
+}
+
+#[test]
+fn a_longer_daily_series_charts_older_assignments_but_the_rate_keeps_thirty_days() {
+    let t = TestDb::new();
+    range(&t, "+442071230000", "+442071230009", None, &[]).unwrap();
+    assign_to(&t, "+442071230000", "ann").unwrap();
+    assign_to(&t, "+442071230001", "ann").unwrap();
+    let times = assign_times(&t);
+    let (first, last) = (times[0], *times.last().unwrap());
+    let at = |now, days| {
+        t.db.read(|c| compute_at(c, &Scope::unrestricted(), now, days))
+    };
+
+    // Sixty days on, a 90-day series still shows both, on their day; the rate does not.
+    let now = last + Duration::days(60);
+    let s = at(now, Some(90)).unwrap();
+    assert_eq!(s.daily.len(), 90);
+    assert_eq!(s.daily.last().unwrap().day, now.date());
+    assert!(
+        s.daily
+            .windows(2)
+            .all(|w| w[1].day == w[0].day.succ_opt().unwrap())
+    );
+    assert_eq!(s.daily.iter().map(|d| d.assignments).sum::<i64>(), 2);
+    assert!(
+        s.daily
+            .iter()
+            .any(|d| d.day == first.date() && d.assignments > 0)
+    );
+    assert_eq!(s.forecast.assignments_last_30_days, 0);
+    assert!(
+        s.by_range
+            .iter()
+            .all(|g| g.forecast.assignments_last_30_days == 0)
+    );
+    // The default is the rate's 30 days, which no longer reach them.
+    let s = at(now, None).unwrap();
+    assert_eq!(s.daily.len(), 30);
+    assert!(s.daily.iter().all(|d| d.assignments == 0));
+
+    // A one-day series on the day of the assignments: that day alone, and the full rate.
+    let s = at(last, Some(1)).unwrap();
+    assert_eq!(s.daily.len(), 1);
+    assert_eq!(s.daily[0].day, last.date());
+    assert_eq!(s.forecast.assignments_last_30_days, 2);
+    // A year and a day back is the longest.
+    assert_eq!(at(now, Some(366)).unwrap().daily.len(), 366);
+}
+
+#[test]
+fn a_daily_series_outside_one_to_366_days_is_invalid_naming_days() {
+    let t = TestDb::new();
+    for days in [0, -1, 367, i64::MAX, i64::MIN] {
+        match t
+            .db
+            .read(|c| compute_at(c, &Scope::unrestricted(), store::now(), Some(days)))
+        {
+            Err(StoreError::Invalid {
+                code,
+                field,
+                message,
+            }) => {
+                assert_eq!((code, field.as_str()), ("invalid_query", "days"));
+                assert!(message.contains("1..=366"), "{message}");
+            }
+            other => panic!("{days}: {:?}", other.map(|s| s.daily.len())),
+        }
+    }
 }
 
 #[test]
