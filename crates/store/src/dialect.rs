@@ -520,7 +520,6 @@ fn with_search_held<T>(
 }
 
 /// One number's assignment for [`assign_rows`].
-#[derive(Clone)]
 pub(crate) struct AssignRow<'a> {
     /// The number's row id.
     pub(crate) id: i64,

@@ -622,6 +622,8 @@ pub(crate) fn adopt_assignments(
         permitted: permit.role().may(Action::Override),
     };
     let mut left = Vec::new();
+    // The rows to write, and beside each the number as read.
+    let mut befores = Vec::with_capacity(items.len());
     let mut rows = Vec::with_capacity(items.len());
     for (before, target) in items {
         let quarantine_over = before.quarantine.as_ref().is_some_and(|q| q.until <= now);
@@ -631,9 +633,9 @@ pub(crate) fn adopt_assignments(
             overrides,
             quarantine_over,
         ) {
-            Ok(_) => rows.push((
-                before,
-                dialect::AssignRow {
+            Ok(_) => {
+                befores.push(before);
+                rows.push(dialect::AssignRow {
                     id: before.id,
                     version: before.version,
                     kind: target.kind,
@@ -642,22 +644,21 @@ pub(crate) fn adopt_assignments(
                     by: &permit.actor().name,
                     state: ProvisioningState::Provisioned,
                     rule_id: None,
-                },
-            )),
+                });
+            }
             Err(_) => left.push(before.number.clone()),
         }
     }
-    let assign: Vec<dialect::AssignRow> = rows.iter().map(|(_, r)| r.clone()).collect();
-    let written = dialect::assign_rows(conn, &assign, now)?;
+    let written = dialect::assign_rows(conn, &rows, now)?;
     let mut records = Vec::with_capacity(rows.len());
-    for (before, row) in &rows {
+    for (before, row) in befores.into_iter().zip(&rows) {
         if written.contains(&before.id) {
             let verb = if before.assignment.is_some() {
                 "number.reassign"
             } else {
                 "number.assign"
             };
-            records.push((verb, *before, row.after(before, now)));
+            records.push((verb, before, row.after(before, now)));
         } else {
             left.push(before.number.clone());
         }

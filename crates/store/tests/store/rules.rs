@@ -37,6 +37,41 @@ fn stamp(t: &TestDb, id: &str) -> Option<i64> {
         .map(|(_, s)| s)
 }
 
+/// Rule `name` (priority 1, enabled): department equals `department`, pool tagged `tag`.
+fn department_rule(name: &str, department: &str, tag: &str, leaver_policy: &str) -> RuleDraft {
+    RuleDraft {
+        name: name.into(),
+        priority: 1,
+        enabled: true,
+        condition: ConditionDraft {
+            all: Some(vec![PredicateDraft {
+                attribute: "department".into(),
+                op: "equals".into(),
+                value: PredicateValue::One(department.into()),
+            }]),
+            any: None,
+        },
+        action: ActionDraft {
+            pool: PoolDraft {
+                tags: vec![tag.into()],
+                ..Default::default()
+            },
+            assignment_category: None,
+        },
+        leaver_policy: leaver_policy.into(),
+    }
+}
+
+/// A manual run, queued and claimed by this test as worker `me`.
+fn claimed_run(t: &TestDb) -> runs::RuleRun {
+    t.db.write(|c| {
+        runs::request(c, &owner())?;
+        runs::claim(c, "me", std::time::Duration::from_secs(60))
+    })
+    .unwrap()
+    .expect("the queued run is claimed")
+}
+
 #[test]
 fn every_directory_change_a_rule_can_see_leaves_the_user_pending_and_nothing_else_does() {
     let t = TestDb::new();
@@ -105,35 +140,10 @@ fn a_rules_mark_on_its_number_goes_when_anyone_else_assigns_or_unassigns_it() {
         Ok(())
     })
     .unwrap();
-    let draft = RuleDraft {
-        name: "Sales".into(),
-        priority: 1,
-        enabled: true,
-        condition: ConditionDraft {
-            all: Some(vec![PredicateDraft {
-                attribute: "department".into(),
-                op: "equals".into(),
-                value: PredicateValue::One("sales".into()),
-            }]),
-            any: None,
-        },
-        action: ActionDraft {
-            pool: PoolDraft {
-                tags: vec!["sales".into()],
-                ..Default::default()
-            },
-            assignment_category: Some("private".into()),
-        },
-        leaver_policy: "unassign".into(),
-    };
+    let mut draft = department_rule("Sales", "sales", "sales", "unassign");
+    draft.action.assignment_category = Some("private".into());
     let rule = t.db.write(|c| sr::create(c, &owner(), &draft)).unwrap();
-    let run =
-        t.db.write(|c| {
-            runs::request(c, &owner())?;
-            runs::claim(c, "me", std::time::Duration::from_secs(60))
-        })
-        .unwrap()
-        .unwrap();
+    let run = claimed_run(&t);
     let rules = t.db.read(sr::load).unwrap();
     let ctx = runs::RunContext::new(&run, &rules);
     let outcome =
@@ -204,27 +214,7 @@ fn a_delta_run_a_dead_worker_left_is_closed_and_old_runs_are_forgotten() {
         store::numbers::create(c, &owner(), a)
     })
     .unwrap();
-    let draft = RuleDraft {
-        name: "Support".into(),
-        priority: 1,
-        enabled: true,
-        condition: ConditionDraft {
-            all: Some(vec![PredicateDraft {
-                attribute: "department".into(),
-                op: "equals".into(),
-                value: PredicateValue::One("Support".into()),
-            }]),
-            any: None,
-        },
-        action: ActionDraft {
-            pool: PoolDraft {
-                tags: vec!["Sales".into()],
-                ..Default::default()
-            },
-            assignment_category: None,
-        },
-        leaver_policy: "keep".into(),
-    };
+    let draft = department_rule("Support", "Support", "Sales", "keep");
     t.db.write(|c| sr::create(c, &owner(), &draft)).unwrap();
     // A worker starts a delta run with a lease already over, and dies.
     let (dead, users) =
@@ -368,35 +358,9 @@ fn a_bulk_allocations_audited_after_state_is_what_a_read_gives() {
         Ok(())
     })
     .unwrap();
-    let draft = RuleDraft {
-        name: "Sales".into(),
-        priority: 1,
-        enabled: true,
-        condition: ConditionDraft {
-            all: Some(vec![PredicateDraft {
-                attribute: "department".into(),
-                op: "equals".into(),
-                value: PredicateValue::One("sales".into()),
-            }]),
-            any: None,
-        },
-        action: ActionDraft {
-            pool: PoolDraft {
-                tags: vec!["sales".into()],
-                ..Default::default()
-            },
-            assignment_category: None,
-        },
-        leaver_policy: "keep".into(),
-    };
+    let draft = department_rule("Sales", "sales", "sales", "keep");
     t.db.write(|c| sr::create(c, &owner(), &draft)).unwrap();
-    let run =
-        t.db.write(|c| {
-            runs::request(c, &owner())?;
-            runs::claim(c, "me", std::time::Duration::from_secs(60))
-        })
-        .unwrap()
-        .unwrap();
+    let run = claimed_run(&t);
     let rules = t.db.read(sr::load).unwrap();
     let ctx = runs::RunContext::new(&run, &rules);
     let users: Vec<(String, Option<i64>)> = ["u1", "u2", "u3"]
