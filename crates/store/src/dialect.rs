@@ -539,35 +539,6 @@ pub(crate) struct AssignRow<'a> {
     pub(crate) rule_id: Option<i64>,
 }
 
-impl AssignRow<'_> {
-    /// `before` as [`assign_rows`] leaves it once this row is written at `now`: what a
-    /// read of the row would give, field for field (the statement's `SET` list and this
-    /// must change together; `assigned_rows_are_what_a_read_gives` compares them).
-    pub(crate) fn after(
-        &self,
-        before: &crate::numbers::Number,
-        now: NaiveDateTime,
-    ) -> crate::numbers::Number {
-        crate::numbers::Number {
-            status: domain::NumberStatus::Assigned,
-            version: self.version + 1,
-            updated_at: now,
-            reservation: None,
-            quarantine: None,
-            assignment: Some(domain::snapshot::Assignment {
-                kind: self.kind,
-                id: self.target_id.to_string(),
-                name: self.target_name.to_string(),
-                assigned_at: now,
-                assigned_by: self.by.to_string(),
-                provisioning_state: self.state,
-                provisioning_error: None,
-            }),
-            ..before.clone()
-        }
-    }
-}
-
 /// Binds one [`AssignRow`]'s values, in the order of `assign_rows`' value lists, to a
 /// boxed query of either backend.
 macro_rules! bind_assign_row {
@@ -951,7 +922,7 @@ mod tests {
             } else {
                 assert_eq!(
                     serde_json::to_value(a.snapshot()).unwrap(),
-                    serde_json::to_value(rows[k].after(&read[k], now).snapshot()).unwrap()
+                    serde_json::to_value(crate::lifecycle::assigned(&rows[k], &read[k], now).snapshot()).unwrap()
                 );
             }
         }

@@ -602,6 +602,30 @@ fn quarantine(
         .execute(conn)?)
 }
 
+/// `before` as [`dialect::assign_rows`] leaves it once `row` is written at `now`: what a
+/// read of the row would give, field for field (the statement's `SET` list and this must
+/// change together; `assign_rows_reports_exactly_the_rows_it_wrote` and
+/// `a_bulk_allocations_audited_after_state_is_what_a_read_gives` compare them).
+pub(crate) fn assigned(row: &dialect::AssignRow, before: &Number, now: NaiveDateTime) -> Number {
+    Number {
+        status: NumberStatus::Assigned,
+        version: row.version + 1,
+        updated_at: now,
+        reservation: None,
+        quarantine: None,
+        assignment: Some(domain::snapshot::Assignment {
+            kind: row.kind,
+            id: row.target_id.to_string(),
+            name: row.target_name.to_string(),
+            assigned_at: now,
+            assigned_by: row.by.to_string(),
+            provisioning_state: row.state,
+            provisioning_error: None,
+        }),
+        ..before.clone()
+    }
+}
+
 /// Assigns many numbers as Teams already has them (drift adoption): for each `(before,
 /// target)`, the status table is asked as for an assign with every override (adopting
 /// is the explicit instruction), and the rows are written in bulk — one statement per
@@ -658,7 +682,7 @@ pub(crate) fn adopt_assignments(
             } else {
                 "number.assign"
             };
-            records.push((verb, before, row.after(before, now)));
+            records.push((verb, before, assigned(row, before, now)));
         } else {
             left.push(before.number.clone());
         }
@@ -952,7 +976,7 @@ pub(crate) fn allocate_many(
     let after: HashMap<i64, Number> = rows
         .iter()
         .filter(|r| done.contains(&r.id))
-        .map(|r| (r.id, r.after(&before[&r.id], now)))
+        .map(|r| (r.id, assigned(r, &before[&r.id], now)))
         .collect();
     let mut out = Vec::with_capacity(items.len());
     // Per rule, in order: (before, after) of what was written.
