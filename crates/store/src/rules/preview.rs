@@ -144,13 +144,21 @@ impl Walk {
 }
 
 /// What a full run would do for rule `focus` among `rules` (which must hold it), over
-/// the directory and inventory as they are now. Reads only.
-pub fn preview(conn: &mut Conn, rules: &[Rule], focus: i64) -> StoreResult<Preview> {
+/// the directory and inventory as they are now, as `scope` may see it: a number the
+/// leaver policy would take back that lies outside the scope (the rule assigned it
+/// before its pool was moved) is left out, line and count. Reads only.
+pub fn preview(
+    conn: &mut Conn,
+    scope: &domain::Scope,
+    rules: &[Rule],
+    focus: i64,
+) -> StoreResult<Preview> {
     let subjects = facts::everyone(conn)?;
     let mut out = Preview {
         users_evaluated: subjects.len() as i64,
         ..Preview::default()
     };
+    let mut unassign = Vec::new();
     let mut taken: HashSet<i64> = HashSet::new();
     let mut walks: HashMap<i64, Walk> = HashMap::new();
     let pools: HashMap<i64, lifecycle::Pool> = rules
@@ -166,7 +174,7 @@ pub fn preview(conn: &mut Conn, rules: &[Rule], focus: i64) -> StoreResult<Previ
             Decision::Assign(a) => Some(a),
             Decision::Unassign { numbers, then } => {
                 for u in numbers.into_iter().filter(|u| u.rule_id == focus) {
-                    out.unassign.push(WouldUnassign {
+                    unassign.push(WouldUnassign {
                         user_id: s.facts.id.clone(),
                         upn: s.facts.upn.clone(),
                         number: u.e164,
@@ -205,6 +213,17 @@ pub fn preview(conn: &mut Conn, rules: &[Rule], focus: i64) -> StoreResult<Previ
             None => {}
         }
     }
+    let shown = if scope.is_unrestricted() {
+        None
+    } else {
+        let e164s: Vec<&str> = unassign.iter().map(|u| u.number.as_str()).collect();
+        Some(visible(conn, scope, &e164s)?)
+    };
+    for u in unassign {
+        if shown.as_ref().is_none_or(|s| s.contains(&u.number)) {
+            out.unassign.push(u);
+        }
+    }
     Ok(out)
 }
 
@@ -232,21 +251,49 @@ pub fn preview_saved(conn: &mut Conn, scope: &domain::Scope, id: i64) -> StoreRe
     draft.enabled = true;
     let candidate = StoredRuleDraft { id, draft }.rule()?;
     let rules = with_candidate(super::load(conn)?, candidate);
-    preview(conn, &rules, id)
+    preview(conn, scope, &rules, id)
 }
 
 /// The preview of an unsaved rule, checked as saving it would check it (400 naming the
-/// field; 403 when its pool lies outside `scope`), as if it were enabled.
+/// field; 403 when its pool lies outside `scope`), as if it were enabled: a new rule
+/// beside the stored ones, or, with `replaces`, an edit of stored rule `replaces` (in
+/// `scope`, else 404) in its place — its own numbers stay its own.
 pub fn preview_draft(
     conn: &mut Conn,
     scope: &domain::Scope,
     draft: &domain::rules::RuleDraft,
+    replaces: Option<i64>,
 ) -> StoreResult<Preview> {
     let mut draft = draft.clone();
     draft.enabled = true;
-    let candidate = super::check(conn, scope, UNSAVED_ID, &draft)?;
+    let id = match replaces {
+        Some(id) => super::get(conn, scope, id)?.id,
+        None => UNSAVED_ID,
+    };
+    let candidate = super::check(conn, scope, id, &draft)?;
     let rules = with_candidate(super::load(conn)?, candidate);
-    preview(conn, &rules, UNSAVED_ID)
+    preview(conn, scope, &rules, id)
+}
+
+/// The numbers among `e164s` that `scope` sees.
+pub(super) fn visible(
+    conn: &mut Conn,
+    scope: &domain::Scope,
+    e164s: &[&str],
+) -> StoreResult<HashSet<String>> {
+    use diesel::prelude::*;
+
+    use crate::schema::numbers as n;
+    let filter = crate::scope::ScopeFilter::resolve(conn, scope)?;
+    let mut out = HashSet::new();
+    for chunk in e164s.chunks(1000) {
+        let q = n::table
+            .filter(n::e164.eq_any(chunk))
+            .select(n::e164)
+            .into_boxed();
+        out.extend(crate::scope::scoped(q, &filter).load::<String>(conn)?);
+    }
+    Ok(out)
 }
 
 /// A stored definition with another `enabled`, parsed as the stored rule is.

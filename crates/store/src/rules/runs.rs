@@ -971,10 +971,23 @@ fn readable_rules(conn: &mut Conn, scope: &Scope) -> StoreResult<Option<Vec<i64>
     Ok(Some(ids))
 }
 
-/// One run, its per-rule counts and its lines. A scoped caller sees the run's totals,
-/// but only the counts and lines of rules in its scope.
+/// `run`'s totals as a scoped caller may see them: the sums of `counts`, the rules in
+/// its scope. (What other rules did is not its business, not even as a count; the users
+/// evaluated are the directory's, which every reader sees.)
+fn scope_totals<'a>(run: &mut RuleRun, counts: impl IntoIterator<Item = &'a RunRuleCounts>) {
+    (run.assigned, run.unassigned, run.skipped, run.errors) = (0, 0, 0, 0);
+    for c in counts {
+        run.assigned += c.assigned;
+        run.unassigned += c.unassigned;
+        run.skipped += c.skipped;
+        run.errors += c.errors;
+    }
+}
+
+/// One run, its per-rule counts and its lines. A scoped caller sees only the counts and
+/// lines of rules in its scope, and totals that are their sums.
 pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<RunDetail> {
-    let run = run_row(conn, id)?;
+    let mut run = run_row(conn, id)?;
     let readable = readable_rules(conn, scope)?;
     let mut rules: Vec<RunRuleCounts> = rr::table
         .filter(rr::run_id.eq(id))
@@ -988,6 +1001,12 @@ pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<RunDetail> {
     if let Some(ids) = &readable {
         rules.retain(|c| ids.contains(&c.rule_id));
         items.retain(|it| it.rule_id.is_some_and(|r| ids.contains(&r)));
+        // A rule's line may name a number outside the scope (assigned before its pool
+        // moved): the line stays out of sight.
+        let numbers: Vec<&str> = items.iter().filter_map(|it| it.number.as_deref()).collect();
+        let seen = super::preview::visible(conn, scope, &numbers)?;
+        items.retain(|it| it.number.as_ref().is_none_or(|n| seen.contains(n)));
+        scope_totals(&mut run, &rules);
     }
     let order = super::names(conn)?;
     rules.sort_by_key(|c| (!order.contains_key(&c.rule_id), c.rule_id));
@@ -995,7 +1014,7 @@ pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<RunDetail> {
 }
 
 /// The runs that evaluated rule `rule_id` (in scope), newest first, each with what it
-/// did for that rule.
+/// did for that rule; a scoped caller's run totals are those of the rules in its scope.
 pub fn of_rule(
     conn: &mut Conn,
     scope: &Scope,
@@ -1022,13 +1041,27 @@ pub fn of_rule(
     }
     let counts: Vec<RunRuleCounts> = q.limit(limit + 1).load(conn)?;
     let run_ids: Vec<i64> = ids.limit(limit + 1).load(conn)?;
-    let runs: HashMap<i64, RuleRun> = rn::table
+    let mut runs: HashMap<i64, RuleRun> = rn::table
         .filter(rn::id.eq_any(&run_ids))
         .select(RuleRun::as_select())
         .load::<RuleRun>(conn)?
         .into_iter()
         .map(|r| (r.id, r))
         .collect();
+    if let Some(readable) = readable_rules(conn, scope)? {
+        let mut counts: HashMap<i64, Vec<RunRuleCounts>> = HashMap::new();
+        for c in rr::table
+            .filter(rr::run_id.eq_any(&run_ids))
+            .filter(rr::rule_id.eq_any(&readable))
+            .select((rr::run_id, RunRuleCounts::as_select()))
+            .load::<(i64, RunRuleCounts)>(conn)?
+        {
+            counts.entry(c.0).or_default().push(c.1);
+        }
+        for (id, run) in &mut runs {
+            scope_totals(run, counts.get(id).into_iter().flatten());
+        }
+    }
     let rows: Vec<(RuleRun, RunRuleCounts)> = run_ids
         .iter()
         .zip(counts)

@@ -406,3 +406,167 @@ fn a_bulk_allocations_audited_after_state_is_what_a_read_gives() {
         );
     }
 }
+
+/// A caller scoped to one rule's pool reads a run as if the other rules had done
+/// nothing: their counts, lines and share of the totals stay out of sight.
+#[test]
+fn a_scoped_caller_sees_a_runs_totals_for_its_rules_only() {
+    let t = TestDb::new();
+    let p = owner();
+    t.db.write(|c| {
+        for (id, dept) in [
+            ("s1", "Sales"),
+            ("s2", "Sales"),
+            ("h1", "Help"),
+            ("h2", "Help"),
+        ] {
+            store::directory::upsert_user(c, &p, user(id, dept))?;
+        }
+        for (i, tag) in ["Sales", "Sales", "Help"].into_iter().enumerate() {
+            let mut a = new_number(&format!("+44207000040{i}"));
+            a.tags = vec![Tag::parse(tag).unwrap()];
+            store::numbers::create(c, &p, a)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let sales =
+        t.db.write(|c| {
+            sr::create(
+                c,
+                &owner(),
+                &department_rule("Sales", "Sales", "Sales", "keep"),
+            )
+        })
+        .unwrap();
+    let mut help = department_rule("Help", "Help", "Help", "keep");
+    help.priority = 2;
+    t.db.write(|c| sr::create(c, &owner(), &help)).unwrap();
+    let run = claimed_run(&t);
+    let rules = t.db.read(sr::load).unwrap();
+    let ctx = runs::RunContext::new(&run, &rules);
+    let users: Vec<(String, Option<i64>)> = ["s1", "s2", "h1", "h2"]
+        .iter()
+        .map(|u| (u.to_string(), None))
+        .collect();
+    let mut tally = runs::Tally::default();
+    for o in
+        t.db.write(|c| runs::apply_users(c, &ctx, &rules, &users))
+            .unwrap()
+    {
+        tally.add(o, true);
+    }
+    assert!(
+        t.db.write(|c| runs::finish(c, run.id, "me", &rules, &tally, None))
+            .unwrap()
+    );
+
+    let whole =
+        t.db.read(|c| runs::get(c, &Scope::unrestricted(), run.id))
+            .unwrap();
+    assert_eq!((whole.run.assigned, whole.run.skipped), (3, 1), "{whole:?}");
+    let scoped = Scope {
+        locations: vec![],
+        tags: vec!["sales".into()],
+    };
+    let mine = t.db.read(|c| runs::get(c, &scoped, run.id)).unwrap();
+    assert_eq!((mine.run.assigned, mine.run.skipped), (2, 0), "{mine:?}");
+    assert_eq!(mine.rules.len(), 1);
+    assert!(mine.items.iter().all(|i| i.rule_id == Some(sales.id)));
+    let page =
+        t.db.read(|c| runs::of_rule(c, &scoped, sales.id, None, None))
+            .unwrap();
+    let (listed, counts) = &page.items[0];
+    assert_eq!((listed.assigned, listed.skipped), (2, 0));
+    assert_eq!(counts.assigned, 2);
+    // The owner's listing of the same run keeps the whole run's totals.
+    let page =
+        t.db.read(|c| runs::of_rule(c, &Scope::unrestricted(), sales.id, None, None))
+            .unwrap();
+    assert_eq!((page.items[0].0.assigned, page.items[0].0.skipped), (3, 1));
+}
+
+/// A rule whose pool moved keeps its numbers from the old pool; a caller scoped to the
+/// new pool previews and reads the rule without seeing them, even where the leaver
+/// policy would take one back.
+#[test]
+fn numbers_a_rule_holds_outside_a_callers_scope_stay_out_of_its_preview_and_runs() {
+    let t = TestDb::new();
+    let p = owner();
+    t.db.write(|c| {
+        store::directory::upsert_user(c, &p, user("u1", "Sales"))?;
+        let mut a = new_number("+442070000500");
+        a.tags = vec![Tag::parse("Old").unwrap()];
+        store::numbers::create(c, &p, a)?;
+        let mut b = new_number("+442070000501");
+        b.tags = vec![Tag::parse("New").unwrap()];
+        store::numbers::create(c, &p, b)
+    })
+    .unwrap();
+    let rule =
+        t.db.write(|c| {
+            sr::create(
+                c,
+                &owner(),
+                &department_rule("Sales", "Sales", "Old", "unassign"),
+            )
+        })
+        .unwrap();
+    let run = claimed_run(&t);
+    let rules = t.db.read(sr::load).unwrap();
+    let ctx = runs::RunContext::new(&run, &rules);
+    let mut tally = runs::Tally::default();
+    for o in
+        t.db.write(|c| runs::apply_users(c, &ctx, &rules, &[("u1".to_string(), None)]))
+            .unwrap()
+    {
+        tally.add(o, true);
+    }
+    t.db.write(|c| runs::finish(c, run.id, "me", &rules, &tally, None))
+        .unwrap();
+    // The owner moves the pool; u1 leaves Sales, so the policy would take +...500 back.
+    let moved = department_rule("Sales", "Sales", "New", "unassign");
+    t.db.write(|c| {
+        sr::update(
+            c,
+            &owner(),
+            rule.id,
+            sr::RulePatch {
+                action: Some(moved.action),
+                ..Default::default()
+            },
+            None,
+        )?;
+        store::directory::upsert_user(c, &owner(), user("u1", "Support"))
+    })
+    .unwrap();
+    let whole =
+        t.db.read(|c| sr::preview::preview_saved(c, &Scope::unrestricted(), rule.id))
+            .unwrap();
+    assert_eq!(whole.unassign.total, 1, "{whole:?}");
+    assert_eq!(whole.unassign.items[0].number, "+442070000500");
+    let scoped = Scope {
+        locations: vec![],
+        tags: vec!["new".into()],
+    };
+    let mine =
+        t.db.read(|c| sr::preview::preview_saved(c, &scoped, rule.id))
+            .unwrap();
+    assert_eq!(mine.unassign.total, 0, "{mine:?}");
+    assert!(mine.unassign.items.is_empty());
+    // The run that assigned it: its line is the owner's to see, not the scoped caller's.
+    let owners =
+        t.db.read(|c| runs::get(c, &Scope::unrestricted(), run.id))
+            .unwrap();
+    assert!(
+        owners
+            .items
+            .iter()
+            .any(|i| i.number.as_deref() == Some("+442070000500"))
+    );
+    let theirs = t.db.read(|c| runs::get(c, &scoped, run.id)).unwrap();
+    assert!(
+        theirs.items.iter().all(|i| i.number.is_none()),
+        "{theirs:?}"
+    );
+}
