@@ -264,30 +264,67 @@ impl PrincipalCache {
 enum Presented {
     /// `Authorization: Bearer …`: a login JWT or an API token.
     Bearer(String),
-    /// The [`SESSION_COOKIE`]: a login JWT only.
-    Cookie(String),
+    /// Every [`SESSION_COOKIE`] sent: login JWTs only (see [`session_of`]).
+    Cookie(Vec<String>),
     /// Nothing.
     Nothing,
 }
 
 fn presented(req: &HttpRequest) -> Presented {
-    match (bearer(req), session_cookie(req)) {
-        (Some(token), _) => Presented::Bearer(token),
-        (None, Some(token)) => Presented::Cookie(token),
-        (None, None) => Presented::Nothing,
+    let cookies = session_cookies(req);
+    match bearer(req) {
+        Some(token) => Presented::Bearer(token),
+        None if !cookies.is_empty() => Presented::Cookie(cookies),
+        None => Presented::Nothing,
     }
 }
 
-/// The value of the [`SESSION_COOKIE`], if the request sends one (the first, if several).
-pub fn session_cookie(req: &HttpRequest) -> Option<String> {
+/// How many [`SESSION_COOKIE`]s a request may send; a browser sends one, or a few when
+/// a sibling site planted more (see [`session_of`]).
+const MAX_SESSION_COOKIES: usize = 4;
+
+/// The values of the [`SESSION_COOKIE`]s the request sends, at most
+/// [`MAX_SESSION_COOKIES`]. A browser sends several when another site of the same
+/// domain set one with another path or domain; a browser sends them in an order the
+/// planter can choose (longest path first), so none is trusted for its place.
+fn session_cookies(req: &HttpRequest) -> Vec<String> {
     req.headers()
         .get_all(header::COOKIE)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .filter(|(name, _)| *name == SESSION_COOKIE)
         .map(|(_, value)| value.trim().trim_matches('"').to_string())
         .filter(|v| !v.is_empty())
+        .take(MAX_SESSION_COOKIES)
+        .collect()
+}
+
+/// The session that the request's session cookies name. A cookie that does not verify
+/// is passed over, so a planted junk cookie cannot shadow the real one; two that verify
+/// and differ are refused, since which login the person meant cannot be told (a
+/// planted session of the attacker's own would otherwise make the victim act as them).
+fn session_of(state: &AppState, tokens: &[String]) -> Result<Session, ApiError> {
+    let mut found: Option<(&str, Session)> = None;
+    for token in tokens {
+        let Some(session) = state.jwt.verify(token) else {
+            continue;
+        };
+        match &found {
+            Some((first, _)) if *first != token.as_str() => {
+                return Err(unauthenticated(
+                    "the request sends several valid session cookies (one may have been planted by another site of this domain); clear this site's cookies and log in again",
+                ));
+            }
+            Some(_) => {}
+            None => found = Some((token, session)),
+        }
+    }
+    found.map(|(_, s)| s).ok_or_else(|| {
+        unauthenticated(
+            "the session cookie is invalid or expired; log in again with POST /api/v1/auth/session",
+        )
+    })
 }
 
 /// Methods that change nothing, so a cookie alone authenticates them.
@@ -324,20 +361,15 @@ pub async fn cookie_session(
     state: &web::Data<AppState>,
     req: &HttpRequest,
 ) -> Result<Session, ApiError> {
-    let token = session_cookie(req).ok_or_else(|| {
-        unauthenticated("no session cookie: log in with POST /api/v1/auth/session")
-    })?;
-    let session = verify_cookie(state, &token)?;
+    let tokens = session_cookies(req);
+    if tokens.is_empty() {
+        return Err(unauthenticated(
+            "no session cookie: log in with POST /api/v1/auth/session",
+        ));
+    }
+    let session = session_of(state, &tokens)?;
     authenticate_session(state.clone(), session.clone()).await?;
     Ok(session)
-}
-
-fn verify_cookie(state: &AppState, token: &str) -> Result<Session, ApiError> {
-    state.jwt.verify(token).ok_or_else(|| {
-        unauthenticated(
-            "the session cookie is invalid or expired; log in again with POST /api/v1/auth/session",
-        )
-    })
 }
 
 /// Resolves the credential a request presents to a principal; a cookie on a
@@ -350,8 +382,8 @@ async fn authenticate(
 ) -> Result<Caller, ApiError> {
     let token = match presented {
         Presented::Bearer(token) => token,
-        Presented::Cookie(token) => {
-            let session = verify_cookie(&state, &token)?;
+        Presented::Cookie(tokens) => {
+            let session = session_of(&state, &tokens)?;
             if !safe {
                 check_csrf(&session, csrf.as_deref())?;
             }

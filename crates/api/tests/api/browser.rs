@@ -354,3 +354,63 @@ async fn a_successful_session_login_is_audited_like_a_login() {
         .len();
     assert_eq!(after, before + 1);
 }
+
+/// Another site of the same domain can plant a `telestate_session` cookie with a longer
+/// path, which the browser then sends first. A planted junk cookie does not shadow the
+/// real one; a planted valid session (the attacker's own) makes the request refused
+/// rather than carried out as the attacker.
+#[actix_web::test]
+async fn a_planted_session_cookie_neither_shadows_nor_replaces_the_real_one() {
+    let app = TestApp::new().await;
+    let ada = app.create_account("ada", Role::Operator, &[], &[]);
+    app.create_account("eve", Role::Viewer, &[], &[]);
+    let real = browser(&app, "ada").await;
+    let planted = browser(&app, "eve").await;
+    let junk = format!(
+        "telestate_session=planted.junk.token; telestate_session={}",
+        real.token
+    );
+    let me = app
+        .get("/api/v1/me")
+        .header("cookie", &junk)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["id"], ada);
+    let s = app
+        .get("/api/v1/auth/session")
+        .header("cookie", &junk)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(s["csrf_token"], real.csrf);
+    // The same cookie twice is one session.
+    let twice = format!("telestate_session={0}; telestate_session={0}", real.token);
+    app.get("/api/v1/me")
+        .header("cookie", &twice)
+        .send()
+        .await
+        .expect(200);
+    // Two valid sessions: which one the person meant cannot be told.
+    let both = format!(
+        "telestate_session={}; telestate_session={}",
+        planted.token, real.token
+    );
+    let r = app.get("/api/v1/me").header("cookie", &both).send().await;
+    let body = r.expect(401);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("several valid session cookies"),
+        "{body}"
+    );
+    app.post("/api/v1/numbers")
+        .header("cookie", &both)
+        .header("x-telestate-csrf", &planted.csrf)
+        .json(json!({"number": "+442071239999"}))
+        .send()
+        .await
+        .expect_error(401, "unauthenticated");
+}
