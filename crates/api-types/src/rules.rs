@@ -111,6 +111,18 @@ pub struct RuleQuery {
     pub limit: Option<i64>,
 }
 
+/// Options of `POST /api/v1/rules/preview`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct PreviewQuery {
+    /// The stored rule the draft is an edit of: the draft is previewed in its place and
+    /// checked as saving the edit would check it (404 when absent or out of scope).
+    /// Without it, the draft is previewed as a new rule beside every stored one.
+    pub rule_id: Option<String>,
+}
+
 /// A page of rules, by priority.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

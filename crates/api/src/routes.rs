@@ -180,6 +180,9 @@ const PRIVILEGED_READS: &[&str] = &[
     "list_drift",
 ];
 
+/// Operations that look up an object a query parameter names: 404 when it is absent.
+const FINDS_BY_QUERY: &[&str] = &["preview_draft"];
+
 /// Writes that no state can refuse: they answer no 409.
 const WRITES_WITHOUT_CONFLICT: &[&str] = &[
     "login",
@@ -447,7 +450,7 @@ fn error_statuses(f: &Facts<'_>) -> Vec<&'static str> {
     if !f.public && (!f.read || PRIVILEGED_READS.contains(&f.id)) {
         statuses.push("403");
     }
-    if f.params_in_path {
+    if f.params_in_path || FINDS_BY_QUERY.contains(&f.id) {
         statuses.push("404");
     }
     if (!f.public && !f.read && !WRITES_WITHOUT_CONFLICT.contains(&f.id)) || f.idempotent {

@@ -10,9 +10,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use api_types::{
-    PreviewAssignment, PreviewAssignments, PreviewSkip, PreviewSkips, PreviewUnassignment,
-    PreviewUnassignments, RuleDraft, RuleList, RulePatch, RulePreview, RuleQuery, RuleRunDetail,
-    RuleRunList,
+    PreviewAssignment, PreviewAssignments, PreviewQuery, PreviewSkip, PreviewSkips,
+    PreviewUnassignment, PreviewUnassignments, RuleDraft, RuleList, RulePatch, RulePreview,
+    RuleQuery, RuleRunDetail, RuleRunList,
 };
 use store::rules::{self as sr, preview::Preview, runs};
 
@@ -261,21 +261,28 @@ pub async fn preview_rule(
 }
 
 /// The preview of an unsaved rule (the body of `POST /rules`), checked as saving it
-/// would be. Changes nothing.
-#[utoipa::path(tag = "rules", request_body = RuleDraft, responses((status = 200, description = "The preview", body = RulePreview)))]
+/// would be; with `rule_id`, of an unsaved edit of that rule (the editor's live
+/// preview), in the stored rule's place. Changes nothing.
+#[utoipa::path(tag = "rules", params(PreviewQuery), request_body = RuleDraft, responses((status = 200, description = "The preview", body = RulePreview)))]
 #[post("/rules/preview")]
 pub async fn preview_draft(
     state: web::Data<AppState>,
     auth: Authorized<Manage>,
+    query: Query<PreviewQuery>,
     body: Json<RuleDraft>,
 ) -> Result<web::Json<RulePreview>, ApiError> {
+    let replaces = query
+        .into_inner()?
+        .rule_id
+        .map(|id| convert::path_id("rule", &id))
+        .transpose()?;
     let draft = body.into_inner()?;
     let scope = auth.permit.scope().clone();
     let _slot = state.previews.slot().await?;
     let p = state
-        .read(move |c| sr::preview::preview_draft(c, &scope, &draft))
+        .read(move |c| sr::preview::preview_draft(c, &scope, &draft, replaces))
         .await?;
-    Ok(web::Json(preview_out(None, p)))
+    Ok(web::Json(preview_out(replaces, p)))
 }
 
 /// Queues a full evaluation of every rule over every user; a worker carries it out.

@@ -425,6 +425,81 @@ async fn a_preview_lists_who_would_get_which_number_and_who_is_short_and_changes
     assert_eq!(detail["items_not_shown"], 0);
 }
 
+/// The editor's live preview of a saved rule: with `rule_id` the draft stands in the
+/// stored rule's place (checked as the edit would be), so it is not outranked by its
+/// own stored self; an absent or out-of-scope rule is a 404.
+#[actix_web::test]
+async fn a_preview_of_an_edit_takes_the_stored_rules_place() {
+    let app = TestApp::new().await;
+    let owner = app.user(Role::Owner).await;
+    estate(&app, &owner, 3, 2).await;
+    let id = app
+        .post("/api/v1/rules")
+        .as_(&owner)
+        .json(sales_rule(10))
+        .send()
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The edit renamed; previewed as a new rule, the stored one (same priority) wins
+    // every user, so the draft would do nothing.
+    let mut edit = sales_rule(10);
+    edit["name"] = json!("Sales joiners (renamed)");
+    let as_new = app
+        .post("/api/v1/rules/preview")
+        .as_(&owner)
+        .json(edit.clone())
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(as_new["matched"], 0, "{as_new}");
+    let as_edit = app
+        .post(&format!("/api/v1/rules/preview?rule_id={id}"))
+        .as_(&owner)
+        .json(edit.clone())
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(as_edit["rule_id"], json!(id));
+    assert_eq!(as_edit["matched"], 3);
+    let saved = app
+        .post(&format!("/api/v1/rules/{id}/preview"))
+        .as_(&owner)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(as_edit["assign"], saved["assign"]);
+    // An edit is checked as saving it would be.
+    let mut bad = edit.clone();
+    bad["leaver_policy"] = json!("sometimes");
+    app.post(&format!("/api/v1/rules/preview?rule_id={id}"))
+        .as_(&owner)
+        .json(bad)
+        .send()
+        .await
+        .expect_field("leaver_policy");
+    for missing in ["999999", "x"] {
+        app.post(&format!("/api/v1/rules/preview?rule_id={missing}"))
+            .as_(&owner)
+            .json(edit.clone())
+            .send()
+            .await
+            .expect_error(404, "not_found");
+    }
+    // A scoped admin's edit of a rule outside its scope: the rule looks absent.
+    let scoped = app.scoped_user(Role::Admin, &[], &["support"]).await;
+    let mut theirs = sales_rule(11);
+    theirs["action"]["pool"]["tags"] = json!(["Support"]);
+    app.post(&format!("/api/v1/rules/preview?rule_id={id}"))
+        .as_(&scoped)
+        .json(theirs)
+        .send()
+        .await
+        .expect_error(404, "not_found");
+}
+
 #[actix_web::test]
 async fn a_null_in_a_rule_patch_is_a_400_naming_the_field_and_changes_nothing() {
     let app = TestApp::new().await;
