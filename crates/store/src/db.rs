@@ -7,7 +7,10 @@
 //! writing connection, kept outside the pool, behind a gate that serialises this process's
 //! writers (so two deferred transactions never deadlock on the lock upgrade). A writer
 //! waits at the gate holding nothing, so however many queue, the whole pool stays free for
-//! readers, which WAL lets read beside the writer. A writer that waits longer than
+//! readers, which WAL lets read beside the writer. Writers pass the gate in the order
+//! they came (first come, first served), so a request's wait is bounded by the writes
+//! queued before it — a busy rule run's lanes cannot keep overtaking it. A writer that
+//! waits longer than
 //! [`Db::with_write_wait`]'s bound (default [`DEFAULT_WRITE_WAIT`]) gives up with
 //! `Unavailable` (503 with `Retry-After`) instead of stalling its request. The
 //! `busy_timeout` covers writers in other processes (the CLI, a separate worker).
@@ -160,8 +163,11 @@ struct Writer {
 struct WriterState {
     /// A writer holds the gate.
     busy: bool,
-    /// Writers waiting at the gate.
-    waiting: usize,
+    /// The tickets of the writers waiting at the gate, in the order they came; the front
+    /// one goes next.
+    queue: std::collections::VecDeque<u64>,
+    /// The next writer's ticket.
+    next_ticket: u64,
     /// The connection, kept between writes; `None` before the first write and after one
     /// left it broken.
     conn: Option<AnyConnection>,
@@ -190,7 +196,8 @@ impl Drop for Turn<'_> {
         state.busy = false;
         state.conn = keep;
         drop(state);
-        self.writer.freed.notify_one();
+        // Every waiter wakes; only the one at the front of the queue goes.
+        self.writer.freed.notify_all();
     }
 }
 
@@ -242,6 +249,11 @@ impl Db {
     pub fn with_write_wait(mut self, wait: Duration) -> Db {
         self.write_wait = wait;
         self
+    }
+
+    /// How long a SQLite writer waits for the ones before it ([`Db::with_write_wait`]).
+    pub fn write_wait(&self) -> Duration {
+        self.write_wait
     }
 
     /// Which database this is.
@@ -296,18 +308,26 @@ impl Db {
         }
     }
 
-    /// Waits, holding nothing, until no other writer of this process holds the gate, for at
-    /// most the write wait.
+    /// Waits, holding nothing, until the writers of this process that came before it are
+    /// done, for at most the write wait.
     fn sqlite_turn(&self) -> StoreResult<Turn<'_>> {
         let writer = &*self.sqlite_writer;
         let mut state = writer.lock();
-        state.waiting += 1;
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.queue.push_back(ticket);
         let (mut state, _) = writer
             .freed
-            .wait_timeout_while(state, self.write_wait, |s| s.busy)
+            .wait_timeout_while(state, self.write_wait, |s| {
+                s.busy || s.queue.front() != Some(&ticket)
+            })
             .unwrap_or_else(PoisonError::into_inner);
-        state.waiting -= 1;
-        if state.busy {
+        let ours = !state.busy && state.queue.front() == Some(&ticket);
+        state.queue.retain(|t| *t != ticket);
+        if !ours {
+            // The writer behind this one may be free to go now.
+            drop(state);
+            writer.freed.notify_all();
             return Err(StoreError::Unavailable(format!(
                 "another write has held the SQLite database for over {} ms",
                 self.write_wait.as_millis()
@@ -321,7 +341,7 @@ impl Db {
     /// Writers waiting at the SQLite gate (always 0 on PostgreSQL); for tests.
     #[cfg(feature = "testing")]
     pub(crate) fn writers_waiting(&self) -> usize {
-        self.sqlite_writer.lock().waiting
+        self.sqlite_writer.lock().queue.len()
     }
 
     /// Opens the SQLite writing connection: a pooled connection's settings with the

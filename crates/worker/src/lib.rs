@@ -75,6 +75,12 @@ type Clients = Mutex<HashMap<i64, (String, graph::Client)>>;
 /// or a changed URL takes effect within this, without a database read per job.
 const SETTINGS_TTL: Duration = Duration::from_secs(15);
 
+/// How long the worker's writes wait at SQLite's writer gate (at least; the server's
+/// `TELESTATE_DB_WRITE_WAIT_SECONDS` when longer). Nobody's request waits on them, so a
+/// rule run's batch waits its turn behind the requests and the run's other lanes rather
+/// than give up and leave its users failed with `Unavailable`.
+pub const WORKER_WRITE_WAIT: Duration = Duration::from_secs(120);
+
 /// One worker: its database, configuration and HTTP clients.
 pub struct Worker {
     db: Db,
@@ -103,8 +109,9 @@ impl Worker {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("building the webhook HTTP client")?;
+        let wait = db.write_wait().max(WORKER_WRITE_WAIT);
         Ok(Arc::new(Worker {
-            db,
+            db: db.with_write_wait(wait),
             secret_key,
             config,
             clients: Mutex::new(HashMap::new()),

@@ -91,6 +91,79 @@ fn reads_answer_while_a_long_write_runs_and_more_writers_queue_than_the_pool_has
     assert_eq!(sites.items.len(), 16);
 }
 
+/// SQLite writers pass the gate in the order they came: the writer that just finished
+/// and writes again at once (a rule run's lane, say) goes after the ones already
+/// waiting, and a writer that gives up leaves the queue to the writers behind it.
+#[test]
+fn sqlite_writers_go_in_the_order_they_came() {
+    let t = TestDb::new();
+    if t.db.backend() != Backend::Sqlite {
+        return;
+    }
+    let order = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let push = |order: &Arc<std::sync::Mutex<Vec<String>>>, who: String| {
+        order.lock().unwrap().push(who);
+    };
+    let (started, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let holder = {
+        let (db, order, started, release) = (
+            t.db.clone(),
+            order.clone(),
+            started.clone(),
+            release.clone(),
+        );
+        thread::spawn(move || {
+            db.write(|c| {
+                store::admins::count(c)?;
+                started.wait();
+                release.wait();
+                Ok(())
+            })?;
+            db.write(|c| {
+                store::admins::count(c)?;
+                push(&order, "again".into());
+                Ok(())
+            })
+        })
+    };
+    started.wait();
+    let mut queued = Vec::new();
+    for i in 0..6 {
+        // Writer 2 gives up while it waits; the others wait as long as it takes.
+        let db = if i == 2 {
+            t.db.clone().with_write_wait(Duration::from_millis(300))
+        } else {
+            t.db.clone()
+        };
+        let order = order.clone();
+        queued.push(thread::spawn(move || {
+            db.write(|c| {
+                store::admins::count(c)?;
+                push(&order, i.to_string());
+                Ok(())
+            })
+        }));
+        // Until this writer waits at the gate, behind the ones before it (less writer 2
+        // once it gave up).
+        let gone = |q: &[thread::JoinHandle<_>]| q.get(2).is_some_and(|h| h.is_finished());
+        while store::testing::writers_waiting(&t.db) + usize::from(gone(&queued)) < i + 1 {
+            thread::yield_now();
+        }
+    }
+    // Writer 2 gives up; the rest stay queued.
+    while store::testing::writers_waiting(&t.db) > 5 {
+        thread::yield_now();
+    }
+    release.wait();
+    holder.join().unwrap().unwrap();
+    let outcomes: Vec<_> = queued.into_iter().map(|q| q.join().unwrap()).collect();
+    assert!(
+        matches!(outcomes[2], Err(StoreError::Unavailable(_))),
+        "{outcomes:?}"
+    );
+    assert_eq!(*order.lock().unwrap(), ["0", "1", "3", "4", "5", "again"]);
+}
+
 #[test]
 fn a_held_write_shuts_out_other_writers_only_on_sqlite_and_only_for_the_bounded_wait() {
     let t = TestDb::new();
