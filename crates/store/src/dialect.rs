@@ -922,7 +922,10 @@ mod tests {
             } else {
                 assert_eq!(
                     serde_json::to_value(a.snapshot()).unwrap(),
-                    serde_json::to_value(crate::lifecycle::assigned(&rows[k], &read[k], now).snapshot()).unwrap()
+                    serde_json::to_value(
+                        crate::lifecycle::assigned(&rows[k], &read[k], now).snapshot()
+                    )
+                    .unwrap()
                 );
             }
         }
