@@ -146,6 +146,12 @@ test('reserves a number and sees assign refused with the reason', async () => {
   await page.getByRole('button', { name: `Reserve ${number}` }).click();
   await page.getByLabel('Reason').fill('New starter in January');
   await page.getByLabel('Reserved for').fill('Dana Whitfield');
+  say('Tab and Shift+Tab stay inside the dialog');
+  for (let i = 0; i < 14; i++) {
+    await page.keyboard.press(i >= 9 ? 'Shift+Tab' : 'Tab');
+    const inside = await page.evaluate(() => !!document.activeElement?.closest('[role=dialog]'));
+    expect(inside, `focus left the dialog after ${i + 1} presses`);
+  }
   await page.getByRole('dialog').getByRole('button', { name: 'Reserve' }).click();
   await page.locator('.page-head .b-reserved').waitFor();
   say('try to assign it');

@@ -145,8 +145,41 @@ thread_local! {
     static OPENERS: std::cell::RefCell<Vec<Option<web_sys::HtmlElement>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A modal dialog: backdrop, `role=dialog`, Escape and a click outside close it, and
-/// focus goes back to what opened it (keyboard users stay where they were).
+/// What Tab can reach inside a dialog.
+const FOCUSABLE: &str = "a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+
+/// Keeps Tab and Shift+Tab inside `dialog`: past its last control focus wraps to its
+/// first, and back.
+fn trap_tab(ev: &web_sys::KeyboardEvent, dialog: &web_sys::Element) {
+    use wasm_bindgen::JsCast;
+    let Ok(list) = dialog.query_selector_all(FOCUSABLE) else {
+        return;
+    };
+    let (Some(first), Some(last)) = (list.item(0), list.item(list.length().saturating_sub(1)))
+    else {
+        return;
+    };
+    let active = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element());
+    let at = |n: &web_sys::Node| active.as_ref().is_some_and(|a| a.is_same_node(Some(n)));
+    let inside = active.as_ref().is_some_and(|a| dialog.contains(Some(a)));
+    let to = if ev.shift_key() && (at(&first) || !inside) {
+        last
+    } else if !ev.shift_key() && (at(&last) || !inside) {
+        first
+    } else {
+        return;
+    };
+    if let Ok(el) = to.dyn_into::<web_sys::HtmlElement>() {
+        ev.prevent_default();
+        let _ = el.focus();
+    }
+}
+
+/// A modal dialog: backdrop, `role=dialog`, Escape and a click outside close it, Tab
+/// stays inside it, and focus goes back to what opened it (keyboard users stay where
+/// they were).
 #[component]
 pub fn Modal(
     #[prop(into)] title: String,
@@ -167,13 +200,18 @@ pub fn Modal(
     });
     let id = format!("dlg-{}", js_sys::Math::random().to_bits());
     let label = id.clone();
+    let dialog = NodeRef::<leptos::html::Div>::new();
     view! {
         <div class="backdrop"
             on:click=move |ev| {
                 if ev.target() == ev.current_target() { on_close.run(()) }
             }
-            on:keydown=move |ev| if ev.key() == "Escape" { on_close.run(()) }>
-            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby=label>
+            on:keydown=move |ev| match ev.key().as_str() {
+                "Escape" => on_close.run(()),
+                "Tab" => if let Some(d) = dialog.get_untracked() { trap_tab(&ev, &d) },
+                _ => {}
+            }>
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby=label node_ref=dialog>
                 <h2 id=id>{title}</h2>
                 {children()}
             </div>
