@@ -79,9 +79,12 @@ struct Pick {
     label: String,
 }
 
+/// The end of a `YYYY-MM-DD` day (what a date input gives), in UTC.
 fn end_of_day(date: &str) -> Option<DateTime<Utc>> {
-    NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .ok()?
+    // Not `NaiveDate::parse_from_str`: that links chrono's format-string parser.
+    let mut parts = date.trim().splitn(3, '-').map(|p| p.parse::<u32>().ok());
+    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
+    NaiveDate::from_ymd_opt(y as i32, m, d)?
         .and_hms_opt(23, 59, 59)
         .map(|d| d.and_utc())
 }
