@@ -54,8 +54,13 @@ fn drive(start: Start) {
     let generation = StoredValue::new(0u64);
     Effect::new(move |_| {
         let fut = start();
-        generation.update_value(|g| *g += 1);
-        let mine = generation.get_value();
+        // `try_`: a task that outlives its screen must find nothing, not panic.
+        let Some(mine) = generation.try_update_value(|g| {
+            *g += 1;
+            *g
+        }) else {
+            return;
+        };
         leptos::task::spawn_local(async move {
             let store = fut.await;
             if generation.try_get_value() == Some(mine) {

@@ -378,7 +378,8 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
             if !text.is_empty() {
                 gloo_sleep(180).await;
             }
-            if generation.get_value() != mine {
+            // `try_`: the dialog may have closed meanwhile.
+            if generation.try_get_value() != Some(mine) {
                 return;
             }
             let enc = String::from(js_sys::encode_uri_component(text.trim()));
@@ -389,7 +390,7 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
             let users = api::get::<UserList>(&users_url);
             let services = api::get::<ServiceList>(&services_url);
             let (users, services) = (users.await, services.await);
-            if generation.get_value() != mine {
+            if generation.try_get_value() != Some(mine) {
                 return;
             }
             let r = match (users, services) {

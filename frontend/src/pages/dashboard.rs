@@ -47,7 +47,8 @@ pub fn Dashboard() -> impl IntoView {
                     }
                 }
                 gloo_sleep(500).await;
-                if !again.get_value() {
+                // `try_`: the dashboard may have been left during the pause.
+                if !again.try_get_value().unwrap_or(false) {
                     break;
                 }
             }

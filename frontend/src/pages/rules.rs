@@ -477,8 +477,12 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
     let generation = StoredValue::new(0u32);
     Effect::new(move |_| {
         let d = draft();
-        generation.update_value(|g| *g += 1);
-        let mine = generation.get_value();
+        let Some(mine) = generation.try_update_value(|g| {
+            *g += 1;
+            *g
+        }) else {
+            return;
+        };
         if !writable {
             return;
         }
