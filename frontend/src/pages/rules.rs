@@ -474,6 +474,7 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
     // ---- the live preview ----
     let preview = RwSignal::new(None::<Result<RulePreview, ApiError>>);
     let waiting = RwSignal::new(false);
+    let beside = RwSignal::new(false);
     let generation = StoredValue::new(0u32);
     Effect::new(move |_| {
         let d = draft();
@@ -497,6 +498,11 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
         let saved_id = unchanged(&d)
             .then(|| saved.with_value(|s| s.as_ref().map(|s| s.id.clone())))
             .flatten();
+        // An edited rule is previewed as a draft beside its saved version (the API has
+        // no "in place of rule N" preview), which keeps the users both match.
+        beside.set(saved_id.is_none() && saved.with_value(Option::is_some));
+        // A new rule not yet named: the form is empty, not wrong; no field is marked.
+        let quiet = saved.with_value(Option::is_none) && d.name.trim().is_empty();
         waiting.set(true);
         let current = move || generation.try_get_value() == Some(mine);
         leptos::task::spawn_local(async move {
@@ -528,7 +534,7 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
             }
             match &answer {
                 Ok(_) => field_err.set(None),
-                Err(e) if field_key(e).is_some() => field_err.set(Some(e.clone())),
+                Err(e) if field_key(e).is_some() && !quiet => field_err.set(Some(e.clone())),
                 Err(_) => {}
             }
             preview.set(Some(answer));
@@ -728,7 +734,7 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
                     <A href="/rules" attr:class="btn">"Cancel"</A>
                 </div>
             </form>
-            <PreviewPanel preview=preview waiting=waiting writable=writable/>
+            <PreviewPanel preview=preview waiting=waiting beside=beside writable=writable/>
         </div>
         {move || confirm.get().then(|| {
             let go = NodeRef::<leptos::html::Button>::new();
@@ -756,6 +762,7 @@ const PREVIEW_LINES: usize = 100;
 fn PreviewPanel(
     preview: RwSignal<Option<Result<RulePreview, ApiError>>>,
     waiting: RwSignal<bool>,
+    beside: RwSignal<bool>,
     writable: bool,
 ) -> impl IntoView {
     let body = move || {
@@ -763,7 +770,7 @@ fn PreviewPanel(
         _ if !writable => view! { <p class="subtle">"The preview needs the admin role."</p> }.into_any(),
         None => view! { <Loading/> }.into_any(),
         Some(Err(e)) if field_key(&e).is_some() => view! {
-            <p class="alert alert-warn" data-testid="preview-invalid">"Correct the marked field to see the preview. "{e.message}</p>
+            <p class="alert alert-warn" data-testid="preview-invalid">"The preview needs a complete rule: "{e.message}</p>
         }.into_any(),
         Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
         Some(Ok(p)) => {
@@ -799,6 +806,7 @@ fn PreviewPanel(
             <div class="page-head"><h2 id="preview-h">"Preview"</h2><span class="spacer"></span>
                 <span class="subtle" role="status" data-testid="preview-state">{move || if waiting.get() && writable { "Updating…" } else { "" }}</span></div>
             <p class="subtle">"What this rule would do if it ran now (as if enabled). Nothing changes."</p>
+            {move || beside.get().then(|| view! { <p class="alert alert-info" data-testid="preview-beside">"Unsaved changes are previewed beside the saved version of this rule: users both versions match may count for the saved one until you save."</p> })}
             {body}
         </section>
     }
