@@ -459,8 +459,74 @@ test('creates a range, with a refusal shown at its field, then edits it', async 
   await page.context().close();
 });
 
+// ---- rules: the editor's live preview, a full evaluation and its run ----
+
+test('creates a rule whose preview follows its condition, evaluates everyone and opens the run from its history', async () => {
+  say('a pool of its own: a range tagged for this test');
+  await api('POST', '/api/v1/ranges', { name: 'E2E rules pool', start: '+61 2 9876 7000', end: '+61 2 9876 7049', tags: ['E2E-Rules'] });
+  const page = await newPage();
+  await signIn(page, USER, PASSWORD, '/rules');
+  await page.getByTestId('new-rule').click();
+  await page.getByTestId('rule-form').waitFor();
+  say('a new rule is offered a free priority');
+  await page.waitForFunction(() => /^\d+$/.test(document.querySelector('#rule-priority')?.value || ''));
+  const priority = Number(await page.locator('#rule-priority').inputValue());
+  const draft = (department) => ({
+    name: 'E2E Legal', priority, enabled: true, leaver_policy: 'keep',
+    condition: { all: [{ attribute: 'department', op: 'equals', value: department }] },
+    action: { pool: { tags: ['E2E-Rules'] } },
+  });
+  const [legal, support] = [await api('POST', '/api/v1/rules/preview', draft('Legal')), await api('POST', '/api/v1/rules/preview', draft('Support'))];
+  expect(legal.matched !== support.matched, `the demo's Legal and Support departments should differ in size (${legal.matched})`);
+  const shows = (matched) => page.waitForFunction(
+    (m) => (document.querySelector('[data-testid=preview-summary]')?.textContent || '').includes(` ${m} match`), matched.toLocaleString('en-GB'));
+  say('fill it in: department equals Legal, from the tagged pool');
+  await page.locator('#rule-name').fill('E2E Legal');
+  await page.locator('#rule-c0-attribute').selectOption('department');
+  await page.locator('#rule-c0-op').selectOption('equals');
+  await page.locator('#rule-c0-value').fill('Legal');
+  await page.locator('#rule-pool-tags').fill('E2E-Rules');
+  say(`the preview shows the ${legal.matched} people of Legal`);
+  await shows(legal.matched);
+  say('edit the condition: the preview follows');
+  await page.locator('#rule-c0-value').fill('Support');
+  await shows(support.matched);
+  await page.waitForFunction(() => document.querySelector('[data-testid=preview-state]')?.textContent === '');
+  await page.screenshot({ path: join(SHOTS, 'rule-editor-1280.png'), fullPage: true });
+  say('save it');
+  await page.getByTestId('rule-save').click();
+  await page.locator('.toast').filter({ hasText: 'Created rule E2E Legal' }).waitFor();
+  await page.waitForURL(/\/rules\/\d+$/);
+  const id = new URL(page.url()).pathname.split('/').pop();
+  const saved = await api('GET', `/api/v1/rules/${id}`);
+  expect(saved.condition.all[0].value === 'Support' && saved.action.pool.tags[0] === 'E2E-Rules', `the rule should be saved as edited: ${JSON.stringify(saved)}`);
+  await page.getByTestId('history').getByText('This rule has not run yet.').waitFor();
+  say('evaluate everyone from the list; the toast links the run');
+  await page.getByRole('navigation').getByRole('link', { name: 'Rules' }).click();
+  await page.locator(`tr[data-rule="${id}"]`).waitFor();
+  await page.getByTestId('evaluate').click();
+  await page.locator('.toast').filter({ hasText: 'Evaluation of every user queued' }).getByRole('link', { name: /Run \d+/ }).click();
+  await page.getByRole('heading', { name: /Rule run \d+/ }).waitFor();
+  const run = new URL(page.url()).pathname.split('/').pop();
+  say(`run ${run} finishes, with its totals`);
+  await page.locator('h1 + [data-testid=run-status]').filter({ hasText: /finished|failed/ }).waitFor({ timeout: 60_000 });
+  const detail = await api('GET', `/api/v1/rule-runs/${run}`);
+  expect(detail.run.status === 'finished', `the run should finish: ${JSON.stringify(detail.run)}`);
+  const assigned = await page.getByTestId('run-totals').locator('.stat').nth(1).locator('.value').textContent();
+  expect(Number(assigned.replace(/,/g, '')) === detail.run.assigned, `the page should show ${detail.run.assigned} assigned, shows ${assigned}`);
+  say('the rule\'s history lists the run, and opens it');
+  await page.goto(`${BASE}/rules/${id}`);
+  const link = page.getByTestId('history').locator(`a[href="/rule-runs/${run}"]`);
+  await link.click();
+  await page.getByRole('heading', { name: `Rule run ${run}` }).waitFor();
+  await page.locator('[data-testid=run-status]').filter({ hasText: 'finished' }).waitFor();
+  await page.context().close();
+});
+
 test('screenshots of every main screen at 1280 and 390 px', async () => {
   const [number] = (await api('GET', '/api/v1/numbers?status=assigned&limit=1')).items.map((n) => n.number);
+  const rule = (await api('GET', '/api/v1/rules?limit=1')).items[0];
+  const run = rule && (await api('GET', `/api/v1/rules/${rule.id}/runs?limit=1`)).items[0];
   const screens = [
     ['dashboard', '/', '[data-testid=chart]'], ['numbers', '/numbers', 'tbody tr[data-number]'],
     ['number', `/numbers/${enc(number)}`, '[data-testid=history]'], ['ranges', '/ranges', 'tbody tr td a'],
@@ -468,7 +534,9 @@ test('screenshots of every main screen at 1280 and 390 px', async () => {
     ['groups', '/groups', 'tbody tr td'], ['import', '/import', '#import-text'], ['audit', '/audit', '.timeline li'],
     ['platforms', '/platforms', 'tbody tr td'], ['jobs', '/jobs', 'tbody tr td'], ['rules', '/rules', 'tbody tr td'],
     ['admins', '/admins', 'tbody tr td'], ['tokens', '/tokens', 'tbody tr td'], ['settings', '/settings', '#set-q'],
+    ['rule', `/rules/${rule ? rule.id : 'new'}`, '[data-testid=preview-summary], [data-testid=preview-invalid]'],
   ];
+  if (run) screens.push(['rule-run', `/rule-runs/${run.run.id}`, '[data-testid=run-totals]']);
   for (const width of [1280, 390]) {
     const page = await newPage(width);
     await page.goto(BASE + '/');

@@ -78,7 +78,7 @@ pub fn segment(s: &str) -> String {
 
 /// `GET path`, decoded as `T`.
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    request("GET", path, None, None, &[]).await
+    decode(call("GET", path, None, None, None).await)
 }
 
 /// A write with a JSON body (or none), decoded as `T` (`()` for an empty answer).
@@ -87,38 +87,20 @@ pub async fn send<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: Option<&B>,
 ) -> Result<T, ApiError> {
-    let body = match body {
-        Some(b) => Some(serde_json::to_string(b).map_err(|e| ApiError::network(&e.to_string()))?),
-        None => None,
-    };
-    request(
-        method,
-        path,
-        body.map(JsValue::from),
-        Some("application/json"),
-        &[],
-    )
-    .await
+    let body = json(body)?;
+    decode(call(method, path, body, Some("application/json"), None).await)
 }
 
-/// A JSON write guarded by `If-Match` on the version the screen showed: a change made
-/// meanwhile by someone else is a 412, never silently overwritten.
+/// A write (with a JSON body, or none) guarded by `If-Match` on the version the screen
+/// showed: a change made meanwhile by someone else is a 412, never silently overwritten.
 pub async fn send_if_match<B: Serialize, T: DeserializeOwned>(
     method: &str,
     path: &str,
-    body: &B,
+    body: Option<&B>,
     version: i64,
 ) -> Result<T, ApiError> {
-    let body = serde_json::to_string(body).map_err(|e| ApiError::network(&e.to_string()))?;
-    let tag = format!("\"{version}\"");
-    request(
-        method,
-        path,
-        Some(JsValue::from(body)),
-        Some("application/json"),
-        &[("If-Match", tag.as_str())],
-    )
-    .await
+    let body = json(body)?;
+    decode(call(method, path, body, Some("application/json"), Some(version)).await)
 }
 
 /// A write whose body is a file or text of the given content type (an import's CSV).
@@ -128,29 +110,78 @@ pub async fn send_raw<T: DeserializeOwned>(
     body: JsValue,
     content_type: &str,
 ) -> Result<T, ApiError> {
-    request(method, path, Some(body), Some(content_type), &[]).await
+    decode(call(method, path, Some(body), Some(content_type), None).await)
 }
 
-async fn request<T: DeserializeOwned>(
+// The generic functions above stay a few lines each: everything that does not depend on
+// the type (the request, the error envelope, the 401 hook) is in `call`, compiled once
+// rather than once per response type.
+
+fn json<B: Serialize>(body: Option<&B>) -> Result<Option<JsValue>, ApiError> {
+    match body {
+        Some(b) => serde_json::to_string(b)
+            .map(|s| Some(JsValue::from(s)))
+            .map_err(|e| ApiError::network(&e.to_string())),
+        None => Ok(None),
+    }
+}
+
+fn decode<T: DeserializeOwned>(answer: Result<(u16, String), ApiError>) -> Result<T, ApiError> {
+    let (status, text) = answer?;
+    let text = if text.trim().is_empty() {
+        "null"
+    } else {
+        text.as_str()
+    };
+    serde_json::from_str(text).map_err(|e| bad_response(status, &e))
+}
+
+fn bad_response(status: u16, e: &serde_json::Error) -> ApiError {
+    ApiError {
+        status,
+        code: "bad_response".into(),
+        message: format!("The server's answer was not understood ({e})."),
+        details: serde_json::Value::Null,
+    }
+}
+
+/// A request under way: its status and body, or the refusal.
+type Answer = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(u16, String), ApiError>>>>;
+
+/// The request; a 2xx answers its status and body, anything else the decoded refusal.
+/// Boxed, so its state machine is not copied into each caller's.
+fn call(
     method: &str,
     path: &str,
     body: Option<JsValue>,
     content_type: Option<&str>,
-    extra: &[(&str, &str)],
-) -> Result<T, ApiError> {
+    version: Option<i64>,
+) -> Answer {
+    let (method, path, content_type) = (
+        method.to_string(),
+        path.to_string(),
+        content_type.map(str::to_string),
+    );
+    Box::pin(
+        async move { call_inner(&method, &path, body, content_type.as_deref(), version).await },
+    )
+}
+
+async fn call_inner(
+    method: &str,
+    path: &str,
+    body: Option<JsValue>,
+    content_type: Option<&str>,
+    version: Option<i64>,
+) -> Result<(u16, String), ApiError> {
+    let tag = version.map(|v| format!("\"{v}\""));
+    let extra: &[(&str, &str)] = match &tag {
+        Some(t) => &[("If-Match", t.as_str())],
+        None => &[],
+    };
     let (status, text) = raw(method, path, body, content_type, extra).await?;
     if (200..300).contains(&status) {
-        let text = if text.trim().is_empty() {
-            "null"
-        } else {
-            text.as_str()
-        };
-        return serde_json::from_str(text).map_err(|e| ApiError {
-            status,
-            code: "bad_response".into(),
-            message: format!("The server's answer was not understood ({e})."),
-            details: serde_json::Value::Null,
-        });
+        return Ok((status, text));
     }
     let err = match serde_json::from_str::<api_types::ErrorBody>(&text) {
         Ok(b) => ApiError {

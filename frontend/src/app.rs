@@ -52,6 +52,18 @@ pub fn needs(role: Role) -> String {
     format!("Needs the {} role", role.as_str())
 }
 
+/// Why the caller may not take an admin's action, or `None` when it may. With
+/// `unscoped` (the reason, e.g. "drift spans the whole platform") the grant must also
+/// be unscoped, which the app reads from `/me`'s scope.
+pub fn admin_refusal(unscoped: Option<&str>) -> Option<String> {
+    match auth().0.get_untracked() {
+        AuthState::LoggedIn(me) if me.role >= Role::Admin => unscoped
+            .filter(|_| !me.scope.locations.is_empty() || !me.scope.tags.is_empty())
+            .map(|why| format!("Needs an unscoped grant: {why}")),
+        _ => Some(needs(Role::Admin)),
+    }
+}
+
 /// Names for the ids numbers carry (sites, ranges, platforms), loaded once after login.
 #[derive(Clone, Copy)]
 pub struct Lookups {
@@ -343,7 +355,9 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/change-sets/:id") view=pages::import::ChangeSet/>
                     <Route path=path!("/platforms") view=pages::ops::Platforms/>
                     <Route path=path!("/jobs") view=pages::ops::Jobs/>
-                    <Route path=path!("/rules") view=pages::ops::Rules/>
+                    <Route path=path!("/rules") view=pages::rules::Rules/>
+                    <Route path=path!("/rules/:id") view=pages::rules::RulePage/>
+                    <Route path=path!("/rule-runs/:id") view=pages::rules::RunPage/>
                     <Route path=path!("/admins") view=pages::admin::Admins/>
                     <Route path=path!("/tokens") view=pages::admin::Tokens/>
                     <Route path=path!("/settings") view=pages::admin::SettingsPage/>

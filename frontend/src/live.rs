@@ -95,7 +95,10 @@ impl Live {
                 && let Some(n) = change
                     .data
                     .clone()
-                    .and_then(|d| serde_json::from_value::<Number>(d).ok())
+                    // Through text, not `from_value`: `Number` is decoded from text
+                    // everywhere else, and a second decoder for it (and the types in
+                    // it) would be compiled just for this.
+                    .and_then(|d| serde_json::from_str::<Number>(&d.to_string()).ok())
             {
                 live.number.set(Some(n));
             }

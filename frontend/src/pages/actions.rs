@@ -79,9 +79,12 @@ struct Pick {
     label: String,
 }
 
+/// The end of a `YYYY-MM-DD` day (what a date input gives), in UTC.
 fn end_of_day(date: &str) -> Option<DateTime<Utc>> {
-    NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .ok()?
+    // Not `NaiveDate::parse_from_str`: that links chrono's format-string parser.
+    let mut parts = date.trim().splitn(3, '-').map(|p| p.parse::<u32>().ok());
+    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
+    NaiveDate::from_ymd_opt(y as i32, m, d)?
         .and_hms_opt(23, 59, 59)
         .map(|d| d.and_utc())
 }
@@ -375,7 +378,8 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
             if !text.is_empty() {
                 gloo_sleep(180).await;
             }
-            if generation.get_value() != mine {
+            // `try_`: the dialog may have closed meanwhile.
+            if generation.try_get_value() != Some(mine) {
                 return;
             }
             let enc = String::from(js_sys::encode_uri_component(text.trim()));
@@ -386,7 +390,7 @@ fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl I
             let users = api::get::<UserList>(&users_url);
             let services = api::get::<ServiceList>(&services_url);
             let (users, services) = (users.await, services.await);
-            if generation.get_value() != mine {
+            if generation.try_get_value() != Some(mine) {
                 return;
             }
             let r = match (users, services) {

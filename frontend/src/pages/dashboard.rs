@@ -10,7 +10,7 @@ use leptos_router::components::A;
 use crate::api;
 use crate::live::live;
 use crate::pages::actions::gloo_sleep;
-use crate::ui::{ErrorBox, Load, fmt_int};
+use crate::ui::{ErrorBox, Load, fixed, fmt_int};
 
 /// Days of assignments the chart shows (the server's `days`; the rates stay on 30).
 const CHART_DAYS: usize = 90;
@@ -47,7 +47,8 @@ pub fn Dashboard() -> impl IntoView {
                     }
                 }
                 gloo_sleep(500).await;
-                if !again.get_value() {
+                // `try_`: the dashboard may have been left during the pause.
+                if !again.try_get_value().unwrap_or(false) {
                     break;
                 }
             }
@@ -84,8 +85,8 @@ fn Cards(t: Option<Utilisation>) -> impl IntoView {
             .filter(|t| t.total > 0)
             .map(|t| {
                 format!(
-                    "{:.1}% of {}",
-                    f(t) as f64 * 100.0 / t.total as f64,
+                    "{}% of {}",
+                    fixed(f(t) as f64 * 100.0 / t.total as f64, 1),
                     fmt_int(t.total)
                 )
             })
@@ -110,8 +111,8 @@ fn Body(s: Stats) -> impl IntoView {
     let live = live();
     let runway = match s.days_until_exhausted {
         Some(d) => format!(
-            "{:.1} assignments a day over 30 days; the free numbers last about {} days at that rate.",
-            s.assignments_per_day,
+            "{} assignments a day over 30 days; the free numbers last about {} days at that rate.",
+            fixed(s.assignments_per_day, 1),
             d.round() as i64
         ),
         None => "No assignments in the last 30 days.".to_string(),
@@ -122,7 +123,7 @@ fn Body(s: Stats) -> impl IntoView {
             <div class="panel">
                 <h2>{format!("Assignments per day, last {} days", s.daily.len())}</h2>
                 <p class="subtle">{runway}</p>
-                <Chart daily=s.daily.iter().map(|d| (d.day.format("%-d %b").to_string(), d.assignments)).collect()/>
+                <Chart daily=s.daily.iter().map(|d| (crate::ui::fmt_day_month(&d.day), d.assignments)).collect()/>
             </div>
             <div class="panel">
                 <h2>"Latest changes"</h2>
@@ -138,7 +139,7 @@ fn Body(s: Stats) -> impl IntoView {
                                     <span>{e.action.clone()}" "</span>
                                     {match link { Some(h) => view! { <A href=h attr:class="e164">{e.entity_id.clone()}</A> }.into_any(), None => view! { <span>{e.entity_id.clone()}</span> }.into_any() }}
                                     <span class="muted">{e.actor.name.clone()}</span>
-                                    <time>{e.at.format("%H:%M:%S").to_string()}</time>
+                                    <time>{crate::ui::fmt_clock(&e.at)}</time>
                                 </li> }
                             }).collect_view().into_any()
                         }
@@ -188,7 +189,7 @@ fn UtilTable(groups: Vec<StatsGroup>, link: &'static str) -> impl IntoView {
                     .into_iter()
                     .map(|(n, cls)| { let w = n as f64 * 100.0 / total; let s = (x, w, cls); x += w; s })
                     .collect();
-                let used = if c.total > 0 { format!("{:.0}%", (c.total - c.available) as f64 * 100.0 / c.total as f64) } else { "—".into() };
+                let used = if c.total > 0 { format!("{}%", fixed((c.total - c.available) as f64 * 100.0 / c.total as f64, 0)) } else { "—".into() };
                 let runs_out = match g.days_until_exhausted { Some(d) if d < 3650.0 => format!("{} days", d.round() as i64), Some(_) => "> 10 years".into(), None => "—".into() };
                 let href = if g.id.is_empty() { "/numbers".to_string() } else { format!("/numbers?{link}={}", api::segment(&g.id)) };
                 let name = if g.name.is_empty() { "(none)".to_string() } else { g.name.clone() };
@@ -200,7 +201,7 @@ fn UtilTable(groups: Vec<StatsGroup>, link: &'static str) -> impl IntoView {
                         <span class="bar">
                             <svg class="util" viewBox="0 0 100 10" preserveAspectRatio="none" role="img" aria-label=aria>
                                 <title>{label}</title>
-                                {segs.into_iter().map(|(x, w, cls)| view! { <rect x=x.to_string() y="0" width=w.to_string() height="10" class=cls></rect> }).collect_view()}
+                                {segs.into_iter().map(|(x, w, cls)| view! { <rect x=fixed(x, 2) y="0" width=fixed(w, 2) height="10" class=cls></rect> }).collect_view()}
                             </svg>
                         </span>
                         <span class="num">{used}" of "{fmt_int(c.total)}</span>
@@ -237,16 +238,16 @@ fn Chart(daily: Vec<(String, i64)>) -> impl IntoView {
     view! {
         <div class="chart-wrap">
             <div class="chart-peak" aria-hidden="true">{format!("{max} a day")}</div>
-            <svg class="chart" viewBox=format!("0 0 {w} {h}") preserveAspectRatio="none" role="img"
+            <svg class="chart" viewBox="0 0 600 160" preserveAspectRatio="none" role="img"
                 aria-label=label data-testid="chart" data-days=days.to_string()>
-                <line class="grid-line" x1="0" x2=w.to_string() y1="0.5" y2="0.5" vector-effect="non-scaling-stroke"></line>
-                <line class="grid-line" x1="0" x2=w.to_string() y1=(h / 2.0).to_string() y2=(h / 2.0).to_string() vector-effect="non-scaling-stroke"></line>
-                <line class="grid-line" x1="0" x2=w.to_string() y1=(h - 0.5).to_string() y2=(h - 0.5).to_string() vector-effect="non-scaling-stroke"></line>
+                <line class="grid-line" x1="0" x2="600" y1="0.5" y2="0.5" vector-effect="non-scaling-stroke"></line>
+                <line class="grid-line" x1="0" x2="600" y1="80" y2="80" vector-effect="non-scaling-stroke"></line>
+                <line class="grid-line" x1="0" x2="600" y1="159.5" y2="159.5" vector-effect="non-scaling-stroke"></line>
                 {daily.into_iter().enumerate().map(|(i, (day, count))| {
                     let bh = count as f64 / max as f64 * (h - 4.0);
                     view! {
-                        <rect class="fill-bar" x=(i as f64 * bw + bw * 0.15).to_string() y=(h - bh).to_string()
-                            width=(bw * 0.7).to_string() height=bh.max(0.0).to_string()>
+                        <rect class="fill-bar" x=fixed(i as f64 * bw + bw * 0.15, 2) y=fixed(h - bh, 2)
+                            width=fixed(bw * 0.7, 2) height=fixed(bh.max(0.0), 2)>
                             <title>{format!("{day}: {count}")}</title>
                         </rect>
                     }

@@ -15,7 +15,7 @@ use crate::api::ApiError;
 use crate::api::{self, segment};
 use crate::app::{auth, lookups, needs};
 use crate::pages::actions::TextField;
-use crate::ui::{ErrorBox, Load, Tags, fmt_int, load};
+use crate::ui::{ErrorBox, Load, Tags, field_message, fmt_int, focus_id, load, tag_list};
 use api_types::Role;
 
 /// A searchable, keyset-paged list: `fetch_url(q, cursor)` → page; `rows` renders one page.
@@ -97,7 +97,10 @@ fn pct(used: i64, total: i64) -> String {
     if total == 0 {
         "—".into()
     } else {
-        format!("{:.0}%", used as f64 * 100.0 / total as f64)
+        format!(
+            "{}%",
+            crate::ui::fixed(used as f64 * 100.0 / total as f64, 0)
+        )
     }
 }
 
@@ -161,23 +164,6 @@ fn field_of(e: &ApiError) -> Option<&'static str> {
     let f = e.details.get("field")?.as_str()?;
     let base = f.split(['[', '.']).next().unwrap_or(f);
     RANGE_FIELDS.iter().copied().find(|k| *k == base)
-}
-
-/// The server's sentence without its leading `field: `, which the field's label says.
-fn field_message(e: &ApiError, field: &str) -> String {
-    let m = e.message.as_str();
-    m.split_once(": ")
-        .filter(|(head, _)| head.split(['[', '.']).next() == Some(field))
-        .map(|(_, rest)| rest.to_string())
-        .unwrap_or_else(|| m.to_string())
-}
-
-/// `a, b; c` as a tag list.
-fn tag_list(text: &str) -> Vec<String> {
-    text.split([',', ';'])
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect()
 }
 
 /// The refusal under a field, when it names that field.
@@ -257,7 +243,7 @@ fn RangeDialog(
                         apply_to_numbers: apply.get_untracked(),
                     };
                     let path = format!("/api/v1/ranges/{}", segment(&o.id));
-                    api::send_if_match::<_, Range>("PATCH", &path, &body, o.version).await
+                    api::send_if_match::<_, Range>("PATCH", &path, Some(&body), o.version).await
                 }
             };
             busy.set(false);
@@ -279,20 +265,7 @@ fn RangeDialog(
                 Err(e) => {
                     // Take the keyboard to the field the server named.
                     if let Some(f) = field_of(&e) {
-                        let id = format!("range-{}", f.replace('_', "-"));
-                        set_timeout(
-                            move || {
-                                use wasm_bindgen::JsCast;
-                                if let Some(el) = web_sys::window()
-                                    .and_then(|w| w.document())
-                                    .and_then(|d| d.get_element_by_id(&id))
-                                    .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-                                {
-                                    let _ = el.focus();
-                                }
-                            },
-                            std::time::Duration::ZERO,
-                        );
+                        focus_id(format!("range-{}", f.replace('_', "-")));
                     }
                     error.set(Some(e));
                 }

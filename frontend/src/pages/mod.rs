@@ -9,3 +9,4 @@ pub mod import;
 pub mod number;
 pub mod numbers;
 pub mod ops;
+pub mod rules;

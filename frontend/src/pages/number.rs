@@ -171,7 +171,7 @@ fn EditDialog(n: Number, editing: RwSignal<bool>, number: RwSignal<Load<Number>>
         };
         let path = format!("/api/v1/numbers/{}", segment(&e164));
         leptos::task::spawn_local(async move {
-            match api::send_if_match::<_, Number>("PATCH", &path, &patch, version).await {
+            match api::send_if_match::<_, Number>("PATCH", &path, Some(&patch), version).await {
                 Ok(updated) => {
                     number.set(Load::Ready(updated));
                     toasts.ok("Saved");

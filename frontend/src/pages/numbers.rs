@@ -107,7 +107,8 @@ pub fn Numbers() -> impl IntoView {
         let mine = typing.get_value();
         leptos::task::spawn_local(async move {
             gloo_sleep(250).await;
-            if typing.get_value() == mine && q.get_untracked() != text {
+            // The screen may be gone by now (a value read then would panic).
+            if typing.try_get_value() == Some(mine) && q.get_untracked() != text {
                 q.set(text);
             }
         });

@@ -1,11 +1,11 @@
-//! Platforms (with sync and drift), provisioning jobs (with retry) and rules.
+//! Platforms (with sync and drift) and provisioning jobs (with retry).
 
-use api_types::{DriftList, JobList, Platform, PlatformList, ProvisioningJob, Role, RuleList};
+use api_types::{DriftList, JobList, Platform, PlatformList, ProvisioningJob, Role};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::{self, segment};
-use crate::app::{AuthState, auth, needs};
+use crate::app::{admin_refusal, auth, needs};
 use crate::ui::{ErrorBox, Load, fmt_time, load, toasts};
 use api_types::{SettleDrift, SettledDrift};
 
@@ -119,19 +119,6 @@ impl Settle {
     }
 }
 
-/// Why the caller may not settle drift, or `None` when it may: it needs an admin whose
-/// grant is unscoped (drift spans the whole platform, numbers no scope contains too).
-fn settle_refusal(state: &AuthState) -> Option<String> {
-    match state {
-        AuthState::LoggedIn(me) if me.role < Role::Admin => Some(needs(Role::Admin)),
-        AuthState::LoggedIn(me) if !me.scope.locations.is_empty() || !me.scope.tags.is_empty() => {
-            Some("Needs an unscoped grant: drift spans the whole platform".into())
-        }
-        AuthState::LoggedIn(_) => None,
-        _ => Some(needs(Role::Admin)),
-    }
-}
-
 fn plural(n: usize, one: &str) -> String {
     format!("{n} {one}{}", if n == 1 { "" } else { "s" })
 }
@@ -143,7 +130,7 @@ fn plural(n: usize, one: &str) -> String {
 #[component]
 fn DriftPanel(id: String, name: String) -> impl IntoView {
     let toasts = toasts();
-    let refusal = settle_refusal(&auth().0.get_untracked());
+    let refusal = admin_refusal(Some("drift spans the whole platform"));
     let allowed = refusal.is_none();
     let refresh = RwSignal::new(0u32);
     let path = format!("/api/v1/platforms/{}/drift", segment(&id));
@@ -396,31 +383,6 @@ pub fn Jobs() -> impl IntoView {
                         })}</td>
                     </tr> }
                 }).collect_view().into_any(),
-            }}</tbody>
-        </table></div>
-    }
-}
-
-/// Assignment rules, in the order they are evaluated.
-#[component]
-pub fn Rules() -> impl IntoView {
-    let list = load(|| async { api::get::<RuleList>("/api/v1/rules?limit=100").await });
-    view! {
-        <div class="page-head"><h1>"Rules"</h1></div>
-        <p class="subtle">"Rules assign numbers automatically from Entra ID attributes after each directory sync; the first enabled rule that matches wins."</p>
-        <div class="table-wrap"><table class="data cards">
-            <thead><tr><th>"Priority"</th><th>"Name"</th><th>"Enabled"</th><th>"Condition"</th><th>"Leavers"</th></tr></thead>
-            <tbody>{move || match list.get() {
-                Load::Loading => view! { <tr><td colspan="5"><crate::ui::Loading/></td></tr> }.into_any(),
-                Load::Failed(e) => view! { <tr><td colspan="5"><ErrorBox error=e/></td></tr> }.into_any(),
-                Load::Ready(l) if l.items.is_empty() => view! { <tr><td colspan="5"><crate::ui::Empty text="No rules yet."/></td></tr> }.into_any(),
-                Load::Ready(l) => l.items.into_iter().map(|r| view! { <tr>
-                    <td data-label="Priority" class="num">{r.priority}</td>
-                    <td data-label="Name">{r.name.clone()}</td>
-                    <td data-label="Enabled">{if r.enabled { view! { <span class="badge b-available">"enabled"</span> } } else { view! { <span class="badge b-neutral">"disabled"</span> } }}</td>
-                    <td data-label="Condition" class="mono muted">{serde_json::to_string(&r.condition).unwrap_or_default()}</td>
-                    <td data-label="Leavers">{serde_json::to_value(r.leaver_policy).ok().and_then(|v| v.as_str().map(String::from))}</td>
-                </tr> }).collect_view().into_any(),
             }}</tbody>
         </table></div>
     }
