@@ -501,6 +501,11 @@ test('creates a rule whose preview follows its condition, evaluates everyone and
   const saved = await api('GET', `/api/v1/rules/${id}`);
   expect(saved.condition.all[0].value === 'Support' && saved.action.pool.tags[0] === 'E2E-Rules', `the rule should be saved as edited: ${JSON.stringify(saved)}`);
   await page.getByTestId('history').getByText('This rule has not run yet.').waitFor();
+  say('an edit of the saved rule is previewed in its place: renamed, it matches the same people');
+  await page.locator('#rule-name').fill('E2E Legal (renamed)');
+  await page.waitForFunction(() => document.querySelector('[data-testid=preview-state]')?.textContent === 'Updating…');
+  await page.waitForFunction(() => document.querySelector('[data-testid=preview-state]')?.textContent === '');
+  await shows(support.matched);
   say('evaluate everyone from the list; the toast links the run');
   await page.getByRole('navigation').getByRole('link', { name: 'Rules' }).click();
   await page.locator(`tr[data-rule="${id}"]`).waitFor();

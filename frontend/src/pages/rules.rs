@@ -7,8 +7,8 @@
 //! (their values live in signals, so nothing typed is lost), and the draft is built by
 //! one closure that both the preview and Save use.
 //!
-//! The preview is the server's (`POST /rules/preview`, or `/rules/{id}/preview` while an
-//! existing rule is unchanged): 400 ms after the last edit, numbered so that an answer
+//! The preview is the server's (`POST /rules/preview`, with `?rule_id=` for a saved
+//! rule, so that its edit is previewed in its place): 400 ms after the last edit, numbered so that an answer
 //! to an older draft never replaces a newer one, retried once after a 429 (the server
 //! runs two previews at a time). A 400 naming a field shows at that field, so the form
 //! is checked while typing by the same code that checks a save.
@@ -405,7 +405,7 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
     let number_type = text(pool.number_type);
     let country = text(pool.country);
     let category = text(r.and_then(|r| r.action.assignment_category.clone()));
-    // The rule as last saved: its version for If-Match, its draft to tell "unchanged".
+    // The rule as last saved: its id for the preview, its version for If-Match.
     let saved = StoredValue::new(rule.clone());
     let field_err = RwSignal::new(None::<ApiError>);
     let form_err = RwSignal::new(None::<ApiError>);
@@ -458,23 +458,10 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
             leaver_policy: leaver.get(),
         })
     };
-    // What the draft would be if unchanged from the saved rule.
-    let unchanged = move |d: &RuleDraft| {
-        saved.with_value(|s| {
-            s.as_ref().is_some_and(|s| {
-                s.name == d.name
-                    && s.priority == d.priority
-                    && s.condition == d.condition
-                    && s.action == d.action
-                    && s.leaver_policy.as_str() == d.leaver_policy
-            })
-        })
-    };
 
     // ---- the live preview ----
     let preview = RwSignal::new(None::<Result<RulePreview, ApiError>>);
     let waiting = RwSignal::new(false);
-    let beside = RwSignal::new(false);
     let generation = StoredValue::new(0u32);
     Effect::new(move |_| {
         let d = draft();
@@ -495,12 +482,11 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
                 return;
             }
         };
-        let saved_id = unchanged(&d)
-            .then(|| saved.with_value(|s| s.as_ref().map(|s| s.id.clone())))
-            .flatten();
-        // An edited rule is previewed as a draft beside its saved version (the API has
-        // no "in place of rule N" preview), which keeps the users both match.
-        beside.set(saved_id.is_none() && saved.with_value(Option::is_some));
+        // A saved rule's draft is previewed in the saved rule's place.
+        let path = saved.with_value(|s| match s {
+            Some(s) => format!("/api/v1/rules/preview?rule_id={}", segment(&s.id)),
+            None => "/api/v1/rules/preview".to_string(),
+        });
         // A new rule not yet named: the form is empty, not wrong; no field is marked.
         let quiet = saved.with_value(Option::is_none) && d.name.trim().is_empty();
         waiting.set(true);
@@ -512,14 +498,7 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
                 if !current() {
                     return;
                 }
-                let r = match &saved_id {
-                    Some(id) => {
-                        let path = format!("/api/v1/rules/{}/preview", segment(id));
-                        api::send::<(), RulePreview>("POST", &path, None).await
-                    }
-                    None => api::send("POST", "/api/v1/rules/preview", Some(&d)).await,
-                };
-                match r {
+                match api::send::<_, RulePreview>("POST", &path, Some(&d)).await {
                     // Two previews run at once per server; wait as it asks, then once more.
                     Err(e) if e.status == 429 && !retried => {
                         retried = true;
@@ -734,7 +713,7 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
                     <A href="/rules" attr:class="btn">"Cancel"</A>
                 </div>
             </form>
-            <PreviewPanel preview=preview waiting=waiting beside=beside writable=writable/>
+            <PreviewPanel preview=preview waiting=waiting writable=writable/>
         </div>
         {move || confirm.get().then(|| {
             let go = NodeRef::<leptos::html::Button>::new();
@@ -762,7 +741,6 @@ const PREVIEW_LINES: usize = 100;
 fn PreviewPanel(
     preview: RwSignal<Option<Result<RulePreview, ApiError>>>,
     waiting: RwSignal<bool>,
-    beside: RwSignal<bool>,
     writable: bool,
 ) -> impl IntoView {
     let body = move || {
@@ -806,7 +784,6 @@ fn PreviewPanel(
             <div class="page-head"><h2 id="preview-h">"Preview"</h2><span class="spacer"></span>
                 <span class="subtle" role="status" data-testid="preview-state">{move || if waiting.get() && writable { "Updating…" } else { "" }}</span></div>
             <p class="subtle">"What this rule would do if it ran now (as if enabled). Nothing changes."</p>
-            {move || beside.get().then(|| view! { <p class="alert alert-info" data-testid="preview-beside">"Unsaved changes are previewed beside the saved version of this rule: users both versions match may count for the saved one until you save."</p> })}
             {body}
         </section>
     }
