@@ -279,25 +279,35 @@ fn presented(req: &HttpRequest) -> Presented {
     }
 }
 
-/// How many [`SESSION_COOKIE`]s a request may send; a browser sends one, or a few when
-/// a sibling site planted more (see [`session_of`]).
-const MAX_SESSION_COOKIES: usize = 4;
-
-/// The values of the [`SESSION_COOKIE`]s the request sends, at most
-/// [`MAX_SESSION_COOKIES`]. A browser sends several when another site of the same
-/// domain set one with another path or domain; a browser sends them in an order the
-/// planter can choose (longest path first), so none is trusted for its place.
+/// The distinct values of the [`SESSION_COOKIE`]s the request sends. A browser sends
+/// several when another site of the same domain set one with another path or domain,
+/// in an order the planter can choose (longest path first), so none is trusted for its
+/// place and none is left out: capping the list would let planted cookies push the real
+/// one past the cap. (The request's header size bounds the work.) The header is read
+/// as bytes, so a planted cookie that is not UTF-8 costs only itself.
 fn session_cookies(req: &HttpRequest) -> Vec<String> {
-    req.headers()
+    let mut out: Vec<String> = Vec::new();
+    let pairs = req
+        .headers()
         .get_all(header::COOKIE)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim().trim_matches('"').to_string())
-        .filter(|v| !v.is_empty())
-        .take(MAX_SESSION_COOKIES)
-        .collect()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'));
+    for pair in pairs {
+        let Some(value) = pair
+            .trim_ascii()
+            .strip_prefix(SESSION_COOKIE.as_bytes())
+            .and_then(|rest| rest.strip_prefix(b"="))
+        else {
+            continue;
+        };
+        let Ok(value) = std::str::from_utf8(value) else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        if !value.is_empty() && !out.iter().any(|v| v == value) {
+            out.push(value.to_string());
+        }
+    }
+    out
 }
 
 /// The session that the request's session cookies name. A cookie that does not verify

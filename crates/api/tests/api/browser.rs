@@ -406,6 +406,25 @@ async fn a_planted_session_cookie_neither_shadows_nor_replaces_the_real_one() {
             .contains("several valid session cookies"),
         "{body}"
     );
+    // Planted cookies by the handful cannot push the real one out of sight either.
+    let many = format!(
+        "telestate_session=j1; telestate_session=j2; telestate_session=j3; telestate_session={0}; telestate_session={0}; telestate_session={1}",
+        planted.token, real.token
+    );
+    app.get("/api/v1/auth/session")
+        .header("cookie", &many)
+        .send()
+        .await
+        .expect_error(401, "unauthenticated");
+    // A cookie that is not UTF-8 costs only itself.
+    let odd = format!("pref=caf\u{e9}; telestate_session={}", real.token);
+    let me = app
+        .get("/api/v1/me")
+        .header("cookie", &odd)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["id"], ada);
     app.post("/api/v1/numbers")
         .header("cookie", &both)
         .header("x-telestate-csrf", &planted.csrf)
