@@ -191,9 +191,9 @@ const WRITES_WITHOUT_CONFLICT: &[&str] = &[
     "create_api_token",
     "revoke_api_token",
     "update_settings",
-    // Previews change nothing; a queued evaluation answers the run already queued.
+    // Previews change nothing (a draft's preview answers 409 for a taken name or
+    // priority, as saving it would); a queued evaluation answers the run already queued.
     "preview_rule",
-    "preview_draft",
     "evaluate_rules",
 ];
 

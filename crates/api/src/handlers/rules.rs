@@ -274,7 +274,7 @@ pub async fn preview_draft(
     let replaces = query
         .into_inner()?
         .rule_id
-        .map(|id| convert::path_id("rule", &id))
+        .map(|id| convert::id("rule_id", &id))
         .transpose()?;
     let draft = body.into_inner()?;
     let scope = auth.permit.scope().clone();

@@ -443,18 +443,16 @@ async fn a_preview_of_an_edit_takes_the_stored_rules_place() {
         .as_str()
         .unwrap()
         .to_string();
-    // The edit renamed; previewed as a new rule, the stored one (same priority) wins
-    // every user, so the draft would do nothing.
+    // The edit renamed; previewed as a new rule, its priority is the stored rule's own,
+    // which saving it as a new rule would refuse.
     let mut edit = sales_rule(10);
     edit["name"] = json!("Sales joiners (renamed)");
-    let as_new = app
-        .post("/api/v1/rules/preview")
+    app.post("/api/v1/rules/preview")
         .as_(&owner)
         .json(edit.clone())
         .send()
         .await
-        .expect(200);
-    assert_eq!(as_new["matched"], 0, "{as_new}");
+        .expect_error(409, "priority_taken");
     let as_edit = app
         .post(&format!("/api/v1/rules/preview?rule_id={id}"))
         .as_(&owner)
@@ -480,14 +478,46 @@ async fn a_preview_of_an_edit_takes_the_stored_rules_place() {
         .send()
         .await
         .expect_field("leaver_policy");
-    for missing in ["999999", "x"] {
-        app.post(&format!("/api/v1/rules/preview?rule_id={missing}"))
+    app.post("/api/v1/rules/preview?rule_id=999999")
+        .as_(&owner)
+        .json(edit.clone())
+        .send()
+        .await
+        .expect_error(404, "not_found");
+    for bad in ["x", "0", "-1", ""] {
+        app.post(&format!("/api/v1/rules/preview?rule_id={bad}"))
             .as_(&owner)
             .json(edit.clone())
             .send()
             .await
-            .expect_error(404, "not_found");
+            .expect_field("rule_id");
     }
+    // Another rule's name or priority: 409 naming the field, as the save would answer.
+    let mut other = sales_rule(20);
+    other["name"] = json!("Other");
+    app.post("/api/v1/rules")
+        .as_(&owner)
+        .json(other)
+        .send()
+        .await
+        .expect(201);
+    let mut taken = edit.clone();
+    taken["priority"] = json!(20);
+    let r = app
+        .post(&format!("/api/v1/rules/preview?rule_id={id}"))
+        .as_(&owner)
+        .json(taken)
+        .send()
+        .await;
+    assert_eq!(r.expect_error(409, "priority_taken")["field"], "priority");
+    let mut taken = sales_rule(30);
+    taken["name"] = json!("other");
+    app.post("/api/v1/rules/preview")
+        .as_(&owner)
+        .json(taken)
+        .send()
+        .await
+        .expect_error(409, "rule_exists");
     // A scoped admin's edit of a rule outside its scope: the rule looks absent.
     let scoped = app.scoped_user(Role::Admin, &[], &["support"]).await;
     let mut theirs = sales_rule(11);

@@ -384,7 +384,7 @@ fn require_scope(scope: &Scope, rule: &Rule) -> StoreResult<()> {
 /// a taken priority is named only when it lies in `scope`: a scoped admin learns that a
 /// name or priority is taken (it must pick another), never which rule outside its scope
 /// holds it.
-fn check_unique(
+pub(crate) fn check_unique(
     conn: &mut Conn,
     scope: &Scope,
     draft: &RuleDraft,

@@ -255,7 +255,8 @@ pub fn preview_saved(conn: &mut Conn, scope: &domain::Scope, id: i64) -> StoreRe
 }
 
 /// The preview of an unsaved rule, checked as saving it would check it (400 naming the
-/// field; 403 when its pool lies outside `scope`), as if it were enabled: a new rule
+/// field; 403 when its pool lies outside `scope`; 409 when its name or priority is
+/// taken), as if it were enabled: a new rule
 /// beside the stored ones, or, with `replaces`, an edit of stored rule `replaces` (in
 /// `scope`, else 404) in its place — its own numbers stay its own.
 pub fn preview_draft(
@@ -271,6 +272,8 @@ pub fn preview_draft(
         None => UNSAVED_ID,
     };
     let candidate = super::check(conn, scope, id, &draft)?;
+    // A name or priority another rule holds: 409 naming the field, as saving answers.
+    super::check_unique(conn, scope, &candidate.to_draft(), replaces)?;
     let rules = with_candidate(super::load(conn)?, candidate);
     preview(conn, scope, &rules, id)
 }

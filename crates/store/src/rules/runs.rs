@@ -985,7 +985,8 @@ fn scope_totals<'a>(run: &mut RuleRun, counts: impl IntoIterator<Item = &'a RunR
 }
 
 /// One run, its per-rule counts and its lines. A scoped caller sees only the counts and
-/// lines of rules in its scope, and totals that are their sums.
+/// lines of rules in its scope, totals that are their sums, and how many of those
+/// rules' lines it is not shown.
 pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<RunDetail> {
     let mut run = run_row(conn, id)?;
     let readable = readable_rules(conn, scope)?;
@@ -1007,6 +1008,10 @@ pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<RunDetail> {
         let seen = super::preview::visible(conn, scope, &numbers)?;
         items.retain(|it| it.number.as_ref().is_none_or(|n| seen.contains(n)));
         scope_totals(&mut run, &rules);
+        // Its rules' lines not shown (past the kept ones, or naming a number outside
+        // the scope), not the whole run's.
+        let lines = run.assigned + run.unassigned + run.skipped + run.errors;
+        run.items_not_shown = (lines - items.len() as i64).max(0);
     }
     let order = super::names(conn)?;
     rules.sort_by_key(|c| (!order.contains_key(&c.rule_id), c.rule_id));

@@ -469,8 +469,14 @@ fn a_scoped_caller_sees_a_runs_totals_for_its_rules_only() {
         locations: vec![],
         tags: vec!["sales".into()],
     };
+    // Lines other rules' share of the run dropped are theirs, not the scoped caller's.
+    t.db.write(|c| {
+        Ok(diesel::sql_query("UPDATE rule_runs SET items_not_shown = 4321").execute(c)?)
+    })
+    .unwrap();
     let mine = t.db.read(|c| runs::get(c, &scoped, run.id)).unwrap();
     assert_eq!((mine.run.assigned, mine.run.skipped), (2, 0), "{mine:?}");
+    assert_eq!(mine.run.items_not_shown, 0);
     assert_eq!(mine.rules.len(), 1);
     assert!(mine.items.iter().all(|i| i.rule_id == Some(sales.id)));
     let page =
@@ -568,5 +574,9 @@ fn numbers_a_rule_holds_outside_a_callers_scope_stay_out_of_its_preview_and_runs
     assert!(
         theirs.items.iter().all(|i| i.number.is_none()),
         "{theirs:?}"
+    );
+    assert_eq!(
+        theirs.run.items_not_shown, 1,
+        "its one line is counted as not shown"
     );
 }
