@@ -210,19 +210,27 @@ struct Cond {
     attribute: RwSignal<String>,
     op: RwSignal<String>,
     value: RwSignal<String>,
+    /// A stored `in` list as shown and as stored: while its text is untouched the list is
+    /// sent back as it was, so a value with a comma in it (a job title such as "VP,
+    /// Sales") survives saving the rule for another change.
+    stored: StoredValue<Option<(String, Vec<String>)>>,
 }
 
 impl Cond {
     fn new(p: Option<&PredicateDraft>) -> Self {
-        let value = match p.map(|p| &p.value) {
-            Some(PredicateValue::One(v)) => v.clone(),
-            Some(PredicateValue::List(l)) => l.join(", "),
-            None => String::new(),
+        let (value, stored) = match p.map(|p| &p.value) {
+            Some(PredicateValue::One(v)) => (v.clone(), None),
+            Some(PredicateValue::List(l)) => {
+                let text = l.join(", ");
+                (text.clone(), Some((text, l.clone())))
+            }
+            None => (String::new(), None),
         };
         Cond {
             attribute: RwSignal::new(p.map_or("department".into(), |p| p.attribute.clone())),
             op: RwSignal::new(p.map_or("equals".into(), |p| p.op.clone())),
             value: RwSignal::new(value),
+            stored: StoredValue::new(stored),
         }
     }
     fn draft(&self) -> PredicateDraft {
@@ -230,7 +238,19 @@ impl Cond {
         PredicateDraft {
             attribute: self.attribute.get(),
             value: if op == "in" {
-                PredicateValue::List(tag_list(&value))
+                let kept = self.stored.with_value(|s| {
+                    s.as_ref()
+                        .filter(|(t, _)| *t == value)
+                        .map(|(_, l)| l.clone())
+                });
+                // Typed lists split on commas only: a semicolon is part of a value.
+                PredicateValue::List(kept.unwrap_or_else(|| {
+                    value
+                        .split(',')
+                        .map(|v| v.trim().to_string())
+                        .filter(|v| !v.is_empty())
+                        .collect()
+                }))
             } else {
                 PredicateValue::One(value)
             },
@@ -625,7 +645,7 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
                             disabled=!writable || n == 1
                             on:click=move |_| { conds.update(|v| { v.remove(i); }); focus_id("rule-add-condition".into()); }>"Remove"</button>
                     </div>
-                    {move || is_in().then(|| view! { <p class="help subtle">"“in”: separate the values with commas."</p> })}
+                    {move || is_in().then(|| view! { <p class="help subtle">"“in”: separate the values with commas (a value that itself holds a comma can be set through the API, and is kept while its list is left as it is)."</p> })}
                 }
             })
             .collect_view()
