@@ -23,16 +23,8 @@ fn owner_only() -> Option<AnyView> {
     })
 }
 
-fn role_select(id: &'static str, value: RwSignal<String>) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for=id>"Role"</label>
-            <select id=id on:change=move |ev| value.set(event_target_value(&ev))>
-                {["viewer", "operator", "admin", "owner"].map(|r| view! { <option value=r selected=move || value.get() == r>{r}</option> }).collect_view()}
-            </select>
-        </div>
-    }
-}
+/// The roles, weakest first.
+const ROLES: &[&str] = &["viewer", "operator", "admin", "owner"];
 
 /// The Admins page's open dialog.
 #[derive(Clone)]
@@ -288,7 +280,7 @@ fn AdminForm(
             {move || other.get().map(|e| view! { <Alert error=e/> })}
             <form on:submit=submit novalidate=true data-testid="admin-form">
                 {fields(specs, form, false)}
-                {field(("role".into(), "Role", role, same(&["viewer", "operator", "admin", "owner"]), "Owners reach everything: leave the scope empty"), form, false)}
+                {field(("role".into(), "Role", role, same(ROLES), "Owners reach everything: leave the scope empty"), form, false)}
                 {site_checks(form, locations)}
                 {field(("scope.tags".into(), "Tags", tags, Vec::new(), "Comma-separated; empty: every tag. With locations too, both must hold."), form, false)}
                 <div class="foot"><button type="button" class="btn" on:click=move |_| dialog.set(None)>"Cancel"</button>
@@ -398,7 +390,7 @@ pub fn Tokens() -> impl IntoView {
                         {move || error.get().map(|e| view! { <Alert error=e/> })}
                         <form on:submit=create>
                             <TextField id="tok-name" label="What it is for" value=name required=true focus=true/>
-                            {role_select("tok-role", role)}
+                            {field(("role".into(), "Role", role, same(ROLES), ""), Form { prefix: "tok", key: plain_key, error: RwSignal::new(None) }, false)}
                             <div class="foot"><button type="button" class="btn" on:click=move |_| close.run(())>"Cancel"</button>
                                 <button type="submit" class="btn btn-primary">"Create"</button></div>
                         </form>
