@@ -65,6 +65,7 @@ pub fn Admins() -> impl IntoView {
         refresh.track();
         async { api::get::<AdminList>("/api/v1/admins?limit=200").await }
     });
+    let sites = lookups();
     let dialog = RwSignal::new(None::<AdminDialog>);
     let opening = RwSignal::new(false);
     let me = match auth().0.get_untracked() {
@@ -111,7 +112,6 @@ pub fn Admins() -> impl IntoView {
                 Load::Failed(e) => view! { <tr><td colspan="5"><ErrorBox error=e/></td></tr> }.into_any(),
                 Load::Ready(l) => l.items.into_iter().map(|a| {
                     let id = a.id.clone();
-                    let sites = lookups();
                     let locs = a.scope.locations.iter().map(|l| sites.location(&Some(l.clone()))).collect::<Vec<_>>().join(", ");
                     let scope = [locs, a.scope.tags.join(", ")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" · ");
                     let own = a.id == me;

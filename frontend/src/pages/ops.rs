@@ -33,6 +33,7 @@ enum PlatformDialog {
 pub fn Platforms() -> impl IntoView {
     let auth = auth();
     let toasts = toasts();
+    let lookups = lookups();
     let admin = auth.can(Role::Admin);
     let write = admin_refusal(Some("a platform serves the whole estate"));
     let (no_write, why) = (write.is_some(), write.unwrap_or_default());
@@ -72,7 +73,7 @@ pub fn Platforms() -> impl IntoView {
                     toasts.ok(format!("Deleted platform {}", p.name));
                     dialog.set(None);
                     refresh.update(|r| *r += 1);
-                    lookups().refresh();
+                    lookups.refresh();
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -167,6 +168,7 @@ fn PlatformForm(
     refresh: RwSignal<u32>,
 ) -> impl IntoView {
     let toasts = toasts();
+    let lookups = lookups();
     let owner = auth().can(Role::Owner);
     let p = platform.as_ref();
     let editing = p.is_some();
@@ -301,7 +303,7 @@ fn PlatformForm(
                     ));
                     dialog.set(None);
                     refresh.update(|r| *r += 1);
-                    lookups().refresh();
+                    lookups.refresh();
                 }
                 Err(e) => {
                     if !form.place(e.clone(), PLATFORM_FIELDS) {
