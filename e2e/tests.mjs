@@ -528,6 +528,102 @@ test('creates a rule whose preview follows its condition, evaluates everyone and
   await page.context().close();
 });
 
+// ---- admins and platforms: every capability the API has, on a screen ----
+
+test('creates a scoped admin, edits its role and deletes it after a confirmation; creates a webhook platform and renames it', async () => {
+  const me = await api('GET', '/api/v1/me');
+  const page = await newPage();
+  await signIn(page, USER, PASSWORD, '/admins');
+  await page.locator('tbody tr[data-admin]').first().waitFor();
+  say('your own account cannot be deleted, and the button says why');
+  const own = page.locator(`tr[data-admin="${me.id}"]`).getByRole('button', { name: /^Delete / });
+  expect(await own.isDisabled() && /own account/.test(await own.getAttribute('title')), 'deleting yourself should be disabled with the reason');
+  say('a short password is refused at its field, which takes the keyboard');
+  await page.getByTestId('new-admin').click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Username').fill('e2e-helpdesk');
+  await dialog.getByLabel('Password', { exact: true }).fill('short');
+  await dialog.getByLabel('Role').selectOption('operator');
+  await dialog.getByLabel('Tags').fill('E2E-Desk, London');
+  await page.getByTestId('admin-save').click();
+  await dialog.getByTestId('field-error').waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'adm-password');
+  expect(await page.locator('#adm-password').getAttribute('aria-invalid') === 'true', 'the password should be marked invalid');
+  await page.screenshot({ path: join(SHOTS, 'admin-error-1280.png') });
+  say('fixed, it is created with its tag scope');
+  await dialog.getByLabel('Password', { exact: true }).fill('e2e-helpdesk-password');
+  await page.getByTestId('admin-save').click();
+  await page.locator('.toast').filter({ hasText: 'Created e2e-helpdesk' }).waitFor();
+  await dialog.waitFor({ state: 'detached' });
+  const row = page.locator('tbody tr[data-admin]').filter({ hasText: 'e2e-helpdesk' });
+  await row.filter({ hasText: 'E2E-Desk, London' }).waitFor();
+  const id = await row.getAttribute('data-admin');
+  const created = await api('GET', `/api/v1/admins/${id}`);
+  // Tags are matched case-insensitively; the server keeps them lowercased.
+  expect(created.role === 'operator' && created.scope.tags.join() === 'e2e-desk,london', `the account should be as entered: ${JSON.stringify(created)}`);
+  say('edit its role: the row follows, the scope stays');
+  await row.getByRole('button', { name: 'Edit e2e-helpdesk' }).click();
+  await dialog.getByLabel('Role').selectOption('admin');
+  expect(await dialog.getByLabel('New password').inputValue() === '', 'the password field should start empty');
+  await page.getByTestId('admin-save').click();
+  await page.locator('.toast').filter({ hasText: 'Saved e2e-helpdesk' }).waitFor();
+  await row.getByTestId('admin-role').filter({ hasText: /^admin$/ }).waitFor();
+  const edited = await api('GET', `/api/v1/admins/${id}`);
+  expect(edited.role === 'admin' && edited.scope.tags.length === 2, `the edit should be saved: ${JSON.stringify(edited)}`);
+  say('delete asks first; Cancel keeps the account');
+  await row.getByRole('button', { name: 'Delete e2e-helpdesk' }).click();
+  await dialog.getByTestId('confirm-text').waitFor();
+  await page.screenshot({ path: join(SHOTS, 'admin-delete-1280.png') });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await api('GET', `/api/v1/admins/${id}`);
+  say('confirmed, it is gone');
+  await row.getByRole('button', { name: 'Delete e2e-helpdesk' }).click();
+  await page.getByTestId('confirm-go').click();
+  await page.locator('.toast').filter({ hasText: 'Deleted e2e-helpdesk' }).waitFor();
+  await row.waitFor({ state: 'detached' });
+  const gone = await fetch(`${BASE}/api/v1/admins/${id}`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(gone.status === 404, `the account should be deleted, GET answers ${gone.status}`);
+
+  say('a webhook platform: a short signing secret is refused at its field');
+  await page.getByRole('navigation').getByRole('link', { name: 'Platforms' }).click();
+  await page.getByTestId('new-platform').click();
+  await dialog.getByLabel('Name').fill('E2E Hook');
+  await dialog.getByLabel('Kind').selectOption('webhook');
+  await dialog.getByLabel('URL').fill('http://localhost:9/e2e-hook');
+  await dialog.getByLabel('Signing secret').fill('too short');
+  await page.getByTestId('platform-save').click();
+  await dialog.getByTestId('field-error').waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'plat-signing_secret');
+  await page.screenshot({ path: join(SHOTS, 'platform-error-1280.png') });
+  say('fixed, it is created; the secret is stored, never returned');
+  const secret = 'e2e-signing-secret-0123456789';
+  await dialog.getByLabel('Signing secret').fill(secret);
+  await page.getByTestId('platform-save').click();
+  await page.locator('.toast').filter({ hasText: 'Created platform E2E Hook' }).waitFor();
+  const prow = page.locator('tbody tr[data-platform]').filter({ hasText: 'E2E Hook' });
+  await prow.waitFor();
+  const pid = await prow.getAttribute('data-platform');
+  const hook = await api('GET', `/api/v1/platforms/${pid}`);
+  expect(hook.kind === 'webhook' && hook.url === 'http://localhost:9/e2e-hook' && hook.has_signing_secret, `the platform should be as entered: ${JSON.stringify(hook)}`);
+  expect(!JSON.stringify(hook).includes(secret), 'the secret should never be returned');
+  say('rename it: the stored secret is kept, the field never shows it');
+  await prow.getByRole('button', { name: 'Edit platform E2E Hook' }).click();
+  expect(await dialog.getByLabel('Signing secret').inputValue() === '', 'the secret field should start empty');
+  await dialog.getByLabel('Name').fill('E2E Hook (renamed)');
+  await page.getByTestId('platform-save').click();
+  await page.locator('.toast').filter({ hasText: 'Saved platform E2E Hook (renamed)' }).waitFor();
+  await page.locator(`tr[data-platform="${pid}"]`).filter({ hasText: 'E2E Hook (renamed)' }).waitFor();
+  const renamed = await api('GET', `/api/v1/platforms/${pid}`);
+  expect(renamed.name === 'E2E Hook (renamed)' && renamed.has_signing_secret && renamed.version > hook.version, `the rename should be saved: ${JSON.stringify(renamed)}`);
+  say('delete it after the confirmation');
+  await page.locator(`tr[data-platform="${pid}"]`).getByRole('button', { name: /^Delete platform/ }).click();
+  await page.getByTestId('confirm-go').click();
+  await page.locator('.toast').filter({ hasText: 'Deleted platform E2E Hook (renamed)' }).waitFor();
+  await page.locator(`tr[data-platform="${pid}"]`).waitFor({ state: 'detached' });
+  await page.context().close();
+});
+
 test('screenshots of every main screen at 1280 and 390 px', async () => {
   const [number] = (await api('GET', '/api/v1/numbers?status=assigned&limit=1')).items.map((n) => n.number);
   const rule = (await api('GET', '/api/v1/rules?limit=1')).items[0];
@@ -568,6 +664,14 @@ test('screenshots of every main screen at 1280 and 390 px', async () => {
     await page.locator('tbody tr[data-number] button[data-act=assign]').first().click();
     await page.getByTestId('suggestions').locator('button').first().waitFor();
     await page.screenshot({ path: join(SHOTS, `assign-dialog-${width}.png`) });
+    for (const [name, path] of [['admin', '/admins'], ['platform', '/platforms']]) {
+      say(`${name} dialog at ${width}`);
+      await page.goto(BASE + path);
+      await page.getByTestId(`new-${name}`).click();
+      await page.getByTestId(`${name}-form`).waitFor();
+      await page.waitForTimeout(150);
+      await page.screenshot({ path: join(SHOTS, `${name}-dialog-${width}.png`) });
+    }
     await page.context().close();
   }
 });

@@ -81,6 +81,14 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     decode(call("GET", path, None, None, None).await)
 }
 
+/// `GET path`, decoded as `T`, with the version its `ETag` gives (for `If-Match`, where
+/// the wire type carries none, as with admin accounts).
+pub async fn get_versioned<T: DeserializeOwned>(path: &str) -> Result<(T, Option<i64>), ApiError> {
+    let answer = call("GET", path, None, None, None).await;
+    let version = answer.as_ref().ok().and_then(|a| a.2);
+    decode(answer).map(|v| (v, version))
+}
+
 /// A write with a JSON body (or none), decoded as `T` (`()` for an empty answer).
 pub async fn send<B: Serialize, T: DeserializeOwned>(
     method: &str,
@@ -126,8 +134,8 @@ fn json<B: Serialize>(body: Option<&B>) -> Result<Option<JsValue>, ApiError> {
     }
 }
 
-fn decode<T: DeserializeOwned>(answer: Result<(u16, String), ApiError>) -> Result<T, ApiError> {
-    let (status, text) = answer?;
+fn decode<T: DeserializeOwned>(answer: Result<Reply, ApiError>) -> Result<T, ApiError> {
+    let (status, text, _) = answer?;
     let text = if text.trim().is_empty() {
         "null"
     } else {
@@ -145,8 +153,11 @@ fn bad_response(status: u16, e: &serde_json::Error) -> ApiError {
     }
 }
 
-/// A request under way: its status and body, or the refusal.
-type Answer = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(u16, String), ApiError>>>>;
+/// A 2xx answer: its status, body and the version its `ETag` names.
+type Reply = (u16, String, Option<i64>);
+
+/// A request under way: its reply, or the refusal.
+type Answer = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reply, ApiError>>>>;
 
 /// The request; a 2xx answers its status and body, anything else the decoded refusal.
 /// Boxed, so its state machine is not copied into each caller's.
@@ -173,15 +184,15 @@ async fn call_inner(
     body: Option<JsValue>,
     content_type: Option<&str>,
     version: Option<i64>,
-) -> Result<(u16, String), ApiError> {
+) -> Result<Reply, ApiError> {
     let tag = version.map(|v| format!("\"{v}\""));
     let extra: &[(&str, &str)] = match &tag {
         Some(t) => &[("If-Match", t.as_str())],
         None => &[],
     };
-    let (status, text) = raw(method, path, body, content_type, extra).await?;
+    let (status, text, etag) = raw(method, path, body, content_type, extra).await?;
     if (200..300).contains(&status) {
-        return Ok((status, text));
+        return Ok((status, text, etag));
     }
     let err = match serde_json::from_str::<api_types::ErrorBody>(&text) {
         Ok(b) => ApiError {
@@ -214,7 +225,7 @@ async fn raw(
     body: Option<JsValue>,
     content_type: Option<&str>,
     extra: &[(&str, &str)],
-) -> Result<(u16, String), ApiError> {
+) -> Result<Reply, ApiError> {
     let headers = Headers::new().map_err(|_| ApiError::network("headers"))?;
     for (k, v) in extra {
         let _ = headers.set(k, v);
@@ -247,5 +258,12 @@ async fn raw(
         .map_err(|_| ApiError::network("body"))?
         .as_string()
         .unwrap_or_default();
-    Ok((resp.status(), text))
+    // `"7"` (or `W/"7"`) → 7.
+    let etag = resp
+        .headers()
+        .get("ETag")
+        .ok()
+        .flatten()
+        .and_then(|t| t.trim_start_matches("W/").trim_matches('"').parse().ok());
+    Ok((resp.status(), text, etag))
 }

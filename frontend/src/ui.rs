@@ -101,10 +101,16 @@ pub fn Empty(#[prop(into)] text: String) -> impl IntoView {
     view! { <div class="empty">{text}</div> }
 }
 
-/// An inline error message inside a form or dialog.
+/// An inline error message inside a form or dialog; a 412 (an `If-Match` that no longer
+/// matches) says what happened in words rather than in versions.
 #[component]
 pub fn Alert(error: ApiError) -> impl IntoView {
-    view! { <div class="alert alert-error" role="alert">{error.message}</div> }
+    let text = if error.status == 412 {
+        "Someone else changed this since you opened it, so it was not saved. Your edits are still here: copy what you need, close and open it again to see their version.".to_string()
+    } else {
+        error.message
+    };
+    view! { <div class="alert alert-error" role="alert" data-testid="form-error">{text}</div> }
 }
 
 /// One message in the corner: its id, text, whether it is an error, and an optional link
@@ -344,4 +350,161 @@ pub fn tag_list(text: &str) -> Vec<String> {
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
         .collect()
+}
+
+/// A form's controls: the prefix of their ids, the refusal the form shows, and where in
+/// the form a refusal belongs (the key of the field it names, if any).
+#[derive(Clone, Copy)]
+pub struct Form {
+    /// `rule` makes the field `pool.tags` the control `#rule-pool-tags`.
+    pub prefix: &'static str,
+    /// The key of the field a refusal names.
+    pub key: fn(&ApiError) -> Option<String>,
+    /// The refusal shown at its field.
+    pub error: RwSignal<Option<ApiError>>,
+}
+
+impl Form {
+    /// The id of the control for `key`.
+    pub fn id(&self, key: &str) -> String {
+        format!("{}-{}", self.prefix, key.replace('.', "-"))
+    }
+    /// The refusal's sentence when it names the field `key`, for under that field.
+    pub fn message(self, key: String) -> impl Fn() -> Option<String> + Clone + 'static {
+        move || {
+            self.error.with(|e| {
+                e.as_ref()
+                    .filter(|e| (self.key)(e).as_deref() == Some(key.as_str()))
+                    .map(|e| {
+                        let f = e.details["field"].as_str().unwrap_or_default();
+                        field_message(e, f.split(['[', '.']).next().unwrap_or(f))
+                    })
+            })
+        }
+    }
+    /// Shows `e` at its field and takes the keyboard there; `false` when it names none
+    /// of `placed` (the caller shows it above the form).
+    pub fn place(&self, e: ApiError, placed: &[&str]) -> bool {
+        match (self.key)(&e).filter(|k| placed.contains(&k.as_str())) {
+            Some(k) => {
+                focus_id(self.id(&k));
+                self.error.set(Some(e));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A refusal's `details.field` without its indices: `scope.locations[2]` →
+/// `scope.locations`.
+pub fn plain_key(e: &ApiError) -> Option<String> {
+    let f = e.details.get("field")?.as_str()?;
+    Some(f.split('[').next().unwrap_or(f).to_string())
+}
+
+/// A refusal made here rather than by the server (a field that is not a number).
+pub fn local_error(field: &str, message: &str) -> ApiError {
+    ApiError {
+        status: 400,
+        code: "invalid_field".into(),
+        message: format!("{field}: {message}"),
+        details: serde_json::json!({ "field": field }),
+    }
+}
+
+/// One field of a form: its key (where a refusal belongs), label, value, choices
+/// (none: a text input) and help.
+pub type Spec = (
+    String,
+    &'static str,
+    RwSignal<String>,
+    Vec<(String, String)>,
+    &'static str,
+);
+
+/// One labelled control: a `<select>` of the choices when there are any, else a text
+/// input (a password input, never pre-filled by the browser, when the key ends in
+/// `password` or `secret`: what is typed there is not shown). A refusal whose field is
+/// the spec's key shows under it and marks it invalid.
+/// A plain function called from tables of specs, not a component used at many call
+/// sites: each distinct call site of a component costs wasm.
+pub fn field(spec: Spec, form: Form, readonly: bool) -> AnyView {
+    let (key, label, value, options, help) = spec;
+    let id = form.id(&key);
+    let err_id = format!("{id}-error");
+    let secret = key.ends_with("password") || key.ends_with("secret");
+    let mine = form.message(key);
+    let mine2 = mine.clone();
+    let invalid = move || mine2().is_some().to_string();
+    let control = if options.is_empty() {
+        view! { <input id=id.clone() type=if secret { "password" } else { "text" }
+            autocomplete=if secret { "new-password" } else { "off" } readonly=readonly prop:value=move || value.get()
+            aria-invalid=invalid aria-describedby=err_id.clone()
+            on:input=move |ev| value.set(event_target_value(&ev))/> }
+        .into_any()
+    } else {
+        view! { <select id=id.clone() disabled=readonly aria-invalid=invalid aria-describedby=err_id.clone()
+            on:change=move |ev| value.set(event_target_value(&ev))>
+            {options.into_iter().map(|(v, l)| { let sel = value.with_untracked(|x| *x == v); view! { <option value=v selected=sel>{l}</option> } }).collect_view()}
+        </select> }
+        .into_any()
+    };
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            {control}
+            {(!help.is_empty()).then(|| view! { <div class="help">{help}</div> })}
+            {move || mine().map(|m| view! { <div class="field-error" id=err_id.clone() data-testid="field-error">{m}</div> })}
+        </div>
+    }
+    .into_any()
+}
+
+/// The specs' fields, in order.
+pub fn fields(specs: Vec<Spec>, form: Form, readonly: bool) -> AnyView {
+    specs
+        .into_iter()
+        .map(|s| field(s, form, readonly))
+        .collect_view()
+        .into_any()
+}
+
+/// `(value, label)` pairs where the label is the value.
+pub fn same(values: &[&str]) -> Vec<(String, String)> {
+    values
+        .iter()
+        .map(|v| (v.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Asks before a destructive action: the sentence, Cancel, and the danger button
+/// (focused, so Enter confirms and Escape cancels); a refusal shows inside.
+pub fn confirm(
+    title: String,
+    text: String,
+    button: &'static str,
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<ApiError>>,
+    close: Callback<()>,
+    go: Callback<()>,
+) -> AnyView {
+    let node = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(b) = node.get() {
+            let _ = b.focus();
+        }
+    });
+    view! {
+        <Modal title=title on_close=close>
+            <p data-testid="confirm-text">{text}</p>
+            {move || error.get().map(|e| view! { <Alert error=e/> })}
+            <div class="foot">
+                <button type="button" class="btn" on:click=move |_| close.run(())>"Cancel"</button>
+                <button type="button" class="btn btn-danger" data-testid="confirm-go" node_ref=node
+                    disabled=move || busy.get() on:click=move |_| go.run(())>{button}</button>
+            </div>
+        </Modal>
+    }
+    .into_any()
 }

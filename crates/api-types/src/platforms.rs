@@ -133,27 +133,51 @@ pub struct NewPlatform {
 #[serde(deny_unknown_fields)]
 pub struct PlatformPatch {
     /// New name.
-    #[serde(default, deserialize_with = "crate::not_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub name: Option<String>,
     /// The kind: accepted only when it is the current one.
-    #[serde(default, deserialize_with = "crate::not_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = domain::PlatformKind))]
     pub kind: Option<String>,
     /// Teams: new tenant.
-    #[serde(default, deserialize_with = "crate::not_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub tenant_id: Option<String>,
     /// Teams: new client id.
-    #[serde(default, deserialize_with = "crate::not_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub client_id: Option<String>,
     /// Teams: take the client secret from this environment variable from now on.
-    #[serde(default, deserialize_with = "crate::not_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub client_secret_env: Option<String>,
     /// Teams: store this client secret (encrypted) from now on; write-only.
-    #[serde(default, deserialize_with = "crate::not_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub client_secret: Option<String>,
     /// Teams: new Graph base URL, or `null` for the default.
@@ -181,11 +205,19 @@ pub struct PlatformPatch {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub sync_interval_seconds: Option<Option<i64>>,
     /// Webhook: new URL.
-    #[serde(default, deserialize_with = "crate::not_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub url: Option<String>,
     /// Webhook: new signing secret; write-only.
-    #[serde(default, deserialize_with = "crate::not_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub signing_secret: Option<String>,
 }

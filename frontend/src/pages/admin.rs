@@ -1,16 +1,20 @@
-//! Owners' screens: admin accounts and API tokens (a new token's secret is shown once,
+//! Owners' screens: admin accounts (with role, scope and password; deleted only after a
+//! confirmation) and API tokens (a new token's secret is shown once,
 //! with a copy button), and the lifecycle settings.
 
 use api_types::{
-    Admin, AdminList, ApiTokenList, CreatedApiToken, NewAdmin, NewApiToken, Role, Settings,
-    SettingsPatch,
+    Admin, AdminList, AdminPatch, ApiTokenList, CallerKind, CreatedApiToken, NewAdmin, NewApiToken,
+    Role, ScopeBody, Settings, SettingsPatch,
 };
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError, segment};
-use crate::app::{auth, needs};
+use crate::app::{AuthState, auth, lookups, needs};
 use crate::pages::actions::TextField;
-use crate::ui::{Alert, ErrorBox, Load, Modal, fmt_time, load, toasts};
+use crate::ui::{
+    Alert, ErrorBox, Form, Load, Modal, field, fields, fmt_time, load, plain_key, same, tag_list,
+    toasts,
+};
 
 fn owner_only() -> Option<AnyView> {
     (!auth().can(Role::Owner)).then(|| {
@@ -19,18 +23,37 @@ fn owner_only() -> Option<AnyView> {
     })
 }
 
-fn role_select(id: &'static str, value: RwSignal<String>) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for=id>"Role"</label>
-            <select id=id on:change=move |ev| value.set(event_target_value(&ev))>
-                {["viewer", "operator", "admin", "owner"].map(|r| view! { <option value=r selected=move || value.get() == r>{r}</option> }).collect_view()}
-            </select>
-        </div>
-    }
+/// The roles, weakest first.
+const ROLES: &[&str] = &["viewer", "operator", "admin", "owner"];
+
+/// The Admins page's open dialog.
+#[derive(Clone)]
+enum AdminDialog {
+    /// A new account.
+    New,
+    /// Editing this account, as read at this version (its `ETag`).
+    Edit(Box<Admin>, Option<i64>),
+    /// Asking before deleting this account.
+    Delete(Box<Admin>),
 }
 
-/// Admin accounts (owners only).
+/// `role` for a refusal that names the scope as a whole (an owner given one), else the
+/// field it names.
+fn admin_key(e: &ApiError) -> Option<String> {
+    plain_key(e).map(|k| if k == "scope" { "role".into() } else { k })
+}
+
+/// The admin form's fields, by the key a refusal names.
+const ADMIN_FIELDS: &[&str] = &[
+    "username",
+    "password",
+    "role",
+    "scope.locations",
+    "scope.tags",
+];
+
+/// Admin accounts (owners only): create with a role and scope, edit role, scope and
+/// password, delete after a confirmation.
 #[component]
 pub fn Admins() -> impl IntoView {
     if let Some(v) = owner_only() {
@@ -42,80 +65,230 @@ pub fn Admins() -> impl IntoView {
         refresh.track();
         async { api::get::<AdminList>("/api/v1/admins?limit=200").await }
     });
-    let creating = RwSignal::new(false);
-    let username = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let role = RwSignal::new("viewer".to_string());
-    let error = RwSignal::new(None::<ApiError>);
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let body = NewAdmin {
-            username: username.get_untracked(),
-            password: password.get_untracked(),
-            role: role.get_untracked(),
-            scope: None,
-        };
+    let sites = lookups();
+    let dialog = RwSignal::new(None::<AdminDialog>);
+    let opening = RwSignal::new(false);
+    let me = match auth().0.get_untracked() {
+        AuthState::LoggedIn(m) if m.kind == CallerKind::Admin => m.id,
+        _ => String::new(),
+    };
+    // Read afresh, for the version its ETag carries (the list's records have none).
+    let edit = move |id: String| {
+        opening.set(true);
         leptos::task::spawn_local(async move {
-            match api::send::<_, Admin>("POST", "/api/v1/admins", Some(&body)).await {
-                Ok(a) => {
-                    toasts.ok(format!("Created {}", a.username));
-                    creating.set(false);
+            let path = format!("/api/v1/admins/{}", segment(&id));
+            match api::get_versioned::<Admin>(&path).await {
+                Ok((a, v)) => dialog.set(Some(AdminDialog::Edit(Box::new(a), v))),
+                Err(e) => toasts.err(e.message),
+            }
+            opening.set(false);
+        });
+    };
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let close = Callback::new(move |()| dialog.set(None));
+    let delete = move |a: Admin| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let path = format!("/api/v1/admins/{}", segment(&a.id));
+            match api::send::<(), ()>("DELETE", &path, None).await {
+                Ok(()) => {
+                    toasts.ok(format!("Deleted {}", a.username));
+                    dialog.set(None);
                     refresh.update(|r| *r += 1)
                 }
                 Err(e) => error.set(Some(e)),
             }
-        });
-    };
-    let delete = move |id: String| {
-        leptos::task::spawn_local(async move {
-            match api::send::<(), ()>("DELETE", &format!("/api/v1/admins/{}", segment(&id)), None)
-                .await
-            {
-                Ok(()) => {
-                    toasts.ok("Deleted");
-                    refresh.update(|r| *r += 1)
-                }
-                Err(e) => toasts.err(e.message),
-            }
+            busy.set(false);
         });
     };
     view! {
         <div class="page-head"><h1>"Admins"</h1><span class="spacer"></span>
-            <button class="btn btn-primary" on:click=move |_| { error.set(None); creating.set(true) }>"New admin"</button></div>
+            <button class="btn btn-primary" data-testid="new-admin" on:click=move |_| dialog.set(Some(AdminDialog::New))>"New admin"</button></div>
         <div class="table-wrap"><table class="data cards">
-            <thead><tr><th>"Username"</th><th>"Role"</th><th>"Scope"</th><th>"Last login"</th><th></th></tr></thead>
+            <thead><tr><th>"Username"</th><th>"Role"</th><th>"Scope"</th><th>"Last login"</th><th class="actions"><span class="sr-only">"Actions"</span></th></tr></thead>
             <tbody>{move || match list.get() {
                 Load::Loading => view! { <tr><td colspan="5"><crate::ui::Loading/></td></tr> }.into_any(),
                 Load::Failed(e) => view! { <tr><td colspan="5"><ErrorBox error=e/></td></tr> }.into_any(),
                 Load::Ready(l) => l.items.into_iter().map(|a| {
                     let id = a.id.clone();
-                    let scope = [a.scope.locations.join(", "), a.scope.tags.join(", ")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" · ");
-                    view! { <tr>
+                    let locs = a.scope.locations.iter().map(|l| sites.location(&Some(l.clone()))).collect::<Vec<_>>().join(", ");
+                    let scope = [locs, a.scope.tags.join(", ")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" · ");
+                    let own = a.id == me;
+                    let name = a.username.clone();
+                    let row = a.clone();
+                    view! { <tr data-admin=a.id.clone()>
                         <td data-label="Username">{a.username.clone()}</td>
-                        <td data-label="Role"><span class="badge b-neutral">{a.role.as_str()}</span></td>
+                        <td data-label="Role"><span class="badge b-neutral" data-testid="admin-role">{a.role.as_str()}</span></td>
                         <td data-label="Scope" class="muted">{if scope.is_empty() { "everything".to_string() } else { scope }}</td>
                         <td data-label="Last login">{a.last_login_at.as_ref().map(fmt_time).unwrap_or_else(|| "never".into())}</td>
-                        <td class="actions"><button class="btn btn-sm" on:click=move |_| delete(id.clone())>"Delete"</button></td>
+                        <td class="actions"><span class="btn-row">
+                            <button class="btn btn-sm" aria-label=format!("Edit {name}") disabled=move || opening.get() on:click=move |_| edit(id.clone())>"Edit"</button>
+                            <button class="btn btn-sm" aria-label=format!("Delete {name}") disabled=own
+                                title=if own { "You cannot delete your own account" } else { "" }
+                                on:click=move |_| { error.set(None); dialog.set(Some(AdminDialog::Delete(Box::new(row.clone())))) }>"Delete…"</button>
+                        </span></td>
                     </tr> }
                 }).collect_view().into_any(),
             }}</tbody>
         </table></div>
-        {move || creating.get().then(|| view! {
-            <Modal title="New admin" on_close=Callback::new(move |()| creating.set(false))>
-                {move || error.get().map(|e| view! { <Alert error=e/> })}
-                <form on:submit=create>
-                    <TextField id="adm-user" label="Username" value=username required=true focus=true/>
-                    <div class="field"><label for="adm-pw">"Password"</label>
-                        <input id="adm-pw" type="password" autocomplete="new-password" prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
-                        <div class="help">"At least 8 characters"</div></div>
-                    {role_select("adm-role", role)}
-                    <div class="foot"><button type="button" class="btn" on:click=move |_| creating.set(false)>"Cancel"</button>
-                        <button type="submit" class="btn btn-primary">"Create"</button></div>
-                </form>
-            </Modal>
+        {move || dialog.get().map(|d| match d {
+            AdminDialog::New => view! { <AdminForm admin=None dialog=dialog refresh=refresh/> }.into_any(),
+            AdminDialog::Edit(a, v) => view! { <AdminForm admin=Some((*a, v)) dialog=dialog refresh=refresh/> }.into_any(),
+            AdminDialog::Delete(a) => crate::ui::confirm(
+                format!("Delete {}?", a.username),
+                format!("{} can no longer log in, and their sessions end now. What they did stays in the audit log.", a.username),
+                "Delete account", busy, error, close,
+                Callback::new(move |()| delete((*a).clone())),
+            ),
         })}
     }
     .into_any()
+}
+
+/// The sites a grant may be limited to, as checkboxes (none ticked: every site).
+fn site_checks(form: Form, chosen: RwSignal<Vec<String>>) -> impl IntoView {
+    let sites = lookups().locations;
+    let first = form.id("scope.locations");
+    let message = form.message("scope.locations".into());
+    view! {
+        <fieldset class="field plain">
+            <legend>"Locations"</legend>
+            <div class="checks">{move || {
+                let l = sites.get();
+                if l.is_empty() {
+                    return view! { <span class="muted">"No locations yet."</span> }.into_any();
+                }
+                l.into_iter().enumerate().map(|(i, s)| {
+                    let (a, b) = (s.id.clone(), s.id);
+                    view! { <label><input type="checkbox" id=(i == 0).then(|| first.clone())
+                        prop:checked=move || chosen.with(|c| c.contains(&a))
+                        on:change=move |ev| { let on = event_target_checked(&ev); chosen.update(|c| { c.retain(|x| x != &b); if on { c.push(b.clone()) } }) }/>
+                        " "{s.name}</label> }
+                }).collect_view().into_any()
+            }}</div>
+            <div class="help">"None ticked: every location."</div>
+            {move || message().map(|m| view! { <div class="field-error" data-testid="field-error">{m}</div> })}
+        </fieldset>
+    }
+}
+
+/// Creates an account (`POST /admins`) or edits one (`PATCH /admins/{id}` with
+/// `If-Match`, sending only what changed). A refusal naming a field shows there and
+/// takes the keyboard there; any other (the last owner, a change made meanwhile) shows
+/// above the form.
+#[component]
+fn AdminForm(
+    admin: Option<(Admin, Option<i64>)>,
+    dialog: RwSignal<Option<AdminDialog>>,
+    refresh: RwSignal<u32>,
+) -> impl IntoView {
+    let toasts = toasts();
+    let a = admin.as_ref().map(|(a, _)| a);
+    let editing = a.is_some();
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let role = RwSignal::new(a.map_or("viewer", |a| a.role.as_str()).to_string());
+    let tags = RwSignal::new(a.map(|a| a.scope.tags.join(", ")).unwrap_or_default());
+    let locations = RwSignal::new(a.map(|a| a.scope.locations.clone()).unwrap_or_default());
+    let form = Form {
+        prefix: "adm",
+        key: admin_key,
+        error: RwSignal::new(None),
+    };
+    let other = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let title = a.map_or("New admin".to_string(), |a| format!("Edit {}", a.username));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        form.error.set(None);
+        other.set(None);
+        let scope = ScopeBody {
+            locations: locations.get_untracked(),
+            tags: tag_list(&tags.get_untracked()),
+        };
+        let pw = password.get_untracked();
+        let r = role.get_untracked();
+        let admin = admin.clone();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let result = match &admin {
+                None => {
+                    let body = NewAdmin {
+                        username: username.get_untracked().trim().to_string(),
+                        password: pw,
+                        role: r,
+                        scope: (scope != ScopeBody::default()).then_some(scope),
+                    };
+                    api::send::<_, Admin>("POST", "/api/v1/admins", Some(&body)).await
+                }
+                Some((a, version)) => {
+                    let body = AdminPatch {
+                        password: (!pw.is_empty()).then_some(pw),
+                        role: (r != a.role.as_str()).then_some(r),
+                        scope: (scope != a.scope).then_some(scope),
+                    };
+                    let path = format!("/api/v1/admins/{}", segment(&a.id));
+                    match version {
+                        Some(v) => api::send_if_match("PATCH", &path, Some(&body), *v).await,
+                        None => api::send("PATCH", &path, Some(&body)).await,
+                    }
+                }
+            };
+            busy.set(false);
+            match result {
+                Ok(a) => {
+                    toasts.ok(if editing {
+                        format!("Saved {}", a.username)
+                    } else {
+                        format!("Created {}", a.username)
+                    });
+                    dialog.set(None);
+                    refresh.update(|r| *r += 1)
+                }
+                Err(e) => {
+                    if !form.place(e.clone(), ADMIN_FIELDS) {
+                        other.set(Some(e))
+                    }
+                }
+            }
+        });
+    };
+    let specs = if editing {
+        vec![(
+            "password".into(),
+            "New password",
+            password,
+            Vec::new(),
+            "Empty: the password stays. A new one ends their sessions.",
+        )]
+    } else {
+        vec![
+            ("username".into(), "Username", username, Vec::new(), ""),
+            (
+                "password".into(),
+                "Password",
+                password,
+                Vec::new(),
+                "At least 8 characters",
+            ),
+        ]
+    };
+    crate::ui::focus_id(form.id(if editing { "role" } else { "username" }));
+    view! {
+        <Modal title=title on_close=Callback::new(move |()| dialog.set(None))>
+            {move || other.get().map(|e| view! { <Alert error=e/> })}
+            <form on:submit=submit novalidate=true data-testid="admin-form">
+                {fields(specs, form, false)}
+                {field(("role".into(), "Role", role, same(ROLES), "Owners reach everything: leave the scope empty"), form, false)}
+                {site_checks(form, locations)}
+                {field(("scope.tags".into(), "Tags", tags, Vec::new(), "Comma-separated; empty: every tag. With locations too, both must hold."), form, false)}
+                <div class="foot"><button type="button" class="btn" on:click=move |_| dialog.set(None)>"Cancel"</button>
+                    <button type="submit" class="btn btn-primary" data-testid="admin-save" disabled=move || busy.get()>
+                        {move || if busy.get() { "Saving…" } else if editing { "Save" } else { "Create" }}</button></div>
+            </form>
+        </Modal>
+    }
 }
 
 /// API tokens (owners only); the secret of a new one is shown once.
@@ -217,7 +390,7 @@ pub fn Tokens() -> impl IntoView {
                         {move || error.get().map(|e| view! { <Alert error=e/> })}
                         <form on:submit=create>
                             <TextField id="tok-name" label="What it is for" value=name required=true focus=true/>
-                            {role_select("tok-role", role)}
+                            {field(("role".into(), "Role", role, same(ROLES), ""), Form { prefix: "tok", key: plain_key, error: RwSignal::new(None) }, false)}
                             <div class="foot"><button type="button" class="btn" on:click=move |_| close.run(())>"Cancel"</button>
                                 <button type="submit" class="btn btn-primary">"Create"</button></div>
                         </form>

@@ -1,20 +1,42 @@
-//! Platforms (with sync and drift) and provisioning jobs (with retry).
+//! Platforms (added, edited and deleted by unscoped admins, their secrets by owners;
+//! with sync and drift) and provisioning jobs (with retry).
 
-use api_types::{DriftList, JobList, Platform, PlatformList, ProvisioningJob, Role};
+use api_types::{
+    DriftList, JobList, NewPlatform, Platform, PlatformList, PlatformPatch, ProvisioningJob, Role,
+};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::{self, segment};
-use crate::app::{admin_refusal, auth, needs};
-use crate::ui::{ErrorBox, Load, fmt_time, load, toasts};
+use crate::app::{admin_refusal, auth, lookups, needs};
+use crate::pages::rules::pairs;
+use crate::ui::{
+    Alert, ErrorBox, Form, Load, Modal, field, fields, fmt_time, load, local_error, plain_key,
+    toasts,
+};
 use api_types::{SettleDrift, SettledDrift};
 
-/// Platforms, each with its last sync, a Sync button and its drift.
+/// The Platforms page's open dialog.
+#[derive(Clone)]
+enum PlatformDialog {
+    /// A new platform.
+    New,
+    /// Editing this platform.
+    Edit(Box<Platform>),
+    /// Asking before deleting this platform.
+    Delete(Box<Platform>),
+}
+
+/// Platforms, each with its last sync, a Sync button and its drift; unscoped admins add,
+/// edit and delete them.
 #[component]
 pub fn Platforms() -> impl IntoView {
     let auth = auth();
     let toasts = toasts();
+    let lookups = lookups();
     let admin = auth.can(Role::Admin);
+    let write = admin_refusal(Some("a platform serves the whole estate"));
+    let (no_write, why) = (write.is_some(), write.unwrap_or_default());
     let refresh = RwSignal::new(0u32);
     let list = load(move || {
         refresh.track();
@@ -22,6 +44,9 @@ pub fn Platforms() -> impl IntoView {
     });
     // The platform whose drift is open: (id, name).
     let drift_of = RwSignal::new(None::<(String, String)>);
+    let dialog = RwSignal::new(None::<PlatformDialog>);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<api::ApiError>);
     let sync = move |id: String| {
         leptos::task::spawn_local(async move {
             match api::send::<(), Platform>(
@@ -39,8 +64,27 @@ pub fn Platforms() -> impl IntoView {
             }
         });
     };
+    let delete = move |p: Platform| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let path = format!("/api/v1/platforms/{}", segment(&p.id));
+            match api::send_if_match::<(), ()>("DELETE", &path, None, p.version).await {
+                Ok(()) => {
+                    toasts.ok(format!("Deleted platform {}", p.name));
+                    dialog.set(None);
+                    refresh.update(|r| *r += 1);
+                    lookups.refresh();
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let why2 = why.clone();
     view! {
-        <div class="page-head"><h1>"Platforms"</h1></div>
+        <div class="page-head"><h1>"Platforms"</h1><span class="spacer"></span>
+            <button class="btn btn-primary" data-testid="new-platform" disabled=no_write title=why2
+                on:click=move |_| dialog.set(Some(PlatformDialog::New))>"New platform"</button></div>
         <div class="table-wrap"><table class="data cards">
             <thead><tr><th>"Name"</th><th>"Kind"</th><th>"Last sync"</th><th>"Result"</th><th class="actions"><span class="sr-only">"Actions"</span></th></tr></thead>
             <tbody>{move || match list.get() {
@@ -56,9 +100,11 @@ pub fn Platforms() -> impl IntoView {
                         Some(e) => format!("failed: {e}"),
                         None => format!("{} users changed, {} groups", s.users_changed, s.groups_changed),
                     }).unwrap_or_default();
-                    view! { <tr>
+                    let (e, d) = (p.clone(), p.clone());
+                    let why = why.clone();
+                    view! { <tr data-platform=p.id.clone()>
                         <td data-label="Name">{p.name.clone()}</td>
-                        <td data-label="Kind">{p.kind.as_str()}</td>
+                        <td data-label="Kind">{p.kind.as_str()}" "<span class="muted">{p.tenant_id.clone().or(p.url.clone())}</span></td>
                         <td data-label="Last sync">{last}</td>
                         <td data-label="Result" class="muted">{result}</td>
                         <td class="actions"><span class="btn-row">
@@ -66,12 +112,273 @@ pub fn Platforms() -> impl IntoView {
                                 <button class="btn btn-sm" disabled=!admin title=if admin { String::new() } else { needs(Role::Admin) } on:click=move |_| sync(id1.clone())>"Sync now"</button>
                                 <button class="btn btn-sm" on:click=move |_| drift_of.set(Some((id2.clone(), name.clone())))>"Drift"</button>
                             })}
+                            <button class="btn btn-sm" aria-label=format!("Edit platform {}", p.name) disabled=no_write title=why.clone()
+                                on:click=move |_| dialog.set(Some(PlatformDialog::Edit(Box::new(e.clone()))))>"Edit"</button>
+                            <button class="btn btn-sm" aria-label=format!("Delete platform {}", p.name) disabled=no_write title=why
+                                on:click=move |_| { error.set(None); dialog.set(Some(PlatformDialog::Delete(Box::new(d.clone())))) }>"Delete…"</button>
                         </span></td>
                     </tr> }
                 }).collect_view().into_any(),
             }}</tbody>
         </table></div>
         {move || drift_of.get().map(|(id, name)| view! { <DriftPanel id=id name=name/> })}
+        {move || dialog.get().map(|d| match d {
+            PlatformDialog::New => view! { <PlatformForm platform=None dialog=dialog refresh=refresh/> }.into_any(),
+            PlatformDialog::Edit(p) => view! { <PlatformForm platform=Some(*p) dialog=dialog refresh=refresh/> }.into_any(),
+            PlatformDialog::Delete(p) => crate::ui::confirm(
+                format!("Delete platform {}?", p.name),
+                "Only a platform no number, range or service uses can be deleted; its stored secrets go with it.".into(),
+                "Delete platform", busy, error, Callback::new(move |()| dialog.set(None)),
+                Callback::new(move |()| delete((*p).clone())),
+            ),
+        })}
+    }
+}
+
+/// The platform form's fields, by the key a refusal names.
+const PLATFORM_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "client_secret_env",
+    "graph_base_url",
+    "login_base_url",
+    "sync_interval_seconds",
+    "url",
+    "signing_secret",
+];
+
+/// What the platform form sends: a new platform, or the changes to one at its path and
+/// version.
+enum Write {
+    Create(NewPlatform),
+    Update(PlatformPatch, String, i64),
+}
+
+/// Creates a platform (`POST /platforms`) or edits one (`PATCH /platforms/{id}` with
+/// `If-Match`, sending only what changed). Secrets are write-only: the form never holds
+/// a stored one, and an empty secret field keeps it. The fields only an owner may set are
+/// read-only for admins, with the reason above them.
+#[component]
+fn PlatformForm(
+    platform: Option<Platform>,
+    dialog: RwSignal<Option<PlatformDialog>>,
+    refresh: RwSignal<u32>,
+) -> impl IntoView {
+    let toasts = toasts();
+    let lookups = lookups();
+    let owner = auth().can(Role::Owner);
+    let p = platform.as_ref();
+    let editing = p.is_some();
+    let text = |v: Option<String>| RwSignal::new(v.unwrap_or_default());
+    let name = text(p.map(|p| p.name.clone()));
+    let kind = text(Some(
+        p.map_or(if owner { "teams" } else { "none" }, |p| p.kind.as_str())
+            .into(),
+    ));
+    let tenant = text(p.and_then(|p| p.tenant_id.clone()));
+    let client = text(p.and_then(|p| p.client_id.clone()));
+    let secret = text(None);
+    let env = text(p.and_then(|p| p.client_secret_env.clone()));
+    let graph = text(p.and_then(|p| p.graph_base_url.clone()));
+    let login = text(p.and_then(|p| p.login_base_url.clone()));
+    let interval = text(p.and_then(|p| p.sync_interval_seconds.map(|s| s.to_string())));
+    let url = text(p.and_then(|p| p.url.clone()));
+    let signing = text(None);
+    let form = Form {
+        prefix: "plat",
+        key: plain_key,
+        error: RwSignal::new(None),
+    };
+    let other = RwSignal::new(None::<api::ApiError>);
+    let busy = RwSignal::new(false);
+    let title = p.map_or("New platform".to_string(), |p| {
+        format!("Edit platform {}", p.name)
+    });
+    let (has_secret, has_signing) = p.map_or((false, false), |p| {
+        (p.has_client_secret, p.has_signing_secret)
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        form.error.set(None);
+        other.set(None);
+        let opt = |s: RwSignal<String>| {
+            Some(s.get_untracked().trim().to_string()).filter(|s| !s.is_empty())
+        };
+        // Secrets as typed: spaces may be part of one.
+        let raw = |s: RwSignal<String>| Some(s.get_untracked()).filter(|s| !s.is_empty());
+        let seconds = match opt(interval).map(|s| s.parse::<i64>()) {
+            None => None,
+            Some(Ok(n)) => Some(n),
+            Some(Err(_)) => {
+                form.place(
+                    local_error(
+                        "sync_interval_seconds",
+                        "enter whole seconds, from 5 to 86400",
+                    ),
+                    PLATFORM_FIELDS,
+                );
+                return;
+            }
+        };
+        let body = match &platform {
+            None => {
+                let k = kind.get_untracked();
+                let (t, w) = (k == "teams", k == "webhook");
+                let only = |on: bool, v: Option<String>| v.filter(|_| on);
+                Write::Create(NewPlatform {
+                    name: name.get_untracked().trim().to_string(),
+                    tenant_id: only(t, opt(tenant)),
+                    client_id: only(t, opt(client)),
+                    client_secret_env: only(t, opt(env)),
+                    client_secret: only(t, raw(secret)),
+                    graph_base_url: only(t, opt(graph)),
+                    login_base_url: only(t, opt(login)),
+                    sync_interval_seconds: seconds.filter(|_| t),
+                    url: only(w, opt(url)),
+                    signing_secret: only(w, raw(signing)),
+                    kind: k,
+                })
+            }
+            Some(p) => {
+                // `Some(new)` when it differs from what the platform has.
+                let changed = |s: RwSignal<String>, old: &Option<String>| {
+                    let new = opt(s);
+                    (new != *old).then_some(new)
+                };
+                let new_secret = raw(secret);
+                // An emptied variable name is dropped only by storing a secret instead.
+                let env = match changed(env, &p.client_secret_env) {
+                    Some(None) if new_secret.is_none() => {
+                        form.place(
+                            local_error(
+                                "client_secret_env",
+                                "to stop using the variable, store a client secret instead",
+                            ),
+                            PLATFORM_FIELDS,
+                        );
+                        return;
+                    }
+                    c => c.flatten(),
+                };
+                Write::Update(
+                    PlatformPatch {
+                        name: changed(name, &Some(p.name.clone())).map(Option::unwrap_or_default),
+                        kind: None,
+                        tenant_id: changed(tenant, &p.tenant_id).map(Option::unwrap_or_default),
+                        client_id: changed(client, &p.client_id).map(Option::unwrap_or_default),
+                        client_secret_env: env,
+                        client_secret: new_secret,
+                        graph_base_url: changed(graph, &p.graph_base_url),
+                        login_base_url: changed(login, &p.login_base_url),
+                        sync_interval_seconds: (seconds != p.sync_interval_seconds)
+                            .then_some(seconds),
+                        url: changed(url, &p.url).map(Option::unwrap_or_default),
+                        signing_secret: raw(signing),
+                    },
+                    format!("/api/v1/platforms/{}", segment(&p.id)),
+                    p.version,
+                )
+            }
+        };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let result = match body {
+                Write::Create(b) => {
+                    api::send::<_, Platform>("POST", "/api/v1/platforms", Some(&b)).await
+                }
+                Write::Update(b, path, version) => {
+                    api::send_if_match("PATCH", &path, Some(&b), version).await
+                }
+            };
+            busy.set(false);
+            match result {
+                Ok(p) => {
+                    toasts.ok(format!(
+                        "{} platform {}",
+                        if editing { "Saved" } else { "Created" },
+                        p.name
+                    ));
+                    dialog.set(None);
+                    refresh.update(|r| *r += 1);
+                    lookups.refresh();
+                }
+                Err(e) => {
+                    if !form.place(e.clone(), PLATFORM_FIELDS) {
+                        other.set(Some(e))
+                    }
+                }
+            }
+        });
+    };
+    let kinds = if owner || editing {
+        pairs(&[
+            ("teams", "Microsoft Teams"),
+            ("webhook", "Webhook"),
+            ("none", "None: inventory only"),
+        ])
+    } else {
+        pairs(&[("none", "None: inventory only")])
+    };
+    let kind_help = match (editing, owner) {
+        (true, _) => "Fixed: to change it, add a platform and move the numbers",
+        (false, true) => "",
+        (false, false) => "Teams and webhook platforms carry secrets: an owner adds them",
+    };
+    let ro = !owner;
+    let secret_help = match (editing, has_secret) {
+        (false, _) => {
+            "Write-only: stored encrypted, never shown again. Or give a variable below instead."
+        }
+        (true, true) => {
+            "A secret is stored; it is never shown. Empty keeps it; typing one replaces it (and the variable)."
+        }
+        (true, false) => "None stored. Typing one stores it in place of the variable below.",
+    };
+    let signing_help = match (editing, has_signing) {
+        (false, _) => {
+            "Write-only, 16 characters or more: stored encrypted, never shown again. Events are signed with it."
+        }
+        (true, true) => {
+            "A secret is stored; it is never shown. Empty keeps it; typing one replaces it."
+        }
+        (true, false) => "None stored: 16 characters or more.",
+    };
+    crate::ui::focus_id(form.id("name"));
+    view! {
+        <Modal title=title on_close=Callback::new(move |()| dialog.set(None))>
+            {ro.then(|| view! { <p class="alert alert-info" data-testid="owner-fields">"Secrets, tenants, client ids and URLs need the owner role: you may change the name and the sync interval."</p> })}
+            {move || other.get().map(|e| view! { <Alert error=e/> })}
+            <form on:submit=submit novalidate=true data-testid="platform-form">
+                {fields(vec![
+                    ("name".into(), "Name", name, Vec::new(), "Unique"),
+                    ("kind".into(), "Kind", kind, kinds, kind_help),
+                ], form, false)}
+                {move || match kind.get().as_str() {
+                    "teams" => view! {
+                        {fields(vec![
+                            ("tenant_id".into(), "Tenant", tenant, Vec::new(), "GUID or domain, e.g. contoso.onmicrosoft.com"),
+                            ("client_id".into(), "Client id", client, Vec::new(), "The app registration's GUID"),
+                            ("client_secret".into(), "Client secret", secret, Vec::new(), secret_help),
+                            ("client_secret_env".into(), "Or: secret from the worker's environment variable", env, Vec::new(), "Its name, e.g. TEAMS_CLIENT_SECRET"),
+                            ("graph_base_url".into(), "Graph base URL", graph, Vec::new(), "Empty: https://graph.microsoft.com/v1.0"),
+                            ("login_base_url".into(), "Login base URL", login, Vec::new(), "Empty: https://login.microsoftonline.com"),
+                        ], form, ro)}
+                        {field(("sync_interval_seconds".into(), "Sync every (seconds)", interval, Vec::new(), "5 to 86400; empty: 900"), form, false)}
+                    }.into_any(),
+                    "webhook" => fields(vec![
+                        ("url".into(), "URL", url, Vec::new(), "Where signed events are POSTed: https (http only to localhost)"),
+                        ("signing_secret".into(), "Signing secret", signing, Vec::new(), signing_help),
+                    ], form, ro),
+                    _ => view! { <p class="help subtle">"Numbers on it are kept in the inventory only; nothing is provisioned."</p> }.into_any(),
+                }}
+                <div class="foot"><button type="button" class="btn" on:click=move |_| dialog.set(None)>"Cancel"</button>
+                    <button type="submit" class="btn btn-primary" data-testid="platform-save" disabled=move || busy.get()>
+                        {move || if busy.get() { "Saving…" } else if editing { "Save" } else { "Create" }}</button></div>
+            </form>
+        </Modal>
     }
 }
 

@@ -26,7 +26,8 @@ use crate::api::{self, ApiError, segment};
 use crate::app::{admin_refusal, lookups};
 use crate::pages::actions::gloo_sleep;
 use crate::ui::{
-    ErrorBox, Load, Loading, field_message, fmt_int, fmt_time, focus_id, load, tag_list, toasts,
+    ErrorBox, Form, Load, Loading, field, fields, fmt_int, fmt_time, focus_id, load, local_error,
+    tag_list, toasts,
 };
 
 fn run_href(id: &str) -> String {
@@ -299,18 +300,8 @@ fn field_id(key: &str) -> String {
     format!("rule-{}", key.replace('.', "-"))
 }
 
-/// A refusal made here rather than by the server (a priority that is not a number).
-fn local_error(field: &str, message: &str) -> ApiError {
-    ApiError {
-        status: 400,
-        code: "invalid_field".into(),
-        message: format!("{field}: {message}"),
-        details: serde_json::json!({ "field": field }),
-    }
-}
-
 /// `(value, label)` pairs from literals.
-fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter()
         .map(|(v, l)| (v.to_string(), l.to_string()))
         .collect()
@@ -322,68 +313,6 @@ fn choices(none: Option<&str>, all: &[&'static str]) -> Vec<(String, String)> {
         .into_iter()
         .chain(all.iter().map(|w| (w.to_string(), words(w))))
         .collect()
-}
-
-/// One field of the editor: its key (where a refusal belongs), label, value, choices
-/// (none: a text input) and help.
-type Spec = (
-    String,
-    &'static str,
-    RwSignal<String>,
-    Vec<(String, String)>,
-    &'static str,
-);
-
-/// One labelled control: a `<select>` of the choices when there are any, else a text
-/// input. A refusal whose field is the spec's key shows under it and marks it invalid.
-/// A plain function called from tables of specs, not a component used at twenty call
-/// sites: each distinct call site of a component costs wasm.
-fn field(spec: Spec, error: RwSignal<Option<ApiError>>, readonly: bool) -> AnyView {
-    let (key, label, value, options, help) = spec;
-    let id = field_id(&key);
-    let err_id = format!("{id}-error");
-    let mine = move || {
-        error.with(|e| {
-            e.as_ref()
-                .filter(|e| field_key(e).as_deref() == Some(key.as_str()))
-                .map(|e| {
-                    let f = e.details["field"].as_str().unwrap_or_default();
-                    field_message(e, f.split(['[', '.']).next().unwrap_or(f))
-                })
-        })
-    };
-    let mine2 = mine.clone();
-    let invalid = move || mine2().is_some().to_string();
-    let control = if options.is_empty() {
-        view! { <input id=id.clone() type="text" autocomplete="off" readonly=readonly prop:value=move || value.get()
-            aria-invalid=invalid aria-describedby=err_id.clone()
-            on:input=move |ev| value.set(event_target_value(&ev))/> }
-        .into_any()
-    } else {
-        view! { <select id=id.clone() disabled=readonly aria-invalid=invalid aria-describedby=err_id.clone()
-            on:change=move |ev| value.set(event_target_value(&ev))>
-            {options.into_iter().map(|(v, l)| { let sel = value.with_untracked(|x| *x == v); view! { <option value=v selected=sel>{l}</option> } }).collect_view()}
-        </select> }
-        .into_any()
-    };
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            {control}
-            {(!help.is_empty()).then(|| view! { <div class="help">{help}</div> })}
-            {move || mine().map(|m| view! { <div class="field-error" id=err_id.clone() data-testid="field-error">{m}</div> })}
-        </div>
-    }
-    .into_any()
-}
-
-/// The specs' fields, in order.
-fn fields(specs: Vec<Spec>, error: RwSignal<Option<ApiError>>, readonly: bool) -> AnyView {
-    specs
-        .into_iter()
-        .map(|s| field(s, error, readonly))
-        .collect_view()
-        .into_any()
 }
 
 /// The rule form (new or existing), its preview beside it, Save and Delete.
@@ -428,6 +357,11 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
     // The rule as last saved: its id for the preview, its version for If-Match.
     let saved = StoredValue::new(rule.clone());
     let field_err = RwSignal::new(None::<ApiError>);
+    let form = Form {
+        prefix: "rule",
+        key: field_key,
+        error: field_err,
+    };
     let form_err = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
     let confirm = RwSignal::new(false);
@@ -640,7 +574,7 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
                             (format!("c{i}.attribute"), "Attribute", c.attribute, choices(None, &attributes), ""),
                             (format!("c{i}.op"), "Test", c.op, choices(None, &ops), ""),
                             (format!("c{i}.value"), "Value", c.value, Vec::new(), ""),
-                        ], field_err, !writable)}
+                        ], form, !writable)}
                         <button type="button" class="btn btn-sm btn-ghost" aria-label=format!("Remove condition {}", i + 1)
                             disabled=!writable || n == 1
                             on:click=move |_| { conds.update(|v| { v.remove(i); }); focus_id("rule-add-condition".into()); }>"Remove"</button>
@@ -711,9 +645,9 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
                     ("priority".into(), "Priority", priority, Vec::new(), "Lower is tried first; unique"),
                     ("enabled".into(), "State", enabled, pairs(&[("true", "Enabled"), ("false", "Paused")]), ""),
                     ("leaver_policy".into(), "When a holder stops matching", leaver, pairs(&[("keep", "They keep the number"), ("unassign", "Unassign it into quarantine")]), ""),
-                ], field_err, ro)}</div>
+                ], form, ro)}</div>
                 <h2>"Who"</h2>
-                {field(("condition".into(), "Match users for whom", mode, pairs(&[("all", "all of these hold"), ("any", "any of these holds")]), ""), field_err, ro)}
+                {field(("condition".into(), "Match users for whom", mode, pairs(&[("all", "all of these hold"), ("any", "any of these holds")]), ""), form, ro)}
                 {rows}
                 <div class="field"><button type="button" id="rule-add-condition" class="btn btn-sm" disabled=ro on:click=add>"Add condition"</button></div>
                 <h2>"Numbers from"</h2>
@@ -725,7 +659,7 @@ fn Editor(rule: Option<Rule>) -> impl IntoView {
                     ("pool.number_type".into(), "Number type", number_type, choices(none, &types), ""),
                     ("pool.country".into(), "Country", country, Vec::new(), "ISO code, e.g. GB"),
                     ("action.assignment_category".into(), "Teams category", category, choices(Some("Teams' default"), &categories), ""),
-                ], field_err, ro)}</div>
+                ], form, ro)}</div>
                 <div class="foot btn-row">
                     <button type="submit" class="btn btn-primary" data-testid="rule-save" disabled=move || ro || busy.get() title=why>
                         {move || match (busy.get(), editing) { (true, _) => "Saving…", (false, false) => "Create rule", (false, true) => "Save" }}
