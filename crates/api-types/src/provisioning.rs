@@ -130,7 +130,12 @@ pub struct DriftQuery {
 pub struct SettleDrift {
     /// The numbers (E.164), at most 10,000; omit for every drifted number.
     // `null` is refused: it must not settle the whole platform by accident.
-    #[serde(default, deserialize_with = "list_not_null")]
+    // Left out when `None`, so a client that means "all" sends `{}`, not the refused `null`.
+    #[serde(
+        default,
+        deserialize_with = "list_not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub numbers: Option<Vec<String>>,
 }
 
