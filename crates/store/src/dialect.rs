@@ -562,7 +562,7 @@ macro_rules! bind_assign_row {
 /// single-row updates did in about 200 ms, with the text index written in bulk around
 /// it ([`with_search_held`]). Returns the ids written — a row whose version had moved on
 /// is not among them — so the caller knows each written row's new state
-/// ([`AssignRow::after`]) without reading it back: when a statement wrote every row of
+/// (`lifecycle::assigned`) without reading it back: when a statement wrote every row of
 /// its chunk, that is all of them; otherwise the chunk's rows are read to tell (those now
 /// at the version after the one read, stamped `now`). Not `RETURNING`: on SQLite it made a rule run's first full
 /// evaluation a quarter slower (9.4 → 11.8 s).
