@@ -585,6 +585,24 @@ test('creates a scoped admin, edits its role and deletes it after a confirmation
   const gone = await fetch(`${BASE}/api/v1/admins/${id}`, { headers: { Authorization: `Bearer ${token}` } });
   expect(gone.status === 404, `the account should be deleted, GET answers ${gone.status}`);
 
+  say('an API token with a tag scope and a lifetime; a bad lifetime is refused at its field');
+  await page.getByRole('navigation').getByRole('link', { name: 'API tokens' }).click();
+  await page.getByRole('button', { name: 'New token' }).click();
+  await dialog.getByLabel('What it is for').fill('E2E reporting');
+  await dialog.getByLabel('Tags').fill('E2E-Desk');
+  await dialog.getByLabel('Expires after (days)').fill('-3');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await page.waitForFunction(() => document.activeElement?.id === 'tok-expires_at');
+  await dialog.getByTestId('field-error').waitFor();
+  await dialog.getByLabel('Expires after (days)').fill('30');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await dialog.getByTestId('token-secret').waitFor();
+  const made = (await api('GET', '/api/v1/api-tokens?limit=200')).items.find((t) => t.name === 'E2E reporting');
+  const lifetime = made && (Date.parse(made.expires_at) - Date.now()) / 86400000;
+  expect(made && made.scope.tags.join() === 'e2e-desk' && lifetime > 29 && lifetime <= 30, `the token should carry its scope and lifetime: ${JSON.stringify(made)}`);
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  await dialog.waitFor({ state: 'detached' });
+
   say('a webhook platform: a short signing secret is refused at its field');
   await page.getByRole('navigation').getByRole('link', { name: 'Platforms' }).click();
   await page.getByTestId('new-platform').click();

@@ -291,7 +291,11 @@ fn AdminForm(
     }
 }
 
-/// API tokens (owners only); the secret of a new one is shown once.
+/// The token form's fields a refusal can name.
+const TOKEN_FIELDS: &[&str] = &["role", "scope.locations", "scope.tags", "expires_at"];
+
+/// API tokens (owners only), created with a role, a scope and a lifetime; the secret of
+/// a new one is shown once.
 #[component]
 pub fn Tokens() -> impl IntoView {
     if let Some(v) = owner_only() {
@@ -306,15 +310,48 @@ pub fn Tokens() -> impl IntoView {
     let creating = RwSignal::new(false);
     let name = RwSignal::new(String::new());
     let role = RwSignal::new("viewer".to_string());
+    let tags = RwSignal::new(String::new());
+    let locations = RwSignal::new(Vec::<String>::new());
+    let days = RwSignal::new(String::new());
+    let form = Form {
+        prefix: "tok",
+        key: plain_key,
+        error: RwSignal::new(None),
+    };
     let error = RwSignal::new(None::<ApiError>);
     let secret = RwSignal::new(None::<String>);
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        form.error.set(None);
+        error.set(None);
+        // A lifetime in days from now; the server refuses a time in the past.
+        let expires_at = match days.get_untracked().trim() {
+            "" => None,
+            d => match d.parse::<i64>().ok().filter(|n| (1..=3650).contains(n)) {
+                Some(n) => chrono::DateTime::from_timestamp_millis(
+                    js_sys::Date::now() as i64 + n * 86_400_000,
+                ),
+                None => {
+                    form.place(
+                        crate::ui::local_error(
+                            "expires_at",
+                            "enter a whole number of days from 1 to 3650, or leave it empty",
+                        ),
+                        TOKEN_FIELDS,
+                    );
+                    return;
+                }
+            },
+        };
+        let scope = ScopeBody {
+            locations: locations.get_untracked(),
+            tags: tag_list(&tags.get_untracked()),
+        };
         let body = NewApiToken {
             name: name.get_untracked(),
             role: role.get_untracked(),
-            scope: None,
-            expires_at: None,
+            scope: (scope != ScopeBody::default()).then_some(scope),
+            expires_at,
         };
         leptos::task::spawn_local(async move {
             match api::send::<_, CreatedApiToken>("POST", "/api/v1/api-tokens", Some(&body)).await {
@@ -322,7 +359,11 @@ pub fn Tokens() -> impl IntoView {
                     secret.set(Some(t.token));
                     refresh.update(|r| *r += 1)
                 }
-                Err(e) => error.set(Some(e)),
+                Err(e) => {
+                    if !form.place(e.clone(), TOKEN_FIELDS) {
+                        error.set(Some(e))
+                    }
+                }
             }
         });
     };
@@ -352,7 +393,11 @@ pub fn Tokens() -> impl IntoView {
     let close = Callback::new(move |()| {
         creating.set(false);
         secret.set(None);
-        name.set(String::new())
+        name.set(String::new());
+        tags.set(String::new());
+        locations.set(Vec::new());
+        days.set(String::new());
+        form.error.set(None)
     });
     view! {
         <div class="page-head"><h1>"API tokens"</h1><span class="spacer"></span>
@@ -390,7 +435,10 @@ pub fn Tokens() -> impl IntoView {
                         {move || error.get().map(|e| view! { <Alert error=e/> })}
                         <form on:submit=create>
                             <TextField id="tok-name" label="What it is for" value=name required=true focus=true/>
-                            {field(("role".into(), "Role", role, same(ROLES), ""), Form { prefix: "tok", key: plain_key, error: RwSignal::new(None) }, false)}
+                            {field(("role".into(), "Role", role, same(ROLES), ""), form, false)}
+                            {site_checks(form, locations)}
+                            {field(("scope.tags".into(), "Tags", tags, Vec::new(), "Comma-separated; empty: every tag. With locations too, both must hold."), form, false)}
+                            {field(("expires_at".into(), "Expires after (days)", days, Vec::new(), "Empty: never expires; revoke it when done"), form, false)}
                             <div class="foot"><button type="button" class="btn" on:click=move |_| close.run(())>"Cancel"</button>
                                 <button type="submit" class="btn btn-primary">"Create"</button></div>
                         </form>
