@@ -41,6 +41,7 @@ impl TestDb {
             .filter(|u| u.starts_with("postgres"))
         {
             Some(base) => {
+                let base = without_tls(base);
                 let name = format!("telestate_test_{}", suffix());
                 let mut admin = PgConnection::establish(&base)
                     .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {base}: {e}"));
@@ -48,9 +49,11 @@ impl TestDb {
                     .execute(&mut admin)
                     .expect("create test database");
                 let (prefix, _) = base
+                    .split_once('?')
+                    .map_or(base.as_str(), |(path, _)| path)
                     .rsplit_once('/')
                     .expect("TEST_DATABASE_URL must end in /DATABASE");
-                let url = format!("{prefix}/{name}");
+                let url = without_tls(format!("{prefix}/{name}"));
                 let db = Db::connect(&url, 8).expect("connect to test database");
                 db.migrate().expect("migrate test database");
                 TestDb {
@@ -75,6 +78,20 @@ impl TestDb {
                 }
             }
         }
+    }
+}
+
+/// `url` with `sslmode=disable` unless it says otherwise. Tests talk to a server on this
+/// machine; without TLS no test process has OpenSSL running on a pool thread while the
+/// process exits, which crashed one (SIGSEGV after its test had passed: OpenSSL's exit
+/// handler freeing what a connecting libpq thread still used).
+fn without_tls(url: String) -> String {
+    if url.contains("sslmode=") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
     }
 }
 
