@@ -315,22 +315,20 @@ fn session_cookies(req: &HttpRequest) -> Vec<String> {
 /// and differ are refused, since which login the person meant cannot be told (a
 /// planted session of the attacker's own would otherwise make the victim act as them).
 fn session_of(state: &AppState, tokens: &[String]) -> Result<Session, ApiError> {
-    let mut found: Option<(&str, Session)> = None;
+    let mut found: Option<Session> = None;
     for token in tokens {
         let Some(session) = state.jwt.verify(token) else {
             continue;
         };
-        match &found {
-            Some((first, _)) if *first != token.as_str() => {
-                return Err(unauthenticated(
-                    "the request sends several valid session cookies (one may have been planted by another site of this domain); clear this site's cookies and log in again",
-                ));
-            }
-            Some(_) => {}
-            None => found = Some((token, session)),
+        // The values are distinct (`session_cookies`): a second valid one is another login.
+        if found.is_some() {
+            return Err(unauthenticated(
+                "the request sends several valid session cookies (one may have been planted by another site of this domain); clear this site's cookies and log in again",
+            ));
         }
+        found = Some(session);
     }
-    found.map(|(_, s)| s).ok_or_else(|| {
+    found.ok_or_else(|| {
         unauthenticated(
             "the session cookie is invalid or expired; log in again with POST /api/v1/auth/session",
         )

@@ -126,3 +126,21 @@ pub(crate) fn visible_ranges(
 pub(crate) fn visible_range_ids(conn: &mut Conn, scope: &Scope) -> StoreResult<Vec<i64>> {
     Ok(visible_ranges(conn, scope)?.select(ranges::id).load(conn)?)
 }
+
+/// The numbers among `e164s` (E.164) that `scope` sees.
+pub(crate) fn visible_numbers(
+    conn: &mut Conn,
+    scope: &Scope,
+    e164s: &[&str],
+) -> StoreResult<std::collections::HashSet<String>> {
+    let filter = ScopeFilter::resolve(conn, scope)?;
+    let mut out = std::collections::HashSet::new();
+    for chunk in e164s.chunks(1000) {
+        let q = numbers::table
+            .filter(numbers::e164.eq_any(chunk))
+            .select(numbers::e164)
+            .into_boxed();
+        out.extend(scoped(q, &filter).load::<String>(conn)?);
+    }
+    Ok(out)
+}

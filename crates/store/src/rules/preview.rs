@@ -217,7 +217,7 @@ pub fn preview(
         None
     } else {
         let e164s: Vec<&str> = unassign.iter().map(|u| u.number.as_str()).collect();
-        Some(visible(conn, scope, &e164s)?)
+        Some(crate::scope::visible_numbers(conn, scope, &e164s)?)
     };
     for u in unassign {
         if shown.as_ref().is_none_or(|s| s.contains(&u.number)) {
@@ -276,27 +276,6 @@ pub fn preview_draft(
     super::check_unique(conn, scope, &candidate.to_draft(), replaces)?;
     let rules = with_candidate(super::load(conn)?, candidate);
     preview(conn, scope, &rules, id)
-}
-
-/// The numbers among `e164s` that `scope` sees.
-pub(super) fn visible(
-    conn: &mut Conn,
-    scope: &domain::Scope,
-    e164s: &[&str],
-) -> StoreResult<HashSet<String>> {
-    use diesel::prelude::*;
-
-    use crate::schema::numbers as n;
-    let filter = crate::scope::ScopeFilter::resolve(conn, scope)?;
-    let mut out = HashSet::new();
-    for chunk in e164s.chunks(1000) {
-        let q = n::table
-            .filter(n::e164.eq_any(chunk))
-            .select(n::e164)
-            .into_boxed();
-        out.extend(crate::scope::scoped(q, &filter).load::<String>(conn)?);
-    }
-    Ok(out)
 }
 
 /// A stored definition with another `enabled`, parsed as the stored rule is.

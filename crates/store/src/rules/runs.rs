@@ -1005,7 +1005,7 @@ pub fn get(conn: &mut Conn, scope: &Scope, id: i64) -> StoreResult<RunDetail> {
         // A rule's line may name a number outside the scope (assigned before its pool
         // moved): the line stays out of sight.
         let numbers: Vec<&str> = items.iter().filter_map(|it| it.number.as_deref()).collect();
-        let seen = super::preview::visible(conn, scope, &numbers)?;
+        let seen = crate::scope::visible_numbers(conn, scope, &numbers)?;
         items.retain(|it| it.number.as_ref().is_none_or(|n| seen.contains(n)));
         scope_totals(&mut run, &rules);
         // Its rules' lines not shown (past the kept ones, or naming a number outside

@@ -72,6 +72,26 @@ fn claimed_run(t: &TestDb) -> runs::RuleRun {
     .expect("the queued run is claimed")
 }
 
+/// A manual run claimed by this test, applied to `users` in one batch and finished.
+fn finished_run(t: &TestDb, users: &[&str]) -> runs::RuleRun {
+    let run = claimed_run(t);
+    let rules = t.db.read(sr::load).unwrap();
+    let ctx = runs::RunContext::new(&run, &rules);
+    let users: Vec<(String, Option<i64>)> = users.iter().map(|u| (u.to_string(), None)).collect();
+    let mut tally = runs::Tally::default();
+    for o in
+        t.db.write(|c| runs::apply_users(c, &ctx, &rules, &users))
+            .unwrap()
+    {
+        tally.add(o, true);
+    }
+    assert!(
+        t.db.write(|c| runs::finish(c, run.id, "me", &rules, &tally, None))
+            .unwrap()
+    );
+    run
+}
+
 #[test]
 fn every_directory_change_a_rule_can_see_leaves_the_user_pending_and_nothing_else_does() {
     let t = TestDb::new();
@@ -442,24 +462,7 @@ fn a_scoped_caller_sees_a_runs_totals_for_its_rules_only() {
     let mut help = department_rule("Help", "Help", "Help", "keep");
     help.priority = 2;
     t.db.write(|c| sr::create(c, &owner(), &help)).unwrap();
-    let run = claimed_run(&t);
-    let rules = t.db.read(sr::load).unwrap();
-    let ctx = runs::RunContext::new(&run, &rules);
-    let users: Vec<(String, Option<i64>)> = ["s1", "s2", "h1", "h2"]
-        .iter()
-        .map(|u| (u.to_string(), None))
-        .collect();
-    let mut tally = runs::Tally::default();
-    for o in
-        t.db.write(|c| runs::apply_users(c, &ctx, &rules, &users))
-            .unwrap()
-    {
-        tally.add(o, true);
-    }
-    assert!(
-        t.db.write(|c| runs::finish(c, run.id, "me", &rules, &tally, None))
-            .unwrap()
-    );
+    let run = finished_run(&t, &["s1", "s2", "h1", "h2"]);
 
     let whole =
         t.db.read(|c| runs::get(c, &Scope::unrestricted(), run.id))
@@ -518,18 +521,7 @@ fn numbers_a_rule_holds_outside_a_callers_scope_stay_out_of_its_preview_and_runs
             )
         })
         .unwrap();
-    let run = claimed_run(&t);
-    let rules = t.db.read(sr::load).unwrap();
-    let ctx = runs::RunContext::new(&run, &rules);
-    let mut tally = runs::Tally::default();
-    for o in
-        t.db.write(|c| runs::apply_users(c, &ctx, &rules, &[("u1".to_string(), None)]))
-            .unwrap()
-    {
-        tally.add(o, true);
-    }
-    t.db.write(|c| runs::finish(c, run.id, "me", &rules, &tally, None))
-        .unwrap();
+    let run = finished_run(&t, &["u1"]);
     // The owner moves the pool; u1 leaves Sales, so the policy would take +...500 back.
     let moved = department_rule("Sales", "Sales", "New", "unassign");
     t.db.write(|c| {
