@@ -47,12 +47,17 @@ pub fn NumberPage() -> impl IntoView {
             number.set(Load::Ready(n));
         }
     });
+    // The number a delete confirmation is open for, at the version shown: held here, not
+    // in `Details`, which a live update of the number renders anew.
+    let deleting = RwSignal::new(None::<(String, i64)>);
+    let navigate = leptos_router::hooks::use_navigate();
+    let gone = Callback::new(move |()| navigate("/numbers", Default::default()));
     view! {
         <div class="crumbs"><A href="/numbers">"Numbers"</A>" / "</div>
         {move || match number.get() {
             Load::Loading => view! { <Loading/> }.into_any(),
             Load::Failed(e) => view! { <ErrorBox error=e/> }.into_any(),
-            Load::Ready(n) => view! { <Details n=n open=pending.write_only() number=number/> }.into_any(),
+            Load::Ready(n) => view! { <Details n=n open=pending.write_only() number=number deleting=deleting/> }.into_any(),
         }}
         <div class="panel">
             <h2>"History"</h2>
@@ -66,6 +71,11 @@ pub fn NumberPage() -> impl IntoView {
         {move || pending.get().map(|p| view! {
             <ActionDialog pending=p on_close=Callback::new(move |()| pending.set(None)) on_done=on_done/>
         })}
+        {move || deleting.get().map(|(e164, version)| crate::ui::delete_dialog(
+            format!("Delete {e164}?"),
+            "It leaves the inventory; its history stays in the audit log.".into(),
+            "Delete number", format!("/api/v1/numbers/{}", segment(&e164)), Some(version),
+            format!("Deleted {e164}"), Callback::new(move |()| deleting.set(None)), gone))}
     }
 }
 
@@ -74,12 +84,22 @@ fn Details(
     n: Number,
     open: WriteSignal<Option<Pending>>,
     number: RwSignal<Load<Number>>,
+    deleting: RwSignal<Option<(String, i64)>>,
 ) -> impl IntoView {
     let auth = auth();
     let lookups = lookups();
     let can_act = auth.can(Role::Operator);
     let (who, sub) = holder(&n);
     let editing = RwSignal::new(false);
+    // Only an available number leaves the inventory (the server answers 409 otherwise).
+    let delete_why = if !auth.can(Role::Admin) {
+        Some(needs(Role::Admin))
+    } else if n.status != api_types::NumberStatus::Available {
+        Some("Only an available number can be deleted: release or unassign it first".to_string())
+    } else {
+        None
+    };
+    let del = (n.number.clone(), n.version);
     let acts = actions_for(n.status);
     let assigned = n.status == api_types::NumberStatus::Assigned;
     let nn = n.clone();
@@ -93,6 +113,8 @@ fn Details(
                     <span class="btn-row">
                         {acts.iter().map(|a| view! { <ActButton act=*a number=n.number.clone() open=open reassign=assigned/> }).collect_view()}
                         <button class="btn" on:click=move |_| editing.set(true)>"Edit"</button>
+                        <button class="btn" disabled=delete_why.is_some() title=delete_why.unwrap_or_default()
+                            on:click=move |_| deleting.set(Some(del.clone()))>"Delete…"</button>
                     </span>
                 }.into_any()
             } else {
