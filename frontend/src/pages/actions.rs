@@ -558,15 +558,16 @@ const POOL_FIELDS: &[&str] = &[
 /// available number to them. A pool with nothing left (409) says so above the form.
 #[component]
 pub fn TakeDialog(
-    /// The range to take from, preselected (from a range's row).
-    #[prop(optional, into)]
-    range: String,
+    /// The range to take from, preselected (from a range's row): id and name.
+    #[prop(optional)]
+    range: Option<(String, String)>,
     close: Callback<()>,
 ) -> impl IntoView {
     use crate::pages::estate::{choices, type_choices};
     let lookups = crate::app::lookups();
     let toasts = toasts();
-    let range = RwSignal::new(range);
+    let preset = range;
+    let range = RwSignal::new(preset.as_ref().map(|r| r.0.clone()).unwrap_or_default());
     let location = RwSignal::new(String::new());
     let tags = RwSignal::new(String::new());
     let number_type = RwSignal::new(String::new());
@@ -628,7 +629,7 @@ pub fn TakeDialog(
             }
         });
     });
-    let ranges = choices(
+    let mut ranges = choices(
         "Any",
         lookups.ranges.get_untracked().into_iter().map(|r| {
             let n = r
@@ -638,6 +639,10 @@ pub fn TakeDialog(
             (r.id, n)
         }),
     );
+    // A range made since the lookups loaded (elsewhere, or through the API) is still offered.
+    if let Some(p) = preset.filter(|p| !ranges.iter().any(|(id, _)| *id == p.0)) {
+        ranges.push(p);
+    }
     let sites = choices(
         "Any",
         lookups

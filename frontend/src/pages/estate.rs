@@ -127,15 +127,17 @@ pub fn row_btn(
     .into_any()
 }
 
-/// A page head's main button; disabled with the reason when the caller may not use it.
+/// A page head's button (`primary`: its main one); disabled with the reason when the
+/// caller may not use it.
 pub fn head_btn(
+    primary: bool,
     label: &'static str,
     testid: &'static str,
     why: Option<String>,
     go: Callback<()>,
 ) -> AnyView {
     view! {
-        <button class="btn btn-primary" data-testid=testid disabled=why.is_some() title=why.unwrap_or_default()
+        <button class=if primary { "btn btn-primary" } else { "btn" } data-testid=testid disabled=why.is_some() title=why.unwrap_or_default()
             on:click=move |_| go.run(())>{label}</button>
     }
     .into_any()
@@ -207,10 +209,10 @@ pub fn Ranges() -> impl IntoView {
                 format!("Its {} numbers leave the inventory; their history stays in the audit log. A range with numbers that are not available cannot be deleted.", fmt_int(r.size)),
                 "Delete range", format!("/api/v1/ranges/{}", segment(&r.id)), Some(r.version),
                 format!("Deleted range {}", range_name(&r)), close, done),
-            Open::Take(r) => view! { <TakeDialog range=r.id close=close/> }.into_any(),
+            Open::Take(r) => view! { <TakeDialog range=(r.id.clone(), range_name(&r)) close=close/> }.into_any(),
         })}
         <Paged title="Ranges" base="/api/v1/ranges" refresh=refresh
-            toolbar=ViewFn::from(move || head_btn("New range", "new-range", w.clone(), Callback::new(move |()| dialog.set(Some(Open::Form(None))))))
+            toolbar=ViewFn::from(move || head_btn(true, "New range", "new-range", w.clone(), Callback::new(move |()| dialog.set(Some(Open::Form(None))))))
             head=vec!["Name", "Start", "End", "Location", "Tags", "Assigned", "Available", "In use", ""]
             rows=Callback::new(move |t: String| api::parse::<RangeList>(&t).map(|l| l.items.into_iter().map(|r| {
                 let u = r.utilisation.clone();
@@ -427,7 +429,7 @@ pub fn Locations() -> impl IntoView {
                 format!("Deleted location {}", l.name), close, done),
         })}
         <Paged title="Locations" base="/api/v1/locations" refresh=refresh
-            toolbar=ViewFn::from(move || head_btn("New location", "new-location", w.clone(), Callback::new(move |()| dialog.set(Some(Open::Form(None))))))
+            toolbar=ViewFn::from(move || head_btn(true, "New location", "new-location", w.clone(), Callback::new(move |()| dialog.set(Some(Open::Form(None))))))
             head=vec!["Name", "Country", "Region", "City", "Address", "Emergency location", ""]
             rows=Callback::new(move |t: String| api::parse::<LocationList>(&t).map(|l| l.items.into_iter().map(|x| {
                 let href = format!("/numbers?location={}", segment(&x.id));
@@ -571,7 +573,7 @@ pub fn Services() -> impl IntoView {
                 format!("Deleted service {}", s.name), close, done),
         })}
         <Paged title="Services" base="/api/v1/services" refresh=refresh
-            toolbar=ViewFn::from(move || head_btn("New service", "new-service", w.clone(), Callback::new(move |()| dialog.set(Some(Open::Form(None))))))
+            toolbar=ViewFn::from(move || head_btn(true, "New service", "new-service", w.clone(), Callback::new(move |()| dialog.set(Some(Open::Form(None))))))
             head=vec!["Name", "Kind", "Numbers", "Description", ""]
             rows=Callback::new(move |t: String| api::parse::<ServiceList>(&t).map(|l| l.items.into_iter().map(|s| {
                 let (a, b) = (s.clone(), s.clone());

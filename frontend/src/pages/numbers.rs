@@ -230,8 +230,8 @@ pub fn Numbers() -> impl IntoView {
             <h1>"Numbers"</h1>
             <span class="spacer"></span>
             {can_act.then(|| view! {
-                {head_btn("Take next free…", "take-next", None, Callback::new(move |()| adding.set(Some(false))))}
-                {head_btn("Add number", "add-number", add_why, Callback::new(move |()| adding.set(Some(true))))}
+                {head_btn(true, "Take next free…", "take-next", None, Callback::new(move |()| adding.set(Some(false))))}
+                {head_btn(false, "Add number", "add-number", add_why, Callback::new(move |()| adding.set(Some(true))))}
             })}
             <a class="btn" href=export_href download="numbers.csv" data-testid="export">"Export CSV"</a>
         </div>
