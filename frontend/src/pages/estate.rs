@@ -213,7 +213,7 @@ pub fn Ranges() -> impl IntoView {
         })}
         <Paged title="Ranges" base="/api/v1/ranges" refresh=refresh
             toolbar=ViewFn::from(move || head_btn(true, "New range", "new-range", w.clone(), Callback::new(move |()| dialog.set(Some(Open::Form(None))))))
-            head=vec!["Name", "Start", "End", "Location", "Tags", "Assigned", "Available", "In use", ""]
+            head=vec!["Name", "Numbers", "Location", "Tags", "Assigned", "Available", "In use", ""]
             rows=Callback::new(move |t: String| api::parse::<RangeList>(&t).map(|l| l.items.into_iter().map(|r| {
                 let u = r.utilisation.clone();
                 let href = format!("/numbers?range={}", segment(&r.id));
@@ -223,8 +223,7 @@ pub fn Ranges() -> impl IntoView {
                 let (a, b, c) = (r.clone(), r.clone(), r.clone());
                 view! { <tr data-range=r.id.clone()>
                     <td data-label="Name"><A href=href>{name}</A></td>
-                    <td data-label="Start" class="e164">{r.start.clone()}</td>
-                    <td data-label="End" class="e164">{r.end.clone()}</td>
+                    <td data-label="Numbers"><span class="stack e164">{r.start.clone()}" –"<br/>{r.end.clone()}</span></td>
                     <td data-label="Location">{let id = r.location_id.clone(); move || lookups.location(&id)}</td>
                     <td data-label="Tags"><Tags tags=r.tags.clone()/></td>
                     <td data-label="Assigned" class="num">{fmt_int(u.assigned)}</td>
