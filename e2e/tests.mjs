@@ -439,8 +439,7 @@ test('creates a range, with a refusal shown at its field, then edits it', async 
   await dialog.getByLabel('Last number').fill('+61 2 9876 540');
   await dialog.getByLabel('Tags', { exact: true }).fill('E2E, Sydney');
   await page.getByTestId('range-save').click();
-  const err = page.getByTestId('error-end');
-  await err.waitFor();
+  await dialog.getByTestId('field-error').waitFor();
   expect(await page.locator('#range-end').getAttribute('aria-invalid') === 'true', 'the last number should be marked invalid');
   await page.waitForFunction(() => document.activeElement?.id === 'range-end');
   await page.screenshot({ path: join(SHOTS, 'range-error-1280.png') });
@@ -651,6 +650,167 @@ test('creates a scoped admin, edits its role and deletes it after a confirmation
   await page.context().close();
 });
 
+// ---- the estate's writes: locations, ranges, single numbers, allocations, tokens ----
+
+// The list screens search on change: type, then Enter.
+async function search(page, text) {
+  await page.locator('#list-q').fill(text);
+  await page.locator('#list-q').press('Enter');
+}
+
+test('edits a location (a bad country refused at its field) and deletes it; a range in use refuses to go, with the server\'s sentence, then goes', async () => {
+  const stamp = Date.now();
+  const site = await api('POST', '/api/v1/locations', { name: `E2E Depot ${stamp}`, country: 'GB' });
+  const page = await newPage();
+  await signIn(page, USER, PASSWORD, '/locations');
+  const dialog = page.getByRole('dialog');
+  await search(page, site.name);
+  const row = page.locator(`tr[data-location="${site.id}"]`);
+  say('edit it: a country that is not one is refused at its field');
+  await row.getByRole('button', { name: `Edit location ${site.name}` }).click();
+  await dialog.getByLabel('City').fill('Leeds');
+  await dialog.getByLabel('Country').fill('Narnia');
+  await page.getByTestId('loc-save').click();
+  await dialog.getByTestId('field-error').waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'loc-country');
+  expect(await page.locator('#loc-country').getAttribute('aria-invalid') === 'true', 'the country should be marked invalid');
+  await page.screenshot({ path: join(SHOTS, 'location-error-1280.png') });
+  say('fixed, it is saved with If-Match');
+  await dialog.getByLabel('Country').fill('gb');
+  await page.getByTestId('loc-save').click();
+  await page.locator('.toast').filter({ hasText: `Saved location ${site.name}` }).waitFor();
+  await row.filter({ hasText: 'Leeds' }).waitFor();
+  const saved = await api('GET', `/api/v1/locations/${site.id}`);
+  expect(saved.city === 'Leeds' && saved.country === 'GB' && saved.version > site.version, `the edit should be saved: ${JSON.stringify(saved)}`);
+  say('delete asks first; confirmed, it is gone');
+  await row.getByRole('button', { name: `Delete location ${site.name}` }).click();
+  await dialog.getByTestId('confirm-text').waitFor();
+  await page.getByTestId('confirm-go').click();
+  await page.locator('.toast').filter({ hasText: `Deleted location ${site.name}` }).waitFor();
+  await row.waitFor({ state: 'detached' });
+  const gone = await fetch(`${BASE}/api/v1/locations/${site.id}`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(gone.status === 404, `the location should be deleted, GET answers ${gone.status}`);
+
+  say('a range with an assigned number refuses to be deleted, in the server\'s words');
+  const range = await api('POST', '/api/v1/ranges', { name: `E2E Doomed ${stamp}`, start: '+61 2 9876 5500', end: '+61 2 9876 5504' });
+  const user = await someUser();
+  await api('POST', `/api/v1/numbers/${enc('+61298765502')}/assign`, { target: { kind: 'user', id: user.id } });
+  await page.getByRole('navigation').getByRole('link', { name: 'Ranges' }).click();
+  await search(page, range.name);
+  const rrow = page.locator(`tr[data-range="${range.id}"]`);
+  await rrow.getByRole('button', { name: `Delete range ${range.name}` }).click();
+  await page.getByTestId('confirm-go').click();
+  const refusal = dialog.getByTestId('form-error');
+  await refusal.waitFor();
+  expect(/not available/.test(await refusal.textContent()), `the refusal should be the server's sentence: ${await refusal.textContent()}`);
+  await page.screenshot({ path: join(SHOTS, 'range-delete-refused-1280.png') });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await api('GET', `/api/v1/ranges/${range.id}`);
+  say('its number freed, the range is deleted after the confirmation');
+  await api('POST', `/api/v1/numbers/${enc('+61298765502')}/unassign`, {});
+  await api('POST', `/api/v1/numbers/${enc('+61298765502')}/release`, {});
+  await rrow.getByRole('button', { name: `Delete range ${range.name}` }).click();
+  await page.getByTestId('confirm-go').click();
+  await page.locator('.toast').filter({ hasText: `Deleted range ${range.name}` }).waitFor();
+  await rrow.waitFor({ state: 'detached' });
+  const rgone = await fetch(`${BASE}/api/v1/ranges/${range.id}`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(rgone.status === 404, `the range should be deleted, GET answers ${rgone.status}`);
+  await page.context().close();
+});
+
+test('adds a number (a bad one refused at its field) and deletes it after a confirmation; takes the next free number of a range and of a tag', async () => {
+  const page = await newPage();
+  await signIn(page, USER, PASSWORD, '/numbers');
+  const dialog = page.getByRole('dialog');
+  say('a number that is not one is refused at its field');
+  await page.getByTestId('add-number').click();
+  await dialog.getByLabel('Number', { exact: true }).fill('not a number');
+  await page.getByTestId('num-save').click();
+  await dialog.getByTestId('field-error').waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'num-number');
+  say('fixed, it is added and its page opens');
+  await dialog.getByLabel('Number', { exact: true }).fill('+61 2 9876 5600');
+  await dialog.getByLabel('Tags').fill('E2E-Single');
+  await page.getByTestId('num-save').click();
+  await page.waitForURL(/\/numbers\/%2B61298765600$/);
+  await page.getByRole('heading', { name: '+61298765600' }).waitFor();
+  const added = await api('GET', `/api/v1/numbers/${enc('+61298765600')}`);
+  expect(added.status === 'available' && added.tags.includes('E2E-Single'), `the number should be as entered: ${JSON.stringify(added)}`);
+  say('delete asks first; confirmed, it is gone and the table opens');
+  await page.getByRole('button', { name: 'Delete…' }).click();
+  await dialog.getByTestId('confirm-text').waitFor();
+  await page.screenshot({ path: join(SHOTS, 'number-delete-1280.png') });
+  await page.getByTestId('confirm-go').click();
+  await page.locator('.toast').filter({ hasText: 'Deleted +61298765600' }).waitFor();
+  await page.waitForURL(/\/numbers$/);
+  const gone = await fetch(`${BASE}/api/v1/numbers/${enc('+61298765600')}`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(gone.status === 404, `the number should be deleted, GET answers ${gone.status}`);
+
+  say('the next free number of a range, from its row');
+  const stamp = Date.now();
+  const pool = await api('POST', '/api/v1/ranges', { name: `E2E Pool ${stamp}`, start: '+61 2 9876 5700', end: '+61 2 9876 5704', tags: ['E2E-Pool'] });
+  const user = await someUser();
+  await page.getByRole('navigation').getByRole('link', { name: 'Ranges' }).click();
+  await search(page, pool.name);
+  await page.locator(`tr[data-range="${pool.id}"]`).getByRole('button', { name: `Take the next free number of ${pool.name}` }).click();
+  expect(await dialog.getByLabel('Range').inputValue() === pool.id, 'the range should be preselected');
+  await dialog.getByLabel('User or service').fill(user.display_name);
+  const pick = dialog.getByTestId('suggestions').locator('button').filter({ hasText: user.upn }).first();
+  await pick.waitFor();
+  await page.screenshot({ path: join(SHOTS, 'take-range-1280.png') });
+  await pick.click();
+  await page.locator('.toast').filter({ hasText: `Assigned +61298765700 to ${user.display_name}` }).waitFor();
+  const first = await api('GET', `/api/v1/numbers/${enc('+61298765700')}`);
+  expect(first.status === 'assigned' && first.assignment.target.id === user.id, `the range's lowest number should be assigned: ${JSON.stringify(first)}`);
+
+  say('the next free number carrying a tag, from the numbers table');
+  await page.getByRole('navigation').getByRole('link', { name: 'Numbers' }).click();
+  await page.getByTestId('take-next').click();
+  await dialog.getByLabel('Tags').fill('e2e-pool');
+  await dialog.getByLabel('User or service').fill(user.display_name);
+  await dialog.getByTestId('suggestions').locator('button').filter({ hasText: user.upn }).first().click();
+  await page.locator('.toast').filter({ hasText: `Assigned +61298765701 to ${user.display_name}` }).waitFor();
+  const second = await api('GET', `/api/v1/numbers/${enc('+61298765701')}`);
+  expect(second.status === 'assigned', `the next number of the tag should be assigned: ${JSON.stringify(second)}`);
+  say('an exhausted pool says so');
+  await page.getByTestId('take-next').click();
+  await dialog.getByLabel('Tags').fill('e2e-no-such-tag');
+  await dialog.getByLabel('User or service').fill(user.display_name);
+  await dialog.getByTestId('suggestions').locator('button').filter({ hasText: user.upn }).first().click();
+  await dialog.getByTestId('form-error').waitFor();
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await page.context().close();
+});
+
+test('revokes an API token only after a confirmation; the list shows each token\'s scope', async () => {
+  const made = await api('POST', '/api/v1/api-tokens', { name: `E2E revoke me ${Date.now()}`, role: 'viewer', scope: { tags: ['E2E-Scope'] } });
+  const page = await newPage();
+  await signIn(page, USER, PASSWORD, '/tokens');
+  const dialog = page.getByRole('dialog');
+  const row = page.locator(`tr[data-token="${made.id}"]`);
+  say('its scope shows, lowercased as the server keeps it');
+  await row.getByTestId('token-scope').filter({ hasText: 'e2e-scope' }).waitFor();
+  say('Revoke asks first; Cancel keeps it');
+  await row.getByRole('button', { name: `Revoke ${made.name}` }).click();
+  await dialog.getByTestId('confirm-text').waitFor();
+  await page.screenshot({ path: join(SHOTS, 'token-revoke-1280.png') });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const kept = (await api('GET', '/api/v1/api-tokens?limit=200')).items.find((t) => t.id === made.id);
+  expect(kept && !kept.revoked_at, `Cancel should keep the token: ${JSON.stringify(kept)}`);
+  say('confirmed, it is revoked');
+  await row.getByRole('button', { name: `Revoke ${made.name}` }).click();
+  await page.getByTestId('confirm-go').click();
+  await page.locator('.toast').filter({ hasText: `Revoked ${made.name}` }).waitFor();
+  await row.locator('.b-failed').filter({ hasText: 'revoked' }).waitFor();
+  const after = (await api('GET', '/api/v1/api-tokens?limit=200')).items.find((t) => t.id === made.id);
+  expect(after && after.revoked_at, `the token should be revoked: ${JSON.stringify(after)}`);
+  const refused = await fetch(`${BASE}/api/v1/me`, { headers: { Authorization: `Bearer ${made.token}` } });
+  expect(refused.status === 401, `a revoked token should be refused, /me answers ${refused.status}`);
+  await page.context().close();
+});
+
 test('screenshots of every main screen at 1280 and 390 px', async () => {
   const [number] = (await api('GET', '/api/v1/numbers?status=assigned&limit=1')).items.map((n) => n.number);
   const rule = (await api('GET', '/api/v1/rules?limit=1')).items[0];
@@ -677,6 +837,9 @@ test('screenshots of every main screen at 1280 and 390 px', async () => {
       await page.locator(ready).first().waitFor();
       await page.waitForTimeout(150);
       await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+      // The long tables' heads as a person first sees them (a full page at 390 px is too
+      // tall to read).
+      if (name === 'numbers' || name === 'ranges') await page.screenshot({ path: join(SHOTS, `${name}-top-${width}.png`) });
     }
     if (width < 760) {
       say('the navigation menu at 390');
@@ -691,11 +854,13 @@ test('screenshots of every main screen at 1280 and 390 px', async () => {
     await page.locator('tbody tr[data-number] button[data-act=assign]').first().click();
     await page.getByTestId('suggestions').locator('button').first().waitFor();
     await page.screenshot({ path: join(SHOTS, `assign-dialog-${width}.png`) });
-    for (const [name, path] of [['admin', '/admins'], ['platform', '/platforms']]) {
+    for (const [name, path, button, form] of [['admin', '/admins', 'new-admin', 'admin-form'], ['platform', '/platforms', 'new-platform', 'platform-form'],
+      ['range', '/ranges', 'new-range', 'range-form'], ['location', '/locations', 'new-location', 'loc-form'], ['service', '/services', 'new-service', 'svc-form'],
+      ['add-number', '/numbers', 'add-number', 'num-form'], ['take-next', '/numbers', 'take-next', 'take-form']]) {
       say(`${name} dialog at ${width}`);
       await page.goto(BASE + path);
-      await page.getByTestId(`new-${name}`).click();
-      await page.getByTestId(`${name}-form`).waitFor();
+      await page.getByTestId(button).click();
+      await page.getByTestId(form).waitFor();
       await page.waitForTimeout(150);
       await page.screenshot({ path: join(SHOTS, `${name}-dialog-${width}.png`) });
     }

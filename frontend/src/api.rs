@@ -81,6 +81,22 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     decode(call("GET", path, None, None, None).await)
 }
 
+/// `GET path` as text, for a screen that decodes it itself: one compiled path for every
+/// paged list (`pages::estate`) instead of a request per list type.
+pub async fn get_text(path: &str) -> Result<String, ApiError> {
+    call("GET", path, None, None, None).await.map(|r| r.1)
+}
+
+/// An answer's text decoded as `T`.
+pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| bad_response(200, &e))
+}
+
+/// `DELETE path`, with `If-Match` on `version` when given.
+pub async fn delete(path: &str, version: Option<i64>) -> Result<(), ApiError> {
+    call("DELETE", path, None, None, version).await.map(|_| ())
+}
+
 /// `GET path`, decoded as `T`, with the version its `ETag` gives (for `If-Match`, where
 /// the wire type carries none, as with admin accounts).
 pub async fn get_versioned<T: DeserializeOwned>(path: &str) -> Result<(T, Option<i64>), ApiError> {

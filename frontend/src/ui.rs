@@ -434,11 +434,14 @@ pub fn field(spec: Spec, form: Form, readonly: bool) -> AnyView {
     let id = form.id(&key);
     let err_id = format!("{id}-error");
     let secret = key.ends_with("password") || key.ends_with("secret");
+    // A telephone number: the phone keypad on mobiles, digits in the monospace face.
+    let tel = matches!(key.as_str(), "number" | "start" | "end");
     let mine = form.message(key);
     let mine2 = mine.clone();
     let invalid = move || mine2().is_some().to_string();
     let control = if options.is_empty() {
         view! { <input id=id.clone() type=if secret { "password" } else { "text" }
+            class=tel.then_some("mono") inputmode=tel.then_some("tel")
             autocomplete=if secret { "new-password" } else { "off" } readonly=readonly prop:value=move || value.get()
             aria-invalid=invalid aria-describedby=err_id.clone()
             on:input=move |ev| value.set(event_target_value(&ev))/> }
@@ -507,4 +510,104 @@ pub fn confirm(
         </Modal>
     }
     .into_any()
+}
+
+/// A request under way whose success is the sentence its toast shows.
+pub type Sending = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, ApiError>>>>;
+
+/// What a form's submit does: `None` when the form refused locally (the refusal is
+/// placed already), else the request.
+pub type Submit = std::sync::Arc<dyn Fn() -> Option<Sending> + Send + Sync>;
+
+/// A form in a dialog: `body` (fields from [`fields`]), Cancel and the submit button
+/// (`{prefix}-save`, disabled while the request runs). A refusal naming one of `placed`
+/// shows at that field and takes the keyboard there, any other above the form; success
+/// shows its sentence as a toast and closes. One function for every such form, so each
+/// form costs only its fields and its request.
+pub fn form_dialog(
+    title: String,
+    form: Form,
+    placed: &'static [&'static str],
+    body: AnyView,
+    button: &'static str,
+    close: Callback<()>,
+    submit: Submit,
+) -> AnyView {
+    let toasts = toasts();
+    let other = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        form.error.set(None);
+        other.set(None);
+        let Some(request) = submit() else { return };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let r = request.await;
+            busy.set(false);
+            match r {
+                Ok(text) => {
+                    toasts.ok(text);
+                    close.run(())
+                }
+                Err(e) => {
+                    if !form.place(e.clone(), placed) {
+                        other.set(Some(e))
+                    }
+                }
+            }
+        });
+    };
+    view! {
+        <Modal title=title on_close=close>
+            {move || other.get().map(|e| view! { <Alert error=e/> })}
+            <form on:submit=send novalidate=true data-testid=format!("{}-form", form.prefix)>
+                {body}
+                <div class="foot">
+                    <button type="button" class="btn" on:click=move |_| close.run(())>"Cancel"</button>
+                    <button type="submit" class="btn btn-primary" data-testid=format!("{}-save", form.prefix)
+                        disabled=move || busy.get()>{button}</button>
+                </div>
+            </form>
+        </Modal>
+    }
+    .into_any()
+}
+
+/// Asks before deleting what `path` names (`If-Match` on `version` when given): the
+/// sentence, Cancel and `button`. A refusal — e.g. a 409 saying what still uses it —
+/// shows inside the dialog in the server's words; success toasts `toast`, closes and
+/// runs `done`.
+#[allow(clippy::too_many_arguments)]
+pub fn delete_dialog(
+    title: String,
+    text: String,
+    button: &'static str,
+    path: String,
+    version: Option<i64>,
+    toast: String,
+    close: Callback<()>,
+    done: Callback<()>,
+) -> AnyView {
+    let toasts = toasts();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let go = Callback::new(move |()| {
+        let (path, toast) = (path.clone(), toast.clone());
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let r = crate::api::delete(&path, version).await;
+            busy.set(false);
+            match r {
+                Ok(()) => {
+                    toasts.ok(toast);
+                    close.run(());
+                    done.run(())
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    });
+    confirm(title, text, button, busy, error, close, go)
 }

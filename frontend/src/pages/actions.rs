@@ -5,8 +5,9 @@
 //! roles that may use it.
 
 use api_types::{
-    AssignRequest, DirectoryUser, Number, QuarantineRequest, ReleaseRequest, ReserveRequest, Role,
-    Service, ServiceList, TargetRef, UnassignRequest, UserList,
+    AllocationRequest, AssignRequest, DirectoryUser, Number, PoolBody, QuarantineRequest,
+    ReleaseRequest, ReserveRequest, Role, Service, ServiceList, TargetRef, UnassignRequest,
+    UserList,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
@@ -363,10 +364,18 @@ pub fn DateField(
 /// Type-ahead over directory users (name, UPN, department) and services; picking one
 /// submits at once, so assigning takes the click that opened the dialog and this one.
 #[component]
-fn AssignPicker(picked: RwSignal<Option<Pick>>, on_pick: Callback<()>) -> impl IntoView {
+fn AssignPicker(
+    picked: RwSignal<Option<Pick>>,
+    on_pick: Callback<()>,
+    /// Take the keyboard on opening (not where other fields come first).
+    #[prop(default = true)]
+    focus: bool,
+) -> impl IntoView {
     let q = RwSignal::new(String::new());
     let input = NodeRef::<leptos::html::Input>::new();
-    focus_on_mount(input);
+    if focus {
+        focus_on_mount(input);
+    }
     let results = RwSignal::new(None::<Result<Vec<Pick>, ApiError>>);
     let generation = StoredValue::new(0u64);
     Effect::new(move |_| {
@@ -533,5 +542,149 @@ pub fn ActButton(
         <button class=cls disabled=!allowed title=if allowed { String::new() } else { needs(Role::Operator) }
             aria-label=aria data-act=act.verb()
             on:click=move |_| open.set(Some(Pending { act, numbers: vec![number.clone()], reassign }))>{label}</button>
+    }
+}
+
+/// The pool fields a refusal of an allocation can name.
+const POOL_FIELDS: &[&str] = &[
+    "pool.range_id",
+    "pool.location_id",
+    "pool.tags",
+    "pool.number_type",
+];
+
+/// "Take the next free number": narrow the pool (range, site, tags, type), then pick a
+/// user or service in the type-ahead; `POST /allocations` assigns the pool's lowest
+/// available number to them. A pool with nothing left (409) says so above the form.
+#[component]
+pub fn TakeDialog(
+    /// The range to take from, preselected (from a range's row): id and name.
+    #[prop(optional)]
+    range: Option<(String, String)>,
+    close: Callback<()>,
+) -> impl IntoView {
+    use crate::pages::estate::{choices, type_choices};
+    let lookups = crate::app::lookups();
+    let toasts = toasts();
+    let preset = range;
+    let range = RwSignal::new(preset.as_ref().map(|r| r.0.clone()).unwrap_or_default());
+    let location = RwSignal::new(String::new());
+    let tags = RwSignal::new(String::new());
+    let number_type = RwSignal::new(String::new());
+    let form = crate::ui::Form {
+        prefix: "take",
+        key: crate::ui::plain_key,
+        error: RwSignal::new(None),
+    };
+    let other = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let picked = RwSignal::new(None::<Pick>);
+    let opt = |s: RwSignal<String>| Some(s.get_untracked()).filter(|v| !v.is_empty());
+    let take = Callback::new(move |()| {
+        let Some(p) = picked.get_untracked() else {
+            return;
+        };
+        if busy.get_untracked() {
+            return;
+        }
+        form.error.set(None);
+        other.set(None);
+        let body = AllocationRequest {
+            pool: PoolBody {
+                tags: crate::ui::tag_list(&tags.get_untracked()),
+                location_id: opt(location),
+                range_id: opt(range),
+                number_type: opt(number_type),
+                ..Default::default()
+            },
+            target: TargetRef {
+                kind: p.kind.to_string(),
+                id: p.id.clone(),
+            },
+        };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let r = api::send::<_, Number>("POST", "/api/v1/allocations", Some(&body)).await;
+            busy.set(false);
+            match r {
+                Ok(n) => {
+                    let who = p
+                        .label
+                        .split('\u{1f}')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    toasts.ok_link(
+                        format!("Assigned {} to {who}", n.number),
+                        format!("/numbers/{}", segment(&n.number)),
+                        "Open",
+                    );
+                    close.run(());
+                }
+                Err(e) => {
+                    if !form.place(e.clone(), POOL_FIELDS) {
+                        other.set(Some(e))
+                    }
+                }
+            }
+        });
+    });
+    let mut ranges = choices(
+        "Any",
+        lookups.ranges.get_untracked().into_iter().map(|r| {
+            let n = r
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{} – {}", r.start, r.end));
+            (r.id, n)
+        }),
+    );
+    // A range made since the lookups loaded (elsewhere, or through the API) is still offered.
+    if let Some(p) = preset.filter(|p| !ranges.iter().any(|(id, _)| *id == p.0)) {
+        ranges.push(p);
+    }
+    let sites = choices(
+        "Any",
+        lookups
+            .locations
+            .get_untracked()
+            .into_iter()
+            .map(|l| (l.id, l.name)),
+    );
+    let specs = vec![
+        ("pool.range_id".to_string(), "Range", range, ranges, ""),
+        (
+            "pool.location_id".to_string(),
+            "Location",
+            location,
+            sites,
+            "",
+        ),
+        (
+            "pool.number_type".to_string(),
+            "Number type",
+            number_type,
+            type_choices("Any"),
+            "",
+        ),
+        (
+            "pool.tags".to_string(),
+            "Tags",
+            tags,
+            Vec::new(),
+            "Comma-separated; the number must carry all of them",
+        ),
+    ];
+    crate::ui::focus_id(form.id("pool.range_id"));
+    view! {
+        <Modal title="Take the next free number" on_close=close>
+            {move || other.get().map(|e| view! { <Alert error=e/> })}
+            <p class="help subtle">"The pool's lowest available number is assigned to whom you pick."</p>
+            <div class="grid grid-2" data-testid="take-form">{crate::ui::fields(specs, form, false)}</div>
+            <AssignPicker picked=picked on_pick=take focus=false/>
+            <div class="foot">
+                <button type="button" class="btn" on:click=move |_| close.run(())>"Cancel"</button>
+            </div>
+        </Modal>
     }
 }

@@ -23,6 +23,31 @@ fn owner_only() -> Option<AnyView> {
     })
 }
 
+/// The help under a grant's tags: the server keeps scope tags in lower case (they match
+/// in any case), so what was typed may come back lowered.
+const TAGS_HELP: &str = "Comma-separated, saved in lower case (they match in any case); empty: every tag. With locations too, both must hold.";
+
+/// A grant's reach in words: its sites' names and its tags, or "everything".
+fn scope_text(scope: &ScopeBody) -> String {
+    let sites = lookups();
+    let locs = scope
+        .locations
+        .iter()
+        .map(|l| sites.location(&Some(l.clone())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = [locs, scope.tags.join(", ")]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    if text.is_empty() {
+        "everything".into()
+    } else {
+        text
+    }
+}
+
 /// The roles, weakest first.
 const ROLES: &[&str] = &["viewer", "operator", "admin", "owner"];
 
@@ -65,7 +90,6 @@ pub fn Admins() -> impl IntoView {
         refresh.track();
         async { api::get::<AdminList>("/api/v1/admins?limit=200").await }
     });
-    let sites = lookups();
     let dialog = RwSignal::new(None::<AdminDialog>);
     let opening = RwSignal::new(false);
     let me = match auth().0.get_untracked() {
@@ -84,24 +108,8 @@ pub fn Admins() -> impl IntoView {
             opening.set(false);
         });
     };
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<ApiError>);
     let close = Callback::new(move |()| dialog.set(None));
-    let delete = move |a: Admin| {
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let path = format!("/api/v1/admins/{}", segment(&a.id));
-            match api::send::<(), ()>("DELETE", &path, None).await {
-                Ok(()) => {
-                    toasts.ok(format!("Deleted {}", a.username));
-                    dialog.set(None);
-                    refresh.update(|r| *r += 1)
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
-    };
+    let deleted = Callback::new(move |()| refresh.update(|r| *r += 1));
     view! {
         <div class="page-head"><h1>"Admins"</h1><span class="spacer"></span>
             <button class="btn btn-primary" data-testid="new-admin" on:click=move |_| dialog.set(Some(AdminDialog::New))>"New admin"</button></div>
@@ -112,21 +120,20 @@ pub fn Admins() -> impl IntoView {
                 Load::Failed(e) => view! { <tr><td colspan="5"><ErrorBox error=e/></td></tr> }.into_any(),
                 Load::Ready(l) => l.items.into_iter().map(|a| {
                     let id = a.id.clone();
-                    let locs = a.scope.locations.iter().map(|l| sites.location(&Some(l.clone()))).collect::<Vec<_>>().join(", ");
-                    let scope = [locs, a.scope.tags.join(", ")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" · ");
+                    let scope = scope_text(&a.scope);
                     let own = a.id == me;
                     let name = a.username.clone();
                     let row = a.clone();
                     view! { <tr data-admin=a.id.clone()>
                         <td data-label="Username">{a.username.clone()}</td>
                         <td data-label="Role"><span class="badge b-neutral" data-testid="admin-role">{a.role.as_str()}</span></td>
-                        <td data-label="Scope" class="muted">{if scope.is_empty() { "everything".to_string() } else { scope }}</td>
+                        <td data-label="Scope" class="muted">{scope}</td>
                         <td data-label="Last login">{a.last_login_at.as_ref().map(fmt_time).unwrap_or_else(|| "never".into())}</td>
                         <td class="actions"><span class="btn-row">
                             <button class="btn btn-sm" aria-label=format!("Edit {name}") disabled=move || opening.get() on:click=move |_| edit(id.clone())>"Edit"</button>
                             <button class="btn btn-sm" aria-label=format!("Delete {name}") disabled=own
                                 title=if own { "You cannot delete your own account" } else { "" }
-                                on:click=move |_| { error.set(None); dialog.set(Some(AdminDialog::Delete(Box::new(row.clone())))) }>"Delete…"</button>
+                                on:click=move |_| dialog.set(Some(AdminDialog::Delete(Box::new(row.clone()))))>"Delete…"</button>
                         </span></td>
                     </tr> }
                 }).collect_view().into_any(),
@@ -135,11 +142,11 @@ pub fn Admins() -> impl IntoView {
         {move || dialog.get().map(|d| match d {
             AdminDialog::New => view! { <AdminForm admin=None dialog=dialog refresh=refresh/> }.into_any(),
             AdminDialog::Edit(a, v) => view! { <AdminForm admin=Some((*a, v)) dialog=dialog refresh=refresh/> }.into_any(),
-            AdminDialog::Delete(a) => crate::ui::confirm(
+            AdminDialog::Delete(a) => crate::ui::delete_dialog(
                 format!("Delete {}?", a.username),
                 format!("{} can no longer log in, and their sessions end now. What they did stays in the audit log.", a.username),
-                "Delete account", busy, error, close,
-                Callback::new(move |()| delete((*a).clone())),
+                "Delete account", format!("/api/v1/admins/{}", segment(&a.id)), None,
+                format!("Deleted {}", a.username), close, deleted,
             ),
         })}
     }
@@ -282,7 +289,7 @@ fn AdminForm(
                 {fields(specs, form, false)}
                 {field(("role".into(), "Role", role, same(ROLES), "Owners reach everything: leave the scope empty"), form, false)}
                 {site_checks(form, locations)}
-                {field(("scope.tags".into(), "Tags", tags, Vec::new(), "Comma-separated; empty: every tag. With locations too, both must hold."), form, false)}
+                {field(("scope.tags".into(), "Tags", tags, Vec::new(), TAGS_HELP), form, false)}
                 <div class="foot"><button type="button" class="btn" on:click=move |_| dialog.set(None)>"Cancel"</button>
                     <button type="submit" class="btn btn-primary" data-testid="admin-save" disabled=move || busy.get()>
                         {move || if busy.get() { "Saving…" } else if editing { "Save" } else { "Create" }}</button></div>
@@ -367,23 +374,10 @@ pub fn Tokens() -> impl IntoView {
             }
         });
     };
-    let revoke = move |id: String| {
-        leptos::task::spawn_local(async move {
-            match api::send::<(), ()>(
-                "DELETE",
-                &format!("/api/v1/api-tokens/{}", segment(&id)),
-                None,
-            )
-            .await
-            {
-                Ok(()) => {
-                    toasts.ok("Revoked");
-                    refresh.update(|r| *r += 1)
-                }
-                Err(e) => toasts.err(e.message),
-            }
-        });
-    };
+    // The token a confirmation is open for: (id, name).
+    let revoking = RwSignal::new(None::<(String, String)>);
+    let stop = Callback::new(move |()| revoking.set(None));
+    let revoked = Callback::new(move |()| refresh.update(|r| *r += 1));
     let copy = move |_| {
         if let (Some(s), Some(w)) = (secret.get_untracked(), web_sys::window()) {
             let _ = w.navigator().clipboard().write_text(&s);
@@ -403,26 +397,33 @@ pub fn Tokens() -> impl IntoView {
         <div class="page-head"><h1>"API tokens"</h1><span class="spacer"></span>
             <button class="btn btn-primary" on:click=move |_| { error.set(None); creating.set(true) }>"New token"</button></div>
         <div class="table-wrap"><table class="data cards">
-            <thead><tr><th>"Name"</th><th>"Prefix"</th><th>"Role"</th><th>"Expires"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
+            <thead><tr><th>"Name"</th><th>"Prefix"</th><th>"Role"</th><th>"Scope"</th><th>"Expires"</th><th>"Last used"</th><th>"State"</th><th class="actions"><span class="sr-only">"Actions"</span></th></tr></thead>
             <tbody>{move || match list.get() {
-                Load::Loading => view! { <tr><td colspan="7"><crate::ui::Loading/></td></tr> }.into_any(),
-                Load::Failed(e) => view! { <tr><td colspan="7"><ErrorBox error=e/></td></tr> }.into_any(),
-                Load::Ready(l) if l.items.is_empty() => view! { <tr><td colspan="7"><crate::ui::Empty text="No API tokens yet."/></td></tr> }.into_any(),
+                Load::Loading => view! { <tr><td colspan="8"><crate::ui::Loading/></td></tr> }.into_any(),
+                Load::Failed(e) => view! { <tr><td colspan="8"><ErrorBox error=e/></td></tr> }.into_any(),
+                Load::Ready(l) if l.items.is_empty() => view! { <tr><td colspan="8"><crate::ui::Empty text="No API tokens yet."/></td></tr> }.into_any(),
                 Load::Ready(l) => l.items.into_iter().map(|t| {
-                    let id = t.id.clone();
+                    let target = (t.id.clone(), t.name.clone());
                     let revoked = t.revoked_at.is_some();
-                    view! { <tr>
+                    view! { <tr data-token=t.id.clone()>
                         <td data-label="Name">{t.name.clone()}</td>
                         <td data-label="Prefix" class="mono">{t.prefix.clone()}"…"</td>
                         <td data-label="Role"><span class="badge b-neutral">{t.role.as_str()}</span></td>
+                        <td data-label="Scope" class="muted" data-testid="token-scope">{scope_text(&t.scope)}</td>
                         <td data-label="Expires">{t.expires_at.as_ref().map(fmt_time).unwrap_or_else(|| "never".into())}</td>
                         <td data-label="Last used">{t.last_used_at.as_ref().map(fmt_time).unwrap_or_else(|| "never".into())}</td>
                         <td data-label="State">{if revoked { view! { <span class="badge b-failed">"revoked"</span> } } else { view! { <span class="badge b-available">"active"</span> } }}</td>
-                        <td class="actions">{(!revoked).then(|| view! { <button class="btn btn-sm" on:click=move |_| revoke(id.clone())>"Revoke"</button> })}</td>
+                        <td class="actions">{(!revoked).then(|| view! { <button class="btn btn-sm" aria-label=format!("Revoke {}", target.1)
+                            on:click=move |_| revoking.set(Some(target.clone()))>"Revoke…"</button> })}</td>
                     </tr> }
                 }).collect_view().into_any(),
             }}</tbody>
         </table></div>
+        {move || revoking.get().map(|(id, name)| crate::ui::delete_dialog(
+            format!("Revoke {name}?"),
+            format!("Integrations using {name} are refused from now on. A revoked token cannot be restored."),
+            "Revoke token", format!("/api/v1/api-tokens/{}", segment(&id)), None,
+            format!("Revoked {name}"), stop, revoked))}
         {move || creating.get().then(|| view! {
             <Modal title="New API token" on_close=close>
                 {move || match secret.get() {
@@ -437,7 +438,7 @@ pub fn Tokens() -> impl IntoView {
                             <TextField id="tok-name" label="What it is for" value=name required=true focus=true/>
                             {field(("role".into(), "Role", role, same(ROLES), ""), form, false)}
                             {site_checks(form, locations)}
-                            {field(("scope.tags".into(), "Tags", tags, Vec::new(), "Comma-separated; empty: every tag. With locations too, both must hold."), form, false)}
+                            {field(("scope.tags".into(), "Tags", tags, Vec::new(), TAGS_HELP), form, false)}
                             {field(("expires_at".into(), "Expires after (days)", days, Vec::new(), "Empty: never expires; revoke it when done"), form, false)}
                             <div class="foot"><button type="button" class="btn" on:click=move |_| close.run(())>"Cancel"</button>
                                 <button type="submit" class="btn btn-primary">"Create"</button></div>

@@ -6,12 +6,16 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{self, ApiError, segment};
+use crate::api::{self, segment};
 use crate::app::{auth, lookups, needs};
 use crate::live::live;
 use crate::pages::actions::{ActButton, ActionDialog, Pending, actions_for};
+use crate::pages::estate::{choices, spec};
 use crate::pages::numbers::holder;
-use crate::ui::{Alert, ErrorBox, Load, Loading, StatusBadge, Tags, fmt_time, load, toasts};
+use crate::ui::{
+    ErrorBox, Form, Load, Loading, Sending, StatusBadge, Submit, Tags, fields, fmt_time,
+    form_dialog, load, plain_key, tag_list,
+};
 
 /// The number page (`/numbers/:number`).
 #[component]
@@ -47,12 +51,19 @@ pub fn NumberPage() -> impl IntoView {
             number.set(Load::Ready(n));
         }
     });
+    // The number a delete confirmation is open for, at the version shown: held here, not
+    // in `Details`, which a live update of the number renders anew.
+    let deleting = RwSignal::new(None::<(String, i64)>);
+    // Likewise the number an edit form is open for, as it was when opened.
+    let editing = RwSignal::new(None::<Number>);
+    let navigate = leptos_router::hooks::use_navigate();
+    let gone = Callback::new(move |()| navigate("/numbers", Default::default()));
     view! {
         <div class="crumbs"><A href="/numbers">"Numbers"</A>" / "</div>
         {move || match number.get() {
             Load::Loading => view! { <Loading/> }.into_any(),
             Load::Failed(e) => view! { <ErrorBox error=e/> }.into_any(),
-            Load::Ready(n) => view! { <Details n=n open=pending.write_only() number=number/> }.into_any(),
+            Load::Ready(n) => view! { <Details n=n open=pending.write_only() deleting=deleting editing=editing/> }.into_any(),
         }}
         <div class="panel">
             <h2>"History"</h2>
@@ -66,6 +77,12 @@ pub fn NumberPage() -> impl IntoView {
         {move || pending.get().map(|p| view! {
             <ActionDialog pending=p on_close=Callback::new(move |()| pending.set(None)) on_done=on_done/>
         })}
+        {move || deleting.get().map(|(e164, version)| crate::ui::delete_dialog(
+            format!("Delete {e164}?"),
+            "It leaves the inventory; its history stays in the audit log.".into(),
+            "Delete number", format!("/api/v1/numbers/{}", segment(&e164)), Some(version),
+            format!("Deleted {e164}"), Callback::new(move |()| deleting.set(None)), gone))}
+        {move || editing.get().map(|n| edit_dialog(n, editing, number))}
     }
 }
 
@@ -73,13 +90,22 @@ pub fn NumberPage() -> impl IntoView {
 fn Details(
     n: Number,
     open: WriteSignal<Option<Pending>>,
-    number: RwSignal<Load<Number>>,
+    deleting: RwSignal<Option<(String, i64)>>,
+    editing: RwSignal<Option<Number>>,
 ) -> impl IntoView {
     let auth = auth();
     let lookups = lookups();
     let can_act = auth.can(Role::Operator);
     let (who, sub) = holder(&n);
-    let editing = RwSignal::new(false);
+    // Only an available number leaves the inventory (the server answers 409 otherwise).
+    let delete_why = if !auth.can(Role::Admin) {
+        Some(needs(Role::Admin))
+    } else if n.status != api_types::NumberStatus::Available {
+        Some("Only an available number can be deleted: release or unassign it first".to_string())
+    } else {
+        None
+    };
+    let del = (n.number.clone(), n.version);
     let acts = actions_for(n.status);
     let assigned = n.status == api_types::NumberStatus::Assigned;
     let nn = n.clone();
@@ -92,7 +118,9 @@ fn Details(
                 view! {
                     <span class="btn-row">
                         {acts.iter().map(|a| view! { <ActButton act=*a number=n.number.clone() open=open reassign=assigned/> }).collect_view()}
-                        <button class="btn" on:click=move |_| editing.set(true)>"Edit"</button>
+                        <button class="btn" on:click=move |_| editing.set(Some(nn.clone()))>"Edit"</button>
+                        <button class="btn" disabled=delete_why.is_some() title=delete_why.unwrap_or_default()
+                            on:click=move |_| deleting.set(Some(del.clone()))>"Delete…"</button>
                     </span>
                 }.into_any()
             } else {
@@ -139,72 +167,77 @@ fn Details(
                 <p><a href=format!("/api/v1/export/numbers.csv?q={}", segment(n.number.trim_start_matches('+'))) download="number.csv">"Export as CSV"</a></p>
             </div>
         </div>
-        {move || editing.get().then(|| view! { <EditDialog n=nn.clone() editing=editing number=number/> })}
     }
 }
 
-#[component]
-fn EditDialog(n: Number, editing: RwSignal<bool>, number: RwSignal<Load<Number>>) -> impl IntoView {
+/// The edit form's fields a refusal can name.
+const EDIT_FIELDS: &[&str] = &["tags", "description", "location_id"];
+
+/// Edits a number's tags, description and site (`PATCH` with `If-Match` on the version
+/// it was opened at); a refusal naming a field shows there.
+fn edit_dialog(
+    n: Number,
+    editing: RwSignal<Option<Number>>,
+    number: RwSignal<Load<Number>>,
+) -> AnyView {
     let lookups = lookups();
-    let toasts = toasts();
     let tags = RwSignal::new(n.tags.join(", "));
     let description = RwSignal::new(n.description.clone());
     let location = RwSignal::new(n.location_id.clone().unwrap_or_default());
-    let error = RwSignal::new(None::<ApiError>);
-    let version = n.version;
-    let e164 = n.number.clone();
-    let close = Callback::new(move |()| editing.set(false));
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let form = Form {
+        prefix: "edit",
+        key: plain_key,
+        error: RwSignal::new(None),
+    };
+    let (version, e164) = (n.version, n.number.clone());
+    let submit: Submit = std::sync::Arc::new(move || {
         let loc = location.get_untracked();
         let patch = NumberPatch {
             description: Some(description.get_untracked()),
-            tags: Some(
-                tags.get_untracked()
-                    .split([',', ';'])
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty())
-                    .collect(),
-            ),
-            location_id: Some(if loc.is_empty() { None } else { Some(loc) }),
+            tags: Some(tag_list(&tags.get_untracked())),
+            location_id: Some((!loc.is_empty()).then_some(loc)),
             ..Default::default()
         };
         let path = format!("/api/v1/numbers/{}", segment(&e164));
-        leptos::task::spawn_local(async move {
-            match api::send_if_match::<_, Number>("PATCH", &path, Some(&patch), version).await {
-                Ok(updated) => {
-                    number.set(Load::Ready(updated));
-                    toasts.ok("Saved");
-                    editing.set(false);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        });
-    };
-    let cur = n.location_id.clone().unwrap_or_default();
-    view! {
-        <crate::ui::Modal title=format!("Edit {}", n.number) on_close=close>
-            {move || error.get().map(|e| view! { <Alert error=e/> })}
-            <form on:submit=save>
-                <crate::pages::actions::TextField id="edit-tags" label="Tags" value=tags help="Comma-separated" focus=true/>
-                <div class="field">
-                    <label for="edit-desc">"Description"</label>
-                    <textarea id="edit-desc" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea>
-                </div>
-                <div class="field">
-                    <label for="edit-loc">"Location"</label>
-                    <select id="edit-loc" on:change=move |ev| location.set(event_target_value(&ev))>
-                        <option value="">"None"</option>
-                        {lookups.locations.get_untracked().into_iter().map(|l| { let sel = l.id == cur; view! { <option value=l.id.clone() selected=sel>{l.name}</option> } }).collect_view()}
-                    </select>
-                </div>
-                <div class="foot">
-                    <button type="button" class="btn" on:click=move |_| editing.set(false)>"Cancel"</button>
-                    <button type="submit" class="btn btn-primary">"Save"</button>
-                </div>
-            </form>
-        </crate::ui::Modal>
-    }
+        Some(Box::pin(async move {
+            let updated =
+                api::send_if_match::<_, Number>("PATCH", &path, Some(&patch), version).await?;
+            let text = format!("Saved {}", updated.number);
+            // After the dialog has closed, so the details it sits beside re-render alone.
+            set_timeout(
+                move || number.set(Load::Ready(updated)),
+                std::time::Duration::ZERO,
+            );
+            Ok(text)
+        }) as Sending)
+    });
+    let sites = choices(
+        "None",
+        lookups
+            .locations
+            .get_untracked()
+            .into_iter()
+            .map(|l| (l.id, l.name)),
+    );
+    let body = fields(
+        vec![
+            spec("tags", "Tags", tags, Vec::new(), "Comma-separated"),
+            spec("description", "Description", description, Vec::new(), ""),
+            spec("location_id", "Location", location, sites, ""),
+        ],
+        form,
+        false,
+    );
+    crate::ui::focus_id(form.id("tags"));
+    form_dialog(
+        format!("Edit {}", n.number),
+        form,
+        EDIT_FIELDS,
+        body,
+        "Save",
+        Callback::new(move |()| editing.set(None)),
+        submit,
+    )
 }
 
 /// One audit record as a timeline entry: what, who, when, from where, and what changed.

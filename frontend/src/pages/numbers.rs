@@ -3,16 +3,22 @@
 //! of a million numbers costs what the first does), selection for bulk actions, export of
 //! exactly what is filtered, and rows patched in place from the live feed.
 
-use api_types::{Number, NumberList, NumberQuery, Role, TagList};
+use api_types::{NewNumber, Number, NumberList, NumberQuery, Role, TagList};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{self, segment};
-use crate::app::{auth, lookups};
+use crate::app::{auth, lookups, needs};
 use crate::live::live;
-use crate::pages::actions::{Act, ActButton, ActionDialog, Pending, actions_for, gloo_sleep};
-use crate::ui::{Load, StatusBadge, Tags, fmt_date, load};
+use crate::pages::actions::{
+    Act, ActButton, ActionDialog, Pending, TakeDialog, actions_for, gloo_sleep,
+};
+use crate::pages::estate::{choices, head_btn, opt, spec, type_choices};
+use crate::ui::{
+    Form, Load, Sending, StatusBadge, Submit, Tags, fields, fmt_date, form_dialog, load, plain_key,
+    tag_list,
+};
 
 const PAGE: i64 = 50;
 
@@ -214,12 +220,22 @@ pub fn Numbers() -> impl IntoView {
             .collect_view()
     };
 
+    // The open dialog of the page head: `Some(true)` adding a number, `Some(false)`
+    // taking the next free one.
+    let adding = RwSignal::new(None::<bool>);
+    let close = Callback::new(move |()| adding.set(None));
+    let add_why = (!auth.can(Role::Admin)).then(|| needs(Role::Admin));
     view! {
         <div class="page-head">
             <h1>"Numbers"</h1>
             <span class="spacer"></span>
+            {can_act.then(|| view! {
+                {head_btn(true, "Take next free…", "take-next", None, Callback::new(move |()| adding.set(Some(false))))}
+                {head_btn(false, "Add number", "add-number", add_why, Callback::new(move |()| adding.set(Some(true))))}
+            })}
             <a class="btn" href=export_href download="numbers.csv" data-testid="export">"Export CSV"</a>
         </div>
+        {move || adding.get().map(|add| if add { add_number(close) } else { view! { <TakeDialog close=close/> }.into_any() })}
         <div class="panel">
             <div class="filters">
                 <div class="q">
@@ -356,6 +372,102 @@ pub fn Numbers() -> impl IntoView {
             <ActionDialog pending=p on_close=Callback::new(move |()| pending.set(None)) on_done=on_done/>
         })}
     }
+}
+
+/// The add-number form's fields, by the key a refusal names.
+const NUMBER_FIELDS: &[&str] = &[
+    "number",
+    "location_id",
+    "platform_id",
+    "number_type",
+    "tags",
+    "description",
+];
+
+/// Adds one number (`POST /numbers`, admins) and opens its page; a refusal (not a
+/// number, already in the inventory) shows at its field.
+fn add_number(close: Callback<()>) -> AnyView {
+    let lookups = lookups();
+    let navigate = leptos_router::hooks::use_navigate();
+    let text = || RwSignal::new(String::new());
+    let (number, location, platform, number_type, tags, description) =
+        (text(), text(), text(), text(), text(), text());
+    let form = Form {
+        prefix: "num",
+        key: plain_key,
+        error: RwSignal::new(None),
+    };
+    let submit: Submit = std::sync::Arc::new(move || {
+        let body = NewNumber {
+            number: number.get_untracked().trim().to_string(),
+            location_id: opt(location),
+            tags: tag_list(&tags.get_untracked()),
+            description: opt(description),
+            platform_id: opt(platform),
+            number_type: opt(number_type),
+        };
+        let navigate = navigate.clone();
+        Some(Box::pin(async move {
+            let n = api::send::<_, Number>("POST", "/api/v1/numbers", Some(&body)).await?;
+            let href = format!("/numbers/{}", segment(&n.number));
+            // After the dialog has closed: the page it belongs to goes.
+            set_timeout(
+                move || navigate(&href, Default::default()),
+                std::time::Duration::ZERO,
+            );
+            Ok(format!("Added {}", n.number))
+        }) as Sending)
+    });
+    let sites = choices(
+        "None",
+        lookups
+            .locations
+            .get_untracked()
+            .into_iter()
+            .map(|l| (l.id, l.name)),
+    );
+    let platforms = choices(
+        "None",
+        lookups
+            .platforms
+            .get_untracked()
+            .into_iter()
+            .map(|p| (p.id, p.name)),
+    );
+    let body = fields(
+        vec![
+            spec(
+                "number",
+                "Number",
+                number,
+                Vec::new(),
+                "Any common notation, e.g. +44 20 7946 0123; it starts available",
+            ),
+            spec("location_id", "Location", location, sites, ""),
+            spec("platform_id", "Platform", platform, platforms, ""),
+            spec(
+                "number_type",
+                "Number type",
+                number_type,
+                type_choices("None"),
+                "",
+            ),
+            spec("tags", "Tags", tags, Vec::new(), "Comma-separated"),
+            spec("description", "Description", description, Vec::new(), ""),
+        ],
+        form,
+        false,
+    );
+    crate::ui::focus_id(form.id("number"));
+    form_dialog(
+        "Add a number".into(),
+        form,
+        NUMBER_FIELDS,
+        body,
+        "Add",
+        close,
+        submit,
+    )
 }
 
 fn row(

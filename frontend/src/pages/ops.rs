@@ -45,8 +45,6 @@ pub fn Platforms() -> impl IntoView {
     // The platform whose drift is open: (id, name).
     let drift_of = RwSignal::new(None::<(String, String)>);
     let dialog = RwSignal::new(None::<PlatformDialog>);
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<api::ApiError>);
     let sync = move |id: String| {
         leptos::task::spawn_local(async move {
             match api::send::<(), Platform>(
@@ -64,22 +62,11 @@ pub fn Platforms() -> impl IntoView {
             }
         });
     };
-    let delete = move |p: Platform| {
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let path = format!("/api/v1/platforms/{}", segment(&p.id));
-            match api::send_if_match::<(), ()>("DELETE", &path, None, p.version).await {
-                Ok(()) => {
-                    toasts.ok(format!("Deleted platform {}", p.name));
-                    dialog.set(None);
-                    refresh.update(|r| *r += 1);
-                    lookups.refresh();
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
-    };
+    let close = Callback::new(move |()| dialog.set(None));
+    let deleted = Callback::new(move |()| {
+        refresh.update(|r| *r += 1);
+        lookups.refresh();
+    });
     let why2 = why.clone();
     view! {
         <div class="page-head"><h1>"Platforms"</h1><span class="spacer"></span>
@@ -115,7 +102,7 @@ pub fn Platforms() -> impl IntoView {
                             <button class="btn btn-sm" aria-label=format!("Edit platform {}", p.name) disabled=no_write title=why.clone()
                                 on:click=move |_| dialog.set(Some(PlatformDialog::Edit(Box::new(e.clone()))))>"Edit"</button>
                             <button class="btn btn-sm" aria-label=format!("Delete platform {}", p.name) disabled=no_write title=why
-                                on:click=move |_| { error.set(None); dialog.set(Some(PlatformDialog::Delete(Box::new(d.clone())))) }>"Delete…"</button>
+                                on:click=move |_| dialog.set(Some(PlatformDialog::Delete(Box::new(d.clone()))))>"Delete…"</button>
                         </span></td>
                     </tr> }
                 }).collect_view().into_any(),
@@ -125,11 +112,11 @@ pub fn Platforms() -> impl IntoView {
         {move || dialog.get().map(|d| match d {
             PlatformDialog::New => view! { <PlatformForm platform=None dialog=dialog refresh=refresh/> }.into_any(),
             PlatformDialog::Edit(p) => view! { <PlatformForm platform=Some(*p) dialog=dialog refresh=refresh/> }.into_any(),
-            PlatformDialog::Delete(p) => crate::ui::confirm(
+            PlatformDialog::Delete(p) => crate::ui::delete_dialog(
                 format!("Delete platform {}?", p.name),
                 "Only a platform no number, range or service uses can be deleted; its stored secrets go with it.".into(),
-                "Delete platform", busy, error, Callback::new(move |()| dialog.set(None)),
-                Callback::new(move |()| delete((*p).clone())),
+                "Delete platform", format!("/api/v1/platforms/{}", segment(&p.id)), Some(p.version),
+                format!("Deleted platform {}", p.name), close, deleted,
             ),
         })}
     }
