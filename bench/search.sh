@@ -7,7 +7,11 @@
 # connections, next to GET /api/v1/me as the ceiling of the same run. Progress on stderr,
 # one summary table on stdout. Release build, fresh database, everything on 127.0.0.1.
 # TELESTATE_BIN skips the build; SEARCH_BENCH_SECONDS / SEARCH_BENCH_WARMUP_SECONDS set
-# the timed and the discarded part of each wrk run (8 and 2).
+# the timed and the discarded part of each wrk run (8 and 2). SEARCH_BENCH_ONLY (an
+# extended regex over scenario names) runs only the scenarios it matches, besides `me`;
+# SEARCH_BENCH_PERF=DIR records a system-wide `perf` profile of each 16-client run there.
+# SEARCH_BENCH_HOLD=FILE builds the estate, writes BASE, TOKEN, DB_URL and the server's pid
+# to FILE (shell syntax) and keeps the server up until interrupted: for profiling by hand.
 set -euo pipefail
 backend=${1:?usage: $0 sqlite|postgres}
 # shellcheck source-path=SCRIPTDIR source=../scripts/lib.sh
@@ -203,6 +207,20 @@ measure() {
     P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.txt")")
 }
 
+if [[ -n ${SEARCH_BENCH_HOLD:-} ]]; then
+    printf 'BASE=%q\nTOKEN=%q\nDB_URL=%q\nSERVER_PID=%q\nBIN=%q\n' "$BASE" "$TOKEN" "$DB_URL" "$SERVER_PID" "$BIN" >"$SEARCH_BENCH_HOLD"
+    for s in "${scenarios[@]}"; do echo "SCENARIO_${s%%|*}=$(printf %q "$(cut -d'|' -f2 <<<"$s")")"; done >>"$SEARCH_BENCH_HOLD"
+    echo "estate ready, server held: $SEARCH_BENCH_HOLD (Ctrl-C ends it)" >&2
+    interruptible sleep infinity
+fi
+if [[ -n ${SEARCH_BENCH_ONLY:-} ]]; then
+    kept=()
+    for s in "${scenarios[@]}"; do
+        [[ ${s%%|*} =~ ^(me|me_end|${SEARCH_BENCH_ONLY})$ ]] && kept+=("$s")
+    done
+    scenarios=("${kept[@]}")
+fi
+
 rows=()
 # The share of the ceiling is against the first `me` run (so me_end's shows the drift).
 me_c16=""
@@ -211,7 +229,14 @@ for s in "${scenarios[@]}"; do
     measure 1 1 "$BASE$path"
     c1="$RPS, $P50, $P99"
     c1_errors=$ERRORS
+    if [[ -n ${SEARCH_BENCH_PERF:-} ]]; then
+        mkdir -p "$SEARCH_BENCH_PERF"
+        # Started after wrk's warm-up, stopped before its end: only steady load is sampled.
+        (sleep $((warmup + 1)) && perf record -a -g -q -o "$SEARCH_BENCH_PERF/$name.data" -- sleep $((seconds - 2)) 2>/dev/null) &
+        perf_pid=$!
+    fi
     measure 2 16 "$BASE$path"
+    [[ -z ${SEARCH_BENCH_PERF:-} ]] || wait "$perf_pid"
     [[ -n $me_c16 ]] || me_c16=$RPS
     share=$(awk -v a="$RPS" -v b="$me_c16" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')
     echo "$name: c1 $c1 ($c1_errors errors); c16 $RPS, $P50, $P99 ($ERRORS errors) [req/s, p50 ms, p99 ms]" >&2

@@ -28,7 +28,7 @@ use crate::{
 /// The page size the API and the CLI read with: about 1 MB of CSV per page.
 pub const PAGE_ROWS: i64 = 5000;
 
-#[derive(QueryableByName)]
+#[derive(Queryable, Selectable)]
 #[diesel(table_name = numbers)]
 struct Row {
     id: i64,
@@ -202,8 +202,14 @@ impl Export {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<ExportRow>> {
-        let rows: Vec<Row> =
-            crate::search::page(conn, &self.scope, &self.filter, after, limit.max(1), "n.*")?;
+        let rows: Vec<Row> = crate::search::page(
+            conn,
+            &self.scope,
+            &self.filter,
+            after,
+            limit.max(1),
+            crate::rows::number_columns_of!(Row),
+        )?;
         let mut tags = self.tags_of(conn, &rows)?;
         let name = |map: &HashMap<i64, Arc<str>>, id: Option<i64>| {
             id.map(|id| {

@@ -274,8 +274,14 @@ pub fn list(
     let limit = page::limit(limit)?;
     let scope = ScopeFilter::resolve(conn, scope)?;
     let after = cursor.map(page::decode).transpose()?;
-    let rows: Vec<NumberRow> =
-        crate::search::page(conn, &scope, filter, after.as_deref(), limit + 1, "n.*")?;
+    let rows: Vec<NumberRow> = crate::search::page(
+        conn,
+        &scope,
+        filter,
+        after.as_deref(),
+        limit + 1,
+        crate::rows::number_columns(),
+    )?;
     let page = page::finish(rows, limit, |r| r.e164.clone());
     Ok(Page {
         items: load_tags(conn, page.items)?,

@@ -30,14 +30,17 @@
 //! The caller's scope adds conditions like any filter, and may drive too: a regional admin
 //! whose grant names two sites reads those sites' indexes, not the whole estate.
 
-use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
+use diesel::{
+    QueryableByName, RunQueryDsl, Selectable, dsl::AsSelect, query_dsl::LoadQuery,
+    sql_types::BigInt,
+};
 use domain::{NumberStatus, NumberType};
 
 use crate::{
     Conn, StoreResult,
     db::MultiBackend,
     dialect,
-    fragments::{Statement, Value},
+    fragments::{Statement, Typed, Value},
     scope::ScopeFilter,
 };
 
@@ -631,8 +634,9 @@ fn free_text(params: &mut Params, text: &str) -> FreeText {
     FreeText { exact, indexed }
 }
 
-/// Up to `limit` rows (`columns` of the alias `n`, loaded as `R`) of the numbers matching
-/// `filter` within `scope`, after the number `after`, in E.164 order.
+/// Up to `limit` rows of the numbers matching `filter` within `scope`, after the number
+/// `after`, in E.164 order: `columns` (over the alias `n`, in `R`'s field order, see
+/// `rows::number_columns_of`) read by position as `R` (see [`Typed`]).
 pub(crate) fn page<R>(
     conn: &mut Conn,
     scope: &ScopeFilter,
@@ -642,14 +646,18 @@ pub(crate) fn page<R>(
     columns: &str,
 ) -> StoreResult<Vec<R>>
 where
-    R: QueryableByName<MultiBackend> + 'static,
+    R: Selectable<MultiBackend>,
+    for<'a> Typed<AsSelect<R, MultiBackend>>: LoadQuery<'a, Conn, R>,
 {
     let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
         return Ok(Vec::new());
     };
+    let read = |conn: &mut Conn, sql: String| -> StoreResult<Vec<R>> {
+        Ok(Typed::<AsSelect<R, MultiBackend>>::new(plan.params.query(sql)).load(conn)?)
+    };
     let mut held = None;
     let driver = plan.pick(conn, columns, &mut |conn, _, sql| {
-        let rows: Vec<R> = plan.params.query(sql).load(conn)?;
+        let rows = read(conn, sql)?;
         let full = rows.len() as i64 >= plan.rows;
         if full {
             held = Some(rows);
@@ -658,10 +666,7 @@ where
     })?;
     match (held, driver) {
         (Some(rows), _) => Ok(rows),
-        (None, Some(driver)) => {
-            let sql = plan.statement(&driver, columns);
-            Ok(plan.params.query(sql).load::<R>(conn)?)
-        }
+        (None, Some(driver)) => read(conn, plan.statement(&driver, columns)),
         (None, None) => unreachable!("pick returns no driver only when a try held the page"),
     }
 }
