@@ -669,9 +669,13 @@ pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) 
     if in_use > 0 {
         return Err(StoreError::Conflict {
             code: "range_in_use",
-            message: format!(
-                "{in_use} numbers of the range are not available; release or unassign them first"
-            ),
+            message: if in_use == 1 {
+                "1 number of the range is not available; release or unassign it first".to_string()
+            } else {
+                format!(
+                    "{in_use} numbers of the range are not available; release or unassign them first"
+                )
+            },
             details: serde_json::json!({ "utilisation": before.utilisation }),
         });
     }

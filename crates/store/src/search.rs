@@ -142,18 +142,46 @@ impl Facet {
     /// `FROM … WHERE` of the index range for one value and one status (the caller adds
     /// the cursor and the other conditions), and the E.164 column it is ordered by.
     fn arm(&self, value: &str, status: &str) -> (String, &'static str) {
+        self.arm_of(value, &format!("'{status}'"))
+    }
+
+    /// [`Facet::arm`] with the status as an SQL expression (a literal, or a column of an
+    /// outer query).
+    fn arm_of(&self, value: &str, status: &str) -> (String, &'static str) {
         match self.source {
             Source::Column { column, .. } => (
-                format!("FROM numbers n WHERE n.{column} = {value} AND n.status = '{status}'"),
+                format!("FROM numbers n WHERE n.{column} = {value} AND n.status = {status}"),
                 "n.e164",
             ),
             Source::Tags => (
                 format!(
                     "FROM number_tags d JOIN numbers n ON n.id = d.number_id \
-                     WHERE d.tag_id = {value} AND d.status = '{status}'"
+                     WHERE d.tag_id = {value} AND d.status = {status}"
                 ),
                 "d.e164",
             ),
+        }
+    }
+
+    /// Like [`Facet::arm`], for an arm that reads only the number's id and E.164 (returned
+    /// first): tag links without a join to `numbers` when nothing else needs its row
+    /// (`joined` false), so the arm is read from the driving index alone.
+    fn narrow_arm(
+        &self,
+        value: &str,
+        status: &str,
+        joined: bool,
+    ) -> (&'static str, String, &'static str) {
+        match self.source {
+            Source::Tags if !joined => (
+                "d.number_id",
+                format!("FROM number_tags d WHERE d.tag_id = {value} AND d.status = '{status}'"),
+                "d.e164",
+            ),
+            _ => {
+                let (from, order) = self.arm(value, status);
+                ("n.id", from, order)
+            }
         }
     }
 
@@ -532,6 +560,73 @@ impl Plan {
             .unwrap_or_default()
     }
 
+    /// The statement of a page merged from several index ranges, on SQLite: the arms read
+    /// only id and E.164 (from the driving index alone where they can: SQLite's indexes
+    /// carry the row id), the merge keeps the page's first `limit`, and only those rows
+    /// are read from `numbers`. Arms of whole rows made SQLite build and sort every arm's
+    /// rows: a page of `platform=` (four arms, one per status) cost 40% more than a page
+    /// of `location=…&status=…` (one). On PostgreSQL an index entry does not carry the
+    /// id, so an arm reads the row anyway and the whole-row arms stay.
+    fn narrow_merge(
+        &self,
+        facet: &Facet,
+        statuses: &[&str],
+        residual: &str,
+        columns: &str,
+    ) -> String {
+        let limit = &self.limit;
+        let mut arms = Vec::new();
+        for value in &facet.values {
+            for status in statuses {
+                let (id, from, order) = facet.narrow_arm(value, status, !residual.is_empty());
+                arms.push(format!(
+                    "SELECT * FROM (SELECT {id} AS id, {order} AS e164 {from}{}{residual} \
+                     ORDER BY {order} LIMIT {limit}) a{}",
+                    self.after_condition(order),
+                    arms.len()
+                ));
+            }
+        }
+        // Tag links of several tags can yield one number twice.
+        let union = match facet.source {
+            Source::Tags if facet.values.len() > 1 => " UNION ",
+            _ => " UNION ALL ",
+        };
+        format!(
+            "SELECT {columns} FROM ({} ORDER BY e164 LIMIT {limit}) m \
+             JOIN numbers n ON n.id = m.id ORDER BY m.e164",
+            arms.join(union)
+        )
+    }
+
+    /// The statement of a page of one value in several statuses, on PostgreSQL: one arm,
+    /// run once per status by a lateral join, then the first `limit` of their rows. A
+    /// `UNION ALL` of one arm per status is planned arm by arm on every run (search
+    /// statements are never kept prepared): four arms took 0.5 ms to plan, against
+    /// 0.1 ms to run, and a page of `platform=` served a third of what one of
+    /// `location=…&status=…` did.
+    fn lateral_statuses(
+        &self,
+        facet: &Facet,
+        statuses: &[&str],
+        residual: &str,
+        columns: &str,
+    ) -> String {
+        let limit = &self.limit;
+        let (from, order) = facet.arm_of(&facet.values[0], "k.status");
+        let keys = statuses
+            .iter()
+            .map(|s| format!("('{s}')"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT x.* FROM (VALUES {keys}) k(status) CROSS JOIN LATERAL \
+             (SELECT {columns} {from}{}{residual} ORDER BY {order} LIMIT {limit}) x \
+             ORDER BY x.e164 LIMIT {limit}",
+            self.after_condition(order)
+        )
+    }
+
     /// The page's statement: `SELECT {columns}` (over the alias `n`) of at most `limit` rows.
     fn statement(&self, driver: &Driver, columns: &str) -> String {
         let limit = &self.limit;
@@ -540,6 +635,17 @@ impl Plan {
                 let facet = &self.facets[*i];
                 let residual = self.residual(Some(*i), false);
                 let statuses = self.statuses();
+                if facet.arms(&statuses) > 1 {
+                    match self.params.flavor {
+                        dialect::Flavor::Sqlite => {
+                            return self.narrow_merge(facet, &statuses, &residual, columns);
+                        }
+                        dialect::Flavor::Postgres if facet.values.len() == 1 => {
+                            return self.lateral_statuses(facet, &statuses, &residual, columns);
+                        }
+                        dialect::Flavor::Postgres => {}
+                    }
+                }
                 let mut arms = Vec::new();
                 for value in &facet.values {
                     for status in &statuses {
