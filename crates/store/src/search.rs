@@ -640,7 +640,11 @@ impl Plan {
                         dialect::Flavor::Sqlite => {
                             return self.narrow_merge(facet, &statuses, &residual, columns);
                         }
-                        dialect::Flavor::Postgres if facet.values.len() == 1 => {
+                        // An export's page of 5,000 would sort four arms' rows where
+                        // the union merges them in order: kept for pages that size.
+                        dialect::Flavor::Postgres
+                            if facet.values.len() == 1 && self.rows <= QUICK_TRY_MAX_PAGE =>
+                        {
                             return self.lateral_statuses(facet, &statuses, &residual, columns);
                         }
                         dialect::Flavor::Postgres => {}
