@@ -103,6 +103,16 @@ impl Lookups {
             .with(|l| l.iter().find(|x| &x.id == id).map(|x| x.name.clone()))
             .unwrap_or_else(|| id.clone())
     }
+    /// The sites as a select's choices, after an empty one labelled `none`.
+    pub fn site_choices(&self, none: &str) -> Vec<(String, String)> {
+        let sites = self.locations.get_untracked().into_iter();
+        crate::pages::estate::choices(none, sites.map(|l| (l.id, l.name)))
+    }
+    /// The platforms as a select's choices, after an empty one labelled `none`.
+    pub fn platform_choices(&self, none: &str) -> Vec<(String, String)> {
+        let platforms = self.platforms.get_untracked().into_iter();
+        crate::pages::estate::choices(none, platforms.map(|p| (p.id, p.name)))
+    }
     /// Reloads all three lists, concurrently.
     pub fn refresh(&self) {
         let this = *self;

@@ -202,6 +202,15 @@ impl Facet {
         format!("SELECT COUNT(*) AS n FROM ({sql} LIMIT {cap}) c")
     }
 
+    /// How the arms of a page are merged: tag links of several tags can yield one
+    /// number twice (a column of `numbers` cannot), so those arms drop duplicates.
+    fn union(&self) -> &'static str {
+        match self.source {
+            Source::Tags if self.values.len() > 1 => " UNION ",
+            _ => " UNION ALL ",
+        }
+    }
+
     fn arms(&self, statuses: &[&str]) -> usize {
         self.values.len() * statuses.len()
     }
@@ -587,11 +596,7 @@ impl Plan {
                 ));
             }
         }
-        // Tag links of several tags can yield one number twice.
-        let union = match facet.source {
-            Source::Tags if facet.values.len() > 1 => " UNION ",
-            _ => " UNION ALL ",
-        };
+        let union = facet.union();
         format!(
             "SELECT {columns} FROM ({} ORDER BY e164 LIMIT {limit}) m \
              JOIN numbers n ON n.id = m.id ORDER BY m.e164",
@@ -663,11 +668,7 @@ impl Plan {
                 if arms.len() == 1 {
                     return arms.remove(0);
                 }
-                // Tag links of several tags can yield one number twice; columns cannot.
-                let union = match facet.source {
-                    Source::Tags if facet.values.len() > 1 => " UNION ",
-                    _ => " UNION ALL ",
-                };
+                let union = facet.union();
                 let merged = arms
                     .iter()
                     .enumerate()

@@ -643,14 +643,7 @@ pub fn TakeDialog(
     if let Some(p) = preset.filter(|p| !ranges.iter().any(|(id, _)| *id == p.0)) {
         ranges.push(p);
     }
-    let sites = choices(
-        "Any",
-        lookups
-            .locations
-            .get_untracked()
-            .into_iter()
-            .map(|l| (l.id, l.name)),
-    );
+    let sites = lookups.site_choices("Any");
     let specs = vec![
         ("pool.range_id".to_string(), "Range", range, ranges, ""),
         (

@@ -342,22 +342,8 @@ fn range_dialog(range: Option<Range>, close: Callback<()>, done: Callback<()>) -
             })
         }) as Sending)
     });
-    let sites = choices(
-        "None",
-        lookups
-            .locations
-            .get_untracked()
-            .into_iter()
-            .map(|l| (l.id, l.name)),
-    );
-    let platforms = choices(
-        "None",
-        lookups
-            .platforms
-            .get_untracked()
-            .into_iter()
-            .map(|p| (p.id, p.name)),
-    );
+    let sites = lookups.site_choices("None");
+    let platforms = lookups.platform_choices("None");
     let body = view! {
         {fields(vec![spec("name", "Name", name, Vec::new(), "")], form, false)}
         <div class="grid grid-2">{fields(vec![

@@ -10,7 +10,7 @@ use crate::api::{self, segment};
 use crate::app::{auth, lookups, needs};
 use crate::live::live;
 use crate::pages::actions::{ActButton, ActionDialog, Pending, actions_for};
-use crate::pages::estate::{choices, spec};
+use crate::pages::estate::spec;
 use crate::pages::numbers::holder;
 use crate::ui::{
     ErrorBox, Form, Load, Loading, Sending, StatusBadge, Submit, Tags, fields, fmt_time,
@@ -211,14 +211,7 @@ fn edit_dialog(
             Ok(text)
         }) as Sending)
     });
-    let sites = choices(
-        "None",
-        lookups
-            .locations
-            .get_untracked()
-            .into_iter()
-            .map(|l| (l.id, l.name)),
-    );
+    let sites = lookups.site_choices("None");
     let body = fields(
         vec![
             spec("tags", "Tags", tags, Vec::new(), "Comma-separated"),

@@ -14,7 +14,7 @@ use crate::live::live;
 use crate::pages::actions::{
     Act, ActButton, ActionDialog, Pending, TakeDialog, actions_for, gloo_sleep,
 };
-use crate::pages::estate::{choices, head_btn, opt, spec, type_choices};
+use crate::pages::estate::{head_btn, opt, spec, type_choices};
 use crate::ui::{
     Form, Load, Sending, StatusBadge, Submit, Tags, fields, fmt_date, form_dialog, load, plain_key,
     tag_list,
@@ -418,22 +418,8 @@ fn add_number(close: Callback<()>) -> AnyView {
             Ok(format!("Added {}", n.number))
         }) as Sending)
     });
-    let sites = choices(
-        "None",
-        lookups
-            .locations
-            .get_untracked()
-            .into_iter()
-            .map(|l| (l.id, l.name)),
-    );
-    let platforms = choices(
-        "None",
-        lookups
-            .platforms
-            .get_untracked()
-            .into_iter()
-            .map(|p| (p.id, p.name)),
-    );
+    let sites = lookups.site_choices("None");
+    let platforms = lookups.platform_choices("None");
     let body = fields(
         vec![
             spec(
