@@ -729,7 +729,7 @@ pub(crate) fn lock_users(
 }
 
 /// The backend a statement is written for, where the text differs (free-text search).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flavor {
     /// PostgreSQL.
     Postgres,
@@ -746,8 +746,9 @@ impl Flavor {
         }
     }
 
-    /// Whether search statements may stay prepared (see [`crate::fragments::Statement`]):
-    /// on SQLite, whose plans do not depend on the values bound; not on PostgreSQL.
+    /// Whether every search statement may stay prepared (see
+    /// [`crate::fragments::Statement`]): on SQLite, whose plans do not depend on the values
+    /// bound. On PostgreSQL only some may (see `search`).
     pub(crate) fn keeps_search_statements(self) -> bool {
         matches!(self, Flavor::Sqlite)
     }
@@ -822,12 +823,42 @@ struct SqlitePlanLine {
 }
 
 /// The database's plan for `statement`, a line per step: PostgreSQL's `EXPLAIN`, SQLite's
-/// `EXPLAIN QUERY PLAN` indented by depth.
+/// `EXPLAIN QUERY PLAN` indented by depth. A statement kept prepared on PostgreSQL is
+/// shown with the generic plan its runs after the fifth may use (the one plan for every
+/// value, which is what must not depend on them).
 pub(crate) fn explain(
     conn: &mut Conn,
     statement: &crate::fragments::Statement,
 ) -> StoreResult<Vec<String>> {
     match conn {
+        AnyConnection::Postgresql(_) if statement.cached => {
+            // PREPARE is not undone by a rollback and lasts as long as the session (the
+            // pool's connection): it is removed, and the setting reset, whatever happened.
+            diesel::sql_query(format!(
+                "PREPARE telestate_explain AS {}",
+                statement.numbered()
+            ))
+            .execute(conn)?;
+            let lines = diesel::sql_query("SET plan_cache_mode = force_generic_plan")
+                .execute(conn)
+                .and_then(|_| {
+                    let values = statement.literals();
+                    let args = if values.is_empty() {
+                        String::new()
+                    } else {
+                        format!("({})", values.join(", "))
+                    };
+                    diesel::sql_query(format!("EXPLAIN EXECUTE telestate_explain{args}"))
+                        .load::<PgPlanLine>(conn)
+                });
+            let reset = diesel::sql_query("RESET plan_cache_mode").execute(conn);
+            let gone = diesel::sql_query("DEALLOCATE telestate_explain").execute(conn);
+            let mut out = vec!["generic plan (the statement is kept prepared):".to_string()];
+            out.extend(lines?.into_iter().map(|l| l.line));
+            reset?;
+            gone?;
+            Ok(out)
+        }
         AnyConnection::Postgresql(_) => {
             let q = statement.with_sql(format!("EXPLAIN {}", statement.sql));
             Ok(q.load::<PgPlanLine>(conn)?

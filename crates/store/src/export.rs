@@ -11,7 +11,7 @@
 use std::{borrow::Cow, collections::HashMap, sync::Arc};
 
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
+use diesel::{dsl::AsSelect, prelude::*};
 use domain::{
     NumberStatus, NumberType, Scope, TargetKind,
     csv_row::{join_tags, neutralise},
@@ -19,6 +19,7 @@ use domain::{
 
 use crate::{
     Conn, StoreResult,
+    db::MultiBackend,
     error::stored,
     numbers::NumberFilter,
     schema::{locations, numbers, platforms, ranges, tags},
@@ -26,7 +27,7 @@ use crate::{
 };
 
 /// The page size the API and the CLI read with: about 1 MB of CSV per page.
-pub const PAGE_ROWS: i64 = 5000;
+pub const PAGE_ROWS: i64 = crate::search::EXPORT_PAGE_ROWS;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = numbers)]
@@ -202,13 +203,16 @@ impl Export {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<ExportRow>> {
-        let rows: Vec<Row> = crate::search::page(
+        let rows: Vec<Row> = crate::search::page::<AsSelect<Row, MultiBackend>, _>(
             conn,
             &self.scope,
             &self.filter,
             after,
             limit.max(1),
-            crate::rows::number_columns_of!(Row),
+            crate::search::PageColumns {
+                columns: crate::rows::number_columns_of!(Row),
+                tag_names: false,
+            },
         )?;
         let mut tags = self.tags_of(conn, &rows)?;
         let name = |map: &HashMap<i64, Arc<str>>, id: Option<i64>| {

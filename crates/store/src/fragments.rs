@@ -102,10 +102,9 @@ pub(crate) enum Value {
 /// the backend's own placeholder).
 ///
 /// `sql_query` would do, but it is never cached. A `Statement` is, when `cached`: diesel
-/// prepares it once per connection and SQL text. Search statements are cached on SQLite
-/// only: PostgreSQL would switch a kept statement to one generic plan for all values
-/// after five runs, and a search's best plan depends on its values (a tag on 40 numbers
-/// or on 900,000); uncached, each run is planned for its own values.
+/// prepares it once per connection and SQL text. PostgreSQL then switches it to one
+/// generic plan for all values after five runs, so only statements whose plan cannot
+/// depend on their values are kept there (see `search`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Statement {
     /// The SQL with markers.
@@ -134,6 +133,31 @@ impl Statement {
             values: self.values.clone(),
             cached: self.cached,
         }
+    }
+
+    /// The text with each marker written as PostgreSQL's `$n` (`n` the value's position
+    /// from 1), as `PREPARE` takes it.
+    pub(crate) fn numbered(&self) -> String {
+        self.sql
+            .split(MARK)
+            .enumerate()
+            .map(|(i, part)| match part.parse::<usize>() {
+                Ok(k) if i % 2 == 1 => format!("${}", k + 1),
+                _ => part.to_string(),
+            })
+            .collect()
+    }
+
+    /// The values as SQL literals, in order (text quoted, quotes doubled), as `EXECUTE`
+    /// takes them.
+    pub(crate) fn literals(&self) -> Vec<String> {
+        self.values
+            .iter()
+            .map(|v| match v {
+                Value::Int(n) => n.to_string(),
+                Value::Text(t) => format!("'{}'", t.replace('\'', "''")),
+            })
+            .collect()
     }
 }
 

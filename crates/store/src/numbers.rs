@@ -5,9 +5,9 @@
 
 use chrono::NaiveDateTime;
 use diesel::{
-    dsl::sql,
+    dsl::{AsSelect, sql},
     prelude::*,
-    sql_types::{Bool, Text},
+    sql_types::{Bool, Nullable, Text},
 };
 use domain::snapshot::NumberSnapshot;
 use domain::{NumberStatus, NumberType, Permit, PhoneNumber, ProvisioningState, Scope, Tag};
@@ -15,6 +15,7 @@ use domain::{NumberStatus, NumberType, Permit, PhoneNumber, ProvisioningState, S
 use crate::{
     Conn, StoreError, StoreResult,
     audit::{self, Change},
+    db::MultiBackend,
     error::stored,
     page::{self, Page},
     rows::NumberRow,
@@ -274,17 +275,25 @@ pub fn list(
     let limit = page::limit(limit)?;
     let scope = ScopeFilter::resolve(conn, scope)?;
     let after = cursor.map(page::decode).transpose()?;
-    let rows: Vec<NumberRow> = crate::search::page(
-        conn,
-        &scope,
-        filter,
-        after.as_deref(),
-        limit + 1,
-        crate::rows::number_columns(),
-    )?;
-    let page = page::finish(rows, limit, |r| r.e164.clone());
+    let rows: Vec<(NumberRow, Option<String>)> =
+        crate::search::page::<(AsSelect<NumberRow, MultiBackend>, Nullable<Text>), _>(
+            conn,
+            &scope,
+            filter,
+            after.as_deref(),
+            limit + 1,
+            crate::search::PageColumns {
+                columns: crate::rows::number_columns(),
+                tag_names: true,
+            },
+        )?;
+    let page = page::finish(rows, limit, |(r, _)| r.e164.clone());
     Ok(Page {
-        items: load_tags(conn, page.items)?,
+        items: page
+            .items
+            .into_iter()
+            .map(|(r, tags)| Number::from_row(r, crate::search::split_tag_names(tags)))
+            .collect::<StoreResult<_>>()?,
         next_cursor: page.next_cursor,
     })
 }

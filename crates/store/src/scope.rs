@@ -59,6 +59,11 @@ impl ScopeFilter {
         Ok(ScopeFilter { locations, tags })
     }
 
+    /// Whether the scope admits every number.
+    pub(crate) fn is_unrestricted(&self) -> bool {
+        self.locations.is_none() && self.tags.is_none()
+    }
+
     /// The sites the scope is limited to (`None`: any).
     pub(crate) fn location_ids(&self) -> Option<&[i64]> {
         self.locations.as_deref()

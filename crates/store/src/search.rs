@@ -30,16 +30,11 @@
 //! The caller's scope adds conditions like any filter, and may drive too: a regional admin
 //! whose grant names two sites reads those sites' indexes, not the whole estate.
 
-use diesel::{
-    QueryableByName, RunQueryDsl, Selectable, dsl::AsSelect, query_dsl::LoadQuery,
-    sql_types::BigInt,
-};
+use diesel::{QueryableByName, RunQueryDsl, query_dsl::LoadQuery, sql_types::BigInt};
 use domain::{NumberStatus, NumberType};
 
 use crate::{
-    Conn, StoreResult,
-    db::MultiBackend,
-    dialect,
+    Conn, StoreResult, dialect,
     fragments::{Statement, Typed, Value},
     scope::ScopeFilter,
 };
@@ -86,6 +81,15 @@ const MAX_ARM_ROWS: i64 = 64_000;
 /// matches, that is the page (the matches come in E.164 order from the driver).
 const TRY_ROWS: i64 = 5_000;
 
+/// The page sizes whose statements PostgreSQL keeps prepared (see [`Plan::new`]): the
+/// list's sizes a client usually asks for, plus one (the row that tells whether a next
+/// page exists), and the export's.
+const KEPT_PAGE_ROWS: [i64; 10] = [11, 21, 26, 51, 101, 201, 251, 501, 1001, EXPORT_PAGE_ROWS];
+
+/// The export's page size (`export::PAGE_ROWS`; here because the export reads through
+/// this module).
+pub(crate) const EXPORT_PAGE_ROWS: i64 = 5000;
+
 /// Largest page the short first look (four rows per row of the page) is made for; an
 /// export's pages are read without it.
 const QUICK_TRY_MAX_PAGE: i64 = 1_001;
@@ -94,6 +98,8 @@ const QUICK_TRY_MAX_PAGE: i64 = 1_001;
 struct Params {
     statement: Statement,
     flavor: dialect::Flavor,
+    /// Whether the statements that read rows (pages and first tries) stay prepared.
+    keep_pages: bool,
 }
 
 impl Params {
@@ -101,8 +107,19 @@ impl Params {
         self.statement.bind(v)
     }
 
+    /// A statement that counts (a probe): kept prepared on SQLite only. On PostgreSQL its
+    /// generic plan reads `numbers` in any order until it has counted enough, which is
+    /// quick for a common value and a whole-table scan for a rare one.
     fn query(&self, sql: String) -> Statement {
         self.statement.with_sql(sql)
+    }
+
+    /// A statement that reads a page's rows, kept prepared when `keep_pages` says so.
+    fn page_query(&self, sql: String) -> Statement {
+        Statement {
+            cached: self.keep_pages,
+            ..self.statement.with_sql(sql)
+        }
     }
 }
 
@@ -286,6 +303,7 @@ impl Plan {
                 ..Statement::default()
             },
             flavor,
+            keep_pages: flavor.keeps_search_statements(),
         };
         let mut facets = Vec::new();
         let mut keys = filter.tags.clone();
@@ -374,7 +392,26 @@ impl Plan {
             .map(|t| free_text(&mut params, t));
         let after = after.map(|a| params.bind(Value::Text(a.to_string())));
         let limit_rows = limit.max(1);
-        let limit = params.bind(Value::Int(limit_rows));
+        // On PostgreSQL a page's statement stays prepared where its plan cannot depend on
+        // its values: parsing and planning a page cost more than running it (0.25 ms of a
+        // `tag=…&status=…` page's 0.45). After five runs PostgreSQL may then plan it once
+        // for all values (a generic plan), and that plan has one way to yield E.164 order
+        // whatever the values: the driver's index (see the module's notes). Exceptions:
+        // - free text: whether a pattern's trigrams are selective is known only from the
+        //   pattern;
+        // - a scope's ids are written into the text: one statement per grant would pile up;
+        // - the page size is written into the text too (a bound `LIMIT $n` is planned
+        //   for a tenth of the table, which made every generic plan look costlier than
+        //   re-planning, so none was ever used), so only the usual sizes are kept, and
+        //   each connection keeps a bounded number of statements.
+        let usual_size = KEPT_PAGE_ROWS.contains(&limit_rows);
+        let kept = params.keep_pages || (text.is_none() && scope.is_unrestricted() && usual_size);
+        let limit = if kept && !params.keep_pages {
+            limit_rows.to_string()
+        } else {
+            params.bind(Value::Int(limit_rows))
+        };
+        params.keep_pages = kept;
         Ok(Some(Plan {
             params,
             facets,
@@ -745,29 +782,81 @@ fn free_text(params: &mut Params, text: &str) -> FreeText {
     FreeText { exact, indexed }
 }
 
+/// What a page's rows hold: `columns` of `numbers` (over the alias `n`, in the row's field
+/// order, see `rows::number_columns_of`), and with `tag_names` one more, the number's tag
+/// names joined by [`TAG_NAME_SEPARATOR`] (NULL without tags; see [`split_tag_names`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageColumns<'a> {
+    pub(crate) columns: &'a str,
+    pub(crate) tag_names: bool,
+}
+
+/// Joins a number's tag names in a page's `tag_names` column: a control character, which
+/// no tag name may contain (see `domain::Tag`).
+pub(crate) const TAG_NAME_SEPARATOR: char = '\u{1f}';
+
+/// A page's `tag_names` value as a list in key order (a key is its name in lower case).
+pub(crate) fn split_tag_names(joined: Option<String>) -> Vec<String> {
+    let mut names: Vec<String> = match joined {
+        Some(j) => j.split(TAG_NAME_SEPARATOR).map(str::to_string).collect(),
+        None => Vec::new(),
+    };
+    if names.len() > 1 {
+        names.sort_by_cached_key(|n| n.to_lowercase());
+    }
+    names
+}
+
 /// Up to `limit` rows of the numbers matching `filter` within `scope`, after the number
-/// `after`, in E.164 order: `columns` (over the alias `n`, in `R`'s field order, see
-/// `rows::number_columns_of`) read by position as `R` (see [`Typed`]).
-pub(crate) fn page<R>(
+/// `after`, in E.164 order, read by position as SQL type `ST` into `R` (see [`Typed`]):
+/// `ST` is the row's `SelectBy`, followed by `Nullable<Text>` when `select` asks for the
+/// tag names.
+pub(crate) fn page<ST, R>(
     conn: &mut Conn,
     scope: &ScopeFilter,
     filter: &NumberFilter,
     after: Option<&str>,
     limit: i64,
-    columns: &str,
+    select: PageColumns<'_>,
 ) -> StoreResult<Vec<R>>
 where
-    R: Selectable<MultiBackend>,
-    for<'a> Typed<AsSelect<R, MultiBackend>>: LoadQuery<'a, Conn, R>,
+    for<'a> Typed<ST>: LoadQuery<'a, Conn, R>,
 {
-    let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
+    let Some(mut plan) = Plan::new(conn, scope, filter, after, limit)? else {
         return Ok(Vec::new());
     };
+    // The tag names come with the page's rows rather than from a statement of their own
+    // (a round trip more, and on SQLite a sixth of a page's CPU). SQLite computes a result
+    // column only for the rows that meet the conditions (and, read in index order, only
+    // for those within the limit), so there it is one more column of the page's
+    // statement. Around it, the extra sort of the page cost more than the column saved.
+    // PostgreSQL's lateral arms would compute it for every arm's rows: there it is added
+    // around the page, whose order the outer statement keeps without sorting.
+    let separator = select.tag_names.then(|| {
+        plan.params
+            .bind(Value::Text(TAG_NAME_SEPARATOR.to_string()))
+    });
+    let tag_names = |row: &str| {
+        separator.as_ref().map(|s| {
+            format!(
+                "(SELECT string_agg(t.name, {s}) FROM number_tags x JOIN tags t ON t.id = x.tag_id \
+                 WHERE x.number_id = {row}.id) AS tag_names"
+            )
+        })
+    };
+    let (columns, around) = match (tag_names("n"), plan.params.flavor) {
+        (Some(column), dialect::Flavor::Sqlite) => (format!("{}, {column}", select.columns), None),
+        (around, _) => (select.columns.to_string(), around.and(tag_names("p"))),
+    };
     let read = |conn: &mut Conn, sql: String| -> StoreResult<Vec<R>> {
-        Ok(Typed::<AsSelect<R, MultiBackend>>::new(plan.params.query(sql)).load(conn)?)
+        let sql = match &around {
+            Some(column) => format!("SELECT p.*, {column} FROM ({sql}) p ORDER BY p.e164"),
+            None => sql,
+        };
+        Ok(Typed::<ST>::new(plan.params.page_query(sql)).load(conn)?)
     };
     let mut held = None;
-    let driver = plan.pick(conn, columns, &mut |conn, _, sql| {
+    let driver = plan.pick(conn, &columns, &mut |conn, _, sql| {
         let rows = read(conn, sql)?;
         let full = rows.len() as i64 >= plan.rows;
         if full {
@@ -777,7 +866,7 @@ where
     })?;
     match (held, driver) {
         (Some(rows), _) => Ok(rows),
-        (None, Some(driver)) => read(conn, plan.statement(&driver, columns)),
+        (None, Some(driver)) => read(conn, plan.statement(&driver, &columns)),
         (None, None) => unreachable!("pick returns no driver only when a try held the page"),
     }
 }
@@ -821,8 +910,9 @@ pub(crate) fn explain(
     let driver = plan
         .pick(conn, "n.*", &mut |conn, label, sql| {
             out.push(label.to_string());
-            out.push(format!("statement: {}", readable(&sql)));
-            out.extend(dialect::explain(conn, &plan.params.query(sql))?);
+            let statement = plan.params.page_query(sql);
+            out.push(format!("statement: {}", statement.numbered()));
+            out.extend(dialect::explain(conn, &statement)?);
             out.push("then, if it held fewer than a page:".to_string());
             Ok(false)
         })?
@@ -837,20 +927,9 @@ pub(crate) fn explain(
         Driver::Text => "driver: free text".into(),
         Driver::Order => "driver: E.164 order".into(),
     };
-    let sql = plan.statement(&driver, "n.*");
+    let statement = plan.params.page_query(plan.statement(&driver, "n.*"));
     out.push(name);
-    out.push(format!("statement: {}", readable(&sql)));
-    out.extend(dialect::explain(conn, &plan.params.query(sql))?);
+    out.push(format!("statement: {}", statement.numbered()));
+    out.extend(dialect::explain(conn, &statement)?);
     Ok(out)
-}
-
-/// A statement with its markers shown as `$1`, `$2`, … (the values' order).
-fn readable(sql: &str) -> String {
-    sql.split('\u{1}')
-        .enumerate()
-        .map(|(i, part)| match part.parse::<usize>() {
-            Ok(k) if i % 2 == 1 => format!("${}", k + 1),
-            _ => part.to_string(),
-        })
-        .collect()
 }

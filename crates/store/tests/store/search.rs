@@ -463,3 +463,155 @@ fn free_text_matching_thousands_pages_right_whether_its_matches_come_early_or_la
     let (_, mismatched) = t.db.read(|c| Ok(store::testing::search_copies(c))).unwrap();
     assert_eq!(mismatched, 0);
 }
+
+#[test]
+fn a_pages_tag_names_are_each_numbers_own_in_key_order() {
+    let t = TestDb::new();
+    estate(&t);
+    range(
+        &t,
+        "+442079990000",
+        "+442079990002",
+        None,
+        &["Zulu", "alpha", "Mid"],
+    )
+    .unwrap();
+    let mixed = NumberFilter {
+        tags: vec!["mid".into()],
+        ..Default::default()
+    };
+    let page =
+        t.db.read(|c| store::numbers::list(c, &Scope::unrestricted(), &mixed, None, None))
+            .unwrap();
+    assert_eq!(page.items.len(), 3);
+    for n in &page.items {
+        assert_eq!(n.tags, ["alpha", "Mid", "Zulu"], "{}", n.number);
+    }
+    // Every number's tags as a page lists them (pages of 1,000 and of 7 are read by
+    // different statements on PostgreSQL) are what reading the number alone gives.
+    let alone = |number: &str| {
+        t.db.read(|c| store::numbers::get(c, &Scope::unrestricted(), number))
+            .unwrap()
+            .tags
+    };
+    let all = all_numbers(&t);
+    assert!(all.iter().any(|n| n.tags.is_empty()));
+    assert!(all.iter().any(|n| n.tags.len() > 1));
+    for n in &all {
+        assert_eq!(n.tags, alone(&n.number), "{}", n.number);
+    }
+    let (mut sevens, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let page =
+            t.db.read(|c| {
+                store::numbers::list(
+                    c,
+                    &Scope::unrestricted(),
+                    &NumberFilter::default(),
+                    cursor.as_deref(),
+                    Some(7),
+                )
+            })
+            .unwrap();
+        sevens.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(sevens.len(), all.len());
+    for n in &sevens {
+        assert_eq!(n.tags, alone(&n.number), "{}", n.number);
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Kept {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generic_plans: i64,
+}
+
+#[test]
+fn postgres_keeps_pages_of_usual_sizes_prepared_and_their_one_plan_pages_alike() {
+    use diesel::RunQueryDsl;
+    let t = TestDb::new();
+    if !matches!(t.db.backend(), store::Backend::Postgres) {
+        return;
+    }
+    let e = estate(&t);
+    let all = all_numbers(&t);
+    let unrestricted = Scope::unrestricted();
+    // One connection throughout: PostgreSQL keeps prepared statements per connection.
+    // Forced generic plans are what a kept statement runs on after its fifth run, and
+    // the plan must not depend on the values: the pages come out right with them.
+    t.db.read(|c| {
+        diesel::sql_query("SET plan_cache_mode = force_generic_plan").execute(c)?;
+        for f in filters(&e) {
+            for limit in [50, 7] {
+                let (mut got, mut cursor) = (Vec::new(), None::<String>);
+                loop {
+                    let page =
+                        store::numbers::list(c, &unrestricted, &f, cursor.as_deref(), Some(limit))?;
+                    got.extend(page.items.into_iter().map(|n| n.number));
+                    match page.next_cursor {
+                        Some(next) => cursor = Some(next),
+                        None => break,
+                    }
+                }
+                let want: Vec<String> = all
+                    .iter()
+                    .filter(|n| selects(n, &f, &unrestricted))
+                    .map(|n| n.number.clone())
+                    .collect();
+                assert_eq!(got, want, "{f:?}, pages of {limit}, generic plans");
+            }
+        }
+        let kept = diesel::sql_query("SELECT statement, generic_plans FROM pg_prepared_statements")
+            .load::<Kept>(c)?;
+        // Pages of 50 (51 rows read) were kept and ran on their generic plan.
+        let fifty: Vec<&Kept> = kept
+            .iter()
+            .filter(|k| k.statement.contains("LIMIT 51"))
+            .collect();
+        assert!(
+            fifty.len() >= 5,
+            "{} statements of pages of 50 kept",
+            fifty.len()
+        );
+        assert!(fifty.iter().all(|k| k.generic_plans > 0));
+        // Pages of 7 are not a usual size, and free text is never kept.
+        assert!(!kept.iter().any(|k| k.statement.contains("LIMIT 8")));
+        assert!(!kept.iter().any(|k| k.statement.contains(" LIKE ")));
+        diesel::sql_query("RESET plan_cache_mode").execute(c)?;
+        Ok(())
+    })
+    .unwrap();
+    // `explain` shows a kept statement's generic plan, and leaves nothing behind.
+    let late_available = NumberFilter {
+        tags: vec!["t03".into()],
+        status: Some(NumberStatus::Available),
+        ..Default::default()
+    };
+    t.db.read(|c| {
+        let lines = store::numbers::explain_list(c, &unrestricted, &late_available, None, None)?;
+        let plan = lines.join("\n");
+        assert!(plan.contains("generic plan (the statement is kept prepared):"), "{plan}");
+        assert!(plan.contains("LIMIT 51"), "{plan}");
+        let left = diesel::sql_query(
+            "SELECT statement, generic_plans FROM pg_prepared_statements WHERE name = 'telestate_explain'",
+        )
+        .load::<Kept>(c)?;
+        assert!(left.is_empty());
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            plan_cache_mode: String,
+        }
+        let mode = diesel::sql_query("SHOW plan_cache_mode").get_result::<Setting>(c)?;
+        assert_eq!(mode.plan_cache_mode, "auto");
+        Ok(())
+    })
+    .unwrap();
+}
