@@ -81,7 +81,7 @@ bench backends="sqlite postgres":
         rules+=("$(sed -n '/^backend, users, rules,/{n;p;}' <<<"$out")")
     done
     echo
-    echo "backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates, export_s, export_peak_rss_mb, sqlite3_csv_s|psql_copy_s"
+    echo "backend, range_create_s, rps, p50_ms, p99_ms, rss_mb, hwm_mb, alloc_rps, alloc_p99_ms, duplicates, export_s, export_peak_rss_mb, export_peak_anon_mb, sqlite3_csv_s|psql_copy_s"
     printf '%s\n' "${rows[@]}"
     echo
     echo "backend, import_plan_s, import_apply_s"

@@ -94,6 +94,16 @@ fn sqlite_path(url: &str) -> &str {
 /// Page cache of each pooled (reading) SQLite connection, in KiB.
 const SQLITE_CACHE_KIB: i64 = 8 * 1024;
 
+/// How much of the SQLite file each connection reads through a memory map (SQLite's
+/// ceiling, `SQLITE_MAX_MMAP_SIZE`; beyond it, pages are read as before). A page cache
+/// is per connection: a list page whose matches lie far apart (0.1% of a million
+/// numbers) missed it on nearly every row and copied each page in with a `pread`, a
+/// third of its CPU. Mapped, the pages are the kernel's cache, shared by every
+/// connection. SQLite only reads through the map (writes still go through the WAL), so
+/// durability is unchanged; the mapped pages count in the process's RSS as file pages
+/// (`RssFile`), which the kernel reclaims like any cache.
+const SQLITE_MMAP_BYTES: i64 = 0x7fff_0000;
+
 /// Page cache of the one SQLite writing connection, in KiB. A transaction that dirties
 /// more pages than the cache holds spills them to the WAL and reads them back: with 8 MiB,
 /// adopting 100,000 numbers spent most of its time in the kernel, and a rule run's
@@ -117,8 +127,8 @@ impl ManageConnection for Manager {
                 c.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
                      PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY; \
-                     PRAGMA wal_autocheckpoint = 8192;",
-                    SQLITE_CACHE_KIB
+                     PRAGMA wal_autocheckpoint = 8192; PRAGMA mmap_size = {};",
+                    SQLITE_CACHE_KIB, SQLITE_MMAP_BYTES
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 // SQLite's own lower() folds ASCII only, so "MÜNCHEN" did not match
