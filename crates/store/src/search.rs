@@ -547,15 +547,32 @@ impl Plan {
             Source::Tags => ("number_id", format!("tag_id = {value}"), "number_tags"),
         };
         let after = self.after_condition("e164");
-        // Ordered by the subquery's column, so the join keeps its order and stops at a
-        // page instead of fetching all the tried rows to sort them.
-        Some(format!(
-            "SELECT {columns} FROM (SELECT {id} AS id, e164 FROM {table} WHERE {key} AND status = '{status}'{after} \
-             ORDER BY e164 LIMIT {rows}) d JOIN numbers n ON n.id = d.id WHERE 1 = 1{} \
-             ORDER BY d.e164 LIMIT {}",
-            self.residual(Some(i), false),
+        let tried = format!(
+            "SELECT {id} AS id, e164 FROM {table} WHERE {key} AND status = '{status}'{after} \
+             ORDER BY e164 LIMIT {rows}"
+        );
+        Some(self.tried_rows(columns, &tried, &self.residual(Some(i), false)))
+    }
+
+    /// The page among the tried rows (`tried` yields `id, e164` in E.164 order) that meet
+    /// `residual`, ordered by the tried rows' E.164 so that the join keeps their order and
+    /// stops at a page instead of fetching every tried row to sort them. On PostgreSQL
+    /// each row is fetched by a lateral subquery it cannot flatten (`OFFSET 0`): as a
+    /// plain join, with statistics, it costed the 5,000 tried rows against a residual it
+    /// cannot estimate and chose to hash them against a scan of all of `numbers`.
+    fn tried_rows(&self, columns: &str, tried: &str, residual: &str) -> String {
+        let join = match self.params.flavor {
+            dialect::Flavor::Sqlite => {
+                format!("JOIN numbers n ON n.id = d.id WHERE 1 = 1{residual}")
+            }
+            dialect::Flavor::Postgres => format!(
+                "CROSS JOIN LATERAL (SELECT * FROM numbers n WHERE n.id = d.id{residual} OFFSET 0) n"
+            ),
+        };
+        format!(
+            "SELECT {columns} FROM ({tried}) d {join} ORDER BY d.e164 LIMIT {}",
             self.limit
-        ))
+        )
     }
 
     /// A first try for dense free text: the first [`TRY_ROWS`] numbers in E.164 order (of
@@ -566,13 +583,10 @@ impl Plan {
             .map(|s| format!(" AND status = '{s}'"))
             .unwrap_or_default();
         let after = self.after_condition("e164");
-        format!(
-            "SELECT {columns} FROM (SELECT id, e164 FROM numbers WHERE 1 = 1{status}{after} \
-             ORDER BY e164 LIMIT {TRY_ROWS}) d JOIN numbers n ON n.id = d.id WHERE 1 = 1{} \
-             ORDER BY d.e164 LIMIT {}",
-            self.residual(None, false),
-            self.limit
-        )
+        let tried = format!(
+            "SELECT id, e164 FROM numbers WHERE 1 = 1{status}{after} ORDER BY e164 LIMIT {TRY_ROWS}"
+        );
+        self.tried_rows(columns, &tried, &self.residual(None, false))
     }
 
     /// The conditions every row must meet besides the driver's own, `AND`-joined (with a
