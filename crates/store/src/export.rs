@@ -203,7 +203,7 @@ impl Export {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<ExportRow>> {
-        let rows: Vec<Row> = crate::search::page::<AsSelect<Row, MultiBackend>, _>(
+        let (rows, _): (Vec<Row>, _) = crate::search::page::<AsSelect<Row, MultiBackend>, _>(
             conn,
             &self.scope,
             &self.filter,

@@ -275,7 +275,7 @@ pub fn list(
     let limit = page::limit(limit)?;
     let scope = ScopeFilter::resolve(conn, scope)?;
     let after = cursor.map(page::decode).transpose()?;
-    let rows: Vec<(NumberRow, Option<String>)> =
+    let (rows, names_read): (Vec<(NumberRow, Option<String>)>, _) =
         crate::search::page::<(AsSelect<NumberRow, MultiBackend>, Nullable<Text>), _>(
             conn,
             &scope,
@@ -288,12 +288,16 @@ pub fn list(
             },
         )?;
     let page = page::finish(rows, limit, |(r, _)| r.e164.clone());
-    Ok(Page {
-        items: page
-            .items
+    let items = if names_read {
+        page.items
             .into_iter()
             .map(|(r, tags)| Number::from_row(r, crate::search::split_tag_names(tags)))
-            .collect::<StoreResult<_>>()?,
+            .collect::<StoreResult<_>>()?
+    } else {
+        load_tags(conn, page.items.into_iter().map(|(r, _)| r).collect())?
+    };
+    Ok(Page {
+        items,
         next_cursor: page.next_cursor,
     })
 }
