@@ -85,11 +85,8 @@ echo "allocations: $assigned numbers assigned, $records assign records, duplicat
 sample_rss() { # sample_rss PID FILE: keeps the highest "VmRSS RssAnon" (kB) seen in FILE until killed
     local peak=0 anon_peak=0 r a
     while read -r r a < <(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { if (r) print r, a }' "/proc/$1/status" 2>/dev/null) && [[ -n $r ]]; do
-        if ((r > peak || a > anon_peak)); then
-            ((r > peak)) && peak=$r
-            ((a > anon_peak)) && anon_peak=$a
-            echo "$peak $anon_peak" >"$2"
-        fi
+        peak=$((r > peak ? r : peak)) anon_peak=$((a > anon_peak ? a : anon_peak))
+        echo "$peak $anon_peak" >"$2"
         sleep 0.1
     done
 }

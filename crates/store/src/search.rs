@@ -114,6 +114,16 @@ impl Params {
         self.statement.with_sql(sql)
     }
 
+    /// The column `tag_names` of the number in row `row`: its tag names joined by
+    /// [`TAG_NAME_SEPARATOR`], NULL without tags.
+    fn tag_names(&mut self, row: &str) -> String {
+        let separator = self.bind(Value::Text(TAG_NAME_SEPARATOR.to_string()));
+        format!(
+            "(SELECT string_agg(t.name, {separator}) FROM number_tags x \
+             JOIN tags t ON t.id = x.tag_id WHERE x.number_id = {row}.id) AS tag_names"
+        )
+    }
+
     /// A statement that reads a page's rows, kept prepared when `keep_pages` says so.
     fn page_query(&self, sql: String) -> Statement {
         Statement {
@@ -404,14 +414,16 @@ impl Plan {
         //   for a tenth of the table, which made every generic plan look costlier than
         //   re-planning, so none was ever used), so only the usual sizes are kept, and
         //   each connection keeps a bounded number of statements.
-        let usual_size = KEPT_PAGE_ROWS.contains(&limit_rows);
-        let kept = params.keep_pages || (text.is_none() && scope.is_unrestricted() && usual_size);
-        let limit = if kept && !params.keep_pages {
+        let kept_on_postgres = flavor == dialect::Flavor::Postgres
+            && text.is_none()
+            && scope.is_unrestricted()
+            && KEPT_PAGE_ROWS.contains(&limit_rows);
+        let limit = if kept_on_postgres {
             limit_rows.to_string()
         } else {
             params.bind(Value::Int(limit_rows))
         };
-        params.keep_pages = kept;
+        params.keep_pages |= kept_on_postgres;
         Ok(Some(Plan {
             params,
             facets,
@@ -657,10 +669,9 @@ impl Plan {
 
     /// The statement of a page of one value in several statuses, on PostgreSQL: one arm,
     /// run once per status by a lateral join, then the first `limit` of their rows. A
-    /// `UNION ALL` of one arm per status is planned arm by arm on every run (search
-    /// statements are never kept prepared): four arms took 0.5 ms to plan, against
-    /// 0.1 ms to run, and a page of `platform=` served a third of what one of
-    /// `location=…&status=…` did.
+    /// `UNION ALL` of one arm per status is planned arm by arm (on every run where the
+    /// statement is not kept): four arms took 0.5 ms to plan, against 0.1 ms to run, and
+    /// a page of `platform=` served a third of what one of `location=…&status=…` did.
     fn lateral_statuses(
         &self,
         facet: &Facet,
@@ -841,39 +852,30 @@ where
         return Ok((Vec::new(), select.tag_names));
     };
     // The tag names come with the page's rows rather than from a statement of their own
-    // (a round trip more, and on SQLite a sixth of a page's CPU). SQLite computes a result
-    // column only for the rows that meet the conditions (and, read in index order, only
-    // for those within the limit), so there it is one more column of the page's
-    // statement. Around it, the extra sort of the page cost more than the column saved.
-    // PostgreSQL's lateral arms would compute it for every arm's rows: there it is added
-    // around the page, whose order the outer statement keeps without sorting.
-    let separator = select.tag_names.then(|| {
-        plan.params
-            .bind(Value::Text(TAG_NAME_SEPARATOR.to_string()))
-    });
-    let tag_names = |row: &str| {
-        separator.as_ref().map(|s| {
-            format!(
-                "(SELECT string_agg(t.name, {s}) FROM number_tags x JOIN tags t ON t.id = x.tag_id \
-                 WHERE x.number_id = {row}.id) AS tag_names"
-            )
-        })
-    };
-    // A PostgreSQL statement that is not kept is planned on every run, and planning the
-    // tag names' subquery with it cost more than a statement of their own (free text:
-    // 780 -> 1,040 µs of PostgreSQL's CPU a page): there the column is NULL and the
-    // caller reads the names itself (the `false` returned).
-    let planned_each_run =
-        plan.params.flavor == dialect::Flavor::Postgres && !plan.params.keep_pages;
-    let (columns, around) = match (tag_names("n"), plan.params.flavor) {
-        (Some(_), _) if planned_each_run => (
-            format!("{}, CAST(NULL AS TEXT) AS tag_names", select.columns),
+    // (a round trip more, and on SQLite a sixth of a page's CPU):
+    // - SQLite computes a result column only for the rows that meet the conditions (and,
+    //   read in index order, only for those within the limit): one more column of the
+    //   page's statement (a statement around it sorted the page again, which cost more
+    //   than the column saved);
+    // - PostgreSQL's lateral arms would compute it for every arm's rows: added around the
+    //   page, whose order the outer statement keeps without sorting;
+    // - a PostgreSQL statement that is not kept is planned on every run, and planning the
+    //   subquery with it cost more than a statement of its own (free text: 780 -> 1,040 µs
+    //   of PostgreSQL's CPU a page): the column is NULL and the caller reads the names.
+    let plain = select.columns.to_string();
+    let params = &mut plan.params;
+    let (columns, around, names_read) = match params.flavor {
+        _ if !select.tag_names => (plain, None, false),
+        dialect::Flavor::Sqlite => (format!("{plain}, {}", params.tag_names("n")), None, true),
+        dialect::Flavor::Postgres if params.keep_pages => {
+            (plain, Some(params.tag_names("p")), true)
+        }
+        dialect::Flavor::Postgres => (
+            format!("{plain}, CAST(NULL AS TEXT) AS tag_names"),
             None,
+            false,
         ),
-        (Some(column), dialect::Flavor::Sqlite) => (format!("{}, {column}", select.columns), None),
-        (around, _) => (select.columns.to_string(), around.and(tag_names("p"))),
     };
-    let names_read = select.tag_names && !planned_each_run;
     let read = |conn: &mut Conn, sql: String| -> StoreResult<Vec<R>> {
         let sql = match &around {
             Some(column) => format!("SELECT p.*, {column} FROM ({sql}) p ORDER BY p.e164"),
