@@ -754,18 +754,27 @@ impl Flavor {
     }
 
     /// The value a free-text search binds for its index, if the backend needs one: SQLite's
-    /// FTS5 query (a quoted string is a substring under the trigram tokenizer; digits are
-    /// looked up in the number, the text in the description and the assignee's name).
-    /// PostgreSQL's trigram indexes serve the exact `LIKE` conditions themselves.
-    pub(crate) fn text_match(self, text: &str, digits: Option<&str>) -> Option<String> {
+    /// FTS5 query (a quoted string is a substring under the trigram tokenizer; `digits` are
+    /// looked up in the number, `words` in the description and the assignee's name).
+    /// PostgreSQL's trigram indexes serve `LIKE` conditions themselves
+    /// ([`TextQuery::condition`]).
+    pub(crate) fn text_match(self, words: &str, digits: Option<&str>) -> Option<String> {
         match self {
             Flavor::Postgres => None,
             Flavor::Sqlite => {
-                let quoted = |s: &str| format!("\"{}\"", s.to_lowercase().replace('"', "\"\""));
-                let words = format!("{{description assigned_name}} : {}", quoted(text));
+                let words = words.to_lowercase();
+                let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
                 Some(match digits {
-                    Some(d) => format!("e164 : {} OR {words}", quoted(d)),
-                    None => words,
+                    // FTS5 keeps one list of rows per trigram whatever the column: a column
+                    // filter reads the whole list and drops the other columns' entries, so
+                    // the same string in every column costs one lookup, not two.
+                    Some(d) if d == words => quoted(d),
+                    Some(d) => format!(
+                        "e164 : {} OR {{description assigned_name}} : {}",
+                        quoted(d),
+                        quoted(&words)
+                    ),
+                    None => format!("{{description assigned_name}} : {}", quoted(&words)),
                 })
             }
         }
@@ -775,21 +784,22 @@ impl Flavor {
 /// A free-text search as the trigram index sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct TextQuery {
-    /// The exact condition on a numbers row `n` (`LIKE` over number, description, assignee).
-    pub(crate) exact: String,
+    /// PostgreSQL: the condition on a numbers row `n` that its trigram indexes serve
+    /// (`LIKE` over the number's last digits, the description, the assignee's name).
+    pub(crate) condition: String,
     /// SQLite: the placeholder of the FTS5 query ([`Flavor::text_match`]).
     pub(crate) matcher: Option<String>,
 }
 
-/// `FROM … WHERE …` yielding the numbers `n` the trigram index finds for `t` (a superset
-/// of the exact matches: the caller adds `t.exact`). On SQLite the FTS5 table is read
-/// first (`CROSS JOIN` fixes the order) and each candidate's row fetched by id.
+/// `FROM … WHERE …` yielding the numbers `n` the trigram index finds for `t`: a superset
+/// of the exact matches, to which the caller adds the exact condition. On SQLite the FTS5
+/// table is read first (`CROSS JOIN` fixes the order) and each candidate's row fetched by id.
 pub(crate) fn text_source(t: &TextQuery) -> String {
     match &t.matcher {
         Some(m) => format!(
             "FROM numbers_text CROSS JOIN numbers n ON n.id = numbers_text.rowid WHERE numbers_text MATCH {m}"
         ),
-        None => format!("FROM numbers n WHERE {}", t.exact),
+        None => format!("FROM numbers n WHERE {}", t.condition),
     }
 }
 
@@ -801,7 +811,7 @@ pub(crate) fn text_probe(t: &TextQuery, cap: i64) -> String {
         ),
         None => format!(
             "SELECT COUNT(*) AS n FROM (SELECT 1 FROM numbers n WHERE {} LIMIT {cap}) c",
-            t.exact
+            t.condition
         ),
     }
 }

@@ -774,6 +774,23 @@ impl Plan {
     }
 }
 
+/// How many of a number-like query's characters, counted from its end, the trigram index
+/// is asked for (the exact condition still tests them all). An estate's numbers share
+/// their leading digits (country, area, the range's block) and differ in their last ones:
+/// the trigrams of `2070959999` in a range `+442070…` include `207` and `070`, each in
+/// every number, and reading those index entries cost 6–14 ms a page where the last six
+/// digits' trigrams cost 0.4–0.7 ms. (A description holding the query holds its tail, so
+/// the tail finds a superset there too.)
+const INDEXED_TAIL: usize = 6;
+
+/// The last [`INDEXED_TAIL`] characters of `s`.
+fn indexed_tail(s: &str) -> &str {
+    match s.char_indices().rev().nth(INDEXED_TAIL - 1) {
+        Some((at, _)) => &s[at..],
+        None => s,
+    }
+}
+
 /// The exact and indexed forms of a free-text query.
 fn free_text(params: &mut Params, text: &str) -> FreeText {
     let words = crate::page::contains_pattern(text);
@@ -783,26 +800,41 @@ fn free_text(params: &mut Params, text: &str) -> FreeText {
             .chars()
             .all(|c| c.is_ascii_digit() || " +-().".contains(c));
     let w = params.bind(Value::Text(words));
-    let mut exact = format!(
+    let in_words = format!(
         "(n.description <> '' AND lower(n.description) LIKE {w} ESCAPE '\\') \
          OR (n.assigned_name IS NOT NULL AND lower(n.assigned_name) LIKE {w} ESCAPE '\\')"
     );
-    let digits = looks_like_number.then(|| {
+    // The exact test reads the number through an expression no index serves: on
+    // PostgreSQL the trigram index is asked for the last digits only (`condition`).
+    let (exact, digits) = if looks_like_number {
         let d = params.bind(Value::Text(format!("%{digits}%")));
-        exact = format!("n.e164 LIKE {d} OR {exact}");
-        digits
-    });
-    let exact = format!("({exact})");
+        (
+            format!("((n.e164 || '') LIKE {d} OR {in_words})"),
+            Some(digits),
+        )
+    } else {
+        (format!("({in_words})"), None)
+    };
     let long_enough = text.chars().count() >= 3 && digits.as_ref().is_none_or(|d| d.len() >= 3);
     let indexed = long_enough.then(|| {
+        let tail = digits.as_deref().map(indexed_tail);
+        let words = if tail.is_some() {
+            indexed_tail(text)
+        } else {
+            text
+        };
         let matcher = params
             .flavor
-            .text_match(text, digits.as_deref())
+            .text_match(words, tail)
             .map(|m| params.bind(Value::Text(m)));
-        dialect::TextQuery {
-            exact: exact.clone(),
-            matcher,
-        }
+        let condition = match (&matcher, tail) {
+            (None, Some(tail)) => {
+                let t = params.bind(Value::Text(format!("%{tail}%")));
+                format!("(n.e164 LIKE {t} OR {in_words})")
+            }
+            _ => format!("({in_words})"),
+        };
+        dialect::TextQuery { condition, matcher }
     });
     FreeText { exact, indexed }
 }

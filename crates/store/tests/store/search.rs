@@ -102,6 +102,8 @@ fn estate(t: &TestDb) -> Estate {
         t.db.write(|c| apply(c, &owner(), e164, q, None)).unwrap();
     }
     describe(t, "+442070000150", "Old CEO line", None);
+    // A number written out in a description, spaced: found by its words, not its digits.
+    describe(t, "+442070000121", "Forwards to 020 7000 0151", None);
     Estate {
         bulk_site,
         late_site,
@@ -263,6 +265,25 @@ fn filters(e: &Estate) -> Vec<NumberFilter> {
         },
         NumberFilter {
             q: Some("00".into()),
+            ..Default::default()
+        },
+        // The index is asked for a number-like query's last digits only ("000151" is in
+        // one number, "7000 0151" in one description; "0219" and "20700002" are tails
+        // shorter than, or shared by more numbers than, the exact match).
+        NumberFilter {
+            q: Some("020 7000 0151".into()),
+            ..Default::default()
+        },
+        NumberFilter {
+            q: Some("2070000151".into()),
+            ..Default::default()
+        },
+        NumberFilter {
+            q: Some("0219".into()),
+            ..Default::default()
+        },
+        NumberFilter {
+            q: Some("4420700002".into()),
             ..Default::default()
         },
         NumberFilter {
