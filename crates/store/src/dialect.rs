@@ -803,17 +803,22 @@ pub(crate) fn text_source(t: &TextQuery) -> String {
     }
 }
 
-/// Counts up to `cap` candidates of the trigram index for `t`.
-pub(crate) fn text_probe(t: &TextQuery, cap: i64) -> String {
+/// The ids (`id`) of up to `cap` candidates of the trigram index for `t`, in no order.
+pub(crate) fn text_candidates(t: &TextQuery, cap: i64) -> String {
     match &t.matcher {
-        Some(m) => format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM numbers_text WHERE numbers_text MATCH {m} LIMIT {cap}) c"
-        ),
+        Some(m) => {
+            format!("SELECT rowid AS id FROM numbers_text WHERE numbers_text MATCH {m} LIMIT {cap}")
+        }
         None => format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM numbers n WHERE {} LIMIT {cap}) c",
+            "SELECT n.id FROM numbers n WHERE {} LIMIT {cap}",
             t.condition
         ),
     }
+}
+
+/// Counts up to `cap` candidates of the trigram index for `t`.
+pub(crate) fn text_probe(t: &TextQuery, cap: i64) -> String {
+    format!("SELECT COUNT(*) AS n FROM ({}) c", text_candidates(t, cap))
 }
 
 #[derive(diesel::QueryableByName)]

@@ -18,8 +18,10 @@
 //!   filters that each match more than [`WIDE_PROBE_CAP`] numbers but few together.)
 //! - `assigned_to` drives whenever it is given (an assignee holds a handful of numbers);
 //!   free text `q` drives when its trigram index finds fewer candidates than any other
-//!   filter's probe; dense text is first tried in E.164 order (where it usually fills a
-//!   page at once) and, failing that, its matches are found by the index and sorted.
+//!   filter's probe; alone, it is first read in one statement that sorts the index's
+//!   candidates unless they reach [`PROBE_CAP`] (no probe reads them a second time);
+//!   dense text is first tried in E.164 order (where it usually fills a page at once)
+//!   and, failing that, its matches are found by the index and sorted.
 //!
 //! Conditions that do not drive are written so that no index can serve them
 //! (`(n.platform_id + 0) = $1`, `(n.country || '') = $2`): the planner then has exactly one
@@ -489,29 +491,44 @@ impl Plan {
     }
 
     /// Decides how to read the page. Where a cheap first try may already hold it, the try
-    /// is handed to `attempt` (a label and the statement; `true` when it held a page, and
-    /// then there is no driver: `None`).
+    /// is handed to `attempt` (a label, the statement, and how many rows prove that it
+    /// holds the page; `true` when it yielded that many). `None`: there is no driver, the
+    /// last try's rows are the page.
     fn pick(
         &self,
         conn: &mut Conn,
         columns: &str,
-        attempt: &mut dyn FnMut(&mut Conn, &str, String) -> StoreResult<bool>,
+        attempt: &mut dyn FnMut(&mut Conn, &str, String, i64) -> StoreResult<bool>,
     ) -> StoreResult<Option<Driver>> {
+        // Free text alone: the page among the index's candidates, read once, unless there
+        // are too many to sort. A probe would read the index a second time for the same
+        // answer, and the lists of a number's trigrams are most of a page's cost.
+        let text_tried = match self.try_text(columns) {
+            Some(sql) => {
+                if attempt(conn, "free text alone: its few candidates, sorted", sql, 1)? {
+                    return Ok(None);
+                }
+                true
+            }
+            None => false,
+        };
         // Several filters usually overlap (a pool's tag and its site): a short look along
         // the first one's index then holds the page, and no filter needs counting.
         if self.facets.len() > 1
             && self.assignee.is_none()
             && self.rows <= QUICK_TRY_MAX_PAGE
             && let Some(sql) = self.try_statement(&[0], columns, self.rows * 4)
-            && attempt(conn, "several filters: a short first look", sql)?
+            && attempt(conn, "several filters: a short first look", sql, self.rows)?
         {
             return Ok(None);
         }
         Ok(Some(match self.choose(conn)? {
+            // The try read every candidate and none matched: the page is empty.
+            Choice::Decided(Driver::Text) if text_tried => return Ok(None),
             Choice::Decided(d) => d,
             Choice::Broad(broad) => {
                 if let Some(sql) = self.try_statement(&broad, columns, TRY_ROWS)
-                    && attempt(conn, "every filter is broad: first try", sql)?
+                    && attempt(conn, "every filter is broad: first try", sql, self.rows)?
                 {
                     return Ok(None);
                 }
@@ -523,6 +540,7 @@ impl Plan {
                     conn,
                     "free text matches many: first try in E.164 order",
                     sql,
+                    self.rows,
                 )? {
                     return Ok(None);
                 }
@@ -585,6 +603,34 @@ impl Plan {
             "SELECT {columns} FROM ({tried}) d {join} ORDER BY d.e164 LIMIT {}",
             self.limit
         )
+    }
+
+    /// A first try for free text that is the only condition besides status and cursor:
+    /// the page among up to [`PROBE_CAP`] candidates of the trigram index, read once
+    /// (`text_hits`), and nothing when the index found that many (too many to sort: the
+    /// probe then decides as usual). So any row it yields is the page, and no rows are
+    /// the page when the probe then finds fewer than [`PROBE_CAP`] candidates.
+    fn try_text(&self, columns: &str) -> Option<String> {
+        if !self.facets.is_empty() || self.assignee.is_some() {
+            return None;
+        }
+        let t = self.text.as_ref()?.indexed.as_ref()?;
+        let candidates = dialect::text_candidates(t, PROBE_CAP);
+        let join = match self.params.flavor {
+            dialect::Flavor::Sqlite => "CROSS JOIN numbers n ON n.id = text_hits.id",
+            // As in `tried_rows`: each candidate fetched by its id.
+            dialect::Flavor::Postgres => {
+                "CROSS JOIN LATERAL (SELECT * FROM numbers n WHERE n.id = text_hits.id OFFSET 0) n"
+            }
+        };
+        Some(format!(
+            "WITH text_hits AS MATERIALIZED ({candidates}) SELECT {columns} FROM text_hits {join} \
+             WHERE (SELECT COUNT(*) FROM text_hits) < {PROBE_CAP}{}{} \
+             ORDER BY (n.e164 || '') LIMIT {}",
+            self.after_condition("(n.e164 || '')"),
+            self.residual(None, true),
+            self.limit
+        ))
     }
 
     /// A first try for dense free text: the first [`TRY_ROWS`] numbers in E.164 order (of
@@ -915,19 +961,14 @@ where
         };
         Ok(Typed::<ST>::new(plan.params.page_query(sql)).load(conn)?)
     };
-    let mut held = None;
-    let driver = plan.pick(conn, &columns, &mut |conn, _, sql| {
-        let rows = read(conn, sql)?;
-        let full = rows.len() as i64 >= plan.rows;
-        if full {
-            held = Some(rows);
-        }
-        Ok(full)
+    let mut tried = Vec::new();
+    let driver = plan.pick(conn, &columns, &mut |conn, _, sql, enough| {
+        tried = read(conn, sql)?;
+        Ok(tried.len() as i64 >= enough)
     })?;
-    let rows = match (held, driver) {
-        (Some(rows), _) => rows,
-        (None, Some(driver)) => read(conn, plan.statement(&driver, &columns))?,
-        (None, None) => unreachable!("pick returns no driver only when a try held the page"),
+    let rows = match driver {
+        None => tried,
+        Some(driver) => read(conn, plan.statement(&driver, &columns))?,
     };
     Ok((rows, names_read))
 }
@@ -968,16 +1009,23 @@ pub(crate) fn explain(
     };
     let mut out = Vec::new();
     // The tries are shown, not run: the driver after them is the one a page falls to.
-    let driver = plan
-        .pick(conn, "n.*", &mut |conn, label, sql| {
-            out.push(label.to_string());
-            let statement = plan.params.page_query(sql);
-            out.push(format!("statement: {}", statement.numbered()));
-            out.extend(dialect::explain(conn, &statement)?);
-            out.push("then, if it held fewer than a page:".to_string());
-            Ok(false)
-        })?
-        .expect("a try that never holds a page leaves a driver");
+    let Some(driver) = plan.pick(conn, "n.*", &mut |conn, label, sql, enough| {
+        out.push(label.to_string());
+        let statement = plan.params.page_query(sql);
+        out.push(format!("statement: {}", statement.numbered()));
+        out.extend(dialect::explain(conn, &statement)?);
+        out.push(match enough {
+            1 => "then, if it yielded nothing:".to_string(),
+            _ => format!("then, if it yielded fewer than {enough} rows:"),
+        });
+        Ok(false)
+    })?
+    else {
+        out.push(format!(
+            "driver: none (fewer than {PROBE_CAP} candidates: the free-text try's rows, even none, are the page)"
+        ));
+        return Ok(out);
+    };
     let name = match &driver {
         Driver::Facet(i) => format!(
             "driver: {:?} ({} values)",
