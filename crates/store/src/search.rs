@@ -18,10 +18,10 @@
 //!   filters that each match more than [`WIDE_PROBE_CAP`] numbers but few together.)
 //! - `assigned_to` drives whenever it is given (an assignee holds a handful of numbers);
 //!   free text `q` drives when its trigram index finds fewer candidates than any other
-//!   filter's probe; alone, it is first read in one statement that sorts the index's
-//!   candidates unless they reach [`PROBE_CAP`] (no probe reads them a second time);
-//!   dense text is first tried in E.164 order (where it usually fills a page at once)
-//!   and, failing that, its matches are found by the index and sorted.
+//!   filter's probe; alone on a list page, it is first read in one statement that sorts
+//!   the index's candidates unless they reach [`PROBE_CAP`] (no probe reads them a
+//!   second time); dense text is first tried in E.164 order (where it usually fills a
+//!   page at once) and, failing that, its matches are found by the index and sorted.
 //!
 //! Conditions that do not drive are written so that no index can serve them
 //! (`(n.platform_id + 0) = $1`, `(n.country || '') = $2`): the planner then has exactly one
@@ -610,8 +610,10 @@ impl Plan {
     /// (`text_hits`), and nothing when the index found that many (too many to sort: the
     /// probe then decides as usual). So any row it yields is the page, and no rows are
     /// the page when the probe then finds fewer than [`PROBE_CAP`] candidates.
+    /// List pages only: an export's pages of dense text would each pay the capped read
+    /// besides the probe.
     fn try_text(&self, columns: &str) -> Option<String> {
-        if !self.facets.is_empty() || self.assignee.is_some() {
+        if !self.facets.is_empty() || self.assignee.is_some() || self.rows > QUICK_TRY_MAX_PAGE {
             return None;
         }
         let t = self.text.as_ref()?.indexed.as_ref()?;
