@@ -595,9 +595,7 @@ impl Plan {
             dialect::Flavor::Sqlite => {
                 format!("JOIN numbers n ON n.id = d.id WHERE 1 = 1{residual}")
             }
-            dialect::Flavor::Postgres => format!(
-                "CROSS JOIN LATERAL (SELECT * FROM numbers n WHERE n.id = d.id{residual} OFFSET 0) n"
-            ),
+            dialect::Flavor::Postgres => lateral_row("d", residual),
         };
         format!(
             "SELECT {columns} FROM ({tried}) d {join} ORDER BY d.e164 LIMIT {}",
@@ -619,11 +617,8 @@ impl Plan {
         let t = self.text.as_ref()?.indexed.as_ref()?;
         let candidates = dialect::text_candidates(t, PROBE_CAP);
         let join = match self.params.flavor {
-            dialect::Flavor::Sqlite => "CROSS JOIN numbers n ON n.id = text_hits.id",
-            // As in `tried_rows`: each candidate fetched by its id.
-            dialect::Flavor::Postgres => {
-                "CROSS JOIN LATERAL (SELECT * FROM numbers n WHERE n.id = text_hits.id OFFSET 0) n"
-            }
+            dialect::Flavor::Sqlite => "CROSS JOIN numbers n ON n.id = text_hits.id".to_string(),
+            dialect::Flavor::Postgres => lateral_row("text_hits", ""),
         };
         Some(format!(
             "WITH text_hits AS MATERIALIZED ({candidates}) SELECT {columns} FROM text_hits {join} \
@@ -820,6 +815,15 @@ impl Plan {
             }
         }
     }
+}
+
+/// PostgreSQL: the numbers row `n` of each `{rows}.id` that meets `residual`, fetched by a
+/// lateral subquery the planner cannot flatten (`OFFSET 0`), so by its id (see
+/// [`Plan::tried_rows`]).
+fn lateral_row(rows: &str, residual: &str) -> String {
+    format!(
+        "CROSS JOIN LATERAL (SELECT * FROM numbers n WHERE n.id = {rows}.id{residual} OFFSET 0) n"
+    )
 }
 
 /// How many of a number-like query's characters, counted from its end, the trigram index

@@ -169,6 +169,14 @@ fn selects(n: &Number, f: &NumberFilter, scope: &Scope) -> bool {
         && f.q.as_deref().is_none_or(text)
 }
 
+/// Free text alone.
+fn text(q: &str) -> NumberFilter {
+    NumberFilter {
+        q: Some(q.into()),
+        ..Default::default()
+    }
+}
+
 fn filters(e: &Estate) -> Vec<NumberFilter> {
     let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let base = vec![
@@ -245,61 +253,34 @@ fn filters(e: &Estate) -> Vec<NumberFilter> {
             tags: tags(&["t03"]),
             ..Default::default()
         },
-        NumberFilter {
-            q: Some("ceo".into()),
-            ..Default::default()
-        },
+        text("ceo"),
         NumberFilter {
             q: Some("CEO".into()),
             location_id: Some(e.bulk_site),
             ..Default::default()
         },
-        NumberFilter {
-            q: Some("2070000219".into()),
-            ..Default::default()
-        },
+        text("2070000219"),
         NumberFilter {
             q: Some("+44 20 7000 02".into()),
             tags: tags(&["t03"]),
             ..Default::default()
         },
-        NumberFilter {
-            q: Some("00".into()),
-            ..Default::default()
-        },
+        text("00"),
         // The index is asked for a number-like query's last digits only ("000151" is in
-        // one number, "7000 0151" in one description; "0219" and "20700002" are tails
+        // one number, "7000 0151" in one description; "0219" and "700002" are tails
         // shorter than, or shared by more numbers than, the exact match).
-        NumberFilter {
-            q: Some("020 7000 0151".into()),
-            ..Default::default()
-        },
-        NumberFilter {
-            q: Some("2070000151".into()),
-            ..Default::default()
-        },
-        NumberFilter {
-            q: Some("0219".into()),
-            ..Default::default()
-        },
-        NumberFilter {
-            q: Some("4420700002".into()),
-            ..Default::default()
-        },
+        text("020 7000 0151"),
+        text("2070000151"),
+        text("0219"),
+        text("4420700002"),
         // Its tail is a number's ("000151"), the whole is none's: the candidates read, no page.
-        NumberFilter {
-            q: Some("9990000151".into()),
-            ..Default::default()
-        },
+        text("9990000151"),
         NumberFilter {
             q: Some("sydney".into()),
             country: Some("AU".into()),
             ..Default::default()
         },
-        NumberFilter {
-            q: Some("100%_\\".into()),
-            ..Default::default()
-        },
+        text("100%_\\"),
     ];
     let mut out = Vec::new();
     for f in base {
@@ -396,15 +377,12 @@ fn the_smallest_filter_drives_and_the_index_copies_follow_every_change() {
         ..Default::default()
     };
     assert_eq!(explain(&who)[0], "driver: assignee");
-    let text = NumberFilter {
-        q: Some("ceo".into()),
-        ..Default::default()
-    };
+    let ceo = text("ceo");
     // Free text alone is read in one statement among its few candidates.
     assert!(
-        explain(&text)[0].starts_with("driver: none (fewer than 2000 candidates"),
+        explain(&ceo)[0].starts_with("driver: none (fewer than 2000 candidates"),
         "{:?}",
-        explain(&text)
+        explain(&ceo)
     );
     let text_and_tag = NumberFilter {
         q: Some("ceo".into()),
@@ -419,7 +397,7 @@ fn the_smallest_filter_drives_and_the_index_copies_follow_every_change() {
         assert!(plan.contains("number_tags_search"), "{plan}");
         let plan = explain(&broad_and_narrow).join("\n");
         assert!(plan.contains("numbers_location_status"), "{plan}");
-        let plan = explain(&text).join("\n");
+        let plan = explain(&ceo).join("\n");
         assert!(plan.contains("VIRTUAL TABLE INDEX"), "{plan}");
     }
 
@@ -440,7 +418,7 @@ fn the_smallest_filter_drives_and_the_index_copies_follow_every_change() {
     t.db.write(|c| store::numbers::delete(c, &owner(), "+14255550100", None))
         .unwrap();
     assert_eq!(
-        walk(&t, &Scope::unrestricted(), &text, 50),
+        walk(&t, &Scope::unrestricted(), &ceo, 50),
         [
             "+442070000013",
             "+442070000151",
@@ -475,17 +453,14 @@ fn free_text_matching_thousands_pages_right_whether_its_matches_come_early_or_la
         Ok(())
     })
     .unwrap();
-    let q = |text: &str| NumberFilter {
-        q: Some(text.into()),
-        ..Default::default()
-    };
-    let late = walk(&t, &Scope::unrestricted(), &q("sales"), 500);
+    let late = walk(&t, &Scope::unrestricted(), &text("sales"), 500);
     assert_eq!(late.len(), 2500);
     assert_eq!(late[0], "+442070000500");
     assert!(late.windows(2).all(|w| w[0] < w[1]));
-    let plan = t
-        .db
-        .read(|c| store::numbers::explain_list(c, &Scope::unrestricted(), &q("sales"), None, None))
+    let plan =
+        t.db.read(|c| {
+            store::numbers::explain_list(c, &Scope::unrestricted(), &text("sales"), None, None)
+        })
         .unwrap();
     // The candidates are too many to sort: the one-statement try yields nothing, and
     // the page is first tried in E.164 order.
@@ -499,9 +474,10 @@ fn free_text_matching_thousands_pages_right_whether_its_matches_come_early_or_la
         "{plan:?}"
     );
     // Digits that every number has: the first try holds the page.
-    let page =
-        t.db.read(|c| store::numbers::list(c, &Scope::unrestricted(), &q("2070"), None, Some(50)))
-            .unwrap();
+    let page = t
+        .db
+        .read(|c| store::numbers::list(c, &Scope::unrestricted(), &text("2070"), None, Some(50)))
+        .unwrap();
     assert_eq!(page.items.len(), 50);
     assert_eq!(page.items[0].number, "+442070000000");
     let (_, mismatched) = t.db.read(|c| Ok(store::testing::search_copies(c))).unwrap();
