@@ -816,6 +816,18 @@ pub(crate) fn text_candidates(t: &TextQuery, cap: i64) -> String {
     }
 }
 
+/// PostgreSQL: up to `cap` candidates of the trigram index for `t` as whole rows of
+/// `numbers` (the bitmap scan visits each row anyway, so a page among them needs no
+/// second fetch by id); `None` on SQLite, whose index yields row ids only.
+pub(crate) fn text_candidate_rows(t: &TextQuery, cap: i64) -> Option<String> {
+    t.matcher.is_none().then(|| {
+        format!(
+            "SELECT n.* FROM numbers n WHERE {} LIMIT {cap}",
+            t.condition
+        )
+    })
+}
+
 /// Counts up to `cap` candidates of the trigram index for `t`.
 pub(crate) fn text_probe(t: &TextQuery, cap: i64) -> String {
     format!("SELECT COUNT(*) AS n FROM ({}) c", text_candidates(t, cap))

@@ -595,7 +595,9 @@ impl Plan {
             dialect::Flavor::Sqlite => {
                 format!("JOIN numbers n ON n.id = d.id WHERE 1 = 1{residual}")
             }
-            dialect::Flavor::Postgres => lateral_row("d", residual),
+            dialect::Flavor::Postgres => format!(
+                "CROSS JOIN LATERAL (SELECT * FROM numbers n WHERE n.id = d.id{residual} OFFSET 0) n"
+            ),
         };
         format!(
             "SELECT {columns} FROM ({tried}) d {join} ORDER BY d.e164 LIMIT {}",
@@ -615,13 +617,18 @@ impl Plan {
             return None;
         }
         let t = self.text.as_ref()?.indexed.as_ref()?;
-        let candidates = dialect::text_candidates(t, PROBE_CAP);
-        let join = match self.params.flavor {
-            dialect::Flavor::Sqlite => "CROSS JOIN numbers n ON n.id = text_hits.id".to_string(),
-            dialect::Flavor::Postgres => lateral_row("text_hits", ""),
+        // PostgreSQL's candidates are whole rows (`text_hits n`): fetching each again by
+        // id cost a third of the statement (q=ceo: 0.22 ms against 0.155). SQLite's FTS5
+        // index yields row ids, so its candidates are joined to their rows.
+        let (candidates, rows) = match dialect::text_candidate_rows(t, PROBE_CAP) {
+            Some(whole) => (whole, "n"),
+            None => (
+                dialect::text_candidates(t, PROBE_CAP),
+                "CROSS JOIN numbers n ON n.id = text_hits.id",
+            ),
         };
         Some(format!(
-            "WITH text_hits AS MATERIALIZED ({candidates}) SELECT {columns} FROM text_hits {join} \
+            "WITH text_hits AS MATERIALIZED ({candidates}) SELECT {columns} FROM text_hits {rows} \
              WHERE (SELECT COUNT(*) FROM text_hits) < {PROBE_CAP}{}{} \
              ORDER BY (n.e164 || '') LIMIT {}",
             self.after_condition("(n.e164 || '')"),
@@ -815,15 +822,6 @@ impl Plan {
             }
         }
     }
-}
-
-/// PostgreSQL: the numbers row `n` of each `{rows}.id` that meets `residual`, fetched by a
-/// lateral subquery the planner cannot flatten (`OFFSET 0`), so by its id (see
-/// [`Plan::tried_rows`]).
-fn lateral_row(rows: &str, residual: &str) -> String {
-    format!(
-        "CROSS JOIN LATERAL (SELECT * FROM numbers n WHERE n.id = {rows}.id{residual} OFFSET 0) n"
-    )
 }
 
 /// How many of a number-like query's characters, counted from its end, the trigram index
