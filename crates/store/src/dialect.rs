@@ -804,7 +804,7 @@ pub(crate) fn text_source(t: &TextQuery) -> String {
 }
 
 /// The ids (`id`) of up to `cap` candidates of the trigram index for `t`, in no order.
-pub(crate) fn text_candidates(t: &TextQuery, cap: i64) -> String {
+fn text_candidates(t: &TextQuery, cap: i64) -> String {
     match &t.matcher {
         Some(m) => {
             format!("SELECT rowid AS id FROM numbers_text WHERE numbers_text MATCH {m} LIMIT {cap}")
@@ -816,16 +816,25 @@ pub(crate) fn text_candidates(t: &TextQuery, cap: i64) -> String {
     }
 }
 
-/// PostgreSQL: up to `cap` candidates of the trigram index for `t` as whole rows of
-/// `numbers` (the bitmap scan visits each row anyway, so a page among them needs no
-/// second fetch by id); `None` on SQLite, whose index yields row ids only.
-pub(crate) fn text_candidate_rows(t: &TextQuery, cap: i64) -> Option<String> {
-    t.matcher.is_none().then(|| {
-        format!(
-            "SELECT n.* FROM numbers n WHERE {} LIMIT {cap}",
-            t.condition
-        )
-    })
+/// Up to `cap` candidates of the trigram index for `t`, to be read once as a CTE
+/// `text_hits`: its body, and what follows `FROM text_hits` to give each candidate its
+/// numbers row `n`. PostgreSQL's are whole rows (its bitmap scan visits each row anyway,
+/// and fetching each again by id cost a third of the statement: q=ceo 0.22 ms against
+/// 0.155); SQLite's FTS5 index yields row ids, which are joined to their rows.
+pub(crate) fn text_hits(t: &TextQuery, cap: i64) -> (String, &'static str) {
+    match &t.matcher {
+        Some(_) => (
+            text_candidates(t, cap),
+            "CROSS JOIN numbers n ON n.id = text_hits.id",
+        ),
+        None => (
+            format!(
+                "SELECT n.* FROM numbers n WHERE {} LIMIT {cap}",
+                t.condition
+            ),
+            "n",
+        ),
+    }
 }
 
 /// Counts up to `cap` candidates of the trigram index for `t`.

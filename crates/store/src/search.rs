@@ -617,16 +617,7 @@ impl Plan {
             return None;
         }
         let t = self.text.as_ref()?.indexed.as_ref()?;
-        // PostgreSQL's candidates are whole rows (`text_hits n`): fetching each again by
-        // id cost a third of the statement (q=ceo: 0.22 ms against 0.155). SQLite's FTS5
-        // index yields row ids, so its candidates are joined to their rows.
-        let (candidates, rows) = match dialect::text_candidate_rows(t, PROBE_CAP) {
-            Some(whole) => (whole, "n"),
-            None => (
-                dialect::text_candidates(t, PROBE_CAP),
-                "CROSS JOIN numbers n ON n.id = text_hits.id",
-            ),
-        };
+        let (candidates, rows) = dialect::text_hits(t, PROBE_CAP);
         Some(format!(
             "WITH text_hits AS MATERIALIZED ({candidates}) SELECT {columns} FROM text_hits {rows} \
              WHERE (SELECT COUNT(*) FROM text_hits) < {PROBE_CAP}{}{} \
