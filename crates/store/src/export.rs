@@ -203,16 +203,13 @@ impl Export {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<ExportRow>> {
-        let (rows, _): (Vec<Row>, _) = crate::search::page::<AsSelect<Row, MultiBackend>, _>(
+        let rows: Vec<Row> = crate::search::page::<AsSelect<Row, MultiBackend>, _>(
             conn,
             &self.scope,
             &self.filter,
             after,
             limit.max(1),
-            crate::search::PageColumns {
-                columns: crate::rows::number_columns_of!(Row),
-                tag_names: false,
-            },
+            crate::rows::number_columns_of!(Row),
         )?;
         let mut tags = self.tags_of(conn, &rows)?;
         let name = |map: &HashMap<i64, Arc<str>>, id: Option<i64>| {

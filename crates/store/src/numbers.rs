@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::{
     dsl::{AsSelect, sql},
     prelude::*,
-    sql_types::{Bool, Nullable, Text},
+    sql_types::{Bool, Text},
 };
 use domain::snapshot::NumberSnapshot;
 use domain::{NumberStatus, NumberType, Permit, PhoneNumber, ProvisioningState, Scope, Tag};
@@ -197,6 +197,16 @@ pub struct NumberPatch {
 
 pub use crate::search::NumberFilter;
 
+/// A row of a list page: the number and its tag names as `numbers.tag_names` keeps them
+/// (see `tags::split_names`), so a page needs no statement or subquery for its tags.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = numbers)]
+struct ListedRow {
+    #[diesel(embed)]
+    row: NumberRow,
+    tag_names: Option<String>,
+}
+
 fn load_tags(conn: &mut Conn, rows: Vec<NumberRow>) -> StoreResult<Vec<Number>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut by_id = tags::of_numbers(conn, &ids)?;
@@ -275,27 +285,20 @@ pub fn list(
     let limit = page::limit(limit)?;
     let scope = ScopeFilter::resolve(conn, scope)?;
     let after = cursor.map(page::decode).transpose()?;
-    let (rows, names_read): (Vec<(NumberRow, Option<String>)>, _) =
-        crate::search::page::<(AsSelect<NumberRow, MultiBackend>, Nullable<Text>), _>(
-            conn,
-            &scope,
-            filter,
-            after.as_deref(),
-            limit + 1,
-            crate::search::PageColumns {
-                columns: crate::rows::number_columns(),
-                tag_names: true,
-            },
-        )?;
-    let page = page::finish(rows, limit, |(r, _)| r.e164.clone());
-    let items = if names_read {
-        page.items
-            .into_iter()
-            .map(|(r, tags)| Number::from_row(r, crate::search::split_tag_names(tags)))
-            .collect::<StoreResult<_>>()?
-    } else {
-        load_tags(conn, page.items.into_iter().map(|(r, _)| r).collect())?
-    };
+    let rows: Vec<ListedRow> = crate::search::page::<AsSelect<ListedRow, MultiBackend>, _>(
+        conn,
+        &scope,
+        filter,
+        after.as_deref(),
+        limit + 1,
+        crate::rows::number_columns_of!(ListedRow),
+    )?;
+    let page = page::finish(rows, limit, |r| r.row.e164.clone());
+    let items = page
+        .items
+        .into_iter()
+        .map(|r| Number::from_row(r.row, tags::split_names(r.tag_names)))
+        .collect::<StoreResult<_>>()?;
     Ok(Page {
         items,
         next_cursor: page.next_cursor,
@@ -531,12 +534,13 @@ fn insert_many(
     };
     let ids: std::collections::HashMap<&str, i64> =
         rows.iter().map(|r| (r.e164.as_str(), r.id)).collect();
+    let mut tagged = Vec::new();
     for (n, e164) in items.iter().zip(&e164s) {
         if !n.tags.is_empty() {
-            let tag_ids = tags::ensure(conn, &n.tags)?;
-            tags::set_for_number(conn, ids[e164.as_str()], &tag_ids)?;
+            tagged.push((ids[e164.as_str()], tags::ensure(conn, &n.tags)?));
         }
     }
+    tags::replace_for_numbers(conn, &tagged)?;
     drop(ids);
     let created = load_tags(conn, rows)?;
     let snapshots: Vec<String> = created.iter().map(|n| n.snapshot().to_text()).collect();

@@ -438,6 +438,7 @@ pub fn create(conn: &mut Conn, permit: &Permit, new: NewRange) -> StoreResult<Ra
         location_id: new.location_id,
         platform_id: new.platform_id,
         number_type: new.number_type.map(|t| t.as_str()),
+        tag_names: tags::joined_names(conn, &tag_ids)?,
     };
     dialect::materialise_block(conn, block, &defaults, now)?;
     // Distinct ids (the plain insert below has no conflict check).
@@ -625,6 +626,7 @@ fn pass_to_numbers(
         for tag_id in new_tag_ids {
             dialect::tag_range_numbers(conn, id, *tag_id, false)?;
         }
+        tags::refresh_range_names(conn, id)?;
     }
     Ok(applied)
 }

@@ -138,11 +138,6 @@ macro_rules! number_columns_of {
 }
 pub(crate) use number_columns_of;
 
-/// [`NumberRow`]'s columns over the alias `n` (see [`number_columns_of`]).
-pub(crate) fn number_columns() -> &'static str {
-    number_columns_of!(NumberRow)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -179,7 +174,7 @@ mod tests {
 
     #[test]
     fn the_number_columns_follow_the_rows_fields() {
-        let columns = super::number_columns();
+        let columns = crate::rows::number_columns_of!(super::NumberRow);
         assert!(columns.starts_with("n.id, n.e164, n.base, "), "{columns}");
         assert!(columns.ends_with(", n.provisioning_error"), "{columns}");
         assert_eq!(columns.split(", ").count(), 29, "{columns}");

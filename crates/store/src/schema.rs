@@ -116,6 +116,7 @@ diesel::table! {
         provisioning_state -> Nullable<Text>,
         provisioning_error -> Nullable<Text>,
         assigned_rule_id -> Nullable<BigInt>,
+        tag_names -> Nullable<Text>,
     }
 }
 

@@ -116,16 +116,6 @@ impl Params {
         self.statement.with_sql(sql)
     }
 
-    /// The column `tag_names` of the number in row `row`: its tag names joined by
-    /// [`TAG_NAME_SEPARATOR`], NULL without tags.
-    fn tag_names(&mut self, row: &str) -> String {
-        let separator = self.bind(Value::Text(TAG_NAME_SEPARATOR.to_string()));
-        format!(
-            "(SELECT string_agg(t.name, {separator}) FROM number_tags x \
-             JOIN tags t ON t.id = x.tag_id WHERE x.number_id = {row}.id) AS tag_names"
-        )
-    }
-
     /// A statement that reads a page's rows, kept prepared when `keep_pages` says so.
     fn page_query(&self, sql: String) -> Statement {
         Statement {
@@ -880,92 +870,36 @@ fn free_text(params: &mut Params, text: &str) -> FreeText {
     FreeText { exact, indexed }
 }
 
-/// What a page's rows hold: `columns` of `numbers` (over the alias `n`, in the row's field
-/// order, see `rows::number_columns_of`), and with `tag_names` one more, the number's tag
-/// names joined by [`TAG_NAME_SEPARATOR`] (NULL without tags; see [`split_tag_names`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PageColumns<'a> {
-    pub(crate) columns: &'a str,
-    pub(crate) tag_names: bool,
-}
-
-/// Joins a number's tag names in a page's `tag_names` column: a control character, which
-/// no tag name may contain (see `domain::Tag`).
-pub(crate) const TAG_NAME_SEPARATOR: char = '\u{1f}';
-
-/// A page's `tag_names` value as a list in key order (a key is its name in lower case).
-pub(crate) fn split_tag_names(joined: Option<String>) -> Vec<String> {
-    let mut names: Vec<String> = match joined {
-        Some(j) => j.split(TAG_NAME_SEPARATOR).map(str::to_string).collect(),
-        None => Vec::new(),
-    };
-    if names.len() > 1 {
-        names.sort_by_cached_key(|n| n.to_lowercase());
-    }
-    names
-}
-
 /// Up to `limit` rows of the numbers matching `filter` within `scope`, after the number
-/// `after`, in E.164 order, read by position as SQL type `ST` into `R` (see [`Typed`]):
-/// `ST` is the row's `SelectBy`, followed by `Nullable<Text>` when `select` asks for the
-/// tag names; and whether that column holds them (when `false` it is NULL, and the
-/// caller reads them with a statement of its own).
+/// `after`, in E.164 order: `columns` of `numbers` (over the alias `n`, in the row's field
+/// order, see `rows::number_columns_of`), read by position as SQL type `ST` into `R` (see
+/// [`Typed`]).
 pub(crate) fn page<ST, R>(
     conn: &mut Conn,
     scope: &ScopeFilter,
     filter: &NumberFilter,
     after: Option<&str>,
     limit: i64,
-    select: PageColumns<'_>,
-) -> StoreResult<(Vec<R>, bool)>
+    columns: &str,
+) -> StoreResult<Vec<R>>
 where
     for<'a> Typed<ST>: LoadQuery<'a, Conn, R>,
 {
-    let Some(mut plan) = Plan::new(conn, scope, filter, after, limit)? else {
-        return Ok((Vec::new(), select.tag_names));
-    };
-    // The tag names come with the page's rows rather than from a statement of their own
-    // (a round trip more, and on SQLite a sixth of a page's CPU):
-    // - SQLite computes a result column only for the rows that meet the conditions (and,
-    //   read in index order, only for those within the limit): one more column of the
-    //   page's statement (a statement around it sorted the page again, which cost more
-    //   than the column saved);
-    // - PostgreSQL's lateral arms would compute it for every arm's rows: added around the
-    //   page, whose order the outer statement keeps without sorting;
-    // - a PostgreSQL statement that is not kept is planned on every run, and planning the
-    //   subquery with it cost more than a statement of its own (free text: 780 -> 1,040 µs
-    //   of PostgreSQL's CPU a page): the column is NULL and the caller reads the names.
-    let plain = select.columns.to_string();
-    let params = &mut plan.params;
-    let (columns, around, names_read) = match params.flavor {
-        _ if !select.tag_names => (plain, None, false),
-        dialect::Flavor::Sqlite => (format!("{plain}, {}", params.tag_names("n")), None, true),
-        dialect::Flavor::Postgres if params.keep_pages => {
-            (plain, Some(params.tag_names("p")), true)
-        }
-        dialect::Flavor::Postgres => (
-            format!("{plain}, CAST(NULL AS TEXT) AS tag_names"),
-            None,
-            false,
-        ),
+    let Some(plan) = Plan::new(conn, scope, filter, after, limit)? else {
+        return Ok(Vec::new());
     };
     let read = |conn: &mut Conn, sql: String| -> StoreResult<Vec<R>> {
-        let sql = match &around {
-            Some(column) => format!("SELECT p.*, {column} FROM ({sql}) p ORDER BY p.e164"),
-            None => sql,
-        };
         Ok(Typed::<ST>::new(plan.params.page_query(sql)).load(conn)?)
     };
     let mut tried = Vec::new();
-    let driver = plan.pick(conn, &columns, &mut |conn, _, sql, enough| {
+    let driver = plan.pick(conn, columns, &mut |conn, _, sql, enough| {
         tried = read(conn, sql)?;
         Ok(tried.len() as i64 >= enough)
     })?;
-    let rows = match driver {
-        None => tried,
-        Some(driver) => read(conn, plan.statement(&driver, &columns))?,
-    };
-    Ok((rows, names_read))
+    match driver {
+        None => Ok(tried),
+        Some(driver) => read(conn, plan.statement(&driver, columns)),
+    }
 }
 
 /// How many numbers match `filter` within `scope` (the export's progress count).

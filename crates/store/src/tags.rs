@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use diesel::prelude::*;
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Text},
+};
 use domain::Tag;
 
 use crate::{
@@ -94,18 +97,65 @@ pub(crate) fn of_ranges(
     Ok(out)
 }
 
+/// Joins a number's tag names in `numbers.tag_names`: a control character, which no tag
+/// name may contain (see `domain::Tag`).
+pub(crate) const TAG_NAME_SEPARATOR: char = '\u{1f}';
+
+/// A number's tag names, recomputed from its links, joined in key order (NULL without
+/// tags); `$1` is the separator. Over the row `numbers` of an `UPDATE numbers`.
+const NAMES_FROM_LINKS: &str = "(SELECT string_agg(t.name, $1 ORDER BY t.key) FROM number_tags x \
+     JOIN tags t ON t.id = x.tag_id WHERE x.number_id = numbers.id)";
+
+/// A `tag_names` value as a list in key order (a key is its name in lower case).
+pub(crate) fn split_names(joined: Option<String>) -> Vec<String> {
+    let mut names: Vec<String> = match joined {
+        Some(j) => j.split(TAG_NAME_SEPARATOR).map(str::to_string).collect(),
+        None => Vec::new(),
+    };
+    if names.len() > 1 {
+        names.sort_by_cached_key(|n| n.to_lowercase());
+    }
+    names
+}
+
+/// The `tag_names` value of a number carrying exactly these tags.
+pub(crate) fn joined_names(conn: &mut Conn, tag_ids: &[i64]) -> StoreResult<Option<String>> {
+    if tag_ids.is_empty() {
+        return Ok(None);
+    }
+    let names: Vec<String> = tags::table
+        .filter(tags::id.eq_any(tag_ids))
+        .order(tags::key)
+        .select(tags::name)
+        .load(conn)?;
+    Ok(Some(names.join(&TAG_NAME_SEPARATOR.to_string())).filter(|j| !j.is_empty()))
+}
+
 /// Replaces a number's tags.
 pub(crate) fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -> StoreResult<()> {
-    diesel::delete(number_tags::table.filter(number_tags::number_id.eq(number_id)))
-        .execute(conn)?;
-    let pairs: Vec<(i64, i64)> = tag_ids.iter().map(|t| (number_id, *t)).collect();
-    link(conn, &pairs)
+    replace_for_numbers(conn, &[(number_id, tag_ids.to_vec())])
+}
+
+/// Replaces the tags of each number (`(number id, its tag ids)`), and their `tag_names`.
+pub(crate) fn replace_for_numbers(conn: &mut Conn, sets: &[(i64, Vec<i64>)]) -> StoreResult<()> {
+    let ids: Vec<i64> = sets.iter().map(|(n, _)| *n).collect();
+    for chunk in ids.chunks(5000) {
+        diesel::delete(number_tags::table.filter(number_tags::number_id.eq_any(chunk)))
+            .execute(conn)?;
+    }
+    let pairs: Vec<(i64, i64)> = sets
+        .iter()
+        .flat_map(|(n, ts)| ts.iter().map(move |t| (*n, *t)))
+        .collect();
+    link(conn, &pairs)?;
+    refresh_names(conn, &ids)
 }
 
 /// Adds `(number id, tag id)` links, each carrying its number's status and E.164 (what
-/// the search index `number_tags_search` orders by). Ids are integers the store itself
-/// produced, so they are written into the statement (see [`crate::scope::ScopeFilter`]).
-pub(crate) fn link(conn: &mut Conn, pairs: &[(i64, i64)]) -> StoreResult<()> {
+/// the search index `number_tags_search` orders by); the caller refreshes `tag_names`.
+/// Ids are integers the store itself produced, so they are written into the statement
+/// (see [`crate::scope::ScopeFilter`]).
+fn link(conn: &mut Conn, pairs: &[(i64, i64)]) -> StoreResult<()> {
     for chunk in pairs.chunks(1000) {
         let values = chunk
             .iter()
@@ -119,6 +169,35 @@ pub(crate) fn link(conn: &mut Conn, pairs: &[(i64, i64)]) -> StoreResult<()> {
         ))
         .execute(conn)?;
     }
+    Ok(())
+}
+
+/// Recomputes `tag_names` of these numbers from their links.
+fn refresh_names(conn: &mut Conn, number_ids: &[i64]) -> StoreResult<()> {
+    for chunk in number_ids.chunks(1000) {
+        let ids = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        diesel::sql_query(format!(
+            "UPDATE numbers SET tag_names = {NAMES_FROM_LINKS} WHERE id IN ({ids})"
+        ))
+        .bind::<Text, _>(TAG_NAME_SEPARATOR.to_string())
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Recomputes `tag_names` of every number of a range from their links, after the range's
+/// tags changed.
+pub(crate) fn refresh_range_names(conn: &mut Conn, range_id: i64) -> StoreResult<()> {
+    diesel::sql_query(format!(
+        "UPDATE numbers SET tag_names = {NAMES_FROM_LINKS} WHERE range_id = $2"
+    ))
+    .bind::<Text, _>(TAG_NAME_SEPARATOR.to_string())
+    .bind::<BigInt, _>(range_id)
+    .execute(conn)?;
     Ok(())
 }
 

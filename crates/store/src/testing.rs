@@ -151,8 +151,9 @@ pub fn tags_of_numbers(
     crate::tags::of_numbers(conn, number_ids)
 }
 
-/// How many tag links there are, and how many of them disagree with their number's
-/// status or E.164 (copies the search index orders by); on SQLite also runs FTS5's own
+/// How many tag links there are, and how many copies disagree with what they copy: links
+/// with their number's status or E.164 (what the search index orders by), and numbers'
+/// `tag_names` with their links' tag names; on SQLite also runs FTS5's own
 /// check of the text index against the numbers table, panicking if it fails.
 pub fn search_copies(conn: &mut crate::Conn) -> (i64, i64) {
     #[derive(diesel::QueryableByName)]
@@ -171,9 +172,13 @@ pub fn search_copies(conn: &mut crate::Conn) -> (i64, i64) {
     }
     let c: Counts = diesel::sql_query(
         "SELECT COUNT(*) AS links, \
-         COALESCE(SUM(CASE WHEN n.status <> nt.status OR n.e164 <> nt.e164 THEN 1 ELSE 0 END), 0) AS mismatched \
+         COALESCE(SUM(CASE WHEN n.status <> nt.status OR n.e164 <> nt.e164 THEN 1 ELSE 0 END), 0) \
+         + (SELECT COUNT(*) FROM numbers m WHERE COALESCE(m.tag_names, '') <> COALESCE(\
+             (SELECT string_agg(t.name, $1 ORDER BY t.key) FROM number_tags x \
+              JOIN tags t ON t.id = x.tag_id WHERE x.number_id = m.id), '')) AS mismatched \
          FROM number_tags nt JOIN numbers n ON n.id = nt.number_id",
     )
+    .bind::<diesel::sql_types::Text, _>(crate::tags::TAG_NAME_SEPARATOR.to_string())
     .get_result(conn)
     .expect("count tag links");
     (c.links, c.mismatched)

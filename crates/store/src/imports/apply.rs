@@ -22,7 +22,7 @@ use crate::{
     Conn, PlanRefusal, StoreError, StoreResult, audit,
     lifecycle::{self, Request},
     numbers::{self, NewNumber, Number},
-    schema::{number_tags, tags},
+    schema::tags,
 };
 
 /// At most this many numbers are named in a `plan_stale` refusal.
@@ -627,15 +627,5 @@ fn relink_tags(
             })
         })
         .collect();
-    let ids: Vec<i64> = retagged.iter().map(|(i, _)| *i).collect();
-    for chunk in ids.chunks(5000) {
-        diesel::delete(number_tags::table.filter(number_tags::number_id.eq_any(chunk)))
-            .execute(conn)?;
-    }
-    let links: Vec<(i64, i64)> = retagged
-        .iter()
-        .flat_map(|(n, ts)| ts.iter().map(move |t| (*n, *t)))
-        .collect();
-    crate::tags::link(conn, &links)?;
-    Ok(())
+    crate::tags::replace_for_numbers(conn, &retagged)
 }

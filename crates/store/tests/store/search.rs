@@ -488,7 +488,7 @@ fn free_text_matching_thousands_pages_right_whether_its_matches_come_early_or_la
 fn a_pages_tag_names_are_each_numbers_own_in_key_order() {
     let t = TestDb::new();
     estate(&t);
-    range(
+    let r = range(
         &t,
         "+442079990000",
         "+442079990002",
@@ -543,6 +543,57 @@ fn a_pages_tag_names_are_each_numbers_own_in_key_order() {
     for n in &sevens {
         assert_eq!(n.tags, alone(&n.number), "{}", n.number);
     }
+
+    // A page reads the names kept on each number (`tag_names`); every writer of tag links
+    // keeps them: a number's own tags set and cleared, a batch created, a range's tags
+    // changed, an import.
+    let check = |after: &str| {
+        let (_, mismatched) = t.db.read(|c| Ok(store::testing::search_copies(c))).unwrap();
+        assert_eq!(mismatched, 0, "after {after}");
+        for n in all_numbers(&t) {
+            assert_eq!(n.tags, alone(&n.number), "after {after}: {}", n.number);
+        }
+    };
+    check("creating ranges");
+    describe(&t, "+442079990000", "", Some(&["Solo", "zulu"]));
+    describe(&t, "+442079990001", "", Some(&[]));
+    check("a number's own tags");
+    let batch = ["+442079990100", "+442079990101"]
+        .iter()
+        .enumerate()
+        .map(|(i, e164)| NewNumber {
+            tags: Tag::parse_set(&[["Batch", "alpha"][i], "Batch"]).unwrap(),
+            ..new_number(e164)
+        })
+        .collect();
+    t.db.write(|c| store::numbers::create_many(c, &owner(), batch))
+        .unwrap();
+    check("a batch");
+    let retag = store::ranges::RangePatch {
+        tags: Some(Tag::parse_set(&["alpha", "New"]).unwrap()),
+        apply_to_numbers: true,
+        ..Default::default()
+    };
+    t.db.write(|c| store::ranges::patch(c, &owner(), r.id, retag, None))
+        .unwrap();
+    check("a range's tags");
+    let csv = "number,tags\n+442079990002,Imported;alpha\n+442079990000,\n+442079990101,Batch\n";
+    let plan = store::imports::plan_csv(
+        &t.db,
+        &owner(),
+        csv.as_bytes(),
+        store::now(),
+        chrono::Duration::hours(1),
+        100,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(plan.error_count, 0);
+    t.db.write(|c| store::imports::apply(c, &owner(), &plan.id))
+        .unwrap();
+    check("an import");
+    assert_eq!(alone("+442079990000"), Vec::<String>::new());
+    assert_eq!(alone("+442079990002"), ["alpha", "Imported"]);
 }
 
 #[derive(diesel::QueryableByName)]

@@ -1,0 +1,1 @@
+ALTER TABLE numbers DROP COLUMN tag_names;
