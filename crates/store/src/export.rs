@@ -22,17 +22,18 @@ use crate::{
     db::MultiBackend,
     error::stored,
     numbers::NumberFilter,
-    schema::{locations, numbers, platforms, ranges, tags},
+    schema::{locations, numbers, platforms, ranges},
     scope::ScopeFilter,
 };
 
 /// The page size the API and the CLI read with: about 1 MB of CSV per page.
 pub const PAGE_ROWS: i64 = crate::search::EXPORT_PAGE_ROWS;
 
+/// The columns an export row is written from; the tags come as `numbers.tag_names` (see
+/// `tags::split_names`), not from the links.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = numbers)]
 struct Row {
-    id: i64,
     e164: String,
     status: String,
     country: String,
@@ -48,6 +49,7 @@ struct Row {
     assigned_kind: Option<String>,
     assigned_id: Option<String>,
     assigned_name: Option<String>,
+    tag_names: Option<String>,
 }
 
 /// One number as the export writes it: references by name, times in UTC.
@@ -125,9 +127,6 @@ impl ExportRow {
     }
 }
 
-/// A tag's key (for ordering) and name.
-type Tagged = (Arc<str>, Arc<str>);
-
 /// An export in progress: the caller's scope and filter, and the names rows refer to.
 pub struct Export {
     scope: ScopeFilter,
@@ -135,8 +134,6 @@ pub struct Export {
     locations: HashMap<i64, Arc<str>>,
     ranges: HashMap<i64, Arc<str>>,
     platforms: HashMap<i64, Arc<str>>,
-    /// Tag keys and names by id (a number's tags are listed in key order).
-    tags: HashMap<i64, Tagged>,
 }
 
 impl Export {
@@ -172,19 +169,12 @@ impl Export {
             .into_iter()
             .map(|(id, name)| (id, name.into()))
             .collect();
-        let tags = tags::table
-            .select((tags::id, tags::key, tags::name))
-            .load::<(i64, String, String)>(conn)?
-            .into_iter()
-            .map(|(id, key, name)| (id, (key.into(), name.into())))
-            .collect();
         Ok(Export {
             scope,
             filter,
             locations,
             ranges,
             platforms,
-            tags,
         })
     }
 
@@ -211,7 +201,6 @@ impl Export {
             limit.max(1),
             crate::rows::number_columns_of!(Row),
         )?;
-        let mut tags = self.tags_of(conn, &rows)?;
         let name = |map: &HashMap<i64, Arc<str>>, id: Option<i64>| {
             id.map(|id| {
                 map.get(&id)
@@ -222,7 +211,10 @@ impl Export {
         rows.into_iter()
             .map(|r| {
                 Ok(ExportRow {
-                    tags: tags.remove(&r.id).unwrap_or_default(),
+                    tags: crate::tags::split_names(r.tag_names)
+                        .into_iter()
+                        .map(Arc::from)
+                        .collect(),
                     location: name(&self.locations, r.location_id),
                     range: name(&self.ranges, r.range_id),
                     platform: name(&self.platforms, r.platform_id),
@@ -248,46 +240,5 @@ impl Export {
                 })
             })
             .collect()
-    }
-
-    /// The tag names of a page's numbers, each list in key order.
-    fn tags_of(&self, conn: &mut Conn, rows: &[Row]) -> StoreResult<HashMap<i64, Vec<Arc<str>>>> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let links = crate::tags::links_of(conn, &ids)?;
-        // Tags created since `prepare` are looked up (rarely more than none).
-        let mut missing: Vec<i64> = links
-            .iter()
-            .map(|(_, t)| *t)
-            .filter(|t| !self.tags.contains_key(t))
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
-        let late: HashMap<i64, Tagged> = if missing.is_empty() {
-            HashMap::new()
-        } else {
-            tags::table
-                .filter(tags::id.eq_any(missing))
-                .select((tags::id, tags::key, tags::name))
-                .load::<(i64, String, String)>(conn)?
-                .into_iter()
-                .map(|(id, key, name)| (id, (key.into(), name.into())))
-                .collect()
-        };
-        let mut of: HashMap<i64, Vec<&Tagged>> = HashMap::with_capacity(rows.len());
-        for (number, tag) in &links {
-            if let Some(t) = self.tags.get(tag).or_else(|| late.get(tag)) {
-                of.entry(*number).or_default().push(t);
-            }
-        }
-        Ok(of
-            .into_iter()
-            .map(|(number, mut tags)| {
-                tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                (
-                    number,
-                    tags.into_iter().map(|(_, name)| name.clone()).collect(),
-                )
-            })
-            .collect())
     }
 }
