@@ -43,7 +43,6 @@ pub(crate) fn number_tag_names(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<
     use crate::schema::{number_tags, tags};
     let q = number_tags::table
         .inner_join(tags::table)
-        .order(tags::key)
         .select((number_tags::number_id, tags::name));
     Ok(match conn {
         AnyConnection::Postgresql(_) => q.filter(number_tags::number_id.eq_any(ids)).load(conn)?,

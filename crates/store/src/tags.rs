@@ -76,7 +76,19 @@ pub(crate) fn of_numbers(
             out.entry(id).or_default().push(name);
         }
     }
+    for names in out.values_mut() {
+        in_key_order(names);
+    }
     Ok(out)
+}
+
+/// Sorts tag names by key (the name in lower case) in Rust, so that every reader lists a
+/// number's tags in one order whatever the database's collation would make of `ORDER BY
+/// key` (a PostgreSQL database in `en_US` puts `émea` before `fax`, code points after).
+fn in_key_order(names: &mut [String]) {
+    if names.len() > 1 {
+        names.sort_by_cached_key(|n| n.to_lowercase());
+    }
 }
 
 /// The tag names of each range, sorted by key.
@@ -87,12 +99,14 @@ pub(crate) fn of_ranges(
     let rows: Vec<(i64, String)> = range_tags::table
         .inner_join(tags::table)
         .filter(range_tags::range_id.eq_any(range_ids))
-        .order(tags::key)
         .select((range_tags::range_id, tags::name))
         .load(conn)?;
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
     for (id, name) in rows {
         out.entry(id).or_default().push(name);
+    }
+    for names in out.values_mut() {
+        in_key_order(names);
     }
     Ok(out)
 }
@@ -112,9 +126,7 @@ pub(crate) fn split_names(joined: Option<String>) -> Vec<String> {
         Some(j) => j.split(TAG_NAME_SEPARATOR).map(str::to_string).collect(),
         None => Vec::new(),
     };
-    if names.len() > 1 {
-        names.sort_by_cached_key(|n| n.to_lowercase());
-    }
+    in_key_order(&mut names);
     names
 }
 
@@ -137,6 +149,9 @@ pub(crate) fn set_for_number(conn: &mut Conn, number_id: i64, tag_ids: &[i64]) -
 }
 
 /// Replaces the tags of each number (`(number id, its tag ids)`), and their `tag_names`.
+/// The caller has already written these numbers' rows in this transaction (their version),
+/// so on PostgreSQL it holds their row locks: a concurrent tag writer waits for it to
+/// commit, and its own refresh then reads the links this one left.
 pub(crate) fn replace_for_numbers(conn: &mut Conn, sets: &[(i64, Vec<i64>)]) -> StoreResult<()> {
     let ids: Vec<i64> = sets.iter().map(|(n, _)| *n).collect();
     for chunk in ids.chunks(5000) {
@@ -191,6 +206,7 @@ fn refresh_names(conn: &mut Conn, number_ids: &[i64]) -> StoreResult<()> {
 
 /// Recomputes `tag_names` of every number of a range from their links, after the range's
 /// tags changed.
+/// Like [`replace_for_numbers`], after the caller wrote the range's number rows.
 pub(crate) fn refresh_range_names(conn: &mut Conn, range_id: i64) -> StoreResult<()> {
     diesel::sql_query(format!(
         "UPDATE numbers SET tag_names = {NAMES_FROM_LINKS} WHERE range_id = $2"

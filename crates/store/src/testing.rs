@@ -170,14 +170,19 @@ pub fn search_copies(conn: &mut crate::Conn) -> (i64, i64) {
         .execute(conn)
         .expect("the text index matches the numbers table");
     }
-    let c: Counts = diesel::sql_query(
+    // NULL-safe: a number without tags holds NULL, never an empty text.
+    let differs = match conn {
+        crate::AnyConnection::Sqlite(_) => "IS NOT",
+        crate::AnyConnection::Postgresql(_) => "IS DISTINCT FROM",
+    };
+    let c: Counts = diesel::sql_query(format!(
         "SELECT COUNT(*) AS links, \
          COALESCE(SUM(CASE WHEN n.status <> nt.status OR n.e164 <> nt.e164 THEN 1 ELSE 0 END), 0) \
-         + (SELECT COUNT(*) FROM numbers m WHERE COALESCE(m.tag_names, '') <> COALESCE(\
+         + (SELECT COUNT(*) FROM numbers m WHERE m.tag_names {differs} \
              (SELECT string_agg(t.name, $1 ORDER BY t.key) FROM number_tags x \
-              JOIN tags t ON t.id = x.tag_id WHERE x.number_id = m.id), '')) AS mismatched \
+              JOIN tags t ON t.id = x.tag_id WHERE x.number_id = m.id)) AS mismatched \
          FROM number_tags nt JOIN numbers n ON n.id = nt.number_id",
-    )
+    ))
     .bind::<diesel::sql_types::Text, _>(crate::tags::TAG_NAME_SEPARATOR.to_string())
     .get_result(conn)
     .expect("count tag links");
