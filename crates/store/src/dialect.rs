@@ -132,6 +132,25 @@ pub(crate) fn materialise_block(
     Ok(created)
 }
 
+/// Deletes the available numbers of a range and returns their ids (`RETURNING`: SQLite
+/// has it since 3.35; diesel's query builder offers it on SQLite only behind a feature).
+pub(crate) fn delete_available_numbers_of_range(
+    conn: &mut Conn,
+    range_id: i64,
+) -> StoreResult<Vec<i64>> {
+    #[derive(diesel::QueryableByName)]
+    struct Deleted {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let rows: Vec<Deleted> = diesel::sql_query(
+        "DELETE FROM numbers WHERE range_id = $1 AND status = 'available' RETURNING id",
+    )
+    .bind::<BigInt, _>(range_id)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|d| d.id).collect())
+}
+
 /// Gives every number of a range the tag, unless it already has it. `fresh` says the
 /// range's numbers were created in this transaction and carry no tags yet: then the
 /// insert skips the conflict check (on PostgreSQL a speculative insertion per row, a

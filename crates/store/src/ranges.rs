@@ -681,23 +681,16 @@ pub fn delete(conn: &mut Conn, permit: &Permit, id: i64, if_match: Option<i64>) 
             details: serde_json::json!({ "utilisation": before.utilisation }),
         });
     }
-    // No cascade (number_tags has no foreign key): the links go first.
-    diesel::delete(
-        number_tags::table.filter(
-            number_tags::number_id.eq_any(
-                numbers::table
-                    .filter(numbers::range_id.eq(id))
-                    .select(numbers::id),
-            ),
-        ),
-    )
-    .execute(conn)?;
-    diesel::delete(
-        numbers::table
-            .filter(numbers::range_id.eq(id))
-            .filter(numbers::status.eq(NumberStatus::Available.as_str())),
-    )
-    .execute(conn)?;
+    // The numbers go first, then their links (no cascade: number_tags has no foreign key).
+    // Deleting the rows waits for any transaction that wrote one of them (every tag
+    // writer writes the number's row before its links) and skips a row no longer
+    // available; the links of exactly the rows deleted are then read after those
+    // writers committed, so none is left behind.
+    let deleted = dialect::delete_available_numbers_of_range(conn, id)?;
+    for chunk in deleted.chunks(5000) {
+        diesel::delete(number_tags::table.filter(number_tags::number_id.eq_any(chunk)))
+            .execute(conn)?;
+    }
     let left: i64 = numbers::table
         .filter(numbers::range_id.eq(id))
         .count()

@@ -152,8 +152,8 @@ pub fn tags_of_numbers(
 }
 
 /// How many tag links there are, and how many copies disagree with what they copy: links
-/// with their number's status or E.164 (what the search index orders by), and numbers'
-/// `tag_names` with their links' tag names; on SQLite also runs FTS5's own
+/// with their number's status or E.164 (what the search index orders by), links whose
+/// number is gone, and numbers' `tag_names` with their links' tag names; on SQLite also runs FTS5's own
 /// check of the text index against the numbers table, panicking if it fails.
 pub fn search_copies(conn: &mut crate::Conn) -> (i64, i64) {
     #[derive(diesel::QueryableByName)]
@@ -180,7 +180,9 @@ pub fn search_copies(conn: &mut crate::Conn) -> (i64, i64) {
          COALESCE(SUM(CASE WHEN n.status <> nt.status OR n.e164 <> nt.e164 THEN 1 ELSE 0 END), 0) \
          + (SELECT COUNT(*) FROM numbers m WHERE m.tag_names {differs} \
              (SELECT string_agg(t.name, $1 ORDER BY t.key) FROM number_tags x \
-              JOIN tags t ON t.id = x.tag_id WHERE x.number_id = m.id)) AS mismatched \
+              JOIN tags t ON t.id = x.tag_id WHERE x.number_id = m.id)) \
+         + (SELECT COUNT(*) FROM number_tags o \
+              WHERE NOT EXISTS (SELECT 1 FROM numbers m WHERE m.id = o.number_id)) AS mismatched \
          FROM number_tags nt JOIN numbers n ON n.id = nt.number_id",
     ))
     .bind::<diesel::sql_types::Text, _>(crate::tags::TAG_NAME_SEPARATOR.to_string())

@@ -305,3 +305,41 @@ fn a_range_patch_whose_if_match_was_current_when_read_is_refused_once_another_co
     assert_eq!(after.description, "");
     assert_eq!(after.version, 2);
 }
+
+#[test]
+fn a_range_deleted_while_one_of_its_numbers_is_tagged_leaves_no_links_behind() {
+    let t = TestDb::new();
+    let r = range(&t, "+442070000000", "+442070000009", None, &[]).unwrap();
+    let (started, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let tagging = {
+        let (db, started, release) = (t.db.clone(), started.clone(), release.clone());
+        thread::spawn(move || {
+            db.write(|c| {
+                let tagged = NumberPatch {
+                    tags: Some(Tag::parse_set(&["Sales"]).unwrap()),
+                    ..Default::default()
+                };
+                store::numbers::patch(c, &owner(), "+442070000004", tagged, None)?;
+                started.wait();
+                release.wait();
+                Ok(())
+            })
+        })
+    };
+    started.wait();
+    let deleting = {
+        let db = t.db.clone();
+        thread::spawn(move || db.write(|c| store::ranges::delete(c, &owner(), r.id, None)))
+    };
+    if t.db.backend() == Backend::Postgres {
+        until_a_session_waits_for_a_lock(&t.url);
+    }
+    release.wait();
+    tagging.join().unwrap().unwrap();
+    // The number was still available when the delete went on: the range goes, and the
+    // link the tagging committed goes with its number.
+    deleting.join().unwrap().unwrap();
+    assert!(all_numbers(&t).is_empty());
+    let (links, mismatched) = t.db.read(|c| Ok(store::testing::search_copies(c))).unwrap();
+    assert_eq!((links, mismatched), (0, 0), "links left to deleted numbers");
+}
