@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub mod lifecycle;
+mod rfc3339;
 pub use lifecycle::*;
 
 #[cfg(feature = "openapi")]
@@ -305,8 +306,10 @@ pub struct Number {
     /// Increases on every change; also the `ETag`.
     pub version: i64,
     /// When it was added.
+    #[serde(serialize_with = "crate::rfc3339::time")]
     pub created_at: DateTime<Utc>,
     /// When it last changed.
+    #[serde(serialize_with = "crate::rfc3339::time")]
     pub updated_at: DateTime<Utc>,
 }
 

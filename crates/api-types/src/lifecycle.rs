@@ -21,6 +21,7 @@ pub struct Reservation {
     /// Who reserved it.
     pub reserved_by: String,
     /// When it is released automatically; `null`: never.
+    #[serde(serialize_with = "crate::rfc3339::optional")]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -29,8 +30,10 @@ pub struct Reservation {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Quarantine {
     /// Since when.
+    #[serde(serialize_with = "crate::rfc3339::time")]
     pub since: DateTime<Utc>,
     /// Until when; it becomes available then.
+    #[serde(serialize_with = "crate::rfc3339::time")]
     pub until: DateTime<Utc>,
     /// Why.
     pub reason: Option<String>,
@@ -58,6 +61,7 @@ pub struct Assignment {
     /// The target.
     pub target: AssignedTarget,
     /// When.
+    #[serde(serialize_with = "crate::rfc3339::time")]
     pub assigned_at: DateTime<Utc>,
     /// By whom.
     pub assigned_by: String,
