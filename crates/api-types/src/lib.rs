@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub mod lifecycle;
-mod rfc3339;
 pub use lifecycle::*;
+
+mod rfc3339;
 
 #[cfg(feature = "openapi")]
 use utoipa::{IntoParams, ToSchema};
