@@ -38,6 +38,12 @@ server1=$(ticks "$SERVER_PID")
 pg1=$(ticks $(postgres_pids))
 requests=$(awk '/ requests in / { print $1 }' "$out")
 ((requests > 0)) || { echo "no request completed" >&2; exit 1; }
+# An expired token answers 401 fast: that would read as a cheap request.
+if grep -q 'Non-2xx' "$out"; then
+    cat "$out" >&2
+    echo "some responses were not 2xx (an expired token?); no figures" >&2
+    exit 1
+fi
 read -r wrk_user wrk_sys <"$times"
 awk -v n="$requests" -v s=$((server1 - server0)) -v p=$((pg1 - pg0)) -v wu="$wrk_user" -v ws="$wrk_sys" \
     -v hz="$hz" -v rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")" -v p99="$(awk '$1 == "99%" { print $2 }' "$out")" \

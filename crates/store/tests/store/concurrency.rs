@@ -343,3 +343,37 @@ fn a_range_deleted_while_one_of_its_numbers_is_tagged_leaves_no_links_behind() {
     let (links, mismatched) = t.db.read(|c| Ok(store::testing::search_copies(c))).unwrap();
     assert_eq!((links, mismatched), (0, 0), "links left to deleted numbers");
 }
+
+#[derive(QueryableByName)]
+struct CompileOption {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    compile_options: String,
+}
+
+/// The bundled SQLite is built with the options `.cargo/config.toml` gives it; a build
+/// that lost them (another checkout's config, a changed libsqlite3-sys) would still
+/// pass every other test, only slower: multi-thread mode (no mutex per column read),
+/// no allocation statistics (no global malloc mutex), a planner that never re-prepares
+/// a statement for its bound values.
+#[test]
+fn sqlite_is_built_for_a_pool_of_threads() {
+    let t = TestDb::new();
+    if t.db.backend() != Backend::Sqlite {
+        return;
+    }
+    let options: Vec<String> =
+        t.db.read(|c| {
+            Ok(diesel::sql_query("PRAGMA compile_options")
+                .load::<CompileOption>(c)?
+                .into_iter()
+                .map(|o| o.compile_options)
+                .collect())
+        })
+        .unwrap();
+    for wanted in ["THREADSAFE=2", "DEFAULT_MEMSTATUS=0", "ENABLE_QPSG"] {
+        assert!(
+            options.iter().any(|o| o == wanted),
+            "{wanted} missing from {options:?}"
+        );
+    }
+}
