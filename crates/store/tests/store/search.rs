@@ -623,7 +623,7 @@ fn postgres_keeps_pages_of_usual_sizes_prepared_and_their_one_plan_pages_alike()
     t.db.read(|c| {
         diesel::sql_query("SET plan_cache_mode = force_generic_plan").execute(c)?;
         for f in filters(&e) {
-            for limit in [50, 7] {
+            for limit in [50, 7, 120] {
                 let (mut got, mut cursor) = (Vec::new(), None::<String>);
                 loop {
                     let page =
@@ -655,8 +655,13 @@ fn postgres_keeps_pages_of_usual_sizes_prepared_and_their_one_plan_pages_alike()
             fifty.len()
         );
         assert!(fifty.iter().all(|k| k.generic_plans > 0));
-        // Pages of 7 are not a usual size, and free text is never kept.
+        // Pages of 7 are read by the kept statements of pages of 10 (their rows past the
+        // eighth dropped: the pages above came out right); pages of 120 are too far from
+        // a usual size (200) to read that many, and free text is never kept.
         assert!(!kept.iter().any(|k| k.statement.contains("LIMIT 8")));
+        assert!(kept.iter().any(|k| k.statement.contains("LIMIT 11")));
+        assert!(!kept.iter().any(|k| k.statement.contains("LIMIT 121")));
+        assert!(!kept.iter().any(|k| k.statement.contains("LIMIT 201")));
         assert!(!kept.iter().any(|k| k.statement.contains(" LIKE ")));
         diesel::sql_query("RESET plan_cache_mode").execute(c)?;
         Ok(())
