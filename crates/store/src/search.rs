@@ -91,7 +91,7 @@ const KEPT_PAGE_ROWS: [i64; 10] = [11, 21, 26, 51, 101, 201, 251, 501, 1001, EXP
 /// Rows a page may read beyond those asked for, so that a page of another size is read
 /// by the statement of the next kept size (pages of 1 to 10 by the one of 10, 30 by the
 /// one of 50) instead of being parsed and planned afresh. On the held 1M estate a
-/// `tag=…` page of 1 cost PostgreSQL 409 µs of CPU, planned each time, and a kept page
+/// `tag=…` page of 1 cost PostgreSQL 422 µs of CPU, planned each time, and a kept page
 /// of 10 cost it 92; a row read and dropped costs it about 3 µs (and the server nothing:
 /// the rows past the page are never decoded), so 50 such rows still cost less than one
 /// planning.
