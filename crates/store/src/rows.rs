@@ -7,7 +7,7 @@ use diesel::{
     deserialize::{self, FromSql},
     pg::Pg,
     prelude::*,
-    sql_types::Timestamp,
+    sql_types::{Nullable, Timestamp},
     sqlite::Sqlite,
 };
 
@@ -36,14 +36,18 @@ pub(crate) struct NumberRow {
     pub(crate) reserved_reason: Option<String>,
     pub(crate) reserved_for: Option<String>,
     pub(crate) reserved_by: Option<String>,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub(crate) reserved_until: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub(crate) quarantine_since: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub(crate) quarantine_until: Option<NaiveDateTime>,
     pub(crate) quarantine_reason: Option<String>,
     pub(crate) previous_assignee: Option<String>,
     pub(crate) assigned_kind: Option<String>,
     pub(crate) assigned_id: Option<String>,
     pub(crate) assigned_name: Option<String>,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub(crate) assigned_at: Option<NaiveDateTime>,
     pub(crate) assigned_by: Option<String>,
     pub(crate) provisioning_state: Option<String>,
@@ -113,6 +117,36 @@ impl FromSql<Timestamp, MultiBackend> for Stamp {
         value: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
     ) -> deserialize::Result<Self> {
         value.from_sql::<Stamp, Timestamp>()
+    }
+}
+
+/// A nullable timestamp column read like [`Stamp`] (`#[diesel(deserialize_as =
+/// MaybeStamp)]`): a page's assigned, reserved and quarantined numbers carry one or two
+/// such times, which diesel read through chrono's format strings (1.6% of the server's
+/// CPU for a free-text page on the held SQLite estate, half of whose rows are assigned).
+#[derive(diesel::deserialize::FromSqlRow)]
+pub(crate) struct MaybeStamp(Option<NaiveDateTime>);
+
+impl From<MaybeStamp> for Option<NaiveDateTime> {
+    fn from(s: MaybeStamp) -> Option<NaiveDateTime> {
+        s.0
+    }
+}
+
+impl<DB> FromSql<Nullable<Timestamp>, DB> for MaybeStamp
+where
+    DB: diesel::backend::Backend,
+    Stamp: FromSql<Timestamp, DB>,
+{
+    fn from_sql(value: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        Stamp::from_sql(value).map(|s| MaybeStamp(Some(s.0)))
+    }
+
+    fn from_nullable_sql(value: Option<DB::RawValue<'_>>) -> deserialize::Result<Self> {
+        match value {
+            Some(value) => Self::from_sql(value),
+            None => Ok(MaybeStamp(None)),
+        }
     }
 }
 
