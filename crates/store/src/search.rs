@@ -270,7 +270,8 @@ struct Plan {
     assignee: Option<String>,
     text: Option<FreeText>,
     after: Option<String>,
-    /// The marker of the page size (bound, so pages of any size share one statement).
+    /// The statement's `LIMIT`: a kept size written into the text, else a bound marker
+    /// (so pages of any size share one statement).
     limit: String,
     /// The rows a page's statement reads: those asked for, or the next kept size.
     rows: i64,
@@ -431,14 +432,11 @@ impl Plan {
             (flavor == dialect::Flavor::Postgres && text.is_none() && scope.is_unrestricted())
                 .then(|| kept_page_rows(wanted))
                 .flatten();
-        let kept_on_postgres = kept_rows.is_some();
-        let limit_rows = kept_rows.unwrap_or(wanted);
-        let limit = if kept_on_postgres {
-            limit_rows.to_string()
-        } else {
-            params.bind(Value::Int(limit_rows))
+        let limit = match kept_rows {
+            Some(rows) => rows.to_string(),
+            None => params.bind(Value::Int(wanted)),
         };
-        params.keep_pages |= kept_on_postgres;
+        params.keep_pages |= kept_rows.is_some();
         Ok(Some(Plan {
             params,
             facets,
@@ -447,7 +445,7 @@ impl Plan {
             text,
             after,
             limit,
-            rows: limit_rows,
+            rows: kept_rows.unwrap_or(wanted),
             wanted,
         }))
     }
