@@ -102,33 +102,64 @@ impl Number {
     }
 
     fn from_row(r: NumberRow, tags: Vec<String>) -> StoreResult<Number> {
-        let reservation = r.reserved_reason.clone().map(|reason| Reservation {
+        // Taken apart, so that every text moves into the number instead of being copied.
+        let NumberRow {
+            id,
+            e164,
+            base,
+            extension,
+            country,
+            status,
+            range_id,
+            location_id,
+            platform_id,
+            number_type,
+            description,
+            version,
+            created_at,
+            updated_at,
+            reserved_reason,
+            reserved_for,
+            reserved_by,
+            reserved_until,
+            quarantine_since,
+            quarantine_until,
+            quarantine_reason,
+            previous_assignee,
+            assigned_kind,
+            assigned_id,
+            assigned_name,
+            assigned_at,
+            assigned_by,
+            provisioning_state,
+            provisioning_error,
+        } = r;
+        let reservation = reserved_reason.map(|reason| Reservation {
             reason,
-            reserved_for: r.reserved_for.clone(),
-            reserved_by: r.reserved_by.clone().unwrap_or_default(),
-            expires_at: r.reserved_until,
+            reserved_for,
+            reserved_by: reserved_by.unwrap_or_default(),
+            expires_at: reserved_until,
         });
-        let quarantine = r.quarantine_until.map(|until| Quarantine {
-            since: r.quarantine_since.unwrap_or(until),
+        let quarantine = quarantine_until.map(|until| Quarantine {
+            since: quarantine_since.unwrap_or(until),
             until,
-            reason: r.quarantine_reason.clone(),
-            previous_assignee: r
-                .previous_assignee
+            reason: quarantine_reason,
+            previous_assignee: previous_assignee
                 .as_deref()
                 .and_then(|p| serde_json::from_str(p).ok()),
         });
-        let assignment = match (&r.assigned_kind, &r.assigned_id) {
+        let assignment = match (assigned_kind, assigned_id) {
             (Some(kind), Some(id)) => Some(Assignment {
-                kind: stored("numbers.assigned_kind", kind)?,
-                id: id.clone(),
-                name: r.assigned_name.clone().unwrap_or_default(),
-                assigned_at: r.assigned_at.unwrap_or(r.updated_at),
-                assigned_by: r.assigned_by.clone().unwrap_or_default(),
-                provisioning_state: match &r.provisioning_state {
+                kind: stored("numbers.assigned_kind", &kind)?,
+                id,
+                name: assigned_name.unwrap_or_default(),
+                assigned_at: assigned_at.unwrap_or(updated_at),
+                assigned_by: assigned_by.unwrap_or_default(),
+                provisioning_state: match &provisioning_state {
                     Some(p) => stored("numbers.provisioning_state", p)?,
                     None => ProvisioningState::NotRequired,
                 },
-                provisioning_error: r.provisioning_error.clone(),
+                provisioning_error,
             }),
             _ => None,
         };
@@ -136,25 +167,24 @@ impl Number {
             reservation,
             quarantine,
             assignment,
-            id: r.id,
-            number: r.e164,
-            base: r.base,
-            extension: r.extension,
-            country: r.country,
-            status: stored("numbers.status", &r.status)?,
-            range_id: r.range_id,
-            location_id: r.location_id,
-            platform_id: r.platform_id,
-            number_type: r
-                .number_type
+            id,
+            number: e164,
+            base,
+            extension,
+            country,
+            status: stored("numbers.status", &status)?,
+            range_id,
+            location_id,
+            platform_id,
+            number_type: number_type
                 .as_deref()
                 .map(|t| stored("numbers.number_type", t))
                 .transpose()?,
-            description: r.description,
+            description,
             tags,
-            version: r.version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            version,
+            created_at,
+            updated_at,
         })
     }
 
