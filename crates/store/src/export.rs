@@ -44,7 +44,9 @@ struct Row {
     description: String,
     reserved_reason: Option<String>,
     reserved_for: Option<String>,
+    #[diesel(deserialize_as = crate::rows::MaybeStamp)]
     reserved_until: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::rows::MaybeStamp)]
     quarantine_until: Option<NaiveDateTime>,
     assigned_kind: Option<String>,
     assigned_id: Option<String>,
