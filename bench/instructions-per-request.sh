@@ -39,11 +39,8 @@ count() {
         exec valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" serve) \
         >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 1 240); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break
-        kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited during startup" >&2; exit 1; }
-        sleep 0.5
-    done
+    # Slow under valgrind: about fifty times.
+    wait_ready "http://127.0.0.1:$port" 120
     for _ in $(seq 1 "$n"); do
         curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$path" ||
             { echo "a request for $path failed: every request must succeed to be counted" >&2; exit 1; }

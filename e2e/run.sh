@@ -30,12 +30,7 @@ TELESTATE_DATABASE_URL=$DB_URL TELESTATE_BIND=127.0.0.1:$PORT \
     "$BIN" demo >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 # The demo seeds its estate and syncs the simulated tenant before it listens.
-for _ in $(seq 1 360); do
-    curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "e2e: the demo server exited during startup" >&2; exit 1; }
-    sleep 0.5
-done
-curl -fsS -o /dev/null "$BASE/readyz" || { echo "e2e: server not ready after 180 s" >&2; exit 1; }
+wait_ready "$BASE" 180
 curl -fsS "$BASE/" | grep -q '<script type="module"' || { echo "e2e: $BASE/ does not serve the web app (TELESTATE_WEB_DIR)" >&2; exit 1; }
 
 echo "e2e: testing $BASE" >&2

@@ -98,12 +98,19 @@ start_server() {
         "$BIN" serve >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     # Generous: startup runs the migrations first.
-    for _ in $(seq 1 120); do
-        curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && return 0
+    wait_ready "$BASE" 60
+}
+
+# wait_ready URL SECONDS: returns once the server SERVER_PID answers URL/readyz; exits if it
+# dies first or has not answered within SECONDS.
+wait_ready() {
+    local url=$1 seconds=$2
+    for _ in $(seq 1 $((seconds * 2))); do
+        curl -fsS -o /dev/null "$url/readyz" 2>/dev/null && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited during startup" >&2; exit 1; }
         sleep 0.5
     done
-    echo "server not ready after 60 s" >&2
+    echo "server not ready after $seconds s" >&2
     exit 1
 }
 
