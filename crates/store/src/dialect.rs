@@ -784,22 +784,51 @@ impl Flavor {
             Flavor::Postgres => None,
             Flavor::Sqlite => {
                 let words = words.to_lowercase();
-                let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
                 Some(match digits {
                     // FTS5 keeps one list of rows per trigram whatever the column: a column
                     // filter reads the whole list and drops the other columns' entries, so
                     // the same string in every column costs one lookup, not two.
-                    Some(d) if d == words => quoted(d),
+                    Some(d) if d == words => trigram_cover(d),
                     Some(d) => format!(
-                        "e164 : {} OR {{description assigned_name}} : {}",
-                        quoted(d),
-                        quoted(&words)
+                        "e164 : ({}) OR {{description assigned_name}} : ({})",
+                        trigram_cover(d),
+                        trigram_cover(&words)
                     ),
-                    None => format!("{{description assigned_name}} : {}", quoted(&words)),
+                    None => format!(
+                        "{{description assigned_name}} : ({})",
+                        trigram_cover(&words)
+                    ),
                 })
             }
         }
     }
+}
+
+/// An FTS5 query for the rows that may hold `s`: the trigrams of `s` that do not overlap,
+/// and its last one, each quoted, `AND`-ed (`959999` gives `"959" AND "999"`). Every row
+/// holding `s` holds them, and a few rows that hold them apart are let through to the
+/// caller's exact test. A quoted `s` alone is a phrase of all its trigrams, whose lists
+/// FTS5 reads in step: for the last six digits of a number that was four lists where two
+/// cover it, 250 µs of FTS5 against 150 on a million numbers.
+fn trigram_cover(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let quoted = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+    if chars.len() <= 3 {
+        return quoted(s);
+    }
+    let last = chars.len() - 3;
+    let mut pieces: Vec<String> = Vec::new();
+    for start in (0..last).step_by(3).chain(std::iter::once(last)) {
+        let piece: String = chars[start..start + 3].iter().collect();
+        if !pieces.contains(&piece) {
+            pieces.push(piece);
+        }
+    }
+    pieces
+        .iter()
+        .map(|p| quoted(p))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 /// A free-text search as the trigram index sees it.
@@ -950,6 +979,20 @@ mod tests {
         schema::numbers as n,
         testing::{TestDb, owner},
     };
+
+    #[test]
+    fn a_trigram_cover_holds_every_part_of_the_text_once() {
+        assert_eq!(trigram_cover("ceo"), r#""ceo""#);
+        assert_eq!(trigram_cover("959999"), r#""959" AND "999""#);
+        assert_eq!(trigram_cover("0959999"), r#""095" AND "999""#);
+        assert_eq!(trigram_cover("99999999"), r#""999""#);
+        assert_eq!(
+            trigram_cover("ceo office"),
+            r#""ceo" AND " of" AND "fic" AND "ice""#
+        );
+        assert_eq!(trigram_cover("a\"bcd"), r#""a""b" AND "bcd""#);
+        assert_eq!(trigram_cover("münchen"), r#""mün" AND "che" AND "hen""#);
+    }
 
     /// A row whose version moved on between the read and the write is left alone and
     /// is not reported written; the others of its chunk are, and what is reported is

@@ -275,6 +275,10 @@ fn filters(e: &Estate) -> Vec<NumberFilter> {
         text("4420700002"),
         // Its tail is a number's ("000151"), the whole is none's: the candidates read, no page.
         text("9990000151"),
+        // Each of its trigrams is in a number ("151", "000") or the assignee's name ("ceo",
+        // "ffi", "ice"), the text itself in none: the index lets them through, the page not.
+        text("151000"),
+        text("ceoffice"),
         NumberFilter {
             q: Some("sydney".into()),
             country: Some("AU".into()),
