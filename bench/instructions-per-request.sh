@@ -30,7 +30,9 @@ bin=${4:-$held_bin}
 # reads the same key and accepts the held token (a login would time an argon2 hash).
 held_dir=$(readlink "/proc/$held_pid/cwd") || { echo "the held server ($held_pid) is not running" >&2; exit 1; }
 
-# count N: instructions of a start, N requests for PATH and a stop.
+# count N: sets COUNT to the instructions of a start, N requests for PATH and a stop.
+# Run in this shell, not in `$(…)`: a failure must reach the exit trap, which stops
+# the server under valgrind.
 count() {
     local n=$1 out=$WORK/callgrind.$1 port
     port=$(free_port 18400)
@@ -48,10 +50,11 @@ count() {
     kill -INT "$SERVER_PID"
     wait "$SERVER_PID" || true
     SERVER_PID=""
-    [[ -n ${CALLGRIND_KEEP:-} ]] && mkdir -p "$CALLGRIND_KEEP" && cp "$out" "$CALLGRIND_KEEP/"
-    awk '/^summary:|^totals:/ { print $2; exit }' "$out"
+    if [[ -n ${CALLGRIND_KEEP:-} ]]; then mkdir -p "$CALLGRIND_KEEP" && cp "$out" "$CALLGRIND_KEEP/"; fi
+    COUNT=$(awk '/^summary:|^totals:/ { print $2; exit }' "$out")
 }
 
-base=$(count 20)
-more=$(count $((20 + requests)))
-echo "$path: $(((more - base) / requests)) instructions per request ($(basename "$bin"), $requests requests)"
+count 20
+base=$COUNT
+count $((20 + requests))
+echo "$path: $(((COUNT - base) / requests)) instructions per request ($(basename "$bin"), $requests requests)"

@@ -819,16 +819,12 @@ fn trigram_cover(s: &str) -> String {
     let last = chars.len() - 3;
     let mut pieces: Vec<String> = Vec::new();
     for start in (0..last).step_by(3).chain(std::iter::once(last)) {
-        let piece: String = chars[start..start + 3].iter().collect();
+        let piece = quoted(&chars[start..start + 3].iter().collect::<String>());
         if !pieces.contains(&piece) {
             pieces.push(piece);
         }
     }
-    pieces
-        .iter()
-        .map(|p| quoted(p))
-        .collect::<Vec<_>>()
-        .join(" AND ")
+    pieces.join(" AND ")
 }
 
 /// A free-text search as the trigram index sees it.

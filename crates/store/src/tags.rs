@@ -89,14 +89,11 @@ fn in_key_order(names: &mut [String]) {
     // Names usually arrive in order already (`tag_names` is written in it): checking
     // allocates nothing, where sorting allocates every key. Both compare the names a
     // character at a time, lowered.
-    let lowered = |n: &String| n.chars().flat_map(char::to_lowercase).collect::<String>();
-    let in_order = names.is_sorted_by(|a, b| {
-        a.chars()
-            .flat_map(char::to_lowercase)
-            .le(b.chars().flat_map(char::to_lowercase))
-    });
-    if !in_order {
-        names.sort_by_cached_key(lowered);
+    fn lowered(name: &str) -> impl Iterator<Item = char> + '_ {
+        name.chars().flat_map(char::to_lowercase)
+    }
+    if !names.is_sorted_by(|a, b| lowered(a).le(lowered(b))) {
+        names.sort_by_cached_key(|n| lowered(n).collect::<String>());
     }
 }
 
